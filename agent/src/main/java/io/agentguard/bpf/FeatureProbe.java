@@ -1,0 +1,44 @@
+package io.agentguard.bpf;
+
+/**
+ * Finds out, by loading the agent's own programs in throwaway objects, which hooks this
+ * kernel accepts: LSM programs (refused on some kernels although the BPF LSM is active)
+ * and cgroup/connect_unix (kernel 6.7+).
+ */
+public final class FeatureProbe {
+    public static final String PROG_IOCTL_LSM = "ag_ioctl_lsm";
+    public static final String PROG_CONNECT_UNIX = "ag_connect_unix";
+
+    /** What the probe found, with the reason for each "no". */
+    public record Result(boolean lsm, String lsmReason, boolean connectUnix, String connectUnixReason) {
+    }
+
+    private FeatureProbe() {
+    }
+
+    public static Result run(byte[] elf) {
+        String lsmReason = tryLoad(elf, PROG_IOCTL_LSM, true);
+        String unixReason = tryLoad(elf, PROG_CONNECT_UNIX, false);
+        return new Result(lsmReason == null, lsmReason, unixReason == null, unixReason);
+    }
+
+    /** Null when the program loads (and, if asked, attaches); else why not. */
+    private static String tryLoad(byte[] elf, String program, boolean attach) {
+        try (BpfObject object = BpfObject.open(elf)) {
+            for (String name : object.programNames()) {
+                object.program(name).autoload(name.equals(program));
+            }
+            if (program.equals(PROG_CONNECT_UNIX)) {
+                object.program(program).type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT);
+            }
+            object.map("ag_ring").maxEntries(4096);
+            object.load();
+            if (attach) {
+                object.program(program).attach().close();
+            }
+            return null;
+        } catch (BpfException e) {
+            return e.function() + ": " + Errno.name(e.errno());
+        }
+    }
+}

@@ -1,0 +1,299 @@
+package io.agentguard.bpf;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.Arena;
+import java.lang.invoke.MethodHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * libbpf 1.1 functions used by the agent (Debian's libbpf.so.1). Int results are -errno;
+ * pointer results are NULL with errno set, captured per thread by {@link Libc#errno()}'s
+ * mechanism. Failures become {@link BpfException} carrying libbpf's log lines.
+ */
+public final class Libbpf {
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBBPF = SymbolLookup.libraryLookup(libraryName(), Arena.global());
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    private static final MethodHandle SET_PRINT = call("libbpf_set_print", FunctionDescriptor.of(ADDRESS, ADDRESS));
+    private static final MethodHandle OBJECT_OPEN_MEM = errnoCall("bpf_object__open_mem",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    private static final MethodHandle OBJECT_LOAD = call("bpf_object__load", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle OBJECT_CLOSE = call("bpf_object__close", FunctionDescriptor.ofVoid(ADDRESS));
+    private static final MethodHandle FIND_PROGRAM = call("bpf_object__find_program_by_name",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle FIND_MAP = call("bpf_object__find_map_by_name",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle NEXT_PROGRAM = call("bpf_object__next_program",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle PROGRAM_NAME = call("bpf_program__name", FunctionDescriptor.of(ADDRESS, ADDRESS));
+    private static final MethodHandle PROGRAM_SET_AUTOLOAD = call("bpf_program__set_autoload",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_BOOLEAN));
+    private static final MethodHandle PROGRAM_SET_TYPE = call("bpf_program__set_type",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle PROGRAM_SET_ATTACH_TYPE = call("bpf_program__set_expected_attach_type",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle PROGRAM_FD = call("bpf_program__fd", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle PROGRAM_ATTACH = errnoCall("bpf_program__attach",
+            FunctionDescriptor.of(ADDRESS, ADDRESS));
+    private static final MethodHandle PROGRAM_ATTACH_CGROUP = errnoCall("bpf_program__attach_cgroup",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT));
+    private static final MethodHandle LINK_DESTROY = call("bpf_link__destroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle MAP_FD = call("bpf_map__fd", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle MAP_MAX_ENTRIES = call("bpf_map__max_entries", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle MAP_SET_MAX_ENTRIES = call("bpf_map__set_max_entries",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle MAP_UPDATE_ELEM = call("bpf_map_update_elem",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle MAP_LOOKUP_ELEM = call("bpf_map_lookup_elem",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle MAP_DELETE_ELEM = call("bpf_map_delete_elem",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle MAP_GET_NEXT_KEY = call("bpf_map_get_next_key",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle NUM_POSSIBLE_CPUS = call("libbpf_num_possible_cpus", FunctionDescriptor.of(JAVA_INT));
+
+    static {
+        try {
+            MemorySegment previous = (MemorySegment) SET_PRINT.invokeExact(LibbpfLog.upcallStub());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private Libbpf() {
+    }
+
+    private static String libraryName() {
+        String override = System.getProperty("agentguard.libbpf");
+        return override != null ? override : "libbpf.so.1";
+    }
+
+    private static MethodHandle call(String name, FunctionDescriptor descriptor) {
+        return LINKER.downcallHandle(LIBBPF.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), descriptor);
+    }
+
+    private static MethodHandle errnoCall(String name, FunctionDescriptor descriptor) {
+        return LINKER.downcallHandle(LIBBPF.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)),
+                descriptor, CAPTURE_ERRNO);
+    }
+
+    /** Echo every libbpf log line to stderr (for --verbose). */
+    public static void echoLog(boolean on) {
+        LibbpfLog.setEcho(on);
+    }
+
+    static MemorySegment checkPointer(String function, String detail, MemorySegment result) {
+        if (result.equals(MemorySegment.NULL)) {
+            throw new BpfException(function, Libc.errno(), detail, LibbpfLog.lines());
+        }
+        return result;
+    }
+
+    static int checkInt(String function, String detail, int result) {
+        if (result < 0) {
+            throw new BpfException(function, -result, detail, LibbpfLog.lines());
+        }
+        return result;
+    }
+
+    static MemorySegment objectOpenMem(MemorySegment buffer) {
+        LibbpfLog.mark();
+        try {
+            MemorySegment obj = (MemorySegment) OBJECT_OPEN_MEM.invokeExact(Libc.captureSegment(), buffer,
+                    buffer.byteSize(), MemorySegment.NULL);
+            return checkPointer("bpf_object__open_mem", null, obj);
+        } catch (BpfException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int objectLoad(MemorySegment obj) {
+        LibbpfLog.mark();
+        try {
+            return (int) OBJECT_LOAD.invokeExact(obj);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static void objectClose(MemorySegment obj) {
+        try {
+            OBJECT_CLOSE.invokeExact(obj);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static MemorySegment findProgram(MemorySegment obj, String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            return (MemorySegment) FIND_PROGRAM.invokeExact(obj, arena.allocateFrom(name));
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static MemorySegment findMap(MemorySegment obj, String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            return (MemorySegment) FIND_MAP.invokeExact(obj, arena.allocateFrom(name));
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static MemorySegment nextProgram(MemorySegment obj, MemorySegment previous) {
+        try {
+            return (MemorySegment) NEXT_PROGRAM.invokeExact(obj, previous);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static String programName(MemorySegment prog) {
+        try {
+            return ((MemorySegment) PROGRAM_NAME.invokeExact(prog)).reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int programSetAutoload(MemorySegment prog, boolean autoload) {
+        try {
+            return (int) PROGRAM_SET_AUTOLOAD.invokeExact(prog, autoload);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int programSetType(MemorySegment prog, int type) {
+        try {
+            return (int) PROGRAM_SET_TYPE.invokeExact(prog, type);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int programSetExpectedAttachType(MemorySegment prog, int attachType) {
+        try {
+            return (int) PROGRAM_SET_ATTACH_TYPE.invokeExact(prog, attachType);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int programFd(MemorySegment prog) {
+        try {
+            return (int) PROGRAM_FD.invokeExact(prog);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static MemorySegment programAttach(MemorySegment prog, String detail) {
+        LibbpfLog.mark();
+        try {
+            MemorySegment link = (MemorySegment) PROGRAM_ATTACH.invokeExact(Libc.captureSegment(), prog);
+            return checkPointer("bpf_program__attach", detail, link);
+        } catch (BpfException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static MemorySegment programAttachCgroup(MemorySegment prog, int cgroupFd, String detail) {
+        LibbpfLog.mark();
+        try {
+            MemorySegment link = (MemorySegment) PROGRAM_ATTACH_CGROUP.invokeExact(Libc.captureSegment(), prog, cgroupFd);
+            return checkPointer("bpf_program__attach_cgroup", detail, link);
+        } catch (BpfException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int linkDestroy(MemorySegment link) {
+        try {
+            return (int) LINK_DESTROY.invokeExact(link);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int mapFd(MemorySegment map) {
+        try {
+            return (int) MAP_FD.invokeExact(map);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int mapMaxEntries(MemorySegment map) {
+        try {
+            return (int) MAP_MAX_ENTRIES.invokeExact(map);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int mapSetMaxEntries(MemorySegment map, int maxEntries) {
+        try {
+            return (int) MAP_SET_MAX_ENTRIES.invokeExact(map, maxEntries);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Low-level bpf() wrappers: return 0 or -errno. */
+    public static int mapUpdateElem(int fd, MemorySegment key, MemorySegment value, long flags) {
+        try {
+            return (int) MAP_UPDATE_ELEM.invokeExact(fd, key, value, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static int mapLookupElem(int fd, MemorySegment key, MemorySegment value) {
+        try {
+            return (int) MAP_LOOKUP_ELEM.invokeExact(fd, key, value);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static int mapDeleteElem(int fd, MemorySegment key) {
+        try {
+            return (int) MAP_DELETE_ELEM.invokeExact(fd, key);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static int mapGetNextKey(int fd, MemorySegment key, MemorySegment nextKey) {
+        try {
+            return (int) MAP_GET_NEXT_KEY.invokeExact(fd, key, nextKey);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static int numPossibleCpus() {
+        try {
+            return checkInt("libbpf_num_possible_cpus", null, (int) NUM_POSSIBLE_CPUS.invokeExact());
+        } catch (BpfException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+package io.agentguard.bpf;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The libc calls the agent needs. Calls that report failure through errno capture it
+ * in a per-thread state segment; {@link #errno()} reads the value of the last such call
+ * made by the current thread.
+ */
+public final class Libc {
+    public static final int PROT_READ = 0x1;
+    public static final int PROT_WRITE = 0x2;
+    public static final int MAP_SHARED = 0x01;
+    public static final long MAP_FAILED = -1L;
+    public static final int O_RDONLY = 0;
+    public static final int O_DIRECTORY = 0x10000;
+    public static final int O_CLOEXEC = 0x80000;
+    public static final int EPOLL_CLOEXEC = 0x80000;
+    public static final int EPOLL_CTL_ADD = 1;
+    public static final int EPOLLIN = 0x001;
+    public static final int EINTR = 4;
+    public static final int CLOCK_REALTIME = 0;
+    public static final int CLOCK_MONOTONIC = 1;
+
+    /** struct epoll_event is packed on x86-64: u32 events, u64 data = 12 bytes. */
+    public static final long EPOLL_EVENT_SIZE = 12;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+    private static final ThreadLocal<MemorySegment> CAPTURE =
+            ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE_LAYOUT));
+
+    private static final MethodHandle MMAP = errnoCall("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = call("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle OPEN = errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle CLOSE = call("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CREATE1 = errnoCall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CTL = errnoCall("epoll_ctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle EPOLL_WAIT = errnoCall("epoll_wait",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CLOCK_GETTIME = call("clock_gettime", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle GETPAGESIZE = call("getpagesize", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle STRERROR = call("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle VSNPRINTF = call("vsnprintf",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+    private static final MethodHandle GETEUID = call("geteuid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle MOUNT = errnoCall("mount",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+
+    private Libc() {
+    }
+
+    static MethodHandle call(String name, FunctionDescriptor descriptor) {
+        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), descriptor);
+    }
+
+    private static MethodHandle errnoCall(String name, FunctionDescriptor descriptor) {
+        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)),
+                descriptor, CAPTURE_ERRNO);
+    }
+
+    /** This thread's capture segment, passed first to every errno-capturing downcall. */
+    static MemorySegment captureSegment() {
+        return CAPTURE.get();
+    }
+
+    /** errno of the last errno-capturing call made by this thread. */
+    public static int errno() {
+        return (int) ERRNO.get(CAPTURE.get(), 0L);
+    }
+
+    public static MemorySegment mmap(long length, int prot, int flags, int fd, long offset) {
+        try {
+            return (MemorySegment) MMAP.invokeExact(CAPTURE.get(), MemorySegment.NULL, length, prot, flags, fd, offset);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static int munmap(MemorySegment address, long length) {
+        try {
+            return (int) MUNMAP.invokeExact(address, length);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static int open(String path, int flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) OPEN.invokeExact(CAPTURE.get(), arena.allocateFrom(path), flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static int close(int fd) {
+        try {
+            return (int) CLOSE.invokeExact(fd);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static int epollCreate1(int flags) {
+        try {
+            return (int) EPOLL_CREATE1.invokeExact(CAPTURE.get(), flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static int epollCtl(int epfd, int op, int fd, MemorySegment event) {
+        try {
+            return (int) EPOLL_CTL.invokeExact(CAPTURE.get(), epfd, op, fd, event);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Blocks up to timeoutMs; never called with Linker.Option.critical. */
+    public static int epollWait(int epfd, MemorySegment events, int maxEvents, int timeoutMs) {
+        try {
+            return (int) EPOLL_WAIT.invokeExact(CAPTURE.get(), epfd, events, maxEvents, timeoutMs);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Nanoseconds of the given clock; the timespec is allocated by the caller once. */
+    public static long clockGettimeNs(int clock, MemorySegment timespec) {
+        try {
+            int rc = (int) CLOCK_GETTIME.invokeExact(clock, timespec);
+            if (rc != 0) {
+                throw new IllegalStateException("clock_gettime(" + clock + ") failed");
+            }
+            return timespec.get(JAVA_LONG, 0) * 1_000_000_000L + timespec.get(JAVA_LONG, 8);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static int pageSize() {
+        try {
+            return (int) GETPAGESIZE.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static int geteuid() {
+        try {
+            return (int) GETEUID.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** mount(2); returns 0 or -errno. */
+    public static int mount(String source, String target, String fsType) {
+        try (Arena arena = Arena.ofConfined()) {
+            int rc = (int) MOUNT.invokeExact(CAPTURE.get(), arena.allocateFrom(source), arena.allocateFrom(target),
+                    arena.allocateFrom(fsType), 0L, MemorySegment.NULL);
+            return rc == 0 ? 0 : -errno();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static String strerror(int errno) {
+        try {
+            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            return s.reinterpret(Long.MAX_VALUE).getString(0);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Formats a printf format with a va_list (x86-64 and arm64 pass va_list by pointer). */
+    static String vformat(MemorySegment format, MemorySegment vaList, MemorySegment buffer) {
+        try {
+            int n = (int) VSNPRINTF.invokeExact(buffer, buffer.byteSize(), format, vaList);
+            return n < 0 ? "" : buffer.getString(0);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+}

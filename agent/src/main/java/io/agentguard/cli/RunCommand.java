@@ -1,0 +1,133 @@
+package io.agentguard.cli;
+
+import io.agentguard.config.AgentConfig;
+import io.agentguard.config.AgentConfigLoader;
+import io.agentguard.config.ConfigException;
+import io.agentguard.daemon.Agent;
+import io.agentguard.output.EventWriter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.BufferedWriter;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** agentguard run: load the hooks and print every event from the agent cgroups. */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = {"Loads agentguard's BPF programs and prints every exec, fork, exit, connect and NVIDIA device"
+                + " call of processes in the agent cgroups, as JSON lines (protobuf JSON mapping of"
+                + " agentguard.v1.Event) or readable text. Status goes to stderr. Stop with Ctrl-C or SIGTERM.",
+                "Without --config the embedded default is used: agent cgroup agentguard/sandbox, created if missing."})
+public final class RunCommand implements Callable<Integer> {
+    @Option(names = "--config", paramLabel = "FILE", description = "daemon configuration (YAML); default: embedded")
+    Path configFile;
+
+    @Option(names = "--agent-cgroup", paramLabel = "PATH",
+            description = "agent cgroup, relative to the cgroup2 mount (repeatable; replaces the configured list)")
+    List<String> agentCgroups;
+
+    @Option(names = "--create-cgroups", description = "create agent cgroups that do not exist")
+    Boolean createCgroups;
+
+    @Option(names = "--output", paramLabel = "FILE", description = "write events to FILE (appended) instead of stdout")
+    String output;
+
+    @Option(names = "--format", paramLabel = "json|text", description = "json (default) or text, one line per event")
+    String format;
+
+    @Option(names = "--gpu-standin", paramLabel = "PATH=ROLE",
+            description = "treat the character device at PATH as an NVIDIA device; ROLE: control, gpuN, uvm, uvm-tools,"
+                    + " modeset (repeatable; for labs and tests without a GPU)")
+    List<String> gpuStandins;
+
+    @Option(names = "--max-args-bytes", paramLabel = "N", description = "exec argv bytes kept per event (1..8192)")
+    Integer maxArgsBytes;
+
+    @Option(names = "--stats-interval", paramLabel = "SECONDS", description = "print events/lost per second every"
+            + " SECONDS to stderr; 0 = never")
+    Integer statsIntervalSeconds;
+
+    @Option(names = "--duration", paramLabel = "SECONDS", description = "stop after SECONDS (default: run until stopped)")
+    Integer durationSeconds;
+
+    @Option(names = "--verbose", description = "echo libbpf's log to stderr")
+    boolean verbose;
+
+    @Override
+    public Integer call() throws Exception {
+        AgentConfig config;
+        try {
+            config = configFile != null ? AgentConfigLoader.load(configFile) : AgentConfigLoader.embeddedDefault();
+        } catch (ConfigException e) {
+            System.err.println("agentguard: " + e.getMessage());
+            return 2;
+        }
+        if (agentCgroups != null) {
+            config = config.withAgentCgroups(agentCgroups);
+        }
+        if (createCgroups != null) {
+            config = config.withCreateMissingCgroups(createCgroups);
+        }
+        if (output != null || format != null) {
+            String f = format != null ? format : config.outputFormat();
+            if (!f.equals("json") && !f.equals("text")) {
+                System.err.println("agentguard: --format must be json or text, not '" + f + "'");
+                return 2;
+            }
+            config = config.withOutput(output != null ? output : config.outputPath(), f);
+        }
+        if (gpuStandins != null) {
+            config = config.withGpuStandins(gpuStandins);
+        }
+        if (maxArgsBytes != null) {
+            if (maxArgsBytes < 1 || maxArgsBytes > AgentConfig.MAX_ARGS_BYTES_CEILING) {
+                System.err.println("agentguard: --max-args-bytes must be 1..8192");
+                return 2;
+            }
+            config = config.withMaxArgsBytes(maxArgsBytes);
+        }
+        if (statsIntervalSeconds != null) {
+            config = config.withStatsIntervalMs(statsIntervalSeconds * 1000L);
+        }
+        io.agentguard.bpf.Libbpf.echoLog(verbose);
+
+        Writer out = config.outputPath().equals("-")
+                ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), 1 << 16)
+                : openAppend(config.outputPath());
+        EventWriter writer = new EventWriter(out,
+                config.outputFormat().equals("text") ? EventWriter.Format.TEXT : EventWriter.Format.JSON, 65536);
+        Agent agent;
+        try {
+            agent = Agent.start(config, writer, System.err);
+        } catch (RuntimeException e) {
+            writer.close();
+            System.err.println("agentguard: cannot start: " + e.getMessage());
+            return 1;
+        }
+        Thread shutdown = new Thread(() -> {
+            agent.stop();
+            System.err.println(agent.summary());
+            writer.close();
+            agent.close();
+        }, "agentguard-shutdown");
+        Runtime.getRuntime().addShutdownHook(shutdown);
+        if (durationSeconds != null) {
+            Thread.sleep(durationSeconds * 1000L);
+            Runtime.getRuntime().removeShutdownHook(shutdown);
+            shutdown.run();
+            return agent.failure() == null ? 0 : 1;
+        }
+        agent.awaitTermination();
+        return agent.failure() == null ? 0 : 1;
+    }
+
+    private static Writer openAppend(String path) throws IOException {
+        return new BufferedWriter(new OutputStreamWriter(new FileOutputStream(path, true), StandardCharsets.UTF_8), 1 << 16);
+    }
+}

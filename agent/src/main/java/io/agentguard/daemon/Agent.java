@@ -1,0 +1,383 @@
+package io.agentguard.daemon;
+
+import io.agentguard.bpf.BpfMap;
+import io.agentguard.bpf.BpfObject;
+import io.agentguard.bpf.BpfProgram;
+import io.agentguard.bpf.Errno;
+import io.agentguard.bpf.FeatureProbe;
+import io.agentguard.bpf.KernelCounters;
+import io.agentguard.bpf.Libc;
+import io.agentguard.bpf.RingBufferReader;
+import io.agentguard.config.AgentConfig;
+import io.agentguard.event.EventDecoder;
+import io.agentguard.event.EventSink;
+import io.agentguard.gpu.GpuStandin;
+import io.agentguard.gpu.NvidiaDevices;
+import io.agentguard.scope.AgentCgroups;
+import io.agentguard.scope.Cgroup2Mount;
+import io.agentguard.scope.CgroupPaths;
+
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import static io.agentguard.event.RecordLayout.*;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * The running agent: loads the BPF object, fills its maps, attaches the hooks chosen for
+ * this kernel, and runs the consumer thread (ring reader, decoder) that feeds the sink.
+ *
+ * <p>Threads: {@code agentguard-ring} owns the reader, decoder and connect joins (single
+ * writer); {@code agentguard-housekeeping} re-reads /proc/devices and prints statistics.
+ */
+public final class Agent implements AutoCloseable {
+    private static final int BATCH_RECORDS = 4096;
+    private static final int WAIT_MS = 100;
+    private static final Path PROC_DEVICES = Path.of("/proc/devices");
+    private static final Path TRACEFS = Path.of("/sys/kernel/tracing");
+
+    private final AgentConfig config;
+    private final PrintStream log;
+    private final BpfObject object;
+    private final AgentCgroups cgroups;
+    private final List<GpuStandin> standins;
+    private final RingBufferReader reader;
+    private final KernelCounters kernelCounters;
+    private final EventDecoder decoder;
+    private final Map<String, String> hooks = new LinkedHashMap<>();
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment timespec;
+    private final ScheduledExecutorService housekeeping;
+    private final Thread consumer;
+    private final CountDownLatch consumerStopped = new CountDownLatch(1);
+    private final long startNs = System.nanoTime();
+    private volatile boolean running = true;
+    private boolean closed;
+    private volatile long wallMinusMonotonicNs;
+    private volatile boolean ioctlHookAttached;
+    private volatile NvidiaDevices devices;
+    private volatile Throwable consumerFailure;
+    private long lastStatsEvents;
+    private long lastStatsLost;
+
+    private Agent(AgentConfig config, EventSink sink, PrintStream log) {
+        this.config = config;
+        this.log = log;
+        this.timespec = arena.allocate(16, 8);
+        refreshClockOffset();
+
+        Path mount = Cgroup2Mount.find();
+        this.cgroups = AgentCgroups.resolve(mount, config.agentCgroups(), config.createMissingCgroups());
+        this.standins = config.gpuStandins().stream().map(GpuStandin::parse).toList();
+        this.devices = NvidiaDevices.read(PROC_DEVICES, standins);
+
+        byte[] elf = BpfObject.embeddedElf();
+        FeatureProbe.Result probe = FeatureProbe.run(elf);
+        BpfObject obj = BpfObject.open(elf);
+        try {
+            obj.map("ag_ring").maxEntries(config.ringBufferBytes());
+            obj.program(FeatureProbe.PROG_IOCTL_LSM).autoload(probe.lsm());
+            obj.program("ag_ioctl_tp").autoload(!probe.lsm());
+            BpfProgram unix = obj.program(FeatureProbe.PROG_CONNECT_UNIX);
+            if (probe.connectUnix()) {
+                unix.type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT);
+            } else {
+                unix.autoload(false);
+            }
+            obj.load();
+            writeConfig(obj.map("ag_config"));
+            writeScope(obj.map("ag_scope_roots"));
+            writeDevices(obj.map("ag_devices"), devices);
+
+            hooks.put("exec", "tp_btf/sched_process_exec");
+            hooks.put("fork", "tp_btf/sched_process_fork");
+            hooks.put("exit", "tp_btf/sched_process_exit");
+            obj.program("ag_exec").attach();
+            obj.program("ag_fork").attach();
+            obj.program("ag_exit").attach();
+            obj.program("ag_tcp_state").attach();
+            for (AgentCgroups.Root root : cgroups.roots()) {
+                int fd = Libc.open(root.directory().toString(), Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+                if (fd < 0) {
+                    throw new IllegalStateException("cannot open cgroup " + root.directory() + ": "
+                            + Libc.strerror(Libc.errno()));
+                }
+                try {
+                    obj.program("ag_connect4").attachCgroup(fd, root.relativePath());
+                    obj.program("ag_connect6").attachCgroup(fd, root.relativePath());
+                    if (probe.connectUnix()) {
+                        obj.program(FeatureProbe.PROG_CONNECT_UNIX).attachCgroup(fd, root.relativePath());
+                    }
+                    obj.program("ag_dev").attachCgroup(fd, root.relativePath());
+                } finally {
+                    Libc.close(fd);   // the links hold their own reference
+                }
+            }
+            hooks.put("connect", "cgroup/connect4 + cgroup/connect6 on agent cgroups; TCP outcome from tp_btf/inet_sock_set_state");
+            hooks.put("connect-unix", probe.connectUnix() ? "cgroup/connect_unix on agent cgroups"
+                    : "unavailable (" + probe.connectUnixReason() + ")");
+            hooks.put("gpu-open", "cgroup/dev on agent cgroups");
+            if (probe.lsm()) {
+                obj.program(FeatureProbe.PROG_IOCTL_LSM).attach();
+                ioctlHookAttached = true;
+                hooks.put("gpu-ioctl", "lsm/file_ioctl");
+            } else {
+                attachIoctlTracepointIfNeeded(obj, probe.lsmReason());
+            }
+            this.reader = new RingBufferReader(obj.map("ag_ring"));
+            this.kernelCounters = new KernelCounters(obj.map("ag_counters"));
+        } catch (RuntimeException e) {
+            obj.close();
+            throw e;
+        }
+        this.object = obj;
+        CgroupPaths paths = new CgroupPaths(cgroups, 200_000_000L);
+        this.decoder = new EventDecoder(sink, paths, () -> wallMinusMonotonicNs, config.connectOutcomeTimeoutMs());
+
+        this.consumer = Thread.ofPlatform().name("agentguard-ring").start(this::consume);
+        this.housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "agentguard-housekeeping");
+            t.setDaemon(true);
+            return t;
+        });
+        housekeeping.scheduleWithFixedDelay(this::rescanDevices, config.deviceRescanMs(), config.deviceRescanMs(),
+                TimeUnit.MILLISECONDS);
+        if (config.statsIntervalMs() > 0) {
+            housekeeping.scheduleAtFixedRate(this::printStats, config.statsIntervalMs(), config.statsIntervalMs(),
+                    TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Loads and attaches everything, then starts consuming; throws with a precise reason on failure. */
+    public static Agent start(AgentConfig config, EventSink sink, PrintStream log) {
+        Agent agent = new Agent(config, sink, log);
+        agent.printStartup();
+        return agent;
+    }
+
+    private void attachIoctlTracepointIfNeeded(BpfObject obj, String lsmReason) {
+        NvidiaDevices d = devices;
+        if (!d.driverLoaded() && standins.isEmpty()) {
+            hooks.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl, deferred: no NVIDIA driver loaded and no"
+                    + " stand-ins (attached when /proc/devices shows one; LSM refused: " + lsmReason + ")");
+            return;
+        }
+        ensureTracefs();
+        obj.program("ag_ioctl_tp").attach();
+        ioctlHookAttached = true;
+        hooks.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl (LSM refused: " + lsmReason + ")");
+    }
+
+    /** libbpf finds tracepoint ids in tracefs; mount it where the kernel expects it. */
+    private void ensureTracefs() {
+        if (Files.isDirectory(TRACEFS.resolve("events")) || Files.isDirectory(Path.of("/sys/kernel/debug/tracing/events"))) {
+            return;
+        }
+        int rc = Libc.mount("tracefs", TRACEFS.toString(), "tracefs");
+        if (rc != 0) {
+            throw new IllegalStateException("tracefs is not mounted and mounting it on " + TRACEFS + " failed: "
+                    + Errno.name(-rc) + " " + Libc.strerror(-rc) + "; mount it (mount -t tracefs nodev " + TRACEFS
+                    + ") or run as root");
+        }
+        log.println("agentguard: mounted tracefs on " + TRACEFS);
+    }
+
+    private void writeConfig(BpfMap map) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = a.allocate(4, 4);
+            MemorySegment value = a.allocate(CONFIG_SIZE, 8);
+            value.set(JAVA_LONG, CONFIG_SCOPE_LEVELS, cgroups.levelMask());
+            value.set(JAVA_INT, CONFIG_MAX_ARGS_BYTES, config.maxArgsBytes());
+            value.set(JAVA_INT, CONFIG_RINGBUF_WAKEUP, 0);
+            map.update(key, value);
+        }
+    }
+
+    private void writeScope(BpfMap map) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = a.allocate(8, 8);
+            MemorySegment value = a.allocate(4, 4);
+            for (AgentCgroups.Root root : cgroups.roots()) {
+                key.set(JAVA_LONG, 0, root.id());
+                map.update(key, value);
+            }
+        }
+    }
+
+    private static void writeDevices(BpfMap map, NvidiaDevices devices) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = a.allocate(DEVICE_KEY_SIZE, 4);
+            MemorySegment value = a.allocate(DEVICE_ROLE_SIZE, 4);
+            for (NvidiaDevices.Entry e : devices.entries()) {
+                key.set(JAVA_INT, DEVICE_KEY_MAJOR, e.major());
+                key.set(JAVA_INT, DEVICE_KEY_MINOR, e.minor());
+                value.set(JAVA_SHORT, DEVICE_ROLE_ROLE, (short) e.role());
+                value.set(JAVA_SHORT, DEVICE_ROLE_INDEX, (short) e.index());
+                map.update(key, value);
+            }
+        }
+    }
+
+    private void rescanDevices() {
+        try {
+            NvidiaDevices now = NvidiaDevices.read(PROC_DEVICES, standins);
+            if (!now.entries().equals(devices.entries()) || now.driverLoaded() != devices.driverLoaded()) {
+                writeDevices(object.map("ag_devices"), now);
+                devices = now;
+                log.println("agentguard: NVIDIA devices changed: driver loaded=" + now.driverLoaded()
+                        + ", nvidia-uvm major=" + (now.uvmMajor().isPresent() ? now.uvmMajor().getAsInt() : "none"));
+                if (!ioctlHookAttached) {
+                    attachIoctlTracepointIfNeeded(object, "probe");
+                    log.println("agentguard: hook gpu-ioctl: " + hooks.get("gpu-ioctl"));
+                }
+            }
+            refreshClockOffset();
+        } catch (RuntimeException e) {
+            log.println("agentguard: device rescan failed: " + e.getMessage());
+        }
+    }
+
+    private void refreshClockOffset() {
+        synchronized (timespec) {
+            long real = Libc.clockGettimeNs(Libc.CLOCK_REALTIME, timespec);
+            long mono = Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC, timespec);
+            wallMinusMonotonicNs = real - mono;
+        }
+    }
+
+    private void consume() {
+        MemorySegment ts = Arena.ofAuto().allocate(16, 8);
+        try {
+            while (running) {
+                int n = reader.poll(decoder, BATCH_RECORDS);
+                if (n < BATCH_RECORDS) {
+                    decoder.expireConnects(Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC, ts));
+                    decoder.publishCounters();
+                    if (n == 0) {
+                        reader.await(WAIT_MS);
+                    }
+                } else {
+                    decoder.publishCounters();
+                }
+            }
+            while (reader.poll(decoder, BATCH_RECORDS) > 0) {
+                // drain what the kernel committed before the hooks were detached
+            }
+            decoder.flush();
+            decoder.publishCounters();
+        } catch (Throwable t) {
+            consumerFailure = t;
+            log.println("agentguard: consumer thread failed: " + t);
+        } finally {
+            consumerStopped.countDown();
+        }
+    }
+
+    private void printStartup() {
+        log.println("agentguard: cgroup2 mount " + cgroups.mount());
+        for (AgentCgroups.Root r : cgroups.roots()) {
+            log.println("agentguard: agent cgroup " + r.relativePath() + " (id " + r.id() + ", level " + r.level() + ")");
+        }
+        for (GpuStandin s : standins) {
+            log.println("agentguard: GPU stand-in " + s);
+        }
+        for (Map.Entry<String, String> h : hooks.entrySet()) {
+            log.println("agentguard: hook " + h.getKey() + ": " + h.getValue());
+        }
+        log.println("agentguard: ring buffer " + (reader.dataSize() >> 10) + " KiB; watching");
+    }
+
+    private void printStats() {
+        try {
+            Stats s = stats();
+            double seconds = config.statsIntervalMs() / 1000.0;
+            log.printf("agentguard: %.0f events/s, %.0f lost/s (total %d events, %d lost, %d invalid)%n",
+                    (s.events() - lastStatsEvents) / seconds, (s.lost() - lastStatsLost) / seconds,
+                    s.events(), s.lost(), s.invalid());
+            lastStatsEvents = s.events();
+            lastStatsLost = s.lost();
+        } catch (RuntimeException e) {
+            log.println("agentguard: stats failed: " + e.getMessage());
+        }
+    }
+
+    /** A snapshot of what the agent has seen. */
+    public record Stats(long events, long lost, long emittedByKernel, long invalid, long unmatchedResults,
+                        long[] byType, long uptimeNs) {
+    }
+
+    public Stats stats() {
+        EventDecoder.Counters c = decoder.counters();
+        return new Stats(c.events(), kernelCounters.sum(COUNTER_LOST), kernelCounters.sum(COUNTER_EMITTED),
+                c.invalid(), c.unmatchedResults(), c.byType(), System.nanoTime() - startNs);
+    }
+
+    public Map<String, String> hooks() {
+        return Map.copyOf(hooks);
+    }
+
+    public AgentCgroups cgroups() {
+        return cgroups;
+    }
+
+    /** Blocks until the consumer thread ends (after {@link #close} or a failure). */
+    public void awaitTermination() throws InterruptedException {
+        consumerStopped.await();
+    }
+
+    public Throwable failure() {
+        return consumerFailure;
+    }
+
+    public String summary() {
+        Stats s = stats();
+        double seconds = Math.max(s.uptimeNs() / 1e9, 1e-3);
+        return String.format("agentguard: summary: %d events in %.1f s (%.0f/s), %d lost, %d invalid records; "
+                        + "exec %d, fork %d, exit %d, connect %d, gpu-open %d, gpu-ioctl %d",
+                s.events(), seconds, s.events() / seconds, s.lost(), s.invalid(),
+                s.byType()[TYPE_EXEC], s.byType()[TYPE_FORK], s.byType()[TYPE_EXIT], s.byType()[TYPE_CONNECT],
+                s.byType()[TYPE_GPU_OPEN], s.byType()[TYPE_GPU_IOCTL]);
+    }
+
+    /** Stops consuming: drains the ring and flushes held events; stats stay readable. */
+    public void stop() {
+        if (!running) {
+            return;
+        }
+        housekeeping.shutdownNow();
+        running = false;
+        try {
+            if (!consumerStopped.await(10, TimeUnit.SECONDS)) {
+                log.println("agentguard: consumer thread did not stop within 10 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Stops, detaches the hooks and frees everything. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        stop();
+        closed = true;
+        reader.close();
+        kernelCounters.close();
+        object.close();
+        arena.close();
+    }
+}

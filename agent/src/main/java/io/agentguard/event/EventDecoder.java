@@ -1,0 +1,286 @@
+package io.agentguard.event;
+
+import com.google.protobuf.Timestamp;
+import io.agentguard.bpf.RingBufferReader;
+import io.agentguard.proto.v1.AddressFamily;
+import io.agentguard.proto.v1.ConnectEvent;
+import io.agentguard.proto.v1.ConnectOutcome;
+import io.agentguard.proto.v1.DeviceRole;
+import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.ExecEvent;
+import io.agentguard.proto.v1.ExitEvent;
+import io.agentguard.proto.v1.ForkEvent;
+import io.agentguard.proto.v1.GpuEvent;
+import io.agentguard.proto.v1.GpuIoctl;
+import io.agentguard.proto.v1.GpuOpen;
+import io.agentguard.proto.v1.ProcessInfo;
+import io.agentguard.proto.v1.SocketType;
+import io.agentguard.proto.v1.Verdict;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.util.function.LongFunction;
+import java.util.function.LongSupplier;
+
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+import static io.agentguard.event.RecordLayout.*;
+
+/**
+ * The consumer thread's record handler: validates each ring record's header, decodes it
+ * through the flyweights and hands an {@link Event} to the sink. Records with an
+ * impossible type or length are counted and skipped, never trusted.
+ *
+ * <p>Single writer: counters are plain fields written here and published with a
+ * release store per batch ({@link #publishCounters()}); readers use {@link #counters()}.
+ */
+public final class EventDecoder implements RingBufferReader.RecordHandler {
+    private final ExecRecord exec = new ExecRecord();
+    private final ForkRecord fork = new ForkRecord();
+    private final ExitRecord exit = new ExitRecord();
+    private final ConnectRecord connect = new ConnectRecord();
+    private final ConnectResultRecord connectResult = new ConnectResultRecord();
+    private final GpuOpenRecord gpuOpen = new GpuOpenRecord();
+    private final GpuIoctlRecord gpuIoctl = new GpuIoctlRecord();
+
+    private final EventSink sink;
+    private final LongFunction<String> cgroupPaths;
+    private final LongSupplier wallMinusMonotonicNs;
+    private final ConnectOutcomes connectOutcomes;
+
+    private final long[] byType = new long[TYPE_MAX + 1];
+    private long invalid;
+    private long unmatchedResults;
+    private volatile Counters published = new Counters(new long[TYPE_MAX + 1], 0, 0);
+
+    /** Counters as last published by the consumer thread. */
+    public record Counters(long[] byType, long invalid, long unmatchedResults) {
+        public long events() {
+            long sum = 0;
+            for (int t = 1; t < byType.length; t++) {
+                if (t != TYPE_CONNECT_RESULT) {
+                    sum += byType[t];
+                }
+            }
+            return sum;
+        }
+    }
+
+    /**
+     * @param cgroupPaths          cgroup id to path relative to the cgroup2 mount ("" if unknown)
+     * @param wallMinusMonotonicNs CLOCK_REALTIME - CLOCK_MONOTONIC, for wall-clock times
+     * @param connectOutcomeTimeoutMs how long a TCP connect waits for its handshake outcome
+     */
+    public EventDecoder(EventSink sink, LongFunction<String> cgroupPaths, LongSupplier wallMinusMonotonicNs,
+                        long connectOutcomeTimeoutMs) {
+        this.sink = sink;
+        this.cgroupPaths = cgroupPaths;
+        this.wallMinusMonotonicNs = wallMinusMonotonicNs;
+        this.connectOutcomes = new ConnectOutcomes(connectOutcomeTimeoutMs * 1_000_000L, 65536);
+    }
+
+    @Override
+    public void onRecord(MemorySegment data, long offset, int length) {
+        if (length < HEADER_SIZE) {
+            invalid++;
+            return;
+        }
+        int type = Short.toUnsignedInt(data.get(JAVA_SHORT_UNALIGNED, offset + HEADER_TYPE));
+        int size = Short.toUnsignedInt(data.get(JAVA_SHORT_UNALIGNED, offset + HEADER_SIZE_FIELD));
+        if (type < 1 || type > TYPE_MAX || size > length || size < MIN_SIZE[type] || size > MAX_SIZE[type]) {
+            invalid++;
+            return;
+        }
+        byType[type]++;
+        switch (type) {
+            case TYPE_EXEC -> onExec(exec.wrap(data, offset));
+            case TYPE_FORK -> onFork(fork.wrap(data, offset));
+            case TYPE_EXIT -> onExit(exit.wrap(data, offset));
+            case TYPE_CONNECT -> onConnect(connect.wrap(data, offset));
+            case TYPE_CONNECT_RESULT -> onConnectResult(connectResult.wrap(data, offset));
+            case TYPE_GPU_OPEN -> onGpuOpen(gpuOpen.wrap(data, offset));
+            case TYPE_GPU_IOCTL -> onGpuIoctl(gpuIoctl.wrap(data, offset));
+            default -> invalid++;
+        }
+    }
+
+    /** Emits TCP connects whose outcome did not come in time. nowNs: CLOCK_MONOTONIC. */
+    public void expireConnects(long nowNs) {
+        connectOutcomes.expire(nowNs, sink);
+    }
+
+    public void flush() {
+        connectOutcomes.flush(sink);
+    }
+
+    public void publishCounters() {
+        published = new Counters(byType.clone(), invalid, unmatchedResults);
+        VarHandle.releaseFence();
+    }
+
+    public Counters counters() {
+        return published;
+    }
+
+    private Event.Builder base(RecordFlyweight<?> r) {
+        long monotonicNs = r.ktimeNs();
+        long wallNs = monotonicNs + wallMinusMonotonicNs.getAsLong();
+        ProcessInfo.Builder process = ProcessInfo.newBuilder()
+                .setPid(r.pid()).setTid(r.tid()).setPpid(r.ppid()).setUid(r.uid()).setGid(r.gid())
+                .setComm(r.comm()).setCgroupId(r.cgroupId());
+        String path = cgroupPaths.apply(r.cgroupId());
+        if (path != null) {
+            process.setCgroupPath(path);
+        }
+        return Event.newBuilder()
+                .setTime(Timestamp.newBuilder().setSeconds(Math.floorDiv(wallNs, 1_000_000_000L))
+                        .setNanos((int) Math.floorMod(wallNs, 1_000_000_000L)))
+                .setMonotonicNs(monotonicNs)
+                .setCpu(r.cpu())
+                .setProcess(process);
+    }
+
+    private void onExec(ExecRecord r) {
+        int flags = r.flags();
+        sink.accept(base(r).setExec(ExecEvent.newBuilder()
+                .setFilename(r.filename())
+                .addAllArgs(r.args())
+                .setArgsTruncated((flags & EXEC_ARGS_TRUNCATED) != 0)
+                .setFilenameTruncated((flags & EXEC_FILENAME_TRUNCATED) != 0)
+                .setArgsUnreadable((flags & EXEC_ARGS_UNREADABLE) != 0)
+                .setArgsTotalBytes((int) r.argsTotalLength())
+                .setSuccess(true)
+                .setOldPid(r.oldPid() != r.pid() ? r.oldPid() : 0)).build());
+    }
+
+    private void onFork(ForkRecord r) {
+        sink.accept(base(r).setFork(ForkEvent.newBuilder().setChildPid(r.childPid())).build());
+    }
+
+    private void onExit(ExitRecord r) {
+        ExitEvent.Builder x = ExitEvent.newBuilder().setWaitStatus(r.waitStatus());
+        if (r.signal() != 0) {
+            x.setSignal(r.signal()).setSignalName(Signals.name(r.signal())).setCoreDumped(r.coreDumped());
+        } else {
+            x.setExitCode(r.exitCode());
+        }
+        if (r.startNs() > 0 && r.ktimeNs() >= r.startNs()) {
+            x.setLifetimeNs(r.ktimeNs() - r.startNs());
+        }
+        sink.accept(base(r).setExit(x).build());
+    }
+
+    private void onConnect(ConnectRecord r) {
+        ConnectEvent.Builder c = ConnectEvent.newBuilder()
+                .setSocketCookie(r.sockCookie())
+                .setSocketType(socketType(r.sockType()))
+                .setProtocol(r.protocol())
+                .setVerdict(verdict(r.verdict()));
+        switch (r.family()) {
+            case ConnectRecord.AF_INET -> c.setFamily(AddressFamily.ADDRESS_FAMILY_INET)
+                    .setAddress(address(r.address())).setPort(r.port());
+            case ConnectRecord.AF_INET6 -> c.setFamily(AddressFamily.ADDRESS_FAMILY_INET6)
+                    .setAddress(address(r.address())).setPort(r.port());
+            case ConnectRecord.AF_UNIX -> c.setFamily(AddressFamily.ADDRESS_FAMILY_UNIX)
+                    .setUnixPath(unixPath(r.unixPath()));
+            default -> c.setFamily(AddressFamily.ADDRESS_FAMILY_UNSPECIFIED);
+        }
+        if (r.verdict() == VERDICT_DENIED) {
+            c.setOutcome(ConnectOutcome.CONNECT_OUTCOME_DENIED).setErrorNumber(1).setErrorName("EPERM");
+        } else if (!r.resultFollows()) {
+            c.setOutcome(ConnectOutcome.CONNECT_OUTCOME_NOT_OBSERVED);
+        }
+        Event.Builder event = base(r).setConnect(c);
+        if (r.verdict() != VERDICT_DENIED && r.resultFollows()) {
+            connectOutcomes.hold(r.sockCookie(), event, r.ktimeNs(), sink);
+        } else {
+            sink.accept(event.build());
+        }
+    }
+
+    private void onConnectResult(ConnectResultRecord r) {
+        if (!connectOutcomes.complete(r.sockCookie(), r.error(), r.ktimeNs(), sink)) {
+            unmatchedResults++;
+        }
+    }
+
+    private void onGpuOpen(GpuOpenRecord r) {
+        int access = r.access();
+        sink.accept(base(r).setGpu(gpu(r.role(), r.index(), r.major(), r.minor())
+                .setOpen(GpuOpen.newBuilder()
+                        .setRead((access & GpuOpenRecord.ACCESS_READ) != 0)
+                        .setWrite((access & GpuOpenRecord.ACCESS_WRITE) != 0)
+                        .setMknod((access & GpuOpenRecord.ACCESS_MKNOD) != 0)
+                        .setVerdict(verdict(r.verdict())))).build());
+    }
+
+    private void onGpuIoctl(GpuIoctlRecord r) {
+        sink.accept(base(r).setGpu(gpu(r.role(), r.index(), r.major(), r.minor())
+                .setIoctl(NvidiaIoctlDecoder.decode(r, GpuIoctl.newBuilder()))).build());
+    }
+
+    private static GpuEvent.Builder gpu(int role, int index, int major, int minor) {
+        GpuEvent.Builder g = GpuEvent.newBuilder().setRole(deviceRole(role)).setMajor(major).setMinor(minor);
+        if (role == ROLE_GPU) {
+            g.setGpuIndex(index);
+        }
+        return g;
+    }
+
+    static DeviceRole deviceRole(int role) {
+        return switch (role) {
+            case ROLE_CONTROL -> DeviceRole.DEVICE_ROLE_CONTROL;
+            case ROLE_GPU -> DeviceRole.DEVICE_ROLE_GPU;
+            case ROLE_UVM -> DeviceRole.DEVICE_ROLE_UVM;
+            case ROLE_MODESET -> DeviceRole.DEVICE_ROLE_MODESET;
+            case ROLE_UVM_TOOLS -> DeviceRole.DEVICE_ROLE_UVM_TOOLS;
+            case ROLE_CAPS -> DeviceRole.DEVICE_ROLE_CAPS;
+            default -> DeviceRole.DEVICE_ROLE_UNSPECIFIED;
+        };
+    }
+
+    private static Verdict verdict(int verdict) {
+        return switch (verdict) {
+            case VERDICT_ALLOWED -> Verdict.VERDICT_ALLOWED;
+            case VERDICT_DENIED -> Verdict.VERDICT_DENIED;
+            case VERDICT_WOULD_BLOCK -> Verdict.VERDICT_WOULD_BLOCK;
+            default -> Verdict.VERDICT_UNSPECIFIED;
+        };
+    }
+
+    private static SocketType socketType(int type) {
+        return switch (type & 0xf) {   // SOCK_NONBLOCK/CLOEXEC live in higher bits
+            case 1 -> SocketType.SOCKET_TYPE_STREAM;
+            case 2 -> SocketType.SOCKET_TYPE_DGRAM;
+            case 3 -> SocketType.SOCKET_TYPE_RAW;
+            case 5 -> SocketType.SOCKET_TYPE_SEQPACKET;
+            default -> SocketType.SOCKET_TYPE_OTHER;
+        };
+    }
+
+    private static String address(byte[] raw) {
+        try {
+            return InetAddress.getByAddress(raw).getHostAddress();
+        } catch (UnknownHostException e) {
+            return "";
+        }
+    }
+
+    /** Abstract names (leading NUL) are shown with a leading '@', as ss(8) does. */
+    private static String unixPath(byte[] raw) {
+        if (raw.length == 0) {
+            return "";
+        }
+        if (raw[0] == 0) {
+            int end = raw.length;
+            return "@" + new String(raw, 1, end - 1, StandardCharsets.UTF_8);
+        }
+        int end = 0;
+        while (end < raw.length && raw[end] != 0) {
+            end++;
+        }
+        return new String(raw, 0, end, StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,117 @@
+package io.agentguard.output;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import io.agentguard.event.EventSink;
+import io.agentguard.proto.v1.Event;
+
+import java.io.IOException;
+import java.io.Writer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Writes events as JSON lines (protobuf JSON mapping) or readable text, on its own thread
+ * behind a bounded queue. When the queue is full the consumer thread waits: the
+ * back-pressure reaches the kernel ring, whose losses are counted there, so nothing is
+ * dropped silently between the ring and the output.
+ */
+public final class EventWriter implements EventSink, AutoCloseable {
+    public enum Format { JSON, TEXT }
+
+    private static final Event POISON = Event.getDefaultInstance();
+
+    private final BlockingQueue<Event> queue;
+    private final Writer out;
+    private final Format format;
+    private final JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
+    private final Thread thread;
+    private volatile long written;
+    private volatile IOException failure;
+
+    public EventWriter(Writer out, Format format, int queueCapacity) {
+        this.out = out;
+        this.format = format;
+        this.queue = new ArrayBlockingQueue<>(queueCapacity);
+        this.thread = Thread.ofPlatform().name("agentguard-output").daemon(true).start(this::run);
+    }
+
+    @Override
+    public void accept(Event event) {
+        try {
+            queue.put(event);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    public long written() {
+        return written;
+    }
+
+    public int queued() {
+        return queue.size();
+    }
+
+    private void run() {
+        List<Event> batch = new ArrayList<>(256);
+        StringBuilder line = new StringBuilder(512);
+        try {
+            while (true) {
+                Event first = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                queue.drainTo(batch, 255);
+                for (Event e : batch) {
+                    if (e == POISON) {
+                        out.flush();
+                        return;
+                    }
+                    line.setLength(0);
+                    if (format == Format.JSON) {
+                        json.appendTo(e, line);
+                    } else {
+                        TextFormatter.append(e, line);
+                    }
+                    line.append('\n');
+                    out.append(line);
+                    written++;
+                }
+                batch.clear();
+                if (queue.isEmpty()) {
+                    out.flush();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalStateException(e);
+        } catch (IOException e) {
+            failure = e;
+            System.err.println("agentguard: cannot write events: " + e.getMessage());
+        }
+    }
+
+    /** Writes everything queued, then stops. */
+    @Override
+    public void close() {
+        if (failure == null && thread.isAlive()) {
+            accept(POISON);
+            try {
+                thread.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            out.flush();
+        } catch (IOException ignored) {
+            // reported by the writer thread already
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package io.agentguard.output;
+
+import io.agentguard.proto.v1.ConnectEvent;
+import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.GpuEvent;
+import io.agentguard.proto.v1.GpuIoctl;
+
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+
+/** One readable line per event, for people watching a terminal. */
+public final class TextFormatter {
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSS").withZone(ZoneOffset.UTC);
+
+    private TextFormatter() {
+    }
+
+    public static String format(Event e) {
+        StringBuilder sb = new StringBuilder();
+        append(e, sb);
+        return sb.toString();
+    }
+
+    public static void append(Event e, StringBuilder sb) {
+        var p = e.getProcess();
+        sb.append(TIME.format(Instant.ofEpochSecond(e.getTime().getSeconds(), e.getTime().getNanos())))
+                .append(' ').append(p.getComm()).append('[').append(p.getPid()).append("] ");
+        switch (e.getKindCase()) {
+            case EXEC -> {
+                var x = e.getExec();
+                sb.append("exec ").append(x.getFilename()).append(" ").append(String.join(" ", x.getArgsList()));
+                if (x.getArgsTruncated()) {
+                    sb.append(" …(truncated)");
+                }
+            }
+            case FORK -> sb.append("fork child=").append(e.getFork().getChildPid());
+            case EXIT -> {
+                var x = e.getExit();
+                sb.append("exit ").append(x.getSignal() != 0 ? "signal=" + x.getSignalName() : "code=" + x.getExitCode());
+            }
+            case CONNECT -> {
+                ConnectEvent c = e.getConnect();
+                sb.append("connect ");
+                if (c.getUnixPath().isEmpty()) {
+                    sb.append(c.getFamily() == io.agentguard.proto.v1.AddressFamily.ADDRESS_FAMILY_INET6
+                            ? "[" + c.getAddress() + "]" : c.getAddress()).append(':').append(c.getPort());
+                } else {
+                    sb.append("unix:").append(c.getUnixPath());
+                }
+                sb.append(' ').append(c.getSocketType().name().replace("SOCKET_TYPE_", "").toLowerCase())
+                        .append(' ').append(c.getOutcome().name().replace("CONNECT_OUTCOME_", "").toLowerCase());
+                if (!c.getErrorName().isEmpty()) {
+                    sb.append(" (").append(c.getErrorName()).append(')');
+                }
+            }
+            case GPU -> {
+                GpuEvent g = e.getGpu();
+                sb.append("gpu ").append(g.getRole().name().replace("DEVICE_ROLE_", "").toLowerCase());
+                if (g.getRole() == io.agentguard.proto.v1.DeviceRole.DEVICE_ROLE_GPU) {
+                    sb.append(g.getGpuIndex());
+                }
+                if (g.hasOpen()) {
+                    sb.append(" open");
+                } else {
+                    GpuIoctl i = g.getIoctl();
+                    sb.append(' ').append(i.getName());
+                    if (i.getAllocClass() != 0) {
+                        sb.append(' ').append(i.getClassName());
+                    }
+                    if (i.getControlId() != 0) {
+                        sb.append(String.format(" control=0x%08x", i.getControlId()));
+                    }
+                    if (i.getAllocSizeBytes() != 0) {
+                        sb.append(" size=").append(i.getAllocSizeBytes());
+                    }
+                    if (i.getComputeContext()) {
+                        sb.append(" COMPUTE-CONTEXT");
+                    }
+                }
+            }
+            default -> sb.append("?");
+        }
+        sb.append("  cgroup=").append(p.getCgroupPath());
+    }
+}

@@ -1,0 +1,104 @@
+package io.agentguard.scope;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The configured agent cgroups, resolved against the cgroup2 mount: each root's id (the
+ * directory's inode number, what bpf_get_current_ancestor_cgroup_id returns) and level
+ * (depth below the mount). A root inside another root is dropped: the outer one covers it.
+ */
+public final class AgentCgroups {
+    /** One agent cgroup root. */
+    public record Root(String relativePath, Path directory, long id, int level) {
+    }
+
+    private final Path mount;
+    private final List<Root> roots;
+
+    private AgentCgroups(Path mount, List<Root> roots) {
+        this.mount = mount;
+        this.roots = List.copyOf(roots);
+    }
+
+    /**
+     * @param relativePaths paths relative to the mount ("agents" or "/agents.slice/x")
+     * @param create        create missing cgroups instead of failing
+     */
+    public static AgentCgroups resolve(Path mount, List<String> relativePaths, boolean create) {
+        List<Root> roots = new ArrayList<>();
+        for (String raw : relativePaths) {
+            String relative = normalize(raw);
+            Path dir = relative.isEmpty() ? mount : mount.resolve(relative);
+            if (!Files.isDirectory(dir)) {
+                if (!create) {
+                    throw new IllegalArgumentException("cgroup '" + raw + "' not found under the cgroup2 mount " + mount
+                            + ": create it (mkdir " + dir + ") or fix the agent cgroup setting");
+                }
+                try {
+                    Files.createDirectories(dir);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot create cgroup " + dir + ": " + e.getMessage(), e);
+                }
+            }
+            if (!Files.exists(dir.resolve("cgroup.procs"))) {
+                throw new IllegalArgumentException(dir + " is not a cgroup v2 directory (no cgroup.procs)");
+            }
+            int level = relative.isEmpty() ? 0 : relative.split("/").length;
+            roots.add(new Root(relative, dir, inode(dir), level));
+        }
+        List<Root> kept = new ArrayList<>();
+        for (Root r : roots) {
+            boolean covered = roots.stream().anyMatch(o -> o != r && (r.relativePath.startsWith(o.relativePath + "/")
+                    || o.relativePath.isEmpty() && !r.relativePath.isEmpty()
+                    || o.relativePath.equals(r.relativePath) && roots.indexOf(o) < roots.indexOf(r)));
+            if (!covered) {
+                kept.add(r);
+            }
+        }
+        return new AgentCgroups(mount, kept);
+    }
+
+    static String normalize(String path) {
+        String p = path.trim();
+        while (p.startsWith("/")) {
+            p = p.substring(1);
+        }
+        while (p.endsWith("/")) {
+            p = p.substring(0, p.length() - 1);
+        }
+        if (p.contains("..")) {
+            throw new IllegalArgumentException("agent cgroup path '" + path + "' must not contain '..'");
+        }
+        return p;
+    }
+
+    public static long inode(Path dir) {
+        try {
+            return ((Number) Files.getAttribute(dir, "unix:ino")).longValue();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot stat " + dir, e);
+        }
+    }
+
+    public Path mount() {
+        return mount;
+    }
+
+    public List<Root> roots() {
+        return roots;
+    }
+
+    /** Bit N set when some root sits at level N (what the BPF scope check walks). */
+    public long levelMask() {
+        long mask = 0;
+        for (Root r : roots) {
+            mask |= 1L << r.level;
+        }
+        return mask;
+    }
+}

@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * agentguard's kernel side: observe exec, fork, exit, connect and NVIDIA device use of
+ * tasks inside agent cgroups and write one record per event into one ring buffer.
+ *
+ * Hook choice (shared/reference/kernel.md): sched tracepoints and cgroup hooks cost
+ * nothing outside agent cgroups; the only syscall tracepoint (sys_enter_ioctl) is
+ * attached by the agent only when NVIDIA devices or stand-ins exist, and replaced by
+ * lsm/file_ioctl where the kernel accepts LSM programs.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "agentguard.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_UNIX        1
+#define AF_INET        2
+#define AF_INET6       10
+#define S_IFMT         00170000
+#define S_IFCHR        0020000
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT   2
+#define TCP_CLOSE      7
+#define BPF_DEVCG_DEV_CHAR 2
+
+/* ---- maps ---------------------------------------------------------------------- */
+
+/* All records, all CPUs -> the agent's consumer thread. Size set by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} ag_ring SEC(".maps");
+
+/* Agent cgroup roots (cgroup id -> unused); written by the agent at start and reload. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);
+	__type(value, __u32);
+} ag_scope_roots SEC(".maps");
+
+/* Single entry: struct ag_config, written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_config);
+} ag_config SEC(".maps");
+
+/* Emitted/lost record counters per CPU (enum ag_counter); read by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AG_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} ag_counters SEC(".maps");
+
+/* NVIDIA device numbers and declared stand-ins -> role; written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct ag_device_key);
+	__type(value, struct ag_device_role_value);
+} ag_devices SEC(".maps");
+
+/* TCP sockets of agent tasks awaiting their handshake outcome (cookie -> unused). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} ag_tcp_pending SEC(".maps");
+
+/* Scratch for the variable-size exec record (too big for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_exec);
+} ag_exec_scratch SEC(".maps");
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static __always_inline struct ag_config *ag_cfg(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&ag_config, &zero);
+}
+
+static __always_inline void count(__u32 counter)
+{
+	__u64 *value = bpf_map_lookup_elem(&ag_counters, &counter);
+	if (value)
+		*value += 1;   /* per-CPU: no atomics needed */
+}
+
+/* Is current inside (or below) an agent cgroup root? Decided before any ring space is
+ * reserved: one helper call and one hash lookup per configured root level. */
+static __always_inline bool in_scope(void)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg)
+		return false;
+	__u64 levels = cfg->scope_levels;
+	for (int level = 0; level <= AG_MAX_SCOPE_LEVEL; level++) {
+		if (!levels)
+			break;
+		if (levels & 1) {
+			__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+			if (id && bpf_map_lookup_elem(&ag_scope_roots, &id))
+				return true;
+		}
+		levels >>= 1;
+	}
+	return false;
+}
+
+static __always_inline __u64 wakeup_flags(void)
+{
+	struct ag_config *cfg = ag_cfg();
+	return cfg ? cfg->ringbuf_wakeup : 0;
+}
+
+static __always_inline void fill_header(struct ag_header *h, __u16 type, __u16 size)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	h->type = type;
+	h->size = size;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ktime_ns = bpf_ktime_get_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)uid_gid;
+	h->gid = uid_gid >> 32;
+	h->reserved = 0;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *rec = bpf_ringbuf_reserve(&ag_ring, size, 0);
+	if (!rec)
+		count(AG_CNT_LOST);
+	return rec;
+}
+
+static __always_inline void submit(void *rec)
+{
+	count(AG_CNT_EMITTED);
+	bpf_ringbuf_submit(rec, wakeup_flags());
+}
+
+/* ---- exec / fork / exit -------------------------------------------------------- */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	if (!in_scope())
+		return 0;
+
+	__u32 zero = 0;
+	struct ag_exec *e = bpf_map_lookup_elem(&ag_exec_scratch, &zero);
+	struct ag_config *cfg = ag_cfg();
+	if (!e || !cfg)
+		return 0;
+
+	e->old_pid = old_pid;
+	e->flags = 0;
+	e->reserved = 0;
+	long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	if (n < 1)
+		n = 1, e->filename[0] = 0;
+	if (n >= AG_PATH_MAX)
+		e->flags |= AG_EXEC_FILENAME_TRUNCATED;
+	e->filename_len = n - 1;
+
+	__u64 arg_start = BPF_CORE_READ(task, mm, arg_start);
+	__u64 arg_end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 total = arg_end > arg_start ? arg_end - arg_start : 0;
+	__u64 len = total;
+	__u32 max_len = cfg->max_args_bytes;
+	if (len > max_len)
+		len = max_len;
+	if (len > AG_ARGS_MAX)
+		len = AG_ARGS_MAX;
+	e->args_total_len = total > 0xffffffffu ? 0xffffffffu : total;
+	if (total > len)
+		e->flags |= AG_EXEC_ARGS_TRUNCATED;
+	if (len > 0 && bpf_probe_read_user(e->args, len, (void *)arg_start) != 0) {
+		e->flags |= AG_EXEC_ARGS_UNREADABLE;
+		len = 0;
+	}
+	e->args_len = len;
+
+	__u64 size = offsetof(struct ag_exec, args) + len;
+	fill_header(&e->h, AG_REC_EXEC, size);
+	if (size > sizeof(*e))   /* for the verifier: bounds the output size */
+		return 0;
+	if (bpf_ringbuf_output(&ag_ring, e, size, wakeup_flags()) != 0)
+		count(AG_CNT_LOST);
+	else
+		count(AG_CNT_EMITTED);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ag_fork, struct task_struct *parent, struct task_struct *child)
+{
+	/* Threads share the parent's tgid: lineage needs processes only. */
+	if (child->tgid == parent->tgid || !in_scope())
+		return 0;
+	struct ag_fork *f = reserve(sizeof(*f));
+	if (!f)
+		return 0;
+	fill_header(&f->h, AG_REC_FORK, sizeof(*f));
+	f->child_pid = child->tgid;
+	f->reserved = 0;
+	submit(f);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(ag_exit, struct task_struct *task, bool group_dead)
+{
+	/* One record per process: when its last thread exits. */
+	if (!group_dead || !in_scope())
+		return 0;
+	struct ag_exit *x = reserve(sizeof(*x));
+	if (!x)
+		return 0;
+	fill_header(&x->h, AG_REC_EXIT, sizeof(*x));
+	x->exit_code = task->exit_code;
+	x->reserved = 0;
+	x->start_ns = task->start_time;
+	submit(x);
+	return 0;
+}
+
+/* ---- connect ------------------------------------------------------------------- */
+
+/* Attached to each agent cgroup root, so the subtree is the scope. */
+static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
+{
+	struct ag_connect *c = reserve(sizeof(*c));
+	if (!c)
+		return 1;
+	fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
+	__builtin_memset(c->addr, 0, sizeof(c->addr));
+	c->sock_cookie = bpf_get_socket_cookie(ctx);
+	c->family = family;
+	c->sock_type = ctx->type;
+	c->protocol = ctx->protocol;
+	c->port = bpf_ntohs(ctx->user_port);
+	c->verdict = AG_VERDICT_ALLOWED;
+	c->flags = 0;
+	c->unix_path[0] = 0;
+	c->unix_path_len = 0;
+	if (family == AF_INET) {
+		__u32 ip4 = ctx->user_ip4;
+		__builtin_memcpy(c->addr, &ip4, 4);
+	} else {
+		__u32 ip6[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
+		__builtin_memcpy(c->addr, ip6, 16);
+	}
+	if (c->protocol == IPPROTO_TCP) {
+		__u8 one = 1;
+		if (bpf_map_update_elem(&ag_tcp_pending, &c->sock_cookie, &one, BPF_ANY) == 0)
+			c->flags |= AG_CONNECT_RESULT_FOLLOWS;
+	}
+	submit(c);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int ag_connect4(struct bpf_sock_addr *ctx)
+{
+	return on_connect(ctx, AF_INET);
+}
+
+SEC("cgroup/connect6")
+int ag_connect6(struct bpf_sock_addr *ctx)
+{
+	return on_connect(ctx, AF_INET6);
+}
+
+extern void *bpf_cast_to_kern_ctx(void *) __ksym __weak;
+
+/* Kernels >= 6.7 only; libbpf 1.1 does not know the section, so the agent sets the
+ * program type and attach type itself and loads it only when the probe says so. */
+SEC("cgroup/connect_unix")
+int ag_connect_unix(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock_addr_kern *kctx = bpf_cast_to_kern_ctx(ctx);
+	struct ag_connect *c = reserve(sizeof(*c));
+	if (!c)
+		return 1;
+	fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
+	__builtin_memset(c->addr, 0, sizeof(c->addr));
+	c->sock_cookie = bpf_get_socket_cookie(ctx);
+	c->family = AF_UNIX;
+	c->sock_type = ctx->type;
+	c->protocol = 0;
+	c->port = 0;
+	c->verdict = AG_VERDICT_ALLOWED;
+	c->flags = 0;
+	__u32 addr_len = BPF_CORE_READ(kctx, uaddrlen);
+	struct sockaddr_un *sun = (struct sockaddr_un *)BPF_CORE_READ(kctx, uaddr);
+	__u64 path_len = addr_len > offsetof(struct sockaddr_un, sun_path)
+		? addr_len - offsetof(struct sockaddr_un, sun_path) : 0;
+	if (path_len > AG_UNIX_PATH_MAX)
+		path_len = AG_UNIX_PATH_MAX;
+	barrier_var(path_len);   /* keep clang from reusing the unclamped register */
+	if (path_len == 0 || bpf_probe_read_kernel(c->unix_path, path_len, sun->sun_path) != 0)
+		path_len = 0;
+	c->unix_path_len = path_len;
+	submit(c);
+	return 1;
+}
+
+/* TCP handshake outcome: runs in softirq, so it is matched by socket cookie only. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ag_tcp_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (oldstate != TCP_SYN_SENT || (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE))
+		return 0;
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	if (!bpf_map_lookup_elem(&ag_tcp_pending, &cookie))
+		return 0;
+	bpf_map_delete_elem(&ag_tcp_pending, &cookie);
+
+	struct ag_connect_result *r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	__builtin_memset(&r->h, 0, sizeof(r->h));
+	r->h.type = AG_REC_CONNECT_RESULT;
+	r->h.size = sizeof(*r);
+	r->h.cpu = bpf_get_smp_processor_id();
+	r->h.ktime_ns = bpf_ktime_get_ns();
+	r->sock_cookie = cookie;
+	r->error = newstate == TCP_ESTABLISHED ? 0 : BPF_CORE_READ(sk, sk_err);
+	r->old_state = oldstate;
+	r->new_state = newstate;
+	submit(r);
+	return 0;
+}
+
+/* ---- GPU ----------------------------------------------------------------------- */
+
+static __always_inline bool device_role(__u32 major, __u32 minor, struct ag_device_role_value *out)
+{
+	struct ag_device_key key = { .major = major, .minor = minor };
+	struct ag_device_role_value *v = bpf_map_lookup_elem(&ag_devices, &key);
+	if (v) {
+		*out = *v;
+		return true;
+	}
+	key.minor = AG_DEV_ANY_MINOR;
+	v = bpf_map_lookup_elem(&ag_devices, &key);
+	if (!v)
+		return false;
+	out->index = 0;
+	if (v->role == AG_DEV_NVIDIA_MAJOR) {
+		if (minor == NV_MINOR_CTL)
+			out->role = AG_DEV_CONTROL;
+		else if (minor == NV_MINOR_MODESET)
+			out->role = AG_DEV_MODESET;
+		else if (minor <= NV_MINOR_GPU_MAX)
+			out->role = AG_DEV_GPU, out->index = minor;
+		else
+			return false;
+	} else if (v->role == AG_DEV_UVM_MAJOR) {
+		out->role = minor == NV_UVM_TOOLS_MINOR ? AG_DEV_UVM_TOOLS : AG_DEV_UVM;
+	} else {
+		out->role = v->role;
+		out->index = v->index;
+	}
+	return true;
+}
+
+/* Attached to each agent cgroup root; allows everything (enforcement is elsewhere). */
+SEC("cgroup/dev")
+int ag_dev(struct bpf_cgroup_dev_ctx *ctx)
+{
+	if ((ctx->access_type & 0xffff) != BPF_DEVCG_DEV_CHAR)
+		return 1;
+	struct ag_device_role_value role;
+	if (!device_role(ctx->major, ctx->minor, &role))
+		return 1;
+	struct ag_gpu_open *o = reserve(sizeof(*o));
+	if (!o)
+		return 1;
+	fill_header(&o->h, AG_REC_GPU_OPEN, sizeof(*o));
+	o->major = ctx->major;
+	o->minor = ctx->minor;
+	o->role = role.role;
+	o->index = role.index;
+	o->access = ctx->access_type >> 16;
+	o->verdict = AG_VERDICT_ALLOWED;
+	submit(o);
+	return 1;
+}
+
+static __always_inline void read_ioctl_args(struct ag_gpu_ioctl *g, __u32 cmd, __u64 arg)
+{
+	__u64 len;
+	g->inner_cmd = cmd;
+	if (g->role == AG_DEV_UVM || g->role == AG_DEV_UVM_TOOLS) {
+		len = AG_UVM_ARG_BYTES;          /* plain integers: no size in cmd */
+	} else {
+		if (AG_IOC_TYPE(cmd) != NV_IOCTL_MAGIC) {
+			g->arg_len = 0;
+			return;
+		}
+		if (AG_IOC_NR(cmd) == NV_ESC_IOCTL_XFER_CMD) {
+			/* { u32 cmd; u32 size; u64 ptr }: decode the wrapped call instead */
+			struct { __u32 cmd; __u32 size; __u64 ptr; } xfer;
+			if (bpf_probe_read_user(&xfer, sizeof(xfer), (void *)arg) == 0) {
+				g->inner_cmd = xfer.cmd;
+				g->flags |= AG_IOCTL_XFER_UNWRAPPED;
+				arg = xfer.ptr;
+				cmd = xfer.cmd;
+				len = xfer.size;
+				goto copy;
+			}
+		}
+		len = AG_IOC_SIZE(cmd);
+	}
+copy:
+	if (len > AG_IOCTL_ARG_MAX)
+		len = AG_IOCTL_ARG_MAX;
+	barrier_var(len);
+	if (len == 0 || bpf_probe_read_user(g->arg, len, (void *)arg) != 0) {
+		if (len)
+			g->flags |= AG_IOCTL_ARG_UNREADABLE;
+		len = 0;
+	}
+	g->arg_len = len;
+
+	/* RM_ALLOC: the class alone says what is being created; memory classes carry a
+	 * size and NV01_DEVICE_0 the GPU index in the params struct behind pAllocParms. */
+	if (len >= NVOS21_PALLOCPARMS_OFFSET + 8 && AG_IOC_NR(cmd) == NV_ESC_RM_ALLOC &&
+	    g->role != AG_DEV_UVM && g->role != AG_DEV_UVM_TOOLS) {
+		__u32 hclass = *(__u32 *)&g->arg[NVOS21_HCLASS_OFFSET];
+		__u64 params = *(__u64 *)&g->arg[NVOS21_PALLOCPARMS_OFFSET];
+		if (params && bpf_probe_read_user(&g->aux0, sizeof(g->aux0), (void *)params) == 0) {
+			g->flags |= AG_IOCTL_PARAMS_READ;
+			if (hclass == NV01_MEMORY_LOCAL_USER || hclass == NV01_MEMORY_SYSTEM)
+				bpf_probe_read_user(&g->aux1, sizeof(g->aux1),
+						    (void *)(params + NV_MEMORY_PARAMS_SIZE_OFFSET));
+		}
+	}
+}
+
+static __always_inline void on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd, __u64 arg)
+{
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFCHR)
+		return;
+	dev_t rdev = BPF_CORE_READ(inode, i_rdev);
+	struct ag_device_role_value role;
+	if (!device_role(rdev >> 20, rdev & 0xfffff, &role))
+		return;
+	struct ag_gpu_ioctl *g = reserve(sizeof(*g));
+	if (!g)
+		return;
+	fill_header(&g->h, AG_REC_GPU_IOCTL, sizeof(*g));
+	g->fd = fd;
+	g->cmd = cmd;
+	g->major = rdev >> 20;
+	g->minor = rdev & 0xfffff;
+	g->role = role.role;
+	g->index = role.index;
+	g->flags = 0;
+	g->reserved = 0;
+	g->arg_ptr = arg;
+	g->aux0 = 0;
+	g->aux1 = 0;
+	read_ioctl_args(g, cmd, arg);
+	submit(g);
+}
+
+/* Fallback where LSM programs are refused: costs every task a syscall slow path, so the
+ * agent attaches it only when NVIDIA devices or stand-ins exist. */
+SEC("tracepoint/syscalls/sys_enter_ioctl")
+int ag_ioctl_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!in_scope())
+		return 0;
+	__u32 fd = ctx->args[0];
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	if (!file)
+		return 0;
+	on_gpu_ioctl(file, fd, ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+SEC("lsm/file_ioctl")
+int BPF_PROG(ag_ioctl_lsm, struct file *file, unsigned int cmd, unsigned long arg)
+{
+	if (in_scope())
+		on_gpu_ioctl(file, (__u32)-1, cmd, arg);
+	return 0;
+}

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * agentguard.h: every record the BPF programs write to the ring buffer, every map
+ * key/value the agent fills, and the NVIDIA numbers the programs decode.
+ *
+ * Defined once here, mirrored once in Java (io.agentguard.event.RecordLayout), and
+ * proven equal by a test that compares the Java constants with offsetof() printed by
+ * native/layout_dump.c, which includes this header.
+ */
+#ifndef AGENTGUARD_H
+#define AGENTGUARD_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* ---- sizes ------------------------------------------------------------------- */
+
+#define AG_COMM_LEN          16
+#define AG_PATH_MAX          256   /* exec filename bytes kept, NUL included */
+#define AG_ARGS_MAX          8192  /* ceiling of exec.max_args_bytes; power of two */
+#define AG_UNIX_PATH_MAX     108   /* sizeof(sun_path) */
+#define AG_IOCTL_ARG_MAX     192   /* NVOS32 (184 B) is the largest struct decoded */
+#define AG_UVM_ARG_BYTES     32    /* UVM cmds carry no size: copy enough for the fields used */
+#define AG_MAX_SCOPE_LEVEL   63    /* deepest cgroup level an agent root may sit at */
+
+/* ---- record types ------------------------------------------------------------ */
+
+enum ag_record_type {
+	AG_REC_EXEC           = 1,
+	AG_REC_FORK           = 2,
+	AG_REC_EXIT           = 3,
+	AG_REC_CONNECT        = 4,
+	AG_REC_CONNECT_RESULT = 5,
+	AG_REC_GPU_OPEN       = 6,
+	AG_REC_GPU_IOCTL      = 7,
+	AG_REC_TYPE_MAX       = 7,
+};
+
+/* Every record starts with this header. Fields describe current at the hook, except
+ * for CONNECT_RESULT, which is produced in softirq context (only ktime/cpu valid). */
+struct ag_header {
+	__u16 type;          /* enum ag_record_type */
+	__u16 size;          /* bytes of this record that are meaningful */
+	__u32 cpu;           /* bpf_get_smp_processor_id() */
+	__u64 ktime_ns;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 cgroup_id;     /* cgroup v2 id (inode of the cgroup directory) */
+	__u32 pid;           /* tgid */
+	__u32 tid;
+	__u32 ppid;          /* real_parent's tgid */
+	__u32 uid;
+	__u32 gid;
+	__u32 reserved;
+	char comm[AG_COMM_LEN];
+};
+
+/* ---- exec: sched_process_exec (success only) ------------------------------------ */
+
+#define AG_EXEC_FILENAME_TRUNCATED  0x1
+#define AG_EXEC_ARGS_TRUNCATED      0x2
+#define AG_EXEC_ARGS_UNREADABLE     0x4
+
+struct ag_exec {
+	struct ag_header h;
+	__u32 old_pid;           /* tid that called execve (differs for a non-leader thread) */
+	__u16 filename_len;      /* bytes in filename, without NUL */
+	__u16 args_len;          /* bytes copied into args: NUL-separated argv */
+	__u32 args_total_len;    /* arg_end - arg_start in the new mm */
+	__u16 flags;             /* AG_EXEC_* */
+	__u16 reserved;
+	char filename[AG_PATH_MAX];
+	char args[AG_ARGS_MAX];  /* only args_len bytes are sent */
+};
+
+/* ---- fork / exit: sched tracepoints ------------------------------------------- */
+
+struct ag_fork {
+	struct ag_header h;      /* the parent */
+	__u32 child_pid;
+	__u32 reserved;
+};
+
+struct ag_exit {
+	struct ag_header h;      /* the last thread of the group */
+	__u32 exit_code;         /* wait status: code << 8 | signal (0x80 = core dumped) */
+	__u32 reserved;
+	__u64 start_ns;          /* task start, CLOCK_MONOTONIC */
+};
+
+/* ---- connect: cgroup sock_addr hooks, TCP outcome from inet_sock_set_state ------ */
+
+#define AG_CONNECT_RESULT_FOLLOWS   0x1   /* a CONNECT_RESULT with the same cookie will come */
+
+struct ag_connect {
+	struct ag_header h;
+	__u64 sock_cookie;
+	__u16 family;            /* AF_INET, AF_INET6, AF_UNIX */
+	__u16 sock_type;         /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 protocol;          /* IPPROTO_TCP, IPPROTO_UDP, 0 */
+	__u16 port;              /* host byte order */
+	__u8  addr[16];          /* network order; IPv4 in the first 4 bytes */
+	__u32 verdict;           /* enum ag_verdict */
+	__u32 flags;             /* AG_CONNECT_* */
+	char  unix_path[AG_UNIX_PATH_MAX]; /* abstract names start with a NUL */
+	__u32 unix_path_len;
+};
+
+enum ag_verdict {
+	AG_VERDICT_ALLOWED     = 0,
+	AG_VERDICT_DENIED      = 1,
+	AG_VERDICT_WOULD_BLOCK = 2,
+};
+
+struct ag_connect_result {
+	struct ag_header h;
+	__u64 sock_cookie;
+	__s32 error;             /* 0 = connected, else sk_err (ECONNREFUSED, ETIMEDOUT, ...) */
+	__u16 old_state;         /* TCP_SYN_SENT */
+	__u16 new_state;         /* TCP_ESTABLISHED or TCP_CLOSE */
+};
+
+/* ---- GPU: device open (cgroup/dev) and ioctl (tracepoint or LSM) ---------------- */
+
+enum ag_device_role {
+	AG_DEV_NONE      = 0,
+	AG_DEV_CONTROL   = 1,   /* /dev/nvidiactl */
+	AG_DEV_GPU       = 2,   /* /dev/nvidiaN, index = N */
+	AG_DEV_UVM       = 3,   /* /dev/nvidia-uvm */
+	AG_DEV_MODESET   = 4,   /* /dev/nvidia-modeset */
+	AG_DEV_UVM_TOOLS = 5,   /* /dev/nvidia-uvm-tools */
+	AG_DEV_CAPS      = 6,   /* /dev/nvidia-caps/ */
+	/* wildcard entries (minor AG_DEV_ANY_MINOR): role decided from the minor */
+	AG_DEV_NVIDIA_MAJOR = 16, /* major 195 */
+	AG_DEV_UVM_MAJOR    = 17, /* nvidia-uvm's dynamic major */
+};
+
+#define AG_DEV_ANY_MINOR      0xffffffffu
+#define NV_MAJOR              195
+#define NV_MINOR_CTL          255
+#define NV_MINOR_MODESET      254
+#define NV_MINOR_GPU_MAX      247
+#define NV_UVM_MINOR          0
+#define NV_UVM_TOOLS_MINOR    1
+
+struct ag_device_key {
+	__u32 major;
+	__u32 minor;              /* or AG_DEV_ANY_MINOR */
+};
+
+struct ag_device_role_value {
+	__u16 role;               /* enum ag_device_role */
+	__u16 index;              /* GPU index for AG_DEV_GPU */
+};
+
+#define AG_DEV_ACC_MKNOD  1   /* BPF_DEVCG_ACC_* */
+#define AG_DEV_ACC_READ   2
+#define AG_DEV_ACC_WRITE  4
+
+struct ag_gpu_open {
+	struct ag_header h;
+	__u32 major;
+	__u32 minor;
+	__u16 role;
+	__u16 index;
+	__u16 access;             /* AG_DEV_ACC_* */
+	__u16 verdict;            /* enum ag_verdict */
+};
+
+#define AG_IOCTL_ARG_UNREADABLE   0x1
+#define AG_IOCTL_XFER_UNWRAPPED   0x2  /* arg holds the struct IOCTL_XFER_CMD points to */
+#define AG_IOCTL_PARAMS_READ      0x4  /* aux0/aux1 hold RM_ALLOC params fields */
+
+struct ag_gpu_ioctl {
+	struct ag_header h;
+	__u32 fd;
+	__u32 cmd;                /* as passed to ioctl() */
+	__u32 major;
+	__u32 minor;
+	__u16 role;
+	__u16 index;
+	__u16 arg_len;            /* bytes copied into arg */
+	__u16 flags;              /* AG_IOCTL_* */
+	__u32 inner_cmd;          /* IOCTL_XFER_CMD's wrapped cmd, else cmd */
+	__u32 reserved;
+	__u64 arg_ptr;            /* user pointer passed to ioctl() */
+	__u64 aux0;               /* RM_ALLOC: first u64 of pAllocParms (NV01_DEVICE_0 deviceId) */
+	__u64 aux1;               /* RM_ALLOC of memory classes: params size at offset 64 */
+	__u8  arg[AG_IOCTL_ARG_MAX];
+};
+
+/* ---- NVIDIA numbers (shared/reference/nvidia.md) ------------------------------- */
+
+#define NV_IOCTL_MAGIC            0x46   /* 'F' */
+#define NV_ESC_RM_ALLOC           0x2b
+#define NV_ESC_RM_CONTROL         0x2a
+#define NV_ESC_RM_FREE            0x29
+#define NV_ESC_RM_VID_HEAP_CONTROL 0x4a
+#define NV_ESC_IOCTL_XFER_CMD     0xd3
+
+#define NVOS21_HCLASS_OFFSET      12
+#define NVOS21_PALLOCPARMS_OFFSET 16
+#define NV_MEMORY_PARAMS_SIZE_OFFSET 64
+#define NV01_MEMORY_LOCAL_USER    0x40
+#define NV01_MEMORY_SYSTEM        0x3e
+
+#define AG_IOC_NR(cmd)    ((cmd) & 0xff)
+#define AG_IOC_TYPE(cmd)  (((cmd) >> 8) & 0xff)
+#define AG_IOC_SIZE(cmd)  (((cmd) >> 16) & 0x3fff)
+
+/* ---- maps the agent fills ------------------------------------------------------ */
+
+struct ag_config {
+	__u64 scope_levels;       /* bit N set: some agent cgroup root sits at level N */
+	__u32 max_args_bytes;     /* exec argv bytes kept, <= AG_ARGS_MAX */
+	__u32 ringbuf_wakeup;     /* 0 adaptive, else BPF_RB_FORCE_WAKEUP / BPF_RB_NO_WAKEUP */
+};
+
+enum ag_counter {
+	AG_CNT_EMITTED = 0,       /* records committed to the ring */
+	AG_CNT_LOST    = 1,       /* records dropped: ring full */
+	AG_CNT_MAX     = 2,
+};
+
+#endif /* AGENTGUARD_H */
