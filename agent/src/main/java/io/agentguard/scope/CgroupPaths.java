@@ -4,14 +4,17 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.LongFunction;
 import java.util.stream.Stream;
 
 /**
  * cgroup id to path (relative to the cgroup2 mount). Ids are directory inode numbers, so
- * an unknown id is looked up by rescanning the agent roots' subtrees, at most once per
- * {@code rescanIntervalNs} for ids still unknown (cgroups are created at any time).
+ * an unknown id is looked up by rescanning the agent roots' subtrees (cgroups are created
+ * at any time). An id that a rescan did not find is not rescanned for again before
+ * {@code rescanIntervalNs}, so a burst of events from a vanished cgroup costs one walk.
  * Consumer thread only.
  */
 public final class CgroupPaths implements LongFunction<String> {
@@ -19,6 +22,7 @@ public final class CgroupPaths implements LongFunction<String> {
 
     private final AgentCgroups cgroups;
     private final Map<Long, String> byId = new HashMap<>();
+    private final Set<Long> notFound = new HashSet<>();
     private final long rescanIntervalNs;
     private long lastRescanNs = Long.MIN_VALUE / 2;
 
@@ -36,6 +40,9 @@ public final class CgroupPaths implements LongFunction<String> {
         }
         long now = System.nanoTime();
         if (now - lastRescanNs >= rescanIntervalNs) {
+            notFound.clear();
+        }
+        if (notFound.size() < 4096 && notFound.add(id)) {
             rescan();
             path = byId.get(id);
         }

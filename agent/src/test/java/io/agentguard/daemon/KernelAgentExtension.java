@@ -1,0 +1,205 @@
+package io.agentguard.daemon;
+
+import io.agentguard.bpf.Libc;
+import io.agentguard.config.AgentConfig;
+import io.agentguard.config.AgentConfigLoader;
+import io.agentguard.proto.v1.Event;
+import io.agentguard.scope.AgentCgroups;
+import io.agentguard.scope.Cgroup2Mount;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
+
+/**
+ * Shared set-up of kernel tests: a unique agent cgroup root under the cgroup2 mount, an
+ * {@link Agent} watching it with GPU stand-ins, and helpers to run real processes in
+ * fresh child cgroups. Without root or BPF the tests are skipped, except when
+ * AGENTGUARD_REQUIRE_BPF=1 (CI), where they fail.
+ */
+public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCallback {
+    public static final boolean REQUIRE_BPF = "1".equals(System.getenv("AGENTGUARD_REQUIRE_BPF"));
+
+    private final List<Event> events = new ArrayList<>();
+    private final int maxArgsBytes;
+    private Path mount;
+    private Path root;
+    private String rootRelative;
+    private Path standinDir;
+    private Agent agent;
+
+    public KernelAgentExtension(int maxArgsBytes) {
+        this.maxArgsBytes = maxArgsBytes;
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        if (Libc.geteuid() != 0) {
+            String why = "kernel tests need root (BPF, cgroups, mknod)";
+            if (REQUIRE_BPF) {
+                throw new IllegalStateException(why + " and AGENTGUARD_REQUIRE_BPF=1");
+            }
+            Assumptions.abort(why);
+        }
+        mount = Cgroup2Mount.find();
+        rootRelative = "agentguard-test/" + UUID.randomUUID().toString().substring(0, 8);
+        root = mount.resolve(rootRelative);
+        Files.createDirectories(root);
+        standinDir = Files.createTempDirectory("agentguard-standin");
+        // Stand-ins: /dev/full, /dev/random, /dev/urandom numbers (ioctls there answer ENOTTY/EINVAL).
+        mknod(standinDir.resolve("nvidiactl"), 1, 7);
+        mknod(standinDir.resolve("nvidia0"), 1, 8);
+        mknod(standinDir.resolve("nvidia-uvm"), 1, 9);
+        AgentConfig config = AgentConfigLoader.embeddedDefault()
+                .withAgentCgroups(List.of(rootRelative))
+                .withCreateMissingCgroups(false)
+                .withMaxArgsBytes(maxArgsBytes)
+                .withStatsIntervalMs(0)
+                .withGpuStandins(List.of(standinDir.resolve("nvidiactl") + "=control",
+                        standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm"));
+        try {
+            agent = Agent.start(config, this::collect, System.err);
+        } catch (RuntimeException e) {
+            cleanup();
+            if (REQUIRE_BPF) {
+                throw e;
+            }
+            Assumptions.abort("cannot load BPF here: " + e.getMessage());
+        }
+    }
+
+    private synchronized void collect(Event e) {
+        events.add(e);
+        notifyAll();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        if (agent != null) {
+            agent.close();
+        }
+        cleanup();
+    }
+
+    private void cleanup() throws IOException {
+        if (root != null && Files.exists(root)) {
+            try (Stream<Path> dirs = Files.walk(root)) {
+                for (Path d : dirs.filter(Files::isDirectory).sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(d);   // rmdir of a cgroup whose processes have exited
+                }
+            }
+        }
+        if (standinDir != null) {
+            try (Stream<Path> files = Files.walk(standinDir)) {
+                for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        }
+    }
+
+    private static void mknod(Path path, int major, int minor) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("mknod", path.toString(), "c", String.valueOf(major), String.valueOf(minor))
+                .redirectErrorStream(true).start();
+        if (p.waitFor() != 0) {
+            throw new IOException("mknod " + path + " failed: " + new String(p.getInputStream().readAllBytes()));
+        }
+    }
+
+    public Agent agent() {
+        return agent;
+    }
+
+    public Path mount() {
+        return mount;
+    }
+
+    public String rootRelative() {
+        return rootRelative;
+    }
+
+    public Path standin(String name) {
+        return standinDir.resolve(name);
+    }
+
+    /** A new cgroup below the agent root, created now (after the agent started). */
+    public Path newCgroup(String name) throws IOException {
+        Path dir = root.resolve(name + "-" + UUID.randomUUID().toString().substring(0, 6));
+        Files.createDirectories(dir);
+        return dir;
+    }
+
+    public long cgroupId(Path dir) {
+        return AgentCgroups.inode(dir);
+    }
+
+    /** Result of a command run in a cgroup. */
+    public record Run(int exitStatus, String stdout, int pid) {
+    }
+
+    /** Runs argv inside the cgroup: a shell moves itself in, then execs argv. */
+    public Run runIn(Path cgroup, String... argv) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
+                cgroup.resolve("cgroup.procs").toString()));
+        cmd.addAll(List.of(argv));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IllegalStateException("command did not finish: " + cmd);
+        }
+        return new Run(p.exitValue(), out, (int) p.pid());
+    }
+
+    /** Events matching the filter, once at least minCount arrived or timeout passed. */
+    public synchronized List<Event> await(Predicate<Event> filter, int minCount, Duration timeout)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            List<Event> matching = events.stream().filter(filter).toList();
+            long left = deadline - System.nanoTime();
+            if (matching.size() >= minCount || left <= 0) {
+                return matching;
+            }
+            wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        }
+    }
+
+    /** All events from one cgroup, after waiting until none arrived for quietMs. */
+    public List<Event> settle(long cgroupId, long quietMs) throws InterruptedException {
+        int last = -1;
+        while (true) {
+            Thread.sleep(quietMs);
+            List<Event> now = snapshot(e -> e.getProcess().getCgroupId() == cgroupId);
+            if (now.size() == last) {
+                return now;
+            }
+            last = now.size();
+        }
+    }
+
+    public synchronized List<Event> snapshot(Predicate<Event> filter) {
+        return events.stream().filter(filter).toList();
+    }
+
+    public static Path nativeTool(String name) {
+        Path p = Path.of(System.getProperty("agentguard.native.dir", "target/native")).resolve(name);
+        if (!Files.isExecutable(p)) {
+            throw new IllegalStateException(p + " is missing: the Maven build compiles native/ into target/native");
+        }
+        return p;
+    }
+}
