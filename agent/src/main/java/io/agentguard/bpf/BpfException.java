@@ -28,7 +28,8 @@ public final class BpfException extends RuntimeException {
         }
         int shown = 0;
         for (int i = Math.max(0, log.size() - 25); i < log.size(); i++, shown++) {
-            sb.append(shown == 0 ? "\n  libbpf: " : "\n          ").append(log.get(i));
+            String line = log.get(i).startsWith("libbpf: ") ? log.get(i).substring(8) : log.get(i);
+            sb.append(shown == 0 ? "\n  libbpf: " : "\n          ").append(line);
         }
         return sb.toString();
     }

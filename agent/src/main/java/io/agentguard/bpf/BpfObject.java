@@ -27,7 +27,7 @@ public final class BpfObject implements AutoCloseable {
         MemorySegment buffer = arena.allocate(elf.length, 8);
         MemorySegment.copy(elf, 0, buffer, ValueLayout.JAVA_BYTE, 0, elf.length);
         try {
-            this.object = Libbpf.objectOpenMem(buffer);
+            this.object = Libbpf.objectOpenMem(buffer, "agentguard");
         } catch (RuntimeException e) {
             arena.close();
             throw e;

@@ -104,11 +104,20 @@ public final class Libbpf {
         return result;
     }
 
-    static MemorySegment objectOpenMem(MemorySegment buffer) {
+    /**
+     * struct bpf_object_open_opts (libbpf 1.1): size_t sz at 0, const char *object_name at 8.
+     * Passing sz = 16 tells libbpf that later fields are absent (zero).
+     */
+    private static final long OPEN_OPTS_SIZE = 16;
+
+    static MemorySegment objectOpenMem(MemorySegment buffer, String objectName) {
         LibbpfLog.mark();
-        try {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment opts = arena.allocate(OPEN_OPTS_SIZE, 8);
+            opts.set(JAVA_LONG, 0, OPEN_OPTS_SIZE);
+            opts.set(ADDRESS, 8, arena.allocateFrom(objectName));
             MemorySegment obj = (MemorySegment) OBJECT_OPEN_MEM.invokeExact(Libc.captureSegment(), buffer,
-                    buffer.byteSize(), MemorySegment.NULL);
+                    buffer.byteSize(), opts);
             return checkPointer("bpf_object__open_mem", null, obj);
         } catch (BpfException e) {
             throw e;

@@ -61,6 +61,11 @@ public record AgentConfig(
                 ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs);
     }
 
+    public AgentConfig withRingBufferBytes(int bytes) {
+        return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
+                bytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs);
+    }
+
     public AgentConfig withCreateMissingCgroups(boolean create) {
         return new AgentConfig(agentCgroups, create, outputPath, outputFormat, maxArgsBytes,
                 ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs);

@@ -35,6 +35,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
 
     private final List<Event> events = new ArrayList<>();
     private final int maxArgsBytes;
+    private final int ringBufferBytes;
     private Path mount;
     private Path root;
     private String rootRelative;
@@ -42,7 +43,12 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     private Agent agent;
 
     public KernelAgentExtension(int maxArgsBytes) {
+        this(maxArgsBytes, 1 << 20);
+    }
+
+    public KernelAgentExtension(int maxArgsBytes, int ringBufferBytes) {
         this.maxArgsBytes = maxArgsBytes;
+        this.ringBufferBytes = ringBufferBytes;
     }
 
     @Override
@@ -67,6 +73,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
                 .withAgentCgroups(List.of(rootRelative))
                 .withCreateMissingCgroups(false)
                 .withMaxArgsBytes(maxArgsBytes)
+                .withRingBufferBytes(ringBufferBytes)
                 .withStatsIntervalMs(0)
                 .withGpuStandins(List.of(standinDir.resolve("nvidiactl") + "=control",
                         standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm"));
