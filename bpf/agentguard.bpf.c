@@ -75,6 +75,26 @@ struct {
 	__type(value, __u8);
 } ag_tcp_pending SEC(".maps");
 
+/* execve(at) calls of agent tasks in flight (tid -> user pointers), to report failures. */
+struct exec_call {
+	__u64 filename;
+	__u64 argv;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct exec_call);
+} ag_exec_calls SEC(".maps");
+
+/* connect() calls of agent tasks in flight (tid -> socket cookie), for the return value. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u64);
+} ag_connect_calls SEC(".maps");
+
 /* Scratch for the variable-size exec record (too big for the BPF stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -175,7 +195,7 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 
 	e->old_pid = old_pid;
 	e->flags = 0;
-	e->reserved = 0;
+	e->error = 0;
 	long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	if (n < 1)
 		n = 1, e->filename[0] = 0;
@@ -247,6 +267,17 @@ int BPF_PROG(ag_exit, struct task_struct *task, bool group_dead)
 
 /* ---- connect ------------------------------------------------------------------- */
 
+/* With syscall outcomes on, sys_exit_connect reports connect()'s return value. */
+static __always_inline void track_connect_call(struct ag_connect *c)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg || !cfg->syscall_outcomes)
+		return;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&ag_connect_calls, &tid, &c->sock_cookie, BPF_ANY) == 0)
+		c->flags |= AG_CONNECT_RESULT_FOLLOWS;
+}
+
 /* Attached to each agent cgroup root, so the subtree is the scope. */
 static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
 {
@@ -276,6 +307,7 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
 		if (bpf_map_update_elem(&ag_tcp_pending, &c->sock_cookie, &one, BPF_ANY) == 0)
 			c->flags |= AG_CONNECT_RESULT_FOLLOWS;
 	}
+	track_connect_call(c);
 	submit(c);
 	return 1;
 }
@@ -322,6 +354,7 @@ int ag_connect_unix(struct bpf_sock_addr *ctx)
 	if (path_len == 0 || bpf_probe_read_kernel(c->unix_path, path_len, sun->sun_path) != 0)
 		path_len = 0;
 	c->unix_path_len = path_len;
+	track_connect_call(c);
 	submit(c);
 	return 1;
 }
@@ -351,6 +384,134 @@ int BPF_PROG(ag_tcp_state, const struct sock *sk, const int oldstate, const int 
 	r->new_state = newstate;
 	submit(r);
 	return 0;
+}
+
+/* ---- syscall outcomes (opt-in: syscall tracepoints cost every task a slow path) ---- */
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int ag_connect_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *cookie = bpf_map_lookup_elem(&ag_connect_calls, &tid);
+	if (!cookie)
+		return 0;
+	__u64 sock_cookie = *cookie;
+	bpf_map_delete_elem(&ag_connect_calls, &tid);
+
+	struct ag_connect_result *r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_header(&r->h, AG_REC_CONNECT_RESULT, sizeof(*r));
+	r->sock_cookie = sock_cookie;
+	r->error = ctx->ret < 0 ? -ctx->ret : 0;
+	r->old_state = 0;
+	r->new_state = 0;
+	submit(r);
+	return 0;
+}
+
+static __always_inline int on_exec_enter(__u64 filename, __u64 argv)
+{
+	if (!in_scope())
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_call call = { .filename = filename, .argv = argv };
+	bpf_map_update_elem(&ag_exec_calls, &tid, &call, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int ag_execve_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_exec_enter(ctx->args[0], ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int ag_execveat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_exec_enter(ctx->args[1], ctx->args[2]);
+}
+
+/* Successful execs are reported by sched_process_exec; this reports the failed ones,
+ * whose user memory (filename, argv) is still the caller's. */
+static __always_inline int on_exec_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_call *pending = bpf_map_lookup_elem(&ag_exec_calls, &tid);
+	if (!pending)
+		return 0;
+	struct exec_call call = *pending;
+	bpf_map_delete_elem(&ag_exec_calls, &tid);
+	if (ret >= 0)
+		return 0;
+
+	__u32 zero = 0;
+	struct ag_exec *e = bpf_map_lookup_elem(&ag_exec_scratch, &zero);
+	struct ag_config *cfg = ag_cfg();
+	if (!e || !cfg)
+		return 0;
+	e->old_pid = tid;
+	e->flags = AG_EXEC_FAILED;
+	e->error = -ret;
+	long n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), (void *)call.filename);
+	if (n < 1)
+		n = 1, e->filename[0] = 0;
+	if (n >= AG_PATH_MAX)
+		e->flags |= AG_EXEC_FILENAME_TRUNCATED;
+	e->filename_len = n - 1;
+
+	/* Walk argv; each string lands at off < AG_ARGS_MAX/2 and reads at most
+	 * AG_ARGS_MAX/2 bytes, which keeps every access inside args[]. */
+	__u32 max_len = cfg->max_args_bytes;
+	if (max_len > AG_ARGS_MAX / 2)
+		max_len = AG_ARGS_MAX / 2;
+	__u64 off = 0;
+	int i;
+	for (i = 0; i < AG_FAILED_EXEC_MAX_ARGS; i++) {
+		__u64 argp = 0;
+		if (bpf_probe_read_user(&argp, sizeof(argp), (void *)(call.argv + i * sizeof(__u64))) || !argp)
+			break;
+		if (off >= max_len) {
+			e->flags |= AG_EXEC_ARGS_TRUNCATED;
+			break;
+		}
+		long len = bpf_probe_read_user_str(&e->args[off & (AG_ARGS_MAX / 2 - 1)], AG_ARGS_MAX / 2, (void *)argp);
+		if (len < 0) {
+			e->flags |= AG_EXEC_ARGS_UNREADABLE;
+			break;
+		}
+		off += len;
+	}
+	if (i == AG_FAILED_EXEC_MAX_ARGS)
+		e->flags |= AG_EXEC_ARGS_TRUNCATED;
+	e->args_total_len = off;
+	if (off > max_len) {
+		off = max_len;
+		e->flags |= AG_EXEC_ARGS_TRUNCATED;
+	}
+	e->args_len = off;
+
+	__u64 size = offsetof(struct ag_exec, args) + off;
+	fill_header(&e->h, AG_REC_EXEC, size);
+	if (size > sizeof(*e))
+		return 0;
+	if (bpf_ringbuf_output(&ag_ring, e, size, wakeup_flags()) != 0)
+		count(AG_CNT_LOST);
+	else
+		count(AG_CNT_EMITTED);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int ag_execve_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exec_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int ag_execveat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exec_exit(ctx->ret);
 }
 
 /* ---- GPU ----------------------------------------------------------------------- */

@@ -59,6 +59,8 @@ struct ag_header {
 #define AG_EXEC_FILENAME_TRUNCATED  0x1
 #define AG_EXEC_ARGS_TRUNCATED      0x2
 #define AG_EXEC_ARGS_UNREADABLE     0x4
+#define AG_EXEC_FAILED              0x8   /* from sys_exit_execve(at): error holds errno */
+#define AG_FAILED_EXEC_MAX_ARGS     64    /* argv entries walked for a failed exec */
 
 struct ag_exec {
 	struct ag_header h;
@@ -67,7 +69,7 @@ struct ag_exec {
 	__u16 args_len;          /* bytes copied into args: NUL-separated argv */
 	__u32 args_total_len;    /* arg_end - arg_start in the new mm */
 	__u16 flags;             /* AG_EXEC_* */
-	__u16 reserved;
+	__u16 error;             /* errno of a failed exec (AG_EXEC_FAILED) */
 	char filename[AG_PATH_MAX];
 	char args[AG_ARGS_MAX];  /* only args_len bytes are sent */
 };
@@ -111,12 +113,15 @@ enum ag_verdict {
 	AG_VERDICT_WOULD_BLOCK = 2,
 };
 
+/* Either a TCP handshake outcome (inet_sock_set_state: states set, error = sk_err) or,
+ * with syscall outcomes on, connect()'s return value (sys_exit_connect: both states 0,
+ * error = -ret). */
 struct ag_connect_result {
 	struct ag_header h;
 	__u64 sock_cookie;
-	__s32 error;             /* 0 = connected, else sk_err (ECONNREFUSED, ETIMEDOUT, ...) */
-	__u16 old_state;         /* TCP_SYN_SENT */
-	__u16 new_state;         /* TCP_ESTABLISHED or TCP_CLOSE */
+	__s32 error;             /* 0 = connected, else errno (ECONNREFUSED, ETIMEDOUT, ...) */
+	__u16 old_state;         /* TCP_SYN_SENT, or 0 for a syscall result */
+	__u16 new_state;         /* TCP_ESTABLISHED or TCP_CLOSE, or 0 for a syscall result */
 };
 
 /* ---- GPU: device open (cgroup/dev) and ioctl (tracepoint or LSM) ---------------- */
@@ -213,6 +218,8 @@ struct ag_config {
 	__u64 scope_levels;       /* bit N set: some agent cgroup root sits at level N */
 	__u32 max_args_bytes;     /* exec argv bytes kept, <= AG_ARGS_MAX */
 	__u32 ringbuf_wakeup;     /* 0 adaptive, else BPF_RB_FORCE_WAKEUP / BPF_RB_NO_WAKEUP */
+	__u32 syscall_outcomes;   /* 1: connect/exec syscall exit hooks attached, track results */
+	__u32 reserved;
 };
 
 enum ag_counter {

@@ -20,7 +20,7 @@ int main(void)
 
 	SIZE(ag_exec);
 	FIELD(ag_exec, old_pid); FIELD(ag_exec, filename_len); FIELD(ag_exec, args_len);
-	FIELD(ag_exec, args_total_len); FIELD(ag_exec, flags); FIELD(ag_exec, filename);
+	FIELD(ag_exec, args_total_len); FIELD(ag_exec, flags); FIELD(ag_exec, error); FIELD(ag_exec, filename);
 	FIELD(ag_exec, args);
 
 	SIZE(ag_fork);
@@ -52,6 +52,7 @@ int main(void)
 
 	SIZE(ag_config);
 	FIELD(ag_config, scope_levels); FIELD(ag_config, max_args_bytes); FIELD(ag_config, ringbuf_wakeup);
+	FIELD(ag_config, syscall_outcomes);
 
 	SIZE(ag_device_key);
 	FIELD(ag_device_key, major); FIELD(ag_device_key, minor);

@@ -56,6 +56,12 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--duration", paramLabel = "SECONDS", description = "stop after SECONDS (default: run until stopped)")
     Integer durationSeconds;
 
+    @Option(names = "--syscall-outcomes", paramLabel = "auto|on|off",
+            description = "report failed execs and connect() results through syscall exit tracepoints"
+                    + " (a small cost to every syscall on the machine); auto: when the NVIDIA ioctl tracepoint"
+                    + " is attached anyway")
+    String syscallOutcomes;
+
     @Option(names = "--verbose", description = "echo libbpf's log to stderr")
     boolean verbose;
 
@@ -94,6 +100,13 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (statsIntervalSeconds != null) {
             config = config.withStatsIntervalMs(statsIntervalSeconds * 1000L);
+        }
+        if (syscallOutcomes != null) {
+            if (!List.of("auto", "on", "off").contains(syscallOutcomes)) {
+                System.err.println("agentguard: --syscall-outcomes must be auto, on or off, not '" + syscallOutcomes + "'");
+                return 2;
+            }
+            config = config.withSyscallOutcomes(syscallOutcomes);
         }
         io.agentguard.bpf.Libbpf.echoLog(verbose);
 

@@ -16,6 +16,9 @@ import java.util.List;
  * @param deviceRescanMs        how often /proc/devices is re-read for a late NVIDIA driver
  * @param connectOutcomeTimeoutMs how long a TCP connect waits for its handshake outcome
  * @param statsIntervalMs       events/lost per second line on stderr; 0 = off
+ * @param syscallOutcomes       auto, on or off: attach syscall exit tracepoints for failed
+ *                              execs and connect() results (auto: when a syscall tracepoint
+ *                              is attached anyway for NVIDIA ioctls)
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -27,7 +30,8 @@ public record AgentConfig(
         List<String> gpuStandins,
         long deviceRescanMs,
         long connectOutcomeTimeoutMs,
-        long statsIntervalMs) {
+        long statsIntervalMs,
+        String syscallOutcomes) {
 
     public static final int MAX_ARGS_BYTES_CEILING = 8192;
 
@@ -38,36 +42,41 @@ public record AgentConfig(
 
     public AgentConfig withAgentCgroups(List<String> cgroups) {
         return new AgentConfig(cgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
-                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs);
+                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
     }
 
     public AgentConfig withOutput(String path, String format) {
         return new AgentConfig(agentCgroups, createMissingCgroups, path, format, maxArgsBytes,
-                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs);
+                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
     }
 
     public AgentConfig withGpuStandins(List<String> standins) {
         return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
-                ringBufferBytes, standins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs);
+                ringBufferBytes, standins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
     }
 
     public AgentConfig withStatsIntervalMs(long ms) {
         return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
-                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, ms);
+                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, ms, syscallOutcomes);
     }
 
     public AgentConfig withMaxArgsBytes(int bytes) {
         return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, bytes,
-                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs);
+                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
+    }
+
+    public AgentConfig withSyscallOutcomes(String mode) {
+        return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
+                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, mode);
     }
 
     public AgentConfig withRingBufferBytes(int bytes) {
         return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
-                bytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs);
+                bytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
     }
 
     public AgentConfig withCreateMissingCgroups(boolean create) {
         return new AgentConfig(agentCgroups, create, outputPath, outputFormat, maxArgsBytes,
-                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs);
+                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
     }
 }

@@ -32,7 +32,7 @@ public final class AgentConfigLoader {
     public static final String EMBEDDED_DEFAULT = "/io/agentguard/config/default.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
-            "ring_buffer", "gpu", "connect", "stats_interval_ms");
+            "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.of(
             "output", Set.of("path", "format"),
             "exec", Set.of("max_args_bytes"),
@@ -88,6 +88,7 @@ public final class AgentConfigLoader {
         long rescanMs = 5000;
         long outcomeTimeoutMs = 3000;
         long statsMs = 10_000;
+        String syscallOutcomes = "auto";
         if (root.isEmpty()) {
             throw new ConfigException(source + ": empty configuration: at least agent_cgroups is needed");
         }
@@ -99,6 +100,7 @@ public final class AgentConfigLoader {
                 case "agent_cgroups" -> cgroups = strings(v, key);
                 case "create_missing_cgroups" -> create = bool(v, key);
                 case "stats_interval_ms" -> statsMs = integer(v, key, 0, 86_400_000L);
+                case "syscall_outcomes" -> syscallOutcomes = oneOf(v, key, "auto", "on", "off");
                 default -> {
                     MappingNode section = mapping(v, key);
                     for (NodeTuple s : section.getValue()) {
@@ -129,7 +131,7 @@ public final class AgentConfigLoader {
             throw new ConfigException(where(top) + "agent_cgroups: at least one agent cgroup is needed");
         }
         return new AgentConfig(cgroups, create, outputPath, outputFormat, maxArgs, ringBytes, standins, rescanMs,
-                outcomeTimeoutMs, statsMs);
+                outcomeTimeoutMs, statsMs, syscallOutcomes);
     }
 
     private String where(Node node) {

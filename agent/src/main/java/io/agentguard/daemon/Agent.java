@@ -56,7 +56,7 @@ public final class Agent implements AutoCloseable {
     private final RingBufferReader reader;
     private final KernelCounters kernelCounters;
     private final EventDecoder decoder;
-    private final Map<String, String> hooks = new LinkedHashMap<>();
+    private final Map<String, String> hooks = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
     private final Arena arena = Arena.ofShared();
     private final MemorySegment timespec;
     private final ScheduledExecutorService housekeeping;
@@ -67,6 +67,7 @@ public final class Agent implements AutoCloseable {
     private boolean closed;
     private volatile long wallMinusMonotonicNs;
     private volatile boolean ioctlHookAttached;
+    private volatile boolean syscallOutcomesAttached;
     private volatile NvidiaDevices devices;
     private volatile Throwable consumerFailure;
     private long lastStatsEvents;
@@ -136,6 +137,13 @@ public final class Agent implements AutoCloseable {
             } else {
                 attachIoctlTracepointIfNeeded(obj, probe.lsmReason());
             }
+            if (config.syscallOutcomes().equals("on")) {
+                attachSyscallOutcomes(obj, "on by configuration");
+            } else if (!syscallOutcomesAttached) {
+                hooks.put("syscall-outcomes", config.syscallOutcomes().equals("off") ? "off by configuration"
+                        : "off (auto: no syscall tracepoint attached; failed execs unseen, UDP/Unix connect outcome"
+                        + " not observed)");
+            }
             this.reader = new RingBufferReader(obj.map("ag_ring"));
             this.kernelCounters = new KernelCounters(obj.map("ag_counters"));
         } catch (RuntimeException e) {
@@ -178,6 +186,24 @@ public final class Agent implements AutoCloseable {
         obj.program("ag_ioctl_tp").attach();
         ioctlHookAttached = true;
         hooks.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl (LSM refused: " + lsmReason + ")");
+        if (config.syscallOutcomes().equals("auto")) {
+            attachSyscallOutcomes(obj, "auto: the ioctl tracepoint already puts syscalls on the slow path");
+        }
+    }
+
+    /** Failed execs and connect() results: syscall tracepoints, so only when asked or already paid for. */
+    private void attachSyscallOutcomes(BpfObject obj, String why) {
+        if (syscallOutcomesAttached) {
+            return;
+        }
+        ensureTracefs();
+        for (String prog : List.of("ag_connect_exit", "ag_execve_enter", "ag_execveat_enter", "ag_execve_exit",
+                "ag_execveat_exit")) {
+            obj.program(prog).attach();
+        }
+        syscallOutcomesAttached = true;
+        writeConfig(obj.map("ag_config"));
+        hooks.put("syscall-outcomes", "sys_exit_connect, sys_enter/exit_execve(at) (" + why + ")");
     }
 
     /** libbpf finds tracepoint ids in tracefs; mount it where the kernel expects it. */
@@ -201,6 +227,7 @@ public final class Agent implements AutoCloseable {
             value.set(JAVA_LONG, CONFIG_SCOPE_LEVELS, cgroups.levelMask());
             value.set(JAVA_INT, CONFIG_MAX_ARGS_BYTES, config.maxArgsBytes());
             value.set(JAVA_INT, CONFIG_RINGBUF_WAKEUP, 0);
+            value.set(JAVA_INT, CONFIG_SYSCALL_OUTCOMES, syscallOutcomesAttached ? 1 : 0);
             map.update(key, value);
         }
     }
@@ -241,6 +268,7 @@ public final class Agent implements AutoCloseable {
                 if (!ioctlHookAttached) {
                     attachIoctlTracepointIfNeeded(object, "probe");
                     log.println("agentguard: hook gpu-ioctl: " + hooks.get("gpu-ioctl"));
+                    log.println("agentguard: hook syscall-outcomes: " + hooks.get("syscall-outcomes"));
                 }
             }
             refreshClockOffset();

@@ -14,6 +14,7 @@ import java.util.Map;
  */
 final class ConnectOutcomes {
     private static final int ECONNREFUSED = 111;
+    private static final int EINPROGRESS = 115;
 
     private record Pending(Event.Builder event, long deadlineNs) {
     }
@@ -40,8 +41,15 @@ final class ConnectOutcomes {
         }
     }
 
-    /** Returns false when no connect with this cookie is pending. */
-    boolean complete(long cookie, int error, long outcomeNs, EventSink sink) {
+    /**
+     * Completes a pending connect. A non-blocking connect() returns EINPROGRESS: the
+     * handshake outcome is still to come, so it stays pending. Returns false when no
+     * connect with this cookie is pending.
+     */
+    boolean complete(long cookie, int error, boolean fromSyscall, long outcomeNs, EventSink sink) {
+        if (fromSyscall && error == EINPROGRESS) {
+            return pending.containsKey(cookie);
+        }
         Pending p = pending.remove(cookie);
         if (p == null) {
             return false;

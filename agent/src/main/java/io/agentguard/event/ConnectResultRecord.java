@@ -8,4 +8,6 @@ public final class ConnectResultRecord extends RecordFlyweight<ConnectResultReco
     public int error() { return i32(CONNECT_RESULT_ERROR); }
     public int oldState() { return u16(CONNECT_RESULT_OLD_STATE); }
     public int newState() { return u16(CONNECT_RESULT_NEW_STATE); }
+    /** connect()'s return value (sys_exit_connect) rather than a TCP state change. */
+    public boolean fromSyscall() { return oldState() == 0 && newState() == 0; }
 }

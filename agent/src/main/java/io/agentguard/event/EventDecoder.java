@@ -151,8 +151,10 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
                 .setFilenameTruncated((flags & EXEC_FILENAME_TRUNCATED) != 0)
                 .setArgsUnreadable((flags & EXEC_ARGS_UNREADABLE) != 0)
                 .setArgsTotalBytes((int) r.argsTotalLength())
-                .setSuccess(true)
-                .setOldPid(r.oldPid() != r.pid() ? r.oldPid() : 0)).build());
+                .setSuccess(!r.failed())
+                .setErrorNumber(r.failed() ? r.error() : 0)
+                .setErrorName(r.failed() ? io.agentguard.bpf.Errno.name(r.error()) : "")
+                .setOldPid(r.oldPid() != r.pid() && !r.failed() ? r.oldPid() : 0)).build());
     }
 
     private void onFork(ForkRecord r) {
@@ -201,7 +203,10 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
     }
 
     private void onConnectResult(ConnectResultRecord r) {
-        if (!connectOutcomes.complete(r.sockCookie(), r.error(), r.ktimeNs(), sink)) {
+        // A blocking TCP connect reports twice (handshake, then the syscall): the second
+        // finds nothing pending, which is expected; an unmatched handshake is not.
+        if (!connectOutcomes.complete(r.sockCookie(), r.error(), r.fromSyscall(), r.ktimeNs(), sink)
+                && !r.fromSyscall()) {
             unmatchedResults++;
         }
     }

@@ -12,6 +12,8 @@ public final class ExecRecord extends RecordFlyweight<ExecRecord> {
     public int argsLength() { return u16(EXEC_ARGS_LEN); }
     public long argsTotalLength() { return Integer.toUnsignedLong(i32(EXEC_ARGS_TOTAL_LEN)); }
     public int flags() { return u16(EXEC_FLAGS); }
+    public int error() { return u16(EXEC_ERROR); }
+    public boolean failed() { return (flags() & EXEC_FAILED) != 0; }
     public String filename() { return string(EXEC_FILENAME, filenameLength()); }
 
     /** argv split at NULs; a last argument cut by truncation is kept as far as it goes. */

@@ -9,7 +9,7 @@ package io.agentguard.event;
  *                   24 pid u32   28 tid u32   32 ppid u32  36 uid u32   40 gid u32   44 reserved
  *                   48 comm[16]
  * ag_exec            64 old_pid u32   68 filename_len u16   70 args_len u16   72 args_total_len u32
- *                    76 flags u16     80 filename[256]      336 args[args_len]
+ *                    76 flags u16     78 error u16          80 filename[256]      336 args[args_len]
  * ag_fork (72)       64 child_pid u32
  * ag_exit (80)       64 exit_code u32   72 start_ns u64
  * ag_connect (216)   64 sock_cookie u64   72 family u16   74 sock_type u16   76 protocol u16
@@ -62,12 +62,14 @@ public final class RecordLayout {
     public static final long EXEC_ARGS_LEN = 70;
     public static final long EXEC_ARGS_TOTAL_LEN = 72;
     public static final long EXEC_FLAGS = 76;
+    public static final long EXEC_ERROR = 78;
     public static final long EXEC_FILENAME = 80;
     public static final long EXEC_ARGS = 336;
     public static final long EXEC_SIZE = EXEC_ARGS + ARGS_MAX;
     public static final int EXEC_FILENAME_TRUNCATED = 0x1;
     public static final int EXEC_ARGS_TRUNCATED = 0x2;
     public static final int EXEC_ARGS_UNREADABLE = 0x4;
+    public static final int EXEC_FAILED = 0x8;
 
     // struct ag_fork
     public static final long FORK_CHILD_PID = 64;
@@ -131,7 +133,8 @@ public final class RecordLayout {
     public static final long CONFIG_SCOPE_LEVELS = 0;
     public static final long CONFIG_MAX_ARGS_BYTES = 8;
     public static final long CONFIG_RINGBUF_WAKEUP = 12;
-    public static final long CONFIG_SIZE = 16;
+    public static final long CONFIG_SYSCALL_OUTCOMES = 16;
+    public static final long CONFIG_SIZE = 24;
 
     // struct ag_device_key / ag_device_role_value
     public static final long DEVICE_KEY_MAJOR = 0;

@@ -164,7 +164,8 @@ class EventPipelineKernelTest {
     }
 
     @Test
-    void udpAndUnixConnectsAreReportedWithDestination() throws Exception {
+    void udpAndUnixConnectsCarryTheSyscallResult() throws Exception {
+        assertThat(KERNEL.agent().hooks().get("syscall-outcomes")).startsWith("sys_exit_connect");
         Path cg = KERNEL.newCgroup("udp");
         String connector = KernelAgentExtension.nativeTool("connector").toString();
         Path socketPath = Files.createTempDirectory("ag-unix").resolve("s.sock");
@@ -181,14 +182,39 @@ class EventPipelineKernelTest {
         assertThat(udp4.getPort()).isEqualTo(5353);
         assertThat(udp4.getSocketType()).isEqualTo(SocketType.SOCKET_TYPE_DGRAM);
         assertThat(udp4.getProtocol()).isEqualTo(17);
-        assertThat(udp4.getOutcome()).isEqualTo(ConnectOutcome.CONNECT_OUTCOME_NOT_OBSERVED);
+        assertThat(udp4.getOutcome()).isEqualTo(ConnectOutcome.CONNECT_OUTCOME_CONNECTED);
         ConnectEvent udp6 = connects.get(1);
         assertThat(udp6.getFamily()).isEqualTo(AddressFamily.ADDRESS_FAMILY_INET6);
         assertThat(udp6.getPort()).isEqualTo(5354);
+        assertThat(udp6.getOutcome()).isEqualTo(ConnectOutcome.CONNECT_OUTCOME_CONNECTED);
         ConnectEvent unix = connects.get(2);
         assertThat(unix.getFamily()).isEqualTo(AddressFamily.ADDRESS_FAMILY_UNIX);
         assertThat(unix.getUnixPath()).isEqualTo(socketPath.toString());
         assertThat(unix.getSocketType()).isEqualTo(SocketType.SOCKET_TYPE_STREAM);
+        assertThat(unix.getOutcome()).isEqualTo(ConnectOutcome.CONNECT_OUTCOME_ERROR);
+        assertThat(unix.getErrorName()).isEqualTo("ENOENT");
+    }
+
+    @Test
+    void failedExecIsReportedWithErrnoAndArgv() throws Exception {
+        Path cg = KERNEL.newCgroup("failexec");
+        Path notExecutable = Files.createTempFile("ag-noexec", ".sh");
+        KERNEL.runIn(cg, "/bin/sh", "-c", "/nonexistent/xmrig --donate-level 1 -o stratum+tcp://127.66.0.9:3333; "
+                + notExecutable + " x; exit 0");
+
+        List<Event> execs = ofKind(KERNEL.settle(KERNEL.cgroupId(cg), 300), Event.KindCase.EXEC);
+        Event missing = execs.stream().filter(e -> e.getExec().getFilename().equals("/nonexistent/xmrig"))
+                .findFirst().orElseThrow();
+        assertThat(missing.getExec().getSuccess()).isFalse();
+        assertThat(missing.getExec().getErrorName()).isEqualTo("ENOENT");
+        assertThat(missing.getExec().getErrorNumber()).isEqualTo(2);
+        assertThat(missing.getExec().getArgsList()).containsExactly("/nonexistent/xmrig", "--donate-level", "1", "-o",
+                "stratum+tcp://127.66.0.9:3333");
+        Event denied = execs.stream().filter(e -> e.getExec().getFilename().equals(notExecutable.toString()))
+                .findFirst().orElseThrow();
+        assertThat(denied.getExec().getErrorName()).isEqualTo("EACCES");
+        assertThat(execs.stream().filter(e -> e.getExec().getSuccess()).map(e -> e.getExec().getFilename()))
+                .containsExactly("/bin/sh");
     }
 
     @Test

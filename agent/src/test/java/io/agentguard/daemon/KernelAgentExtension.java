@@ -36,6 +36,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     private final List<Event> events = new ArrayList<>();
     private final int maxArgsBytes;
     private final int ringBufferBytes;
+    private final String syscallOutcomes;
     private Path mount;
     private Path root;
     private String rootRelative;
@@ -43,12 +44,13 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     private Agent agent;
 
     public KernelAgentExtension(int maxArgsBytes) {
-        this(maxArgsBytes, 1 << 20);
+        this(maxArgsBytes, 1 << 20, "auto");
     }
 
-    public KernelAgentExtension(int maxArgsBytes, int ringBufferBytes) {
+    public KernelAgentExtension(int maxArgsBytes, int ringBufferBytes, String syscallOutcomes) {
         this.maxArgsBytes = maxArgsBytes;
         this.ringBufferBytes = ringBufferBytes;
+        this.syscallOutcomes = syscallOutcomes;
     }
 
     @Override
@@ -74,6 +76,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
                 .withCreateMissingCgroups(false)
                 .withMaxArgsBytes(maxArgsBytes)
                 .withRingBufferBytes(ringBufferBytes)
+                .withSyscallOutcomes(syscallOutcomes)
                 .withStatsIntervalMs(0)
                 .withGpuStandins(List.of(standinDir.resolve("nvidiactl") + "=control",
                         standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm"));

@@ -40,6 +40,7 @@ class RecordLayoutTest {
         java.put("ag_exec.args_len", EXEC_ARGS_LEN);
         java.put("ag_exec.args_total_len", EXEC_ARGS_TOTAL_LEN);
         java.put("ag_exec.flags", EXEC_FLAGS);
+        java.put("ag_exec.error", EXEC_ERROR);
         java.put("ag_exec.filename", EXEC_FILENAME);
         java.put("ag_exec.args", EXEC_ARGS);
         java.put("ag_fork", FORK_SIZE);
@@ -88,6 +89,7 @@ class RecordLayoutTest {
         java.put("ag_config.scope_levels", CONFIG_SCOPE_LEVELS);
         java.put("ag_config.max_args_bytes", CONFIG_MAX_ARGS_BYTES);
         java.put("ag_config.ringbuf_wakeup", CONFIG_RINGBUF_WAKEUP);
+        java.put("ag_config.syscall_outcomes", CONFIG_SYSCALL_OUTCOMES);
         java.put("ag_device_key", DEVICE_KEY_SIZE);
         java.put("ag_device_key.major", DEVICE_KEY_MAJOR);
         java.put("ag_device_key.minor", DEVICE_KEY_MINOR);
