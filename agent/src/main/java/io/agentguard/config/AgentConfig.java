@@ -65,6 +65,11 @@ public record AgentConfig(
                 ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
     }
 
+    public AgentConfig withDeviceRescanMs(long ms) {
+        return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
+                ringBufferBytes, gpuStandins, ms, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
+    }
+
     public AgentConfig withSyscallOutcomes(String mode) {
         return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
                 ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, mode);

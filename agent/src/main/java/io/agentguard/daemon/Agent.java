@@ -50,6 +50,7 @@ public final class Agent implements AutoCloseable {
 
     private final AgentConfig config;
     private final PrintStream log;
+    private final Path procDevices;
     private final BpfObject object;
     private final AgentCgroups cgroups;
     private final List<GpuStandin> standins;
@@ -73,16 +74,17 @@ public final class Agent implements AutoCloseable {
     private long lastStatsEvents;
     private long lastStatsLost;
 
-    private Agent(AgentConfig config, EventSink sink, PrintStream log) {
+    private Agent(AgentConfig config, EventSink sink, PrintStream log, Path procDevices) {
         this.config = config;
         this.log = log;
+        this.procDevices = procDevices;
         this.timespec = arena.allocate(16, 8);
         refreshClockOffset();
 
         Path mount = Cgroup2Mount.find();
         this.cgroups = AgentCgroups.resolve(mount, config.agentCgroups(), config.createMissingCgroups());
         this.standins = config.gpuStandins().stream().map(GpuStandin::parse).toList();
-        this.devices = NvidiaDevices.read(PROC_DEVICES, standins);
+        this.devices = NvidiaDevices.read(procDevices, standins);
 
         byte[] elf = BpfObject.embeddedElf();
         FeatureProbe.Result probe = FeatureProbe.run(elf);
@@ -170,7 +172,12 @@ public final class Agent implements AutoCloseable {
 
     /** Loads and attaches everything, then starts consuming; throws with a precise reason on failure. */
     public static Agent start(AgentConfig config, EventSink sink, PrintStream log) {
-        Agent agent = new Agent(config, sink, log);
+        return start(config, sink, log, PROC_DEVICES);
+    }
+
+    /** With another /proc/devices: tests simulate an NVIDIA driver loading after start. */
+    static Agent start(AgentConfig config, EventSink sink, PrintStream log, Path procDevices) {
+        Agent agent = new Agent(config, sink, log, procDevices);
         agent.printStartup();
         return agent;
     }
@@ -259,7 +266,7 @@ public final class Agent implements AutoCloseable {
 
     private void rescanDevices() {
         try {
-            NvidiaDevices now = NvidiaDevices.read(PROC_DEVICES, standins);
+            NvidiaDevices now = NvidiaDevices.read(procDevices, standins);
             if (!now.entries().equals(devices.entries()) || now.driverLoaded() != devices.driverLoaded()) {
                 writeDevices(object.map("ag_devices"), now);
                 devices = now;

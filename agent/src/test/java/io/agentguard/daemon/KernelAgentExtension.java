@@ -37,6 +37,9 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     private final int maxArgsBytes;
     private final int ringBufferBytes;
     private final String syscallOutcomes;
+    private Path procDevices = Path.of("/proc/devices");
+    private boolean standins = true;
+    private long deviceRescanMs = 5000;
     private Path mount;
     private Path root;
     private String rootRelative;
@@ -51,6 +54,14 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         this.maxArgsBytes = maxArgsBytes;
         this.ringBufferBytes = ringBufferBytes;
         this.syscallOutcomes = syscallOutcomes;
+    }
+
+    /** No stand-ins, and /proc/devices read from the given file every rescanMs. */
+    public KernelAgentExtension withoutStandins(Path procDevicesFile, long rescanMs) {
+        this.standins = false;
+        this.procDevices = procDevicesFile;
+        this.deviceRescanMs = rescanMs;
+        return this;
     }
 
     @Override
@@ -78,10 +89,11 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
                 .withRingBufferBytes(ringBufferBytes)
                 .withSyscallOutcomes(syscallOutcomes)
                 .withStatsIntervalMs(0)
-                .withGpuStandins(List.of(standinDir.resolve("nvidiactl") + "=control",
+                .withDeviceRescanMs(deviceRescanMs)
+                .withGpuStandins(!standins ? List.of() : List.of(standinDir.resolve("nvidiactl") + "=control",
                         standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm"));
         try {
-            agent = Agent.start(config, this::collect, System.err);
+            agent = Agent.start(config, this::collect, System.err, procDevices);
         } catch (RuntimeException e) {
             cleanup();
             if (REQUIRE_BPF) {
