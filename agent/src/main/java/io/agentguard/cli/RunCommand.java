@@ -74,11 +74,12 @@ public final class RunCommand implements Callable<Integer> {
             System.err.println("agentguard: " + e.getMessage());
             return 2;
         }
+        AgentConfig.Builder b = config.toBuilder();
         if (agentCgroups != null) {
-            config = config.withAgentCgroups(agentCgroups);
+            b.agentCgroups(agentCgroups);
         }
         if (createCgroups != null) {
-            config = config.withCreateMissingCgroups(createCgroups);
+            b.createMissingCgroups(createCgroups);
         }
         if (output != null || format != null) {
             String f = format != null ? format : config.outputFormat();
@@ -86,28 +87,29 @@ public final class RunCommand implements Callable<Integer> {
                 System.err.println("agentguard: --format must be json or text, not '" + f + "'");
                 return 2;
             }
-            config = config.withOutput(output != null ? output : config.outputPath(), f);
+            b.output(output != null ? output : config.outputPath(), f);
         }
         if (gpuStandins != null) {
-            config = config.withGpuStandins(gpuStandins);
+            b.gpuStandins(gpuStandins);
         }
         if (maxArgsBytes != null) {
             if (maxArgsBytes < 1 || maxArgsBytes > AgentConfig.MAX_ARGS_BYTES_CEILING) {
                 System.err.println("agentguard: --max-args-bytes must be 1..8192");
                 return 2;
             }
-            config = config.withMaxArgsBytes(maxArgsBytes);
+            b.maxArgsBytes(maxArgsBytes);
         }
         if (statsIntervalSeconds != null) {
-            config = config.withStatsIntervalMs(statsIntervalSeconds * 1000L);
+            b.statsIntervalMs(statsIntervalSeconds * 1000L);
         }
         if (syscallOutcomes != null) {
             if (!List.of("auto", "on", "off").contains(syscallOutcomes)) {
                 System.err.println("agentguard: --syscall-outcomes must be auto, on or off, not '" + syscallOutcomes + "'");
                 return 2;
             }
-            config = config.withSyscallOutcomes(syscallOutcomes);
+            b.syscallOutcomes(syscallOutcomes);
         }
+        config = b.build();
         io.agentguard.bpf.Libbpf.echoLog(verbose);
 
         Writer out = config.outputPath().equals("-")

@@ -40,48 +40,52 @@ public record AgentConfig(
         gpuStandins = List.copyOf(gpuStandins);
     }
 
-    public AgentConfig withAgentCgroups(List<String> cgroups) {
-        return new AgentConfig(cgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
-                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
+    public Builder toBuilder() {
+        return new Builder(this);
     }
 
-    public AgentConfig withOutput(String path, String format) {
-        return new AgentConfig(agentCgroups, createMissingCgroups, path, format, maxArgsBytes,
-                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
-    }
+    /** Copies a config with some values changed (CLI flags over the file, tests). */
+    public static final class Builder {
+        private List<String> agentCgroups;
+        private boolean createMissingCgroups;
+        private String outputPath;
+        private String outputFormat;
+        private int maxArgsBytes;
+        private int ringBufferBytes;
+        private List<String> gpuStandins;
+        private long deviceRescanMs;
+        private long connectOutcomeTimeoutMs;
+        private long statsIntervalMs;
+        private String syscallOutcomes;
 
-    public AgentConfig withGpuStandins(List<String> standins) {
-        return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
-                ringBufferBytes, standins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
-    }
+        private Builder(AgentConfig c) {
+            agentCgroups = c.agentCgroups;
+            createMissingCgroups = c.createMissingCgroups;
+            outputPath = c.outputPath;
+            outputFormat = c.outputFormat;
+            maxArgsBytes = c.maxArgsBytes;
+            ringBufferBytes = c.ringBufferBytes;
+            gpuStandins = c.gpuStandins;
+            deviceRescanMs = c.deviceRescanMs;
+            connectOutcomeTimeoutMs = c.connectOutcomeTimeoutMs;
+            statsIntervalMs = c.statsIntervalMs;
+            syscallOutcomes = c.syscallOutcomes;
+        }
 
-    public AgentConfig withStatsIntervalMs(long ms) {
-        return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
-                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, ms, syscallOutcomes);
-    }
+        public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
+        public Builder createMissingCgroups(boolean v) { createMissingCgroups = v; return this; }
+        public Builder output(String path, String format) { outputPath = path; outputFormat = format; return this; }
+        public Builder maxArgsBytes(int v) { maxArgsBytes = v; return this; }
+        public Builder ringBufferBytes(int v) { ringBufferBytes = v; return this; }
+        public Builder gpuStandins(List<String> v) { gpuStandins = v; return this; }
+        public Builder deviceRescanMs(long v) { deviceRescanMs = v; return this; }
+        public Builder statsIntervalMs(long v) { statsIntervalMs = v; return this; }
+        public Builder syscallOutcomes(String v) { syscallOutcomes = v; return this; }
 
-    public AgentConfig withMaxArgsBytes(int bytes) {
-        return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, bytes,
-                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
-    }
-
-    public AgentConfig withDeviceRescanMs(long ms) {
-        return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
-                ringBufferBytes, gpuStandins, ms, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
-    }
-
-    public AgentConfig withSyscallOutcomes(String mode) {
-        return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
-                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, mode);
-    }
-
-    public AgentConfig withRingBufferBytes(int bytes) {
-        return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
-                bytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
-    }
-
-    public AgentConfig withCreateMissingCgroups(boolean create) {
-        return new AgentConfig(agentCgroups, create, outputPath, outputFormat, maxArgsBytes,
-                ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs, syscallOutcomes);
+        public AgentConfig build() {
+            return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
+                    ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs,
+                    syscallOutcomes);
+        }
     }
 }

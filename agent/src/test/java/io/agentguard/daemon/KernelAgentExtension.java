@@ -82,16 +82,17 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         mknod(standinDir.resolve("nvidiactl"), 1, 7);
         mknod(standinDir.resolve("nvidia0"), 1, 8);
         mknod(standinDir.resolve("nvidia-uvm"), 1, 9);
-        AgentConfig config = AgentConfigLoader.embeddedDefault()
-                .withAgentCgroups(List.of(rootRelative))
-                .withCreateMissingCgroups(false)
-                .withMaxArgsBytes(maxArgsBytes)
-                .withRingBufferBytes(ringBufferBytes)
-                .withSyscallOutcomes(syscallOutcomes)
-                .withStatsIntervalMs(0)
-                .withDeviceRescanMs(deviceRescanMs)
-                .withGpuStandins(!standins ? List.of() : List.of(standinDir.resolve("nvidiactl") + "=control",
-                        standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm"));
+        AgentConfig config = AgentConfigLoader.embeddedDefault().toBuilder()
+                .agentCgroups(List.of(rootRelative))
+                .createMissingCgroups(false)
+                .maxArgsBytes(maxArgsBytes)
+                .ringBufferBytes(ringBufferBytes)
+                .syscallOutcomes(syscallOutcomes)
+                .statsIntervalMs(0)
+                .deviceRescanMs(deviceRescanMs)
+                .gpuStandins(!standins ? List.of() : List.of(standinDir.resolve("nvidiactl") + "=control",
+                        standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm"))
+                .build();
         try {
             agent = Agent.start(config, this::collect, System.err, procDevices);
         } catch (RuntimeException e) {
