@@ -181,6 +181,32 @@ static __always_inline void submit(void *rec)
 
 /* ---- exec / fork / exit -------------------------------------------------------- */
 
+/* n: bpf_probe_read_*_str's result for the filename (NUL included, or < 0). */
+static __always_inline void exec_filename_read(struct ag_exec *e, long n)
+{
+	if (n < 1) {
+		n = 1;
+		e->filename[0] = 0;
+	}
+	if (n >= AG_PATH_MAX)
+		e->flags |= AG_EXEC_FILENAME_TRUNCATED;
+	e->filename_len = n - 1;
+}
+
+/* Sends the exec record with only the argv bytes used (variable size: ringbuf_output). */
+static __always_inline void exec_output(struct ag_exec *e, __u64 args_len)
+{
+	e->args_len = args_len;
+	__u64 size = offsetof(struct ag_exec, args) + args_len;
+	fill_header(&e->h, AG_REC_EXEC, size);
+	if (size > sizeof(*e))   /* for the verifier: bounds the output size */
+		return;
+	if (bpf_ringbuf_output(&ag_ring, e, size, wakeup_flags()) != 0)
+		count(AG_CNT_LOST);
+	else
+		count(AG_CNT_EMITTED);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -196,12 +222,8 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	e->old_pid = old_pid;
 	e->flags = 0;
 	e->error = 0;
-	long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
-	if (n < 1)
-		n = 1, e->filename[0] = 0;
-	if (n >= AG_PATH_MAX)
-		e->flags |= AG_EXEC_FILENAME_TRUNCATED;
-	e->filename_len = n - 1;
+	exec_filename_read(e, bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
+						       BPF_CORE_READ(bprm, filename)));
 
 	__u64 arg_start = BPF_CORE_READ(task, mm, arg_start);
 	__u64 arg_end = BPF_CORE_READ(task, mm, arg_end);
@@ -219,16 +241,7 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		e->flags |= AG_EXEC_ARGS_UNREADABLE;
 		len = 0;
 	}
-	e->args_len = len;
-
-	__u64 size = offsetof(struct ag_exec, args) + len;
-	fill_header(&e->h, AG_REC_EXEC, size);
-	if (size > sizeof(*e))   /* for the verifier: bounds the output size */
-		return 0;
-	if (bpf_ringbuf_output(&ag_ring, e, size, wakeup_flags()) != 0)
-		count(AG_CNT_LOST);
-	else
-		count(AG_CNT_EMITTED);
+	exec_output(e, len);
 	return 0;
 }
 
@@ -453,12 +466,7 @@ static __always_inline int on_exec_exit(long ret)
 	e->old_pid = tid;
 	e->flags = AG_EXEC_FAILED;
 	e->error = -ret;
-	long n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), (void *)call.filename);
-	if (n < 1)
-		n = 1, e->filename[0] = 0;
-	if (n >= AG_PATH_MAX)
-		e->flags |= AG_EXEC_FILENAME_TRUNCATED;
-	e->filename_len = n - 1;
+	exec_filename_read(e, bpf_probe_read_user_str(e->filename, sizeof(e->filename), (void *)call.filename));
 
 	/* Walk argv; each string lands at off < AG_ARGS_MAX/2 and reads at most
 	 * AG_ARGS_MAX/2 bytes, which keeps every access inside args[]. */
@@ -489,16 +497,7 @@ static __always_inline int on_exec_exit(long ret)
 		off = max_len;
 		e->flags |= AG_EXEC_ARGS_TRUNCATED;
 	}
-	e->args_len = off;
-
-	__u64 size = offsetof(struct ag_exec, args) + off;
-	fill_header(&e->h, AG_REC_EXEC, size);
-	if (size > sizeof(*e))
-		return 0;
-	if (bpf_ringbuf_output(&ag_ring, e, size, wakeup_flags()) != 0)
-		count(AG_CNT_LOST);
-	else
-		count(AG_CNT_EMITTED);
+	exec_output(e, off);
 	return 0;
 }
 
