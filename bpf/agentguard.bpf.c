@@ -273,7 +273,7 @@ int BPF_PROG(ag_exit, struct task_struct *task, bool group_dead)
 	fill_header(&x->h, AG_REC_EXIT, sizeof(*x));
 	x->exit_code = task->exit_code;
 	x->reserved = 0;
-	x->start_ns = task->start_time;
+	x->start_ns = BPF_CORE_READ(task, group_leader, start_time);   /* the process, not this thread */
 	submit(x);
 	return 0;
 }

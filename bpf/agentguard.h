@@ -86,7 +86,7 @@ struct ag_exit {
 	struct ag_header h;      /* the last thread of the group */
 	__u32 exit_code;         /* wait status: code << 8 | signal (0x80 = core dumped) */
 	__u32 reserved;
-	__u64 start_ns;          /* task start, CLOCK_MONOTONIC */
+	__u64 start_ns;          /* thread group leader's start, CLOCK_MONOTONIC */
 };
 
 /* ---- connect: cgroup sock_addr hooks, TCP outcome from inet_sock_set_state ------ */

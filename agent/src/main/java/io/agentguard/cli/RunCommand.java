@@ -32,7 +32,8 @@ public final class RunCommand implements Callable<Integer> {
             description = "agent cgroup, relative to the cgroup2 mount (repeatable; replaces the configured list)")
     List<String> agentCgroups;
 
-    @Option(names = "--create-cgroups", description = "create agent cgroups that do not exist")
+    @Option(names = "--create-cgroups", negatable = true,
+            description = "create agent cgroups that do not exist (--no-create-cgroups: fail instead)")
     Boolean createCgroups;
 
     @Option(names = "--output", paramLabel = "FILE", description = "write events to FILE (appended) instead of stdout")

@@ -22,12 +22,18 @@ public final class SandboxCommand implements Callable<Integer> {
                     + " agentguard/sandbox)")
     String cgroup;
 
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "take the default cgroup (the first agent cgroup) from this configuration file")
+    Path configFile;
+
     @Parameters(arity = "1..*", paramLabel = "CMD", description = "command and arguments (put them after --)")
     List<String> command;
 
     @Override
     public Integer call() throws Exception {
-        String relative = cgroup != null ? cgroup : AgentConfigLoader.embeddedDefault().agentCgroups().getFirst();
+        String relative = cgroup != null ? cgroup
+                : (configFile != null ? AgentConfigLoader.load(configFile) : AgentConfigLoader.embeddedDefault())
+                        .agentCgroups().getFirst();
         Path mount = Cgroup2Mount.find();
         AgentCgroups.Root root = AgentCgroups.resolve(mount, List.of(relative), true).roots().getFirst();
         Path procs = root.directory().resolve("cgroup.procs");

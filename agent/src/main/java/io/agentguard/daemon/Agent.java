@@ -70,6 +70,7 @@ public final class Agent implements AutoCloseable {
     private volatile boolean ioctlHookAttached;
     private volatile boolean syscallOutcomesAttached;
     private volatile NvidiaDevices devices;
+    private String lsmRefusal = "not probed";
     private volatile Throwable consumerFailure;
     private long lastStatsEvents;
     private long lastStatsLost;
@@ -137,7 +138,8 @@ public final class Agent implements AutoCloseable {
                 ioctlHookAttached = true;
                 hooks.put("gpu-ioctl", "lsm/file_ioctl");
             } else {
-                attachIoctlTracepointIfNeeded(obj, probe.lsmReason());
+                lsmRefusal = probe.lsmReason();
+                attachIoctlTracepointIfNeeded(obj);
             }
             if (config.syscallOutcomes().equals("on")) {
                 attachSyscallOutcomes(obj, "on by configuration");
@@ -182,7 +184,8 @@ public final class Agent implements AutoCloseable {
         return agent;
     }
 
-    private void attachIoctlTracepointIfNeeded(BpfObject obj, String lsmReason) {
+    private void attachIoctlTracepointIfNeeded(BpfObject obj) {
+        String lsmReason = lsmRefusal;
         NvidiaDevices d = devices;
         if (!d.driverLoaded() && standins.isEmpty()) {
             hooks.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl, deferred: no NVIDIA driver loaded and no"
@@ -273,7 +276,7 @@ public final class Agent implements AutoCloseable {
                 log.println("agentguard: NVIDIA devices changed: driver loaded=" + now.driverLoaded()
                         + ", nvidia-uvm major=" + (now.uvmMajor().isPresent() ? now.uvmMajor().getAsInt() : "none"));
                 if (!ioctlHookAttached) {
-                    attachIoctlTracepointIfNeeded(object, "probe");
+                    attachIoctlTracepointIfNeeded(object);
                     log.println("agentguard: hook gpu-ioctl: " + hooks.get("gpu-ioctl"));
                     log.println("agentguard: hook syscall-outcomes: " + hooks.get("syscall-outcomes"));
                 }

@@ -46,7 +46,7 @@ final class ConnectOutcomes {
      * handshake outcome is still to come, so it stays pending. Returns false when no
      * connect with this cookie is pending.
      */
-    boolean complete(long cookie, int error, boolean fromSyscall, long outcomeNs, EventSink sink) {
+    boolean complete(long cookie, int error, boolean fromSyscall, boolean closed, long outcomeNs, EventSink sink) {
         if (fromSyscall && error == EINPROGRESS) {
             return pending.containsKey(cookie);
         }
@@ -54,7 +54,9 @@ final class ConnectOutcomes {
         if (p == null) {
             return false;
         }
-        ConnectOutcome outcome = error == 0 ? ConnectOutcome.CONNECT_OUTCOME_CONNECTED
+        // SYN_SENT -> CLOSE without a socket error: closed before the handshake ended.
+        ConnectOutcome outcome = closed && error == 0 ? ConnectOutcome.CONNECT_OUTCOME_ERROR
+                : error == 0 ? ConnectOutcome.CONNECT_OUTCOME_CONNECTED
                 : error == ECONNREFUSED ? ConnectOutcome.CONNECT_OUTCOME_REFUSED
                 : ConnectOutcome.CONNECT_OUTCOME_ERROR;
         emit(p.event, outcome, error, outcomeNs, sink);

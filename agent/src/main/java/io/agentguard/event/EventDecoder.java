@@ -19,8 +19,6 @@ import io.agentguard.proto.v1.Verdict;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.function.LongFunction;
 import java.util.function.LongSupplier;
@@ -37,6 +35,8 @@ import static io.agentguard.event.RecordLayout.*;
  * release store per batch ({@link #publishCounters()}); readers use {@link #counters()}.
  */
 public final class EventDecoder implements RingBufferReader.RecordHandler {
+    private static final int TCP_CLOSE = 7;
+
     private final ExecRecord exec = new ExecRecord();
     private final ForkRecord fork = new ForkRecord();
     private final ExitRecord exit = new ExitRecord();
@@ -205,7 +205,8 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
     private void onConnectResult(ConnectResultRecord r) {
         // A blocking TCP connect reports twice (handshake, then the syscall): the second
         // finds nothing pending, which is expected; an unmatched handshake is not.
-        if (!connectOutcomes.complete(r.sockCookie(), r.error(), r.fromSyscall(), r.ktimeNs(), sink)
+        boolean closed = !r.fromSyscall() && r.newState() == TCP_CLOSE;
+        if (!connectOutcomes.complete(r.sockCookie(), r.error(), r.fromSyscall(), closed, r.ktimeNs(), sink)
                 && !r.fromSyscall()) {
             unmatchedResults++;
         }
@@ -266,11 +267,7 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
     }
 
     private static String address(byte[] raw) {
-        try {
-            return InetAddress.getByAddress(raw).getHostAddress();
-        } catch (UnknownHostException e) {
-            return "";
-        }
+        return AddressText.format(raw);
     }
 
     /** Abstract names (leading NUL) are shown with a leading '@', as ss(8) does. */

@@ -64,7 +64,10 @@ public final class NvidiaDevices {
                 continue;
             }
             String name = f[1];
-            if (name.equals("nvidia-uvm")) {
+            if (name.equals("nvidia-caps")) {
+                entries.add(new Entry(major, ANY_MINOR, ROLE_CAPS, 0));
+                driver = true;
+            } else if (name.equals("nvidia-uvm")) {
                 uvm = OptionalInt.of(major);
                 entries.add(new Entry(major, ANY_MINOR, ROLE_UVM_MAJOR, 0));
                 driver = true;

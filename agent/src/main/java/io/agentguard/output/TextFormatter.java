@@ -33,6 +33,9 @@ public final class TextFormatter {
                 if (x.getArgsTruncated()) {
                     sb.append(" …(truncated)");
                 }
+                if (!x.getSuccess()) {
+                    sb.append("  FAILED (").append(x.getErrorName()).append(')');
+                }
             }
             case FORK -> sb.append("fork child=").append(e.getFork().getChildPid());
             case EXIT -> {

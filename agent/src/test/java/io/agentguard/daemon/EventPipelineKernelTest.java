@@ -157,7 +157,7 @@ class EventPipelineKernelTest {
             assertThat(refused.getErrorNumber()).isEqualTo(111);
             ConnectEvent v6 = connects.stream().filter(c -> c.getFamily() == AddressFamily.ADDRESS_FAMILY_INET6)
                     .findFirst().orElseThrow();
-            assertThat(v6.getAddress()).isEqualTo("0:0:0:0:0:0:0:1");
+            assertThat(v6.getAddress()).isEqualTo("::1");
             assertThat(v6.getPort()).isEqualTo(listener6.getLocalPort());
             assertThat(v6.getOutcome()).isEqualTo(ConnectOutcome.CONNECT_OUTCOME_CONNECTED);
         }
