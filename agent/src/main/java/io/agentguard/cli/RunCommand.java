@@ -63,6 +63,16 @@ public final class RunCommand implements Callable<Integer> {
                     + " is attached anyway")
     String syscallOutcomes;
 
+    @Option(names = "--rules", paramLabel = "FILE", description = "rule file or glob (repeatable; replaces rules.paths)")
+    List<String> rules;
+
+    @Option(names = "--default-rules", negatable = true, description = "load the embedded default rule pack"
+            + " (--no-default-rules: only the given files)")
+    Boolean defaultRules;
+
+    @Option(names = "--events", negatable = true, description = "print every event (--no-events: violations only)")
+    Boolean events;
+
     @Option(names = "--verbose", description = "echo libbpf's log to stderr")
     boolean verbose;
 
@@ -110,6 +120,15 @@ public final class RunCommand implements Callable<Integer> {
             }
             b.syscallOutcomes(syscallOutcomes);
         }
+        if (rules != null) {
+            b.rulePaths(rules);
+        }
+        if (defaultRules != null) {
+            b.defaultRulePack(defaultRules);
+        }
+        if (events != null) {
+            b.emitEvents(events);
+        }
         config = b.build();
         io.agentguard.bpf.Libbpf.echoLog(verbose);
 
@@ -120,12 +139,13 @@ public final class RunCommand implements Callable<Integer> {
                 config.outputFormat().equals("text") ? EventWriter.Format.TEXT : EventWriter.Format.JSON, 65536);
         Agent agent;
         try {
-            agent = Agent.start(config, writer, System.err);
+            agent = Agent.start(config, writer, writer::acceptViolation, System.err);
         } catch (RuntimeException e) {
             writer.close();
             System.err.println("agentguard: cannot start: " + e.getMessage());
             return 1;
         }
+        installSighup(agent);
         Thread shutdown = new Thread(() -> {
             agent.stop();
             System.err.println(agent.summary());
@@ -141,6 +161,16 @@ public final class RunCommand implements Callable<Integer> {
         }
         agent.awaitTermination();
         return agent.failure() == null ? 0 : 1;
+    }
+
+    /** SIGHUP reloads the rules (as systemctl reload does). */
+    @SuppressWarnings("sunapi")
+    private static void installSighup(Agent agent) {
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> agent.reloadRules("SIGHUP"));
+        } catch (IllegalArgumentException e) {
+            System.err.println("agentguard: cannot handle SIGHUP: " + e.getMessage());
+        }
     }
 
     private static Writer openAppend(String path) throws IOException {

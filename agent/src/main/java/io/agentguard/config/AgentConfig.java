@@ -19,6 +19,12 @@ import java.util.List;
  * @param syscallOutcomes       auto, on or off: attach syscall exit tracepoints for failed
  *                              execs and connect() results (auto: when a syscall tracepoint
  *                              is attached anyway for NVIDIA ioctls)
+ * @param emitEvents            print every event (output.events), not only violations
+ * @param defaultRulePack       load the embedded default rule pack first
+ * @param rulePaths             rule files or globs (a glob in the file name only), in order
+ * @param ruleWatchMs           how often rule files are checked for changes; 0 = only on SIGHUP
+ * @param stateWindowMs         the window of proc/cgroup.distinct_dests
+ * @param processTableCapacity  processes followed at most (least recently seen evicted)
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -31,13 +37,20 @@ public record AgentConfig(
         long deviceRescanMs,
         long connectOutcomeTimeoutMs,
         long statsIntervalMs,
-        String syscallOutcomes) {
+        String syscallOutcomes,
+        boolean emitEvents,
+        boolean defaultRulePack,
+        List<String> rulePaths,
+        long ruleWatchMs,
+        long stateWindowMs,
+        int processTableCapacity) {
 
     public static final int MAX_ARGS_BYTES_CEILING = 8192;
 
     public AgentConfig {
         agentCgroups = List.copyOf(agentCgroups);
         gpuStandins = List.copyOf(gpuStandins);
+        rulePaths = List.copyOf(rulePaths);
     }
 
     public Builder toBuilder() {
@@ -57,6 +70,12 @@ public record AgentConfig(
         private long connectOutcomeTimeoutMs;
         private long statsIntervalMs;
         private String syscallOutcomes;
+        private boolean emitEvents;
+        private boolean defaultRulePack;
+        private List<String> rulePaths;
+        private long ruleWatchMs;
+        private long stateWindowMs;
+        private int processTableCapacity;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -70,6 +89,12 @@ public record AgentConfig(
             connectOutcomeTimeoutMs = c.connectOutcomeTimeoutMs;
             statsIntervalMs = c.statsIntervalMs;
             syscallOutcomes = c.syscallOutcomes;
+            emitEvents = c.emitEvents;
+            defaultRulePack = c.defaultRulePack;
+            rulePaths = c.rulePaths;
+            ruleWatchMs = c.ruleWatchMs;
+            stateWindowMs = c.stateWindowMs;
+            processTableCapacity = c.processTableCapacity;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -81,11 +106,17 @@ public record AgentConfig(
         public Builder deviceRescanMs(long v) { deviceRescanMs = v; return this; }
         public Builder statsIntervalMs(long v) { statsIntervalMs = v; return this; }
         public Builder syscallOutcomes(String v) { syscallOutcomes = v; return this; }
+        public Builder emitEvents(boolean v) { emitEvents = v; return this; }
+        public Builder defaultRulePack(boolean v) { defaultRulePack = v; return this; }
+        public Builder rulePaths(List<String> v) { rulePaths = v; return this; }
+        public Builder ruleWatchMs(long v) { ruleWatchMs = v; return this; }
+        public Builder stateWindowMs(long v) { stateWindowMs = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
                     ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs,
-                    syscallOutcomes);
+                    syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
+                    processTableCapacity);
         }
     }
 }

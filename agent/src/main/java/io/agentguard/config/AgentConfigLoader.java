@@ -32,9 +32,12 @@ public final class AgentConfigLoader {
     public static final String EMBEDDED_DEFAULT = "/io/agentguard/config/default.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
-            "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes");
+            "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.of(
-            "output", Set.of("path", "format"),
+            "output", Set.of("path", "format", "events"),
+            "rules", Set.of("default_pack", "paths", "watch_interval_ms"),
+            "state", Set.of("window_ms"),
+            "process_table", Set.of("capacity"),
             "exec", Set.of("max_args_bytes"),
             "ring_buffer", Set.of("size_bytes"),
             "gpu", Set.of("standins", "device_rescan_ms"),
@@ -89,6 +92,12 @@ public final class AgentConfigLoader {
         long outcomeTimeoutMs = 3000;
         long statsMs = 10_000;
         String syscallOutcomes = "auto";
+        boolean emitEvents = true;
+        boolean defaultPack = true;
+        List<String> rulePaths = List.of();
+        long ruleWatchMs = 1000;
+        long windowMs = 10_000;
+        int tableCapacity = 65536;
         if (root.isEmpty()) {
             throw new ConfigException(source + ": empty configuration: at least agent_cgroups is needed");
         }
@@ -110,6 +119,12 @@ public final class AgentConfigLoader {
                         switch (name) {
                             case "output.path" -> outputPath = string(sv, name);
                             case "output.format" -> outputFormat = oneOf(sv, name, "json", "text");
+                            case "output.events" -> emitEvents = bool(sv, name);
+                            case "rules.default_pack" -> defaultPack = bool(sv, name);
+                            case "rules.paths" -> rulePaths = strings(sv, name);
+                            case "rules.watch_interval_ms" -> ruleWatchMs = integer(sv, name, 0, 3_600_000);
+                            case "state.window_ms" -> windowMs = integer(sv, name, 100, 3_600_000);
+                            case "process_table.capacity" -> tableCapacity = (int) integer(sv, name, 64, 4_194_304);
                             case "exec.max_args_bytes" -> maxArgs = (int) integer(sv, name, 1, AgentConfig.MAX_ARGS_BYTES_CEILING);
                             case "ring_buffer.size_bytes" -> {
                                 long size = integer(sv, name, 4096, 1L << 30);
@@ -131,7 +146,8 @@ public final class AgentConfigLoader {
             throw new ConfigException(where(top) + "agent_cgroups: at least one agent cgroup is needed");
         }
         return new AgentConfig(cgroups, create, outputPath, outputFormat, maxArgs, ringBytes, standins, rescanMs,
-                outcomeTimeoutMs, statsMs, syscallOutcomes);
+                outcomeTimeoutMs, statsMs, syscallOutcomes, emitEvents, defaultPack, rulePaths, ruleWatchMs, windowMs,
+                tableCapacity);
     }
 
     private String where(Node node) {
@@ -227,7 +243,7 @@ public final class AgentConfigLoader {
         return out;
     }
 
-    static int distance(String a, String b) {
+    public static int distance(String a, String b) {
         int[] prev = new int[b.length() + 1];
         int[] cur = new int[b.length() + 1];
         for (int j = 0; j <= b.length(); j++) {

@@ -11,6 +11,12 @@ import io.agentguard.bpf.RingBufferReader;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.event.EventDecoder;
 import io.agentguard.event.EventSink;
+import io.agentguard.process.ProcessTable;
+import io.agentguard.proto.v1.Violation;
+import io.agentguard.rules.Classifier;
+import io.agentguard.rules.RuleLoader;
+import io.agentguard.rules.RuleReloader;
+import io.agentguard.rules.RuleSet;
 import io.agentguard.gpu.GpuStandin;
 import io.agentguard.gpu.NvidiaDevices;
 import io.agentguard.scope.AgentCgroups;
@@ -29,6 +35,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 import static io.agentguard.event.RecordLayout.*;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -56,7 +63,10 @@ public final class Agent implements AutoCloseable {
     private final List<GpuStandin> standins;
     private final RingBufferReader reader;
     private final KernelCounters kernelCounters;
-    private final EventDecoder decoder;
+    private final ConsumerPipeline pipeline;
+    private final Classifier classifier;
+    private final RuleReloader reloader;
+    private final int seededProcesses;
     private final Map<String, String> hooks = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
     private final Arena arena = Arena.ofShared();
     private final MemorySegment timespec;
@@ -75,12 +85,17 @@ public final class Agent implements AutoCloseable {
     private long lastStatsEvents;
     private long lastStatsLost;
 
-    private Agent(AgentConfig config, EventSink sink, PrintStream log, Path procDevices) {
+    private Agent(AgentConfig config, EventSink sink, Consumer<Violation> violations, PrintStream log,
+                  Path procDevices) {
         this.config = config;
         this.log = log;
         this.procDevices = procDevices;
         this.timespec = arena.allocate(16, 8);
         refreshClockOffset();
+        // Rules first: a rule error stops the start before anything is attached.
+        RuleSet rules = RuleLoader.load(config.defaultRulePack(), config.rulePaths());
+        this.classifier = new Classifier(rules);
+        this.reloader = new RuleReloader(classifier, config.defaultRulePack(), config.rulePaths(), log);
 
         Path mount = Cgroup2Mount.find();
         this.cgroups = AgentCgroups.resolve(mount, config.agentCgroups(), config.createMissingCgroups());
@@ -156,7 +171,18 @@ public final class Agent implements AutoCloseable {
         }
         this.object = obj;
         CgroupPaths paths = new CgroupPaths(cgroups, 200_000_000L);
-        this.decoder = new EventDecoder(sink, paths, () -> wallMinusMonotonicNs, config.connectOutcomeTimeoutMs());
+        EventDecoder decoder = new EventDecoder(sink, paths, () -> wallMinusMonotonicNs, config.connectOutcomeTimeoutMs());
+        ProcessTable processes = new ProcessTable(config.processTableCapacity(), config.stateWindowMs() * 1_000_000L);
+        this.seededProcesses = processes.seedFromProc(Path.of("/proc"),
+                cgroups.roots().stream().map(AgentCgroups.Root::relativePath).collect(java.util.stream.Collectors.toSet()),
+                relative -> {
+                    try {
+                        return AgentCgroups.inode(cgroups.mount().resolve(relative));
+                    } catch (RuntimeException e) {
+                        return 0;
+                    }
+                });
+        this.pipeline = new ConsumerPipeline(decoder, processes, classifier, paths, config.emitEvents(), violations);
 
         this.consumer = Thread.ofPlatform().name("agentguard-ring").start(this::consume);
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -166,6 +192,10 @@ public final class Agent implements AutoCloseable {
         });
         housekeeping.scheduleWithFixedDelay(this::rescanDevices, config.deviceRescanMs(), config.deviceRescanMs(),
                 TimeUnit.MILLISECONDS);
+        if (config.ruleWatchMs() > 0) {
+            housekeeping.scheduleWithFixedDelay(reloader::checkForChanges, config.ruleWatchMs(), config.ruleWatchMs(),
+                    TimeUnit.MILLISECONDS);
+        }
         if (config.statsIntervalMs() > 0) {
             housekeeping.scheduleAtFixedRate(this::printStats, config.statsIntervalMs(), config.statsIntervalMs(),
                     TimeUnit.MILLISECONDS);
@@ -173,13 +203,14 @@ public final class Agent implements AutoCloseable {
     }
 
     /** Loads and attaches everything, then starts consuming; throws with a precise reason on failure. */
-    public static Agent start(AgentConfig config, EventSink sink, PrintStream log) {
-        return start(config, sink, log, PROC_DEVICES);
+    public static Agent start(AgentConfig config, EventSink sink, Consumer<Violation> violations, PrintStream log) {
+        return start(config, sink, violations, log, PROC_DEVICES);
     }
 
     /** With another /proc/devices: tests simulate an NVIDIA driver loading after start. */
-    static Agent start(AgentConfig config, EventSink sink, PrintStream log, Path procDevices) {
-        Agent agent = new Agent(config, sink, log, procDevices);
+    static Agent start(AgentConfig config, EventSink sink, Consumer<Violation> violations, PrintStream log,
+                       Path procDevices) {
+        Agent agent = new Agent(config, sink, violations, log, procDevices);
         agent.printStartup();
         return agent;
     }
@@ -299,22 +330,22 @@ public final class Agent implements AutoCloseable {
         MemorySegment ts = Arena.ofAuto().allocate(16, 8);
         try {
             while (running) {
-                int n = reader.poll(decoder, BATCH_RECORDS);
+                int n = reader.poll(pipeline, BATCH_RECORDS);
                 if (n < BATCH_RECORDS) {
-                    decoder.expireConnects(Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC, ts));
-                    decoder.publishCounters();
+                    pipeline.expireConnects(Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC, ts));
+                    pipeline.publishCounters();
                     if (n == 0) {
                         reader.await(WAIT_MS);
                     }
                 } else {
-                    decoder.publishCounters();
+                    pipeline.publishCounters();
                 }
             }
-            while (reader.poll(decoder, BATCH_RECORDS) > 0) {
+            while (reader.poll(pipeline, BATCH_RECORDS) > 0) {
                 // drain what the kernel committed before the hooks were detached
             }
-            decoder.flush();
-            decoder.publishCounters();
+            pipeline.flush();
+            pipeline.publishCounters();
         } catch (Throwable t) {
             consumerFailure = t;
             log.println("agentguard: consumer thread failed: " + t);
@@ -334,6 +365,10 @@ public final class Agent implements AutoCloseable {
         for (Map.Entry<String, String> h : hooks.entrySet()) {
             log.println("agentguard: hook " + h.getKey() + ": " + h.getValue());
         }
+        log.println("agentguard: rules: " + classifier.rules().size() + " from " + String.join(", ",
+                classifier.rules().sources()) + (config.ruleWatchMs() > 0 ? "; reloaded on change and SIGHUP"
+                : "; reloaded on SIGHUP"));
+        log.println("agentguard: process table: " + seededProcesses + " processes seeded from /proc");
         log.println("agentguard: ring buffer " + (reader.dataSize() >> 10) + " KiB; watching");
     }
 
@@ -341,9 +376,9 @@ public final class Agent implements AutoCloseable {
         try {
             Stats s = stats();
             double seconds = config.statsIntervalMs() / 1000.0;
-            log.printf("agentguard: %.0f events/s, %.0f lost/s (total %d events, %d lost, %d invalid)%n",
+            log.printf("agentguard: %.0f events/s, %.0f lost/s (total %d events, %d lost, %d invalid, %d violations)%n",
                     (s.events() - lastStatsEvents) / seconds, (s.lost() - lastStatsLost) / seconds,
-                    s.events(), s.lost(), s.invalid());
+                    s.events(), s.lost(), s.invalid(), s.violations());
             lastStatsEvents = s.events();
             lastStatsLost = s.lost();
         } catch (RuntimeException e) {
@@ -353,13 +388,23 @@ public final class Agent implements AutoCloseable {
 
     /** A snapshot of what the agent has seen. */
     public record Stats(long events, long lost, long emittedByKernel, long invalid, long unmatchedResults,
-                        long[] byType, long uptimeNs) {
+                        long[] byType, long uptimeNs, long violations, int processes, long processEvictions) {
     }
 
     public Stats stats() {
-        EventDecoder.Counters c = decoder.counters();
+        ConsumerPipeline.Counters c = pipeline.counters();
         return new Stats(c.events(), kernelCounters.sum(COUNTER_LOST), kernelCounters.sum(COUNTER_EMITTED),
-                c.invalid(), c.unmatchedResults(), c.byType(), System.nanoTime() - startNs);
+                c.invalid(), c.unmatchedResults(), c.byType(), System.nanoTime() - startNs, c.violations(),
+                c.processes(), c.processEvictions());
+    }
+
+    /** Reloads the rules now (SIGHUP); the old set stays when the new one has an error. */
+    public boolean reloadRules(String why) {
+        return reloader.reload(why);
+    }
+
+    public RuleReloader.Status ruleStatus() {
+        return reloader.status();
     }
 
     public Map<String, String> hooks() {
@@ -382,9 +427,9 @@ public final class Agent implements AutoCloseable {
     public String summary() {
         Stats s = stats();
         double seconds = Math.max(s.uptimeNs() / 1e9, 1e-3);
-        return String.format("agentguard: summary: %d events in %.1f s (%.0f/s), %d lost, %d invalid records; "
-                        + "exec %d, fork %d, exit %d, connect %d, gpu-open %d, gpu-ioctl %d",
-                s.events(), seconds, s.events() / seconds, s.lost(), s.invalid(),
+        return String.format("agentguard: summary: %d events in %.1f s (%.0f/s), %d lost, %d invalid records, "
+                        + "%d violations; exec %d, fork %d, exit %d, connect %d, gpu-open %d, gpu-ioctl %d",
+                s.events(), seconds, s.events() / seconds, s.lost(), s.invalid(), s.violations(),
                 s.byType()[TYPE_EXEC], s.byType()[TYPE_FORK], s.byType()[TYPE_EXIT], s.byType()[TYPE_CONNECT],
                 s.byType()[TYPE_GPU_OPEN], s.byType()[TYPE_GPU_IOCTL]);
     }

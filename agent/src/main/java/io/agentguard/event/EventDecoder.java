@@ -1,7 +1,6 @@
 package io.agentguard.event;
 
 import com.google.protobuf.Timestamp;
-import io.agentguard.bpf.RingBufferReader;
 import io.agentguard.proto.v1.AddressFamily;
 import io.agentguard.proto.v1.ConnectEvent;
 import io.agentguard.proto.v1.ConnectOutcome;
@@ -18,23 +17,19 @@ import io.agentguard.proto.v1.SocketType;
 import io.agentguard.proto.v1.Verdict;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 import java.util.function.LongFunction;
 import java.util.function.LongSupplier;
 
-import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 import static io.agentguard.event.RecordLayout.*;
 
 /**
- * The consumer thread's record handler: validates each ring record's header, decodes it
- * through the flyweights and hands an {@link Event} to the sink. Records with an
- * impossible type or length are counted and skipped, never trusted.
- *
- * <p>Single writer: counters are plain fields written here and published with a
- * release store per batch ({@link #publishCounters()}); readers use {@link #counters()}.
+ * Turns ring records into {@link Event}s (protobuf) through the flyweights. Called on the
+ * consumer thread for records already validated. TCP connects are held until their
+ * handshake outcome (joined by socket cookie) or a timeout, so one connect event carries
+ * its outcome.
  */
-public final class EventDecoder implements RingBufferReader.RecordHandler {
+public final class EventDecoder {
     private static final int TCP_CLOSE = 7;
 
     private final ExecRecord exec = new ExecRecord();
@@ -49,24 +44,7 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
     private final LongFunction<String> cgroupPaths;
     private final LongSupplier wallMinusMonotonicNs;
     private final ConnectOutcomes connectOutcomes;
-
-    private final long[] byType = new long[TYPE_MAX + 1];
-    private long invalid;
     private long unmatchedResults;
-    private volatile Counters published = new Counters(new long[TYPE_MAX + 1], 0, 0);
-
-    /** Counters as last published by the consumer thread. */
-    public record Counters(long[] byType, long invalid, long unmatchedResults) {
-        public long events() {
-            long sum = 0;
-            for (int t = 1; t < byType.length; t++) {
-                if (t != TYPE_CONNECT_RESULT) {
-                    sum += byType[t];
-                }
-            }
-            return sum;
-        }
-    }
 
     /**
      * @param cgroupPaths          cgroup id to path relative to the cgroup2 mount ("" if unknown)
@@ -81,29 +59,39 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
         this.connectOutcomes = new ConnectOutcomes(connectOutcomeTimeoutMs * 1_000_000L, 65536);
     }
 
-    @Override
-    public void onRecord(MemorySegment data, long offset, int length) {
-        if (length < HEADER_SIZE) {
-            invalid++;
-            return;
+    /**
+     * Decodes a validated record. With {@code emit} the event goes to the sink (a TCP
+     * connect later, with its outcome). Returns the event as decoded now, for evidence;
+     * null for a connect result, which only completes a held connect.
+     *
+     * @param exe     the process's executable, where known (else null)
+     * @param cmdline the process's argv joined, where known (else null)
+     */
+    public Event decode(int type, MemorySegment data, long offset, boolean emit, String exe, String cmdline) {
+        return switch (type) {
+            case TYPE_EXEC -> send(onExec(exec.wrap(data, offset), exe, cmdline), emit);
+            case TYPE_FORK -> send(onFork(fork.wrap(data, offset), exe, cmdline), emit);
+            case TYPE_EXIT -> send(onExit(exit.wrap(data, offset), exe, cmdline), emit);
+            case TYPE_CONNECT -> onConnect(connect.wrap(data, offset), emit, exe, cmdline);
+            case TYPE_CONNECT_RESULT -> {
+                onConnectResult(connectResult.wrap(data, offset));
+                yield null;
+            }
+            case TYPE_GPU_OPEN -> send(onGpuOpen(gpuOpen.wrap(data, offset), exe, cmdline), emit);
+            case TYPE_GPU_IOCTL -> send(onGpuIoctl(gpuIoctl.wrap(data, offset), exe, cmdline), emit);
+            default -> throw new IllegalArgumentException("record type " + type);
+        };
+    }
+
+    private Event send(Event e, boolean emit) {
+        if (emit) {
+            sink.accept(e);
         }
-        int type = Short.toUnsignedInt(data.get(JAVA_SHORT_UNALIGNED, offset + HEADER_TYPE));
-        int size = Short.toUnsignedInt(data.get(JAVA_SHORT_UNALIGNED, offset + HEADER_SIZE_FIELD));
-        if (type < 1 || type > TYPE_MAX || size > length || size < MIN_SIZE[type] || size > MAX_SIZE[type]) {
-            invalid++;
-            return;
-        }
-        byType[type]++;
-        switch (type) {
-            case TYPE_EXEC -> onExec(exec.wrap(data, offset));
-            case TYPE_FORK -> onFork(fork.wrap(data, offset));
-            case TYPE_EXIT -> onExit(exit.wrap(data, offset));
-            case TYPE_CONNECT -> onConnect(connect.wrap(data, offset));
-            case TYPE_CONNECT_RESULT -> onConnectResult(connectResult.wrap(data, offset));
-            case TYPE_GPU_OPEN -> onGpuOpen(gpuOpen.wrap(data, offset));
-            case TYPE_GPU_IOCTL -> onGpuIoctl(gpuIoctl.wrap(data, offset));
-            default -> invalid++;
-        }
+        return e;
+    }
+
+    public long unmatchedResults() {
+        return unmatchedResults;
     }
 
     /** Emits TCP connects whose outcome did not come in time. nowNs: CLOCK_MONOTONIC. */
@@ -115,21 +103,18 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
         connectOutcomes.flush(sink);
     }
 
-    public void publishCounters() {
-        published = new Counters(byType.clone(), invalid, unmatchedResults);
-        VarHandle.releaseFence();
-    }
-
-    public Counters counters() {
-        return published;
-    }
-
-    private Event.Builder base(RecordFlyweight<?> r) {
+    private Event.Builder base(RecordFlyweight<?> r, String exe, String cmdline) {
         long monotonicNs = r.ktimeNs();
         long wallNs = monotonicNs + wallMinusMonotonicNs.getAsLong();
         ProcessInfo.Builder process = ProcessInfo.newBuilder()
                 .setPid(r.pid()).setTid(r.tid()).setPpid(r.ppid()).setUid(r.uid()).setGid(r.gid())
                 .setComm(r.comm()).setCgroupId(r.cgroupId());
+        if (exe != null) {
+            process.setExe(exe);
+        }
+        if (cmdline != null) {
+            process.setCmdline(cmdline);
+        }
         String path = cgroupPaths.apply(r.cgroupId());
         if (path != null) {
             process.setCgroupPath(path);
@@ -142,9 +127,9 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
                 .setProcess(process);
     }
 
-    private void onExec(ExecRecord r) {
+    private Event onExec(ExecRecord r, String exe, String cmdline) {
         int flags = r.flags();
-        sink.accept(base(r).setExec(ExecEvent.newBuilder()
+        return base(r, exe, cmdline).setExec(ExecEvent.newBuilder()
                 .setFilename(r.filename())
                 .addAllArgs(r.args())
                 .setArgsTruncated((flags & EXEC_ARGS_TRUNCATED) != 0)
@@ -154,14 +139,14 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
                 .setSuccess(!r.failed())
                 .setErrorNumber(r.failed() ? r.error() : 0)
                 .setErrorName(r.failed() ? io.agentguard.bpf.Errno.name(r.error()) : "")
-                .setOldPid(r.oldPid() != r.pid() && !r.failed() ? r.oldPid() : 0)).build());
+                .setOldPid(r.oldPid() != r.pid() && !r.failed() ? r.oldPid() : 0)).build();
     }
 
-    private void onFork(ForkRecord r) {
-        sink.accept(base(r).setFork(ForkEvent.newBuilder().setChildPid(r.childPid())).build());
+    private Event onFork(ForkRecord r, String exe, String cmdline) {
+        return base(r, exe, cmdline).setFork(ForkEvent.newBuilder().setChildPid(r.childPid())).build();
     }
 
-    private void onExit(ExitRecord r) {
+    private Event onExit(ExitRecord r, String exe, String cmdline) {
         ExitEvent.Builder x = ExitEvent.newBuilder().setWaitStatus(r.waitStatus());
         if (r.signal() != 0) {
             x.setSignal(r.signal()).setSignalName(Signals.name(r.signal())).setCoreDumped(r.coreDumped());
@@ -171,10 +156,10 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
         if (r.startNs() > 0 && r.ktimeNs() >= r.startNs()) {
             x.setLifetimeNs(r.ktimeNs() - r.startNs());
         }
-        sink.accept(base(r).setExit(x).build());
+        return base(r, exe, cmdline).setExit(x).build();
     }
 
-    private void onConnect(ConnectRecord r) {
+    private Event onConnect(ConnectRecord r, boolean emit, String exe, String cmdline) {
         ConnectEvent.Builder c = ConnectEvent.newBuilder()
                 .setSocketCookie(r.sockCookie())
                 .setSocketType(socketType(r.sockType()))
@@ -194,12 +179,16 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
         } else if (!r.resultFollows()) {
             c.setOutcome(ConnectOutcome.CONNECT_OUTCOME_NOT_OBSERVED);
         }
-        Event.Builder event = base(r).setConnect(c);
-        if (r.verdict() != VERDICT_DENIED && r.resultFollows()) {
-            connectOutcomes.hold(r.sockCookie(), event, r.ktimeNs(), sink);
-        } else {
-            sink.accept(event.build());
+        Event.Builder event = base(r, exe, cmdline).setConnect(c);
+        Event now = event.build();
+        if (emit) {
+            if (r.verdict() != VERDICT_DENIED && r.resultFollows()) {
+                connectOutcomes.hold(r.sockCookie(), event, r.ktimeNs(), sink);
+            } else {
+                sink.accept(now);
+            }
         }
+        return now;
     }
 
     private void onConnectResult(ConnectResultRecord r) {
@@ -212,19 +201,19 @@ public final class EventDecoder implements RingBufferReader.RecordHandler {
         }
     }
 
-    private void onGpuOpen(GpuOpenRecord r) {
+    private Event onGpuOpen(GpuOpenRecord r, String exe, String cmdline) {
         int access = r.access();
-        sink.accept(base(r).setGpu(gpu(r.role(), r.index(), r.major(), r.minor())
+        return base(r, exe, cmdline).setGpu(gpu(r.role(), r.index(), r.major(), r.minor())
                 .setOpen(GpuOpen.newBuilder()
                         .setRead((access & GpuOpenRecord.ACCESS_READ) != 0)
                         .setWrite((access & GpuOpenRecord.ACCESS_WRITE) != 0)
                         .setMknod((access & GpuOpenRecord.ACCESS_MKNOD) != 0)
-                        .setVerdict(verdict(r.verdict())))).build());
+                        .setVerdict(verdict(r.verdict())))).build();
     }
 
-    private void onGpuIoctl(GpuIoctlRecord r) {
-        sink.accept(base(r).setGpu(gpu(r.role(), r.index(), r.major(), r.minor())
-                .setIoctl(NvidiaIoctlDecoder.decode(r, GpuIoctl.newBuilder()))).build());
+    private Event onGpuIoctl(GpuIoctlRecord r, String exe, String cmdline) {
+        return base(r, exe, cmdline).setGpu(gpu(r.role(), r.index(), r.major(), r.minor())
+                .setIoctl(NvidiaIoctlDecoder.decode(r, GpuIoctl.newBuilder()))).build();
     }
 
     private static GpuEvent.Builder gpu(int role, int index, int major, int minor) {

@@ -33,6 +33,14 @@ public abstract class RecordFlyweight<T extends RecordFlyweight<T>> {
     public int gid() { return i32(HEADER_GID); }
     public String comm() { return cString(HEADER_COMM, COMM_LEN); }
 
+    /** comm as a String (allocates: for output and for processes the table does not know). */
+    public String commString() { return comm(); }
+
+    /** Raw little-endian reads at a record offset, for callers that decode fields themselves. */
+    public int rawInt(long field) { return i32(field); }
+
+    public long rawLong(long field) { return i64(field); }
+
     protected final int u16(long field) {
         return Short.toUnsignedInt(buffer.get(JAVA_SHORT_UNALIGNED, offset + field));
     }

@@ -165,12 +165,17 @@ public final class RecordLayout {
     public static final int COUNTER_LOST = 1;
     public static final int COUNTER_MAX = 2;
 
+    /** Whether a header's type and size can be a record of ours (anything else is skipped, counted). */
+    public static boolean plausible(int type, int size) {
+        return type >= 1 && type <= TYPE_MAX && size >= MIN_SIZE[type] && size <= MAX_SIZE[type];
+    }
+
     /** Smallest valid size of each record type; index = type. */
-    static final long[] MIN_SIZE = {
+    private static final long[] MIN_SIZE = {
         0, EXEC_ARGS, FORK_SIZE, EXIT_SIZE, CONNECT_SIZE, CONNECT_RESULT_SIZE, GPU_OPEN_SIZE, GPU_IOCTL_SIZE,
     };
     /** Largest valid size of each record type; index = type. */
-    static final long[] MAX_SIZE = {
+    private static final long[] MAX_SIZE = {
         0, EXEC_SIZE, FORK_SIZE, EXIT_SIZE, CONNECT_SIZE, CONNECT_RESULT_SIZE, GPU_OPEN_SIZE, GPU_IOCTL_SIZE,
     };
 }

@@ -1,9 +1,11 @@
 package io.agentguard.output;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
 import io.agentguard.event.EventSink;
 import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.Violation;
 
 import java.io.IOException;
 import java.io.Writer;
@@ -14,7 +16,8 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Writes events as JSON lines (protobuf JSON mapping) or readable text, on its own thread
+ * Writes events and violations as JSON lines (protobuf JSON mapping of Event and
+ * Violation; a violation line has a "rule" key, an event line does not) or readable text, on its own thread
  * behind a bounded queue. When the queue is full the consumer thread waits: the
  * back-pressure reaches the kernel ring, whose losses are counted there, so nothing is
  * dropped silently between the ring and the output.
@@ -24,7 +27,7 @@ public final class EventWriter implements EventSink, AutoCloseable {
 
     private static final Event POISON = Event.getDefaultInstance();
 
-    private final BlockingQueue<Event> queue;
+    private final BlockingQueue<Message> queue;
     private final Writer out;
     private final Format format;
     private final JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
@@ -41,8 +44,16 @@ public final class EventWriter implements EventSink, AutoCloseable {
 
     @Override
     public void accept(Event event) {
+        put(event);
+    }
+
+    public void acceptViolation(Violation violation) {
+        put(violation);
+    }
+
+    private void put(Message m) {
         try {
-            queue.put(event);
+            queue.put(m);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -57,17 +68,17 @@ public final class EventWriter implements EventSink, AutoCloseable {
     }
 
     private void run() {
-        List<Event> batch = new ArrayList<>(256);
+        List<Message> batch = new ArrayList<>(256);
         StringBuilder line = new StringBuilder(512);
         try {
             while (true) {
-                Event first = queue.poll(200, TimeUnit.MILLISECONDS);
+                Message first = queue.poll(200, TimeUnit.MILLISECONDS);
                 if (first == null) {
                     continue;
                 }
                 batch.add(first);
                 queue.drainTo(batch, 255);
-                for (Event e : batch) {
+                for (Message e : batch) {
                     if (e == POISON) {
                         out.flush();
                         return;
@@ -76,7 +87,11 @@ public final class EventWriter implements EventSink, AutoCloseable {
                     if (format == Format.JSON) {
                         json.appendTo(e, line);
                     } else {
-                        TextFormatter.append(e, line);
+                        if (e instanceof Violation v) {
+                            TextFormatter.append(v, line);
+                        } else {
+                            TextFormatter.append((Event) e, line);
+                        }
                     }
                     line.append('\n');
                     out.append(line);

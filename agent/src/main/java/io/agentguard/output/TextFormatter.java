@@ -22,6 +22,21 @@ public final class TextFormatter {
         return sb.toString();
     }
 
+    public static String format(io.agentguard.proto.v1.Violation v) {
+        StringBuilder sb = new StringBuilder();
+        append(v, sb);
+        return sb.toString();
+    }
+
+    public static void append(io.agentguard.proto.v1.Violation v, StringBuilder sb) {
+        sb.append(TIME.format(Instant.ofEpochSecond(v.getTime().getSeconds(), v.getTime().getNanos())))
+                .append(" VIOLATION ").append(v.getPriority().name().replace("PRIORITY_", ""))
+                .append(" [").append(v.getRule()).append("] ").append(v.getOutput());
+        if (!v.getTagsList().isEmpty()) {
+            sb.append("  tags=").append(String.join(",", v.getTagsList()));
+        }
+    }
+
     public static void append(Event e, StringBuilder sb) {
         var p = e.getProcess();
         sb.append(TIME.format(Instant.ofEpochSecond(e.getTime().getSeconds(), e.getTime().getNanos())))

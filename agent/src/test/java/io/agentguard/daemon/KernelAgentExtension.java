@@ -4,6 +4,7 @@ import io.agentguard.bpf.Libc;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.AgentConfigLoader;
 import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.Violation;
 import io.agentguard.scope.AgentCgroups;
 import io.agentguard.scope.Cgroup2Mount;
 import org.junit.jupiter.api.Assumptions;
@@ -34,6 +35,8 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     public static final boolean REQUIRE_BPF = "1".equals(System.getenv("AGENTGUARD_REQUIRE_BPF"));
 
     private final List<Event> events = new ArrayList<>();
+    private final List<Violation> violations = new ArrayList<>();
+    private List<String> rulePaths = List.of();
     private final int maxArgsBytes;
     private final int ringBufferBytes;
     private final String syscallOutcomes;
@@ -54,6 +57,12 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         this.maxArgsBytes = maxArgsBytes;
         this.ringBufferBytes = ringBufferBytes;
         this.syscallOutcomes = syscallOutcomes;
+    }
+
+    /** Rule files (after the default pack), watched for changes every 100 ms. */
+    public KernelAgentExtension withRules(List<String> paths) {
+        this.rulePaths = paths;
+        return this;
     }
 
     /** No stand-ins, and /proc/devices read from the given file every rescanMs. */
@@ -90,11 +99,13 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
                 .syscallOutcomes(syscallOutcomes)
                 .statsIntervalMs(0)
                 .deviceRescanMs(deviceRescanMs)
+                .rulePaths(rulePaths)
+                .ruleWatchMs(100)
                 .gpuStandins(!standins ? List.of() : List.of(standinDir.resolve("nvidiactl") + "=control",
                         standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm"))
                 .build();
         try {
-            agent = Agent.start(config, this::collect, System.err, procDevices);
+            agent = Agent.start(config, this::collect, this::collectViolation, System.err, procDevices);
         } catch (RuntimeException e) {
             cleanup();
             if (REQUIRE_BPF) {
@@ -107,6 +118,25 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     private synchronized void collect(Event e) {
         events.add(e);
         notifyAll();
+    }
+
+    private synchronized void collectViolation(Violation v) {
+        violations.add(v);
+        notifyAll();
+    }
+
+    /** Violations matching the filter, once at least minCount arrived or timeout passed. */
+    public synchronized List<Violation> awaitViolations(Predicate<Violation> filter, int minCount, Duration timeout)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            List<Violation> matching = violations.stream().filter(filter).toList();
+            long left = deadline - System.nanoTime();
+            if (matching.size() >= minCount || left <= 0) {
+                return matching;
+            }
+            wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        }
     }
 
     @Override

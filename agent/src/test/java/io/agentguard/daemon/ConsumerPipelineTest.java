@@ -1,7 +1,13 @@
-package io.agentguard.event;
+package io.agentguard.daemon;
 
+import io.agentguard.event.EventDecoder;
+import io.agentguard.event.NvidiaIoctlDecoder;
+import io.agentguard.process.ProcessTable;
 import io.agentguard.proto.v1.ClassKind;
 import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.Violation;
+import io.agentguard.rules.Classifier;
+import io.agentguard.rules.RuleSet;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
@@ -15,10 +21,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Decoding of synthetic records: bad ones are counted and skipped, good ones exact. */
-class EventDecoderTest {
+/** Synthetic records through the consumer pipeline: bad ones counted and skipped, good ones exact. */
+class ConsumerPipelineTest {
     private final List<Event> out = new ArrayList<>();
-    private final EventDecoder decoder = new EventDecoder(out::add, id -> "cg/" + id, () -> 1_000_000_000L, 1000);
+    private final List<Violation> violations = new ArrayList<>();
+    private final ConsumerPipeline pipeline = new ConsumerPipeline(
+            new EventDecoder(out::add, id -> "cg/" + id, () -> 1_000_000_000L, 1000),
+            new ProcessTable(1024, 10_000_000_000L), new Classifier(RuleSet.empty()), id -> "cg/" + id, true,
+            violations::add);
     private final MemorySegment buf = Arena.ofAuto().allocate(EXEC_SIZE, 8);
 
     private void header(int type, long size) {
@@ -31,19 +41,19 @@ class EventDecoderTest {
 
     @Test
     void recordsWithImpossibleTypeOrLengthAreCountedAndSkipped() {
-        decoder.onRecord(buf, 0, 10);                       // shorter than a header
+        pipeline.onRecord(buf, 0, 10);                       // shorter than a header
         header(99, 64);
-        decoder.onRecord(buf, 0, 64);                       // unknown type
+        pipeline.onRecord(buf, 0, 64);                       // unknown type
         header(TYPE_FORK, FORK_SIZE + 8);
-        decoder.onRecord(buf, 0, (int) FORK_SIZE + 8);      // size too big for a fork
+        pipeline.onRecord(buf, 0, (int) FORK_SIZE + 8);      // size too big for a fork
         header(TYPE_GPU_IOCTL, GPU_IOCTL_SIZE);
-        decoder.onRecord(buf, 0, 100);                      // header claims more than the ring record holds
+        pipeline.onRecord(buf, 0, 100);                      // header claims more than the ring record holds
         header(TYPE_FORK, FORK_SIZE);
         buf.set(JAVA_INT_UNALIGNED, FORK_CHILD_PID, 101);
-        decoder.onRecord(buf, 0, (int) FORK_SIZE);
-        decoder.publishCounters();
+        pipeline.onRecord(buf, 0, (int) FORK_SIZE);
+        pipeline.publishCounters();
 
-        assertThat(decoder.counters().invalid()).isEqualTo(4);
+        assertThat(pipeline.counters().invalid()).isEqualTo(4);
         assertThat(out).hasSize(1);
         Event fork = out.getFirst();
         assertThat(fork.getFork().getChildPid()).isEqualTo(101);
@@ -51,6 +61,8 @@ class EventDecoderTest {
         assertThat(fork.getProcess().getCgroupPath()).isEqualTo("cg/42");
         assertThat(fork.getMonotonicNs()).isEqualTo(5_000_000_000L);
         assertThat(fork.getTime().getSeconds()).isEqualTo(6);
+        // the child is now in the process table, with the parent as ppid
+        assertThat(pipeline.processes().ppid(pipeline.processes().slot(101))).isEqualTo(100);
     }
 
     @Test
@@ -58,7 +70,7 @@ class EventDecoderTest {
         header(TYPE_EXEC, EXEC_ARGS + 4);
         buf.set(JAVA_SHORT_UNALIGNED, EXEC_ARGS_LEN, (short) 4000);   // lies: only 4 bytes sent
         buf.setString(EXEC_ARGS, "abc");
-        decoder.onRecord(buf, 0, (int) EXEC_ARGS + 4);
+        pipeline.onRecord(buf, 0, (int) EXEC_ARGS + 4);
         assertThat(out.getFirst().getExec().getArgsList()).containsExactly("abc");
     }
 
@@ -68,11 +80,11 @@ class EventDecoderTest {
         buf.set(JAVA_SHORT_UNALIGNED, CONNECT_FAMILY, (short) 2);
         buf.set(JAVA_INT_UNALIGNED, CONNECT_FLAGS, CONNECT_RESULT_FOLLOWS);
         buf.set(JAVA_LONG_UNALIGNED, CONNECT_SOCK_COOKIE, 77);
-        decoder.onRecord(buf, 0, (int) CONNECT_SIZE);
+        pipeline.onRecord(buf, 0, (int) CONNECT_SIZE);
         assertThat(out).isEmpty();
-        decoder.expireConnects(5_000_000_000L + 999_000_000L);
+        pipeline.expireConnects(5_000_000_000L + 999_000_000L);
         assertThat(out).isEmpty();
-        decoder.expireConnects(5_000_000_000L + 1_000_000_000L);
+        pipeline.expireConnects(5_000_000_000L + 1_000_000_000L);
         assertThat(out).hasSize(1);
         assertThat(out.getFirst().getConnect().getOutcome().name()).isEqualTo("CONNECT_OUTCOME_IN_PROGRESS");
     }

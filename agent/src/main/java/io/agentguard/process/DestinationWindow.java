@@ -1,0 +1,68 @@
+package io.agentguard.process;
+
+/**
+ * Distinct destinations seen within a sliding time window, for one process or cgroup:
+ * a small open-addressing set of destination hashes with their last-seen time. Counts
+ * saturate at {@link #CAPACITY}: enough to tell a scan from normal work.
+ */
+final class DestinationWindow {
+    static final int CAPACITY = 64;
+    private static final int SLOTS = CAPACITY * 2;
+
+    private final long[] hashes = new long[SLOTS];
+    private final long[] seenNs = new long[SLOTS];
+    private int used;
+
+    void clear() {
+        java.util.Arrays.fill(hashes, 0);
+        java.util.Arrays.fill(seenNs, 0);
+        used = 0;
+    }
+
+    /** Records a destination at nowNs and returns the distinct count within windowNs. */
+    int record(long destinationHash, long nowNs, long windowNs) {
+        long h = destinationHash == 0 ? 1 : destinationHash;
+        long oldest = nowNs - windowNs;
+        int count = 0;
+        int free = -1;
+        boolean found = false;
+        for (int i = 0; i < SLOTS; i++) {
+            if (hashes[i] == 0 || seenNs[i] < oldest) {
+                if (hashes[i] != 0) {
+                    hashes[i] = 0;   // expired
+                    used--;
+                }
+                if (free < 0) {
+                    free = i;
+                }
+                continue;
+            }
+            if (hashes[i] == h) {
+                seenNs[i] = nowNs;
+                found = true;
+            }
+            count++;
+        }
+        if (!found) {
+            if (free >= 0 && used < CAPACITY) {
+                hashes[free] = h;
+                seenNs[free] = nowNs;
+                used++;
+            }
+            count++;
+        }
+        return Math.min(count, CAPACITY);
+    }
+
+    /** Distinct count within windowNs of nowNs, without recording. */
+    int count(long nowNs, long windowNs) {
+        long oldest = nowNs - windowNs;
+        int count = 0;
+        for (int i = 0; i < SLOTS; i++) {
+            if (hashes[i] != 0 && seenNs[i] >= oldest) {
+                count++;
+            }
+        }
+        return count;
+    }
+}

@@ -1,0 +1,204 @@
+package io.agentguard.rules;
+
+import java.util.Arrays;
+
+/**
+ * A condition after compilation: a tree of small nodes evaluated against an
+ * {@link EventContext}. Nothing allocates during evaluation. A comparison on a field that
+ * has no value for the event is false, whatever the operator.
+ */
+public interface CompiledCondition {
+    boolean test(EventContext c);
+
+    final class And implements CompiledCondition {
+        private final CompiledCondition[] terms;
+
+        And(CompiledCondition[] terms) {
+            this.terms = terms;
+        }
+
+        @Override
+        public boolean test(EventContext c) {
+            for (CompiledCondition t : terms) {
+                if (!t.test(c)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    final class Or implements CompiledCondition {
+        private final CompiledCondition[] terms;
+
+        Or(CompiledCondition[] terms) {
+            this.terms = terms;
+        }
+
+        @Override
+        public boolean test(EventContext c) {
+            for (CompiledCondition t : terms) {
+                if (t.test(c)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    final class Not implements CompiledCondition {
+        private final CompiledCondition term;
+
+        Not(CompiledCondition term) {
+            this.term = term;
+        }
+
+        @Override
+        public boolean test(EventContext c) {
+            return !term.test(c);
+        }
+    }
+
+    /** evt.type in a set: a bit test. */
+    final class EventTypeIn implements CompiledCondition {
+        private final int mask;
+        private final boolean negate;
+
+        EventTypeIn(int mask, boolean negate) {
+            this.mask = mask;
+            this.negate = negate;
+        }
+
+        @Override
+        public boolean test(EventContext c) {
+            return ((mask & (1 << c.type())) != 0) != negate;
+        }
+    }
+
+    final class StringCompare implements CompiledCondition {
+        private final Field field;
+        private final StringMatcher matcher;
+        private final boolean negate;
+
+        StringCompare(Field field, StringMatcher matcher, boolean negate) {
+            this.field = field;
+            this.matcher = matcher;
+            this.negate = negate;
+        }
+
+        @Override
+        public boolean test(EventContext c) {
+            if (!c.has(field)) {
+                return false;
+            }
+            String v = c.string(field);
+            return v != null && matcher.matches(v) != negate;
+        }
+    }
+
+    /** proc.aname: true if the comparison holds for any known ancestor. */
+    final class AnyAncestor implements CompiledCondition {
+        private final StringMatcher matcher;
+        private final boolean negate;
+
+        AnyAncestor(StringMatcher matcher, boolean negate) {
+            this.matcher = matcher;
+            this.negate = negate;
+        }
+
+        @Override
+        public boolean test(EventContext c) {
+            int n = c.ancestorCount();
+            for (int i = 0; i < n; i++) {
+                if (matcher.matches(c.ancestorName(i)) != negate) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    /** proc.aname[N]: the N-th ancestor (1 = parent). */
+    final class NthAncestor implements CompiledCondition {
+        private final int index;
+        private final StringMatcher matcher;
+        private final boolean negate;
+
+        NthAncestor(int n, StringMatcher matcher, boolean negate) {
+            this.index = n - 1;
+            this.matcher = matcher;
+            this.negate = negate;
+        }
+
+        @Override
+        public boolean test(EventContext c) {
+            return index < c.ancestorCount() && matcher.matches(c.ancestorName(index)) != negate;
+        }
+    }
+
+    final class NumberCompare implements CompiledCondition {
+        enum Op { EQ, NE, LT, LE, GT, GE, IN }
+
+        private final Field field;
+        private final Op op;
+        private final long value;
+        private final long[] sorted;
+
+        NumberCompare(Field field, Op op, long value, long[] values) {
+            this.field = field;
+            this.op = op;
+            this.value = value;
+            this.sorted = values == null ? null : values.clone();
+            if (sorted != null) {
+                Arrays.sort(sorted);
+            }
+        }
+
+        @Override
+        public boolean test(EventContext c) {
+            if (!c.has(field)) {
+                return false;
+            }
+            long v = c.number(field);
+            return switch (op) {
+                case EQ -> v == value;
+                case NE -> v != value;
+                case LT -> v < value;
+                case LE -> v <= value;
+                case GT -> v > value;
+                case GE -> v >= value;
+                case IN -> Arrays.binarySearch(sorted, v) >= 0;
+            };
+        }
+    }
+
+    final class BoolCompare implements CompiledCondition {
+        private final Field field;
+        private final boolean expected;
+
+        BoolCompare(Field field, boolean expected) {
+            this.field = field;
+            this.expected = expected;
+        }
+
+        @Override
+        public boolean test(EventContext c) {
+            return c.has(field) && c.bool(field) == expected;
+        }
+    }
+
+    final class IpIn implements CompiledCondition {
+        private final IpRanges ranges;
+        private final boolean negate;
+
+        IpIn(IpRanges ranges, boolean negate) {
+            this.ranges = ranges;
+            this.negate = negate;
+        }
+
+        @Override
+        public boolean test(EventContext c) {
+            return c.has(Field.CONN_ADDR) && ranges.contains(c.ipHigh(), c.ipLow()) != negate;
+        }
+    }
+}

@@ -1,0 +1,404 @@
+package io.agentguard.rules;
+
+import io.agentguard.config.AgentConfigLoader;
+import io.agentguard.rules.Condition.Literal;
+import io.agentguard.rules.RuleItems.ExceptionItem;
+import io.agentguard.rules.RuleItems.Item;
+import io.agentguard.rules.RuleItems.ListItem;
+import io.agentguard.rules.RuleItems.MacroItem;
+import io.agentguard.rules.RuleItems.RuleItem;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * Compiles rule files into a {@link RuleSet}: names resolved (lists, macros, fields), types
+ * checked, each comparison turned into the matching structure for its operator and
+ * literals, each rule indexed by the event types it can match. The first error aborts the
+ * whole compilation: a rule set is applied entirely or not at all.
+ */
+public final class RuleCompiler {
+    /** One file's text and the name errors should use for it. */
+    public record Source(String name, String text) {
+    }
+
+    private final Map<String, ListItem> lists = new HashMap<>();
+    private final Map<String, MacroItem> macros = new HashMap<>();
+    private final Set<String> ruleNames = new LinkedHashSet<>();
+    private final Deque<String> macroStack = new ArrayDeque<>();
+
+    private RuleCompiler() {
+    }
+
+    public static RuleSet compile(List<Source> sources) {
+        RuleCompiler c = new RuleCompiler();
+        List<CompiledRule> rules = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        for (Source s : sources) {
+            names.add(s.name());
+            for (Item item : RuleFileParser.parse(s.name(), s.text())) {
+                CompiledRule r = c.add(item);
+                if (r != null) {
+                    rules.add(r);
+                }
+            }
+        }
+        return new RuleSet(rules, names);
+    }
+
+    private CompiledRule add(Item item) {
+        switch (item) {
+            case ListItem l -> {
+                if (lists.containsKey(l.name())) {
+                    throw l.position().error("list '" + l.name() + "' is already defined at " + lists.get(l.name()).position());
+                }
+                lists.put(l.name(), l);
+                return null;
+            }
+            case MacroItem m -> {
+                if (macros.containsKey(m.name())) {
+                    throw m.position().error("macro '" + m.name() + "' is already defined at " + macros.get(m.name()).position());
+                }
+                macros.put(m.name(), m);
+                compile(m.condition());   // report errors where the macro is, not where it is used
+                return null;
+            }
+            case RuleItem r -> {
+                if (!ruleNames.add(r.name())) {
+                    throw r.position().error("rule '" + r.name() + "' is already defined");
+                }
+                CompiledCondition condition = compile(r.condition());
+                int eventTypes = eventTypes(r.condition());
+                if (!r.exceptions().isEmpty()) {
+                    condition = new CompiledCondition.And(new CompiledCondition[] {condition,
+                            new CompiledCondition.Not(exceptions(r.exceptions()))});
+                }
+                OutputTemplate output = OutputTemplate.compile(r.output(), r.outputPosition());
+                if (!r.enabled()) {
+                    return null;
+                }
+                if (eventTypes == 0) {
+                    throw r.condition().position().error("rule '" + r.name() + "' can never match: no event type has"
+                            + " all the fields its condition requires");
+                }
+                return new CompiledRule(r.name(), r.description(), r.priority(), r.tags(), r.action(), condition, output,
+                        eventTypes, r.position());
+            }
+        }
+    }
+
+    private CompiledCondition exceptions(List<ExceptionItem> exceptions) {
+        List<CompiledCondition> any = new ArrayList<>();
+        for (ExceptionItem e : exceptions) {
+            for (List<Literal> tuple : e.values()) {
+                CompiledCondition[] all = new CompiledCondition[e.fields().size()];
+                for (int i = 0; i < all.length; i++) {
+                    Literal v = tuple.get(i);
+                    Condition.Compare cmp = new Condition.Compare(e.fields().get(i), e.fieldPositions().get(i),
+                            e.comps().get(i), List.of(v), false, v.position());
+                    all[i] = compile(cmp);
+                }
+                any.add(all.length == 1 ? all[0] : new CompiledCondition.And(all));
+            }
+        }
+        return any.size() == 1 ? any.getFirst() : new CompiledCondition.Or(any.toArray(CompiledCondition[]::new));
+    }
+
+    // ---- conditions ------------------------------------------------------------------------
+
+    private CompiledCondition compile(Condition c) {
+        return switch (c) {
+            case Condition.And a -> new CompiledCondition.And(a.terms().stream().map(this::compile)
+                    .toArray(CompiledCondition[]::new));
+            case Condition.Or o -> new CompiledCondition.Or(o.terms().stream().map(this::compile)
+                    .toArray(CompiledCondition[]::new));
+            case Condition.Not n -> new CompiledCondition.Not(compile(n.term()));
+            case Condition.Name n -> name(n);
+            case Condition.Compare cmp -> compare(cmp);
+        };
+    }
+
+    private CompiledCondition name(Condition.Name n) {
+        MacroItem macro = macros.get(n.name());
+        if (macro != null) {
+            return withMacro(n, macro, () -> compile(macro.condition()));
+        }
+        Field f = Field.byName(n.name());
+        if (f != null) {
+            if (f.type() != Field.Type.BOOL) {
+                throw n.position().error("'" + n.name() + "' is " + article(f.type()) + " field: compare it with an"
+                        + " operator");
+            }
+            return new CompiledCondition.BoolCompare(f, true);
+        }
+        if (lists.containsKey(n.name())) {
+            throw n.position().error("'" + n.name() + "' is a list: use it as an operand, e.g. proc.name in ("
+                    + n.name() + ")");
+        }
+        throw n.position().error("unknown macro or field '" + n.name() + "'" + suggestName(n.name()));
+    }
+
+    private <T> T withMacro(Condition.Name use, MacroItem macro, java.util.function.Supplier<T> body) {
+        if (macroStack.contains(macro.name())) {
+            List<String> cycle = new ArrayList<>(macroStack.reversed());
+            cycle = cycle.subList(cycle.indexOf(macro.name()), cycle.size());
+            throw use.position().error("macro cycle: " + String.join(" -> ", cycle) + " -> " + macro.name());
+        }
+        macroStack.push(macro.name());
+        try {
+            return body.get();
+        } finally {
+            macroStack.pop();
+        }
+    }
+
+    private CompiledCondition compare(Condition.Compare cmp) {
+        String fieldName = cmp.field();
+        int ancestor = 0;
+        Field f;
+        if (fieldName.startsWith("proc.aname[")) {
+            OutputTemplate.FieldRef ref = OutputTemplate.resolve(fieldName, cmp.fieldPosition());
+            f = ref.field();
+            ancestor = ref.ancestorIndex();
+        } else {
+            f = Field.byName(fieldName);
+        }
+        if (f == null) {
+            throw cmp.fieldPosition().error("unknown field '" + fieldName + "'" + suggestField(fieldName));
+        }
+        String op = cmp.operator();
+        List<Literal> values = expand(cmp.values(), cmp.listSyntax());
+        boolean many = values.size() > 1 || cmp.listSyntax();
+        switch (op) {
+            case "=", "!=", "<", "<=", ">", ">=" -> {
+                if (many) {
+                    throw cmp.position().error("'" + op + "' takes one value; use 'in' for a list");
+                }
+            }
+            default -> {
+            }
+        }
+        boolean negate = op.equals("!=");
+        return switch (f.type()) {
+            case STRING -> stringCompare(f, ancestor, op, values, negate, cmp);
+            case INT -> numberCompare(f, op, values, cmp);
+            case BOOL -> {
+                if (!op.equals("=") && !op.equals("!=")) {
+                    throw cmp.position().error("operator '" + op + "' does not apply to bool field '" + fieldName
+                            + "' (use = or !=)");
+                }
+                Literal v = values.getFirst();
+                if (!v.text().equals("true") && !v.text().equals("false")) {
+                    throw v.position().error("'" + fieldName + "' is a bool; \"" + v.text() + "\" is not true or false");
+                }
+                yield new CompiledCondition.BoolCompare(f, v.text().equals("true") != negate);
+            }
+            case IP -> ipCompare(f, op, values, negate, cmp);
+        };
+    }
+
+    private CompiledCondition stringCompare(Field f, int ancestor, String op, List<Literal> values, boolean negate,
+                                            Condition.Compare cmp) {
+        switch (op) {
+            case "<", "<=", ">", ">=", "cidr" -> throw cmp.position().error("operator '" + op + "' needs "
+                    + (op.equals("cidr") ? "an ip" : "an int") + " field; '" + cmp.field() + "' is a string");
+            default -> {
+            }
+        }
+        List<String> texts = values.stream().map(Literal::text).toList();
+        if (f == Field.EVT_TYPE) {
+            if (!op.equals("=") && !op.equals("!=") && !op.equals("in")) {
+                throw cmp.position().error("evt.type takes =, != or in");
+            }
+            int mask = 0;
+            for (Literal v : values) {
+                int t = Field.eventType(v.text());
+                if (t < 0) {
+                    throw v.position().error("unknown event type '" + v.text()
+                            + "' (exec, fork, exit, connect, gpu_open, gpu_ioctl)");
+                }
+                mask |= 1 << t;
+            }
+            return new CompiledCondition.EventTypeIn(mask, negate);
+        }
+        if (op.equals("regex") || op.equals("glob")) {
+            for (Literal v : values) {
+                try {
+                    Pattern.compile(op.equals("glob") ? StringMatcher.globToRegex(v.text()) : v.text());
+                } catch (PatternSyntaxException e) {
+                    throw v.position().error("invalid " + op + " '" + v.text() + "': " + e.getDescription());
+                }
+            }
+        }
+        StringMatcher matcher = StringMatcher.of(op, texts);
+        if (f == Field.PROC_ANAME) {
+            return ancestor == 0 ? new CompiledCondition.AnyAncestor(matcher, negate)
+                    : new CompiledCondition.NthAncestor(ancestor, matcher, negate);
+        }
+        return new CompiledCondition.StringCompare(f, matcher, negate);
+    }
+
+    private CompiledCondition numberCompare(Field f, String op, List<Literal> values, Condition.Compare cmp) {
+        long[] numbers = new long[values.size()];
+        for (int i = 0; i < numbers.length; i++) {
+            Literal v = values.get(i);
+            try {
+                String t = v.text().replace("_", "");
+                numbers[i] = t.startsWith("0x") || t.startsWith("0X") ? Long.parseUnsignedLong(t.substring(2), 16)
+                        : Long.parseLong(t);
+            } catch (NumberFormatException e) {
+                throw v.position().error("'" + cmp.field() + "' is an int; \"" + v.text() + "\" is not a number");
+            }
+        }
+        CompiledCondition.NumberCompare.Op o = switch (op) {
+            case "=" -> CompiledCondition.NumberCompare.Op.EQ;
+            case "!=" -> CompiledCondition.NumberCompare.Op.NE;
+            case "<" -> CompiledCondition.NumberCompare.Op.LT;
+            case "<=" -> CompiledCondition.NumberCompare.Op.LE;
+            case ">" -> CompiledCondition.NumberCompare.Op.GT;
+            case ">=" -> CompiledCondition.NumberCompare.Op.GE;
+            case "in" -> CompiledCondition.NumberCompare.Op.IN;
+            default -> throw cmp.position().error("operator '" + op + "' does not apply to int field '" + cmp.field()
+                    + "' (use =, !=, <, <=, >, >= or in)");
+        };
+        return new CompiledCondition.NumberCompare(f, o, numbers[0], o == CompiledCondition.NumberCompare.Op.IN
+                ? numbers : null);
+    }
+
+    private CompiledCondition ipCompare(Field f, String op, List<Literal> values, boolean negate, Condition.Compare cmp) {
+        switch (op) {
+            case "=", "!=", "in", "cidr" -> {
+            }
+            default -> throw cmp.position().error("operator '" + op + "' does not apply to ip field '" + cmp.field()
+                    + "' (use =, !=, in or cidr)");
+        }
+        List<long[]> ranges = new ArrayList<>();
+        for (Literal v : values) {
+            boolean network = v.text().contains("/");
+            if (network && !op.equals("cidr") && !op.equals("in")) {
+                throw v.position().error("'" + v.text() + "' is a network: use cidr");
+            }
+            try {
+                ranges.add(IpRanges.parseRange(v.text(), true));
+            } catch (IllegalArgumentException e) {
+                throw v.position().error("invalid " + (network || op.equals("cidr") ? "CIDR" : "IP address") + " '"
+                        + v.text() + "' (" + e.getMessage() + ")");
+            }
+        }
+        return new CompiledCondition.IpIn(IpRanges.of(ranges), negate);
+    }
+
+    /** Parenthesised operands may name lists; list items may name lists too. */
+    private List<Literal> expand(List<Literal> values, boolean listSyntax) {
+        if (!listSyntax) {
+            return values;
+        }
+        List<Literal> out = new ArrayList<>();
+        for (Literal v : values) {
+            expandInto(v, out, new ArrayDeque<>());
+        }
+        return out;
+    }
+
+    private void expandInto(Literal v, List<Literal> out, Deque<String> seen) {
+        ListItem list = v.quoted() ? null : lists.get(v.text());
+        if (list == null) {
+            if (!v.quoted() && looksLikeListName(v.text()) && !lists.containsKey(v.text()) && similarList(v.text()) != null) {
+                throw v.position().error("unknown list '" + v.text() + "' (did you mean '" + similarList(v.text()) + "'?)");
+            }
+            out.add(v);
+            return;
+        }
+        if (seen.contains(list.name())) {
+            throw v.position().error("list cycle: " + String.join(" -> ", seen) + " -> " + list.name());
+        }
+        seen.push(list.name());
+        for (Literal item : list.items()) {
+            expandInto(item, out, seen);
+        }
+        seen.pop();
+    }
+
+    private static boolean looksLikeListName(String s) {
+        return s.matches("[a-z][a-z0-9_]*_[a-z0-9_]+");
+    }
+
+    private String similarList(String name) {
+        return lists.keySet().stream().filter(l -> AgentConfigLoader.distance(l, name) <= 2).findFirst().orElse(null);
+    }
+
+    // ---- event types a rule can match ---------------------------------------------------
+
+    /** Bit N: the condition can hold for record type N (unknown fields make comparisons false). */
+    private int eventTypes(Condition c) {
+        return switch (c) {
+            case Condition.And a -> a.terms().stream().mapToInt(this::eventTypes).reduce(Field.ALL_EVENT_TYPES, (x, y) -> x & y);
+            case Condition.Or o -> o.terms().stream().mapToInt(this::eventTypes).reduce(0, (x, y) -> x | y);
+            case Condition.Not n -> Field.ALL_EVENT_TYPES;
+            case Condition.Name n -> {
+                MacroItem m = macros.get(n.name());
+                if (m != null) {
+                    yield withMacro(n, m, () -> eventTypes(m.condition()));
+                }
+                Field f = Field.byName(n.name());
+                yield f != null ? f.eventTypes() : Field.ALL_EVENT_TYPES;
+            }
+            case Condition.Compare cmp -> {
+                Field f = cmp.field().startsWith("proc.aname[") ? Field.PROC_ANAME : Field.byName(cmp.field());
+                if (f == Field.EVT_TYPE && !cmp.operator().equals("!=")) {
+                    int mask = 0;
+                    for (Literal v : cmp.values()) {
+                        int t = Field.eventType(v.text());
+                        if (t > 0) {
+                            mask |= 1 << t;
+                        }
+                    }
+                    yield mask;
+                }
+                yield f == null ? Field.ALL_EVENT_TYPES : f.eventTypes() & Field.ALL_EVENT_TYPES;
+            }
+        };
+    }
+
+    // ---- suggestions -------------------------------------------------------------------------
+
+    static String suggestField(String name) {
+        String best = null;
+        int bestDistance = 4;
+        for (String candidate : Field.names()) {
+            int d = AgentConfigLoader.distance(name, candidate);
+            if (d < bestDistance) {
+                bestDistance = d;
+                best = candidate;
+            }
+        }
+        return best != null ? " (did you mean '" + best + "'?)" : "";
+    }
+
+    private String suggestName(String name) {
+        String best = null;
+        int bestDistance = 3;
+        List<String> candidates = new ArrayList<>(macros.keySet());
+        candidates.addAll(Field.names());
+        for (String candidate : candidates) {
+            int d = AgentConfigLoader.distance(name, candidate);
+            if (d < bestDistance) {
+                bestDistance = d;
+                best = candidate;
+            }
+        }
+        return best != null ? " (did you mean '" + best + "'?)" : "";
+    }
+
+    private static String article(Field.Type t) {
+        return t == Field.Type.INT ? "an int" : t == Field.Type.IP ? "an ip" : "a " + t.lower();
+    }
+}

@@ -1,0 +1,72 @@
+package io.agentguard.rules;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Reloads rules when their files change (polled) or on request (SIGHUP): the new set is
+ * compiled off the consumer thread and swapped in whole; a set with an error is not
+ * applied, the old one keeps running, and the error is logged and kept for status.
+ */
+public final class RuleReloader {
+    /** The outcome of the last reload attempt. */
+    public record Status(long succeeded, long failed, String lastError, int rules) {
+    }
+
+    private final Classifier classifier;
+    private final boolean defaultPack;
+    private final List<String> paths;
+    private final PrintStream log;
+    private final AtomicLong succeeded = new AtomicLong();
+    private final AtomicLong failed = new AtomicLong();
+    private volatile String lastError = "";
+    private Map<Path, Long> seen;
+
+    public RuleReloader(Classifier classifier, boolean defaultPack, List<String> paths, PrintStream log) {
+        this.classifier = classifier;
+        this.defaultPack = defaultPack;
+        this.paths = paths;
+        this.log = log;
+        this.seen = RuleLoader.files(paths);
+    }
+
+    /** Reloads if the set of files or a modification time changed. Housekeeping thread only. */
+    public synchronized void checkForChanges() {
+        Map<Path, Long> now;
+        try {
+            now = RuleLoader.files(paths);
+        } catch (RuleException e) {
+            return;
+        }
+        if (!now.equals(seen)) {
+            seen = now;
+            reload("files changed");
+        }
+    }
+
+    /** Compiles and swaps; returns true when the new set was applied. */
+    public synchronized boolean reload(String why) {
+        try {
+            RuleSet next = RuleLoader.load(defaultPack, paths);
+            classifier.swap(next);
+            succeeded.incrementAndGet();
+            lastError = "";
+            log.println("agentguard: rules reloaded (" + why + "): " + next.size() + " rules from "
+                    + next.sources().size() + " sources");
+            return true;
+        } catch (RuleException | java.io.UncheckedIOException e) {
+            failed.incrementAndGet();
+            lastError = e.getMessage();
+            log.println("agentguard: rules reload failed (" + why + "), keeping the previous "
+                    + classifier.rules().size() + " rules: " + e.getMessage());
+            return false;
+        }
+    }
+
+    public Status status() {
+        return new Status(succeeded.get(), failed.get(), lastError, classifier.rules().size());
+    }
+}

@@ -1,0 +1,17 @@
+package io.agentguard.rules;
+
+/** Where something is in a rule file, for error messages (1-based line and column). */
+public record SourcePosition(String file, int line, int column) {
+    public SourcePosition at(int columnOffset) {
+        return new SourcePosition(file, line, column + columnOffset);
+    }
+
+    public RuleException error(String message) {
+        return new RuleException(this + ": " + message);
+    }
+
+    @Override
+    public String toString() {
+        return file + ":" + line + ":" + column;
+    }
+}
