@@ -57,13 +57,16 @@ final class IpRanges {
         long lo;
         int bits;
         if (raw.length == 4) {
+            // Java returns IPv4-mapped IPv6 text (::ffff:a.b.c.d) as IPv4 too; its prefix is then a v6 one.
+            boolean writtenAsV6 = address.contains(":");
             hi = 0;
             lo = 0x0000_ffff_0000_0000L | (Integer.toUnsignedLong(((raw[0] & 0xff) << 24) | ((raw[1] & 0xff) << 16)
                     | ((raw[2] & 0xff) << 8) | (raw[3] & 0xff)));
-            if (prefix > 32) {
-                throw new IllegalArgumentException("prefix length " + prefix + " > 32");
+            int max = writtenAsV6 ? 128 : 32;
+            if (prefix > max) {
+                throw new IllegalArgumentException("prefix length " + prefix + " > " + max);
             }
-            bits = prefix < 0 ? 128 : 96 + prefix;
+            bits = prefix < 0 ? 128 : writtenAsV6 ? prefix : 96 + prefix;
         } else {
             hi = 0;
             lo = 0;
