@@ -2,16 +2,26 @@ package io.agentguard.process;
 
 /**
  * Distinct destinations seen within a sliding time window, for one process or cgroup:
- * a small open-addressing set of destination hashes with their last-seen time. Counts
- * saturate at {@link #CAPACITY}: enough to tell a scan from normal work.
+ * a small set of destination hashes with their last-seen time, scanned linearly (it is
+ * small, and the scan expires old entries as it goes). Counts saturate at the capacity:
+ * enough to tell a scan from normal work.
  */
 final class DestinationWindow {
-    static final int CAPACITY = 64;
-    private static final int SLOTS = CAPACITY * 2;
+    static final int PROCESS_CAPACITY = 64;
+    static final int CGROUP_CAPACITY = 256;
 
-    private final long[] hashes = new long[SLOTS];
-    private final long[] seenNs = new long[SLOTS];
+    private final int capacity;
+    private final int slots;
+    private final long[] hashes;
+    private final long[] seenNs;
     private int used;
+
+    DestinationWindow(int capacity) {
+        this.capacity = capacity;
+        this.slots = capacity * 2;
+        this.hashes = new long[slots];
+        this.seenNs = new long[slots];
+    }
 
     void clear() {
         java.util.Arrays.fill(hashes, 0);
@@ -26,7 +36,7 @@ final class DestinationWindow {
         int count = 0;
         int free = -1;
         boolean found = false;
-        for (int i = 0; i < SLOTS; i++) {
+        for (int i = 0; i < slots; i++) {
             if (hashes[i] == 0 || seenNs[i] < oldest) {
                 if (hashes[i] != 0) {
                     hashes[i] = 0;   // expired
@@ -44,21 +54,21 @@ final class DestinationWindow {
             count++;
         }
         if (!found) {
-            if (free >= 0 && used < CAPACITY) {
+            if (free >= 0 && used < capacity) {
                 hashes[free] = h;
                 seenNs[free] = nowNs;
                 used++;
             }
             count++;
         }
-        return Math.min(count, CAPACITY);
+        return Math.min(count, capacity);
     }
 
     /** Distinct count within windowNs of nowNs, without recording. */
     int count(long nowNs, long windowNs) {
         long oldest = nowNs - windowNs;
         int count = 0;
-        for (int i = 0; i < SLOTS; i++) {
+        for (int i = 0; i < slots; i++) {
             if (hashes[i] != 0 && seenNs[i] >= oldest) {
                 count++;
             }

@@ -182,12 +182,12 @@ public final class ProcessTable {
     public int recordDestination(int slot, long destinationHash, long nowNs) {
         DestinationWindow w = destinations[slot];
         if (w == null) {
-            w = destinations[slot] = new DestinationWindow();
+            w = destinations[slot] = new DestinationWindow(DestinationWindow.PROCESS_CAPACITY);
         }
         int cg = cgroupSlot(cgroupId[slot]);
         DestinationWindow cw = cgroupDestinations[cg];
         if (cw == null) {
-            cw = cgroupDestinations[cg] = new DestinationWindow();
+            cw = cgroupDestinations[cg] = new DestinationWindow(DestinationWindow.CGROUP_CAPACITY);
         }
         cw.record(destinationHash, nowNs, windowNs);
         return w.record(destinationHash, nowNs, windowNs);
