@@ -1,0 +1,103 @@
+package io.agentguard.cli;
+
+import com.google.protobuf.util.JsonFormat;
+import io.agentguard.proto.v1.ConnectEvent;
+import io.agentguard.proto.v1.AddressFamily;
+import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.ExecEvent;
+import io.agentguard.proto.v1.ProcessInfo;
+import io.agentguard.proto.v1.Violation;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** agentguard rules check and agentguard replay, as an operator runs them. */
+class RulesAndReplayCommandTest {
+    record Result(int code, String out, String err) {
+    }
+
+    private static Result run(String... args) throws Exception {
+        PrintStream savedOut = System.out;
+        PrintStream savedErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true));
+        System.setErr(new PrintStream(err, true));
+        try {
+            int code = Main.execute(args);
+            return new Result(code, out.toString(), err.toString());
+        } finally {
+            System.setOut(savedOut);
+            System.setErr(savedErr);
+        }
+    }
+
+    @Test
+    void checkAcceptsTheDefaultPackAndAValidFile(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("mine.yaml");
+        Files.writeString(f, "- rule: Local rule\n  desc: d\n  condition: proc.name in (miner_binaries) and proc.uid = 0\n"
+                + "  output: o\n  priority: WARNING\n");
+        Result r = run("rules", "check", f.toString());
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).startsWith("ok: 20 enabled rules from (default pack), " + f);
+    }
+
+    @Test
+    void checkReportsTheFirstErrorWithFileLineColumnAndExitsOne(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("bad.yaml");
+        Files.writeString(f, "- rule: r\n  desc: d\n  condition: conn.port = ssh\n  output: o\n  priority: NOTICE\n");
+        Result r = run("rules", "check", "--no-default-pack", f.toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).isEqualTo(f + ":3:26: 'conn.port' is an int; \"ssh\" is not a number");
+        assertThat(run("rules", "check", dir.resolve("missing.yaml").toString()).err()).contains("no such file");
+    }
+
+    @Test
+    void replayClassifiesRecordedEventsOffline(@TempDir Path dir) throws Exception {
+        JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
+        ProcessInfo p = ProcessInfo.newBuilder().setPid(10).setPpid(9).setComm("bash").setCgroupId(5).build();
+        List<Event> events = List.of(
+                Event.newBuilder().setMonotonicNs(1).setProcess(p).setExec(ExecEvent.newBuilder()
+                        .setFilename("/usr/bin/ssh").addAllArgs(List.of("ssh", "-fNR", "2222:localhost:22", "u@127.66.0.5"))
+                        .setSuccess(true)).build(),
+                Event.newBuilder().setMonotonicNs(2).setProcess(p.toBuilder().setComm("ssh")).setConnect(ConnectEvent
+                        .newBuilder().setFamily(AddressFamily.ADDRESS_FAMILY_INET).setAddress("169.254.169.254")
+                        .setPort(80).setProtocol(6)).build(),
+                Event.newBuilder().setMonotonicNs(3).setProcess(p.toBuilder().setPid(11)).setExec(ExecEvent.newBuilder()
+                        .setFilename("/usr/bin/git").addAllArgs(List.of("git", "status")).setSuccess(true)).build());
+        StringBuilder lines = new StringBuilder();
+        for (Event e : events) {
+            lines.append(json.print(e)).append('\n');
+        }
+        Path file = dir.resolve("events.jsonl");
+        Files.writeString(file, lines);
+
+        Result r = run("replay", file.toString());
+        assertThat(r.code()).isZero();
+        List<String> rules = r.out().lines().map(l -> {
+            Violation.Builder v = Violation.newBuilder();
+            try {
+                JsonFormat.parser().merge(l, v);
+            } catch (Exception e) {
+                throw new AssertionError(l, e);
+            }
+            return v.getRule();
+        }).toList();
+        assertThat(rules).contains("SSH port forwarding or proxy options", "Cloud metadata service contacted");
+        assertThat(rules).doesNotContain("Tunnel tool started");
+        assertThat(r.err()).contains("replayed 3 events against 19 rules");
+
+        Files.writeString(file, lines + "{not json\n");
+        Result bad = run("replay", file.toString());
+        assertThat(bad.code()).isEqualTo(1);
+        assertThat(bad.err()).contains(file + ":4: not an agentguard event");
+    }
+}
