@@ -1,78 +1,67 @@
 package io.agentguard.process;
 
 /**
- * Distinct destinations seen within a sliding time window, for one process or cgroup:
- * a small set of destination hashes with their last-seen time, scanned linearly (it is
- * small, and the scan expires old entries as it goes). Counts saturate at the capacity:
- * enough to tell a scan from normal work.
+ * Distinct destinations within a sliding time window, for one process or cgroup, in O(1)
+ * amortized per connect: a FIFO of (destination, time) and an index from destination to
+ * its latest FIFO position. Expiring the FIFO's head drops a destination only if that
+ * position is still its latest. The count saturates at the FIFO's capacity (a full FIFO
+ * expires its head early): enough to tell a scan from normal work.
  */
 final class DestinationWindow {
     static final int PROCESS_CAPACITY = 64;
-    static final int CGROUP_CAPACITY = 256;
+    static final int CGROUP_CAPACITY = 1024;
 
     private final int capacity;
-    private final int slots;
-    private final long[] hashes;
-    private final long[] seenNs;
-    private int used;
+    private final long[] fifoHash;
+    private final long[] fifoTimeNs;
+    private final LongIndex latest;
+    private long head;   // positions grow forever; index = position % capacity
+    private long tail;
 
     DestinationWindow(int capacity) {
         this.capacity = capacity;
-        this.slots = capacity * 2;
-        this.hashes = new long[slots];
-        this.seenNs = new long[slots];
+        this.fifoHash = new long[capacity];
+        this.fifoTimeNs = new long[capacity];
+        this.latest = new LongIndex(capacity);
     }
 
     void clear() {
-        java.util.Arrays.fill(hashes, 0);
-        java.util.Arrays.fill(seenNs, 0);
-        used = 0;
+        head = tail = 0;
+        latest.clear();
     }
 
     /** Records a destination at nowNs and returns the distinct count within windowNs. */
     int record(long destinationHash, long nowNs, long windowNs) {
-        long h = destinationHash == 0 ? 1 : destinationHash;
-        long oldest = nowNs - windowNs;
-        int count = 0;
-        int free = -1;
-        boolean found = false;
-        for (int i = 0; i < slots; i++) {
-            if (hashes[i] == 0 || seenNs[i] < oldest) {
-                if (hashes[i] != 0) {
-                    hashes[i] = 0;   // expired
-                    used--;
-                }
-                if (free < 0) {
-                    free = i;
-                }
-                continue;
-            }
-            if (hashes[i] == h) {
-                seenNs[i] = nowNs;
-                found = true;
-            }
-            count++;
+        expire(nowNs - windowNs);
+        if (tail - head == capacity) {
+            dropHead();
         }
-        if (!found) {
-            if (free >= 0 && used < capacity) {
-                hashes[free] = h;
-                seenNs[free] = nowNs;
-                used++;
-            }
-            count++;
-        }
-        return Math.min(count, capacity);
+        int at = (int) (tail % capacity);
+        fifoHash[at] = destinationHash;
+        fifoTimeNs[at] = nowNs;
+        latest.put(destinationHash, at);
+        tail++;
+        return latest.size();
     }
 
-    /** Distinct count within windowNs of nowNs, without recording. */
+    /** Distinct count within windowNs of nowNs. */
     int count(long nowNs, long windowNs) {
-        long oldest = nowNs - windowNs;
-        int count = 0;
-        for (int i = 0; i < slots; i++) {
-            if (hashes[i] != 0 && seenNs[i] >= oldest) {
-                count++;
-            }
+        expire(nowNs - windowNs);
+        return latest.size();
+    }
+
+    private void expire(long oldestNs) {
+        while (head < tail && fifoTimeNs[(int) (head % capacity)] < oldestNs) {
+            dropHead();
         }
-        return count;
+    }
+
+    private void dropHead() {
+        int at = (int) (head % capacity);
+        long hash = fifoHash[at];
+        if (latest.get(hash) == at) {
+            latest.remove(hash);
+        }
+        head++;
     }
 }

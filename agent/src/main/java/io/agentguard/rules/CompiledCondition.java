@@ -10,11 +10,21 @@ import java.util.Arrays;
 public interface CompiledCondition {
     boolean test(EventContext c);
 
+    /** Relative evaluation cost, so the compiler can test cheap terms of and/or first. */
+    default int cost() {
+        return 5;
+    }
+
     final class And implements CompiledCondition {
         private final CompiledCondition[] terms;
 
         And(CompiledCondition[] terms) {
-            this.terms = terms;
+            this.terms = byCost(terms);
+        }
+
+        @Override
+        public int cost() {
+            return sum(terms);
         }
 
         @Override
@@ -32,7 +42,12 @@ public interface CompiledCondition {
         private final CompiledCondition[] terms;
 
         Or(CompiledCondition[] terms) {
-            this.terms = terms;
+            this.terms = byCost(terms);
+        }
+
+        @Override
+        public int cost() {
+            return sum(terms);
         }
 
         @Override
@@ -46,11 +61,31 @@ public interface CompiledCondition {
         }
     }
 
+    /** Conditions have no side effects, so and/or may test their terms in any order. */
+    private static CompiledCondition[] byCost(CompiledCondition[] terms) {
+        CompiledCondition[] sorted = terms.clone();
+        Arrays.sort(sorted, java.util.Comparator.comparingInt(CompiledCondition::cost));
+        return sorted;
+    }
+
+    private static int sum(CompiledCondition[] terms) {
+        int s = 0;
+        for (CompiledCondition t : terms) {
+            s += t.cost();
+        }
+        return s;
+    }
+
     final class Not implements CompiledCondition {
         private final CompiledCondition term;
 
         Not(CompiledCondition term) {
             this.term = term;
+        }
+
+        @Override
+        public int cost() {
+            return term.cost();
         }
 
         @Override
@@ -67,6 +102,11 @@ public interface CompiledCondition {
         EventTypeIn(int mask, boolean negate) {
             this.mask = mask;
             this.negate = negate;
+        }
+
+        @Override
+        public int cost() {
+            return 1;
         }
 
         @Override
@@ -87,6 +127,11 @@ public interface CompiledCondition {
         }
 
         @Override
+        public int cost() {
+            return matcher.cost();
+        }
+
+        @Override
         public boolean test(EventContext c) {
             if (!c.has(field)) {
                 return false;
@@ -104,6 +149,11 @@ public interface CompiledCondition {
         AnyAncestor(StringMatcher matcher, boolean negate) {
             this.matcher = matcher;
             this.negate = negate;
+        }
+
+        @Override
+        public int cost() {
+            return 8 * matcher.cost();
         }
 
         @Override
@@ -131,6 +181,11 @@ public interface CompiledCondition {
         }
 
         @Override
+        public int cost() {
+            return 2 + matcher.cost();
+        }
+
+        @Override
         public boolean test(EventContext c) {
             return index < c.ancestorCount() && matcher.matches(c.ancestorName(index)) != negate;
         }
@@ -152,6 +207,11 @@ public interface CompiledCondition {
             if (sorted != null) {
                 Arrays.sort(sorted);
             }
+        }
+
+        @Override
+        public int cost() {
+            return 2;
         }
 
         @Override
@@ -182,6 +242,11 @@ public interface CompiledCondition {
         }
 
         @Override
+        public int cost() {
+            return 2;
+        }
+
+        @Override
         public boolean test(EventContext c) {
             return c.has(field) && c.bool(field) == expected;
         }
@@ -194,6 +259,11 @@ public interface CompiledCondition {
         IpIn(IpRanges ranges, boolean negate) {
             this.ranges = ranges;
             this.negate = negate;
+        }
+
+        @Override
+        public int cost() {
+            return 3;
         }
 
         @Override

@@ -14,17 +14,37 @@ import java.util.regex.Pattern;
 interface StringMatcher {
     boolean matches(String value);
 
+    /** Relative cost: hashing and equality are cheap, scanning the value and regexes are not. */
+    default int cost() {
+        return 5;
+    }
+
+    /** A matcher with an explicit cost. */
+    static StringMatcher costing(int cost, StringMatcher m) {
+        return new StringMatcher() {
+            @Override
+            public boolean matches(String value) {
+                return m.matches(value);
+            }
+
+            @Override
+            public int cost() {
+                return cost;
+            }
+        };
+    }
+
     static StringMatcher of(String operator, List<String> literals) {
         return switch (operator) {
-            case "=", "!=", "in" -> literals.size() == 1 ? equalTo(literals.getFirst()) : oneOf(literals);
-            case "contains" -> literals.size() == 1 ? contains(literals.getFirst())
-                    : trie(CharTrie.of(literals, false, true), Kind.SUBSTRING);
-            case "startswith" -> literals.size() == 1 ? startsWith(literals.getFirst())
-                    : trie(CharTrie.of(literals, false, false), Kind.PREFIX);
-            case "endswith" -> literals.size() == 1 ? endsWith(literals.getFirst())
-                    : trie(CharTrie.of(literals, true, false), Kind.SUFFIX);
-            case "glob" -> pattern(alternation(literals.stream().map(StringMatcher::globToRegex).toList()), true);
-            case "regex" -> pattern(alternation(literals), false);
+            case "=", "!=", "in" -> costing(3, literals.size() == 1 ? equalTo(literals.getFirst()) : oneOf(literals));
+            case "contains" -> costing(12, literals.size() == 1 ? contains(literals.getFirst())
+                    : trie(CharTrie.of(literals, false, true), Kind.SUBSTRING));
+            case "startswith" -> costing(5, literals.size() == 1 ? startsWith(literals.getFirst())
+                    : trie(CharTrie.of(literals, false, false), Kind.PREFIX));
+            case "endswith" -> costing(5, literals.size() == 1 ? endsWith(literals.getFirst())
+                    : trie(CharTrie.of(literals, true, false), Kind.SUFFIX));
+            case "glob" -> costing(25, pattern(alternation(literals.stream().map(StringMatcher::globToRegex).toList()), true));
+            case "regex" -> costing(30, pattern(alternation(literals), false));
             default -> throw new IllegalArgumentException(operator);
         };
     }
