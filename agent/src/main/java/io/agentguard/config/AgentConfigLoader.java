@@ -32,7 +32,7 @@ public final class AgentConfigLoader {
     public static final String EMBEDDED_DEFAULT = "/io/agentguard/config/default.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
-            "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table");
+            "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.of(
             "output", Set.of("path", "format", "events"),
             "rules", Set.of("default_pack", "paths", "watch_interval_ms"),
@@ -110,6 +110,14 @@ public final class AgentConfigLoader {
                 case "create_missing_cgroups" -> create = bool(v, key);
                 case "stats_interval_ms" -> statsMs = integer(v, key, 0, 86_400_000L);
                 case "syscall_outcomes" -> syscallOutcomes = oneOf(v, key, "auto", "on", "off");
+                case "mode" -> {
+                    // Only monitor exists until the enforcement stage lands; refusing enforce is safer
+                    // than silently not enforcing what an operator asked for.
+                    if (oneOf(v, key, "monitor", "enforce").equals("enforce")) {
+                        throw new ConfigException(where(v) + "mode: 'enforce' needs the enforcement stage, which this"
+                                + " version does not have yet; use 'monitor' (everything is observed and reported)");
+                    }
+                }
                 default -> {
                     MappingNode section = mapping(v, key);
                     for (NodeTuple s : section.getValue()) {

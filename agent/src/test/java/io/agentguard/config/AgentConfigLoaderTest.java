@@ -55,6 +55,13 @@ class AgentConfigLoaderTest {
     }
 
     @Test
+    void enforceModeIsRefusedUntilEnforcementExists() {
+        assertThat(AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nmode: monitor\n").agentCgroups()).containsExactly("x");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nmode: enforce\n"))
+                .hasMessageStartingWith("a.yaml:2:7: mode: 'enforce' needs the enforcement stage");
+    }
+
+    @Test
     void syntaxErrorAndMissingCgroupsAreReported() {
         assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x\n"))
                 .hasMessageStartingWith("a.yaml:2:1: YAML syntax error");
