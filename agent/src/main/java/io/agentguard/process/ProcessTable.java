@@ -101,12 +101,10 @@ public final class ProcessTable {
     /** A successful exec replaces the program; state that belongs to the process stays. */
     public int onExec(int processId, int parentId, long cgroup, int userId, String taskComm, String filename,
                       List<String> argv, long nowNs) {
-        int slot = ensure(processId, parentId, taskComm, cgroup, userId, nowNs);
-        ppid[slot] = parentId;
-        cgroupId[slot] = cgroup;
-        uid[slot] = userId;
-        comm[slot] = taskComm;
-        setProgram(slot, filename, argv);
+        int slot = byPid.get(processId);
+        long started = slot >= 0 ? startNs[slot] : nowNs;
+        slot = put(processId, parentId, cgroup, userId, taskComm, filename, argv, started);
+        lastSeenNs[slot] = nowNs;
         return slot;
     }
 

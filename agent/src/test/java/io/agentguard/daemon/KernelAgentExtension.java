@@ -126,17 +126,9 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     }
 
     /** Violations matching the filter, once at least minCount arrived or timeout passed. */
-    public synchronized List<Violation> awaitViolations(Predicate<Violation> filter, int minCount, Duration timeout)
+    public List<Violation> awaitViolations(Predicate<Violation> filter, int minCount, Duration timeout)
             throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            List<Violation> matching = violations.stream().filter(filter).toList();
-            long left = deadline - System.nanoTime();
-            if (matching.size() >= minCount || left <= 0) {
-                return matching;
-            }
-            wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-        }
+        return awaitIn(violations, filter, minCount, timeout);
     }
 
     @Override
@@ -218,11 +210,15 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     }
 
     /** Events matching the filter, once at least minCount arrived or timeout passed. */
-    public synchronized List<Event> await(Predicate<Event> filter, int minCount, Duration timeout)
+    public List<Event> await(Predicate<Event> filter, int minCount, Duration timeout) throws InterruptedException {
+        return awaitIn(events, filter, minCount, timeout);
+    }
+
+    private synchronized <T> List<T> awaitIn(List<T> source, Predicate<T> filter, int minCount, Duration timeout)
             throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            List<Event> matching = events.stream().filter(filter).toList();
+            List<T> matching = source.stream().filter(filter).toList();
             long left = deadline - System.nanoTime();
             if (matching.size() >= minCount || left <= 0) {
                 return matching;
