@@ -26,6 +26,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define TCP_SYN_SENT   2
 #define TCP_CLOSE      7
 #define BPF_DEVCG_DEV_CHAR 2
+#define SIGKILL        9
+#define EPERM          1
 
 /* ---- maps ---------------------------------------------------------------------- */
 
@@ -95,6 +97,63 @@ struct {
 	__type(value, __u64);
 } ag_connect_calls SEC(".maps");
 
+/* Policies of both generations; index = generation * AG_MAX_POLICIES + policy. Agent-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * AG_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct ag_policy);
+} ag_policies SEC(".maps");
+
+/* Cgroups that have a policy of their own (generation, cgroup id) -> policy index. Agent-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * AG_MAX_POLICIES);
+	__type(key, struct ag_policy_root_key);
+	__type(value, __u32);
+} ag_policy_roots SEC(".maps");
+
+/* Egress networks per policy slot -> port/protocol rules. Agent-written; actions add entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ag_egress_key);
+	__type(value, struct ag_egress_value);
+} ag_egress SEC(".maps");
+
+/* Denied program names per policy slot. Agent-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ag_exec_name_key);
+	__type(value, __u8);
+} ag_exec_deny_names SEC(".maps");
+
+/* Denied program paths per policy slot. Agent-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct ag_exec_path_key);
+	__type(value, __u8);
+} ag_exec_deny_paths SEC(".maps");
+
+/* Executables (file system, inode) allowed to create GPU compute contexts, per policy slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct ag_exe_key);
+	__type(value, __u8);
+} ag_compute_exes SEC(".maps");
+
+/* Scratch for building an exec path key (too big for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_exec_path_key);
+} ag_path_scratch SEC(".maps");
+
 /* Scratch for the variable-size exec record (too big for the BPF stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -143,6 +202,39 @@ static __always_inline __u64 wakeup_flags(void)
 {
 	struct ag_config *cfg = ag_cfg();
 	return cfg ? cfg->ringbuf_wakeup : 0;
+}
+
+/* The policy slot of current: the deepest policy root above its cgroup, else the default
+ * policy (index 0), in the generation in force. */
+static __always_inline __u32 policy_slot(struct ag_config *cfg)
+{
+	__u32 generation = cfg->generation & 1;
+	__u64 levels = cfg->policy_levels;
+	__u32 found = 0;
+	struct ag_policy_root_key key = { .generation = generation };
+	for (int level = 0; level <= AG_MAX_SCOPE_LEVEL; level++) {
+		if (!levels)
+			break;
+		if (levels & 1) {
+			key.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
+			__u32 *index = key.cgroup_id ? bpf_map_lookup_elem(&ag_policy_roots, &key) : NULL;
+			if (index)
+				found = *index;   /* deeper levels come later and win */
+		}
+		levels >>= 1;
+	}
+	return generation * AG_MAX_POLICIES + (found & (AG_MAX_POLICIES - 1));
+}
+
+static __always_inline struct ag_policy *policy_of(__u32 slot)
+{
+	return bpf_map_lookup_elem(&ag_policies, &slot);
+}
+
+/* ALLOWED, DENIED (enforce) or WOULD_BLOCK (monitor) for a policy that objects. */
+static __always_inline __u32 objection(struct ag_policy *pol)
+{
+	return pol->flags & AG_POLICY_ENFORCE ? AG_VERDICT_DENIED : AG_VERDICT_WOULD_BLOCK;
 }
 
 static __always_inline void fill_header(struct ag_header *h, __u16 type, __u16 size)
@@ -207,6 +299,36 @@ static __always_inline void exec_output(struct ag_exec *e, __u64 args_len)
 		count(AG_CNT_EMITTED);
 }
 
+/* Exec policy: a denied program is killed here, after the point of no return and before
+ * it runs a single instruction (the pending SIGKILL is taken on the way to user space). */
+static __always_inline __u16 exec_policy(struct ag_config *cfg, const char *filename)
+{
+	__u32 slot = policy_slot(cfg);
+	struct ag_policy *pol = policy_of(slot);
+	if (!pol)
+		return 0;
+	struct ag_exec_name_key name = { .policy = slot };
+	bpf_get_current_comm(name.name, sizeof(name.name));
+	bool denied = bpf_map_lookup_elem(&ag_exec_deny_names, &name) != NULL;
+	if (!denied) {
+		__u32 zero = 0;
+		struct ag_exec_path_key *path = bpf_map_lookup_elem(&ag_path_scratch, &zero);
+		if (path) {
+			__builtin_memset(path, 0, sizeof(*path));
+			path->policy = slot;
+			bpf_probe_read_kernel_str(path->path, sizeof(path->path), filename);
+			denied = bpf_map_lookup_elem(&ag_exec_deny_paths, path) != NULL;
+		}
+	}
+	if (!denied)
+		return 0;
+	if (objection(pol) == AG_VERDICT_DENIED) {
+		bpf_send_signal(SIGKILL);
+		return AG_EXEC_DENIED;
+	}
+	return AG_EXEC_WOULD_BLOCK;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -224,6 +346,7 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	e->error = 0;
 	exec_filename_read(e, bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
 						       BPF_CORE_READ(bprm, filename)));
+	e->flags |= exec_policy(cfg, e->filename);
 
 	__u64 arg_start = BPF_CORE_READ(task, mm, arg_start);
 	__u64 arg_end = BPF_CORE_READ(task, mm, arg_end);
@@ -291,12 +414,57 @@ static __always_inline void track_connect_call(struct ag_connect *c)
 		c->flags |= AG_CONNECT_RESULT_FOLLOWS;
 }
 
-/* Attached to each agent cgroup root, so the subtree is the scope. */
+/* Egress verdict for a destination: the longest matching network of the policy decides,
+ * by its first port/protocol entry that matches; no entry or no network: the default. */
+static __always_inline __u32 egress_verdict(__u32 slot, struct ag_policy *pol, const __u8 addr[16],
+					     __u16 protocol, __u16 port)
+{
+	struct ag_egress_key key = { .prefixlen = 32 + 128, .policy = slot };
+	__builtin_memcpy(key.addr, addr, 16);
+	struct ag_egress_value *v = bpf_map_lookup_elem(&ag_egress, &key);
+	if (v) {
+		for (int i = 0; i < AG_EGRESS_RULES; i++) {
+			if (i >= v->count)
+				break;
+			struct ag_egress_rule *r = &v->rules[i];
+			if ((r->protocol == 0 || r->protocol == protocol) && port >= r->port_lo && port <= r->port_hi)
+				return r->action == AG_EGRESS_DENY ? objection(pol) : AG_VERDICT_ALLOWED;
+		}
+	}
+	return pol->flags & AG_POLICY_EGRESS_DEFAULT_DENY ? objection(pol) : AG_VERDICT_ALLOWED;
+}
+
+static __always_inline void destination(struct bpf_sock_addr *ctx, __u16 family, __u8 addr[16])
+{
+	__builtin_memset(addr, 0, 16);
+	if (family == AF_INET) {
+		__u32 ip4 = ctx->user_ip4;
+		addr[10] = 0xff;
+		addr[11] = 0xff;
+		__builtin_memcpy(addr + 12, &ip4, 4);
+	} else {
+		__u32 ip6[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
+		__builtin_memcpy(addr, ip6, 16);
+	}
+}
+
+/* Attached to each agent cgroup root, so the subtree is the scope. Returns 0 (EPERM) when
+ * the policy denies in enforce mode. */
 static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
 {
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg)
+		return 1;
+	__u32 slot = policy_slot(cfg);
+	struct ag_policy *pol = policy_of(slot);
+	__u8 dest[16];
+	destination(ctx, family, dest);
+	__u32 verdict = pol ? egress_verdict(slot, pol, dest, ctx->protocol, bpf_ntohs(ctx->user_port))
+			    : AG_VERDICT_ALLOWED;
+
 	struct ag_connect *c = reserve(sizeof(*c));
 	if (!c)
-		return 1;
+		return verdict == AG_VERDICT_DENIED ? 0 : 1;
 	fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
 	__builtin_memset(c->addr, 0, sizeof(c->addr));
 	c->sock_cookie = bpf_get_socket_cookie(ctx);
@@ -304,16 +472,17 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
 	c->sock_type = ctx->type;
 	c->protocol = ctx->protocol;
 	c->port = bpf_ntohs(ctx->user_port);
-	c->verdict = AG_VERDICT_ALLOWED;
+	c->verdict = verdict;
 	c->flags = 0;
 	c->unix_path[0] = 0;
 	c->unix_path_len = 0;
-	if (family == AF_INET) {
-		__u32 ip4 = ctx->user_ip4;
-		__builtin_memcpy(c->addr, &ip4, 4);
-	} else {
-		__u32 ip6[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
-		__builtin_memcpy(c->addr, ip6, 16);
+	if (family == AF_INET)
+		__builtin_memcpy(c->addr, dest + 12, 4);
+	else
+		__builtin_memcpy(c->addr, dest, 16);
+	if (verdict == AG_VERDICT_DENIED) {
+		submit(c);   /* no outcome to wait for: connect() fails with EPERM */
+		return 0;
 	}
 	if (c->protocol == IPPROTO_TCP) {
 		__u8 one = 1;
@@ -335,6 +504,55 @@ SEC("cgroup/connect6")
 int ag_connect6(struct bpf_sock_addr *ctx)
 {
 	return on_connect(ctx, AF_INET6);
+}
+
+/* Unconnected UDP sends: same policy; only objections are reported (sends are frequent). */
+static __always_inline int on_sendmsg(struct bpf_sock_addr *ctx, __u16 family)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg)
+		return 1;
+	__u32 slot = policy_slot(cfg);
+	struct ag_policy *pol = policy_of(slot);
+	if (!pol)
+		return 1;
+	__u8 dest[16];
+	destination(ctx, family, dest);
+	__u32 verdict = egress_verdict(slot, pol, dest, ctx->protocol, bpf_ntohs(ctx->user_port));
+	if (verdict == AG_VERDICT_ALLOWED)
+		return 1;
+	struct ag_connect *c = reserve(sizeof(*c));
+	if (c) {
+		fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
+		c->sock_cookie = bpf_get_socket_cookie(ctx);
+		c->family = family;
+		c->sock_type = ctx->type;
+		c->protocol = ctx->protocol;
+		c->port = bpf_ntohs(ctx->user_port);
+		c->verdict = verdict;
+		c->flags = AG_CONNECT_SENDMSG;
+		c->unix_path[0] = 0;
+		c->unix_path_len = 0;
+		__builtin_memset(c->addr, 0, sizeof(c->addr));
+		if (family == AF_INET)
+			__builtin_memcpy(c->addr, dest + 12, 4);
+		else
+			__builtin_memcpy(c->addr, dest, 16);
+		submit(c);
+	}
+	return verdict == AG_VERDICT_DENIED ? 0 : 1;
+}
+
+SEC("cgroup/sendmsg4")
+int ag_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return on_sendmsg(ctx, AF_INET);
+}
+
+SEC("cgroup/sendmsg6")
+int ag_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return on_sendmsg(ctx, AF_INET6);
 }
 
 extern void *bpf_cast_to_kern_ctx(void *) __ksym __weak;
@@ -555,18 +773,28 @@ int ag_dev(struct bpf_cgroup_dev_ctx *ctx)
 	struct ag_device_role_value role;
 	if (!device_role(ctx->major, ctx->minor, &role))
 		return 1;
+	__u32 verdict = AG_VERDICT_ALLOWED;
+	struct ag_config *cfg = ag_cfg();
+	struct ag_policy *pol = cfg ? policy_of(policy_slot(cfg)) : NULL;
+	if (pol && !(pol->flags & AG_POLICY_GPU_ALL)) {
+		/* control, uvm and other shared nodes: allowed when some GPU is granted */
+		bool granted = role.role == AG_DEV_GPU ? role.index < 64 && (pol->gpu_allowed >> role.index) & 1
+						       : pol->gpu_allowed != 0;
+		if (!granted)
+			verdict = objection(pol);
+	}
 	struct ag_gpu_open *o = reserve(sizeof(*o));
-	if (!o)
-		return 1;
-	fill_header(&o->h, AG_REC_GPU_OPEN, sizeof(*o));
-	o->major = ctx->major;
-	o->minor = ctx->minor;
-	o->role = role.role;
-	o->index = role.index;
-	o->access = ctx->access_type >> 16;
-	o->verdict = AG_VERDICT_ALLOWED;
-	submit(o);
-	return 1;
+	if (o) {
+		fill_header(&o->h, AG_REC_GPU_OPEN, sizeof(*o));
+		o->major = ctx->major;
+		o->minor = ctx->minor;
+		o->role = role.role;
+		o->index = role.index;
+		o->access = ctx->access_type >> 16;
+		o->verdict = verdict;
+		submit(o);
+	}
+	return verdict == AG_VERDICT_DENIED ? 0 : 1;
 }
 
 static __always_inline void read_ioctl_args(struct ag_gpu_ioctl *g, __u32 cmd, __u64 arg)
@@ -620,18 +848,47 @@ copy:
 	}
 }
 
-static __always_inline void on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd, __u64 arg)
+/* Compute policy: may current create a GPU compute context? By policy, or by being one of
+ * the policy's allowed executables (identified by file system and inode, not by name). */
+static __always_inline __u32 compute_verdict(void)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg)
+		return AG_VERDICT_ALLOWED;
+	__u32 slot = policy_slot(cfg);
+	struct ag_policy *pol = policy_of(slot);
+	if (!pol || (pol->flags & AG_POLICY_COMPUTE_ALLOWED))
+		return AG_VERDICT_ALLOWED;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	struct ag_exe_key key = {
+		.policy = slot,
+		.dev = BPF_CORE_READ(exe, i_sb, s_dev),
+		.ino = BPF_CORE_READ(exe, i_ino),
+	};
+	if (bpf_map_lookup_elem(&ag_compute_exes, &key))
+		return AG_VERDICT_ALLOWED;
+	return objection(pol);
+}
+
+static __always_inline bool is_compute_class(__u32 hclass)
+{
+	return (hclass & 0xff) == 0xc0 && hclass >= 0xa0c0 && hclass <= 0xffff;
+}
+
+/* Returns the compute verdict (DENIED: the caller must stop the ioctl). */
+static __always_inline __u32 on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd, __u64 arg)
 {
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
 	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFCHR)
-		return;
+		return AG_VERDICT_ALLOWED;
 	dev_t rdev = BPF_CORE_READ(inode, i_rdev);
 	struct ag_device_role_value role;
 	if (!device_role(rdev >> 20, rdev & 0xfffff, &role))
-		return;
+		return AG_VERDICT_ALLOWED;
 	struct ag_gpu_ioctl *g = reserve(sizeof(*g));
 	if (!g)
-		return;
+		return AG_VERDICT_ALLOWED;   /* unseen, so unjudged: the loss is counted */
 	fill_header(&g->h, AG_REC_GPU_IOCTL, sizeof(*g));
 	g->fd = fd;
 	g->cmd = cmd;
@@ -640,12 +897,18 @@ static __always_inline void on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd,
 	g->role = role.role;
 	g->index = role.index;
 	g->flags = 0;
-	g->reserved = 0;
+	g->verdict = AG_VERDICT_ALLOWED;
 	g->arg_ptr = arg;
 	g->aux0 = 0;
 	g->aux1 = 0;
 	read_ioctl_args(g, cmd, arg);
+	if (AG_IOC_NR(g->inner_cmd) == NV_ESC_RM_ALLOC && g->role != AG_DEV_UVM && g->role != AG_DEV_UVM_TOOLS &&
+	    g->arg_len >= NVOS21_HCLASS_OFFSET + 4 &&
+	    is_compute_class(*(__u32 *)&g->arg[NVOS21_HCLASS_OFFSET]))
+		g->verdict = compute_verdict();
+	__u32 verdict = g->verdict;
 	submit(g);
+	return verdict;
 }
 
 /* Fallback where LSM programs are refused: costs every task a syscall slow path, so the
@@ -665,14 +928,87 @@ int ag_ioctl_tp(struct trace_event_raw_sys_enter *ctx)
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
 	if (!file)
 		return 0;
-	on_gpu_ioctl(file, fd, ctx->args[1], ctx->args[2]);
+	/* No way to fail the syscall from here: SIGKILL before the driver runs the ioctl. */
+	if (on_gpu_ioctl(file, fd, ctx->args[1], ctx->args[2]) == AG_VERDICT_DENIED)
+		bpf_send_signal(SIGKILL);
 	return 0;
 }
 
 SEC("lsm/file_ioctl")
 int BPF_PROG(ag_ioctl_lsm, struct file *file, unsigned int cmd, unsigned long arg)
 {
-	if (in_scope())
-		on_gpu_ioctl(file, (__u32)-1, cmd, arg);
+	if (in_scope() && on_gpu_ioctl(file, (__u32)-1, cmd, arg) == AG_VERDICT_DENIED)
+		return -EPERM;
+	return 0;
+}
+
+/* Exec policy where the kernel accepts LSM programs: refuse before the point of no return. */
+SEC("lsm/bprm_check_security")
+int BPF_PROG(ag_exec_lsm, struct linux_binprm *bprm)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg || !in_scope())
+		return 0;
+	__u32 slot = policy_slot(cfg);
+	struct ag_policy *pol = policy_of(slot);
+	if (!pol || objection(pol) != AG_VERDICT_DENIED)
+		return 0;   /* monitor: sched_process_exec reports would_block */
+	__u32 zero = 0;
+	struct ag_exec_path_key *path = bpf_map_lookup_elem(&ag_path_scratch, &zero);
+	if (!path)
+		return 0;
+	__builtin_memset(path, 0, sizeof(*path));
+	path->policy = slot;
+	bpf_probe_read_kernel_str(path->path, sizeof(path->path), BPF_CORE_READ(bprm, filename));
+	if (bpf_map_lookup_elem(&ag_exec_deny_paths, path))
+		return -EPERM;
+	return 0;
+}
+
+/* ---- self-protection --------------------------------------------------------------- */
+
+static __always_inline __u32 tamper(__u32 target, __u32 sig, __u16 kind, bool can_refuse)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg || !cfg->daemon_tgid || target != cfg->daemon_tgid || !in_scope())
+		return AG_VERDICT_ALLOWED;
+	__u32 verdict = cfg->tamper_enforce ? AG_VERDICT_DENIED : AG_VERDICT_WOULD_BLOCK;
+	struct ag_tamper *t = reserve(sizeof(*t));
+	if (t) {
+		fill_header(&t->h, AG_REC_TAMPER, sizeof(*t));
+		t->target_pid = target;
+		t->signal = sig;
+		t->kind = kind;
+		t->verdict = verdict;
+		t->reserved = 0;
+		submit(t);
+	}
+	if (verdict == AG_VERDICT_DENIED && !can_refuse)
+		bpf_send_signal(SIGKILL);   /* the signal itself can no longer be stopped: stop the sender */
+	return verdict;
+}
+
+/* A signal from an agent cgroup to the daemon (no LSM here: observe and kill the sender). */
+SEC("tp_btf/signal_generate")
+int BPF_PROG(ag_signal, int sig, struct kernel_siginfo *info, struct task_struct *task, int group, int result)
+{
+	if (sig > 0)
+		tamper(task->tgid, sig, AG_TAMPER_SIGNAL, false);
+	return 0;
+}
+
+SEC("lsm/task_kill")
+int BPF_PROG(ag_kill_lsm, struct task_struct *p, struct kernel_siginfo *info, int sig, const struct cred *cred)
+{
+	if (sig > 0 && tamper(p->tgid, sig, AG_TAMPER_SIGNAL, true) == AG_VERDICT_DENIED)
+		return -EPERM;
+	return 0;
+}
+
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(ag_ptrace_lsm, struct task_struct *child, unsigned int mode)
+{
+	if (tamper(child->tgid, 0, AG_TAMPER_PTRACE, true) == AG_VERDICT_DENIED)
+		return -EPERM;
 	return 0;
 }

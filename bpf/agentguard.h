@@ -34,7 +34,8 @@ enum ag_record_type {
 	AG_REC_CONNECT_RESULT = 5,
 	AG_REC_GPU_OPEN       = 6,
 	AG_REC_GPU_IOCTL      = 7,
-	AG_REC_TYPE_MAX       = 7,
+	AG_REC_TAMPER         = 8,
+	AG_REC_TYPE_MAX       = 8,
 };
 
 /* Every record starts with this header. Fields describe current at the hook, except
@@ -60,6 +61,8 @@ struct ag_header {
 #define AG_EXEC_ARGS_TRUNCATED      0x2
 #define AG_EXEC_ARGS_UNREADABLE     0x4
 #define AG_EXEC_FAILED              0x8   /* from sys_exit_execve(at): error holds errno */
+#define AG_EXEC_DENIED              0x10  /* exec policy: killed before the program ran */
+#define AG_EXEC_WOULD_BLOCK         0x20  /* exec policy, monitor mode */
 #define AG_FAILED_EXEC_MAX_ARGS     64    /* argv entries walked for a failed exec */
 
 struct ag_exec {
@@ -92,6 +95,7 @@ struct ag_exit {
 /* ---- connect: cgroup sock_addr hooks, TCP outcome from inet_sock_set_state ------ */
 
 #define AG_CONNECT_RESULT_FOLLOWS   0x1   /* a CONNECT_RESULT with the same cookie will come */
+#define AG_CONNECT_SENDMSG          0x2   /* from sendmsg4/6 (unconnected UDP), reported only when not allowed */
 
 struct ag_connect {
 	struct ag_header h;
@@ -186,11 +190,91 @@ struct ag_gpu_ioctl {
 	__u16 arg_len;            /* bytes copied into arg */
 	__u16 flags;              /* AG_IOCTL_* */
 	__u32 inner_cmd;          /* IOCTL_XFER_CMD's wrapped cmd, else cmd */
-	__u32 reserved;
+	__u32 verdict;            /* enum ag_verdict: compute policy */
 	__u64 arg_ptr;            /* user pointer passed to ioctl() */
 	__u64 aux0;               /* RM_ALLOC: first u64 of pAllocParms (NV01_DEVICE_0 deviceId) */
 	__u64 aux1;               /* RM_ALLOC of memory classes: params size at offset 64 */
 	__u8  arg[AG_IOCTL_ARG_MAX];
+};
+
+/* ---- tamper: signals (and, with LSM, ptrace) aimed at the daemon from agent cgroups ---- */
+
+enum ag_tamper_kind {
+	AG_TAMPER_SIGNAL = 1,
+	AG_TAMPER_PTRACE = 2,
+};
+
+struct ag_tamper {
+	struct ag_header h;       /* the sender */
+	__u32 target_pid;
+	__u32 signal;
+	__u16 kind;               /* enum ag_tamper_kind */
+	__u16 verdict;            /* DENIED: refused (LSM) or the sender killed (tracepoint) */
+	__u32 reserved;
+};
+
+/* ---- enforcement policy (maps the agent fills; two generations, flipped atomically) ---- */
+
+#define AG_MAX_POLICIES      64   /* per generation; index 0 = the default policy */
+#define AG_EGRESS_RULES      8    /* port/protocol entries per network */
+
+#define AG_POLICY_ENFORCE            0x1   /* else monitor: would_block only */
+#define AG_POLICY_EGRESS_DEFAULT_DENY 0x2
+#define AG_POLICY_COMPUTE_ALLOWED    0x4
+#define AG_POLICY_GPU_ALL            0x8   /* every NVIDIA device may be opened */
+
+struct ag_policy {
+	__u32 flags;              /* AG_POLICY_* */
+	__u32 reserved;
+	__u64 gpu_allowed;        /* bit N: /dev/nvidiaN (and the control/uvm nodes) may be opened */
+};
+
+struct ag_policy_root_key {
+	__u32 generation;
+	__u32 reserved;
+	__u64 cgroup_id;
+};
+
+/* LPM key: policy slot (always matched in full) then the address (IPv4 as ::ffff:a.b.c.d). */
+struct ag_egress_key {
+	__u32 prefixlen;          /* 32 + network prefix bits */
+	__u32 policy;             /* generation * AG_MAX_POLICIES + index */
+	__u8  addr[16];
+};
+
+enum ag_egress_action {
+	AG_EGRESS_ALLOW = 1,
+	AG_EGRESS_DENY  = 2,
+};
+
+struct ag_egress_rule {
+	__u8  action;             /* enum ag_egress_action */
+	__u8  protocol;           /* 0 any, IPPROTO_TCP, IPPROTO_UDP */
+	__u16 port_lo;            /* 0..65535; 0-65535 = any port */
+	__u16 port_hi;
+	__u16 reserved;
+};
+
+struct ag_egress_value {
+	__u32 count;
+	struct ag_egress_rule rules[AG_EGRESS_RULES];
+};
+
+struct ag_exec_name_key {
+	__u32 policy;
+	char  name[AG_COMM_LEN];  /* the new program's comm: file name, at most 15 bytes */
+};
+
+struct ag_exec_path_key {
+	__u32 policy;
+	char  path[AG_PATH_MAX];  /* as passed to execve, NUL padded */
+};
+
+struct ag_exe_key {
+	__u32 policy;
+	__u32 reserved;
+	__u64 dev;                /* kernel dev_t of the file system (s_dev) */
+	__u64 ino;
 };
 
 /* ---- NVIDIA numbers (shared/reference/nvidia.md) ------------------------------- */
@@ -219,7 +303,10 @@ struct ag_config {
 	__u32 max_args_bytes;     /* exec argv bytes kept, <= AG_ARGS_MAX */
 	__u32 ringbuf_wakeup;     /* 0 adaptive, else BPF_RB_FORCE_WAKEUP / BPF_RB_NO_WAKEUP */
 	__u32 syscall_outcomes;   /* 1: connect/exec syscall exit hooks attached, track results */
-	__u32 reserved;
+	__u32 generation;         /* which half of the policy maps is in force (0 or 1) */
+	__u64 policy_levels;      /* bit N: some policy root of this generation sits at level N */
+	__u32 daemon_tgid;        /* the agent itself, for tamper detection */
+	__u32 tamper_enforce;     /* 1: kill senders of signals to the daemon */
 };
 
 enum ag_counter {

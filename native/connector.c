@@ -4,7 +4,9 @@
  * that need a process in a test cgroup to connect somewhere known.
  *
  *   connector tcp4|tcp6|udp4|udp6 ADDRESS PORT
+ *   connector sendto4 ADDRESS PORT     (one unconnected UDP datagram)
  *   connector unix PATH
+ *   connector open PATH                (open a file or device read-only)
  *
  * Prints "ok" or the errno name and exits 0 (connected) or 1 (connect failed);
  * 2 on bad usage.
@@ -12,6 +14,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +25,7 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: connector tcp4|tcp6|udp4|udp6 ADDRESS PORT | connector unix PATH\n");
+	fprintf(stderr, "usage: connector tcp4|tcp6|udp4|udp6|sendto4 ADDRESS PORT | connector unix|open PATH\n");
 	return 2;
 }
 
@@ -38,6 +41,18 @@ static int report(int rc)
 
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "open") == 0) {
+		int fd = open(argv[2], O_RDONLY);
+		return report(fd < 0 ? -1 : 0);
+	}
+	if (argc == 4 && strcmp(argv[1], "sendto4") == 0) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
+		if (inet_pton(AF_INET, argv[2], &sin.sin_addr) != 1)
+			return usage();
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+		ssize_t n = sendto(fd, "x", 1, 0, (struct sockaddr *)&sin, sizeof(sin));
+		return report(n == 1 ? 0 : -1);
+	}
 	if (argc == 3 && strcmp(argv[1], "unix") == 0) {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
 		if (strlen(argv[2]) >= sizeof(sun.sun_path))

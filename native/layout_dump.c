@@ -53,6 +53,30 @@ int main(void)
 	SIZE(ag_config);
 	FIELD(ag_config, scope_levels); FIELD(ag_config, max_args_bytes); FIELD(ag_config, ringbuf_wakeup);
 	FIELD(ag_config, syscall_outcomes);
+	FIELD(ag_config, generation); FIELD(ag_config, policy_levels); FIELD(ag_config, daemon_tgid);
+	FIELD(ag_config, tamper_enforce);
+	FIELD(ag_gpu_ioctl, verdict);
+
+	SIZE(ag_tamper);
+	FIELD(ag_tamper, target_pid); FIELD(ag_tamper, signal); FIELD(ag_tamper, kind); FIELD(ag_tamper, verdict);
+
+	SIZE(ag_policy);
+	FIELD(ag_policy, flags); FIELD(ag_policy, gpu_allowed);
+	SIZE(ag_policy_root_key);
+	FIELD(ag_policy_root_key, generation); FIELD(ag_policy_root_key, cgroup_id);
+	SIZE(ag_egress_key);
+	FIELD(ag_egress_key, prefixlen); FIELD(ag_egress_key, policy); FIELD(ag_egress_key, addr);
+	SIZE(ag_egress_value);
+	FIELD(ag_egress_value, count); FIELD(ag_egress_value, rules);
+	SIZE(ag_egress_rule);
+	FIELD(ag_egress_rule, action); FIELD(ag_egress_rule, protocol); FIELD(ag_egress_rule, port_lo);
+	FIELD(ag_egress_rule, port_hi);
+	SIZE(ag_exec_name_key);
+	FIELD(ag_exec_name_key, policy); FIELD(ag_exec_name_key, name);
+	SIZE(ag_exec_path_key);
+	FIELD(ag_exec_path_key, policy); FIELD(ag_exec_path_key, path);
+	SIZE(ag_exe_key);
+	FIELD(ag_exe_key, policy); FIELD(ag_exe_key, dev); FIELD(ag_exe_key, ino);
 
 	SIZE(ag_device_key);
 	FIELD(ag_device_key, major); FIELD(ag_device_key, minor);
@@ -66,5 +90,12 @@ int main(void)
 	printf("enum.AG_DEV_CONTROL %d\nenum.AG_DEV_GPU %d\nenum.AG_DEV_UVM %d\n", AG_DEV_CONTROL, AG_DEV_GPU, AG_DEV_UVM);
 	printf("enum.AG_DEV_NVIDIA_MAJOR %d\nenum.AG_DEV_UVM_MAJOR %d\n", AG_DEV_NVIDIA_MAJOR, AG_DEV_UVM_MAJOR);
 	printf("enum.AG_CNT_EMITTED %d\nenum.AG_CNT_LOST %d\n", AG_CNT_EMITTED, AG_CNT_LOST);
+	printf("enum.AG_REC_TAMPER %d\nenum.AG_MAX_POLICIES %d\nenum.AG_EGRESS_RULES %d\n", AG_REC_TAMPER,
+	       AG_MAX_POLICIES, AG_EGRESS_RULES);
+	printf("enum.AG_EXEC_DENIED %d\nenum.AG_EXEC_WOULD_BLOCK %d\nenum.AG_CONNECT_SENDMSG %d\n", AG_EXEC_DENIED,
+	       AG_EXEC_WOULD_BLOCK, AG_CONNECT_SENDMSG);
+	printf("enum.AG_POLICY_ENFORCE %d\nenum.AG_POLICY_EGRESS_DEFAULT_DENY %d\nenum.AG_POLICY_COMPUTE_ALLOWED %d\n"
+	       "enum.AG_POLICY_GPU_ALL %d\n", AG_POLICY_ENFORCE, AG_POLICY_EGRESS_DEFAULT_DENY, AG_POLICY_COMPUTE_ALLOWED,
+	       AG_POLICY_GPU_ALL);
 	return 0;
 }

@@ -61,6 +61,7 @@ public final class Libc {
     private static final MethodHandle VSNPRINTF = call("vsnprintf",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
     private static final MethodHandle GETEUID = call("geteuid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle KILL = errnoCall("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle MOUNT = errnoCall("mount",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
 
@@ -161,6 +162,16 @@ public final class Libc {
     public static int pageSize() {
         try {
             return (int) GETPAGESIZE.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** kill(2); returns 0 or -errno. */
+    public static int kill(int pid, int signal) {
+        try {
+            int rc = (int) KILL.invokeExact(CAPTURE.get(), pid, signal);
+            return rc == 0 ? 0 : -errno();
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -25,6 +25,14 @@ import java.util.List;
  * @param ruleWatchMs           how often rule files are checked for changes; 0 = only on SIGHUP
  * @param stateWindowMs         the window of proc/cgroup.distinct_dests
  * @param processTableCapacity  processes followed at most (least recently seen evicted)
+ * @param enforce               global mode: true enforce, false monitor
+ * @param defaultPolicy         for agent cgroups without a policy of their own
+ * @param cgroupPolicies        policies of particular cgroups (inside agent cgroups)
+ * @param blastRadiusMaxTargets a kill action on more distinct cgroups/executables than this...
+ * @param blastRadiusWindowMs   ...within this window disarms itself
+ * @param selfProtection        kill (or, with LSM, refuse) signals and ptrace aimed at the daemon from agent cgroups
+ * @param pinPath               bpffs directory where programs, links and maps are pinned
+ * @param blockDurationMs       how long a block_destination action lasts
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -43,7 +51,15 @@ public record AgentConfig(
         List<String> rulePaths,
         long ruleWatchMs,
         long stateWindowMs,
-        int processTableCapacity) {
+        int processTableCapacity,
+        boolean enforce,
+        Policy defaultPolicy,
+        List<Policy> cgroupPolicies,
+        int blastRadiusMaxTargets,
+        long blastRadiusWindowMs,
+        boolean selfProtection,
+        String pinPath,
+        long blockDurationMs) {
 
     public static final int MAX_ARGS_BYTES_CEILING = 8192;
 
@@ -51,6 +67,7 @@ public record AgentConfig(
         agentCgroups = List.copyOf(agentCgroups);
         gpuStandins = List.copyOf(gpuStandins);
         rulePaths = List.copyOf(rulePaths);
+        cgroupPolicies = List.copyOf(cgroupPolicies);
     }
 
     public Builder toBuilder() {
@@ -76,6 +93,14 @@ public record AgentConfig(
         private long ruleWatchMs;
         private long stateWindowMs;
         private int processTableCapacity;
+        private boolean enforce;
+        private Policy defaultPolicy;
+        private List<Policy> cgroupPolicies;
+        private int blastRadiusMaxTargets;
+        private long blastRadiusWindowMs;
+        private boolean selfProtection;
+        private String pinPath;
+        private long blockDurationMs;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -95,6 +120,14 @@ public record AgentConfig(
             ruleWatchMs = c.ruleWatchMs;
             stateWindowMs = c.stateWindowMs;
             processTableCapacity = c.processTableCapacity;
+            enforce = c.enforce;
+            defaultPolicy = c.defaultPolicy;
+            cgroupPolicies = c.cgroupPolicies;
+            blastRadiusMaxTargets = c.blastRadiusMaxTargets;
+            blastRadiusWindowMs = c.blastRadiusWindowMs;
+            selfProtection = c.selfProtection;
+            pinPath = c.pinPath;
+            blockDurationMs = c.blockDurationMs;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -111,12 +144,23 @@ public record AgentConfig(
         public Builder rulePaths(List<String> v) { rulePaths = v; return this; }
         public Builder ruleWatchMs(long v) { ruleWatchMs = v; return this; }
         public Builder stateWindowMs(long v) { stateWindowMs = v; return this; }
+        public Builder enforce(boolean v) { enforce = v; return this; }
+        public Builder defaultPolicy(Policy v) { defaultPolicy = v; return this; }
+        public Builder cgroupPolicies(List<Policy> v) { cgroupPolicies = v; return this; }
+        public Builder blastRadius(int maxTargets, long windowMs) {
+            blastRadiusMaxTargets = maxTargets;
+            blastRadiusWindowMs = windowMs;
+            return this;
+        }
+        public Builder selfProtection(boolean v) { selfProtection = v; return this; }
+        public Builder pinPath(String v) { pinPath = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
                     ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs,
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
-                    processTableCapacity);
+                    processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
+                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs);
         }
     }
 }

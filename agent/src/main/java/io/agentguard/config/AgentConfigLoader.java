@@ -32,12 +32,14 @@ public final class AgentConfigLoader {
     public static final String EMBEDDED_DEFAULT = "/io/agentguard/config/default.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
-            "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode");
+            "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode", "policies", "enforcement");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.of(
             "output", Set.of("path", "format", "events"),
             "rules", Set.of("default_pack", "paths", "watch_interval_ms"),
             "state", Set.of("window_ms"),
             "process_table", Set.of("capacity"),
+            "enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
+                    "block_duration_ms"),
             "exec", Set.of("max_args_bytes"),
             "ring_buffer", Set.of("size_bytes"),
             "gpu", Set.of("standins", "device_rescan_ms"),
@@ -98,6 +100,13 @@ public final class AgentConfigLoader {
         long ruleWatchMs = 1000;
         long windowMs = 10_000;
         int tableCapacity = 65536;
+        boolean enforce = true;
+        MappingNode policiesNode = null;
+        int blastMax = 5;
+        long blastWindowMs = 60_000;
+        boolean selfProtection = true;
+        String pinPath = "/sys/fs/bpf/agentguard";
+        long blockMs = 600_000;
         if (root.isEmpty()) {
             throw new ConfigException(source + ": empty configuration: at least agent_cgroups is needed");
         }
@@ -110,14 +119,8 @@ public final class AgentConfigLoader {
                 case "create_missing_cgroups" -> create = bool(v, key);
                 case "stats_interval_ms" -> statsMs = integer(v, key, 0, 86_400_000L);
                 case "syscall_outcomes" -> syscallOutcomes = oneOf(v, key, "auto", "on", "off");
-                case "mode" -> {
-                    // Only monitor exists until the enforcement stage lands; refusing enforce is safer
-                    // than silently not enforcing what an operator asked for.
-                    if (oneOf(v, key, "monitor", "enforce").equals("enforce")) {
-                        throw new ConfigException(where(v) + "mode: 'enforce' needs the enforcement stage, which this"
-                                + " version does not have yet; use 'monitor' (everything is observed and reported)");
-                    }
-                }
+                case "mode" -> enforce = oneOf(v, key, "monitor", "enforce").equals("enforce");
+                case "policies" -> policiesNode = mapping(v, key);
                 default -> {
                     MappingNode section = mapping(v, key);
                     for (NodeTuple s : section.getValue()) {
@@ -133,6 +136,11 @@ public final class AgentConfigLoader {
                             case "rules.watch_interval_ms" -> ruleWatchMs = integer(sv, name, 0, 3_600_000);
                             case "state.window_ms" -> windowMs = integer(sv, name, 100, 3_600_000);
                             case "process_table.capacity" -> tableCapacity = (int) integer(sv, name, 64, 4_194_304);
+                            case "enforcement.blast_radius_max_targets" -> blastMax = (int) integer(sv, name, 1, 1_000_000);
+                            case "enforcement.blast_radius_window_ms" -> blastWindowMs = integer(sv, name, 1, 86_400_000);
+                            case "enforcement.self_protection" -> selfProtection = bool(sv, name);
+                            case "enforcement.pin_path" -> pinPath = string(sv, name);
+                            case "enforcement.block_duration_ms" -> blockMs = integer(sv, name, 1000, 86_400_000L * 7);
                             case "exec.max_args_bytes" -> maxArgs = (int) integer(sv, name, 1, AgentConfig.MAX_ARGS_BYTES_CEILING);
                             case "ring_buffer.size_bytes" -> {
                                 long size = integer(sv, name, 4096, 1L << 30);
@@ -153,9 +161,200 @@ public final class AgentConfigLoader {
         if (cgroups.isEmpty()) {
             throw new ConfigException(where(top) + "agent_cgroups: at least one agent cgroup is needed");
         }
+        Policy defaultPolicy = Policies.SAFE_DEFAULT;
+        List<Policy> cgroupPolicies = new ArrayList<>();
+        if (policiesNode != null) {
+            for (NodeTuple t : policiesNode.getValue()) {
+                String k = key(t, Set.of("default", "cgroups"));
+                if (k.equals("default")) {
+                    defaultPolicy = policy(mapping(t.getValueNode(), "policies.default"), "", Policies.SAFE_DEFAULT);
+                }
+            }
+            for (NodeTuple t : policiesNode.getValue()) {
+                if (((ScalarNode) t.getKeyNode()).getValue().equals("cgroups")) {
+                    if (!(t.getValueNode() instanceof SequenceNode seq)) {
+                        throw new ConfigException(where(t.getValueNode()) + "policies.cgroups: expected a list of policies");
+                    }
+                    for (Node item : seq.getValue()) {
+                        MappingNode m = mapping(item, "policies.cgroups item");
+                        Node cg = m.getValue().stream().filter(x -> ((ScalarNode) x.getKeyNode()).getValue().equals("cgroup"))
+                                .map(NodeTuple::getValueNode).findFirst()
+                                .orElseThrow(() -> new ConfigException(where(m) + "a cgroup policy needs 'cgroup'"));
+                        String path = string(cg, "cgroup").replaceAll("^/+|/+$", "");
+                        if (cgroupPolicies.stream().anyMatch(p -> p.cgroup().equals(path))) {
+                            throw new ConfigException(where(cg) + "cgroup '" + path + "' has a policy already");
+                        }
+                        cgroupPolicies.add(policy(m, path, defaultPolicy));
+                    }
+                }
+            }
+            if (cgroupPolicies.size() > Policies.MAX_CGROUP_POLICIES) {
+                throw new ConfigException(source + ": at most " + Policies.MAX_CGROUP_POLICIES + " cgroup policies");
+            }
+        }
         return new AgentConfig(cgroups, create, outputPath, outputFormat, maxArgs, ringBytes, standins, rescanMs,
                 outcomeTimeoutMs, statsMs, syscallOutcomes, emitEvents, defaultPack, rulePaths, ruleWatchMs, windowMs,
-                tableCapacity);
+                tableCapacity, enforce, defaultPolicy, cgroupPolicies, blastMax, blastWindowMs, selfProtection, pinPath,
+                blockMs);
+    }
+
+    private Policy policy(MappingNode m, String cgroup, Policy base) {
+        Boolean mode = base.cgroup().isEmpty() && !cgroup.isEmpty() ? base.enforce() : base.enforce();
+        boolean egressDeny = base.egressDefaultDeny();
+        List<Policy.EgressEntry> egress = base.egress();
+        boolean gpuAll = base.gpuAll();
+        long gpuAllowed = base.gpuAllowed();
+        boolean compute = base.computeAllowed();
+        List<String> computeExes = base.computeExecutables();
+        List<String> denyNames = base.execDenyNames();
+        List<String> denyPaths = base.execDenyPaths();
+        for (NodeTuple t : m.getValue()) {
+            String k = key(t, Set.of("cgroup", "mode", "egress", "gpu", "exec"));
+            Node v = t.getValueNode();
+            switch (k) {
+                case "cgroup" -> {
+                }
+                case "mode" -> mode = oneOf(v, "mode", "monitor", "enforce").equals("enforce");
+                case "egress" -> {
+                    egress = new ArrayList<>();
+                    egressDeny = false;
+                    for (NodeTuple e : mapping(v, "egress").getValue()) {
+                        String ek = key(e, Set.of("default", "allow", "deny"));
+                        switch (ek) {
+                            case "default" -> egressDeny = oneOf(e.getValueNode(), "egress.default", "allow", "deny")
+                                    .equals("deny");
+                            default -> {
+                                if (!(e.getValueNode() instanceof SequenceNode seq)) {
+                                    throw new ConfigException(where(e.getValueNode()) + "egress." + ek
+                                            + ": expected a list of \"CIDR [tcp|udp][/PORT[-PORT]]\"");
+                                }
+                                for (Node entry : seq.getValue()) {
+                                    egress.add(egressEntry(entry, ek.equals("allow")));
+                                }
+                            }
+                        }
+                    }
+                    checkContradictions(egress, v);
+                }
+                case "gpu" -> {
+                    for (NodeTuple g : mapping(v, "gpu").getValue()) {
+                        String gk = key(g, Set.of("devices", "compute", "compute_executables"));
+                        Node gv = g.getValueNode();
+                        switch (gk) {
+                            case "devices" -> {
+                                gpuAll = false;
+                                gpuAllowed = 0;
+                                if (gv instanceof ScalarNode s && s.getValue().equals("all")) {
+                                    gpuAll = true;
+                                } else if (gv instanceof ScalarNode s && s.getValue().equals("none")) {
+                                    gpuAllowed = 0;
+                                } else if (gv instanceof SequenceNode seq) {
+                                    for (Node d : seq.getValue()) {
+                                        long index = integer(d, "gpu.devices item", 0, 63);
+                                        gpuAllowed |= 1L << index;
+                                    }
+                                } else {
+                                    throw new ConfigException(where(gv) + "gpu.devices: expected none, all, or a list of"
+                                            + " GPU indexes (0..63)");
+                                }
+                            }
+                            case "compute" -> compute = bool(gv, "gpu.compute");
+                            default -> {
+                                computeExes = strings(gv, "gpu.compute_executables");
+                                for (int i = 0; i < computeExes.size(); i++) {
+                                    java.nio.file.Path exe = java.nio.file.Path.of(computeExes.get(i));
+                                    if (!exe.isAbsolute() || !java.nio.file.Files.isRegularFile(exe)) {
+                                        throw new ConfigException(where(((SequenceNode) gv).getValue().get(i))
+                                                + "gpu.compute_executables: '" + exe + "' is not an existing file"
+                                                + " (absolute path; it is identified by its inode)");
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                default -> {
+                    for (NodeTuple x : mapping(v, "exec").getValue()) {
+                        key(x, Set.of("deny"));
+                        List<String> deny = strings(x.getValueNode(), "exec.deny");
+                        denyNames = deny.stream().filter(d -> !d.contains("/")).toList();
+                        denyPaths = deny.stream().filter(d -> d.contains("/")).toList();
+                        for (String d : denyPaths) {
+                            if (!d.startsWith("/") || d.length() > 255) {
+                                throw new ConfigException(where(x.getValueNode()) + "exec.deny: '" + d
+                                        + "' is neither a name (no '/') nor an absolute path of at most 255 bytes");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return new Policy(cgroup, mode, egressDeny, egress, gpuAll, gpuAllowed, compute, computeExes, denyNames, denyPaths);
+    }
+
+    /** "CIDR", "CIDR tcp", "CIDR 22", "CIDR tcp/22", "CIDR udp/1000-2000". */
+    private Policy.EgressEntry egressEntry(Node n, boolean allow) {
+        String text = string(n, "egress entry").trim();
+        String[] parts = text.split("\\s+");
+        if (parts.length > 2) {
+            throw new ConfigException(where(n) + "egress entry '" + text + "': expected \"CIDR [tcp|udp][/PORT[-PORT]]\"");
+        }
+        long[] range;
+        int prefix;
+        try {
+            range = Policies.parseCidr(parts[0]);
+            prefix = Policies.prefixBits(parts[0]);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(where(n) + "invalid CIDR '" + parts[0] + "' (" + e.getMessage() + ")");
+        }
+        int protocol = 0;
+        int lo = 0;
+        int hi = 65535;
+        if (parts.length == 2) {
+            String spec = parts[1];
+            String ports = spec;
+            if (spec.startsWith("tcp") || spec.startsWith("udp")) {
+                protocol = spec.startsWith("tcp") ? 6 : 17;
+                ports = spec.length() > 3 && spec.charAt(3) == '/' ? spec.substring(4) : spec.length() == 3 ? "" : null;
+            }
+            if (ports == null) {
+                throw new ConfigException(where(n) + "egress entry '" + text + "': bad protocol/port '" + spec + "'");
+            }
+            if (!ports.isEmpty()) {
+                try {
+                    String[] r = ports.split("-", 2);
+                    lo = Integer.parseInt(r[0]);
+                    hi = r.length == 2 ? Integer.parseInt(r[1]) : lo;
+                } catch (NumberFormatException e) {
+                    throw new ConfigException(where(n) + "egress entry '" + text + "': bad port '" + ports + "'");
+                }
+                if (lo < 0 || hi > 65535 || lo > hi) {
+                    throw new ConfigException(where(n) + "egress entry '" + text + "': ports must be 0..65535, low <= high");
+                }
+            }
+        }
+        return new Policy.EgressEntry(allow, text, range, prefix, protocol, lo, hi);
+    }
+
+    private void checkContradictions(List<Policy.EgressEntry> entries, Node at) {
+        for (int i = 0; i < entries.size(); i++) {
+            for (int j = i + 1; j < entries.size(); j++) {
+                Policy.EgressEntry a = entries.get(i);
+                Policy.EgressEntry b = entries.get(j);
+                if (a.allow() != b.allow() && java.util.Arrays.equals(a.range(), b.range()) && a.overlaps(b)) {
+                    throw new ConfigException(where(at) + "egress: '" + a.text() + "' (" + (a.allow() ? "allow" : "deny")
+                            + ") contradicts '" + b.text() + "' (" + (b.allow() ? "allow" : "deny") + ")");
+                }
+            }
+        }
+        java.util.Map<String, Long> perNetwork = new java.util.HashMap<>();
+        for (Policy.EgressEntry e : entries) {
+            long n = perNetwork.merge(java.util.Arrays.toString(e.range()), 1L, Long::sum);
+            if (n > io.agentguard.event.RecordLayout.EGRESS_RULES) {
+                throw new ConfigException(where(at) + "egress: more than " + io.agentguard.event.RecordLayout.EGRESS_RULES
+                        + " entries for the network of '" + e.text() + "'");
+            }
+        }
     }
 
     private String where(Node node) {

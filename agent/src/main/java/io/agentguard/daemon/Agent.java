@@ -9,6 +9,8 @@ import io.agentguard.bpf.KernelCounters;
 import io.agentguard.bpf.Libc;
 import io.agentguard.bpf.RingBufferReader;
 import io.agentguard.config.AgentConfig;
+import io.agentguard.config.Policy;
+import io.agentguard.enforce.PolicyMaps;
 import io.agentguard.event.EventDecoder;
 import io.agentguard.event.EventSink;
 import io.agentguard.process.ProcessTable;
@@ -79,6 +81,9 @@ public final class Agent implements AutoCloseable {
     private volatile long wallMinusMonotonicNs;
     private volatile boolean ioctlHookAttached;
     private volatile boolean syscallOutcomesAttached;
+    private PolicyMaps policyMaps;
+    private volatile int policyGeneration;
+    private volatile long policyLevels;
     private volatile NvidiaDevices devices;
     private String lsmRefusal = "not probed";
     private volatile Throwable consumerFailure;
@@ -109,6 +114,9 @@ public final class Agent implements AutoCloseable {
             obj.map("ag_ring").maxEntries(config.ringBufferBytes());
             obj.program(FeatureProbe.PROG_IOCTL_LSM).autoload(probe.lsm());
             obj.program("ag_ioctl_tp").autoload(!probe.lsm());
+            for (String lsm : List.of("ag_exec_lsm", "ag_kill_lsm", "ag_ptrace_lsm")) {
+                obj.program(lsm).autoload(probe.lsm());
+            }
             BpfProgram unix = obj.program(FeatureProbe.PROG_CONNECT_UNIX);
             if (probe.connectUnix()) {
                 unix.type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT);
@@ -119,6 +127,14 @@ public final class Agent implements AutoCloseable {
             writeConfig(obj.map("ag_config"));
             writeScope(obj.map("ag_scope_roots"));
             writeDevices(obj.map("ag_devices"), devices);
+            policyMaps = new PolicyMaps(obj.map("ag_policies"), obj.map("ag_policy_roots"), obj.map("ag_egress"),
+                    obj.map("ag_exec_deny_names"), obj.map("ag_exec_deny_paths"), obj.map("ag_compute_exes"),
+                    policyGeneration, (generation, levels) -> {
+                        policyGeneration = generation;
+                        policyLevels = levels;
+                        writeConfig(obj.map("ag_config"));
+                    });
+            applyPolicies(java.util.Map.of());
 
             hooks.put("exec", "tp_btf/sched_process_exec");
             hooks.put("fork", "tp_btf/sched_process_fork");
@@ -127,6 +143,19 @@ public final class Agent implements AutoCloseable {
             obj.program("ag_fork").attach();
             obj.program("ag_exit").attach();
             obj.program("ag_tcp_state").attach();
+            if (config.selfProtection()) {
+                if (probe.lsm()) {
+                    obj.program("ag_kill_lsm").attach();
+                    obj.program("ag_ptrace_lsm").attach();
+                    hooks.put("self-protection", "lsm/task_kill + lsm/ptrace_access_check refuse (EPERM)");
+                } else {
+                    obj.program("ag_signal").attach();
+                    hooks.put("self-protection", "tp_btf/signal_generate: the sender is killed and reported (LSM refused:"
+                            + " " + probe.lsmReason() + "; ptrace is not seen)");
+                }
+            } else {
+                hooks.put("self-protection", "off by configuration");
+            }
             for (AgentCgroups.Root root : cgroups.roots()) {
                 int fd = Libc.open(root.directory().toString(), Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
                 if (fd < 0) {
@@ -136,6 +165,8 @@ public final class Agent implements AutoCloseable {
                 try {
                     obj.program("ag_connect4").attachCgroup(fd, root.relativePath());
                     obj.program("ag_connect6").attachCgroup(fd, root.relativePath());
+                    obj.program("ag_sendmsg4").attachCgroup(fd, root.relativePath());
+                    obj.program("ag_sendmsg6").attachCgroup(fd, root.relativePath());
                     if (probe.connectUnix()) {
                         obj.program(FeatureProbe.PROG_CONNECT_UNIX).attachCgroup(fd, root.relativePath());
                     }
@@ -147,7 +178,17 @@ public final class Agent implements AutoCloseable {
             hooks.put("connect", "cgroup/connect4 + cgroup/connect6 on agent cgroups; TCP outcome from tp_btf/inet_sock_set_state");
             hooks.put("connect-unix", probe.connectUnix() ? "cgroup/connect_unix on agent cgroups"
                     : "unavailable (" + probe.connectUnixReason() + ")");
-            hooks.put("gpu-open", "cgroup/dev on agent cgroups");
+            hooks.put("gpu-open", "cgroup/dev on agent cgroups (denied opens fail with EPERM)");
+            hooks.put("egress", "cgroup/connect4/6 + sendmsg4/6 on agent cgroups (denied calls fail with EPERM)");
+            if (probe.lsm()) {
+                obj.program("ag_exec_lsm").attach();
+                hooks.put("exec-deny", "lsm/bprm_check_security refuses (EPERM)");
+                hooks.put("compute-deny", "lsm/file_ioctl refuses (EPERM)");
+            } else {
+                hooks.put("exec-deny", "SIGKILL from tp_btf/sched_process_exec before the program runs (LSM refused: "
+                        + probe.lsmReason() + ")");
+                hooks.put("compute-deny", "SIGKILL from sys_enter_ioctl before the driver runs the call");
+            }
             if (probe.lsm()) {
                 obj.program(FeatureProbe.PROG_IOCTL_LSM).attach();
                 ioctlHookAttached = true;
@@ -269,8 +310,45 @@ public final class Agent implements AutoCloseable {
             value.set(JAVA_INT, CONFIG_MAX_ARGS_BYTES, config.maxArgsBytes());
             value.set(JAVA_INT, CONFIG_RINGBUF_WAKEUP, 0);
             value.set(JAVA_INT, CONFIG_SYSCALL_OUTCOMES, syscallOutcomesAttached ? 1 : 0);
+            value.set(JAVA_INT, CONFIG_GENERATION, policyGeneration);
+            value.set(JAVA_LONG, CONFIG_POLICY_LEVELS, policyLevels);
+            value.set(JAVA_INT, CONFIG_DAEMON_TGID, (int) ProcessHandle.current().pid());
+            value.set(JAVA_INT, CONFIG_TAMPER_ENFORCE, config.selfProtection() && config.enforce() ? 1 : 0);
             map.update(key, value);
         }
+    }
+
+    /**
+     * Places the configured policies (cgroup policies must lie inside an agent cgroup) and
+     * writes them as a new generation. {@code extraDeny}: blocked destinations per policy index.
+     */
+    private synchronized void applyPolicies(java.util.Map<Integer, List<Policy.EgressEntry>> extraDeny) {
+        PolicyMaps.Placed defaults = new PolicyMaps.Placed(config.defaultPolicy(), 0, 0,
+                config.defaultPolicy().enforcing(config.enforce()));
+        List<PolicyMaps.Placed> placed = new java.util.ArrayList<>();
+        for (Policy p : config.cgroupPolicies()) {
+            boolean inside = cgroups.roots().stream().anyMatch(r -> r.relativePath().isEmpty()
+                    || p.cgroup().equals(r.relativePath()) || p.cgroup().startsWith(r.relativePath() + "/"));
+            if (!inside) {
+                throw new IllegalArgumentException("policy for cgroup '" + p.cgroup() + "' is outside every agent cgroup ("
+                        + cgroups.roots().stream().map(AgentCgroups.Root::relativePath).toList() + ")");
+            }
+            Path dir = cgroups.mount().resolve(p.cgroup());
+            if (!Files.isDirectory(dir)) {
+                if (!config.createMissingCgroups()) {
+                    throw new IllegalArgumentException("cgroup '" + p.cgroup() + "' of a policy not found under the cgroup2"
+                            + " mount " + cgroups.mount() + ": create it or fix policies.cgroups");
+                }
+                try {
+                    Files.createDirectories(dir);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+            placed.add(new PolicyMaps.Placed(p, AgentCgroups.inode(dir), p.cgroup().split("/").length,
+                    p.enforcing(config.enforce())));
+        }
+        policyMaps.apply(defaults, placed, extraDeny);
     }
 
     private void writeScope(BpfMap map) {

@@ -39,6 +39,7 @@ public final class EventDecoder {
     private final ConnectResultRecord connectResult = new ConnectResultRecord();
     private final GpuOpenRecord gpuOpen = new GpuOpenRecord();
     private final GpuIoctlRecord gpuIoctl = new GpuIoctlRecord();
+    private final TamperRecord tamper = new TamperRecord();
 
     private final EventSink sink;
     private final LongFunction<String> cgroupPaths;
@@ -79,6 +80,7 @@ public final class EventDecoder {
             }
             case TYPE_GPU_OPEN -> send(onGpuOpen(gpuOpen.wrap(data, offset), exe, cmdline), emit);
             case TYPE_GPU_IOCTL -> send(onGpuIoctl(gpuIoctl.wrap(data, offset), exe, cmdline), emit);
+            case TYPE_TAMPER -> send(onTamper(tamper.wrap(data, offset), exe, cmdline), emit);
             default -> throw new IllegalArgumentException("record type " + type);
         };
     }
@@ -137,6 +139,7 @@ public final class EventDecoder {
                 .setArgsUnreadable((flags & EXEC_ARGS_UNREADABLE) != 0)
                 .setArgsTotalBytes((int) r.argsTotalLength())
                 .setSuccess(!r.failed())
+                .setVerdict(verdict(r.verdict()))
                 .setErrorNumber(r.failed() ? r.error() : 0)
                 .setErrorName(r.failed() ? io.agentguard.bpf.Errno.name(r.error()) : "")
                 .setOldPid(r.oldPid() != r.pid() && !r.failed() ? r.oldPid() : 0)).build();
@@ -174,6 +177,7 @@ public final class EventDecoder {
                     .setUnixPath(unixPath(r.unixPath()));
             default -> c.setFamily(AddressFamily.ADDRESS_FAMILY_UNSPECIFIED);
         }
+        c.setSendmsg((r.flags() & CONNECT_SENDMSG) != 0);
         if (r.verdict() == VERDICT_DENIED) {
             c.setOutcome(ConnectOutcome.CONNECT_OUTCOME_DENIED).setErrorNumber(1).setErrorName("EPERM");
         } else if (!r.resultFollows()) {
@@ -236,7 +240,17 @@ public final class EventDecoder {
         };
     }
 
-    private static Verdict verdict(int verdict) {
+    private Event onTamper(TamperRecord r, String exe, String cmdline) {
+        return base(r, exe, cmdline).setTamper(io.agentguard.proto.v1.TamperEvent.newBuilder()
+                .setKind(r.kind() == TAMPER_PTRACE_KIND ? io.agentguard.proto.v1.TamperKind.TAMPER_KIND_PTRACE
+                        : io.agentguard.proto.v1.TamperKind.TAMPER_KIND_SIGNAL)
+                .setTargetPid(r.targetPid())
+                .setSignal(r.signal())
+                .setSignalName(r.signal() > 0 ? Signals.name(r.signal()) : "")
+                .setVerdict(verdict(r.verdict()))).build();
+    }
+
+    static Verdict verdict(int verdict) {
         return switch (verdict) {
             case VERDICT_ALLOWED -> Verdict.VERDICT_ALLOWED;
             case VERDICT_DENIED -> Verdict.VERDICT_DENIED;

@@ -14,6 +14,11 @@ public final class ExecRecord extends RecordFlyweight<ExecRecord> {
     public int flags() { return u16(EXEC_FLAGS); }
     public int error() { return u16(EXEC_ERROR); }
     public boolean failed() { return (flags() & EXEC_FAILED) != 0; }
+    /** enum ag_verdict of the exec policy. */
+    public int verdict() {
+        return (flags() & EXEC_DENIED) != 0 ? VERDICT_DENIED : (flags() & EXEC_WOULD_BLOCK) != 0 ? VERDICT_WOULD_BLOCK
+                : VERDICT_ALLOWED;
+    }
     public String filename() { return string(EXEC_FILENAME, filenameLength()); }
 
     /** argv split at NULs; a last argument cut by truncation is kept as far as it goes. */

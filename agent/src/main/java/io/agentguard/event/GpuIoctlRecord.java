@@ -13,6 +13,7 @@ public final class GpuIoctlRecord extends RecordFlyweight<GpuIoctlRecord> {
     public int argLength() { return Math.min(u16(GPU_IOCTL_ARG_LEN), IOCTL_ARG_MAX); }
     public int flags() { return u16(GPU_IOCTL_FLAGS); }
     public int innerCmd() { return i32(GPU_IOCTL_INNER_CMD); }
+    public int verdict() { return i32(GPU_IOCTL_VERDICT); }
     public long argPtr() { return i64(GPU_IOCTL_ARG_PTR); }
     public long aux0() { return i64(GPU_IOCTL_AUX0); }
     public long aux1() { return i64(GPU_IOCTL_AUX1); }

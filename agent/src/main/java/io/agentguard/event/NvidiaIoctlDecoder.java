@@ -180,7 +180,8 @@ public final class NvidiaIoctlDecoder {
                 .setInnerCmd(inner)
                 .setViaXfer(xfer)
                 .setName(name(r.role(), effective))
-                .setArgUnreadable((r.flags() & IOCTL_ARG_UNREADABLE) != 0);
+                .setArgUnreadable((r.flags() & IOCTL_ARG_UNREADABLE) != 0)
+                .setVerdict(EventDecoder.verdict(r.verdict()));
         if (r.role() == ROLE_UVM || r.role() == ROLE_UVM_TOOLS || ((effective >>> 8) & 0xff) != NV_IOCTL_MAGIC) {
             return out;
         }

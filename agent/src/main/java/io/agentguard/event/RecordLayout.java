@@ -19,7 +19,8 @@ package io.agentguard.event;
  * ag_gpu_open (80)   64 major u32   68 minor u32   72 role u16   74 index u16   76 access u16   78 verdict u16
  * ag_gpu_ioctl (312) 64 fd u32   68 cmd u32   72 major u32   76 minor u32   80 role u16   82 index u16
  *                    84 arg_len u16   86 flags u16   88 inner_cmd u32   96 arg_ptr u64
- *                   104 aux0 u64   112 aux1 u64   120 arg[192]
+ *                   104 aux0 u64   112 aux1 u64   120 arg[192]   (92 verdict u32)
+ * ag_tamper (80)     64 target_pid u32   68 signal u32   72 kind u16   74 verdict u16
  * </pre>
  */
 public final class RecordLayout {
@@ -34,7 +35,8 @@ public final class RecordLayout {
     public static final int TYPE_CONNECT_RESULT = 5;
     public static final int TYPE_GPU_OPEN = 6;
     public static final int TYPE_GPU_IOCTL = 7;
-    public static final int TYPE_MAX = 7;
+    public static final int TYPE_TAMPER = 8;
+    public static final int TYPE_MAX = 8;
 
     public static final int COMM_LEN = 16;
     public static final int PATH_MAX = 256;
@@ -70,6 +72,8 @@ public final class RecordLayout {
     public static final int EXEC_ARGS_TRUNCATED = 0x2;
     public static final int EXEC_ARGS_UNREADABLE = 0x4;
     public static final int EXEC_FAILED = 0x8;
+    public static final int EXEC_DENIED = 0x10;
+    public static final int EXEC_WOULD_BLOCK = 0x20;
 
     // struct ag_fork
     public static final long FORK_CHILD_PID = 64;
@@ -93,6 +97,7 @@ public final class RecordLayout {
     public static final long CONNECT_UNIX_PATH_LEN = 212;
     public static final long CONNECT_SIZE = 216;
     public static final int CONNECT_RESULT_FOLLOWS = 0x1;
+    public static final int CONNECT_SENDMSG = 0x2;
 
     // struct ag_connect_result
     public static final long CONNECT_RESULT_SOCK_COOKIE = 64;
@@ -120,6 +125,7 @@ public final class RecordLayout {
     public static final long GPU_IOCTL_ARG_LEN = 84;
     public static final long GPU_IOCTL_FLAGS = 86;
     public static final long GPU_IOCTL_INNER_CMD = 88;
+    public static final long GPU_IOCTL_VERDICT = 92;
     public static final long GPU_IOCTL_ARG_PTR = 96;
     public static final long GPU_IOCTL_AUX0 = 104;
     public static final long GPU_IOCTL_AUX1 = 112;
@@ -134,7 +140,58 @@ public final class RecordLayout {
     public static final long CONFIG_MAX_ARGS_BYTES = 8;
     public static final long CONFIG_RINGBUF_WAKEUP = 12;
     public static final long CONFIG_SYSCALL_OUTCOMES = 16;
-    public static final long CONFIG_SIZE = 24;
+    public static final long CONFIG_GENERATION = 20;
+    public static final long CONFIG_POLICY_LEVELS = 24;
+    public static final long CONFIG_DAEMON_TGID = 32;
+    public static final long CONFIG_TAMPER_ENFORCE = 36;
+    public static final long CONFIG_SIZE = 40;
+
+    // struct ag_tamper
+    public static final long TAMPER_TARGET_PID = 64;
+    public static final long TAMPER_SIGNAL = 68;
+    public static final long TAMPER_KIND = 72;
+    public static final long TAMPER_VERDICT = 74;
+    public static final long TAMPER_SIZE = 80;
+    public static final int TAMPER_SIGNAL_KIND = 1;
+    public static final int TAMPER_PTRACE_KIND = 2;
+
+    // policy maps
+    public static final int MAX_POLICIES = 64;
+    public static final int EGRESS_RULES = 8;
+    public static final int POLICY_ENFORCE = 0x1;
+    public static final int POLICY_EGRESS_DEFAULT_DENY = 0x2;
+    public static final int POLICY_COMPUTE_ALLOWED = 0x4;
+    public static final int POLICY_GPU_ALL = 0x8;
+    public static final long POLICY_FLAGS = 0;
+    public static final long POLICY_GPU_ALLOWED = 8;
+    public static final long POLICY_SIZE = 16;
+    public static final long POLICY_ROOT_KEY_GENERATION = 0;
+    public static final long POLICY_ROOT_KEY_CGROUP_ID = 8;
+    public static final long POLICY_ROOT_KEY_SIZE = 16;
+    public static final long EGRESS_KEY_PREFIXLEN = 0;
+    public static final long EGRESS_KEY_POLICY = 4;
+    public static final long EGRESS_KEY_ADDR = 8;
+    public static final long EGRESS_KEY_SIZE = 24;
+    public static final long EGRESS_VALUE_COUNT = 0;
+    public static final long EGRESS_VALUE_RULES = 4;
+    public static final long EGRESS_RULE_SIZE = 8;
+    public static final long EGRESS_RULE_ACTION = 0;
+    public static final long EGRESS_RULE_PROTOCOL = 1;
+    public static final long EGRESS_RULE_PORT_LO = 2;
+    public static final long EGRESS_RULE_PORT_HI = 4;
+    public static final long EGRESS_VALUE_SIZE = 68;
+    public static final int EGRESS_ALLOW = 1;
+    public static final int EGRESS_DENY = 2;
+    public static final long EXEC_NAME_KEY_POLICY = 0;
+    public static final long EXEC_NAME_KEY_NAME = 4;
+    public static final long EXEC_NAME_KEY_SIZE = 20;
+    public static final long EXEC_PATH_KEY_POLICY = 0;
+    public static final long EXEC_PATH_KEY_PATH = 4;
+    public static final long EXEC_PATH_KEY_SIZE = 260;
+    public static final long EXE_KEY_POLICY = 0;
+    public static final long EXE_KEY_DEV = 8;
+    public static final long EXE_KEY_INO = 16;
+    public static final long EXE_KEY_SIZE = 24;
 
     // struct ag_device_key / ag_device_role_value
     public static final long DEVICE_KEY_MAJOR = 0;
@@ -173,9 +230,11 @@ public final class RecordLayout {
     /** Smallest valid size of each record type; index = type. */
     private static final long[] MIN_SIZE = {
         0, EXEC_ARGS, FORK_SIZE, EXIT_SIZE, CONNECT_SIZE, CONNECT_RESULT_SIZE, GPU_OPEN_SIZE, GPU_IOCTL_SIZE,
+        TAMPER_SIZE,
     };
     /** Largest valid size of each record type; index = type. */
     private static final long[] MAX_SIZE = {
         0, EXEC_SIZE, FORK_SIZE, EXIT_SIZE, CONNECT_SIZE, CONNECT_RESULT_SIZE, GPU_OPEN_SIZE, GPU_IOCTL_SIZE,
+        TAMPER_SIZE,
     };
 }

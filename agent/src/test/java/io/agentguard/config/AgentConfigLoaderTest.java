@@ -55,10 +55,76 @@ class AgentConfigLoaderTest {
     }
 
     @Test
-    void enforceModeIsRefusedUntilEnforcementExists() {
-        assertThat(AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nmode: monitor\n").agentCgroups()).containsExactly("x");
-        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nmode: enforce\n"))
-                .hasMessageStartingWith("a.yaml:2:7: mode: 'enforce' needs the enforcement stage");
+    void withoutPoliciesTheSafeDefaultIsEnforced() {
+        AgentConfig c = AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\n");
+        assertThat(c.enforce()).isTrue();
+        Policy p = c.defaultPolicy();
+        assertThat(p.gpuAll()).isFalse();
+        assertThat(p.gpuAllowed()).isZero();
+        assertThat(p.computeAllowed()).isFalse();
+        assertThat(p.egressDefaultDeny()).isFalse();
+        assertThat(p.egress()).extracting(Policy.EgressEntry::text).containsExactly("169.254.169.254/32", "fd00:ec2::254/128");
+        assertThat(p.execDenyNames()).contains("xmrig", "t-rex", "nbminer");
+    }
+
+    @Test
+    void policiesAreReadWithCgroupPoliciesInheritingTheDefault() {
+        AgentConfig c = AgentConfigLoader.parse("a.yaml", """
+                agent_cgroups: [agents]
+                mode: monitor
+                policies:
+                  default:
+                    egress:
+                      default: deny
+                      allow: [127.0.0.0/8, "::1/128 tcp/22", "10.0.0.0/8 udp/53", "192.168.0.0/16 tcp/1000-2000"]
+                    gpu: {devices: none, compute: false}
+                    exec: {deny: [xmrig, /tmp/evil]}
+                  cgroups:
+                    - cgroup: agents/trainer
+                      mode: enforce
+                      gpu: {devices: [0, 3], compute: true}
+                """);
+        assertThat(c.enforce()).isFalse();
+        Policy d = c.defaultPolicy();
+        assertThat(d.egressDefaultDeny()).isTrue();
+        assertThat(d.egress()).hasSize(4);
+        Policy.EgressEntry ssh = d.egress().get(1);
+        assertThat(ssh.allow()).isTrue();
+        assertThat(ssh.protocol()).isEqualTo(6);
+        assertThat(ssh.portLow()).isEqualTo(22);
+        assertThat(ssh.portHigh()).isEqualTo(22);
+        assertThat(ssh.prefixBits()).isEqualTo(128);
+        assertThat(d.egress().get(0).prefixBits()).isEqualTo(96 + 8);
+        assertThat(d.egress().get(3).portHigh()).isEqualTo(2000);
+        assertThat(d.execDenyNames()).containsExactly("xmrig");
+        assertThat(d.execDenyPaths()).containsExactly("/tmp/evil");
+        Policy t = c.cgroupPolicies().getFirst();
+        assertThat(t.cgroup()).isEqualTo("agents/trainer");
+        assertThat(t.enforcing(c.enforce())).isTrue();
+        assertThat(d.enforcing(c.enforce())).isFalse();
+        assertThat(t.gpuAllowed()).isEqualTo(0b1001);
+        assertThat(t.computeAllowed()).isTrue();
+        assertThat(t.egressDefaultDeny()).isTrue();   // inherited
+        assertThat(t.execDenyNames()).containsExactly("xmrig");
+    }
+
+    @Test
+    void badPoliciesAreRefusedPrecisely() {
+        String head = "agent_cgroups: [x]\npolicies:\n  default:\n";
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", head + "    egress: {deny: [10.0.0.0/33]}\n"))
+                .hasMessage("a.yaml:4:21: invalid CIDR '10.0.0.0/33' (prefix length 33 > 32)");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", head + "    egress: {deny: [10.0.0.0/8], allow: ['10.0.0.0/8 tcp/22']}\n"))
+                .hasMessage("a.yaml:4:13: egress: '10.0.0.0/8' (deny) contradicts '10.0.0.0/8 tcp/22' (allow)");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", head + "    gpu: {devices: [gpu0]}\n"))
+                .hasMessage("a.yaml:4:21: gpu.devices item: expected an integer");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", head + "    gpu: {devices: [64]}\n"))
+                .hasMessage("a.yaml:4:21: gpu.devices item: 64 is out of range 0..63");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", head + "    egress: {allow: ['::1 tcp/99999']}\n"))
+                .hasMessage("a.yaml:4:22: egress entry '::1 tcp/99999': ports must be 0..65535, low <= high");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", head + "    gpu: {compute_executables: [/no/such/python]}\n"))
+                .hasMessageContaining("'/no/such/python' is not an existing file");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", head + "    mode: block\n"))
+                .hasMessage("a.yaml:4:11: mode: 'block' is not one of monitor, enforce");
     }
 
     @Test

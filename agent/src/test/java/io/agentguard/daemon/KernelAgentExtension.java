@@ -37,6 +37,8 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     private final List<Event> events = new ArrayList<>();
     private final List<Violation> violations = new ArrayList<>();
     private List<String> rulePaths = List.of();
+    private java.util.function.UnaryOperator<AgentConfig.Builder> configure = b -> b.defaultPolicy(
+            io.agentguard.config.Policies.UNRESTRICTED);
     private final int maxArgsBytes;
     private final int ringBufferBytes;
     private final String syscallOutcomes;
@@ -57,6 +59,13 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         this.maxArgsBytes = maxArgsBytes;
         this.ringBufferBytes = ringBufferBytes;
         this.syscallOutcomes = syscallOutcomes;
+    }
+
+    /** Adjusts the configuration (policies, mode...) after the test defaults (which allow everything). */
+    public KernelAgentExtension configure(java.util.function.UnaryOperator<AgentConfig.Builder> change) {
+        java.util.function.UnaryOperator<AgentConfig.Builder> before = configure;
+        configure = b -> change.apply(before.apply(b));
+        return this;
     }
 
     /** Rule files (after the default pack), watched for changes every 100 ms. */
@@ -91,7 +100,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         mknod(standinDir.resolve("nvidiactl"), 1, 7);
         mknod(standinDir.resolve("nvidia0"), 1, 8);
         mknod(standinDir.resolve("nvidia-uvm"), 1, 9);
-        AgentConfig config = AgentConfigLoader.embeddedDefault().toBuilder()
+        AgentConfig config = configure.apply(AgentConfigLoader.embeddedDefault().toBuilder()
                 .agentCgroups(List.of(rootRelative))
                 .createMissingCgroups(false)
                 .maxArgsBytes(maxArgsBytes)
@@ -102,7 +111,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
                 .rulePaths(rulePaths)
                 .ruleWatchMs(100)
                 .gpuStandins(!standins ? List.of() : List.of(standinDir.resolve("nvidiactl") + "=control",
-                        standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm"))
+                        standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm")))
                 .build();
         try {
             agent = Agent.start(config, this::collect, this::collectViolation, System.err, procDevices);

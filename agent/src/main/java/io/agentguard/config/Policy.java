@@ -1,0 +1,43 @@
+package io.agentguard.config;
+
+import java.util.List;
+
+/**
+ * What processes of a cgroup may do, as configured (validated by the loader).
+ *
+ * @param cgroup          path relative to the cgroup2 mount; "" for the default policy
+ * @param enforce         true: block; false: monitor (would_block only); null: the global mode
+ * @param egressDefaultDeny  destinations no entry names are denied (else allowed)
+ * @param egress          allow/deny entries, most specific network wins
+ * @param gpuAll          every NVIDIA device may be opened
+ * @param gpuAllowed      bit N: /dev/nvidiaN may be opened (and the shared control/uvm nodes)
+ * @param computeAllowed  any process may create GPU compute contexts
+ * @param computeExecutables executables (paths) allowed compute although computeAllowed is false
+ * @param execDenyNames   program names (file name, first 15 bytes) that may not run
+ * @param execDenyPaths   program paths (as passed to execve) that may not run
+ */
+public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
+                     long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
+                     List<String> execDenyPaths) {
+
+    /** One egress entry: a network, optionally narrowed to a protocol and a port range. */
+    public record EgressEntry(boolean allow, String text, long[] range, int prefixBits, int protocol, int portLow,
+                              int portHigh) {
+        boolean overlaps(EgressEntry o) {
+            return (protocol == 0 || o.protocol == 0 || protocol == o.protocol) && portLow <= o.portHigh
+                    && o.portLow <= portHigh;
+        }
+    }
+
+    public Policy {
+        egress = List.copyOf(egress);
+        computeExecutables = List.copyOf(computeExecutables);
+        execDenyNames = List.copyOf(execDenyNames);
+        execDenyPaths = List.copyOf(execDenyPaths);
+    }
+
+    /** The effective mode given the global one. */
+    public boolean enforcing(boolean globalEnforce) {
+        return enforce != null ? enforce : globalEnforce;
+    }
+}

@@ -1,0 +1,209 @@
+package io.agentguard.enforce;
+
+import io.agentguard.bpf.BpfMap;
+import io.agentguard.config.Policy;
+import io.agentguard.event.IpPrefix;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static io.agentguard.event.RecordLayout.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * Writes policies into the kernel maps without a moment of half-written policy: the maps
+ * hold two generations; a change is written completely into the one not in force, then a
+ * single update of the config map (generation and policy levels together) switches the
+ * programs to it, and only then is the old generation deleted.
+ */
+public final class PolicyMaps {
+    /** A policy and where it applies: the cgroup's id and level (unused for the default). */
+    public record Placed(Policy policy, long cgroupId, int level, boolean enforce) {
+    }
+
+    /** Callback that writes the config map with the given generation and policy levels. */
+    @FunctionalInterface
+    public interface ConfigFlip {
+        void write(int generation, long policyLevels);
+    }
+
+    private final BpfMap policies;
+    private final BpfMap roots;
+    private final BpfMap egress;
+    private final BpfMap execNames;
+    private final BpfMap execPaths;
+    private final BpfMap computeExes;
+    private final ConfigFlip flip;
+    private int generation;
+    private final List<Written> written = new ArrayList<>();
+
+    private record Written(BpfMap map, byte[] key) {
+    }
+
+    public PolicyMaps(BpfMap policies, BpfMap roots, BpfMap egress, BpfMap execNames, BpfMap execPaths,
+                      BpfMap computeExes, int generationInForce, ConfigFlip flip) {
+        this.policies = policies;
+        this.roots = roots;
+        this.egress = egress;
+        this.execNames = execNames;
+        this.execPaths = execPaths;
+        this.computeExes = computeExes;
+        this.generation = generationInForce;
+        this.flip = flip;
+    }
+
+    public int generation() {
+        return generation;
+    }
+
+    /**
+     * Writes the default policy (slot 0) and the cgroup policies (slots 1..) into the other
+     * generation and switches to it. {@code extraDeny} adds blocked destinations per slot.
+     */
+    public synchronized void apply(Placed defaultPolicy, List<Placed> cgroupPolicies, Map<Integer, List<Policy.EgressEntry>> extraDeny) {
+        int next = generation ^ 1;
+        List<Written> previous = new ArrayList<>(written);
+        written.clear();
+        long levels = 0;
+        try (Arena arena = Arena.ofConfined()) {
+            List<Placed> all = new ArrayList<>();
+            all.add(defaultPolicy);
+            all.addAll(cgroupPolicies);
+            for (int index = 0; index < all.size(); index++) {
+                Placed p = all.get(index);
+                int slot = next * MAX_POLICIES + index;
+                writePolicy(arena, slot, p);
+                if (index > 0) {
+                    MemorySegment key = arena.allocate(POLICY_ROOT_KEY_SIZE, 8);
+                    key.set(JAVA_INT, POLICY_ROOT_KEY_GENERATION, next);
+                    key.set(JAVA_LONG, POLICY_ROOT_KEY_CGROUP_ID, p.cgroupId());
+                    MemorySegment value = arena.allocate(4, 4);
+                    value.set(JAVA_INT, 0, index);
+                    put(roots, key, value);
+                    levels |= 1L << p.level();
+                }
+                List<Policy.EgressEntry> entries = new ArrayList<>(extraDeny.getOrDefault(index, List.of()));
+                entries.addAll(p.policy().egress());
+                writeEgress(arena, slot, entries);
+                for (String name : p.policy().execDenyNames()) {
+                    MemorySegment key = arena.allocate(EXEC_NAME_KEY_SIZE, 4);
+                    key.set(JAVA_INT, EXEC_NAME_KEY_POLICY, slot);
+                    byte[] b = name.getBytes(StandardCharsets.UTF_8);
+                    MemorySegment.copy(b, 0, key, JAVA_BYTE, EXEC_NAME_KEY_NAME, Math.min(b.length, COMM_LEN - 1));
+                    put(execNames, key, one(arena));
+                }
+                for (String path : p.policy().execDenyPaths()) {
+                    MemorySegment key = arena.allocate(EXEC_PATH_KEY_SIZE, 4);
+                    key.set(JAVA_INT, EXEC_PATH_KEY_POLICY, slot);
+                    byte[] b = path.getBytes(StandardCharsets.UTF_8);
+                    MemorySegment.copy(b, 0, key, JAVA_BYTE, EXEC_PATH_KEY_PATH, Math.min(b.length, PATH_MAX - 1));
+                    put(execPaths, key, one(arena));
+                }
+                for (String exe : p.policy().computeExecutables()) {
+                    long[] id = fileId(Path.of(exe));
+                    if (id == null) {
+                        continue;   // checked at load; a file removed since cannot be allowed anyway
+                    }
+                    MemorySegment key = arena.allocate(EXE_KEY_SIZE, 8);
+                    key.set(JAVA_INT, EXE_KEY_POLICY, slot);
+                    key.set(JAVA_LONG, EXE_KEY_DEV, id[0]);
+                    key.set(JAVA_LONG, EXE_KEY_INO, id[1]);
+                    put(computeExes, key, one(arena));
+                }
+            }
+            flip.write(next, levels);   // one map update: the programs now read generation `next`
+            generation = next;
+            for (Written w : previous) {
+                MemorySegment key = arena.allocate(w.key().length, 8);
+                MemorySegment.copy(w.key(), 0, key, JAVA_BYTE, 0, w.key().length);
+                w.map().delete(key);
+            }
+        }
+    }
+
+    private static MemorySegment one(Arena arena) {
+        MemorySegment v = arena.allocate(1);
+        v.set(JAVA_BYTE, 0, (byte) 1);
+        return v;
+    }
+
+    private void put(BpfMap map, MemorySegment key, MemorySegment value) {
+        map.update(key, value);
+        written.add(new Written(map, key.toArray(JAVA_BYTE)));
+    }
+
+    private void writePolicy(Arena arena, int slot, Placed p) {
+        Policy pol = p.policy();
+        int flags = (p.enforce() ? POLICY_ENFORCE : 0) | (pol.egressDefaultDeny() ? POLICY_EGRESS_DEFAULT_DENY : 0)
+                | (pol.computeAllowed() ? POLICY_COMPUTE_ALLOWED : 0) | (pol.gpuAll() ? POLICY_GPU_ALL : 0);
+        MemorySegment key = arena.allocate(4, 4);
+        key.set(JAVA_INT, 0, slot);
+        MemorySegment value = arena.allocate(POLICY_SIZE, 8);
+        value.set(JAVA_INT, POLICY_FLAGS, flags);
+        value.set(JAVA_LONG, POLICY_GPU_ALLOWED, pol.gpuAllowed());
+        policies.update(key, value);   // array slots are overwritten, never deleted
+    }
+
+    /** Groups entries by network; each network's value lists its port/protocol rules in order. */
+    private void writeEgress(Arena arena, int slot, List<Policy.EgressEntry> entries) {
+        Map<String, List<Policy.EgressEntry>> byNetwork = new LinkedHashMap<>();
+        for (Policy.EgressEntry e : entries) {
+            byNetwork.computeIfAbsent(Arrays.toString(e.range()) + "/" + e.prefixBits(), k -> new ArrayList<>()).add(e);
+        }
+        for (List<Policy.EgressEntry> network : byNetwork.values()) {
+            Policy.EgressEntry first = network.getFirst();
+            MemorySegment key = arena.allocate(EGRESS_KEY_SIZE, 4);
+            key.set(JAVA_INT, EGRESS_KEY_PREFIXLEN, 32 + first.prefixBits());
+            key.set(JAVA_INT, EGRESS_KEY_POLICY, slot);
+            long hi = first.range()[0];
+            long lo = first.range()[1];
+            for (int i = 0; i < 8; i++) {
+                key.set(JAVA_BYTE, EGRESS_KEY_ADDR + i, (byte) (hi >>> (56 - 8 * i)));
+                key.set(JAVA_BYTE, EGRESS_KEY_ADDR + 8 + i, (byte) (lo >>> (56 - 8 * i)));
+            }
+            MemorySegment value = arena.allocate(EGRESS_VALUE_SIZE, 4);
+            int count = Math.min(network.size(), EGRESS_RULES);
+            value.set(JAVA_INT, EGRESS_VALUE_COUNT, count);
+            for (int i = 0; i < count; i++) {
+                Policy.EgressEntry e = network.get(i);
+                long at = EGRESS_VALUE_RULES + i * EGRESS_RULE_SIZE;
+                value.set(JAVA_BYTE, at + EGRESS_RULE_ACTION, (byte) (e.allow() ? EGRESS_ALLOW : EGRESS_DENY));
+                value.set(JAVA_BYTE, at + EGRESS_RULE_PROTOCOL, (byte) e.protocol());
+                value.set(JAVA_SHORT, at + EGRESS_RULE_PORT_LO, (short) e.portLow());
+                value.set(JAVA_SHORT, at + EGRESS_RULE_PORT_HI, (short) e.portHigh());
+            }
+            put(egress, key, value);
+        }
+    }
+
+    /** (kernel s_dev, inode) of a file, as the BPF program reads them from the task's exe. */
+    static long[] fileId(Path file) {
+        try {
+            long dev = (Long) Files.getAttribute(file, "unix:dev");
+            long ino = (Long) Files.getAttribute(file, "unix:ino");
+            int major = (int) (((dev >>> 8) & 0xfff) | ((dev >>> 32) & ~0xfffL));
+            int minor = (int) ((dev & 0xff) | ((dev >>> 12) & ~0xffL));
+            return new long[] {((long) major << 20) | minor, ino};
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** For a blocked destination: a deny entry for one address (and port, 0 = any). */
+    public static Policy.EgressEntry denyEntry(String address, int protocol, int port) {
+        String cidr = address.contains(":") ? address + "/128" : address + "/32";
+        return new Policy.EgressEntry(false, cidr + (port != 0 ? " " + port : ""), IpPrefix.range(cidr),
+                IpPrefix.bits(cidr), protocol, port == 0 ? 0 : port, port == 0 ? 65535 : port);
+    }
+}
