@@ -82,6 +82,7 @@ public final class Agent implements AutoCloseable {
     private volatile boolean ioctlHookAttached;
     private volatile boolean syscallOutcomesAttached;
     private PolicyMaps policyMaps;
+    private volatile List<Policy> cgroupPolicies;
     private volatile int policyGeneration;
     private volatile long policyLevels;
     private volatile NvidiaDevices devices;
@@ -326,7 +327,10 @@ public final class Agent implements AutoCloseable {
         PolicyMaps.Placed defaults = new PolicyMaps.Placed(config.defaultPolicy(), 0, 0,
                 config.defaultPolicy().enforcing(config.enforce()));
         List<PolicyMaps.Placed> placed = new java.util.ArrayList<>();
-        for (Policy p : config.cgroupPolicies()) {
+        if (cgroupPolicies == null) {
+            cgroupPolicies = List.copyOf(config.cgroupPolicies());
+        }
+        for (Policy p : cgroupPolicies) {
             boolean inside = cgroups.roots().stream().anyMatch(r -> r.relativePath().isEmpty()
                     || p.cgroup().equals(r.relativePath()) || p.cgroup().startsWith(r.relativePath() + "/"));
             if (!inside) {
@@ -349,6 +353,14 @@ public final class Agent implements AutoCloseable {
                     p.enforcing(config.enforce())));
         }
         policyMaps.apply(defaults, placed, extraDeny);
+    }
+
+    /** Adds a cgroup policy at run time (tests; a configuration reload later). */
+    synchronized void addPolicyForTest(Policy policy) {
+        List<Policy> next = new java.util.ArrayList<>(cgroupPolicies);
+        next.add(policy);
+        cgroupPolicies = List.copyOf(next);
+        applyPolicies(java.util.Map.of());
     }
 
     private void writeScope(BpfMap map) {
