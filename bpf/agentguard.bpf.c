@@ -27,6 +27,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define TCP_CLOSE      7
 #define BPF_DEVCG_DEV_CHAR 2
 #define SIGKILL        9
+#define SIGCHLD        17
 #define EPERM          1
 
 /* ---- maps ---------------------------------------------------------------------- */
@@ -992,7 +993,8 @@ static __always_inline __u32 tamper(__u32 target, __u32 sig, __u16 kind, bool ca
 SEC("tp_btf/signal_generate")
 int BPF_PROG(ag_signal, int sig, struct kernel_siginfo *info, struct task_struct *task, int group, int result)
 {
-	if (sig > 0)
+	/* SIGCHLD is the kernel telling a parent (the daemon, for what it spawned) of a child's exit */
+	if (sig > 0 && sig != SIGCHLD)
 		tamper(task->tgid, sig, AG_TAMPER_SIGNAL, false);
 	return 0;
 }
@@ -1000,7 +1002,7 @@ int BPF_PROG(ag_signal, int sig, struct kernel_siginfo *info, struct task_struct
 SEC("lsm/task_kill")
 int BPF_PROG(ag_kill_lsm, struct task_struct *p, struct kernel_siginfo *info, int sig, const struct cred *cred)
 {
-	if (sig > 0 && tamper(p->tgid, sig, AG_TAMPER_SIGNAL, true) == AG_VERDICT_DENIED)
+	if (sig > 0 && sig != SIGCHLD && tamper(p->tgid, sig, AG_TAMPER_SIGNAL, true) == AG_VERDICT_DENIED)
 		return -EPERM;
 	return 0;
 }

@@ -154,6 +154,7 @@ public record AgentConfig(
         }
         public Builder selfProtection(boolean v) { selfProtection = v; return this; }
         public Builder pinPath(String v) { pinPath = v; return this; }
+        public Builder blockDurationMs(long v) { blockDurationMs = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,

@@ -10,6 +10,8 @@ import io.agentguard.bpf.Libc;
 import io.agentguard.bpf.RingBufferReader;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.Policy;
+import io.agentguard.enforce.BlastRadiusGuard;
+import io.agentguard.enforce.Enforcer;
 import io.agentguard.enforce.PolicyMaps;
 import io.agentguard.event.EventDecoder;
 import io.agentguard.event.EventSink;
@@ -83,6 +85,12 @@ public final class Agent implements AutoCloseable {
     private volatile boolean syscallOutcomesAttached;
     private PolicyMaps policyMaps;
     private volatile List<Policy> cgroupPolicies;
+    private final Enforcer enforcer;
+    /** Temporary denies from block_destination actions: cgroup path -> entries with their expiry. */
+    private final java.util.Map<String, List<Block>> blocks = new java.util.LinkedHashMap<>();
+
+    private record Block(Policy.EgressEntry entry, long expiresAtNs) {
+    }
     private volatile int policyGeneration;
     private volatile long policyLevels;
     private volatile NvidiaDevices devices;
@@ -224,7 +232,12 @@ public final class Agent implements AutoCloseable {
                         return 0;
                     }
                 });
-        this.pipeline = new ConsumerPipeline(decoder, processes, classifier, paths, config.emitEvents(), violations);
+        this.enforcer = new Enforcer(cgroups.mount(), this::enforcing, new BlastRadiusGuard(
+                config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), this::block,
+                config.blockDurationMs(), sink, violations);
+        reloader.onSuccess(enforcer::rearm);
+        this.pipeline = new ConsumerPipeline(decoder, processes, classifier, paths, config.emitEvents(), violations,
+                enforcer::submit);
 
         this.consumer = Thread.ofPlatform().name("agentguard-ring").start(this::consume);
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -234,6 +247,7 @@ public final class Agent implements AutoCloseable {
         });
         housekeeping.scheduleWithFixedDelay(this::rescanDevices, config.deviceRescanMs(), config.deviceRescanMs(),
                 TimeUnit.MILLISECONDS);
+        housekeeping.scheduleWithFixedDelay(this::expireBlocks, 1, 1, TimeUnit.SECONDS);
         if (config.ruleWatchMs() > 0) {
             housekeeping.scheduleWithFixedDelay(reloader::checkForChanges, config.ruleWatchMs(), config.ruleWatchMs(),
                     TimeUnit.MILLISECONDS);
@@ -330,7 +344,24 @@ public final class Agent implements AutoCloseable {
         if (cgroupPolicies == null) {
             cgroupPolicies = List.copyOf(config.cgroupPolicies());
         }
-        for (Policy p : cgroupPolicies) {
+        List<Policy> all = new java.util.ArrayList<>(cgroupPolicies);
+        // a cgroup with blocks but no policy of its own gets a copy of its effective policy
+        for (String cg : blocks.keySet()) {
+            if (all.stream().noneMatch(p -> p.cgroup().equals(cg))) {
+                Policy eff = effectivePolicy(cg);
+                all.add(new Policy(cg, eff.enforce(), eff.egressDefaultDeny(), eff.egress(), eff.gpuAll(),
+                        eff.gpuAllowed(), eff.computeAllowed(), eff.computeExecutables(), eff.execDenyNames(),
+                        eff.execDenyPaths()));
+            }
+        }
+        java.util.Map<Integer, List<Policy.EgressEntry>> deny = new java.util.HashMap<>(extraDeny);
+        for (int i = 0; i < all.size(); i++) {
+            List<Block> b = blocks.get(all.get(i).cgroup());
+            if (b != null) {
+                deny.computeIfAbsent(i + 1, k -> new java.util.ArrayList<>()).addAll(b.stream().map(Block::entry).toList());
+            }
+        }
+        for (Policy p : all) {
             boolean inside = cgroups.roots().stream().anyMatch(r -> r.relativePath().isEmpty()
                     || p.cgroup().equals(r.relativePath()) || p.cgroup().startsWith(r.relativePath() + "/"));
             if (!inside) {
@@ -352,7 +383,71 @@ public final class Agent implements AutoCloseable {
             placed.add(new PolicyMaps.Placed(p, AgentCgroups.inode(dir), p.cgroup().split("/").length,
                     p.enforcing(config.enforce())));
         }
-        policyMaps.apply(defaults, placed, extraDeny);
+        if (placed.size() > io.agentguard.config.Policies.MAX_CGROUP_POLICIES) {
+            throw new IllegalStateException("more than " + io.agentguard.config.Policies.MAX_CGROUP_POLICIES
+                    + " cgroup policies (configured plus blocked cgroups)");
+        }
+        policyMaps.apply(defaults, placed, deny);
+    }
+
+    /** The policy in force for a cgroup path: its own, the nearest ancestor's, or the default. */
+    Policy effectivePolicy(String cgroupPath) {
+        Policy best = config.defaultPolicy();
+        int bestLength = -1;
+        for (Policy p : cgroupPolicies) {
+            if ((cgroupPath.equals(p.cgroup()) || cgroupPath.startsWith(p.cgroup() + "/")) && p.cgroup().length() > bestLength) {
+                best = p;
+                bestLength = p.cgroup().length();
+            }
+        }
+        return best;
+    }
+
+    private boolean enforcing(String cgroupPath) {
+        return effectivePolicy(cgroupPath).enforcing(config.enforce());
+    }
+
+    /** block_destination: a temporary deny for the cgroup (enforcer thread). */
+    private synchronized String block(String cgroupPath, String address, int protocol, int port, long durationMs) {
+        if (cgroupPath.isEmpty()) {
+            return "cgroup unknown";
+        }
+        try {
+            Policy.EgressEntry entry = PolicyMaps.denyEntry(address, protocol, port);
+            blocks.computeIfAbsent(cgroupPath, k -> new java.util.ArrayList<>())
+                    .add(new Block(entry, System.nanoTime() + durationMs * 1_000_000L));
+            applyPolicies(java.util.Map.of());
+            return "ok";
+        } catch (RuntimeException e) {
+            blocks.computeIfPresent(cgroupPath, (k, v) -> v.size() <= 1 ? null : v.subList(0, v.size() - 1));
+            return "failed: " + e.getMessage();
+        }
+    }
+
+    private synchronized void expireBlocks() {
+        long now = System.nanoTime();
+        boolean changed = false;
+        for (var it = blocks.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            int before = e.getValue().size();
+            e.setValue(new java.util.ArrayList<>(e.getValue().stream().filter(b -> b.expiresAtNs() > now).toList()));
+            changed |= e.getValue().size() != before;
+            if (e.getValue().isEmpty()) {
+                it.remove();
+            }
+        }
+        if (changed) {
+            try {
+                applyPolicies(java.util.Map.of());
+                log.println("agentguard: expired destination blocks removed");
+            } catch (RuntimeException ex) {
+                log.println("agentguard: removing expired blocks failed: " + ex.getMessage());
+            }
+        }
+    }
+
+    public Enforcer enforcer() {
+        return enforcer;
     }
 
     /** Adds a cgroup policy at run time (tests; a configuration reload later). */
@@ -534,6 +629,7 @@ public final class Agent implements AutoCloseable {
             return;
         }
         housekeeping.shutdownNow();
+        enforcer.close();
         running = false;
         try {
             if (!consumerStopped.await(10, TimeUnit.SECONDS)) {

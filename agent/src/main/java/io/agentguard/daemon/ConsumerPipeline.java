@@ -50,6 +50,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final LongFunction<String> cgroupPaths;
     private final boolean emitEvents;
     private final Consumer<Violation> violations;
+    private final java.util.function.BiConsumer<Violation, CompiledRule> actions;
 
     private final CompiledRule[] matched = new CompiledRule[MAX_MATCHES];
     private final String[] matchedOutput = new String[MAX_MATCHES];
@@ -76,6 +77,14 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
 
     public ConsumerPipeline(EventDecoder decoder, ProcessTable processes, Classifier classifier,
                             LongFunction<String> cgroupPaths, boolean emitEvents, Consumer<Violation> violations) {
+        this(decoder, processes, classifier, cgroupPaths, emitEvents, violations, null);
+    }
+
+    /** @param actions receives violations of rules with an action (the enforcer); may be null */
+    public ConsumerPipeline(EventDecoder decoder, ProcessTable processes, Classifier classifier,
+                            LongFunction<String> cgroupPaths, boolean emitEvents, Consumer<Violation> violations,
+                            java.util.function.BiConsumer<Violation, CompiledRule> actions) {
+        this.actions = actions;
         this.decoder = decoder;
         this.processes = processes;
         this.classifier = classifier;
@@ -146,7 +155,11 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
             String cmdline = slot >= 0 ? processes.cmdline(slot) : null;
             Event event = decoder.decode(type, data, offset, emitEvents, exe, cmdline);
             for (int i = 0; i < matchedCount; i++) {
-                violations.accept(violation(matched[i], matchedOutput[i], event, slot));
+                Violation v = violation(matched[i], matchedOutput[i], event, slot);
+                violations.accept(v);
+                if (actions != null && matched[i].action() != io.agentguard.rules.RuleItems.Action.NONE) {
+                    actions.accept(v, matched[i]);
+                }
                 matched[i] = null;
                 matchedOutput[i] = null;
             }

@@ -7,6 +7,6 @@ import java.util.List;
 
 /** One enabled rule, compiled: what the classifier evaluates and what a violation names. */
 public record CompiledRule(String name, String description, Priority priority, List<String> tags, Action action,
-                           CompiledCondition condition, OutputTemplate output, int eventTypes,
+                           Boolean enforce, CompiledCondition condition, OutputTemplate output, int eventTypes,
                            SourcePosition position) {
 }

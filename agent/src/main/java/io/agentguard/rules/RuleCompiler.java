@@ -89,8 +89,8 @@ public final class RuleCompiler {
                     throw r.condition().position().error("rule '" + r.name() + "' can never match: no event type has"
                             + " all the fields its condition requires");
                 }
-                return new CompiledRule(r.name(), r.description(), r.priority(), r.tags(), r.action(), condition, output,
-                        eventTypes, r.position());
+                return new CompiledRule(r.name(), r.description(), r.priority(), r.tags(), r.action(), r.enforce(),
+                        condition, output, eventTypes, r.position());
             }
         }
     }

@@ -26,7 +26,7 @@ import java.util.Set;
 /** Reads one rule file (YAML) into {@link Item}s, checking the shape of every item. */
 public final class RuleFileParser {
     private static final Set<String> RULE_KEYS = Set.of("rule", "desc", "condition", "output", "priority", "tags",
-            "enabled", "action", "exceptions");
+            "enabled", "action", "mode", "exceptions");
     private static final Set<String> LIST_KEYS = Set.of("list", "items");
     private static final Set<String> MACRO_KEYS = Set.of("macro", "condition");
     private static final Set<String> EXCEPTION_KEYS = Set.of("name", "fields", "comps", "values");
@@ -117,6 +117,15 @@ public final class RuleFileParser {
                         + " block_destination");
             }
         }
+        Boolean enforce = null;
+        if (keys.containsKey("mode")) {
+            Node n = keys.get("mode").getValueNode();
+            String v = scalar(n, "mode");
+            if (!v.equals("monitor") && !v.equals("enforce")) {
+                throw at(n).error("mode '" + v + "' is not one of monitor, enforce");
+            }
+            enforce = v.equals("enforce");
+        }
         List<ExceptionItem> exceptions = new ArrayList<>();
         if (keys.containsKey("exceptions")) {
             Node n = keys.get("exceptions").getValueNode();
@@ -128,7 +137,7 @@ public final class RuleFileParser {
             }
         }
         return new RuleItems.RuleItem(name, desc, condition, output, textStart((ScalarNode) outputNode), priority,
-                tags, enabled, action, exceptions, at(m));
+                tags, enabled, action, enforce, exceptions, at(m));
     }
 
     private ExceptionItem exception(Node n) {

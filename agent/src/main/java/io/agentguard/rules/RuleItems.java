@@ -27,8 +27,10 @@ public final class RuleItems {
                                 List<String> comps, List<List<Condition.Literal>> values, SourcePosition position) {
     }
 
+    /** @param enforce the rule's mode for its action: true enforce, false monitor, null the policy's/global */
     public record RuleItem(String name, String description, Condition condition, String output,
                            SourcePosition outputPosition, Priority priority, List<String> tags, boolean enabled,
-                           Action action, List<ExceptionItem> exceptions, SourcePosition position) implements Item {
+                           Action action, Boolean enforce, List<ExceptionItem> exceptions,
+                           SourcePosition position) implements Item {
     }
 }

@@ -24,6 +24,7 @@ public final class RuleReloader {
     private final AtomicLong failed = new AtomicLong();
     private volatile String lastError = "";
     private Map<Path, Long> seen;
+    private volatile Runnable onSuccess = () -> { };
 
     public RuleReloader(Classifier classifier, boolean defaultPack, List<String> paths, PrintStream log) {
         this.classifier = classifier;
@@ -53,6 +54,7 @@ public final class RuleReloader {
             RuleSet next = RuleLoader.load(defaultPack, paths);
             classifier.swap(next);
             succeeded.incrementAndGet();
+            onSuccess.run();
             lastError = "";
             log.println("agentguard: rules reloaded (" + why + "): " + next.size() + " rules from "
                     + next.sources().size() + " sources");
@@ -64,6 +66,11 @@ public final class RuleReloader {
                     + classifier.rules().size() + " rules: " + e.getMessage());
             return false;
         }
+    }
+
+    /** Runs after every successful reload (the enforcer re-arms its blast-radius guard). */
+    public void onSuccess(Runnable action) {
+        this.onSuccess = action;
     }
 
     public Status status() {
