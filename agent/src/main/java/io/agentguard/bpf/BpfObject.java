@@ -72,6 +72,17 @@ public final class BpfObject implements AutoCloseable {
         return names;
     }
 
+    /** Names of the object's maps. */
+    public List<String> mapNames() {
+        List<String> names = new ArrayList<>();
+        MemorySegment map = Libbpf.nextMap(object, MemorySegment.NULL);
+        while (!map.equals(MemorySegment.NULL)) {
+            names.add(Libbpf.mapName(map));
+            map = Libbpf.nextMap(object, map);
+        }
+        return names;
+    }
+
     public BpfMap map(String name) {
         MemorySegment map = Libbpf.findMap(object, name);
         if (map.equals(MemorySegment.NULL)) {

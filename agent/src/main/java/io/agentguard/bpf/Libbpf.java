@@ -59,6 +59,11 @@ public final class Libbpf {
     private static final MethodHandle MAP_GET_NEXT_KEY = call("bpf_map_get_next_key",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle NUM_POSSIBLE_CPUS = call("libbpf_num_possible_cpus", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle MAP_SET_PIN_PATH = call("bpf_map__set_pin_path",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle MAP_NAME = call("bpf_map__name", FunctionDescriptor.of(ADDRESS, ADDRESS));
+    private static final MethodHandle NEXT_MAP = call("bpf_object__next_map", FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle LINK_PIN = call("bpf_link__pin", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
 
     static {
         try {
@@ -291,6 +296,39 @@ public final class Libbpf {
     public static int mapGetNextKey(int fd, MemorySegment key, MemorySegment nextKey) {
         try {
             return (int) MAP_GET_NEXT_KEY.invokeExact(fd, key, nextKey);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int mapSetPinPath(MemorySegment map, String path) {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) MAP_SET_PIN_PATH.invokeExact(map, arena.allocateFrom(path));
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static String mapName(MemorySegment map) {
+        try {
+            return ((MemorySegment) MAP_NAME.invokeExact(map)).reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static MemorySegment nextMap(MemorySegment obj, MemorySegment previous) {
+        try {
+            return (MemorySegment) NEXT_MAP.invokeExact(obj, previous);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int linkPin(MemorySegment link, String path) {
+        LibbpfLog.mark();
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) LINK_PIN.invokeExact(link, arena.allocateFrom(path));
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -73,6 +73,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--events", negatable = true, description = "print every event (--no-events: violations only)")
     Boolean events;
 
+    @Option(names = "--mode", paramLabel = "monitor|enforce", description = "override the configured mode")
+    String mode;
+
     @Option(names = "--verbose", description = "echo libbpf's log to stderr")
     boolean verbose;
 
@@ -128,6 +131,13 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (events != null) {
             b.emitEvents(events);
+        }
+        if (mode != null) {
+            if (!mode.equals("monitor") && !mode.equals("enforce")) {
+                System.err.println("agentguard: --mode must be monitor or enforce, not '" + mode + "'");
+                return 2;
+            }
+            b.enforce(mode.equals("enforce"));
         }
         config = b.build();
         io.agentguard.bpf.Libbpf.echoLog(verbose);

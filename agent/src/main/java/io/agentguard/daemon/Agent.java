@@ -1,6 +1,8 @@
 package io.agentguard.daemon;
 
+import io.agentguard.bpf.BpfException;
 import io.agentguard.bpf.BpfMap;
+import io.agentguard.bpf.BpfPins;
 import io.agentguard.bpf.BpfObject;
 import io.agentguard.bpf.BpfProgram;
 import io.agentguard.bpf.Errno;
@@ -83,6 +85,9 @@ public final class Agent implements AutoCloseable {
     private volatile long wallMinusMonotonicNs;
     private volatile boolean ioctlHookAttached;
     private volatile boolean syscallOutcomesAttached;
+    private final BpfPins pins;
+    private final java.util.Set<String> wantedLinks = new java.util.HashSet<>();
+    private int adoptedLinks;
     private PolicyMaps policyMaps;
     private volatile List<Policy> cgroupPolicies;
     private final Enforcer enforcer;
@@ -118,21 +123,36 @@ public final class Agent implements AutoCloseable {
 
         byte[] elf = BpfObject.embeddedElf();
         FeatureProbe.Result probe = FeatureProbe.run(elf);
-        BpfObject obj = BpfObject.open(elf);
+        this.pins = config.pinPath().isEmpty() ? null : new BpfPins(Path.of(config.pinPath()), elf);
+        if (pins != null) {
+            BpfPins.ensureBpffs(pins.root());
+            if (pins.exists() && !pins.sameVersion()) {
+                log.println("agentguard: pinned state under " + pins.root() + " is from another agentguard build:"
+                        + " replacing it (enforcement pauses while the new programs attach)");
+                pins.removeAll();
+            }
+            pins.prepare();
+        }
+        BpfObject opened = open(elf, probe);
         try {
-            obj.map("ag_ring").maxEntries(config.ringBufferBytes());
-            obj.program(FeatureProbe.PROG_IOCTL_LSM).autoload(probe.lsm());
-            obj.program("ag_ioctl_tp").autoload(!probe.lsm());
-            for (String lsm : List.of("ag_exec_lsm", "ag_kill_lsm", "ag_ptrace_lsm")) {
-                obj.program(lsm).autoload(probe.lsm());
+            opened.load();
+        } catch (BpfException e) {
+            if (pins == null) {
+                opened.close();
+                throw e;
             }
-            BpfProgram unix = obj.program(FeatureProbe.PROG_CONNECT_UNIX);
-            if (probe.connectUnix()) {
-                unix.type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT);
-            } else {
-                unix.autoload(false);
-            }
-            obj.load();
+            // e.g. a different ring size than the pinned ring: start over with fresh pins
+            log.println("agentguard: pinned maps under " + pins.root() + " do not fit this configuration ("
+                    + e.getMessage().lines().findFirst().orElse("") + "): replacing them");
+            opened.close();
+            pins.removeAll();
+            pins.prepare();
+            opened = open(elf, probe);
+            opened.load();
+        }
+        BpfObject obj = opened;
+        try {
+            policyGeneration = readGeneration(obj.map("ag_config"));
             writeConfig(obj.map("ag_config"));
             writeScope(obj.map("ag_scope_roots"));
             writeDevices(obj.map("ag_devices"), devices);
@@ -148,17 +168,17 @@ public final class Agent implements AutoCloseable {
             hooks.put("exec", "tp_btf/sched_process_exec");
             hooks.put("fork", "tp_btf/sched_process_fork");
             hooks.put("exit", "tp_btf/sched_process_exit");
-            obj.program("ag_exec").attach();
-            obj.program("ag_fork").attach();
-            obj.program("ag_exit").attach();
-            obj.program("ag_tcp_state").attach();
+            attach(obj, "ag_exec");
+            attach(obj, "ag_fork");
+            attach(obj, "ag_exit");
+            attach(obj, "ag_tcp_state");
             if (config.selfProtection()) {
                 if (probe.lsm()) {
-                    obj.program("ag_kill_lsm").attach();
-                    obj.program("ag_ptrace_lsm").attach();
+                    attach(obj, "ag_kill_lsm");
+                    attach(obj, "ag_ptrace_lsm");
                     hooks.put("self-protection", "lsm/task_kill + lsm/ptrace_access_check refuse (EPERM)");
                 } else {
-                    obj.program("ag_signal").attach();
+                    attach(obj, "ag_signal");
                     hooks.put("self-protection", "tp_btf/signal_generate: the sender is killed and reported (LSM refused:"
                             + " " + probe.lsmReason() + "; ptrace is not seen)");
                 }
@@ -172,14 +192,12 @@ public final class Agent implements AutoCloseable {
                             + Libc.strerror(Libc.errno()));
                 }
                 try {
-                    obj.program("ag_connect4").attachCgroup(fd, root.relativePath());
-                    obj.program("ag_connect6").attachCgroup(fd, root.relativePath());
-                    obj.program("ag_sendmsg4").attachCgroup(fd, root.relativePath());
-                    obj.program("ag_sendmsg6").attachCgroup(fd, root.relativePath());
-                    if (probe.connectUnix()) {
-                        obj.program(FeatureProbe.PROG_CONNECT_UNIX).attachCgroup(fd, root.relativePath());
+                    for (String prog : List.of("ag_connect4", "ag_connect6", "ag_sendmsg4", "ag_sendmsg6", "ag_dev")) {
+                        attachCgroup(obj, prog, fd, root);
                     }
-                    obj.program("ag_dev").attachCgroup(fd, root.relativePath());
+                    if (probe.connectUnix()) {
+                        attachCgroup(obj, FeatureProbe.PROG_CONNECT_UNIX, fd, root);
+                    }
                 } finally {
                     Libc.close(fd);   // the links hold their own reference
                 }
@@ -190,7 +208,7 @@ public final class Agent implements AutoCloseable {
             hooks.put("gpu-open", "cgroup/dev on agent cgroups (denied opens fail with EPERM)");
             hooks.put("egress", "cgroup/connect4/6 + sendmsg4/6 on agent cgroups (denied calls fail with EPERM)");
             if (probe.lsm()) {
-                obj.program("ag_exec_lsm").attach();
+                attach(obj, "ag_exec_lsm");
                 hooks.put("exec-deny", "lsm/bprm_check_security refuses (EPERM)");
                 hooks.put("compute-deny", "lsm/file_ioctl refuses (EPERM)");
             } else {
@@ -199,12 +217,21 @@ public final class Agent implements AutoCloseable {
                 hooks.put("compute-deny", "SIGKILL from sys_enter_ioctl before the driver runs the call");
             }
             if (probe.lsm()) {
-                obj.program(FeatureProbe.PROG_IOCTL_LSM).attach();
+                attach(obj, FeatureProbe.PROG_IOCTL_LSM);
                 ioctlHookAttached = true;
                 hooks.put("gpu-ioctl", "lsm/file_ioctl");
             } else {
                 lsmRefusal = probe.lsmReason();
-                attachIoctlTracepointIfNeeded(obj);
+                if (pins != null && pins.linkPinned("ag_ioctl_tp")) {
+                    attach(obj, "ag_ioctl_tp");   // adopted: a previous run saw NVIDIA devices
+                    ioctlHookAttached = true;
+                    hooks.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl (adopted; LSM refused: " + lsmRefusal + ")");
+                    if (config.syscallOutcomes().equals("auto")) {
+                        attachSyscallOutcomes(obj, "auto: the ioctl tracepoint already puts syscalls on the slow path");
+                    }
+                } else {
+                    attachIoctlTracepointIfNeeded(obj);
+                }
             }
             if (config.syscallOutcomes().equals("on")) {
                 attachSyscallOutcomes(obj, "on by configuration");
@@ -212,6 +239,14 @@ public final class Agent implements AutoCloseable {
                 hooks.put("syscall-outcomes", config.syscallOutcomes().equals("off") ? "off by configuration"
                         : "off (auto: no syscall tracepoint attached; failed execs unseen, UDP/Unix connect outcome"
                         + " not observed)");
+            }
+            unpinStaleLinks();
+            if (pins != null) {
+                hooks.put("pinning", pins.root() + ": " + adoptedLinks + " attachments adopted from a previous run, "
+                        + (wantedLinks.size() - adoptedLinks) + " made now; enforcement stays when the agent stops"
+                        + " (agentguard unload removes it)");
+            } else {
+                hooks.put("pinning", "off: enforcement ends when the agent stops");
             }
             this.reader = new RingBufferReader(obj.map("ag_ring"));
             this.kernelCounters = new KernelCounters(obj.map("ag_counters"));
@@ -258,6 +293,76 @@ public final class Agent implements AutoCloseable {
         }
     }
 
+    private BpfObject open(byte[] elf, FeatureProbe.Result probe) {
+        BpfObject obj = BpfObject.open(elf);
+        try {
+            obj.map("ag_ring").maxEntries(config.ringBufferBytes());
+            obj.program(FeatureProbe.PROG_IOCTL_LSM).autoload(probe.lsm());
+            obj.program("ag_ioctl_tp").autoload(!probe.lsm());
+            for (String lsm : List.of("ag_exec_lsm", "ag_kill_lsm", "ag_ptrace_lsm")) {
+                obj.program(lsm).autoload(probe.lsm());
+            }
+            BpfProgram unix = obj.program(FeatureProbe.PROG_CONNECT_UNIX);
+            if (probe.connectUnix()) {
+                unix.type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT);
+            } else {
+                unix.autoload(false);
+            }
+            if (pins != null) {
+                for (String name : obj.mapNames()) {
+                    obj.map(name).pinPath(pins.mapPath(name));
+                }
+            }
+            return obj;
+        } catch (RuntimeException e) {
+            obj.close();
+            throw e;
+        }
+    }
+
+    /** Attaches a program, or adopts the attachment a previous run pinned (no gap, no duplicate). */
+    private void attach(BpfObject obj, String program) {
+        attachPinned(program, () -> obj.program(program).attach());
+    }
+
+    private void attachCgroup(BpfObject obj, String program, int cgroupFd, AgentCgroups.Root root) {
+        attachPinned(program + "@" + root.id(), () -> obj.program(program).attachCgroup(cgroupFd, root.relativePath()));
+    }
+
+    private synchronized void attachPinned(String name, java.util.function.Supplier<io.agentguard.bpf.BpfLink> attach) {
+        wantedLinks.add(name);
+        if (pins != null && pins.linkPinned(name)) {
+            adoptedLinks++;
+            return;
+        }
+        io.agentguard.bpf.BpfLink link = attach.get();
+        if (pins != null) {
+            link.pin(pins.linkPath(name));
+        }
+    }
+
+    /** Pinned attachments of a previous configuration (another agent cgroup, say) are removed. */
+    private void unpinStaleLinks() {
+        if (pins == null) {
+            return;
+        }
+        for (String name : pins.pinnedLinks()) {
+            boolean lazy = name.equals("ag_ioctl_tp") || name.startsWith("ag_connect_exit") || name.startsWith("ag_execve");
+            if (!wantedLinks.contains(name) && !lazy) {
+                pins.unpinLink(name);
+                log.println("agentguard: removed pinned link " + name + " (not in this configuration)");
+            }
+        }
+    }
+
+    private static int readGeneration(BpfMap configMap) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = a.allocate(4, 4);
+            MemorySegment value = a.allocate(CONFIG_SIZE, 8);
+            return configMap.lookup(key, value) ? value.get(JAVA_INT, CONFIG_GENERATION) & 1 : 0;
+        }
+    }
+
     /** Loads and attaches everything, then starts consuming; throws with a precise reason on failure. */
     public static Agent start(AgentConfig config, EventSink sink, Consumer<Violation> violations, PrintStream log) {
         return start(config, sink, violations, log, PROC_DEVICES);
@@ -280,7 +385,7 @@ public final class Agent implements AutoCloseable {
             return;
         }
         ensureTracefs();
-        obj.program("ag_ioctl_tp").attach();
+        attach(obj, "ag_ioctl_tp");
         ioctlHookAttached = true;
         hooks.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl (LSM refused: " + lsmReason + ")");
         if (config.syscallOutcomes().equals("auto")) {
@@ -296,7 +401,7 @@ public final class Agent implements AutoCloseable {
         ensureTracefs();
         for (String prog : List.of("ag_connect_exit", "ag_execve_enter", "ag_execveat_enter", "ag_execve_exit",
                 "ag_execveat_exit")) {
-            obj.program(prog).attach();
+            attach(obj, prog);
         }
         syscallOutcomesAttached = true;
         writeConfig(obj.map("ag_config"));
@@ -458,15 +563,23 @@ public final class Agent implements AutoCloseable {
         applyPolicies(java.util.Map.of());
     }
 
+    /** Adds the agent roots, then removes roots a previous run left (adopted maps): never a gap. */
     private void writeScope(BpfMap map) {
+        java.util.Set<Long> ids = new java.util.HashSet<>();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment key = a.allocate(8, 8);
             MemorySegment value = a.allocate(4, 4);
             for (AgentCgroups.Root root : cgroups.roots()) {
                 key.set(JAVA_LONG, 0, root.id());
                 map.update(key, value);
+                ids.add(root.id());
             }
         }
+        map.forEachKey(8, key -> {
+            if (!ids.contains(key.get(JAVA_LONG, 0))) {
+                map.delete(key);
+            }
+        });
     }
 
     private static void writeDevices(BpfMap map, NvidiaDevices devices) {

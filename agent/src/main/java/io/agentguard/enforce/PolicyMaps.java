@@ -61,6 +61,29 @@ public final class PolicyMaps {
         this.computeExes = computeExes;
         this.generation = generationInForce;
         this.flip = flip;
+        clearGeneration(generationInForce ^ 1);
+    }
+
+    /** Deletes whatever a previous run left in a generation (adopted pinned maps). */
+    private void clearGeneration(int gen) {
+        roots.forEachKey(POLICY_ROOT_KEY_SIZE, k -> {
+            if (k.get(JAVA_INT, POLICY_ROOT_KEY_GENERATION) == gen) {
+                roots.delete(k);
+            }
+        });
+        egress.forEachKey(EGRESS_KEY_SIZE, k -> {
+            if (k.get(JAVA_INT, EGRESS_KEY_POLICY) / MAX_POLICIES == gen) {
+                egress.delete(k);
+            }
+        });
+        for (BpfMap m : List.of(execNames, execPaths, computeExes)) {
+            long size = m == execNames ? EXEC_NAME_KEY_SIZE : m == execPaths ? EXEC_PATH_KEY_SIZE : EXE_KEY_SIZE;
+            m.forEachKey(size, k -> {
+                if (k.get(JAVA_INT, 0) / MAX_POLICIES == gen) {
+                    m.delete(k);
+                }
+            });
+        }
     }
 
     public int generation() {

@@ -110,6 +110,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
                 .deviceRescanMs(deviceRescanMs)
                 .rulePaths(rulePaths)
                 .ruleWatchMs(100)
+                .pinPath("")   // tests of pinning set their own path
                 .gpuStandins(!standins ? List.of() : List.of(standinDir.resolve("nvidiactl") + "=control",
                         standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm")))
                 .build();
