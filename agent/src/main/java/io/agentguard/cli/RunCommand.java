@@ -76,6 +76,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--mode", paramLabel = "monitor|enforce", description = "override the configured mode")
     String mode;
 
+    @Option(names = "--pin-path", paramLabel = "DIR", description = "bpffs directory for pins (enforcement.pin_path);"
+            + " \"\" = no pinning: enforcement ends with the agent")
+    String pinPath;
+
     @Option(names = "--verbose", description = "echo libbpf's log to stderr")
     boolean verbose;
 
@@ -131,6 +135,9 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (events != null) {
             b.emitEvents(events);
+        }
+        if (pinPath != null) {
+            b.pinPath(pinPath);
         }
         if (mode != null) {
             if (!mode.equals("monitor") && !mode.equals("enforce")) {

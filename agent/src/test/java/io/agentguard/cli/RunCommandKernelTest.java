@@ -41,7 +41,7 @@ class RunCommandKernelTest {
         Path out = dir.resolve("events.jsonl");
         AtomicInteger exit = new AtomicInteger(-1);
         Thread run = Thread.ofPlatform().start(() -> exit.set(Main.execute("run", "--agent-cgroup", relative,
-                "--create-cgroups", "--output", out.toString(), "--duration", "4", "--stats-interval", "0")));
+                "--create-cgroups", "--output", out.toString(), "--duration", "4", "--stats-interval", "0", "--pin-path", "")));
         try {
             long deadline = System.currentTimeMillis() + 10_000;
             while (!Files.isDirectory(cgroup) && System.currentTimeMillis() < deadline) {
