@@ -103,9 +103,10 @@ class PinningKernelTest {
                         && System.nanoTime() < deadline) {
                     Thread.sleep(50);
                 }
-                // the connect made while no agent ran waited in the pinned ring and is delivered now
+                // the connect made while no agent ran waited in the pinned ring and is delivered now (and the
+                // first one too, if the killed agent had not consumed it yet): nothing is lost
                 assertThat(Files.readAllLines(out2).stream().filter(l -> l.contains("connect 127.66.9.1:80 stream denied")))
-                        .hasSize(2);
+                        .hasSizeBetween(2, 3);
             } finally {
                 second.destroy();
                 second.waitFor(20, TimeUnit.SECONDS);
