@@ -162,7 +162,7 @@ public final class RunCommand implements Callable<Integer> {
             System.err.println("agentguard: cannot start: " + e.getMessage());
             return 1;
         }
-        installSighup(agent);
+        installSighup(agent, configFile);
         Thread shutdown = new Thread(() -> {
             agent.stop();
             System.err.println(agent.summary());
@@ -180,11 +180,24 @@ public final class RunCommand implements Callable<Integer> {
         return agent.failure() == null ? 0 : 1;
     }
 
-    /** SIGHUP reloads the rules (as systemctl reload does). */
+    /**
+     * SIGHUP (systemctl reload) reloads the rules and, with --config, the file's mode and
+     * policies. A file with an error changes nothing and says why.
+     */
     @SuppressWarnings("sunapi")
-    private static void installSighup(Agent agent) {
+    private static void installSighup(Agent agent, Path configFile) {
         try {
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> agent.reloadRules("SIGHUP"));
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
+                agent.reloadRules("SIGHUP");
+                if (configFile != null) {
+                    try {
+                        agent.reloadPolicies(AgentConfigLoader.load(configFile));
+                    } catch (ConfigException e) {
+                        System.err.println("agentguard: configuration reload failed, keeping the policies in force: "
+                                + e.getMessage());
+                    }
+                }
+            });
         } catch (IllegalArgumentException e) {
             System.err.println("agentguard: cannot handle SIGHUP: " + e.getMessage());
         }

@@ -90,6 +90,8 @@ public final class Agent implements AutoCloseable {
     private int adoptedLinks;
     private PolicyMaps policyMaps;
     private volatile List<Policy> cgroupPolicies;
+    private volatile Policy defaultPolicy;
+    private volatile boolean globalEnforce;
     private final Enforcer enforcer;
     /** Temporary denies from block_destination actions: cgroup path -> entries with their expiry. */
     private final java.util.Map<String, List<Block>> blocks = new java.util.LinkedHashMap<>();
@@ -109,6 +111,8 @@ public final class Agent implements AutoCloseable {
         this.config = config;
         this.log = log;
         this.procDevices = procDevices;
+        this.defaultPolicy = config.defaultPolicy();
+        this.globalEnforce = config.enforce();
         this.timespec = arena.allocate(16, 8);
         refreshClockOffset();
         // Rules first: a rule error stops the start before anything is attached.
@@ -433,7 +437,7 @@ public final class Agent implements AutoCloseable {
             value.set(JAVA_INT, CONFIG_GENERATION, policyGeneration);
             value.set(JAVA_LONG, CONFIG_POLICY_LEVELS, policyLevels);
             value.set(JAVA_INT, CONFIG_DAEMON_TGID, (int) ProcessHandle.current().pid());
-            value.set(JAVA_INT, CONFIG_TAMPER_ENFORCE, config.selfProtection() && config.enforce() ? 1 : 0);
+            value.set(JAVA_INT, CONFIG_TAMPER_ENFORCE, config.selfProtection() && globalEnforce ? 1 : 0);
             map.update(key, value);
         }
     }
@@ -443,8 +447,7 @@ public final class Agent implements AutoCloseable {
      * writes them as a new generation. {@code extraDeny}: blocked destinations per policy index.
      */
     private synchronized void applyPolicies(java.util.Map<Integer, List<Policy.EgressEntry>> extraDeny) {
-        PolicyMaps.Placed defaults = new PolicyMaps.Placed(config.defaultPolicy(), 0, 0,
-                config.defaultPolicy().enforcing(config.enforce()));
+        PolicyMaps.Placed defaults = new PolicyMaps.Placed(defaultPolicy, 0, 0, defaultPolicy.enforcing(globalEnforce));
         List<PolicyMaps.Placed> placed = new java.util.ArrayList<>();
         if (cgroupPolicies == null) {
             cgroupPolicies = List.copyOf(config.cgroupPolicies());
@@ -486,7 +489,7 @@ public final class Agent implements AutoCloseable {
                 }
             }
             placed.add(new PolicyMaps.Placed(p, AgentCgroups.inode(dir), p.cgroup().split("/").length,
-                    p.enforcing(config.enforce())));
+                    p.enforcing(globalEnforce)));
         }
         if (placed.size() > io.agentguard.config.Policies.MAX_CGROUP_POLICIES) {
             throw new IllegalStateException("more than " + io.agentguard.config.Policies.MAX_CGROUP_POLICIES
@@ -497,7 +500,7 @@ public final class Agent implements AutoCloseable {
 
     /** The policy in force for a cgroup path: its own, the nearest ancestor's, or the default. */
     Policy effectivePolicy(String cgroupPath) {
-        Policy best = config.defaultPolicy();
+        Policy best = defaultPolicy;
         int bestLength = -1;
         for (Policy p : cgroupPolicies) {
             if ((cgroupPath.equals(p.cgroup()) || cgroupPath.startsWith(p.cgroup() + "/")) && p.cgroup().length() > bestLength) {
@@ -509,7 +512,7 @@ public final class Agent implements AutoCloseable {
     }
 
     private boolean enforcing(String cgroupPath) {
-        return effectivePolicy(cgroupPath).enforcing(config.enforce());
+        return effectivePolicy(cgroupPath).enforcing(globalEnforce);
     }
 
     /** block_destination: a temporary deny for the cgroup (enforcer thread). */
@@ -553,6 +556,32 @@ public final class Agent implements AutoCloseable {
 
     public Enforcer enforcer() {
         return enforcer;
+    }
+
+    /**
+     * Puts the mode and policies of a (re)loaded configuration in force, as one generation
+     * switch. On any error the policies in force stay, and the error is returned.
+     */
+    public synchronized String reloadPolicies(AgentConfig next) {
+        Policy oldDefault = defaultPolicy;
+        List<Policy> oldCgroups = cgroupPolicies;
+        boolean oldEnforce = globalEnforce;
+        try {
+            defaultPolicy = next.defaultPolicy();
+            cgroupPolicies = List.copyOf(next.cgroupPolicies());
+            globalEnforce = next.enforce();
+            applyPolicies(java.util.Map.of());
+            writeConfig(object.map("ag_config"));
+            log.println("agentguard: policies reloaded: mode " + (globalEnforce ? "enforce" : "monitor") + ", "
+                    + cgroupPolicies.size() + " cgroup policies");
+            return null;
+        } catch (RuntimeException e) {
+            defaultPolicy = oldDefault;
+            cgroupPolicies = oldCgroups;
+            globalEnforce = oldEnforce;
+            log.println("agentguard: policy reload failed, keeping the policies in force: " + e.getMessage());
+            return e.getMessage();
+        }
     }
 
     /** Adds a cgroup policy at run time (tests; a configuration reload later). */

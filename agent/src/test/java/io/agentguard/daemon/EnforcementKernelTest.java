@@ -178,4 +178,26 @@ class EnforcementKernelTest {
         assertThat(tamper.getFirst().getTamper().getTargetPid()).isEqualTo((int) daemon);
         assertThat(tamper.getFirst().getTamper().getVerdict()).isEqualTo(Verdict.VERDICT_DENIED);
     }
+
+    @Test
+    void aPolicyReloadAppliesAtOnceAndABadOneChangesNothing() throws Exception {
+        Path cg = KERNEL.newCgroup("reload");
+        assertThat(KERNEL.runIn(cg, connector(), "tcp4", "127.66.8.1", "80").stdout()).isEqualTo("ECONNREFUSED\n");
+        io.agentguard.config.AgentConfig next = AgentConfigLoader.parse("next.yaml", """
+                agent_cgroups: [x]
+                policies:
+                  default:
+                    egress: {default: allow, deny: [127.66.8.0/24, 127.66.9.0/24, "::1/128 tcp/%d"]}
+                    gpu: {devices: none, compute: false}
+                    exec: {deny: [xmrig]}
+                """.formatted(DENIED_V6_PORT));
+        assertThat(KERNEL.agent().reloadPolicies(next)).isNull();
+        assertThat(KERNEL.runIn(cg, connector(), "tcp4", "127.66.8.1", "80").stdout()).isEqualTo("EPERM\n");
+        // a policy for a cgroup outside the agent cgroups is refused as a whole: the 127.66.8.0/24 deny stays
+        io.agentguard.config.AgentConfig bad = next.toBuilder().defaultPolicy(io.agentguard.config.Policies.UNRESTRICTED)
+                .cgroupPolicies(List.of(new Policy("not/an/agent/cgroup", null, false, List.of(), true, 0, true,
+                        List.of(), List.of(), List.of()))).build();
+        assertThat(KERNEL.agent().reloadPolicies(bad)).contains("outside every agent cgroup");
+        assertThat(KERNEL.runIn(cg, connector(), "tcp4", "127.66.8.1", "80").stdout()).isEqualTo("EPERM\n");
+    }
 }
