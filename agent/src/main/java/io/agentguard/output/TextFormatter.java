@@ -37,6 +37,15 @@ public final class TextFormatter {
         }
     }
 
+    private static void verdict(io.agentguard.proto.v1.Verdict v, StringBuilder sb) {
+        switch (v) {
+            case VERDICT_DENIED -> sb.append("  DENIED");
+            case VERDICT_WOULD_BLOCK -> sb.append("  WOULD-BLOCK");
+            default -> {
+            }
+        }
+    }
+
     public static void append(Event e, StringBuilder sb) {
         var p = e.getProcess();
         sb.append(TIME.format(Instant.ofEpochSecond(e.getTime().getSeconds(), e.getTime().getNanos())))
@@ -51,6 +60,7 @@ public final class TextFormatter {
                 if (!x.getSuccess()) {
                     sb.append("  FAILED (").append(x.getErrorName()).append(')');
                 }
+                verdict(x.getVerdict(), sb);
             }
             case FORK -> sb.append("fork child=").append(e.getFork().getChildPid());
             case EXIT -> {
@@ -71,6 +81,10 @@ public final class TextFormatter {
                 if (!c.getErrorName().isEmpty()) {
                     sb.append(" (").append(c.getErrorName()).append(')');
                 }
+                if (c.getSendmsg()) {
+                    sb.append(" sendto");
+                }
+                verdict(c.getVerdict(), sb);
             }
             case GPU -> {
                 GpuEvent g = e.getGpu();
@@ -80,6 +94,7 @@ public final class TextFormatter {
                 }
                 if (g.hasOpen()) {
                     sb.append(" open");
+                    verdict(g.getOpen().getVerdict(), sb);
                 } else {
                     GpuIoctl i = g.getIoctl();
                     sb.append(' ').append(i.getName());
@@ -95,7 +110,23 @@ public final class TextFormatter {
                     if (i.getComputeContext()) {
                         sb.append(" COMPUTE-CONTEXT");
                     }
+                    verdict(i.getVerdict(), sb);
                 }
+            }
+            case TAMPER -> {
+                var t = e.getTamper();
+                sb.append("TAMPER ").append(t.getKind().name().replace("TAMPER_KIND_", "").toLowerCase())
+                        .append(" ").append(t.getSignalName()).append(" -> agentguard[").append(t.getTargetPid()).append(']');
+                verdict(t.getVerdict(), sb);
+            }
+            case ACTION -> {
+                var a = e.getAction();
+                sb.append("ACTION ").append(a.getKind().name().replace("RULE_ACTION_KIND_", "").toLowerCase())
+                        .append(" [").append(a.getRule()).append("] ").append(a.getResult());
+                if (!a.getDestination().isEmpty()) {
+                    sb.append(' ').append(a.getDestination()).append(':').append(a.getPort());
+                }
+                verdict(a.getVerdict(), sb);
             }
             default -> sb.append("?");
         }
