@@ -1,0 +1,341 @@
+package io.agentguard.report;
+
+import com.google.protobuf.Timestamp;
+import io.agentguard.proto.v1.AgentHello;
+import io.agentguard.proto.v1.AgentMessage;
+import io.agentguard.proto.v1.Batch;
+import io.agentguard.proto.v1.CollectorMessage;
+import io.agentguard.proto.v1.CollectorService;
+import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.Heartbeat;
+import io.agentguard.proto.v1.Record;
+import io.agentguard.proto.v1.Violation;
+import io.grpc.CallOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.StreamObserver;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+/**
+ * Delivers violations (and, optionally, events) to collectors without losing any:
+ * <ol>
+ *   <li>the consumer thread offers to a bounded queue and never waits (a full queue drops
+ *       and counts);</li>
+ *   <li>a writer thread appends to the disk {@link Spool}, which assigns sequences;</li>
+ *   <li>a sender thread streams the spool to a collector, resending everything after the
+ *       collector's HelloAck, and advances the spool on acknowledgements; on any failure it
+ *       reconnects with exponential backoff and jitter, trying the next collector.</li>
+ * </ol>
+ */
+public final class Reporter implements AutoCloseable {
+    /** Where and how to connect. */
+    public record Settings(List<String> collectors, String node, String mode, boolean plaintext, File ca, File cert,
+                           File key, int batchRecords, int windowBatches, long ackTimeoutMs, long heartbeatMs,
+                           long backoffMaxMs) {
+    }
+
+    private final Settings settings;
+    private final Spool spool;
+    private final Supplier<Heartbeat.Builder> counters;
+    private final java.util.Map<String, String> hooks;
+    private final String agentVersion;
+    private final PrintStream log;
+    private final BlockingQueue<Record.Builder> queue = new ArrayBlockingQueue<>(65536);
+    private final Object spoolChanged = new Object();
+    private final Thread writer;
+    private final Thread sender;
+    private final AtomicLong droppedQueueFull = new AtomicLong();
+    private final AtomicLong droppedWriteFailed = new AtomicLong();
+    private final AtomicLong connects = new AtomicLong();
+    private volatile String state = "starting";
+    private volatile String connectedTo = "";
+    private volatile boolean running = true;
+    private long lastLoggedFailureNs;
+
+    public Reporter(Settings settings, Spool spool, Supplier<Heartbeat.Builder> counters,
+                    java.util.Map<String, String> hooks, String agentVersion, PrintStream log) {
+        this.settings = settings;
+        this.spool = spool;
+        this.counters = counters;
+        this.hooks = hooks;
+        this.agentVersion = agentVersion;
+        this.log = log;
+        long damaged = spool.verify();
+        if (damaged > 0) {
+            log.println("agentguard: spool: " + damaged + " damaged frames skipped; the records after them are delivered");
+        }
+        this.writer = Thread.ofPlatform().name("agentguard-spool").daemon(true).start(this::write);
+        this.sender = Thread.ofPlatform().name("agentguard-sender").daemon(true).start(this::send);
+    }
+
+    /** Consumer thread: never blocks. */
+    public void offer(Violation violation) {
+        if (!queue.offer(Record.newBuilder().setViolation(violation))) {
+            droppedQueueFull.incrementAndGet();
+        }
+    }
+
+    /** Consumer thread: never blocks. */
+    public void offer(Event event) {
+        if (!queue.offer(Record.newBuilder().setEvent(event))) {
+            droppedQueueFull.incrementAndGet();
+        }
+    }
+
+    private void write() {
+        List<Record.Builder> batch = new ArrayList<>(1024);
+        while (running || !queue.isEmpty()) {
+            try {
+                Record.Builder first = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                queue.drainTo(batch, 1023);
+                try {
+                    spool.append(batch);
+                } catch (IOException e) {
+                    droppedWriteFailed.addAndGet(batch.size());
+                    logRateLimited("agentguard: spool write failed (" + e.getMessage() + "): " + batch.size()
+                            + " records dropped");
+                }
+                batch.clear();
+                synchronized (spoolChanged) {
+                    spoolChanged.notifyAll();
+                }
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private void logRateLimited(String message) {
+        long now = System.nanoTime();
+        if (now - lastLoggedFailureNs > 10_000_000_000L) {
+            lastLoggedFailureNs = now;
+            log.println(message);
+        }
+    }
+
+    // ---- the sender ------------------------------------------------------------------------
+
+    private void send() {
+        int collector = 0;
+        long backoffMs = 200;
+        while (running) {
+            String target = settings.collectors().get(collector % settings.collectors().size());
+            ManagedChannel channel = null;
+            try {
+                channel = channel(target);
+                state = "connecting to " + target;
+                stream(channel, target);
+                backoffMs = 200;
+            } catch (InterruptedException e) {
+                return;
+            } catch (Exception e) {
+                state = "disconnected: " + e.getMessage();
+                connectedTo = "";
+                logRateLimited("agentguard: collector " + target + ": " + e.getMessage() + "; retrying");
+            } finally {
+                if (channel != null) {
+                    channel.shutdownNow();
+                }
+            }
+            collector++;
+            long sleep = ThreadLocalRandom.current().nextLong(backoffMs / 2, backoffMs + 1);
+            backoffMs = Math.min(settings.backoffMaxMs(), backoffMs * 2);
+            try {
+                Thread.sleep(sleep);
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private ManagedChannel channel(String target) throws IOException {
+        NettyChannelBuilder b = NettyChannelBuilder.forTarget(target)
+                .keepAliveTime(30, TimeUnit.SECONDS)
+                .keepAliveTimeout(10, TimeUnit.SECONDS)
+                .keepAliveWithoutCalls(true)
+                .maxInboundMessageSize(1 << 20);
+        if (settings.plaintext()) {
+            b.usePlaintext();
+        } else {
+            SslContextBuilder ssl = GrpcSslContexts.forClient();
+            if (settings.ca() != null) {
+                ssl.trustManager(settings.ca());
+            }
+            if (settings.cert() != null) {
+                ssl.keyManager(settings.cert(), settings.key());
+            }
+            b.sslContext(ssl.build());
+        }
+        return b.build();
+    }
+
+    /** One connection's life: hello, resend, stream, acks, heartbeats; returns or throws when it ends. */
+    private void stream(ManagedChannel channel, String target) throws Exception {
+        BlockingQueue<Object> inbox = new LinkedBlockingQueue<>();   // CollectorMessage or Throwable or END
+        Object end = new Object();
+        StreamObserver<AgentMessage> out = ClientCalls.asyncBidiStreamingCall(
+                channel.newCall(CollectorService.STREAM, CallOptions.DEFAULT), new StreamObserver<CollectorMessage>() {
+                    @Override
+                    public void onNext(CollectorMessage m) {
+                        inbox.add(m);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        inbox.add(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        inbox.add(end);
+                    }
+                });
+        try {
+            out.onNext(AgentMessage.newBuilder().setHello(AgentHello.newBuilder().setNode(settings.node())
+                    .setAgentVersion(agentVersion).setKernel(System.getProperty("os.version")).putAllHooks(hooks)
+                    .setMode(settings.mode())).build());
+            Object first = inbox.poll(settings.ackTimeoutMs(), TimeUnit.MILLISECONDS);
+            CollectorMessage hello = expect(first, end, "no hello acknowledgement within " + settings.ackTimeoutMs() + " ms");
+            if (!hello.hasHelloAck()) {
+                throw new IOException("the collector answered the hello with " + hello.getKindCase());
+            }
+            long stored = hello.getHelloAck().getLastSequence();
+            spool.ack(Math.min(stored, spool.nextSequence() - 1));
+            long acked = spool.acked();
+            Spool.Cursor cursor = spool.cursor(acked + 1);
+            long sentUpTo = acked;
+            long lastAckNs = System.nanoTime();
+            long lastHeartbeatNs = 0;
+            connects.incrementAndGet();
+            connectedTo = target;
+            state = "connected to " + target;
+            while (running) {
+                // send while the window allows
+                while (sentUpTo - spool.acked() < (long) settings.batchRecords() * settings.windowBatches()) {
+                    List<Record> records = spool.next(cursor, settings.batchRecords());
+                    if (records.isEmpty()) {
+                        break;
+                    }
+                    out.onNext(AgentMessage.newBuilder().setBatch(Batch.newBuilder().addAllRecords(records)).build());
+                    sentUpTo = records.getLast().getSequence();
+                }
+                long now = System.nanoTime();
+                if (now - lastHeartbeatNs >= settings.heartbeatMs() * 1_000_000L) {
+                    out.onNext(AgentMessage.newBuilder().setHeartbeat(heartbeat()).build());
+                    lastHeartbeatNs = now;
+                }
+                Object m = inbox.poll(50, TimeUnit.MILLISECONDS);
+                if (m == null) {
+                    if (sentUpTo > spool.acked() && System.nanoTime() - lastAckNs > settings.ackTimeoutMs() * 1_000_000L) {
+                        throw new IOException("no acknowledgement for " + settings.ackTimeoutMs() + " ms");
+                    }
+                    if (sentUpTo == spool.acked()) {
+                        synchronized (spoolChanged) {
+                            spoolChanged.wait(100);
+                        }
+                        lastAckNs = System.nanoTime();
+                    }
+                    continue;
+                }
+                CollectorMessage msg = expect(m, end, "");
+                if (msg.hasAck()) {
+                    spool.ack(msg.getAck().getSequence());
+                    lastAckNs = System.nanoTime();
+                }
+            }
+            out.onCompleted();
+        } catch (Exception e) {
+            out.onError(e);
+            throw e;
+        } finally {
+            connectedTo = "";
+        }
+    }
+
+    private static CollectorMessage expect(Object m, Object end, String timeoutMessage) throws IOException {
+        if (m == null) {
+            throw new IOException(timeoutMessage);
+        }
+        if (m instanceof Throwable t) {
+            throw new IOException(t.getMessage(), t);
+        }
+        if (m == end) {
+            throw new IOException("the collector ended the stream");
+        }
+        return (CollectorMessage) m;
+    }
+
+    private Heartbeat heartbeat() {
+        long nowMs = System.currentTimeMillis();
+        return counters.get()
+                .setTime(Timestamp.newBuilder().setSeconds(nowMs / 1000).setNanos((int) (nowMs % 1000) * 1_000_000))
+                .setSpoolRecords(spool.pending())
+                .setSpoolBytes(spool.bytes())
+                .setDropped(dropped())
+                .build();
+    }
+
+    /** Records that could not be spooled: queue full, disk full, write failures. */
+    public long dropped() {
+        return droppedQueueFull.get() + droppedWriteFailed.get() + spool.droppedFull();
+    }
+
+    public long spoolPending() {
+        return spool.pending();
+    }
+
+    public String state() {
+        return state;
+    }
+
+    public String connectedTo() {
+        return connectedTo;
+    }
+
+    public long connects() {
+        return connects.get();
+    }
+
+    public Spool spool() {
+        return spool;
+    }
+
+    /** Stops: what is queued is spooled first (delivered by the next run if not now). */
+    @Override
+    public void close() {
+        running = false;
+        try {
+            writer.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        sender.interrupt();
+        try {
+            sender.join(5000);
+            spool.close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException e) {
+            log.println("agentguard: closing the spool: " + e.getMessage());
+        }
+    }
+}

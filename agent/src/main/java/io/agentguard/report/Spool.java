@@ -1,0 +1,367 @@
+package io.agentguard.report;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.agentguard.proto.v1.Record;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.zip.CRC32C;
+
+/**
+ * The agent's disk spool: what it must deliver, in append-only segment files, so nothing
+ * is lost while collectors are away or the agent restarts.
+ * <pre>
+ *   DIR/seg-&lt;first sequence, 20 digits&gt;.log   frames: magic u32 'AGSP' | length u32 | crc32c u32 | Record
+ *   DIR/acked                                   the last sequence a collector acknowledged
+ * </pre>
+ * Sequences are assigned here, ascending from 1, continuing across restarts. A damaged
+ * frame (bad magic, length or checksum) is skipped by scanning to the next magic: the
+ * records after it are still delivered, and the loss is counted. Segments wholly
+ * acknowledged are deleted. One writer thread appends; one sender thread reads.
+ */
+public final class Spool implements AutoCloseable {
+    static final int MAGIC = 0x41475350;   // "AGSP"
+    static final int FRAME_HEADER = 12;
+    static final int MAX_RECORD_BYTES = 4 << 20;
+
+    private final Path dir;
+    private final long segmentBytes;
+    private final long maxBytes;
+    private final TreeMap<Long, Path> segments = new TreeMap<>();   // first sequence -> file
+    private FileChannel current;
+    private long currentSize;
+    private long nextSequence = 1;
+    private volatile long acked;
+    private volatile long corruptFrames;
+    private volatile long droppedFull;
+    private volatile long totalBytes;
+
+    public Spool(Path dir, long segmentBytes, long maxBytes) {
+        this.dir = dir;
+        this.segmentBytes = segmentBytes;
+        this.maxBytes = maxBytes;
+        try {
+            Files.createDirectories(dir);
+            Path ackFile = dir.resolve("acked");
+            if (Files.exists(ackFile)) {
+                acked = Long.parseLong(Files.readString(ackFile).trim());
+            }
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "seg-*.log")) {
+                for (Path p : ds) {
+                    String n = p.getFileName().toString();
+                    segments.put(Long.parseLong(n.substring(4, n.length() - 4)), p);
+                    totalBytes += Files.size(p);
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            throw new IllegalStateException("spool " + dir + " is unusable: " + e.getMessage(), e);
+        }
+        // the next sequence follows the last record that can be read back
+        if (!segments.isEmpty()) {
+            long last = 0;
+            for (Record r : readSegment(segments.lastEntry().getValue(), 0, Integer.MAX_VALUE, false)) {
+                last = Math.max(last, r.getSequence());
+            }
+            nextSequence = Math.max(Math.max(last, segments.lastKey() - 1), acked) + 1;
+        } else {
+            nextSequence = acked + 1;
+        }
+    }
+
+    /** Appends records (writer thread), assigning sequences; returns the last one, or -1 if none fit. */
+    public synchronized long append(List<Record.Builder> records) throws IOException {
+        long last = -1;
+        for (Record.Builder b : records) {
+            if (totalBytes >= maxBytes) {
+                droppedFull++;
+                continue;
+            }
+            byte[] payload = b.setSequence(nextSequence).build().toByteArray();
+            if (current == null || currentSize >= segmentBytes) {
+                roll();
+            }
+            CRC32C crc = new CRC32C();
+            crc.update(payload);
+            ByteBuffer frame = ByteBuffer.allocate(FRAME_HEADER + payload.length).order(ByteOrder.LITTLE_ENDIAN);
+            frame.putInt(MAGIC).putInt(payload.length).putInt((int) crc.getValue()).put(payload).flip();
+            while (frame.hasRemaining()) {
+                current.write(frame);
+            }
+            currentSize += FRAME_HEADER + payload.length;
+            totalBytes += FRAME_HEADER + payload.length;
+            last = nextSequence++;
+        }
+        if (current != null) {
+            current.force(false);
+        }
+        return last;
+    }
+
+    private void roll() throws IOException {
+        if (current != null) {
+            current.close();
+        }
+        Path p = dir.resolve(String.format("seg-%020d.log", nextSequence));
+        current = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+        currentSize = Files.size(p);
+        segments.put(nextSequence, p);
+    }
+
+    /** A reading position: the sender keeps one per connection, so each byte is read once. */
+    public static final class Cursor {
+        private long segmentFirst;
+        private long offset;
+        private final long from;
+        private long lastSequence;
+
+        private Cursor(long segmentFirst, long from) {
+            this.segmentFirst = segmentFirst;
+            this.from = from;
+            this.lastSequence = from - 1;
+        }
+    }
+
+    /** A cursor at the first record with sequence >= from. */
+    public synchronized Cursor cursor(long from) {
+        Long floor = segments.floorKey(from);
+        return new Cursor(floor != null ? floor : segments.isEmpty() ? from : segments.firstKey(), from);
+    }
+
+    /**
+     * Up to max records after the cursor, ascending and consecutive: a gap (records lost to a
+     * damaged frame) ends the list, and the next call starts after it (collectors accept a
+     * batch that starts after a gap, and count the gap).
+     */
+    public List<Record> next(Cursor c, int max) {
+        List<Record> out = new ArrayList<>();
+        while (out.size() < max) {
+            Path file;
+            Long following;
+            synchronized (this) {
+                file = segments.get(c.segmentFirst);
+                following = segments.higherKey(c.segmentFirst);
+                if (file == null) {
+                    Long ceiling = segments.ceilingKey(c.segmentFirst);
+                    if (ceiling == null) {
+                        return out;
+                    }
+                    c.segmentFirst = ceiling;
+                    c.offset = 0;
+                    continue;
+                }
+            }
+            int before = out.size();
+            boolean gap = readFrames(file, c, max, out);
+            if (gap) {
+                return out;
+            }
+            if (out.size() == before) {
+                if (following == null) {
+                    return out;   // nothing more written yet
+                }
+                c.segmentFirst = following;
+                c.offset = 0;
+            }
+        }
+        return out;
+    }
+
+    /** Reads whole frames from the cursor's offset; returns true if the list must end at a gap. */
+    private boolean readFrames(Path file, Cursor c, int max, List<Record> out) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (c.offset >= size) {
+                return false;
+            }
+            int want = (int) Math.min(size - c.offset, 8L << 20);
+            ByteBuffer b = ByteBuffer.allocate(want).order(ByteOrder.LITTLE_ENDIAN);
+            while (b.hasRemaining() && ch.read(b, c.offset + b.position()) > 0) {
+                // fill
+            }
+            byte[] data = b.array();
+            int limit = b.position();
+            int pos = 0;
+            while (pos + FRAME_HEADER <= limit && out.size() < max) {
+                int magic = b.getInt(pos);
+                int length = b.getInt(pos + 4);
+                if (magic == MAGIC && length >= 0 && length <= MAX_RECORD_BYTES && pos + FRAME_HEADER + length > limit) {
+                    break;   // a frame still being written (or beyond this read): next time
+                }
+                Record r = null;
+                if (magic == MAGIC && length >= 0 && length <= MAX_RECORD_BYTES) {
+                    CRC32C crc = new CRC32C();
+                    crc.update(data, pos + FRAME_HEADER, length);
+                    if ((int) crc.getValue() == b.getInt(pos + 8)) {
+                        try {
+                            r = Record.parseFrom(ByteBuffer.wrap(data, pos + FRAME_HEADER, length));
+                        } catch (InvalidProtocolBufferException e) {
+                            r = null;
+                        }
+                    }
+                }
+                if (r == null) {
+                    pos = nextMagic(b, limit, pos + 1);
+                    continue;
+                }
+                pos += FRAME_HEADER + length;
+                if (r.getSequence() < c.from || r.getSequence() <= c.lastSequence) {
+                    continue;
+                }
+                if (!out.isEmpty() && r.getSequence() != out.getLast().getSequence() + 1) {
+                    c.offset += pos - FRAME_HEADER - length;   // re-read this one next time
+                    return true;
+                }
+                out.add(r);
+                c.lastSequence = r.getSequence();
+            }
+            c.offset += pos;
+            return false;
+        } catch (java.nio.file.NoSuchFileException e) {
+            return false;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Frames of one segment with sequence >= from; damaged frames are skipped (and counted once, at open). */
+    private List<Record> readSegment(Path file, long from, int max, boolean countDamage) {
+        List<Record> out = new ArrayList<>();
+        byte[] data;
+        try {
+            data = Files.readAllBytes(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            return out;   // deleted after an ack meanwhile
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
+        int pos = 0;
+        while (pos + FRAME_HEADER <= data.length && out.size() < max) {
+            int magic = b.getInt(pos);
+            int length = b.getInt(pos + 4);
+            boolean ok = magic == MAGIC && length >= 0 && length <= MAX_RECORD_BYTES && pos + FRAME_HEADER + length <= data.length;
+            Record r = null;
+            if (ok) {
+                CRC32C crc = new CRC32C();
+                crc.update(data, pos + FRAME_HEADER, length);
+                ok = (int) crc.getValue() == b.getInt(pos + 8);
+                if (ok) {
+                    try {
+                        r = Record.parseFrom(ByteBuffer.wrap(data, pos + FRAME_HEADER, length));
+                    } catch (InvalidProtocolBufferException e) {
+                        ok = false;
+                    }
+                }
+            }
+            if (!ok) {
+                if (countDamage) {
+                    corruptFrames++;
+                }
+                pos = nextMagic(b, data.length, pos + 1);
+                continue;
+            }
+            if (r.getSequence() >= from) {
+                out.add(r);
+            }
+            pos += FRAME_HEADER + length;
+        }
+        return out;
+    }
+
+    private static int nextMagic(ByteBuffer b, int limit, int from) {
+        for (int p = from; p + 4 <= limit; p++) {
+            if (b.getInt(p) == MAGIC) {
+                return p;
+            }
+        }
+        return limit;
+    }
+
+    /** Everything up to sequence is stored by a collector: record it, delete whole segments before it. */
+    public void ack(long sequence) {
+        if (sequence <= acked) {
+            return;
+        }
+        acked = sequence;
+        try {
+            Path tmp = dir.resolve("acked.tmp");
+            Files.writeString(tmp, Long.toString(sequence));
+            Files.move(tmp, dir.resolve("acked"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot record the acknowledgement in " + dir + ": " + e.getMessage(), e);
+        }
+        synchronized (this) {
+            // a segment is done when the next one starts at or before sequence + 1
+            while (segments.size() > 1) {
+                var first = segments.firstEntry();
+                Long nextFirst = segments.higherKey(first.getKey());
+                if (nextFirst == null || nextFirst > sequence + 1) {
+                    break;
+                }
+                try {
+                    totalBytes -= Files.size(first.getValue());
+                    Files.deleteIfExists(first.getValue());
+                } catch (IOException e) {
+                    break;
+                }
+                segments.pollFirstEntry();
+            }
+        }
+    }
+
+    /** Re-scans the segments that hold unacknowledged records for damage (at start; counted once). */
+    public long verify() {
+        List<Path> files;
+        synchronized (this) {
+            files = new ArrayList<>(segments.values());
+        }
+        for (Path f : files) {
+            readSegment(f, 0, Integer.MAX_VALUE, true);
+        }
+        return corruptFrames;
+    }
+
+    public long acked() {
+        return acked;
+    }
+
+    public synchronized long nextSequence() {
+        return nextSequence;
+    }
+
+    /** Records spooled and not yet acknowledged. */
+    public synchronized long pending() {
+        return Math.max(0, nextSequence - 1 - acked);
+    }
+
+    public long bytes() {
+        return totalBytes;
+    }
+
+    public long corruptFrames() {
+        return corruptFrames;
+    }
+
+    public long droppedFull() {
+        return droppedFull;
+    }
+
+    @Override
+    public synchronized void close() throws IOException {
+        if (current != null) {
+            current.close();
+            current = null;
+        }
+    }
+}

@@ -1,0 +1,188 @@
+package io.agentguard.report;
+
+import com.google.protobuf.Timestamp;
+import io.agentguard.collector.server.CollectorServer;
+import io.agentguard.collector.store.JdbcStore;
+import io.agentguard.proto.v1.Heartbeat;
+import io.agentguard.proto.v1.Priority;
+import io.agentguard.proto.v1.ProcessInfo;
+import io.agentguard.proto.v1.Record;
+import io.agentguard.proto.v1.Violation;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.LongStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Agent reporter against a real collector over gRPC on loopback: TLS, mTLS, restarts, spool damage. */
+class ReportingTest {
+    private final PrintStream log = new PrintStream(new ByteArrayOutputStream(), true);
+
+    static Violation violation(long i) {
+        return Violation.newBuilder().setRule("rule-" + (i % 7)).setPriority(Priority.PRIORITY_WARNING)
+                .setTime(Timestamp.newBuilder().setSeconds(1_790_000_000L + i))
+                .setOutput("violation " + i).setProcess(ProcessInfo.newBuilder().setPid((int) (1000 + i % 50)))
+                .setCgroupPath("agents/a").build();
+    }
+
+    private Reporter reporter(Path spoolDir, List<String> targets, String node, boolean plaintext, TestPki pki,
+                              String clientName) {
+        return new Reporter(new Reporter.Settings(targets, node, "enforce", plaintext, pki == null ? null : pki.caFile(),
+                clientName == null ? null : pki.cert(clientName), clientName == null ? null : pki.key(clientName), 500, 4,
+                5000, 1000, 1000), new Spool(spoolDir, 1 << 20, 1L << 30), Heartbeat::newBuilder, Map.of("exec", "tp_btf"),
+                "test", log);
+    }
+
+    private static void await(BooleanSupplier condition, long timeoutMs, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private static CollectorServer server(JdbcStore store, int port, CollectorServer.Tls tls) throws Exception {
+        return new CollectorServer(store, new InetSocketAddress("127.0.0.1", port), tls, new PrometheusRegistry());
+    }
+
+    @Test
+    void hundredThousandViolationsSurviveTwoCollectorKillsStoredOnceAndInOrder(@TempDir Path dir) throws Exception {
+        JdbcStore store = JdbcStore.open("sqlite:" + dir.resolve("c.db"));
+        CollectorServer server = server(store, 0, CollectorServer.Tls.plaintextForTests());
+        int port = server.port();
+        try (Reporter r = reporter(dir.resolve("spool"), List.of("127.0.0.1:" + port), "node-a", true, null, null)) {
+            int total = 100_000;
+            for (int i = 1; i <= total; i++) {
+                r.offer(violation(i));
+                if (i == 30_000 || i == 65_000) {
+                    long before = r.spool().acked();
+                    long connectsBefore = r.connects();
+                    await(() -> r.spool().acked() > before + 1000 && !r.connectedTo().isEmpty(), 30_000,
+                            "deliveries on a live stream before the kill");
+                    assertThat(connectsBefore).isPositive();
+                    server.kill();                          // killed mid-stream
+                    Thread.sleep(300);
+                    server = server(store, port, CollectorServer.Tls.plaintextForTests());
+                }
+                if (i % 20_000 == 0) {
+                    Thread.sleep(50);   // let the writer keep the queue short
+                }
+            }
+            await(() -> r.spool().acked() == total, 120_000, "all acknowledged");
+            List<Long> stored = store.sequences("node-a", "violations");
+            assertThat(stored).hasSize(total);
+            assertThat(stored).isEqualTo(LongStream.rangeClosed(1, total).boxed().toList());
+            assertThat(r.connects()).isGreaterThanOrEqualTo(3);
+            assertThat(r.dropped()).isZero();
+            // each stored once, and stored in sequence order
+            var first = store.query(new JdbcStore.Filter(null, "node-a", null, null, 0, 3));
+            assertThat(first).extracting(JdbcStore.StoredViolation::sequence).containsExactly(1L, 2L, 3L);
+            assertThat(first.getFirst().violation().getOutput()).isEqualTo("violation 1");
+        } finally {
+            server.close();
+            store.close();
+        }
+    }
+
+    @Test
+    void anAgentRestartedWithAFullSpoolDeliversItAndContinuesTheSequence(@TempDir Path dir) throws Exception {
+        Path spool = dir.resolve("spool");
+        try (Reporter offline = reporter(spool, List.of("127.0.0.1:1"), "node-b", true, null, null)) {
+            for (int i = 1; i <= 500; i++) {
+                offline.offer(violation(i));
+            }
+            await(() -> offline.spoolPending() == 500, 10_000, "spooled");
+        }
+        JdbcStore store = JdbcStore.open("sqlite:" + dir.resolve("c.db"));
+        try (CollectorServer server = server(store, 0, CollectorServer.Tls.plaintextForTests());
+             Reporter restarted = reporter(spool, List.of("127.0.0.1:" + server.port()), "node-b", true, null, null)) {
+            restarted.offer(violation(501));
+            await(() -> restarted.spool().acked() == 501, 30_000, "delivered");
+            assertThat(store.sequences("node-b", "violations")).isEqualTo(LongStream.rangeClosed(1, 501).boxed().toList());
+        } finally {
+            store.close();
+        }
+    }
+
+    @Test
+    void aDamagedSpoolFrameIsSkippedTheRestDeliveredAndTheLossCounted(@TempDir Path dir) throws Exception {
+        Path spoolDir = dir.resolve("spool");
+        try (Spool s = new Spool(spoolDir, 1 << 20, 1L << 30)) {
+            List<Record.Builder> batch = new java.util.ArrayList<>();
+            for (int i = 1; i <= 100; i++) {
+                batch.add(Record.newBuilder().setViolation(violation(i)));
+            }
+            s.append(batch);
+        }
+        Path segment;
+        try (var files = Files.list(spoolDir)) {
+            segment = files.filter(p -> p.getFileName().toString().startsWith("seg-")).findFirst().orElseThrow();
+        }
+        try (RandomAccessFile f = new RandomAccessFile(segment.toFile(), "rw")) {
+            f.seek(f.length() / 2);              // flip bytes inside one record in the middle
+            f.write(new byte[] {0x7f, 0x7f, 0x7f, 0x7f});
+        }
+        JdbcStore store = JdbcStore.open("sqlite:" + dir.resolve("c.db"));
+        try (CollectorServer server = server(store, 0, CollectorServer.Tls.plaintextForTests());
+             Reporter r = reporter(spoolDir, List.of("127.0.0.1:" + server.port()), "node-c", true, null, null)) {
+            assertThat(r.spool().corruptFrames()).isGreaterThanOrEqualTo(1);
+            await(() -> r.spool().acked() == 100, 30_000, "the rest delivered");
+            List<Long> stored = store.sequences("node-c", "violations");
+            assertThat(stored).hasSizeBetween(98, 99).contains(1L, 100L);
+        } finally {
+            store.close();
+        }
+    }
+
+    @Test
+    void tlsAndMutualTlsWithTestGeneratedCertificates(@TempDir Path dir) throws Exception {
+        TestPki pki = new TestPki(dir);
+        pki.issue("server", "collector");
+        pki.issue("node-d", "node-d");
+        pki.issue("intruder", "node-x");
+        JdbcStore store = JdbcStore.open("sqlite:" + dir.resolve("c.db"));
+        // server-authenticated TLS
+        try (CollectorServer tls = server(store, 0, new CollectorServer.Tls(pki.cert("server"), pki.key("server"), null, false));
+             Reporter r = reporter(dir.resolve("s1"), List.of("localhost:" + tls.port()), "node-t", false, pki, null)) {
+            r.offer(violation(1));
+            await(() -> r.spool().acked() == 1, 30_000, "delivered over TLS");
+        }
+        // mutual TLS: a known client is accepted, its CN must match the hello
+        try (CollectorServer mtls = server(store, 0, new CollectorServer.Tls(pki.cert("server"), pki.key("server"),
+                pki.caFile(), false))) {
+            try (Reporter ok = reporter(dir.resolve("s2"), List.of("localhost:" + mtls.port()), "node-d", false, pki,
+                    "node-d")) {
+                ok.offer(violation(1));
+                await(() -> ok.spool().acked() == 1, 30_000, "delivered over mTLS");
+            }
+            try (Reporter noCert = reporter(dir.resolve("s3"), List.of("localhost:" + mtls.port()), "node-d", false, pki,
+                    null);
+                 Reporter wrongName = reporter(dir.resolve("s4"), List.of("localhost:" + mtls.port()), "node-d", false,
+                         pki, "intruder")) {
+                noCert.offer(violation(2));
+                wrongName.offer(violation(3));
+                Thread.sleep(2000);
+                assertThat(noCert.spool().acked()).isZero();
+                assertThat(wrongName.spool().acked()).isZero();
+                assertThat(wrongName.state()).contains("does not match the client certificate");
+            }
+        }
+        assertThat(store.sequences("node-d", "violations")).containsExactly(1L);
+        assertThat(store.sequences("node-t", "violations")).containsExactly(1L);
+        store.close();
+    }
+}

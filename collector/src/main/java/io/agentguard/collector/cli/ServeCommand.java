@@ -1,0 +1,125 @@
+package io.agentguard.collector.cli;
+
+import io.agentguard.collector.server.CollectorServer;
+import io.agentguard.collector.store.JdbcStore;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.File;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/** agentguard-collector serve. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Runs the collector: gRPC on --listen (TLS by default; mutual TLS with --client-ca), storing into"
+                + " --db, Prometheus metrics on --metrics-listen.")
+public final class ServeCommand implements Callable<Integer> {
+    @Option(names = "--listen", paramLabel = "HOST:PORT", description = "default: 0.0.0.0:4317")
+    String listen = "0.0.0.0:4317";
+
+    @Option(names = "--db", paramLabel = "URL", description = "sqlite:/path/file.db (default:"
+            + " sqlite:/var/lib/agentguard-collector/collector.db) or jdbc:postgresql://host/db (PGUSER, PGPASSWORD)")
+    String db = "sqlite:/var/lib/agentguard-collector/collector.db";
+
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "server certificate chain")
+    File cert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "server private key (PKCS#8)")
+    File key;
+
+    @Option(names = "--client-ca", paramLabel = "PEM", description = "mutual TLS: clients must present a certificate"
+            + " signed by this CA; its CN is the node name")
+    File clientCa;
+
+    @Option(names = "--plaintext", description = "no TLS (only on a trusted network)")
+    boolean plaintext;
+
+    @Option(names = "--metrics-listen", paramLabel = "HOST:PORT", description = "default: 127.0.0.1:9465; \"\" = off")
+    String metricsListen = "127.0.0.1:9465";
+
+    @Option(names = "--retention", paramLabel = "DURATION", description = "delete records older than this, e.g. 30d,"
+            + " 12h (default: keep)")
+    String retention;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!plaintext && (cert == null || key == null)) {
+            System.err.println("agentguard-collector: TLS needs --tls-cert and --tls-key (or --plaintext, explicitly)");
+            return 2;
+        }
+        Duration keep = retention == null ? null : parseDuration(retention);
+        if (db.startsWith("sqlite:")) {
+            File f = new File(db.substring("sqlite:".length()));
+            if (f.getParentFile() != null) {
+                f.getParentFile().mkdirs();
+            }
+        }
+        JdbcStore store = JdbcStore.open(db);
+        PrometheusRegistry registry = new PrometheusRegistry();
+        CollectorServer server = new CollectorServer(store, address(listen),
+                new CollectorServer.Tls(cert, key, clientCa, plaintext), registry);
+        HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
+                .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
+                .registry(registry).buildAndStart();
+        ScheduledExecutorService retentionThread = Executors.newSingleThreadScheduledExecutor();
+        if (keep != null) {
+            retentionThread.scheduleWithFixedDelay(() -> {
+                try {
+                    long n = store.deleteOlderThan(Instant.now().minus(keep));
+                    if (n > 0) {
+                        System.err.println("agentguard-collector: retention removed " + n + " records");
+                    }
+                } catch (Exception e) {
+                    System.err.println("agentguard-collector: retention failed: " + e.getMessage());
+                }
+            }, 0, 1, TimeUnit.HOURS);
+        }
+        System.err.println("agentguard-collector: listening on " + listen + " (" + (plaintext ? "plaintext"
+                : clientCa != null ? "mutual TLS" : "TLS") + "), port " + server.port() + "; store " + db
+                + (metrics != null ? "; metrics on " + metricsListen : ""));
+        CountDownLatch stop = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            retentionThread.shutdownNow();
+            if (metrics != null) {
+                metrics.close();
+            }
+            try {
+                store.close();
+            } catch (Exception ignored) {
+                // exiting
+            }
+            stop.countDown();
+        }));
+        stop.await();
+        return 0;
+    }
+
+    static InetSocketAddress address(String hostPort) {
+        int colon = hostPort.lastIndexOf(':');
+        if (colon < 0) {
+            throw new IllegalArgumentException("'" + hostPort + "' is not HOST:PORT");
+        }
+        String host = hostPort.substring(0, colon).replace("[", "").replace("]", "");
+        return new InetSocketAddress(host, Integer.parseInt(hostPort.substring(colon + 1)));
+    }
+
+    static Duration parseDuration(String text) {
+        long n = Long.parseLong(text.substring(0, text.length() - 1));
+        return switch (text.charAt(text.length() - 1)) {
+            case 'd' -> Duration.ofDays(n);
+            case 'h' -> Duration.ofHours(n);
+            case 'm' -> Duration.ofMinutes(n);
+            case 's' -> Duration.ofSeconds(n);
+            default -> throw new IllegalArgumentException("duration '" + text + "': use 30d, 12h, 15m or 90s");
+        };
+    }
+}
