@@ -33,6 +33,7 @@ import java.util.List;
  * @param selfProtection        kill (or, with LSM, refuse) signals and ptrace aimed at the daemon from agent cgroups
  * @param pinPath               bpffs directory where programs, links and maps are pinned
  * @param blockDurationMs       how long a block_destination action lasts
+ * @param report                where and how violations (and events) are reported; null = not
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -59,7 +60,15 @@ public record AgentConfig(
         long blastRadiusWindowMs,
         boolean selfProtection,
         String pinPath,
-        long blockDurationMs) {
+        long blockDurationMs,
+        Report report) {
+
+    /** The report section: collectors, TLS, spool. */
+    public record Report(List<String> collectors, String node, String tlsMode, String ca, String cert, String key,
+                         String spoolDir, long spoolMaxBytes, boolean events, long eventsPerSecond, int evidenceEvents,
+                         long heartbeatMs) {
+    }
+
 
     public static final int MAX_ARGS_BYTES_CEILING = 8192;
 
@@ -101,6 +110,7 @@ public record AgentConfig(
         private boolean selfProtection;
         private String pinPath;
         private long blockDurationMs;
+        private Report report;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -128,6 +138,7 @@ public record AgentConfig(
             selfProtection = c.selfProtection;
             pinPath = c.pinPath;
             blockDurationMs = c.blockDurationMs;
+            report = c.report;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -155,13 +166,14 @@ public record AgentConfig(
         public Builder selfProtection(boolean v) { selfProtection = v; return this; }
         public Builder pinPath(String v) { pinPath = v; return this; }
         public Builder blockDurationMs(long v) { blockDurationMs = v; return this; }
+        public Builder report(Report v) { report = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
                     ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs,
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
-                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs);
+                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report);
         }
     }
 }

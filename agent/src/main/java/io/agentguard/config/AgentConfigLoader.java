@@ -32,12 +32,15 @@ public final class AgentConfigLoader {
     public static final String EMBEDDED_DEFAULT = "/io/agentguard/config/default.yaml";
 
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
-            "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode", "policies", "enforcement");
+            "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode", "policies", "enforcement",
+            "report");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.of(
             "output", Set.of("path", "format", "events"),
             "rules", Set.of("default_pack", "paths", "watch_interval_ms"),
             "state", Set.of("window_ms"),
             "process_table", Set.of("capacity"),
+            "report", Set.of("collectors", "node", "tls", "ca", "cert", "key", "spool_dir", "spool_max_bytes", "events",
+                    "events_per_second", "evidence_events", "heartbeat_ms"),
             "enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
                     "block_duration_ms"),
             "exec", Set.of("max_args_bytes"),
@@ -107,6 +110,19 @@ public final class AgentConfigLoader {
         boolean selfProtection = true;
         String pinPath = "/sys/fs/bpf/agentguard";
         long blockMs = 600_000;
+        List<String> collectors = List.of();
+        String node = "";
+        String tlsMode = "tls";
+        String ca = "";
+        String cert = "";
+        String keyFile = "";
+        String spoolDir = "/var/lib/agentguard/spool";
+        long spoolMax = 1L << 30;
+        boolean reportEvents = false;
+        long eventsPerSecond = 1000;
+        int evidence = 8;
+        long heartbeatMs = 10_000;
+        Node reportNode = null;
         if (root.isEmpty()) {
             throw new ConfigException(source + ": empty configuration: at least agent_cgroups is needed");
         }
@@ -141,6 +157,26 @@ public final class AgentConfigLoader {
                             case "enforcement.self_protection" -> selfProtection = bool(sv, name);
                             case "enforcement.pin_path" -> pinPath = string(sv, name);
                             case "enforcement.block_duration_ms" -> blockMs = integer(sv, name, 1000, 86_400_000L * 7);
+                            case "report.collectors" -> {
+                                collectors = strings(sv, name);
+                                reportNode = sv;
+                                for (String c : collectors) {
+                                    if (!c.matches("[^\\s]+:[0-9]{1,5}")) {
+                                        throw new ConfigException(where(sv) + name + ": '" + c + "' is not HOST:PORT");
+                                    }
+                                }
+                            }
+                            case "report.node" -> node = string(sv, name);
+                            case "report.tls" -> tlsMode = oneOf(sv, name, "tls", "mtls", "plaintext");
+                            case "report.ca" -> ca = string(sv, name);
+                            case "report.cert" -> cert = string(sv, name);
+                            case "report.key" -> keyFile = string(sv, name);
+                            case "report.spool_dir" -> spoolDir = string(sv, name);
+                            case "report.spool_max_bytes" -> spoolMax = integer(sv, name, 1 << 20, 1L << 40);
+                            case "report.events" -> reportEvents = bool(sv, name);
+                            case "report.events_per_second" -> eventsPerSecond = integer(sv, name, 1, 1_000_000);
+                            case "report.evidence_events" -> evidence = (int) integer(sv, name, 0, 64);
+                            case "report.heartbeat_ms" -> heartbeatMs = integer(sv, name, 100, 3_600_000);
                             case "exec.max_args_bytes" -> maxArgs = (int) integer(sv, name, 1, AgentConfig.MAX_ARGS_BYTES_CEILING);
                             case "ring_buffer.size_bytes" -> {
                                 long size = integer(sv, name, 4096, 1L << 30);
@@ -195,7 +231,33 @@ public final class AgentConfigLoader {
         return new AgentConfig(cgroups, create, outputPath, outputFormat, maxArgs, ringBytes, standins, rescanMs,
                 outcomeTimeoutMs, statsMs, syscallOutcomes, emitEvents, defaultPack, rulePaths, ruleWatchMs, windowMs,
                 tableCapacity, enforce, defaultPolicy, cgroupPolicies, blastMax, blastWindowMs, selfProtection, pinPath,
-                blockMs);
+                blockMs, report(collectors, node, tlsMode, ca, cert, keyFile, spoolDir, spoolMax, reportEvents,
+                        eventsPerSecond, evidence, heartbeatMs, reportNode));
+    }
+
+    private AgentConfig.Report report(List<String> collectors, String node, String tlsMode, String ca, String cert,
+                                      String key, String spoolDir, long spoolMax, boolean events, long eventsPerSecond,
+                                      int evidence, long heartbeatMs, Node at) {
+        if (collectors.isEmpty()) {
+            return null;
+        }
+        if (tlsMode.equals("mtls") && (cert.isEmpty() || key.isEmpty())) {
+            throw new ConfigException(where(at) + "report: tls mtls needs cert and key (the node's client certificate)");
+        }
+        for (String f : List.of(ca, cert, key)) {
+            if (!f.isEmpty() && !java.nio.file.Files.isReadable(java.nio.file.Path.of(f))) {
+                throw new ConfigException(where(at) + "report: cannot read '" + f + "'");
+            }
+        }
+        if (node.isEmpty()) {
+            try {
+                node = java.net.InetAddress.getLocalHost().getHostName();
+            } catch (java.net.UnknownHostException e) {
+                node = System.getenv().getOrDefault("HOSTNAME", "unknown");
+            }
+        }
+        return new AgentConfig.Report(collectors, node, tlsMode, ca, cert, key, spoolDir, spoolMax, events,
+                eventsPerSecond, evidence, heartbeatMs);
     }
 
     private Policy policy(MappingNode m, String cgroup, Policy base) {

@@ -93,6 +93,7 @@ public final class Agent implements AutoCloseable {
     private volatile Policy defaultPolicy;
     private volatile boolean globalEnforce;
     private final Enforcer enforcer;
+    private final io.agentguard.report.Reporter reporter;
     /** Temporary denies from block_destination actions: cgroup path -> entries with their expiry. */
     private final java.util.Map<String, List<Block>> blocks = new java.util.LinkedHashMap<>();
 
@@ -275,8 +276,19 @@ public final class Agent implements AutoCloseable {
                 config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), this::block,
                 config.blockDurationMs(), sink, violations);
         reloader.onSuccess(enforcer::rearm);
-        this.pipeline = new ConsumerPipeline(decoder, processes, classifier, paths, config.emitEvents(), violations,
+        this.reporter = config.report() == null ? null : startReporter(config.report());
+        Consumer<Violation> allViolations = reporter == null ? violations : v -> {
+            violations.accept(v);
+            reporter.offer(v);
+        };
+        this.pipeline = new ConsumerPipeline(decoder, processes, classifier, paths, config.emitEvents(), allViolations,
                 enforcer::submit);
+        if (config.report() != null) {
+            pipeline.withEvidenceWindow(config.report().evidenceEvents(), 4L << 20);
+            if (config.report().events()) {
+                pipeline.reportingEvents(reporter::offer, config.report().eventsPerSecond());
+            }
+        }
 
         this.consumer = Thread.ofPlatform().name("agentguard-ring").start(this::consume);
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -558,6 +570,34 @@ public final class Agent implements AutoCloseable {
         return enforcer;
     }
 
+    public io.agentguard.report.Reporter reporter() {
+        return reporter;
+    }
+
+    private io.agentguard.report.Reporter startReporter(AgentConfig.Report r) {
+        java.io.File ca = r.ca().isEmpty() ? null : new java.io.File(r.ca());
+        java.io.File cert = r.cert().isEmpty() ? null : new java.io.File(r.cert());
+        java.io.File key = r.key().isEmpty() ? null : new java.io.File(r.key());
+        io.agentguard.report.Spool spool = new io.agentguard.report.Spool(Path.of(r.spoolDir()), 8L << 20,
+                r.spoolMaxBytes());
+        return new io.agentguard.report.Reporter(new io.agentguard.report.Reporter.Settings(r.collectors(), r.node(),
+                globalEnforce ? "enforce" : "monitor", r.tlsMode().equals("plaintext"), ca, cert, key, 500, 8, 30_000,
+                r.heartbeatMs(), 30_000), spool, this::heartbeatCounters, java.util.Map.copyOf(hooks),
+                java.util.Objects.requireNonNullElse(Agent.class.getPackage().getImplementationVersion(), "dev"), log);
+    }
+
+    private io.agentguard.proto.v1.Heartbeat.Builder heartbeatCounters() {
+        Stats s = stats();
+        io.agentguard.proto.v1.Heartbeat.Builder b = io.agentguard.proto.v1.Heartbeat.newBuilder()
+                .setEvents(s.events()).setLost(s.lost()).setViolations(s.violations());
+        long[] perCpu = new long[kernelCounters.cpus()];
+        kernelCounters.perCpu(COUNTER_LOST, perCpu);
+        for (long l : perCpu) {
+            b.addLostPerCpu(l);
+        }
+        return b;
+    }
+
     /**
      * Puts the mode and policies of a (re)loaded configuration in force, as one generation
      * switch. On any error the policies in force stay, and the error is returned.
@@ -790,6 +830,9 @@ public final class Agent implements AutoCloseable {
         }
         stop();
         closed = true;
+        if (reporter != null) {
+            reporter.close();
+        }
         reader.close();
         kernelCounters.close();
         object.close();

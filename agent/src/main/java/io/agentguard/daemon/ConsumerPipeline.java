@@ -51,6 +51,13 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final boolean emitEvents;
     private final Consumer<Violation> violations;
     private final java.util.function.BiConsumer<Violation, CompiledRule> actions;
+    private RecentRecords recent;
+    private int evidenceEvents;
+    private Consumer<Event> reportEvents;
+    private long reportEventsPerSecond;
+    private long reportWindowStartNs;
+    private long reportedInWindow;
+    private long reportEventsDropped;
 
     private final CompiledRule[] matched = new CompiledRule[MAX_MATCHES];
     private final String[] matchedOutput = new String[MAX_MATCHES];
@@ -114,6 +121,9 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         }
         RecordFlyweight<?> h = header.wrap(data, offset);
         long nowNs = h.ktimeNs();
+        if (recent != null) {
+            recent.add(data, offset, size, h.pid());
+        }
         int slot;
         int processDests = 0;
         int cgroupDests = 0;
@@ -150,12 +160,16 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         if (classifier != null) {
             classifier.classify(context, this);
         }
-        if (emitEvents || matchedCount > 0) {
+        boolean report = reportEvents != null && allowReport(nowNs);
+        if (emitEvents || matchedCount > 0 || report) {
             String exe = slot >= 0 ? processes.exe(slot) : null;
             String cmdline = slot >= 0 ? processes.cmdline(slot) : null;
             Event event = decoder.decode(type, data, offset, emitEvents, exe, cmdline);
+            if (report) {
+                reportEvents.accept(event);
+            }
             for (int i = 0; i < matchedCount; i++) {
-                Violation v = violation(matched[i], matchedOutput[i], event, slot);
+                Violation v = withPrecedingEvents(violation(matched[i], matchedOutput[i], event, slot), h.pid());
                 violations.accept(v);
                 if (actions != null && matched[i].action() != io.agentguard.rules.RuleItems.Action.NONE) {
                     actions.accept(v, matched[i]);
@@ -170,6 +184,60 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         } else if (type == TYPE_EXIT) {
             processes.onExit(h.pid());
         }
+    }
+
+    /**
+     * Keeps the last records so that each violation carries up to {@code events} of the same
+     * process's preceding events (0: only the matching one).
+     */
+    public ConsumerPipeline withEvidenceWindow(int events, long arenaBytes) {
+        this.evidenceEvents = events;
+        this.recent = events > 0 ? new RecentRecords(arenaBytes) : null;
+        return this;
+    }
+
+    /** Also report every event (decoded, so this costs an allocation per event), at most perSecond. */
+    public ConsumerPipeline reportingEvents(Consumer<Event> sink, long perSecond) {
+        this.reportEvents = sink;
+        this.reportEventsPerSecond = perSecond;
+        return this;
+    }
+
+    private boolean allowReport(long nowNs) {
+        if (nowNs - reportWindowStartNs >= 1_000_000_000L) {
+            reportWindowStartNs = nowNs;
+            reportedInWindow = 0;
+        }
+        if (reportedInWindow >= reportEventsPerSecond) {
+            reportEventsDropped++;
+            return false;
+        }
+        reportedInWindow++;
+        return true;
+    }
+
+    /** Events that were not reported because of the per-second limit. */
+    public long reportEventsDropped() {
+        return reportEventsDropped;
+    }
+
+    private Violation withPrecedingEvents(Violation v, int pid) {
+        if (recent == null || evidenceEvents == 0) {
+            return v;
+        }
+        java.util.ArrayList<Event> earlier = new java.util.ArrayList<>();
+        recent.forEachBefore(pid, evidenceEvents, (seg, off, len) -> {
+            int t = Short.toUnsignedInt(seg.get(JAVA_SHORT_UNALIGNED, off + HEADER_TYPE));
+            if (t != TYPE_CONNECT_RESULT && plausible(t, Short.toUnsignedInt(seg.get(JAVA_SHORT_UNALIGNED,
+                    off + HEADER_SIZE_FIELD)))) {
+                earlier.add(decoder.decode(t, seg, off, false, null, null));
+            }
+        });
+        if (earlier.isEmpty()) {
+            return v;
+        }
+        java.util.Collections.reverse(earlier);   // oldest first, after the matching event
+        return v.toBuilder().addAllEvidence(earlier).build();
     }
 
     private int ensure(RecordFlyweight<?> h, long nowNs) {
