@@ -64,6 +64,7 @@ public final class Reporter implements AutoCloseable {
     private final AtomicLong connects = new AtomicLong();
     private volatile String state = "starting";
     private volatile String connectedTo = "";
+    private volatile String lastError = "";
     private volatile boolean running = true;
     private long lastLoggedFailureNs;
 
@@ -149,6 +150,7 @@ public final class Reporter implements AutoCloseable {
                 return;
             } catch (Exception e) {
                 state = "disconnected: " + e.getMessage();
+                lastError = target + ": " + e.getMessage();
                 connectedTo = "";
                 logRateLimited("agentguard: collector " + target + ": " + e.getMessage() + "; retrying");
             } finally {
@@ -305,6 +307,11 @@ public final class Reporter implements AutoCloseable {
 
     public String state() {
         return state;
+    }
+
+    /** Why the last connection ended ("" if none failed yet). */
+    public String lastError() {
+        return lastError;
     }
 
     public String connectedTo() {
