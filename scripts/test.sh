@@ -6,4 +6,6 @@ ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 "$ROOT/scripts/bootstrap.sh" --deps-only
 . "$ROOT/scripts/find-java.sh"
 cd "$ROOT"
+# the collector's PostgreSQL store is tested against a real server (generated password)
+eval "$("$ROOT/scripts/postgres-for-tests.sh")"
 mvn -B install "$@"

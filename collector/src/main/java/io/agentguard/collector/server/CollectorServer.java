@@ -195,8 +195,9 @@ public final class CollectorServer implements AutoCloseable {
 
             @Override
             public void onCompleted() {
+                boolean failed = done;
                 end();
-                if (!done) {
+                if (!failed) {
                     out.onCompleted();
                 }
             }
