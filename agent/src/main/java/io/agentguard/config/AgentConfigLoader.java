@@ -155,7 +155,8 @@ public final class AgentConfigLoader {
                             case "enforcement.blast_radius_max_targets" -> blastMax = (int) integer(sv, name, 1, 1_000_000);
                             case "enforcement.blast_radius_window_ms" -> blastWindowMs = integer(sv, name, 1, 86_400_000);
                             case "enforcement.self_protection" -> selfProtection = bool(sv, name);
-                            case "enforcement.pin_path" -> pinPath = string(sv, name);
+                            case "enforcement.pin_path" -> pinPath = sv instanceof ScalarNode sc && sc.getValue().isEmpty()
+                                    ? "" : string(sv, name);   // "" = no pinning
                             case "enforcement.block_duration_ms" -> blockMs = integer(sv, name, 1000, 86_400_000L * 7);
                             case "report.collectors" -> {
                                 collectors = strings(sv, name);

@@ -746,6 +746,11 @@ public final class Agent implements AutoCloseable {
             log.printf("agentguard: %.0f events/s, %.0f lost/s (total %d events, %d lost, %d invalid, %d violations)%n",
                     (s.events() - lastStatsEvents) / seconds, (s.lost() - lastStatsLost) / seconds,
                     s.events(), s.lost(), s.invalid(), s.violations());
+            if (reporter != null) {
+                log.println("agentguard: report: " + reporter.state() + "; spool " + reporter.spoolPending()
+                        + " records pending, " + reporter.dropped() + " dropped"
+                        + (reporter.lastError().isEmpty() ? "" : "; last error: " + reporter.lastError()));
+            }
             RuleReloader.Status rules = reloader.status();
             if (rules.failed() > 0 && !rules.lastError().isEmpty()) {
                 log.println("agentguard: rules: " + rules.rules() + " in force; last reload failed: " + rules.lastError());
