@@ -9,9 +9,9 @@ if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/
 fi
 version=$(ls /usr/lib/postgresql | sort -V | tail -1)
 if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -q "^$version main$"; then
-    pg_createcluster "$version" main >/dev/null
+    pg_createcluster "$version" main >&2
 fi
-pg_ctlcluster "$version" main start 2>/dev/null || true
+pg_ctlcluster "$version" main start >&2 2>/dev/null || true
 for _ in $(seq 1 50); do
     pg_isready -q -h 127.0.0.1 -p "$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $3}')" && break
     sleep 0.2
