@@ -186,4 +186,51 @@ class ReportingTest {
         assertThat(store.sequences("node-t", "violations")).containsExactly(1L);
         store.close();
     }
+
+    @Test
+    void aCollectorThatNeverAcknowledgesIsLeftAndTheRecordsKept(@TempDir Path dir) throws Exception {
+        // a peer that answers the hello and then ignores every batch
+        io.grpc.Server silent = io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder.forAddress(
+                new InetSocketAddress("127.0.0.1", 0)).addService(io.grpc.ServerServiceDefinition.builder(
+                        io.agentguard.proto.v1.CollectorService.SERVICE).addMethod(io.agentguard.proto.v1.CollectorService.STREAM,
+                        io.grpc.stub.ServerCalls.asyncBidiStreamingCall(out -> new io.grpc.stub.StreamObserver<>() {
+                            public void onNext(io.agentguard.proto.v1.AgentMessage m) {
+                                if (m.hasHello()) {
+                                    out.onNext(io.agentguard.proto.v1.CollectorMessage.newBuilder().setHelloAck(
+                                            io.agentguard.proto.v1.HelloAck.getDefaultInstance()).build());
+                                }
+                            }
+
+                            public void onError(Throwable t) {
+                            }
+
+                            public void onCompleted() {
+                            }
+                        })).build()).build().start();
+        try (Reporter r = new Reporter(new Reporter.Settings(List.of("127.0.0.1:" + silent.getPort()), "node-s", "enforce",
+                true, null, null, null, 500, 4, 500, 1000, 200), new Spool(dir.resolve("spool"), 1 << 20, 1L << 30),
+                Heartbeat::newBuilder, Map.of(), "test", log)) {
+            r.offer(violation(1));
+            await(() -> r.lastError().contains("no acknowledgement for 500 ms"), 10_000, "giving up on the silent peer");
+            await(() -> r.connects() >= 2, 10_000, "reconnecting");
+            assertThat(r.spoolPending()).isEqualTo(1);   // kept for the next collector
+        } finally {
+            silent.shutdownNow();
+        }
+    }
+
+    @Test
+    void aFullSpoolDropsNewRecordsAndCountsThem(@TempDir Path dir) throws Exception {
+        try (Reporter r = new Reporter(new Reporter.Settings(List.of("127.0.0.1:1"), "node-f", "enforce", true, null, null,
+                null, 500, 4, 5000, 1000, 1000), new Spool(dir.resolve("spool"), 16 << 10, 32 << 10), Heartbeat::newBuilder,
+                Map.of(), "test", log)) {
+            for (int i = 1; i <= 2000; i++) {
+                r.offer(violation(i));
+            }
+            await(() -> r.spoolPending() + r.dropped() == 2000, 10_000, "every record spooled or counted");
+            assertThat(r.dropped()).isPositive();
+            assertThat(r.spoolPending()).isPositive();
+            assertThat(r.spool().bytes()).isLessThan((32 << 10) + 2048);
+        }
+    }
 }
