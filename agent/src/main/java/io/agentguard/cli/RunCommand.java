@@ -156,7 +156,7 @@ public final class RunCommand implements Callable<Integer> {
                 config.outputFormat().equals("text") ? EventWriter.Format.TEXT : EventWriter.Format.JSON, 65536);
         Agent agent;
         try {
-            agent = Agent.start(config, writer, writer::acceptViolation, System.err);
+            agent = Agent.start(config, writer, writer::acceptViolation, io.agentguard.log.Log.stderr());
         } catch (RuntimeException e) {
             writer.close();
             System.err.println("agentguard: cannot start: " + e.getMessage());

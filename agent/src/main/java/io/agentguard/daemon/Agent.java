@@ -29,7 +29,7 @@ import io.agentguard.scope.AgentCgroups;
 import io.agentguard.scope.Cgroup2Mount;
 import io.agentguard.scope.CgroupPaths;
 
-import java.io.PrintStream;
+import io.agentguard.log.Log;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -62,7 +62,7 @@ public final class Agent implements AutoCloseable {
     private static final Path TRACEFS = Path.of("/sys/kernel/tracing");
 
     private final AgentConfig config;
-    private final PrintStream log;
+    private final Log log;
     private final Path procDevices;
     private final BpfObject object;
     private final AgentCgroups cgroups;
@@ -107,7 +107,7 @@ public final class Agent implements AutoCloseable {
     private long lastStatsEvents;
     private long lastStatsLost;
 
-    private Agent(AgentConfig config, EventSink sink, Consumer<Violation> violations, PrintStream log,
+    private Agent(AgentConfig config, EventSink sink, Consumer<Violation> violations, Log log,
                   Path procDevices) {
         this.config = config;
         this.log = log;
@@ -132,7 +132,7 @@ public final class Agent implements AutoCloseable {
         if (pins != null) {
             BpfPins.ensureBpffs(pins.root());
             if (pins.exists() && !pins.sameVersion()) {
-                log.println("agentguard: pinned state under " + pins.root() + " is from another agentguard build:"
+                log.info("pinned state under " + pins.root() + " is from another agentguard build:"
                         + " replacing it (enforcement pauses while the new programs attach)");
                 pins.removeAll();
             }
@@ -147,7 +147,7 @@ public final class Agent implements AutoCloseable {
                 throw e;
             }
             // e.g. a different ring size than the pinned ring: start over with fresh pins
-            log.println("agentguard: pinned maps under " + pins.root() + " do not fit this configuration ("
+            log.info("pinned maps under " + pins.root() + " do not fit this configuration ("
                     + e.getMessage().lines().findFirst().orElse("") + "): replacing them");
             opened.close();
             pins.removeAll();
@@ -366,7 +366,7 @@ public final class Agent implements AutoCloseable {
             boolean lazy = name.equals("ag_ioctl_tp") || name.startsWith("ag_connect_exit") || name.startsWith("ag_execve");
             if (!wantedLinks.contains(name) && !lazy) {
                 pins.unpinLink(name);
-                log.println("agentguard: removed pinned link " + name + " (not in this configuration)");
+                log.info("removed pinned link " + name + " (not in this configuration)");
             }
         }
     }
@@ -380,12 +380,12 @@ public final class Agent implements AutoCloseable {
     }
 
     /** Loads and attaches everything, then starts consuming; throws with a precise reason on failure. */
-    public static Agent start(AgentConfig config, EventSink sink, Consumer<Violation> violations, PrintStream log) {
+    public static Agent start(AgentConfig config, EventSink sink, Consumer<Violation> violations, Log log) {
         return start(config, sink, violations, log, PROC_DEVICES);
     }
 
     /** With another /proc/devices: tests simulate an NVIDIA driver loading after start. */
-    static Agent start(AgentConfig config, EventSink sink, Consumer<Violation> violations, PrintStream log,
+    static Agent start(AgentConfig config, EventSink sink, Consumer<Violation> violations, Log log,
                        Path procDevices) {
         Agent agent = new Agent(config, sink, violations, log, procDevices);
         agent.printStartup();
@@ -435,7 +435,7 @@ public final class Agent implements AutoCloseable {
                     + Errno.name(-rc) + " " + Libc.strerror(-rc) + "; mount it (mount -t tracefs nodev " + TRACEFS
                     + ") or run as root");
         }
-        log.println("agentguard: mounted tracefs on " + TRACEFS);
+        log.info("mounted tracefs on " + TRACEFS);
     }
 
     private void writeConfig(BpfMap map) {
@@ -559,9 +559,9 @@ public final class Agent implements AutoCloseable {
         if (changed) {
             try {
                 applyPolicies(java.util.Map.of());
-                log.println("agentguard: expired destination blocks removed");
+                log.info("expired destination blocks removed");
             } catch (RuntimeException ex) {
-                log.println("agentguard: removing expired blocks failed: " + ex.getMessage());
+                log.warn("removing expired blocks failed: " + ex.getMessage());
             }
         }
     }
@@ -612,14 +612,14 @@ public final class Agent implements AutoCloseable {
             globalEnforce = next.enforce();
             applyPolicies(java.util.Map.of());
             writeConfig(object.map("ag_config"));
-            log.println("agentguard: policies reloaded: mode " + (globalEnforce ? "enforce" : "monitor") + ", "
+            log.info("policies reloaded: mode " + (globalEnforce ? "enforce" : "monitor") + ", "
                     + cgroupPolicies.size() + " cgroup policies");
             return null;
         } catch (RuntimeException e) {
             defaultPolicy = oldDefault;
             cgroupPolicies = oldCgroups;
             globalEnforce = oldEnforce;
-            log.println("agentguard: policy reload failed, keeping the policies in force: " + e.getMessage());
+            log.warn("policy reload failed, keeping the policies in force: " + e.getMessage());
             return e.getMessage();
         }
     }
@@ -671,17 +671,17 @@ public final class Agent implements AutoCloseable {
             if (!now.entries().equals(devices.entries()) || now.driverLoaded() != devices.driverLoaded()) {
                 writeDevices(object.map("ag_devices"), now);
                 devices = now;
-                log.println("agentguard: NVIDIA devices changed: driver loaded=" + now.driverLoaded()
+                log.info("NVIDIA devices changed: driver loaded=" + now.driverLoaded()
                         + ", nvidia-uvm major=" + (now.uvmMajor().isPresent() ? now.uvmMajor().getAsInt() : "none"));
                 if (!ioctlHookAttached) {
                     attachIoctlTracepointIfNeeded(object);
-                    log.println("agentguard: hook gpu-ioctl: " + hooks.get("gpu-ioctl"));
-                    log.println("agentguard: hook syscall-outcomes: " + hooks.get("syscall-outcomes"));
+                    log.info("hook gpu-ioctl: " + hooks.get("gpu-ioctl"));
+                    log.info("hook syscall-outcomes: " + hooks.get("syscall-outcomes"));
                 }
             }
             refreshClockOffset();
         } catch (RuntimeException e) {
-            log.println("agentguard: device rescan failed: " + e.getMessage());
+            log.warn("device rescan failed: " + e.getMessage());
         }
     }
 
@@ -715,50 +715,50 @@ public final class Agent implements AutoCloseable {
             pipeline.publishCounters();
         } catch (Throwable t) {
             consumerFailure = t;
-            log.println("agentguard: consumer thread failed: " + t);
+            log.warn("consumer thread failed: " + t);
         } finally {
             consumerStopped.countDown();
         }
     }
 
     private void printStartup() {
-        log.println("agentguard: cgroup2 mount " + cgroups.mount());
+        log.info("cgroup2 mount " + cgroups.mount());
         for (AgentCgroups.Root r : cgroups.roots()) {
-            log.println("agentguard: agent cgroup " + r.relativePath() + " (id " + r.id() + ", level " + r.level() + ")");
+            log.info("agent cgroup " + r.relativePath() + " (id " + r.id() + ", level " + r.level() + ")");
         }
         for (GpuStandin s : standins) {
-            log.println("agentguard: GPU stand-in " + s);
+            log.info("GPU stand-in " + s);
         }
         for (Map.Entry<String, String> h : hooks.entrySet()) {
-            log.println("agentguard: hook " + h.getKey() + ": " + h.getValue());
+            log.info("hook " + h.getKey() + ": " + h.getValue());
         }
-        log.println("agentguard: rules: " + classifier.rules().size() + " from " + String.join(", ",
+        log.info("rules: " + classifier.rules().size() + " from " + String.join(", ",
                 classifier.rules().sources()) + (config.ruleWatchMs() > 0 ? "; reloaded on change and SIGHUP"
                 : "; reloaded on SIGHUP"));
-        log.println("agentguard: process table: " + seededProcesses + " processes seeded from /proc");
-        log.println("agentguard: ring buffer " + (reader.dataSize() >> 10) + " KiB; watching");
+        log.info("process table: " + seededProcesses + " processes seeded from /proc");
+        log.info("ring buffer " + (reader.dataSize() >> 10) + " KiB; watching");
     }
 
     private void printStats() {
         try {
             Stats s = stats();
             double seconds = config.statsIntervalMs() / 1000.0;
-            log.printf("agentguard: %.0f events/s, %.0f lost/s (total %d events, %d lost, %d invalid, %d violations)%n",
+            log.info(String.format("%.0f events/s, %.0f lost/s (total %d events, %d lost, %d invalid, %d violations)",
                     (s.events() - lastStatsEvents) / seconds, (s.lost() - lastStatsLost) / seconds,
-                    s.events(), s.lost(), s.invalid(), s.violations());
+                    s.events(), s.lost(), s.invalid(), s.violations()));
             if (reporter != null) {
-                log.println("agentguard: report: " + reporter.state() + "; spool " + reporter.spoolPending()
+                log.info("report: " + reporter.state() + "; spool " + reporter.spoolPending()
                         + " records pending, " + reporter.dropped() + " dropped"
                         + (reporter.lastError().isEmpty() ? "" : "; last error: " + reporter.lastError()));
             }
             RuleReloader.Status rules = reloader.status();
             if (rules.failed() > 0 && !rules.lastError().isEmpty()) {
-                log.println("agentguard: rules: " + rules.rules() + " in force; last reload failed: " + rules.lastError());
+                log.warn("rules: " + rules.rules() + " in force; last reload failed: " + rules.lastError());
             }
             lastStatsEvents = s.events();
             lastStatsLost = s.lost();
         } catch (RuntimeException e) {
-            log.println("agentguard: stats failed: " + e.getMessage());
+            log.warn("stats failed: " + e.getMessage());
         }
     }
 
@@ -820,7 +820,7 @@ public final class Agent implements AutoCloseable {
         running = false;
         try {
             if (!consumerStopped.await(10, TimeUnit.SECONDS)) {
-                log.println("agentguard: consumer thread did not stop within 10 s");
+                log.warn("consumer thread did not stop within 10 s");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

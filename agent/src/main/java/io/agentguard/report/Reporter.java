@@ -20,7 +20,7 @@ import io.grpc.stub.StreamObserver;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.PrintStream;
+import io.agentguard.log.Log;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -54,7 +54,7 @@ public final class Reporter implements AutoCloseable {
     private final Supplier<Heartbeat.Builder> counters;
     private final java.util.Map<String, String> hooks;
     private final String agentVersion;
-    private final PrintStream log;
+    private final Log log;
     private final BlockingQueue<Record.Builder> queue = new ArrayBlockingQueue<>(65536);
     private final Object spoolChanged = new Object();
     private final Thread writer;
@@ -69,7 +69,7 @@ public final class Reporter implements AutoCloseable {
     private long lastLoggedFailureNs;
 
     public Reporter(Settings settings, Spool spool, Supplier<Heartbeat.Builder> counters,
-                    java.util.Map<String, String> hooks, String agentVersion, PrintStream log) {
+                    java.util.Map<String, String> hooks, String agentVersion, Log log) {
         this.settings = settings;
         this.spool = spool;
         this.counters = counters;
@@ -78,7 +78,7 @@ public final class Reporter implements AutoCloseable {
         this.log = log;
         long damaged = spool.verify();
         if (damaged > 0) {
-            log.println("agentguard: spool: " + damaged + " damaged frames skipped; the records after them are delivered");
+            log.info("spool: " + damaged + " damaged frames skipped; the records after them are delivered");
         }
         this.writer = Thread.ofPlatform().name("agentguard-spool").daemon(true).start(this::write);
         this.sender = Thread.ofPlatform().name("agentguard-sender").daemon(true).start(this::send);
@@ -129,7 +129,7 @@ public final class Reporter implements AutoCloseable {
         long now = System.nanoTime();
         if (now - lastLoggedFailureNs > 10_000_000_000L) {
             lastLoggedFailureNs = now;
-            log.println(message);
+            log.info(message);
         }
     }
 
@@ -342,7 +342,7 @@ public final class Reporter implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (IOException e) {
-            log.println("agentguard: closing the spool: " + e.getMessage());
+            log.info("closing the spool: " + e.getMessage());
         }
     }
 }

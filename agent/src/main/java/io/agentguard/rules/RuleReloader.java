@@ -1,6 +1,6 @@
 package io.agentguard.rules;
 
-import java.io.PrintStream;
+import io.agentguard.log.Log;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -19,14 +19,14 @@ public final class RuleReloader {
     private final Classifier classifier;
     private final boolean defaultPack;
     private final List<String> paths;
-    private final PrintStream log;
+    private final Log log;
     private final AtomicLong succeeded = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private volatile String lastError = "";
     private Map<Path, Long> seen;
     private volatile Runnable onSuccess = () -> { };
 
-    public RuleReloader(Classifier classifier, boolean defaultPack, List<String> paths, PrintStream log) {
+    public RuleReloader(Classifier classifier, boolean defaultPack, List<String> paths, Log log) {
         this.classifier = classifier;
         this.defaultPack = defaultPack;
         this.paths = paths;
@@ -56,13 +56,13 @@ public final class RuleReloader {
             succeeded.incrementAndGet();
             onSuccess.run();
             lastError = "";
-            log.println("agentguard: rules reloaded (" + why + "): " + next.size() + " rules from "
+            log.info("rules reloaded (" + why + "): " + next.size() + " rules from "
                     + next.sources().size() + " sources");
             return true;
         } catch (RuleException | java.io.UncheckedIOException e) {
             failed.incrementAndGet();
             lastError = e.getMessage();
-            log.println("agentguard: rules reload failed (" + why + "), keeping the previous "
+            log.warn("rules reload failed (" + why + "), keeping the previous "
                     + classifier.rules().size() + " rules: " + e.getMessage());
             return false;
         }

@@ -115,7 +115,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
                         standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm")))
                 .build();
         try {
-            agent = Agent.start(config, this::collect, this::collectViolation, System.err, procDevices);
+            agent = Agent.start(config, this::collect, this::collectViolation, io.agentguard.log.Log.stderr(), procDevices);
         } catch (RuntimeException e) {
             cleanup();
             if (REQUIRE_BPF) {

@@ -28,7 +28,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** Agent reporter against a real collector over gRPC on loopback: TLS, mTLS, restarts, spool damage. */
 class ReportingTest {
-    private final PrintStream log = new PrintStream(new ByteArrayOutputStream(), true);
+    private final io.agentguard.log.Log log = new io.agentguard.log.Log(new PrintStream(new ByteArrayOutputStream(), true),
+            io.agentguard.log.Log.Level.INFO, false);
 
     static Violation violation(long i) {
         return Violation.newBuilder().setRule("rule-" + (i % 7)).setPriority(Priority.PRIORITY_WARNING)

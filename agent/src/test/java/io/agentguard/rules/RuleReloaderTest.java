@@ -37,7 +37,7 @@ class RuleReloaderTest {
         Files.writeString(file, forkRule("generation-0"));
         Classifier classifier = new Classifier(RuleLoader.load(false, List.of(file.toString())));
         RuleReloader reloader = new RuleReloader(classifier, false, List.of(file.toString()),
-                new PrintStream(new ByteArrayOutputStream()));
+                new io.agentguard.log.Log(new PrintStream(new ByteArrayOutputStream()), io.agentguard.log.Log.Level.INFO, false));
         List<Violation> violations = new ArrayList<>();
         ConsumerPipeline pipeline = new ConsumerPipeline(new EventDecoder(e -> { }, id -> "", () -> 0L, 1000),
                 new ProcessTable(4096, 1), classifier, id -> "", false, violations::add);
@@ -79,7 +79,8 @@ class RuleReloaderTest {
         Files.writeString(file, forkRule("good"));
         Classifier classifier = new Classifier(RuleLoader.load(false, List.of(file.toString())));
         ByteArrayOutputStream log = new ByteArrayOutputStream();
-        RuleReloader reloader = new RuleReloader(classifier, false, List.of(file.toString()), new PrintStream(log, true));
+        RuleReloader reloader = new RuleReloader(classifier, false, List.of(file.toString()),
+                new io.agentguard.log.Log(new PrintStream(log, true), io.agentguard.log.Log.Level.INFO, false));
 
         Files.writeString(file, forkRule("good") + "- rule: bad\n  desc: d\n  condition: proc.nmae = x\n  output: o\n"
                 + "  priority: NOTICE\n");
