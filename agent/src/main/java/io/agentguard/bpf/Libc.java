@@ -62,6 +62,9 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
     private static final MethodHandle GETEUID = call("geteuid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle KILL = errnoCall("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SOCKET = errnoCall("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SENDTO = errnoCall("sendto",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle MOUNT = errnoCall("mount",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
 
@@ -172,6 +175,41 @@ public final class Libc {
         try {
             int rc = (int) KILL.invokeExact(CAPTURE.get(), pid, signal);
             return rc == 0 ? 0 : -errno();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private static final int AF_UNIX = 1;
+    private static final int SOCK_DGRAM_CLOEXEC = 2 | 0x80000;
+    private static final int SUN_PATH_MAX = 108;
+
+    /** One datagram to a Unix socket path ("@name": abstract); 0 or -errno. */
+    public static int sendUnixDatagram(String path, String message) {
+        try (Arena arena = Arena.ofConfined()) {
+            int fd = (int) SOCKET.invokeExact(CAPTURE.get(), AF_UNIX, SOCK_DGRAM_CLOEXEC, 0);
+            if (fd < 0) {
+                return -errno();
+            }
+            try {
+                byte[] name = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                if (name.length >= SUN_PATH_MAX) {
+                    return -22;
+                }
+                MemorySegment addr = arena.allocate(2 + SUN_PATH_MAX, 2);
+                addr.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 0, (short) AF_UNIX);
+                MemorySegment.copy(name, 0, addr, java.lang.foreign.ValueLayout.JAVA_BYTE, 2, name.length);
+                if (name.length > 0 && name[0] == '@') {
+                    addr.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 2, (byte) 0);   // abstract namespace
+                }
+                int addrLen = 2 + name.length + (name[0] == '@' ? 0 : 1);
+                byte[] text = message.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                MemorySegment buf = arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_BYTE, text);
+                long n = (long) SENDTO.invokeExact(CAPTURE.get(), fd, buf, (long) text.length, 0, addr, addrLen);
+                return n < 0 ? -errno() : 0;
+            } finally {
+                close(fd);
+            }
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -80,6 +80,13 @@ public final class RunCommand implements Callable<Integer> {
             + " \"\" = no pinning: enforcement ends with the agent")
     String pinPath;
 
+    @Option(names = "--runtime-dir", paramLabel = "DIR", description = "lock and status socket (runtime_dir)")
+    String runtimeDir;
+
+    @Option(names = "--metrics-listen", paramLabel = "HOST:PORT", description = "Prometheus endpoint (metrics.listen);"
+            + " \"\" = off")
+    String metricsListen;
+
     @Option(names = "--verbose", description = "echo libbpf's log to stderr")
     boolean verbose;
 
@@ -138,6 +145,12 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (pinPath != null) {
             b.pinPath(pinPath);
+        }
+        if (runtimeDir != null) {
+            b.runtimeDir(runtimeDir);
+        }
+        if (metricsListen != null) {
+            b.metricsListen(metricsListen);
         }
         if (mode != null) {
             if (!mode.equals("monitor") && !mode.equals("enforce")) {

@@ -34,6 +34,8 @@ import java.util.List;
  * @param pinPath               bpffs directory where programs, links and maps are pinned
  * @param blockDurationMs       how long a block_destination action lasts
  * @param report                where and how violations (and events) are reported; null = not
+ * @param runtimeDir            lock file and the root-only status socket
+ * @param metricsListen         HOST:PORT of the Prometheus endpoint; "" = off
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -61,7 +63,9 @@ public record AgentConfig(
         boolean selfProtection,
         String pinPath,
         long blockDurationMs,
-        Report report) {
+        Report report,
+        String runtimeDir,
+        String metricsListen) {
 
     /** The report section: collectors, TLS, spool. */
     public record Report(List<String> collectors, String node, String tlsMode, String ca, String cert, String key,
@@ -111,6 +115,8 @@ public record AgentConfig(
         private String pinPath;
         private long blockDurationMs;
         private Report report;
+        private String runtimeDir;
+        private String metricsListen;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -139,6 +145,8 @@ public record AgentConfig(
             pinPath = c.pinPath;
             blockDurationMs = c.blockDurationMs;
             report = c.report;
+            runtimeDir = c.runtimeDir;
+            metricsListen = c.metricsListen;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -167,13 +175,15 @@ public record AgentConfig(
         public Builder pinPath(String v) { pinPath = v; return this; }
         public Builder blockDurationMs(long v) { blockDurationMs = v; return this; }
         public Builder report(Report v) { report = v; return this; }
+        public Builder runtimeDir(String v) { runtimeDir = v; return this; }
+        public Builder metricsListen(String v) { metricsListen = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
                     ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs,
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
-                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report);
+                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen);
         }
     }
 }

@@ -33,20 +33,21 @@ public final class AgentConfigLoader {
 
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
             "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode", "policies", "enforcement",
-            "report");
-    private static final Map<String, Set<String>> SECTION_KEYS = Map.of(
-            "output", Set.of("path", "format", "events"),
-            "rules", Set.of("default_pack", "paths", "watch_interval_ms"),
-            "state", Set.of("window_ms"),
-            "process_table", Set.of("capacity"),
-            "report", Set.of("collectors", "node", "tls", "ca", "cert", "key", "spool_dir", "spool_max_bytes", "events",
-                    "events_per_second", "evidence_events", "heartbeat_ms"),
-            "enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
-                    "block_duration_ms"),
-            "exec", Set.of("max_args_bytes"),
-            "ring_buffer", Set.of("size_bytes"),
-            "gpu", Set.of("standins", "device_rescan_ms"),
-            "connect", Set.of("outcome_timeout_ms"));
+            "report", "runtime_dir", "metrics");
+    private static final Map<String, Set<String>> SECTION_KEYS = Map.ofEntries(
+            Map.entry("output", Set.of("path", "format", "events")),
+            Map.entry("rules", Set.of("default_pack", "paths", "watch_interval_ms")),
+            Map.entry("state", Set.of("window_ms")),
+            Map.entry("process_table", Set.of("capacity")),
+            Map.entry("metrics", Set.of("listen")),
+            Map.entry("report", Set.of("collectors", "node", "tls", "ca", "cert", "key", "spool_dir", "spool_max_bytes", "events",
+                    "events_per_second", "evidence_events", "heartbeat_ms")),
+            Map.entry("enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
+                    "block_duration_ms")),
+            Map.entry("exec", Set.of("max_args_bytes")),
+            Map.entry("ring_buffer", Set.of("size_bytes")),
+            Map.entry("gpu", Set.of("standins", "device_rescan_ms")),
+            Map.entry("connect", Set.of("outcome_timeout_ms")));
 
     private final String source;
 
@@ -123,6 +124,8 @@ public final class AgentConfigLoader {
         int evidence = 8;
         long heartbeatMs = 10_000;
         Node reportNode = null;
+        String runtimeDir = "/run/agentguard";
+        String metricsListen = "127.0.0.1:9464";
         if (root.isEmpty()) {
             throw new ConfigException(source + ": empty configuration: at least agent_cgroups is needed");
         }
@@ -135,6 +138,7 @@ public final class AgentConfigLoader {
                 case "create_missing_cgroups" -> create = bool(v, key);
                 case "stats_interval_ms" -> statsMs = integer(v, key, 0, 86_400_000L);
                 case "syscall_outcomes" -> syscallOutcomes = oneOf(v, key, "auto", "on", "off");
+                case "runtime_dir" -> runtimeDir = string(v, key);
                 case "mode" -> enforce = oneOf(v, key, "monitor", "enforce").equals("enforce");
                 case "policies" -> policiesNode = mapping(v, key);
                 default -> {
@@ -168,6 +172,12 @@ public final class AgentConfigLoader {
                                 }
                             }
                             case "report.node" -> node = string(sv, name);
+                            case "metrics.listen" -> {
+                                metricsListen = sv instanceof ScalarNode sc && sc.getValue().isEmpty() ? "" : string(sv, name);
+                                if (!metricsListen.isEmpty() && !metricsListen.matches("[^\\s]+:[0-9]{1,5}")) {
+                                    throw new ConfigException(where(sv) + name + ": '" + metricsListen + "' is not HOST:PORT");
+                                }
+                            }
                             case "report.tls" -> tlsMode = oneOf(sv, name, "tls", "mtls", "plaintext");
                             case "report.ca" -> ca = string(sv, name);
                             case "report.cert" -> cert = string(sv, name);
@@ -233,7 +243,7 @@ public final class AgentConfigLoader {
                 outcomeTimeoutMs, statsMs, syscallOutcomes, emitEvents, defaultPack, rulePaths, ruleWatchMs, windowMs,
                 tableCapacity, enforce, defaultPolicy, cgroupPolicies, blastMax, blastWindowMs, selfProtection, pinPath,
                 blockMs, report(collectors, node, tlsMode, ca, cert, keyFile, spoolDir, spoolMax, reportEvents,
-                        eventsPerSecond, evidence, heartbeatMs, reportNode));
+                        eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen);
     }
 
     private AgentConfig.Report report(List<String> collectors, String node, String tlsMode, String ca, String cert,

@@ -80,6 +80,7 @@ public final class Agent implements AutoCloseable {
     private final Thread consumer;
     private final CountDownLatch consumerStopped = new CountDownLatch(1);
     private final long startNs = System.nanoTime();
+    private final long startedEpochSeconds = System.currentTimeMillis() / 1000;
     private volatile boolean running = true;
     private boolean closed;
     private volatile long wallMinusMonotonicNs;
@@ -101,6 +102,10 @@ public final class Agent implements AutoCloseable {
     }
     private volatile int policyGeneration;
     private volatile long policyLevels;
+    private final InstanceLock lock;
+    private StatusServer status;
+    private volatile AgentMetrics metrics;
+    private volatile double eventsPerSecond;
     private volatile NvidiaDevices devices;
     private String lsmRefusal = "not probed";
     private volatile Throwable consumerFailure;
@@ -112,6 +117,7 @@ public final class Agent implements AutoCloseable {
         this.config = config;
         this.log = log;
         this.procDevices = procDevices;
+        this.lock = new InstanceLock(Path.of(config.runtimeDir(), "agentguard.lock"));
         this.defaultPolicy = config.defaultPolicy();
         this.globalEnforce = config.enforce();
         this.timespec = arena.allocate(16, 8);
@@ -272,14 +278,27 @@ public final class Agent implements AutoCloseable {
                         return 0;
                     }
                 });
+        EventSink counted = e -> {
+            AgentMetrics m = metrics;
+            if (m != null) {
+                m.event(e);
+            }
+            sink.accept(e);
+        };
         this.enforcer = new Enforcer(cgroups.mount(), this::enforcing, new BlastRadiusGuard(
                 config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), this::block,
-                config.blockDurationMs(), sink, violations);
+                config.blockDurationMs(), counted, violations);
         reloader.onSuccess(enforcer::rearm);
         this.reporter = config.report() == null ? null : startReporter(config.report());
-        Consumer<Violation> allViolations = reporter == null ? violations : v -> {
+        Consumer<Violation> allViolations = v -> {
             violations.accept(v);
-            reporter.offer(v);
+            if (reporter != null) {
+                reporter.offer(v);
+            }
+            AgentMetrics m = metrics;
+            if (m != null) {
+                m.violation(v);
+            }
         };
         this.pipeline = new ConsumerPipeline(decoder, processes, classifier, paths, config.emitEvents(), allViolations,
                 enforcer::submit);
@@ -388,8 +407,84 @@ public final class Agent implements AutoCloseable {
     static Agent start(AgentConfig config, EventSink sink, Consumer<Violation> violations, Log log,
                        Path procDevices) {
         Agent agent = new Agent(config, sink, violations, log, procDevices);
+        try {
+            agent.metrics = new AgentMetrics(agent, config.metricsListen());
+            agent.status = new StatusServer(Path.of(config.runtimeDir(), "status.sock"), agent::statusJson, log);
+        } catch (RuntimeException e) {
+            agent.close();
+            throw e;
+        }
         agent.printStartup();
+        SystemdNotify.send("READY=1\nSTATUS=watching " + agent.cgroups.roots().size() + " agent cgroups, "
+                + agent.classifier.rules().size() + " rules");
         return agent;
+    }
+
+    /** Port of the metrics endpoint (-1: off). */
+    public int metricsPort() {
+        return metrics == null ? -1 : metrics.port();
+    }
+
+    public Path statusSocket() {
+        return status.path();
+    }
+
+    long consumerLagBytes() {
+        return reader.pendingBytes();
+    }
+
+    /** The status `agentguard status` shows, as JSON (protobuf mapping of AgentStatus). */
+    String statusJson() {
+        Stats s = stats();
+        io.agentguard.proto.v1.AgentStatus.Builder b = io.agentguard.proto.v1.AgentStatus.newBuilder()
+                .setVersion(java.util.Objects.requireNonNullElse(Agent.class.getPackage().getImplementationVersion(), "dev"))
+                .setMode(globalEnforce ? "enforce" : "monitor")
+                .setStarted(com.google.protobuf.Timestamp.newBuilder().setSeconds(startedEpochSeconds))
+                .setUptimeSeconds(s.uptimeNs() / 1_000_000_000L)
+                .putAllHooks(hooks())
+                .setEventsTotal(s.events())
+                .setEventsPerSecond(eventsPerSecond > 0 ? eventsPerSecond : s.events() / Math.max(1e-3, s.uptimeNs() / 1e9))
+                .setLostTotal(s.lost())
+                .setInvalidTotal(s.invalid())
+                .setViolationsTotal(s.violations())
+                .setProcesses(s.processes())
+                .setConsumerLagBytes(reader.pendingBytes());
+        for (AgentCgroups.Root r : cgroups.roots()) {
+            b.addAgentCgroups(io.agentguard.proto.v1.CgroupStatus.newBuilder().setPath(r.relativePath()).setId(r.id())
+                    .setProcesses(countProcesses(r.directory())));
+        }
+        RuleReloader.Status rs = reloader.status();
+        b.setRules(io.agentguard.proto.v1.RulesStatus.newBuilder().setRules(rs.rules())
+                .addAllSources(classifier.rules().sources()).setReloadsSucceeded(rs.succeeded())
+                .setReloadsFailed(rs.failed()).setLastError(rs.lastError()));
+        if (reporter != null) {
+            b.setReport(io.agentguard.proto.v1.ReportStatus.newBuilder().setState(reporter.state())
+                    .setConnectedTo(reporter.connectedTo()).setSpoolRecords(reporter.spoolPending())
+                    .setSpoolBytes(reporter.spool().bytes()).setDropped(reporter.dropped())
+                    .setLastError(reporter.lastError()));
+        }
+        b.setEnforcement(io.agentguard.proto.v1.EnforcementStatus.newBuilder()
+                .setActionsCarriedOut(enforcer.carriedOut()).setActionsDropped(enforcer.dropped())
+                .setBlastRadiusDisarmed(enforcer.disarmed()).setPinPath(pins == null ? "" : pins.root().toString()));
+        try {
+            return com.google.protobuf.util.JsonFormat.printer().print(b);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static int countProcesses(Path cgroup) {
+        try (java.util.stream.Stream<Path> dirs = Files.walk(cgroup)) {
+            return dirs.filter(Files::isDirectory).mapToInt(d -> {
+                try {
+                    return (int) Files.readAllLines(d.resolve("cgroup.procs")).stream().filter(l -> !l.isBlank()).count();
+                } catch (java.io.IOException e) {
+                    return 0;
+                }
+            }).sum();
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return 0;
+        }
     }
 
     private void attachIoctlTracepointIfNeeded(BpfObject obj) {
@@ -736,6 +831,11 @@ public final class Agent implements AutoCloseable {
                 classifier.rules().sources()) + (config.ruleWatchMs() > 0 ? "; reloaded on change and SIGHUP"
                 : "; reloaded on SIGHUP"));
         log.info("process table: " + seededProcesses + " processes seeded from /proc");
+        if (metrics != null && metrics.port() > 0) {
+            log.info("metrics on " + config.metricsListen().substring(0, config.metricsListen().lastIndexOf(':')) + ":"
+                    + metrics.port());
+        }
+        log.info("status on " + status.path());
         log.info("ring buffer " + (reader.dataSize() >> 10) + " KiB; watching");
     }
 
@@ -755,6 +855,7 @@ public final class Agent implements AutoCloseable {
             if (rules.failed() > 0 && !rules.lastError().isEmpty()) {
                 log.warn("rules: " + rules.rules() + " in force; last reload failed: " + rules.lastError());
             }
+            eventsPerSecond = (s.events() - lastStatsEvents) / seconds;
             lastStatsEvents = s.events();
             lastStatsLost = s.lost();
         } catch (RuntimeException e) {
@@ -776,7 +877,12 @@ public final class Agent implements AutoCloseable {
 
     /** Reloads the rules now (SIGHUP); the old set stays when the new one has an error. */
     public boolean reloadRules(String why) {
-        return reloader.reload(why);
+        SystemdNotify.send("RELOADING=1");
+        try {
+            return reloader.reload(why);
+        } finally {
+            SystemdNotify.send("READY=1");
+        }
     }
 
     public RuleReloader.Status ruleStatus() {
@@ -815,6 +921,7 @@ public final class Agent implements AutoCloseable {
         if (!running) {
             return;
         }
+        SystemdNotify.send("STOPPING=1");
         housekeeping.shutdownNow();
         enforcer.close();
         running = false;
@@ -838,9 +945,16 @@ public final class Agent implements AutoCloseable {
         if (reporter != null) {
             reporter.close();
         }
+        if (status != null) {
+            status.close();
+        }
+        if (metrics != null) {
+            metrics.close();
+        }
         reader.close();
         kernelCounters.close();
         object.close();
         arena.close();
+        lock.close();
     }
 }

@@ -41,7 +41,8 @@ class RunCommandKernelTest {
         Path out = dir.resolve("events.jsonl");
         AtomicInteger exit = new AtomicInteger(-1);
         Thread run = Thread.ofPlatform().start(() -> exit.set(Main.execute("run", "--agent-cgroup", relative,
-                "--create-cgroups", "--output", out.toString(), "--duration", "4", "--stats-interval", "0", "--pin-path", "")));
+                "--create-cgroups", "--output", out.toString(), "--duration", "4", "--stats-interval", "0", "--pin-path", "", "--runtime-dir", dir.resolve("run").toString(),
+                "--metrics-listen", "")));
         try {
             long deadline = System.currentTimeMillis() + 10_000;
             while (!Files.isDirectory(cgroup) && System.currentTimeMillis() < deadline) {

@@ -111,6 +111,8 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
                 .rulePaths(rulePaths)
                 .ruleWatchMs(100)
                 .pinPath("")   // tests of pinning set their own path
+                .runtimeDir(standinDir.resolve("run").toString())
+                .metricsListen("127.0.0.1:0")
                 .gpuStandins(!standins ? List.of() : List.of(standinDir.resolve("nvidiactl") + "=control",
                         standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm")))
                 .build();

@@ -78,7 +78,9 @@ class PinningKernelTest {
                     egress: {default: allow, deny: [127.66.9.0/24]}
                 enforcement:
                   pin_path: %s
-                """.formatted(relative, pins));
+                runtime_dir: %s
+                metrics: {listen: ""}
+                """.formatted(relative, pins, dir.resolve("run")));
         Path out1 = dir.resolve("out1");
         Path err1 = dir.resolve("err1");
         Process first = startAgent(config, out1, err1);

@@ -1,0 +1,90 @@
+package io.agentguard.cli;
+
+import com.google.protobuf.util.JsonFormat;
+import io.agentguard.config.AgentConfigLoader;
+import io.agentguard.proto.v1.AgentStatus;
+import io.agentguard.proto.v1.CgroupStatus;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+
+/** agentguard status: what the running agent is doing. */
+@Command(name = "status", mixinStandardHelpOptions = true,
+        description = {"Asks the running agent, over its root-only socket, for its state: mode, hooks, agent cgroups,"
+                + " events and losses, rules and the last reload, collector connection and spool.",
+                "Exit status: 0 running, 3 not running (no socket), 1 other failure."})
+public final class StatusCommand implements Callable<Integer> {
+    @Option(names = "--runtime-dir", paramLabel = "DIR", description = "default: runtime_dir of --config, or /run/agentguard")
+    Path runtimeDir;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "configuration to take runtime_dir from")
+    Path configFile;
+
+    @Option(names = "--json", description = "the status as JSON (protobuf mapping of agentguard.v1.AgentStatus)")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = runtimeDir != null ? runtimeDir : Path.of((configFile != null ? AgentConfigLoader.load(configFile)
+                : AgentConfigLoader.embeddedDefault()).runtimeDir());
+        Path socket = dir.resolve("status.sock");
+        String text;
+        try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            c.connect(UnixDomainSocketAddress.of(socket));
+            ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+            while (c.read(buf) > 0) {
+                if (!buf.hasRemaining()) {
+                    break;
+                }
+            }
+            text = new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            System.err.println("agentguard: not running (no answer on " + socket + ": " + e.getMessage() + ")");
+            return 3;
+        }
+        if (json) {
+            System.out.println(text);
+            return 0;
+        }
+        AgentStatus.Builder s = AgentStatus.newBuilder();
+        JsonFormat.parser().ignoringUnknownFields().merge(text, s);
+        System.out.printf("agentguard %s: running for %ds, mode %s%n", s.getVersion(), s.getUptimeSeconds(), s.getMode());
+        System.out.println("agent cgroups:");
+        for (CgroupStatus c : s.getAgentCgroupsList()) {
+            System.out.printf("  %-40s %d processes%n", c.getPath(), c.getProcesses());
+        }
+        System.out.printf("events: %d (%.0f/s), lost %d, invalid %d, violations %d, lag %d bytes, %d processes tracked%n",
+                s.getEventsTotal(), s.getEventsPerSecond(), s.getLostTotal(), s.getInvalidTotal(), s.getViolationsTotal(),
+                s.getConsumerLagBytes(), s.getProcesses());
+        System.out.printf("rules: %d from %s; reloads %d ok, %d failed%s%n", s.getRules().getRules(),
+                String.join(", ", s.getRules().getSourcesList()), s.getRules().getReloadsSucceeded(),
+                s.getRules().getReloadsFailed(), s.getRules().getLastError().isEmpty() ? ""
+                        : "; last error: " + s.getRules().getLastError());
+        if (s.hasReport()) {
+            System.out.printf("report: %s; spool %d records (%d bytes), %d dropped%s%n", s.getReport().getState(),
+                    s.getReport().getSpoolRecords(), s.getReport().getSpoolBytes(), s.getReport().getDropped(),
+                    s.getReport().getLastError().isEmpty() ? "" : "; last error: " + s.getReport().getLastError());
+        } else {
+            System.out.println("report: off");
+        }
+        System.out.printf("enforcement: %d actions carried out, %d dropped%s; pinned: %s%n",
+                s.getEnforcement().getActionsCarriedOut(), s.getEnforcement().getActionsDropped(),
+                s.getEnforcement().getBlastRadiusDisarmed() ? "; BLAST-RADIUS GUARD DISARMED" : "",
+                s.getEnforcement().getPinPath().isEmpty() ? "no" : s.getEnforcement().getPinPath());
+        System.out.println("hooks:");
+        for (Map.Entry<String, String> h : new TreeMap<>(s.getHooksMap()).entrySet()) {
+            System.out.printf("  %-17s %s%n", h.getKey(), h.getValue());
+        }
+        return 0;
+    }
+}

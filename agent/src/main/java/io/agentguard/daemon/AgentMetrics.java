@@ -1,0 +1,103 @@
+package io.agentguard.daemon;
+
+import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.Violation;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+import static io.agentguard.event.RecordLayout.*;
+
+/**
+ * The agent's Prometheus metrics, on an HTTP endpoint bound to localhost by default. Most
+ * are read from the published counters when scraped; violations, actions and reloads are
+ * counted as they happen (never on the consumer thread's hot path for plain events).
+ */
+final class AgentMetrics implements AutoCloseable {
+    private static final String[] TYPE_NAMES = {null, "exec", "fork", "exit", "connect", "connect_result", "gpu_open",
+        "gpu_ioctl", "tamper"};
+
+    final PrometheusRegistry registry = new PrometheusRegistry();
+    private final Counter violations;
+    private final Counter actions;
+    private final HTTPServer server;
+
+    AgentMetrics(Agent agent, String listen) {
+        CounterWithCallback.builder().name("agentguard_events_total").help("events seen, by type").labelNames("type")
+                .callback(cb -> {
+                    long[] byType = agent.stats().byType();
+                    for (int t = 1; t < byType.length && t < TYPE_NAMES.length; t++) {
+                        cb.call(byType[t], TYPE_NAMES[t]);
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("agentguard_lost_records_total")
+                .help("ring records lost because the ring was full (counted in the kernel)")
+                .callback(cb -> cb.call(agent.stats().lost())).register(registry);
+        CounterWithCallback.builder().name("agentguard_invalid_records_total")
+                .help("ring records with an impossible type or length, skipped")
+                .callback(cb -> cb.call(agent.stats().invalid())).register(registry);
+        GaugeWithCallback.builder().name("agentguard_consumer_lag_bytes")
+                .help("bytes committed to the ring and not yet read").callback(cb -> cb.call(agent.consumerLagBytes()))
+                .register(registry);
+        GaugeWithCallback.builder().name("agentguard_processes").help("processes in the process table")
+                .callback(cb -> cb.call(agent.stats().processes())).register(registry);
+        GaugeWithCallback.builder().name("agentguard_rules").help("rules in force")
+                .callback(cb -> cb.call(agent.ruleStatus().rules())).register(registry);
+        GaugeWithCallback.builder().name("agentguard_spool_records").help("records spooled, not yet acknowledged")
+                .callback(cb -> cb.call(agent.reporter() == null ? 0 : agent.reporter().spoolPending())).register(registry);
+        GaugeWithCallback.builder().name("agentguard_collector_connected")
+                .help("1 while a collector stream is up").callback(cb -> cb.call(agent.reporter() != null
+                        && !agent.reporter().connectedTo().isEmpty() ? 1 : 0)).register(registry);
+        CounterWithCallback.builder().name("agentguard_report_dropped_total")
+                .help("records that could not be spooled (queue full, disk full)")
+                .callback(cb -> cb.call(agent.reporter() == null ? 0 : agent.reporter().dropped())).register(registry);
+        violations = Counter.builder().name("agentguard_violations_total").help("violations, by rule and priority")
+                .labelNames("rule", "priority").register(registry);
+        actions = Counter.builder().name("agentguard_enforcement_actions_total")
+                .help("rule actions, by kind and verdict (denied = carried out)").labelNames("kind", "verdict")
+                .register(registry);
+        CounterWithCallback.builder().name("agentguard_rule_reloads_total").help("rule reloads, by result")
+                .labelNames("result").callback(cb -> {
+                    cb.call(agent.ruleStatus().succeeded(), "ok");
+                    cb.call(agent.ruleStatus().failed(), "failed");
+                }).register(registry);
+        if (listen.isEmpty()) {
+            server = null;
+        } else {
+            int colon = listen.lastIndexOf(':');
+            try {
+                server = HTTPServer.builder().hostname(listen.substring(0, colon))
+                        .port(Integer.parseInt(listen.substring(colon + 1))).registry(registry).buildAndStart();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot serve metrics on " + listen + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    int port() {
+        return server == null ? -1 : server.getPort();
+    }
+
+    void violation(Violation v) {
+        violations.labelValues(v.getRule(), v.getPriority().name().replace("PRIORITY_", "").toLowerCase()).inc();
+    }
+
+    void event(Event e) {
+        if (e.hasAction()) {
+            actions.labelValues(e.getAction().getKind().name().replace("RULE_ACTION_KIND_", "").toLowerCase(),
+                    e.getAction().getVerdict().name().replace("VERDICT_", "").toLowerCase()).inc();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (server != null) {
+            server.close();
+        }
+    }
+}
