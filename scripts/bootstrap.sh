@@ -4,7 +4,8 @@
 # --deps-only: install packages, do not build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool libelf-dev zlib1g-dev make gcc maven)
+# openssh-client: the demo's tunnel step; systemd: systemd-analyze for the unit test
+PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool libelf-dev zlib1g-dev make gcc maven openssh-client systemd util-linux)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,5 +26,6 @@ if [ "${1:-}" = "--deps-only" ]; then
 fi
 echo "bootstrap: building with $JAVA_HOME" >&2
 cd "$ROOT"
-mvn -q -B install -DskipTests "$@"
+# the .deb (packaging/) is built by scripts/test.sh and `mvn install`, not needed to run from here
+mvn -q -B install -DskipTests -pl '!packaging' "$@"
 echo "bootstrap: built agent/target/agentguard-agent.jar" >&2

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Watches what AI agents do on GPU nodes: programs, connections and NVIDIA driver calls"
                 + " of processes in agent cgroups.",
-        subcommands = {RunCommand.class, SandboxCommand.class, RulesCommand.class, ReplayCommand.class, UnloadCommand.class, StatusCommand.class, DemoCommand.class,
+        subcommands = {RunCommand.class, SandboxCommand.class, RulesCommand.class, ReplayCommand.class, UnloadCommand.class, StatusCommand.class, DemoCommand.class, ConfigCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

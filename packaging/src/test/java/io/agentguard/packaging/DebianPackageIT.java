@@ -1,0 +1,222 @@
+package io.agentguard.packaging;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The .deb as an operator gets it: installed into a throwaway root with dpkg, its files and
+ * maintainer scripts checked, its unit verified, its launcher run on the bundled runtime, the
+ * daemon run from it under the unit's capability bounding set, an edited conffile kept across
+ * a reinstall, and a purge that leaves nothing.
+ */
+class DebianPackageIT {
+    private static final String VERSION = System.getProperty("agentguard.version", "0.1.0-SNAPSHOT");
+    private static final Path PACKAGING = Path.of(System.getProperty("agentguard.packaging.dir", "."));
+    private static Path deb;
+
+    @TempDir
+    Path root;
+
+    @BeforeAll
+    static void findPackage() throws IOException {
+        // dpkg --root still chowns to root: installing needs root, as on a node
+        assertThat(System.getProperty("user.name")).as("the package tests install with dpkg and need root")
+                .isEqualTo("root");
+        try (Stream<Path> files = Files.list(Path.of(System.getProperty("agentguard.deb.dir", "target")))) {
+            deb = files.filter(p -> p.getFileName().toString().matches("agentguard_.*\\.deb")).findFirst().orElseThrow(
+                    () -> new AssertionError("no agentguard_*.deb: the package phase builds it (build-deb.sh)"));
+        }
+    }
+
+    record Result(int exit, String output) {
+    }
+
+    private static Result exec(List<String> argv) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
+        // nodes have no JDK: nothing from the build's Java may leak into the launcher
+        pb.environment().remove("JAVA_HOME");
+        pb.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as(String.join(" ", argv)).isTrue();
+        return new Result(p.exitValue(), out);
+    }
+
+    private static Result exec(String... argv) throws IOException, InterruptedException {
+        return exec(List.of(argv));
+    }
+
+    private Result dpkg(String... args) throws IOException, InterruptedException {
+        List<String> argv = new ArrayList<>(List.of("dpkg", "--root=" + root, "--force-script-chrootless",
+                "--force-depends", "--log=/dev/null"));
+        argv.addAll(Arrays.asList(args));
+        return exec(argv);
+    }
+
+    private void install() throws IOException, InterruptedException {
+        Files.createDirectories(root.resolve("var/lib/dpkg/updates"));
+        Files.createDirectories(root.resolve("var/lib/dpkg/info"));
+        if (!Files.exists(root.resolve("var/lib/dpkg/status"))) {
+            Files.createFile(root.resolve("var/lib/dpkg/status"));
+        }
+        Result r = dpkg("-i", deb.toString());
+        assertThat(r.exit()).as(r.output()).isZero();
+    }
+
+    @Test
+    void controlFieldsNameTheVersionAndTheSystemLibrariesUsed() throws Exception {
+        Result r = exec("dpkg-deb", "--field", deb.toString(), "Package", "Version", "Depends", "Recommends");
+        assertThat(r.exit()).isZero();
+        assertThat(r.output()).contains("Package: agentguard\n",
+                "Version: " + VERSION.replace("-SNAPSHOT", "~snapshot") + "\n",
+                "Depends: libbpf1 (>= 1:1.1), libc6 (>= 2.36)\n", "Recommends: openssh-client\n");
+    }
+
+    @Test
+    void installedFilesRunOnTheBundledRuntimeAndTheMaintainerScriptsMadeTheDirectories() throws Exception {
+        install();
+        assertThat(root.resolve("usr/bin/agentguard")).isExecutable();
+        assertThat(root.resolve("usr/lib/agentguard/runtime/bin/java")).isExecutable();
+        assertThat(root.resolve("usr/lib/agentguard/agentguard-agent.jar")).isRegularFile();
+        for (String tool : List.of("nvreplay", "connector", "demo_miner")) {
+            assertThat(root.resolve("usr/lib/agentguard/native/" + tool)).isExecutable();
+        }
+        assertThat(root.resolve("lib/systemd/system/agentguard.service")).hasSameTextualContentAs(
+                PACKAGING.resolve("debian/agentguard.service"));
+        assertThat(root.resolve("etc/agentguard/agentguard.yaml")).hasSameTextualContentAs(
+                PACKAGING.resolve("debian/agentguard.yaml"));
+        assertThat(root.resolve("usr/share/doc/agentguard/OPERATIONS.md")).isRegularFile();
+        // postinst
+        assertThat(root.resolve("etc/agentguard/rules.d")).isDirectory();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("var/lib/agentguard/spool"))))
+                .isEqualTo("rwx------");
+        assertThat(dpkg("-s", "agentguard").output()).contains("Status: install ok installed",
+                "Conffiles:\n /etc/agentguard/agentguard.yaml");
+
+        Result version = exec(root.resolve("usr/bin/agentguard").toString(), "--version");
+        assertThat(version.exit()).as(version.output()).isZero();
+        assertThat(version.output()).isEqualTo("agentguard " + VERSION + "\n");
+        // the shipped configuration is valid for the shipped agent
+        Result check = exec(root.resolve("usr/bin/agentguard").toString(), "config", "check",
+                root.resolve("etc/agentguard/agentguard.yaml").toString());
+        assertThat(check.exit()).as(check.output()).isZero();
+    }
+
+    @Test
+    void theUnitVerifiesCleanly() throws Exception {
+        install();
+        // systemd-analyze checks that ExecStart exists on this host: point it at the throwaway root
+        String unit = Files.readString(root.resolve("lib/systemd/system/agentguard.service"));
+        assertThat(unit).contains("Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure",
+                "ExecStart=/usr/bin/agentguard run --config /etc/agentguard/agentguard.yaml");
+        Path copy = Files.createDirectories(root.resolve("verify")).resolve("agentguard.service");
+        Files.writeString(copy, unit.replace("ExecStart=/usr/bin/agentguard", "ExecStart=" + root.resolve("usr/bin/agentguard")));
+        Result r = exec("systemd-analyze", "verify", copy.toString());
+        assertThat(r.exit()).isZero();
+        assertThat(r.output()).as("warnings from systemd-analyze verify").isEmpty();
+    }
+
+    @Test
+    void theDaemonRunsFromThePackageWithOnlyTheUnitsCapabilitiesAndEnforces() throws Exception {
+        install();
+        String unit = Files.readString(root.resolve("lib/systemd/system/agentguard.service"));
+        String caps = unit.lines().filter(l -> l.startsWith("CapabilityBoundingSet=")).findFirst().orElseThrow()
+                .substring("CapabilityBoundingSet=".length());
+        String bounding = "-all," + Arrays.stream(caps.split(" "))
+                .map(c -> "+" + c.toLowerCase().replace("cap_", "")).collect(Collectors.joining(","));
+        Path cgroup2 = cgroup2Mount();
+        String relative = "agentguard-pkgtest-" + ProcessHandle.current().pid();
+        Path runtime = Files.createDirectories(root.resolve("run/agentguard"));
+        Path config = root.resolve("test.yaml");
+        Files.writeString(config, """
+                agent_cgroups: [%s]
+                create_missing_cgroups: true
+                runtime_dir: %s
+                metrics: {listen: ""}
+                output: {format: text, events: false}
+                rules: {paths: []}
+                enforcement: {pin_path: ""}
+                policies:
+                  default:
+                    egress: {default: allow, deny: [127.66.9.0/24]}
+                """.formatted(relative, runtime));
+        Path log = root.resolve("agent.log");
+        Process agent = new ProcessBuilder("setpriv", "--bounding-set=" + bounding, "--inh-caps=-all",
+                root.resolve("usr/bin/agentguard").toString(), "run", "--config", config.toString())
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            Result status = null;
+            for (long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60); System.nanoTime() < deadline; ) {
+                assertThat(agent.isAlive()).as(Files.readString(log)).isTrue();
+                status = exec(root.resolve("usr/bin/agentguard").toString(), "status", "--runtime-dir", runtime.toString());
+                if (status.exit() == 0) {
+                    break;
+                }
+                Thread.sleep(200);
+            }
+            assertThat(status.exit()).as(status.output() + Files.readString(log)).isZero();
+            assertThat(status.output()).contains("mode enforce", relative);
+
+            Path procs = cgroup2.resolve(relative).resolve("cgroup.procs");
+            Result denied = exec("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$1\" tcp4 127.66.9.1 80", procs.toString(),
+                    root.resolve("usr/lib/agentguard/native/connector").toString());
+            assertThat(denied.output()).isEqualTo("EPERM\n");
+        } finally {
+            agent.destroy();   // SIGTERM, as systemctl stop
+            assertThat(agent.waitFor(20, TimeUnit.SECONDS)).as("stops within TimeoutStopSec").isTrue();
+            Files.deleteIfExists(cgroup2.resolve(relative));
+        }
+        assertThat(agent.exitValue()).as(Files.readString(log)).isIn(0, 143);
+        assertThat(Files.readString(log)).contains("summary:").doesNotContain(" ERROR ");
+    }
+
+    @Test
+    void theDemoRunsToCompletionFromThePackage() throws Exception {
+        install();
+        Result demo = exec(root.resolve("usr/bin/agentguard").toString(), "demo");
+        assertThat(demo.exit()).as(demo.output()).isZero();
+        assertThat(demo.output()).contains("demo: every step came out as expected");
+    }
+
+    @Test
+    void anEditedConfigurationSurvivesAReinstallAndPurgeRemovesEverything() throws Exception {
+        install();
+        Path conf = root.resolve("etc/agentguard/agentguard.yaml");
+        Files.writeString(conf, Files.readString(conf).replace("mode: enforce", "mode: monitor"));
+        install();
+        assertThat(Files.readString(conf)).contains("mode: monitor");
+
+        Result purge = dpkg("--purge", "agentguard");
+        assertThat(purge.exit()).as(purge.output()).isZero();
+        assertThat(root.resolve("usr/bin/agentguard")).doesNotExist();
+        assertThat(root.resolve("usr/lib/agentguard")).doesNotExist();
+        assertThat(root.resolve("etc/agentguard")).doesNotExist();
+        assertThat(root.resolve("var/lib/agentguard")).doesNotExist();
+    }
+
+    private static Path cgroup2Mount() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String[] f = line.split(" ");
+            int dash = Arrays.asList(f).indexOf("-");
+            if (dash > 0 && f[dash + 1].equals("cgroup2")) {
+                return Path.of(f[4]);
+            }
+        }
+        throw new AssertionError("no cgroup2 mount");
+    }
+}
