@@ -199,10 +199,17 @@ static __always_inline bool in_scope(void)
 	return false;
 }
 
-static __always_inline __u64 wakeup_flags(void)
+/* BATCHED: wake the reader once, when this record makes the ring cross a quarter full (a
+ * busy reader needs no wakeup, an idle one polls on its timer); a race between CPUs can
+ * miss the crossing, which the timer covers. */
+static __always_inline __u64 wakeup_flags(__u32 record_size)
 {
 	struct ag_config *cfg = ag_cfg();
-	return cfg ? cfg->ringbuf_wakeup : 0;
+	if (!cfg || cfg->ringbuf_wakeup != AG_WAKEUP_BATCHED)
+		return 0;
+	__u64 pending = bpf_ringbuf_query(&ag_ring, BPF_RB_AVAIL_DATA);
+	__u64 quarter = bpf_ringbuf_query(&ag_ring, BPF_RB_RING_SIZE) / 4;
+	return pending >= quarter && pending - record_size < quarter ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /* The policy slot of current: the deepest policy root above its cgroup, else the default
@@ -269,7 +276,7 @@ static __always_inline void *reserve(__u64 size)
 static __always_inline void submit(void *rec)
 {
 	count(AG_CNT_EMITTED);
-	bpf_ringbuf_submit(rec, wakeup_flags());
+	bpf_ringbuf_submit(rec, wakeup_flags(((struct ag_header *)rec)->size));
 }
 
 /* ---- exec / fork / exit -------------------------------------------------------- */
@@ -294,7 +301,7 @@ static __always_inline void exec_output(struct ag_exec *e, __u64 args_len)
 	fill_header(&e->h, AG_REC_EXEC, size);
 	if (size > sizeof(*e))   /* for the verifier: bounds the output size */
 		return;
-	if (bpf_ringbuf_output(&ag_ring, e, size, wakeup_flags()) != 0)
+	if (bpf_ringbuf_output(&ag_ring, e, size, wakeup_flags(size)) != 0)
 		count(AG_CNT_LOST);
 	else
 		count(AG_CNT_EMITTED);

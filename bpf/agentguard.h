@@ -298,10 +298,17 @@ struct ag_exe_key {
 
 /* ---- maps the agent fills ------------------------------------------------------ */
 
+/* ag_config.ringbuf_wakeup. A wakeup is an irq_work (a self-IPI, microseconds in a VM) that
+ * the kernel raises for every record that finds the reader idle: sparse events would each
+ * pay it. BATCHED wakes only once a quarter of the ring is filled; the reader polls on a
+ * short timer for the rest (docs/BENCHMARKS.md, syscall overhead). */
+#define AG_WAKEUP_KERNEL  0   /* the kernel's choice: wake when the reader has caught up */
+#define AG_WAKEUP_BATCHED 4   /* distinct from BPF_RB_NO_WAKEUP (1) and BPF_RB_FORCE_WAKEUP (2) */
+
 struct ag_config {
 	__u64 scope_levels;       /* bit N set: some agent cgroup root sits at level N */
 	__u32 max_args_bytes;     /* exec argv bytes kept, <= AG_ARGS_MAX */
-	__u32 ringbuf_wakeup;     /* 0 adaptive, else BPF_RB_FORCE_WAKEUP / BPF_RB_NO_WAKEUP */
+	__u32 ringbuf_wakeup;     /* AG_WAKEUP_*: when a submit wakes the reader */
 	__u32 syscall_outcomes;   /* 1: connect/exec syscall exit hooks attached, track results */
 	__u32 generation;         /* which half of the policy maps is in force (0 or 1) */
 	__u64 policy_levels;      /* bit N: some policy root of this generation sits at level N */

@@ -12,6 +12,9 @@ import java.util.List;
  * @param outputFormat          json (protobuf JSON mapping, one per line) or text
  * @param maxArgsBytes          exec argv bytes kept per event (1..8192)
  * @param ringBufferBytes       BPF ring buffer size (power of two, >= 4096)
+ * @param wakeupDelayMs         0: the kernel wakes the reader for every record it finds it idle for;
+ *                              else records are batched: the reader polls every wakeupDelayMs and is
+ *                              woken early only when a quarter of the ring is filled
  * @param gpuStandins           PATH=ROLE stand-in device declarations
  * @param deviceRescanMs        how often /proc/devices is re-read for a late NVIDIA driver
  * @param connectOutcomeTimeoutMs how long a TCP connect waits for its handshake outcome
@@ -65,7 +68,8 @@ public record AgentConfig(
         long blockDurationMs,
         Report report,
         String runtimeDir,
-        String metricsListen) {
+        String metricsListen,
+        int wakeupDelayMs) {
 
     /** The report section: collectors, TLS, spool. */
     public record Report(List<String> collectors, String node, String tlsMode, String ca, String cert, String key,
@@ -95,6 +99,7 @@ public record AgentConfig(
         private String outputFormat;
         private int maxArgsBytes;
         private int ringBufferBytes;
+        private int wakeupDelayMs = 2;
         private List<String> gpuStandins;
         private long deviceRescanMs;
         private long connectOutcomeTimeoutMs;
@@ -125,6 +130,7 @@ public record AgentConfig(
             outputFormat = c.outputFormat;
             maxArgsBytes = c.maxArgsBytes;
             ringBufferBytes = c.ringBufferBytes;
+            wakeupDelayMs = c.wakeupDelayMs;
             gpuStandins = c.gpuStandins;
             deviceRescanMs = c.deviceRescanMs;
             connectOutcomeTimeoutMs = c.connectOutcomeTimeoutMs;
@@ -154,6 +160,7 @@ public record AgentConfig(
         public Builder output(String path, String format) { outputPath = path; outputFormat = format; return this; }
         public Builder maxArgsBytes(int v) { maxArgsBytes = v; return this; }
         public Builder ringBufferBytes(int v) { ringBufferBytes = v; return this; }
+        public Builder wakeupDelayMs(int v) { wakeupDelayMs = v; return this; }
         public Builder gpuStandins(List<String> v) { gpuStandins = v; return this; }
         public Builder deviceRescanMs(long v) { deviceRescanMs = v; return this; }
         public Builder statsIntervalMs(long v) { statsIntervalMs = v; return this; }
@@ -183,7 +190,7 @@ public record AgentConfig(
                     ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs,
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
-                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen);
+                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs);
         }
     }
 }

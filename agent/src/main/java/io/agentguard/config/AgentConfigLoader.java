@@ -45,7 +45,7 @@ public final class AgentConfigLoader {
             Map.entry("enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
                     "block_duration_ms")),
             Map.entry("exec", Set.of("max_args_bytes")),
-            Map.entry("ring_buffer", Set.of("size_bytes")),
+            Map.entry("ring_buffer", Set.of("size_bytes", "wakeup_delay_ms")),
             Map.entry("gpu", Set.of("standins", "device_rescan_ms")),
             Map.entry("connect", Set.of("outcome_timeout_ms")));
 
@@ -93,6 +93,7 @@ public final class AgentConfigLoader {
         String outputFormat = "json";
         int maxArgs = 4096;
         int ringBytes = 8 << 20;
+        int wakeupDelayMs = 2;
         List<String> standins = List.of();
         long rescanMs = 5000;
         long outcomeTimeoutMs = 3000;
@@ -196,6 +197,7 @@ public final class AgentConfigLoader {
                                 }
                                 ringBytes = (int) size;
                             }
+                            case "ring_buffer.wakeup_delay_ms" -> wakeupDelayMs = (int) integer(sv, name, 0, 1000);
                             case "gpu.standins" -> standins = strings(sv, name);
                             case "gpu.device_rescan_ms" -> rescanMs = integer(sv, name, 100, 3_600_000);
                             case "connect.outcome_timeout_ms" -> outcomeTimeoutMs = integer(sv, name, 1, 600_000);
@@ -243,7 +245,7 @@ public final class AgentConfigLoader {
                 outcomeTimeoutMs, statsMs, syscallOutcomes, emitEvents, defaultPack, rulePaths, ruleWatchMs, windowMs,
                 tableCapacity, enforce, defaultPolicy, cgroupPolicies, blastMax, blastWindowMs, selfProtection, pinPath,
                 blockMs, report(collectors, node, tlsMode, ca, cert, keyFile, spoolDir, spoolMax, reportEvents,
-                        eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen);
+                        eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs);
     }
 
     private AgentConfig.Report report(List<String> collectors, String node, String tlsMode, String ca, String cert,

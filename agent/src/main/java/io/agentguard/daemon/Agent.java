@@ -58,6 +58,9 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 public final class Agent implements AutoCloseable {
     private static final int BATCH_RECORDS = 4096;
     private static final int WAIT_MS = 100;
+    /** ag_config.ringbuf_wakeup values (agentguard.h AG_WAKEUP_*). */
+    private static final int WAKEUP_KERNEL = 0;
+    private static final int WAKEUP_BATCHED = 4;
     private static final Path PROC_DEVICES = Path.of("/proc/devices");
     private static final Path TRACEFS = Path.of("/sys/kernel/tracing");
 
@@ -539,7 +542,7 @@ public final class Agent implements AutoCloseable {
             MemorySegment value = a.allocate(CONFIG_SIZE, 8);
             value.set(JAVA_LONG, CONFIG_SCOPE_LEVELS, cgroups.levelMask());
             value.set(JAVA_INT, CONFIG_MAX_ARGS_BYTES, config.maxArgsBytes());
-            value.set(JAVA_INT, CONFIG_RINGBUF_WAKEUP, 0);
+            value.set(JAVA_INT, CONFIG_RINGBUF_WAKEUP, config.wakeupDelayMs() > 0 ? WAKEUP_BATCHED : WAKEUP_KERNEL);
             value.set(JAVA_INT, CONFIG_SYSCALL_OUTCOMES, syscallOutcomesAttached ? 1 : 0);
             value.set(JAVA_INT, CONFIG_GENERATION, policyGeneration);
             value.set(JAVA_LONG, CONFIG_POLICY_LEVELS, policyLevels);
@@ -797,7 +800,7 @@ public final class Agent implements AutoCloseable {
                     pipeline.expireConnects(Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC, ts));
                     pipeline.publishCounters();
                     if (n == 0) {
-                        reader.await(WAIT_MS);
+                        reader.await(config.wakeupDelayMs() > 0 ? config.wakeupDelayMs() : WAIT_MS);
                     }
                 } else {
                     pipeline.publishCounters();
@@ -836,7 +839,8 @@ public final class Agent implements AutoCloseable {
                     + metrics.port());
         }
         log.info("status on " + status.path());
-        log.info("ring buffer " + (reader.dataSize() >> 10) + " KiB; watching");
+        log.info("ring buffer " + (reader.dataSize() >> 10) + " KiB, " + (config.wakeupDelayMs() > 0
+                ? "read every " + config.wakeupDelayMs() + " ms or when a quarter full" : "reader woken per record") + "; watching");
     }
 
     private void printStats() {

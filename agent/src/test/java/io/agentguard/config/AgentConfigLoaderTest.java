@@ -34,6 +34,15 @@ class AgentConfigLoaderTest {
     }
 
     @Test
+    void ringWakeupIsBatchedEvery2MsUnlessSetOtherwise() {
+        assertThat(AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\n").wakeupDelayMs()).isEqualTo(2);
+        assertThat(AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nring_buffer: {wakeup_delay_ms: 0}\n")
+                .wakeupDelayMs()).isZero();
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nring_buffer: {wakeup_delay_ms: 5000}\n"))
+                .hasMessage("a.yaml:2:32: ring_buffer.wakeup_delay_ms: 5000 is out of range 0..1000");
+    }
+
+    @Test
     void unknownKeyNamesFileLineColumnAndSuggests() {
         assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nexec:\n  max_arg_bytes: 3\n"))
                 .isInstanceOf(ConfigException.class)

@@ -19,7 +19,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Monitor mode: the same policy lets everything through and reports would_block verdicts. */
 class MonitorModeKernelTest {
     @RegisterExtension
-    static final KernelAgentExtension KERNEL = new KernelAgentExtension(4096).configure(b -> b.enforce(false)
+    static final KernelAgentExtension KERNEL = new KernelAgentExtension(4096).configure(b -> b.wakeupDelayMs(0).enforce(false)
             .defaultPolicy(AgentConfigLoader.parse("t", """
                     agent_cgroups: [x]
                     policies:

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * syscall_bench: ns per traced system call, for the overhead benchmark
+ * (scripts/bench-syscalls.sh runs it inside and outside an agent cgroup, with the agent
+ * loaded and not).
+ *
+ *   syscall_bench connect-udp|connect-tcp|exec|ioctl ITERATIONS [DEVICE]
+ *
+ * connect-udp  socket(), connect() to 127.0.0.1:9 (UDP: no packet is sent), close()
+ * connect-tcp  connect() to a listener of its own on 127.0.0.1, accept(), close() both
+ * exec         fork(), execve("/bin/true"), waitpid()
+ * ioctl        NV_ESC_RM_CONTROL-shaped ioctl on DEVICE (a stand-in: the call fails with
+ *              ENOTTY, after the tracepoint has decoded it)
+ *
+ * Prints "<op> <ns per call>" (the mean over ITERATIONS after a warm-up of ITERATIONS/10).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NV_IOCTL_MAGIC 'F'
+#define NV_ESC_RM_CONTROL 0x2a
+
+struct rm_control {		/* NVOS54_PARAMETERS: 32 bytes */
+	uint32_t client, object, cmd, flags;
+	uint64_t params;
+	uint32_t params_size, status;
+};
+
+static int listener = -1;
+static struct sockaddr_in tcp_addr;
+static int device_fd = -1;
+static char *const true_argv[] = { "/bin/true", NULL };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "syscall_bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void connect_udp(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		die("udp connect");
+	close(fd);
+}
+
+static void connect_tcp(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&tcp_addr, sizeof(tcp_addr)) != 0)
+		die("tcp connect");
+	int peer = accept(listener, NULL, NULL);
+	if (peer < 0)
+		die("accept");
+	/* RST rather than FIN: no TIME_WAIT pile-up over a million iterations */
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+	close(peer);
+}
+
+static void exec_true(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		execve("/bin/true", true_argv, NULL);
+		_exit(127);
+	}
+	int status;
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		die("exec /bin/true");
+}
+
+static void nv_ioctl(void)
+{
+	struct rm_control p = { .client = 0xc1d00001, .object = 0xc1d00001, .cmd = 0x20800a2a };
+	ioctl(device_fd, _IOWR(NV_IOCTL_MAGIC, NV_ESC_RM_CONTROL, struct rm_control), &p);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: syscall_bench connect-udp|connect-tcp|exec|ioctl ITERATIONS [DEVICE]\n");
+		return 2;
+	}
+	const char *op = argv[1];
+	long iterations = strtol(argv[2], NULL, 10);
+	void (*call)(void);
+	if (strcmp(op, "connect-udp") == 0) {
+		call = connect_udp;
+	} else if (strcmp(op, "connect-tcp") == 0) {
+		call = connect_tcp;
+		listener = socket(AF_INET, SOCK_STREAM, 0);
+		tcp_addr = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof(tcp_addr);
+		if (listener < 0 || bind(listener, (struct sockaddr *)&tcp_addr, sizeof(tcp_addr)) != 0 ||
+		    listen(listener, 16) != 0 || getsockname(listener, (struct sockaddr *)&tcp_addr, &len) != 0)
+			die("listen");
+	} else if (strcmp(op, "exec") == 0) {
+		call = exec_true;
+	} else if (strcmp(op, "ioctl") == 0 && argc > 3) {
+		call = nv_ioctl;
+		device_fd = open(argv[3], O_RDWR);
+		if (device_fd < 0)
+			die(argv[3]);
+	} else {
+		fprintf(stderr, "syscall_bench: unknown operation %s (ioctl needs DEVICE)\n", op);
+		return 2;
+	}
+	if (iterations <= 0) {
+		fprintf(stderr, "syscall_bench: ITERATIONS must be positive\n");
+		return 2;
+	}
+	for (long i = 0; i < iterations / 10; i++)
+		call();
+	uint64_t start = now_ns();
+	for (long i = 0; i < iterations; i++)
+		call();
+	uint64_t elapsed = now_ns() - start;
+	printf("%s %.1f\n", op, (double)elapsed / (double)iterations);
+	return 0;
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Syscall overhead (docs/BENCHMARKS.md): ns per connect() (UDP, TCP), fork+execve and
+# NVIDIA-style ioctl, for a process inside an agent cgroup and one outside, with the agent
+# not loaded and loaded, alternating in every round. Needs root.
+#   scripts/bench-syscalls.sh [ROUNDS]        (default 5; results: stdout and target/bench-syscalls/)
+# SYSCALL_OUTCOMES=off|on|auto sets the agent's syscall_outcomes (default auto: on, since the
+# ioctl tracepoint is attached for the stand-in); WAKEUP_DELAY_MS sets ring_buffer.wakeup_delay_ms
+# (default 2; 0: the kernel wakes the reader per record, the behaviour before batching).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+ROUNDS=${1:-5}
+"$ROOT/scripts/bootstrap.sh" >&2
+BENCH="$ROOT/agent/target/native/syscall_bench"
+AG="$ROOT/bin/agentguard"
+OUT="$ROOT/target/bench-syscalls"
+mkdir -p "$OUT"
+CG2=$(awk '$9 == "cgroup2" {print $5; exit}' FS=' ' /proc/self/mountinfo)
+[ -n "$CG2" ] || { echo "bench-syscalls: no cgroup2 mount" >&2; exit 1; }
+CG_REL="agentguard-bench/inside"
+mkdir -p "$CG2/$CG_REL"
+DEV=/dev/agentguard-bench-nvidiactl
+[ -e "$DEV" ] || mknod "$DEV" c 1 7          # /dev/full's numbers: a stand-in for nvidiactl
+RUNTIME=$(mktemp -d)
+AGENT_PID=
+cleanup() {
+    [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null || true
+    rm -f "$DEV"; rm -rf "$RUNTIME"
+    rmdir "$CG2/$CG_REL" "$CG2/agentguard-bench" 2>/dev/null || true
+}
+trap cleanup EXIT
+cat > "$RUNTIME/agent.yaml" <<YAML
+agent_cgroups: [$CG_REL]
+runtime_dir: $RUNTIME/run
+metrics: {listen: ""}
+stats_interval_ms: 0
+syscall_outcomes: "${SYSCALL_OUTCOMES:-auto}"
+ring_buffer: {wakeup_delay_ms: ${WAKEUP_DELAY_MS:-2}}
+gpu: {standins: ["$DEV=control"]}
+enforcement: {pin_path: ""}
+output: {path: /dev/null, format: json, events: true}
+policies:
+  default:
+    egress: {default: allow}
+    gpu: {devices: all, compute: true}
+    exec: {deny: []}
+YAML
+
+# op iterations: each run takes about a second here
+OPS=("connect-udp 100000" "connect-tcp 30000" "exec 1000" "ioctl 300000")
+
+measure() {   # where op iterations -> ns per call
+    local where=$1 op=$2 n=$3
+    if [ "$where" = inside ]; then
+        sh -c 'echo $$ > "$0" && exec "$@"' "$CG2/$CG_REL/cgroup.procs" "$BENCH" "$op" "$n" "$DEV" | awk '{print $2}'
+    else
+        "$BENCH" "$op" "$n" "$DEV" | awk '{print $2}'
+    fi
+}
+
+RESULTS="$OUT/raw.txt"
+: > "$RESULTS"
+for round in $(seq 1 "$ROUNDS"); do
+    for agent in off on; do
+        if [ "$agent" = on ]; then
+            "$AG" run --config "$RUNTIME/agent.yaml" 2>"$OUT/agent.log" & AGENT_PID=$!
+            for _ in $(seq 1 120); do
+                "$AG" status --runtime-dir "$RUNTIME/run" >/dev/null 2>&1 && break
+                kill -0 "$AGENT_PID" 2>/dev/null || { cat "$OUT/agent.log" >&2; exit 1; }
+                sleep 0.5
+            done
+        fi
+        for spec in "${OPS[@]}"; do
+            set -- $spec
+            for where in outside inside; do
+                echo "$agent $where $1 $(measure "$where" "$1" "$2")" >> "$RESULTS"
+            done
+        done
+        if [ "$agent" = on ]; then
+            "$AG" status --runtime-dir "$RUNTIME/run" | grep -E "^events:" > "$OUT/agent-status-round$round.txt" || true
+            kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true; AGENT_PID=
+        fi
+    done
+    echo "bench-syscalls: round $round/$ROUNDS done" >&2
+done
+
+# median and spread (min..max) per (agent, where, op); overhead = median(on) / median(off) - 1
+summary() {
+    sort -k1,1 -k2,2 -k3,3 -k4,4n "$RESULTS" | awk '
+        { key = $3 " " $2 " " $1; v[key, ++n[key]] = $4; keys[key] = 1 }
+        END {
+            for (k in keys) {
+                c = n[k]; m = (c % 2) ? v[k, (c + 1) / 2] : (v[k, c / 2] + v[k, c / 2 + 1]) / 2
+                med[k] = m; lo[k] = v[k, 1]; hi[k] = v[k, c]
+            }
+            printf "%-12s %-8s %14s %22s %14s %22s %9s\n", "call", "process", "off ns", "off min..max", "on ns", "on min..max", "overhead"
+            split("connect-udp connect-tcp exec ioctl", ops, " ")
+            split("outside inside", wheres, " ")
+            for (i = 1; i <= 4; i++) for (j = 1; j <= 2; j++) {
+                a = ops[i] " " wheres[j] " off"; b = ops[i] " " wheres[j] " on"
+                printf "%-12s %-8s %14.0f %22s %14.0f %22s %+8.1f%%\n", ops[i], wheres[j], med[a],
+                    sprintf("%.0f..%.0f", lo[a], hi[a]), med[b], sprintf("%.0f..%.0f", lo[b], hi[b]),
+                    (med[b] / med[a] - 1) * 100
+            }
+        }'
+}
+summary | tee "$OUT/summary.txt"
+
+# Attribution: what the agent's BPF programs themselves cost per call (kernel.bpf_stats_enabled;
+# a separate pass, since the statistics add their own cost).
+prog_stats() {   # -> "name run_time_ns run_cnt" per agentguard program
+    bpftool prog show | awk '/ name ag_/ { n = ""; t = 0; c = 0
+        for (i = 1; i < NF; i++) { if ($i == "name") n = $(i + 1); if ($i == "run_time_ns") t = $(i + 1); if ($i == "run_cnt") c = $(i + 1) }
+        print n, t, c }'
+}
+"$AG" run --config "$RUNTIME/agent.yaml" 2>"$OUT/agent.log" & AGENT_PID=$!
+for _ in $(seq 1 120); do
+    "$AG" status --runtime-dir "$RUNTIME/run" >/dev/null 2>&1 && break
+    sleep 0.5
+done
+STATS_BEFORE=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+{
+    printf "\n%-12s %-8s %-18s %12s %10s %12s\n" call process program "runs/call" "ns/run" "ns/call"
+    for spec in "${OPS[@]}"; do
+        set -- $spec
+        for where in outside inside; do
+            before=$(prog_stats)
+            measure "$where" "$1" "$2" >/dev/null
+            after=$(prog_stats)
+            LC_ALL=C join --nocheck-order <(echo "$before" | LC_ALL=C sort) <(echo "$after" | LC_ALL=C sort) | awk -v op="$1" -v where="$where" -v n="$2" '
+                { c = $5 - $3; t = $4 - $2; calls = n + int(n / 10)   # with the warm-up
+                  if (c > 0) printf "%-12s %-8s %-18s %12.2f %10.0f %12.0f\n", op, where, $1, c / calls, t / c, t / calls }' || true
+        done
+    done
+} | tee "$OUT/attribution.txt"
+sysctl -qw kernel.bpf_stats_enabled="$STATS_BEFORE"
+echo "bench-syscalls: $ROUNDS rounds on $(nproc) CPUs, $(uname -r); raw: $RESULTS" >&2
