@@ -54,6 +54,15 @@ struct {
 	__type(value, struct ag_config);
 } ag_config SEC(".maps");
 
+/* Single entry: 1 while the agent's reader is parked (idle, in a long wait that needs a
+ * wakeup); written only by the consumer thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ag_reader SEC(".maps");
+
 /* Emitted/lost record counters per CPU (enum ag_counter); read by the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -200,12 +209,17 @@ static __always_inline bool in_scope(void)
 }
 
 /* BATCHED: wake the reader once, when this record makes the ring cross a quarter full (a
- * busy reader needs no wakeup, an idle one polls on its timer); a race between CPUs can
- * miss the crossing, which the timer covers. */
+ * busy reader needs no wakeup, a polling one reads on its timer); a race between CPUs can
+ * miss the crossing, which the timer covers. A parked reader (idle for a while, in a long
+ * wait) is woken the kernel's way: the first record after a quiet spell pays one wakeup. */
 static __always_inline __u64 wakeup_flags(__u32 record_size)
 {
 	struct ag_config *cfg = ag_cfg();
 	if (!cfg || cfg->ringbuf_wakeup != AG_WAKEUP_BATCHED)
+		return 0;
+	__u32 zero = 0;
+	__u32 *parked = bpf_map_lookup_elem(&ag_reader, &zero);
+	if (!parked || *parked)
 		return 0;
 	__u64 pending = bpf_ringbuf_query(&ag_ring, BPF_RB_AVAIL_DATA);
 	__u64 quarter = bpf_ringbuf_query(&ag_ring, BPF_RB_RING_SIZE) / 4;

@@ -61,6 +61,7 @@ public final class Agent implements AutoCloseable {
     /** ag_config.ringbuf_wakeup values (agentguard.h AG_WAKEUP_*). */
     private static final int WAKEUP_KERNEL = 0;
     private static final int WAKEUP_BATCHED = 4;
+    private static final int PARK_AFTER_IDLE_MS = 50;
     private static final Path PROC_DEVICES = Path.of("/proc/devices");
     private static final Path TRACEFS = Path.of("/sys/kernel/tracing");
 
@@ -791,16 +792,41 @@ public final class Agent implements AutoCloseable {
         }
     }
 
+    /**
+     * Batched wakeups: poll every wakeupDelayMs while records come; after PARK_AFTER_IDLE_MS
+     * without any, park (ag_reader = 1: the kernel wakes the reader for the next record) and
+     * wait long, so that an idle agent does not spin on its timer.
+     */
     private void consume() {
         MemorySegment ts = Arena.ofAuto().allocate(16, 8);
+        Arena parkArena = Arena.ofConfined();
+        MemorySegment parkKey = parkArena.allocate(4, 4);
+        MemorySegment parkValue = parkArena.allocate(4, 4);
+        BpfMap readerMap = config.wakeupDelayMs() > 0 ? object.map("ag_reader") : null;
+        int idlePollsBeforePark = readerMap == null ? 0 : Math.max(1, PARK_AFTER_IDLE_MS / config.wakeupDelayMs());
+        int idlePolls = 0;
         try {
             while (running) {
                 int n = reader.poll(pipeline, BATCH_RECORDS);
                 if (n < BATCH_RECORDS) {
                     pipeline.expireConnects(Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC, ts));
                     pipeline.publishCounters();
-                    if (n == 0) {
-                        reader.await(config.wakeupDelayMs() > 0 ? config.wakeupDelayMs() : WAIT_MS);
+                    if (n > 0) {
+                        idlePolls = 0;
+                    } else if (readerMap == null) {
+                        reader.await(WAIT_MS);
+                    } else if (++idlePolls < idlePollsBeforePark) {
+                        reader.await(config.wakeupDelayMs());
+                    } else {
+                        parkValue.set(JAVA_INT, 0, 1);
+                        readerMap.update(parkKey, parkValue);
+                        // a record submitted before the flag was visible carried no wakeup: look again
+                        if (reader.poll(pipeline, BATCH_RECORDS) == 0) {
+                            reader.await(WAIT_MS);
+                        }
+                        parkValue.set(JAVA_INT, 0, 0);
+                        readerMap.update(parkKey, parkValue);
+                        idlePolls = 0;
                     }
                 } else {
                     pipeline.publishCounters();
@@ -815,6 +841,7 @@ public final class Agent implements AutoCloseable {
             consumerFailure = t;
             log.warn("consumer thread failed: " + t);
         } finally {
+            parkArena.close();
             consumerStopped.countDown();
         }
     }
