@@ -62,6 +62,8 @@ public final class Agent implements AutoCloseable {
     private static final int WAKEUP_KERNEL = 0;
     private static final int WAKEUP_BATCHED = 4;
     private static final int PARK_AFTER_IDLE_MS = 50;
+    /** Parked, the reader relies on the kernel's wakeup; the timeout only paces housekeeping. */
+    private static final int PARKED_WAIT_MS = 500;
     private static final Path PROC_DEVICES = Path.of("/proc/devices");
     private static final Path TRACEFS = Path.of("/sys/kernel/tracing");
 
@@ -422,6 +424,15 @@ public final class Agent implements AutoCloseable {
         SystemdNotify.send("READY=1\nSTATUS=watching " + agent.cgroups.roots().size() + " agent cgroups, "
                 + agent.classifier.rules().size() + " rules");
         return agent;
+    }
+
+    /** Whether the reader is parked (ag_reader = 1: the next record wakes it); for tests. */
+    boolean readerParked() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = a.allocate(4, 4);
+            MemorySegment value = a.allocate(4, 4);
+            return object.map("ag_reader").lookup(key, value) && value.get(JAVA_INT, 0) == 1;
+        }
     }
 
     /** Port of the metrics endpoint (-1: off). */
@@ -822,7 +833,7 @@ public final class Agent implements AutoCloseable {
                         readerMap.update(parkKey, parkValue);
                         // a record submitted before the flag was visible carried no wakeup: look again
                         if (reader.poll(pipeline, BATCH_RECORDS) == 0) {
-                            reader.await(WAIT_MS);
+                            reader.await(PARKED_WAIT_MS);
                         }
                         parkValue.set(JAVA_INT, 0, 0);
                         readerMap.update(parkKey, parkValue);

@@ -38,6 +38,20 @@ class EventPipelineKernelTest {
     }
 
     @Test
+    void anIdleReaderParksAndTheNextRecordWakesIt() throws Exception {
+        long deadlineNs = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (!KERNEL.agent().readerParked() && System.nanoTime() < deadlineNs) {
+            Thread.sleep(10);
+        }
+        assertThat(KERNEL.agent().readerParked()).as("parked after 50 ms without records").isTrue();
+        Path cg = KERNEL.newCgroup("park");
+        KernelAgentExtension.Run run = KERNEL.runIn(cg, "/bin/true");
+        // the kernel's wakeup delivers it at once; without it the reader would sleep out its 500 ms
+        assertThat(KERNEL.await(e -> e.hasExit() && e.getProcess().getPid() == run.pid(), 1, Duration.ofMillis(250)))
+                .hasSize(1);
+    }
+
+    @Test
     void execReportsFilenameAndEveryArgument() throws Exception {
         Path cg = KERNEL.newCgroup("exec");
         List<String> args = new ArrayList<>();
