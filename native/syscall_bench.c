@@ -13,6 +13,11 @@
  *              ENOTTY, after the tracepoint has decoded it)
  *
  * Prints "<op> <ns per call>" (the mean over ITERATIONS after a warm-up of ITERATIONS/10).
+ *
+ *   syscall_bench paced-OP RATE SECONDS [DEVICE]
+ *
+ * Paced load instead (scripts/bench-resources.sh): OP at RATE calls per second for SECONDS,
+ * catching up every millisecond; prints "<op> <calls made> <seconds>".
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -101,8 +106,32 @@ static void nv_ioctl(void)
 	ioctl(device_fd, _IOWR(NV_IOCTL_MAGIC, NV_ESC_RM_CONTROL, struct rm_control), &p);
 }
 
+static int paced(void (*call)(void), const char *op, long rate, long seconds)
+{
+	uint64_t start = now_ns(), end = start + (uint64_t)seconds * 1000000000ULL, done = 0;
+	for (uint64_t now = start; now < end; now = now_ns()) {
+		uint64_t due = (uint64_t)((double)rate * (double)(now - start) / 1e9);
+		while (done < due) {
+			call();
+			done++;
+		}
+		struct timespec ms = { 0, 1000000 };
+		nanosleep(&ms, NULL);
+	}
+	printf("%s %llu %ld\n", op, (unsigned long long)done, seconds);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	long pace_seconds = 0;
+	if (argc > 3 && strncmp(argv[1], "paced-", 6) == 0) {
+		pace_seconds = strtol(argv[3], NULL, 10);
+		argv[1] += 6;
+		for (int i = 3; i + 1 < argc; i++)   /* DEVICE moves to argv[3] */
+			argv[i] = argv[i + 1];
+		argc--;
+	}
 	if (argc < 3) {
 		fprintf(stderr, "usage: syscall_bench connect-udp|connect-tcp|exec|ioctl ITERATIONS [DEVICE]\n");
 		return 2;
@@ -135,6 +164,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "syscall_bench: ITERATIONS must be positive\n");
 		return 2;
 	}
+	if (pace_seconds > 0)
+		return paced(call, op, iterations, pace_seconds);
 	for (long i = 0; i < iterations / 10; i++)
 		call();
 	uint64_t start = now_ns();
