@@ -3,6 +3,7 @@
 # (syscall_bench paced-ioctl: one record per call) runs in an agent cgroup at each RATE; the
 # agent's CPU time and RSS are sampled over the middle of the run. Needs root.
 #   scripts/bench-resources.sh [RATE...]      (default: 0 10000 100000 events/s)
+# EVENTS=false: write violations only (the packaged configuration) instead of every event.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 [ $# -gt 0 ] && RATES=("$@") || RATES=(0 10000 100000)
@@ -31,7 +32,7 @@ metrics: {listen: ""}
 stats_interval_ms: 0
 gpu: {standins: ["$DEV=control"]}
 enforcement: {pin_path: ""}
-output: {path: /dev/null, format: json, events: true}
+output: {path: /dev/null, format: json, events: ${EVENTS:-true}}
 policies:
   default:
     egress: {default: allow}
