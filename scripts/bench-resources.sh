@@ -7,50 +7,15 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 [ $# -gt 0 ] && RATES=("$@") || RATES=(0 10000 100000)
-"$ROOT/scripts/bootstrap.sh" >&2
-BENCH="$ROOT/agent/target/native/syscall_bench"
-AG="$ROOT/bin/agentguard"
-OUT="$ROOT/target/bench-resources"
-mkdir -p "$OUT"
-CG2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
-CG_REL="agentguard-bench/resources"
-mkdir -p "$CG2/$CG_REL"
-DEV=/dev/agentguard-bench-res-nvidiactl
-[ -e "$DEV" ] || mknod "$DEV" c 1 7
-RUNTIME=$(mktemp -d)
-AGENT_PID=
-cleanup() {
-    [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null || true
-    rm -f "$DEV"; rm -rf "$RUNTIME"
-    rmdir "$CG2/$CG_REL" "$CG2/agentguard-bench" 2>/dev/null || true
-}
-trap cleanup EXIT
-cat > "$RUNTIME/agent.yaml" <<YAML
-agent_cgroups: [$CG_REL]
-runtime_dir: $RUNTIME/run
-metrics: {listen: ""}
-stats_interval_ms: 0
-gpu: {standins: ["$DEV=control"]}
-enforcement: {pin_path: ""}
-output: {path: /dev/null, format: json, events: ${EVENTS:-true}}
-policies:
-  default:
-    egress: {default: allow}
-    gpu: {devices: all, compute: true}
-    exec: {deny: []}
-YAML
-"$AG" run --config "$RUNTIME/agent.yaml" 2>"$OUT/agent.log" & AGENT_PID=$!
-for _ in $(seq 1 120); do
-    "$AG" status --runtime-dir "$RUNTIME/run" >/dev/null 2>&1 && break
-    sleep 0.5
-done
+. "$ROOT/scripts/bench-agent.sh"
+bench_init resources
+agent_start
 HZ=$(getconf CLK_TCK)
 WARM_S=5 SAMPLE_S=15
 printf "%-10s %12s %10s %10s %10s %s\n" "events/s" "delivered/s" "agent CPU" "RSS MiB" "peak MiB" "status"
 for rate in "${RATES[@]}"; do
     if [ "$rate" -gt 0 ]; then
-        sh -c 'echo $$ > "$0" && exec "$@"' "$CG2/$CG_REL/cgroup.procs" \
-            "$BENCH" paced-ioctl "$rate" $((WARM_S + SAMPLE_S + 2)) "$DEV" >/dev/null & GEN=$!
+        in_cgroup "$BENCH" paced-ioctl "$rate" $((WARM_S + SAMPLE_S + 2)) "$DEV" >/dev/null & GEN=$!
     else
         GEN=
     fi

@@ -11,41 +11,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 ROUNDS=${1:-5}
-"$ROOT/scripts/bootstrap.sh" >&2
-BENCH="$ROOT/agent/target/native/syscall_bench"
-AG="$ROOT/bin/agentguard"
-OUT="$ROOT/target/bench-syscalls"
-mkdir -p "$OUT"
-CG2=$(awk '$9 == "cgroup2" {print $5; exit}' FS=' ' /proc/self/mountinfo)
-[ -n "$CG2" ] || { echo "bench-syscalls: no cgroup2 mount" >&2; exit 1; }
-CG_REL="agentguard-bench/inside"
-mkdir -p "$CG2/$CG_REL"
-DEV=/dev/agentguard-bench-nvidiactl
-[ -e "$DEV" ] || mknod "$DEV" c 1 7          # /dev/full's numbers: a stand-in for nvidiactl
-RUNTIME=$(mktemp -d)
-AGENT_PID=
-cleanup() {
-    [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null || true
-    rm -f "$DEV"; rm -rf "$RUNTIME"
-    rmdir "$CG2/$CG_REL" "$CG2/agentguard-bench" 2>/dev/null || true
-}
-trap cleanup EXIT
-cat > "$RUNTIME/agent.yaml" <<YAML
-agent_cgroups: [$CG_REL]
-runtime_dir: $RUNTIME/run
-metrics: {listen: ""}
-stats_interval_ms: 0
-syscall_outcomes: "${SYSCALL_OUTCOMES:-auto}"
-ring_buffer: {wakeup_delay_ms: ${WAKEUP_DELAY_MS:-2}}
-gpu: {standins: [$([ "${GPU_STANDIN:-1}" = 1 ] && echo "\"$DEV=control\"")]}
-enforcement: {pin_path: ""}
-output: {path: /dev/null, format: json, events: true}
-policies:
-  default:
-    egress: {default: allow}
-    gpu: {devices: all, compute: true}
-    exec: {deny: []}
-YAML
+. "$ROOT/scripts/bench-agent.sh"
+bench_init syscalls
 
 # op iterations: each run takes about a second here
 OPS=("connect-udp 100000" "connect-tcp 30000" "exec 1000" "ioctl 300000")
@@ -53,7 +20,7 @@ OPS=("connect-udp 100000" "connect-tcp 30000" "exec 1000" "ioctl 300000")
 measure() {   # where op iterations -> ns per call
     local where=$1 op=$2 n=$3
     if [ "$where" = inside ]; then
-        sh -c 'echo $$ > "$0" && exec "$@"' "$CG2/$CG_REL/cgroup.procs" "$BENCH" "$op" "$n" "$DEV" | awk '{print $2}'
+        in_cgroup "$BENCH" "$op" "$n" "$DEV" | awk '{print $2}'
     else
         "$BENCH" "$op" "$n" "$DEV" | awk '{print $2}'
     fi
@@ -76,14 +43,7 @@ RESULTS="$OUT/raw.txt"
 : > "$RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
     for agent in off on; do
-        if [ "$agent" = on ]; then
-            "$AG" run --config "$RUNTIME/agent.yaml" 2>"$OUT/agent.log" & AGENT_PID=$!
-            for _ in $(seq 1 120); do
-                "$AG" status --runtime-dir "$RUNTIME/run" >/dev/null 2>&1 && break
-                kill -0 "$AGENT_PID" 2>/dev/null || { cat "$OUT/agent.log" >&2; exit 1; }
-                sleep 0.5
-            done
-        fi
+        if [ "$agent" = on ]; then agent_start; fi
         for spec in "${OPS[@]}"; do
             set -- $spec
             for where in outside inside; do
@@ -93,7 +53,7 @@ for round in $(seq 1 "$ROUNDS"); do
         done
         if [ "$agent" = on ]; then
             "$AG" status --runtime-dir "$RUNTIME/run" | grep -E "^events:" > "$OUT/agent-status-round$round.txt" || true
-            kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true; AGENT_PID=
+            agent_stop
         fi
     done
     echo "bench-syscalls: round $round/$ROUNDS done" >&2
@@ -128,11 +88,7 @@ prog_stats() {   # -> "name run_time_ns run_cnt" per agentguard program
         for (i = 1; i < NF; i++) { if ($i == "name") n = $(i + 1); if ($i == "run_time_ns") t = $(i + 1); if ($i == "run_cnt") c = $(i + 1) }
         print n, t, c }'
 }
-"$AG" run --config "$RUNTIME/agent.yaml" 2>"$OUT/agent.log" & AGENT_PID=$!
-for _ in $(seq 1 120); do
-    "$AG" status --runtime-dir "$RUNTIME/run" >/dev/null 2>&1 && break
-    sleep 0.5
-done
+agent_start
 STATS_BEFORE=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
 {

@@ -8,7 +8,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -36,11 +35,7 @@ public final class SandboxCommand implements Callable<Integer> {
                         .agentCgroups().getFirst();
         Path mount = Cgroup2Mount.find();
         AgentCgroups.Root root = AgentCgroups.resolve(mount, List.of(relative), true).roots().getFirst();
-        Path procs = root.directory().resolve("cgroup.procs");
-        // The shell moves itself into the cgroup, then execs CMD: CMD's exec is already inside.
-        List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", procs.toString()));
-        argv.addAll(command);
-        Process p = new ProcessBuilder(argv).inheritIO().start();
+        Process p = new ProcessBuilder(AgentCgroups.argvInside(root.directory(), command)).inheritIO().start();
         return p.waitFor();
     }
 }

@@ -233,10 +233,8 @@ public final class Demo {
     }
 
     private int runStep(Step step, Path cgroupDir, Path ws, Tally tally) throws IOException, InterruptedException {
-        List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
-                cgroupDir.resolve("cgroup.procs").toString()));
-        argv.addAll(step.argv());
-        ProcessBuilder pb = new ProcessBuilder(argv).directory(ws.toFile()).redirectErrorStream(true);
+        ProcessBuilder pb = new ProcessBuilder(AgentCgroups.argvInside(cgroupDir, step.argv())).directory(ws.toFile())
+                .redirectErrorStream(true);
         pb.environment().remove("SSH_AUTH_SOCK");
         pb.environment().put("PATH", SYSTEM_PATH);
         Process p = pb.start();

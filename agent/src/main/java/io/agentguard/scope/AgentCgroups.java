@@ -101,4 +101,15 @@ public final class AgentCgroups {
         }
         return mask;
     }
+
+    /**
+     * argv that runs COMMAND inside the cgroup directory: a shell moves itself in, then execs
+     * COMMAND, so that COMMAND's own exec already happens inside.
+     */
+    public static List<String> argvInside(Path cgroupDirectory, List<String> command) {
+        List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
+                cgroupDirectory.resolve("cgroup.procs").toString()));
+        argv.addAll(command);
+        return argv;
+    }
 }

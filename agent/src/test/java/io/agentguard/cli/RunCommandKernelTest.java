@@ -1,11 +1,9 @@
 package io.agentguard.cli;
 
 import com.google.protobuf.util.JsonFormat;
-import io.agentguard.bpf.Libc;
 import io.agentguard.daemon.KernelAgentExtension;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.scope.Cgroup2Mount;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,12 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class RunCommandKernelTest {
     @BeforeAll
     static void needsRoot() {
-        if (Libc.geteuid() != 0) {
-            if (KernelAgentExtension.REQUIRE_BPF) {
-                throw new IllegalStateException("kernel tests need root and AGENTGUARD_REQUIRE_BPF=1");
-            }
-            Assumptions.abort("kernel tests need root");
-        }
+        KernelAgentExtension.requireRoot();
     }
 
     @Test

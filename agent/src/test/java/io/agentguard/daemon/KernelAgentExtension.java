@@ -82,8 +82,8 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         return this;
     }
 
-    @Override
-    public void beforeAll(ExtensionContext context) throws Exception {
+    /** Kernel tests without root: skipped, or failed where AGENTGUARD_REQUIRE_BPF=1 (CI). */
+    public static void requireRoot() {
         if (Libc.geteuid() != 0) {
             String why = "kernel tests need root (BPF, cgroups, mknod)";
             if (REQUIRE_BPF) {
@@ -91,6 +91,11 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
             }
             Assumptions.abort(why);
         }
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        requireRoot();
         mount = Cgroup2Mount.find();
         rootRelative = "agentguard-test/" + UUID.randomUUID().toString().substring(0, 8);
         root = mount.resolve(rootRelative);
@@ -209,9 +214,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
 
     /** Runs argv inside the cgroup: a shell moves itself in, then execs argv. */
     public Run runIn(Path cgroup, String... argv) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
-                cgroup.resolve("cgroup.procs").toString()));
-        cmd.addAll(List.of(argv));
+        List<String> cmd = io.agentguard.scope.AgentCgroups.argvInside(cgroup, List.of(argv));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(60, TimeUnit.SECONDS)) {

@@ -1,9 +1,7 @@
 package io.agentguard.daemon;
 
-import io.agentguard.bpf.Libc;
 import io.agentguard.cli.Main;
 import io.agentguard.scope.Cgroup2Mount;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -31,12 +29,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ServiceKernelTest {
     @BeforeAll
     static void needsRoot() {
-        if (Libc.geteuid() != 0) {
-            if (KernelAgentExtension.REQUIRE_BPF) {
-                throw new IllegalStateException("kernel tests need root and AGENTGUARD_REQUIRE_BPF=1");
-            }
-            Assumptions.abort("kernel tests need root");
-        }
+        KernelAgentExtension.requireRoot();
     }
 
     private static ProcessBuilder agent(Path config, Path out, Path err) {

@@ -1,7 +1,6 @@
 package io.agentguard.demo;
 
 import io.agentguard.daemon.KernelAgentExtension;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -17,11 +16,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class DemoKernelTest {
     @Test
     void theDemoCatchesAndStopsEveryMisbehaviourLeavesBenignWorkAloneAndCleansUp() throws Exception {
-        boolean root = "root".equals(System.getProperty("user.name"));
-        if (!root && KernelAgentExtension.REQUIRE_BPF) {
-            throw new AssertionError("the demo needs root (BPF, cgroups, mknod)");
-        }
-        Assumptions.assumeTrue(root, "the demo needs root");
+        KernelAgentExtension.requireRoot();
         Path java = Path.of(ProcessHandle.current().info().command().orElseThrow());
         Process p = new ProcessBuilder(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"),
