@@ -18,18 +18,28 @@
  *
  * Paced load instead (scripts/bench-resources.sh): OP at RATE calls per second for SECONDS,
  * catching up every millisecond; prints "<op> <calls made> <seconds>".
+ *
+ *   syscall_bench burst N SECONDS [CPU [ioctl|header]]
+ *
+ * For the ring benchmark (scripts/bench-ring.sh): getpgid(N), which the benchmark-only BPF
+ * program ag_bench_emit turns into N ring records (GPU-ioctl-sized, or header-only), as often
+ * as it can for SECONDS (0: once), pinned to CPU if given (-1: not pinned); prints
+ * "burst <calls> <records offered> <elapsed ns>".
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,9 +132,40 @@ static int paced(void (*call)(void), const char *op, long rate, long seconds)
 	return 0;
 }
 
+#define BENCH_HEADER_ONLY (1ULL << 32)   /* as ag_bench_emit */
+
+static int burst(long n, long seconds, uint64_t flags)
+{
+	uint64_t start = now_ns(), end = start + (uint64_t)seconds * 1000000000ULL, calls = 0, now;
+	do {
+		syscall(SYS_getpgid, (uint64_t)n | flags);   /* the result does not matter: the tracepoint ran */
+		calls++;
+		now = now_ns();
+	} while (now < end);
+	printf("burst %llu %llu %llu\n", (unsigned long long)calls, (unsigned long long)(calls * (uint64_t)n),
+	       (unsigned long long)(now - start));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long pace_seconds = 0;
+	if (argc >= 4 && argc <= 6 && strcmp(argv[1], "burst") == 0) {
+		long n = strtol(argv[2], NULL, 10), seconds = strtol(argv[3], NULL, 10);
+		bool header = argc == 6 && strcmp(argv[5], "header") == 0;
+		if (n <= 0 || n >= (1L << 32) || seconds < 0 || (argc == 6 && !header && strcmp(argv[5], "ioctl") != 0)) {
+			fprintf(stderr, "syscall_bench: burst N SECONDS [CPU [ioctl|header]]: 0 < N < 2^32, SECONDS >= 0\n");
+			return 2;
+		}
+		if (argc >= 5 && atoi(argv[4]) >= 0) {
+			cpu_set_t cpus;
+			CPU_ZERO(&cpus);
+			CPU_SET(atoi(argv[4]), &cpus);
+			if (sched_setaffinity(0, sizeof(cpus), &cpus) != 0)
+				die("sched_setaffinity");
+		}
+		return burst(n, seconds, header ? BENCH_HEADER_ONLY : 0);
+	}
 	if (argc > 3 && strncmp(argv[1], "paced-", 6) == 0) {
 		pace_seconds = strtol(argv[3], NULL, 10);
 		argv[1] += 6;

@@ -2,7 +2,7 @@
 # Syscall overhead (docs/BENCHMARKS.md): ns per connect() (UDP, TCP), fork+execve and
 # NVIDIA-style ioctl, for a process inside an agent cgroup and one outside, with the agent
 # not loaded and loaded, alternating in every round. Needs root.
-#   scripts/bench-syscalls.sh [ROUNDS]        (default 5; results: stdout and target/bench-syscalls/)
+#   scripts/bench-syscalls.sh [ROUNDS]        (default 5; results: stdout and target/bench-syscalls-*/)
 # SYSCALL_OUTCOMES=off|on|auto sets the agent's syscall_outcomes (default auto: on, since the
 # ioctl tracepoint is attached for the stand-in); WAKEUP_DELAY_MS sets ring_buffer.wakeup_delay_ms
 # (default 2; 0: the kernel wakes the reader per record, the behaviour before batching).
@@ -12,7 +12,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 ROUNDS=${1:-5}
 . "$ROOT/scripts/bench-agent.sh"
-bench_init syscalls
+. "$ROOT/scripts/bench-stats.sh"
+bench_init "syscalls-wakeup${WAKEUP_DELAY_MS:-2}-standin${GPU_STANDIN:-1}-outcomes${SYSCALL_OUTCOMES:-auto}"
+rm -f "$OUT/samples.tsv"
 
 # op iterations: each run takes about a second here
 OPS=("connect-udp 100000" "connect-tcp 30000" "exec 1000" "ioctl 300000")
@@ -48,7 +50,7 @@ for round in $(seq 1 "$ROUNDS"); do
             set -- $spec
             for where in outside inside; do
                 settle
-                echo "$agent $where $1 $(measure "$where" "$1" "$2")" >> "$RESULTS"
+                echo "$agent $where $1 $(measure "$where" "$1" "$2") $round" >> "$RESULTS"
             done
         done
         if [ "$agent" = on ]; then
@@ -80,6 +82,16 @@ summary() {
         }'
 }
 summary | tee "$OUT/summary.txt"
+
+# The same as figures for scripts/bench-compare.sh: ns per call, and the overhead of each round
+label="syscalls (wakeup ${WAKEUP_DELAY_MS:-2} ms, stand-in ${GPU_STANDIN:-1}, outcomes ${SYSCALL_OUTCOMES:-auto})"
+while read -r agent where op ns _; do
+    sample "$label $op $where: agent $agent" ns lower "$ns"
+done < "$RESULTS"
+awk '{ v[$3 " " $2 " " $5, $1] = $4; k[$3 " " $2 " " $5] = 1 }
+     END { for (x in k) { split(x, f, " "); printf "%s %s %.2f\n", f[1], f[2], (v[x, "on"] / v[x, "off"] - 1) * 100 } }' "$RESULTS" |
+    while read -r op where pct; do sample "$label $op $where: overhead" % lower "$pct"; done
+summarize
 
 # Attribution: what the agent's BPF programs themselves cost per call (kernel.bpf_stats_enabled;
 # a separate pass, since the statistics add their own cost).

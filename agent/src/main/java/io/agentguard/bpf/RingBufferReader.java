@@ -12,8 +12,8 @@ import java.lang.invoke.VarHandle;
  *
  * <p>Follows libbpf's ringbuf_process_ring (shared/reference/kernel.md): acquire loads of
  * producer_pos and of each record's length word, a release store of consumer_pos once per
- * batch and always before waiting, because the kernel wakes a waiter only when the
- * consumer has caught up. Single consumer: only the owning thread calls {@link #poll}.
+ * poll (so always before waiting, because the kernel wakes a waiter only when the consumer
+ * has caught up) where libbpf stores it after every record. Single consumer: only the owning thread calls {@link #poll}.
  */
 public final class RingBufferReader implements AutoCloseable {
     /** Record header bits (kernel BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT). */
@@ -88,36 +88,38 @@ public final class RingBufferReader implements AutoCloseable {
      * Stops early at a record still being written (BUSY): it never spins.
      */
     public int poll(RecordHandler handler, int maxRecords) {
-        long cons = consumerPos;
+        final MemorySegment ring = data;
+        final long start = consumerPos;
+        long cons = start;
+        long prod = (long) LONG.getAcquire(producer, 0L);
         int handled = 0;
-        int visited = 0;
-        boolean busy = false;
-        while (visited < maxRecords && !busy) {
-            long prod = (long) LONG.getAcquire(producer, 0L);
+        long bytes = 0;
+        for (int visited = 0; visited < maxRecords; visited++) {
             if (cons >= prod) {
-                break;
-            }
-            while (cons < prod && visited < maxRecords) {
-                long offset = cons & mask;
-                int header = (int) INT.getAcquire(data, offset);
-                if ((header & BUSY_BIT) != 0) {
-                    busy = true;
+                prod = (long) LONG.getAcquire(producer, 0L);   // more may have come meanwhile
+                if (cons >= prod) {
                     break;
                 }
-                int length = header & ~(BUSY_BIT | DISCARD_BIT);
-                long recordStart = offset + RECORD_HEADER_BYTES;
-                cons += (length + RECORD_HEADER_BYTES + 7) & ~7L;
-                visited++;
-                if ((header & DISCARD_BIT) == 0) {
-                    handler.onRecord(data, recordStart, length);
-                    handled++;
-                    bytesRead += length;
-                }
             }
-            LONG.setRelease(consumer, 0L, cons);
+            long offset = cons & mask;
+            int header = (int) INT.getAcquire(ring, offset);
+            if ((header & BUSY_BIT) != 0) {
+                break;
+            }
+            int length = header & ~(BUSY_BIT | DISCARD_BIT);
+            cons += (length + RECORD_HEADER_BYTES + 7) & ~7L;
+            if ((header & DISCARD_BIT) == 0) {
+                handler.onRecord(ring, offset + RECORD_HEADER_BYTES, length);
+                handled++;
+                bytes += length;
+            }
         }
-        consumerPos = cons;
-        recordsRead += handled;
+        if (cons != start) {
+            LONG.setRelease(consumer, 0L, cons);
+            consumerPos = cons;
+            recordsRead += handled;
+            bytesRead += bytes;
+        }
         return handled;
     }
 

@@ -56,7 +56,13 @@ public final class Reporter implements AutoCloseable {
     private final String agentVersion;
     private final Log log;
     private final BlockingQueue<Record.Builder> queue = new ArrayBlockingQueue<>(65536);
-    private final Object spoolChanged = new Object();
+    /** The connected stream's inbox (acks, errors, and SPOOL_GREW from the writer); null between streams. */
+    private volatile BlockingQueue<Object> activeInbox;
+    /** Set while a SPOOL_GREW sits unread in the inbox: one wakeup per burst of appends. */
+    private final java.util.concurrent.atomic.AtomicBoolean spoolGrewPending = new java.util.concurrent.atomic.AtomicBoolean();
+    private static final Object SPOOL_GREW = new Object();
+    /** Longest the sender sleeps with nothing to do; heartbeats and ack timeouts are checked at least this often. */
+    private static final long IDLE_WAIT_MS = 200;
     private final Thread writer;
     private final Thread sender;
     private final AtomicLong droppedQueueFull = new AtomicLong();
@@ -116,8 +122,9 @@ public final class Reporter implements AutoCloseable {
                             + " records dropped");
                 }
                 batch.clear();
-                synchronized (spoolChanged) {
-                    spoolChanged.notifyAll();
+                BlockingQueue<Object> inbox = activeInbox;
+                if (inbox != null && !spoolGrewPending.getAndSet(true)) {
+                    inbox.add(SPOOL_GREW);   // the sender sends at once instead of at its next timeout
                 }
             } catch (InterruptedException e) {
                 return;
@@ -224,44 +231,63 @@ public final class Reporter implements AutoCloseable {
             spool.ack(Math.min(stored, spool.nextSequence() - 1));
             long acked = spool.acked();
             Spool.Cursor cursor = spool.cursor(acked + 1);
+            spoolGrewPending.set(false);
+            activeInbox = inbox;   // from here on the writer wakes this loop
             long sentUpTo = acked;
             long lastAckNs = System.nanoTime();
             long lastHeartbeatNs = 0;
             connects.incrementAndGet();
             connectedTo = target;
             state = "connected to " + target;
+            long[] batchEnds = new long[settings.windowBatches()];   // last sequence of each batch in flight, oldest at head
+            int head = 0;
+            int inFlight = 0;
             while (running) {
-                // send while the window allows
-                while (sentUpTo - spool.acked() < (long) settings.batchRecords() * settings.windowBatches()) {
+                // Full batches fill the window; a partial one goes only when nothing is in flight, so that
+                // the next collects what arrives meanwhile: one round trip of latency, one commit per trip.
+                while (inFlight < batchEnds.length) {
+                    long unsent = spool.nextSequence() - 1 - sentUpTo;
+                    if (unsent <= 0 || (unsent < settings.batchRecords() && inFlight > 0)) {
+                        break;
+                    }
                     List<Record> records = spool.next(cursor, settings.batchRecords());
                     if (records.isEmpty()) {
                         break;
                     }
                     out.onNext(AgentMessage.newBuilder().setBatch(Batch.newBuilder().addAllRecords(records)).build());
                     sentUpTo = records.getLast().getSequence();
+                    batchEnds[(head + inFlight++) % batchEnds.length] = sentUpTo;
                 }
                 long now = System.nanoTime();
                 if (now - lastHeartbeatNs >= settings.heartbeatMs() * 1_000_000L) {
                     out.onNext(AgentMessage.newBuilder().setHeartbeat(heartbeat()).build());
                     lastHeartbeatNs = now;
                 }
-                Object m = inbox.poll(50, TimeUnit.MILLISECONDS);
+                long waitMs = Math.min(IDLE_WAIT_MS, Math.max(1, settings.heartbeatMs()
+                        - (System.nanoTime() - lastHeartbeatNs) / 1_000_000L));
+                Object m = inbox.poll(waitMs, TimeUnit.MILLISECONDS);
+                if (m == SPOOL_GREW) {
+                    spoolGrewPending.set(false);   // before reading the spool: a later append signals again
+                    m = null;                      // and the ack timeout is checked as on an idle wakeup
+                }
                 if (m == null) {
                     if (sentUpTo > spool.acked() && System.nanoTime() - lastAckNs > settings.ackTimeoutMs() * 1_000_000L) {
                         throw new IOException("no acknowledgement for " + settings.ackTimeoutMs() + " ms");
                     }
                     if (sentUpTo == spool.acked()) {
-                        synchronized (spoolChanged) {
-                            spoolChanged.wait(100);
-                        }
-                        lastAckNs = System.nanoTime();
+                        lastAckNs = System.nanoTime();   // nothing outstanding: the ack clock starts at the next send
                     }
                     continue;
                 }
                 CollectorMessage msg = expect(m, end, "");
                 if (msg.hasAck()) {
-                    spool.ack(msg.getAck().getSequence());
+                    long ackedUpTo = msg.getAck().getSequence();
+                    spool.ack(ackedUpTo);
                     lastAckNs = System.nanoTime();
+                    while (inFlight > 0 && batchEnds[head] <= ackedUpTo) {
+                        head = (head + 1) % batchEnds.length;
+                        inFlight--;
+                    }
                 }
             }
             out.onCompleted();
@@ -269,6 +295,7 @@ public final class Reporter implements AutoCloseable {
             out.onError(e);
             throw e;
         } finally {
+            activeInbox = null;
             connectedTo = "";
         }
     }

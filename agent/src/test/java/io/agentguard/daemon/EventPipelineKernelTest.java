@@ -178,6 +178,17 @@ class EventPipelineKernelTest {
     }
 
     @Test
+    void theRingBenchmarksProgramIsInTheObjectButNeverLoadedByTheAgent() throws Exception {
+        try (io.agentguard.bpf.BpfObject object = io.agentguard.bpf.BpfObject.openEmbedded()) {
+            assertThat(object.programNames()).contains("ag_bench_emit");
+        }
+        Process p = new ProcessBuilder("bpftool", "prog", "show").redirectErrorStream(true).start();
+        String loaded = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).isZero();
+        assertThat(loaded).contains("name ag_exec").doesNotContain("ag_bench_emit");
+    }
+
+    @Test
     void udpAndUnixConnectsCarryTheSyscallResult() throws Exception {
         assertThat(KERNEL.agent().hooks().get("syscall-outcomes")).startsWith("sys_exit_connect");
         Path cg = KERNEL.newCgroup("udp");

@@ -220,6 +220,75 @@ class ReportingTest {
         }
     }
 
+    /** Batch sizes as a hand-driven collector saw them, each with what it had acknowledged by then. */
+    record Seen(int records, long ackedBefore) {
+    }
+
+    @Test
+    void fullBatchesFillTheWindowAndRecordsArrivingWhileAPartialOneIsOutGoTogetherAfterItsAck(@TempDir Path dir)
+            throws Exception {
+        List<Seen> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicLong acked = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicReference<io.grpc.stub.StreamObserver<io.agentguard.proto.v1.CollectorMessage>> stream =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        // a peer that answers and acknowledges only when the test says so
+        io.grpc.Server peer = io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder.forAddress(
+                new InetSocketAddress("127.0.0.1", 0)).addService(io.grpc.ServerServiceDefinition.builder(
+                        io.agentguard.proto.v1.CollectorService.SERVICE).addMethod(io.agentguard.proto.v1.CollectorService.STREAM,
+                        io.grpc.stub.ServerCalls.asyncBidiStreamingCall(out -> new io.grpc.stub.StreamObserver<>() {
+                            public void onNext(io.agentguard.proto.v1.AgentMessage m) {
+                                if (m.hasHello()) {
+                                    stream.set(out);
+                                } else if (m.hasBatch()) {
+                                    seen.add(new Seen(m.getBatch().getRecordsCount(), acked.get()));
+                                }
+                            }
+
+                            public void onError(Throwable t) {
+                            }
+
+                            public void onCompleted() {
+                            }
+                        })).build()).build().start();
+        java.util.function.LongConsumer ack = upTo -> {
+            acked.set(upTo);
+            stream.get().onNext(io.agentguard.proto.v1.CollectorMessage.newBuilder()
+                    .setAck(io.agentguard.proto.v1.Ack.newBuilder().setSequence(upTo)).build());
+        };
+        try (Reporter r = new Reporter(new Reporter.Settings(List.of("127.0.0.1:" + peer.getPort()), "node-w", "enforce",
+                true, null, null, null, 500, 4, 60_000, 60_000, 200), new Spool(dir.resolve("spool"), 1 << 20, 1L << 30),
+                Heartbeat::newBuilder, Map.of(), "test", log)) {
+            await(() -> stream.get() != null, 10_000, "the hello");
+            for (long i = 1; i <= 2100; i++) {
+                r.offer(violation(i));
+            }
+            await(() -> r.spoolPending() == 2100, 10_000, "2100 records spooled");
+            stream.get().onNext(io.agentguard.proto.v1.CollectorMessage.newBuilder()
+                    .setHelloAck(io.agentguard.proto.v1.HelloAck.getDefaultInstance()).build());
+            await(() -> seen.size() == 4, 10_000, "four full batches");
+            ack.accept(2000);
+            await(() -> seen.size() == 5, 10_000, "the rest after the ack");
+            ack.accept(2100);
+            await(() -> r.spoolPending() == 0, 10_000, "all acknowledged");
+
+            r.offer(violation(2101));   // alone: out at once
+            await(() -> seen.size() == 6, 10_000, "a single record");
+            for (long i = 2102; i <= 2106; i++) {
+                r.offer(violation(i));   // while 2101 is unacknowledged: held, then one batch
+            }
+            await(() -> r.spoolPending() == 6, 10_000, "five more spooled");
+            Thread.sleep(500);   // room for a sender that would not hold them (the assertion needs no timing)
+            ack.accept(2101);
+            await(() -> seen.size() == 7, 10_000, "the five after the ack");
+            ack.accept(2106);
+            await(() -> r.spoolPending() == 0, 10_000, "all acknowledged");
+            assertThat(seen).containsExactly(new Seen(500, 0), new Seen(500, 0), new Seen(500, 0), new Seen(500, 0),
+                    new Seen(100, 2000), new Seen(1, 2100), new Seen(5, 2101));
+        } finally {
+            peer.shutdownNow();
+        }
+    }
+
     @Test
     void aFullSpoolDropsNewRecordsAndCountsThem(@TempDir Path dir) throws Exception {
         try (Reporter r = new Reporter(new Reporter.Settings(List.of("127.0.0.1:1"), "node-f", "enforce", true, null, null,

@@ -60,6 +60,12 @@ public final class CollectorServer implements AutoCloseable {
 
     public CollectorServer(JdbcStore store, InetSocketAddress listen, Tls tls, PrometheusRegistry registry)
             throws IOException {
+        this(store, listen, tls, registry, java.util.List.of());
+    }
+
+    /** With extra interceptors on the stream (the end-to-end benchmark times acks with one). */
+    public CollectorServer(JdbcStore store, InetSocketAddress listen, Tls tls, PrometheusRegistry registry,
+                           java.util.List<io.grpc.ServerInterceptor> interceptors) throws IOException {
         this.store = store;
         this.mutualTls = tls.clientCa() != null;
         this.stored = Counter.builder().name("agentguard_collector_records_stored_total")
@@ -87,7 +93,8 @@ public final class CollectorServer implements AutoCloseable {
             }
         };
         NettyServerBuilder builder = NettyServerBuilder.forAddress(listen)
-                .addService(io.grpc.ServerInterceptors.intercept(service, sslToContext))
+                .addService(io.grpc.ServerInterceptors.intercept(
+                        io.grpc.ServerInterceptors.intercept(service, sslToContext), interceptors))
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES)
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true);
