@@ -19,6 +19,12 @@
  * Paced load instead (scripts/bench-resources.sh): OP at RATE calls per second for SECONDS,
  * catching up every millisecond; prints "<op> <calls made> <seconds>".
  *
+ *   syscall_bench fsync SECONDS FILE
+ *
+ * The disk under the spools (scripts/bench-e2e.sh): 100 times a second, append 200 bytes to
+ * FILE and fdatasync it, as the agent's spool and the collector's SQLite commits do; prints
+ * "fsync <calls> <p50 us> <p99 us> <max us>".
+ *
  *   syscall_bench burst N SECONDS [CPU [ioctl|header]]
  *
  * For the ring benchmark (scripts/bench-ring.sh): getpgid(N), which the benchmark-only BPF
@@ -132,6 +138,41 @@ static int paced(void (*call)(void), const char *op, long rate, long seconds)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int fsync_probe(long seconds, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		die(path);
+	size_t cap = (size_t)seconds * 100 + 1, n = 0;
+	uint64_t *lat = calloc(cap, sizeof(*lat));
+	char buf[200];
+	memset(buf, 'x', sizeof(buf));
+	uint64_t end = now_ns() + (uint64_t)seconds * 1000000000ULL;
+	while (now_ns() < end && n < cap) {
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			die("write");
+		uint64_t start = now_ns();
+		if (fdatasync(fd) != 0)
+			die("fdatasync");
+		lat[n++] = now_ns() - start;
+		struct timespec pause = { 0, 10000000 };
+		nanosleep(&pause, NULL);
+	}
+	close(fd);
+	unlink(path);
+	if (n == 0)
+		return 1;
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	printf("fsync %zu %.0f %.0f %.0f\n", n, lat[n / 2] / 1e3, lat[n * 99 / 100] / 1e3, lat[n - 1] / 1e3);
+	return 0;
+}
+
 #define BENCH_HEADER_ONLY (1ULL << 32)   /* as ag_bench_emit */
 
 static int burst(long n, long seconds, uint64_t flags)
@@ -150,6 +191,8 @@ static int burst(long n, long seconds, uint64_t flags)
 int main(int argc, char **argv)
 {
 	long pace_seconds = 0;
+	if (argc == 4 && strcmp(argv[1], "fsync") == 0)
+		return fsync_probe(strtol(argv[2], NULL, 10), argv[3]);
 	if (argc >= 4 && argc <= 6 && strcmp(argv[1], "burst") == 0) {
 		long n = strtol(argv[2], NULL, 10), seconds = strtol(argv[3], NULL, 10);
 		bool header = argc == 6 && strcmp(argv[5], "header") == 0;

@@ -40,6 +40,7 @@ YAML
 
 bench_cleanup() {
     agent_stop
+    cgroup_kill
     rm -f "$DEV"; rm -rf "$RUNTIME"
     rmdir "$CG2/$CG_REL" "$CG2/agentguard-bench" 2>/dev/null || true
 }
@@ -59,6 +60,12 @@ agent_stop() {
     [ -n "$AGENT_PID" ] || return 0
     kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null || true
     AGENT_PID=
+}
+
+# Kills whatever still runs in the benchmark's cgroup (a generator started with `in_cgroup ... &`
+# is a child of the subshell that $! names, so killing $! would leave it running).
+cgroup_kill() {
+    [ -e "$CG2/$CG_REL/cgroup.kill" ] && echo 1 > "$CG2/$CG_REL/cgroup.kill" || true
 }
 
 # Runs a command inside the benchmark's agent cgroup.

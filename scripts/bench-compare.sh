@@ -15,6 +15,7 @@ for f in "$BASELINE" "$@"; do
     [ -f "$f" ] || { echo "bench-compare: no $f (run a bench-*.sh script first)" >&2; exit 2; }
 done
 cat "$@" | awk -F'\t' -v tol="$TOLERANCE" '
+    BEGIN { printf "%-70s %14s %14s %8s  %s\n", "figure", "baseline", "new", "ratio", "verdict" }
     NR == FNR { if ($0 !~ /^#/) { base[$1] = $4; lo[$1] = $5; hi[$1] = $6 }; next }
     $0 ~ /^#/ { next }
     !($1 in base) { printf "%-70s %14s %14s %8s  %s\n", $1, "-", $4, "-", "new"; next }

@@ -5,6 +5,8 @@
 # batched wakeups) reports to it over gRPC in plaintext. In an agent cgroup, a paced
 # generator makes RATE violations/s (UDP connect() to 127.0.0.1:9, matched by a benchmark
 # rule) while a second one adds BACKGROUND events/s that match nothing (GPU-style ioctls).
+# Meanwhile `syscall_bench fsync` samples the fdatasync latency of the disk under the spool and
+# the collector's database (both sync before a record is safe), reported alongside.
 # Needs root.
 #   scripts/bench-e2e.sh [RUNS]     (default 3; RATES="100 1000", BACKGROUND=10000, SECONDS_PER_RUN=10,
 #                                    WARMUP_S=5: violations of the first seconds are not counted)
@@ -58,12 +60,17 @@ YAML
         # the generators outlast the count (skipped warm-up, start-up): the collector ends the run
         in_cgroup "$BENCH" paced-ioctl "$BACKGROUND" $(((WARMUP_S + SECONDS_PER_RUN) * 2 + 10)) "$DEV" >/dev/null & BG=$!
         in_cgroup "$BENCH" paced-connect-udp "$rate" $(((WARMUP_S + SECONDS_PER_RUN) * 2 + 10)) >/dev/null & GEN=$!
+        # the disk the spool and the collector's database sit on, meanwhile: fdatasync latency
+        "$BENCH" fsync $((WARMUP_S + SECONDS_PER_RUN)) "$RUNTIME/fsync-probe" > "$OUT/fsync.out" & PROBE=$!
         wait "$COLLECTOR_PID" || { cat "$OUT/collector.log" "$OUT/agent.log" >&2; exit 1; }
         COLLECTOR_PID=
-        kill "$BG" "$GEN" 2>/dev/null || true; wait "$BG" "$GEN" 2>/dev/null || true
+        cgroup_kill; wait "$BG" "$GEN" 2>/dev/null || true
+        wait "$PROBE" || true
         agent_stop
-        line=$(cat "$OUT/collector.out")
+        read -r _ _ fsync_p50 fsync_p99 fsync_max < "$OUT/fsync.out" || true
+        line="$(cat "$OUT/collector.out") fsync_p50_us=$fsync_p50 fsync_p99_us=$fsync_p99 fsync_max_us=$fsync_max"
         echo "run=$run rate=$rate $line" | tee -a "$OUT/raw.txt" >&2
+        sample "e2e $rate violations/s: disk fdatasync p99 (context)" us lower "$fsync_p99"
         for p in p50 p90 p99 max; do
             sample "e2e $rate violations/s + $BACKGROUND events/s: $p" us lower \
                 "$(echo "$line" | tr ' ' '\n' | sed -n "s/^${p}_us=//p")"

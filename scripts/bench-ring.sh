@@ -59,7 +59,7 @@ for run in $(seq 1 "$RUNS"); do
                 sample "ring $name: $r reader CPU per record" ns lower "$(field "$line" reader_cpu_ns_per_record)"
             fi
         done
-        sample "ring $name: java/c records/s" ratio higher "$(echo "scale=3; ${rate[java]} / ${rate[c]}" | bc)"
+        sample "ring $name: java/c records/s" ratio higher "$(printf '%.3f' "$(echo "scale=4; ${rate[java]} / ${rate[c]}" | bc)")"
         unset rate
     done
 done

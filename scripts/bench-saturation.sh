@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Saturation (docs/BENCHMARKS.md): offered versus delivered versus lost records as the load
 # rises, with the real agent. Paced generators (syscall_bench paced-ioctl, one record per
-# call; two of them above 100 000/s) run in an agent cgroup at each rate for 8 s; offered is
+# call; two or more above 100 000/s, up to 400 000/s each) run in an agent cgroup at each rate for 8 s; offered is
 # what they made, delivered and lost the agent's own counters (agentguard status: events
 # read, ring reservations that failed) from before the step until the agent has drained it,
 # all as rates over the 8 s. A last step at 1000/s checks that the agent is still there,
@@ -38,7 +38,7 @@ settled_events() {   # the agent's event count once it stops growing (the backlo
 
 step() {   # step RATE -> samples; offered = delivered + lost, as rates over the generators' STEP_S
     local rate=$1 gens=1 pids=() outs=() ev0 ev1 lost0 lost1 calls=0
-    [ "$rate" -gt 100000 ] && gens=2
+    [ "$rate" -gt 100000 ] && gens=$(((rate + 399999) / 400000 > 2 ? (rate + 399999) / 400000 : 2))
     ev0=$(settled_events); lost0=$(counter lostTotal)
     for g in $(seq 1 $gens); do
         outs+=("$OUT/gen.$g"); in_cgroup "$BENCH" paced-ioctl $((rate / gens)) "$STEP_S" "$DEV" > "$OUT/gen.$g" &

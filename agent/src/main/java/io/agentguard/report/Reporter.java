@@ -115,7 +115,7 @@ public final class Reporter implements AutoCloseable {
                 batch.add(first);
                 queue.drainTo(batch, 1023);
                 try {
-                    spool.append(batch);
+                    spool.write(batch);
                 } catch (IOException e) {
                     droppedWriteFailed.addAndGet(batch.size());
                     logRateLimited("agentguard: spool write failed (" + e.getMessage() + "): " + batch.size()
@@ -125,6 +125,11 @@ public final class Reporter implements AutoCloseable {
                 BlockingQueue<Object> inbox = activeInbox;
                 if (inbox != null && !spoolGrewPending.getAndSet(true)) {
                     inbox.add(SPOOL_GREW);   // the sender sends at once instead of at its next timeout
+                }
+                try {
+                    spool.force();   // after the signal: sending does not wait for the disk
+                } catch (IOException e) {
+                    logRateLimited("agentguard: spool fsync failed (" + e.getMessage() + "); records stay in the page cache");
                 }
             } catch (InterruptedException e) {
                 return;

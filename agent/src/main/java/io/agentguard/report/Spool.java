@@ -79,8 +79,21 @@ public final class Spool implements AutoCloseable {
         }
     }
 
-    /** Appends records (writer thread), assigning sequences; returns the last one, or -1 if none fit. */
-    public synchronized long append(List<Record.Builder> records) throws IOException {
+    /** Appends records and forces them to disk; returns the last sequence, or -1 if none fit. */
+    public long append(List<Record.Builder> records) throws IOException {
+        long last = write(records);
+        force();
+        return last;
+    }
+
+    /**
+     * Appends records (writer thread only), assigning sequences; returns the last one, or -1 if
+     * none fit. They are in the file, readable by the sender at once, but not yet forced to disk:
+     * {@link #force} does that, so that a slow disk does not hold up sending (a record sent and
+     * acknowledged before its fsync is safe at the collector; one lost to a host crash before
+     * its fsync would have been lost before it reached the spool just the same).
+     */
+    public synchronized long write(List<Record.Builder> records) throws IOException {
         long last = -1;
         for (Record.Builder b : records) {
             if (totalBytes >= maxBytes) {
@@ -102,14 +115,23 @@ public final class Spool implements AutoCloseable {
             totalBytes += FRAME_HEADER + payload.length;
             last = nextSequence++;
         }
-        if (current != null) {
-            current.force(false);
-        }
         return last;
+    }
+
+    /** Forces what {@link #write} wrote (writer thread only), outside the lock: the sender reads meanwhile. */
+    public void force() throws IOException {
+        FileChannel channel;
+        synchronized (this) {
+            channel = current;
+        }
+        if (channel != null) {
+            channel.force(false);
+        }
     }
 
     private void roll() throws IOException {
         if (current != null) {
+            current.force(false);   // its tail may not be forced yet (write, then force)
             current.close();
         }
         Path p = dir.resolve(String.format("seg-%020d.log", nextSequence));
