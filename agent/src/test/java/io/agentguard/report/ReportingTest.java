@@ -56,6 +56,25 @@ class ReportingTest {
         }
     }
 
+    /** A collector stand-in on loopback that hands every message, with its reply stream, to the test. */
+    private static io.grpc.Server peer(java.util.function.BiConsumer<io.agentguard.proto.v1.AgentMessage,
+            io.grpc.stub.StreamObserver<io.agentguard.proto.v1.CollectorMessage>> onMessage) throws java.io.IOException {
+        return io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+                .addService(io.grpc.ServerServiceDefinition.builder(io.agentguard.proto.v1.CollectorService.SERVICE)
+                        .addMethod(io.agentguard.proto.v1.CollectorService.STREAM,
+                                io.grpc.stub.ServerCalls.asyncBidiStreamingCall(out -> new io.grpc.stub.StreamObserver<>() {
+                                    public void onNext(io.agentguard.proto.v1.AgentMessage m) {
+                                        onMessage.accept(m, out);
+                                    }
+
+                                    public void onError(Throwable t) {
+                                    }
+
+                                    public void onCompleted() {
+                                    }
+                                })).build()).build().start();
+    }
+
     private static CollectorServer server(JdbcStore store, int port, CollectorServer.Tls tls) throws Exception {
         return new CollectorServer(store, new InetSocketAddress("127.0.0.1", port), tls, new PrometheusRegistry());
     }
@@ -191,23 +210,12 @@ class ReportingTest {
     @Test
     void aCollectorThatNeverAcknowledgesIsLeftAndTheRecordsKept(@TempDir Path dir) throws Exception {
         // a peer that answers the hello and then ignores every batch
-        io.grpc.Server silent = io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder.forAddress(
-                new InetSocketAddress("127.0.0.1", 0)).addService(io.grpc.ServerServiceDefinition.builder(
-                        io.agentguard.proto.v1.CollectorService.SERVICE).addMethod(io.agentguard.proto.v1.CollectorService.STREAM,
-                        io.grpc.stub.ServerCalls.asyncBidiStreamingCall(out -> new io.grpc.stub.StreamObserver<>() {
-                            public void onNext(io.agentguard.proto.v1.AgentMessage m) {
-                                if (m.hasHello()) {
-                                    out.onNext(io.agentguard.proto.v1.CollectorMessage.newBuilder().setHelloAck(
-                                            io.agentguard.proto.v1.HelloAck.getDefaultInstance()).build());
-                                }
-                            }
-
-                            public void onError(Throwable t) {
-                            }
-
-                            public void onCompleted() {
-                            }
-                        })).build()).build().start();
+        io.grpc.Server silent = peer((m, out) -> {
+            if (m.hasHello()) {
+                out.onNext(io.agentguard.proto.v1.CollectorMessage.newBuilder().setHelloAck(
+                        io.agentguard.proto.v1.HelloAck.getDefaultInstance()).build());
+            }
+        });
         try (Reporter r = new Reporter(new Reporter.Settings(List.of("127.0.0.1:" + silent.getPort()), "node-s", "enforce",
                 true, null, null, null, 500, 4, 500, 1000, 200), new Spool(dir.resolve("spool"), 1 << 20, 1L << 30),
                 Heartbeat::newBuilder, Map.of(), "test", log)) {
@@ -232,24 +240,13 @@ class ReportingTest {
         java.util.concurrent.atomic.AtomicReference<io.grpc.stub.StreamObserver<io.agentguard.proto.v1.CollectorMessage>> stream =
                 new java.util.concurrent.atomic.AtomicReference<>();
         // a peer that answers and acknowledges only when the test says so
-        io.grpc.Server peer = io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder.forAddress(
-                new InetSocketAddress("127.0.0.1", 0)).addService(io.grpc.ServerServiceDefinition.builder(
-                        io.agentguard.proto.v1.CollectorService.SERVICE).addMethod(io.agentguard.proto.v1.CollectorService.STREAM,
-                        io.grpc.stub.ServerCalls.asyncBidiStreamingCall(out -> new io.grpc.stub.StreamObserver<>() {
-                            public void onNext(io.agentguard.proto.v1.AgentMessage m) {
-                                if (m.hasHello()) {
-                                    stream.set(out);
-                                } else if (m.hasBatch()) {
-                                    seen.add(new Seen(m.getBatch().getRecordsCount(), acked.get()));
-                                }
-                            }
-
-                            public void onError(Throwable t) {
-                            }
-
-                            public void onCompleted() {
-                            }
-                        })).build()).build().start();
+        io.grpc.Server peer = peer((m, out) -> {
+            if (m.hasHello()) {
+                stream.set(out);
+            } else if (m.hasBatch()) {
+                seen.add(new Seen(m.getBatch().getRecordsCount(), acked.get()));
+            }
+        });
         java.util.function.LongConsumer ack = upTo -> {
             acked.set(upTo);
             stream.get().onNext(io.agentguard.proto.v1.CollectorMessage.newBuilder()
