@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark of docs/BENCHMARKS.md, one after the other (about 45 minutes on the 2-vCPU
+# Every benchmark of docs/BENCHMARKS.md, one after the other (about 50 minutes on the 2-vCPU
 # development VM), then the comparison of their figures with the committed ones
 # (scripts/bench-compare.sh; exit status 1 if any is worse). Needs root.
 #   scripts/bench-all.sh
@@ -10,6 +10,8 @@ rm -rf "$ROOT"/target/bench-*/results.tsv
 "$ROOT/scripts/bench-ring.sh" 5
 "$ROOT/scripts/bench-syscalls.sh" 5
 GPU_STANDIN=0 SYSCALL_OUTCOMES=off "$ROOT/scripts/bench-syscalls.sh" 5
+EVENTS=false "$ROOT/scripts/bench-syscalls.sh" 5
+EVENTS=false GPU_STANDIN=0 SYSCALL_OUTCOMES=off "$ROOT/scripts/bench-syscalls.sh" 5
 EVENTS=false "$ROOT/scripts/bench-resources.sh"
 EVENTS=true "$ROOT/scripts/bench-resources.sh"
 EVENTS=true "$ROOT/scripts/bench-saturation.sh" 3

@@ -7,13 +7,14 @@
 # ioctl tracepoint is attached for the stand-in); WAKEUP_DELAY_MS sets ring_buffer.wakeup_delay_ms
 # (default 2; 0: the kernel wakes the reader per record, the behaviour before batching).
 # GPU_STANDIN=0: no stand-in, so no ioctl tracepoint (a node without an NVIDIA driver); with
-# SYSCALL_OUTCOMES=off as well, no syscall tracepoint at all.
+# SYSCALL_OUTCOMES=off as well, no syscall tracepoint at all. EVENTS=false: the agent writes
+# violations only (the packaged configuration) instead of every event as JSON.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 ROUNDS=${1:-5}
 . "$ROOT/scripts/bench-agent.sh"
 . "$ROOT/scripts/bench-stats.sh"
-bench_init "syscalls-wakeup${WAKEUP_DELAY_MS:-2}-standin${GPU_STANDIN:-1}-outcomes${SYSCALL_OUTCOMES:-auto}"
+bench_init "syscalls-wakeup${WAKEUP_DELAY_MS:-2}-standin${GPU_STANDIN:-1}-outcomes${SYSCALL_OUTCOMES:-auto}$([ "${EVENTS:-true}" = false ] && echo -violations-only)"
 rm -f "$OUT/samples.tsv"
 
 # op iterations: each run takes about a second here
@@ -84,7 +85,7 @@ summary() {
 summary | tee "$OUT/summary.txt"
 
 # The same as figures for scripts/bench-compare.sh: ns per call, and the overhead of each round
-label="syscalls (wakeup ${WAKEUP_DELAY_MS:-2} ms, stand-in ${GPU_STANDIN:-1}, outcomes ${SYSCALL_OUTCOMES:-auto})"
+label="syscalls (wakeup ${WAKEUP_DELAY_MS:-2} ms, stand-in ${GPU_STANDIN:-1}, outcomes ${SYSCALL_OUTCOMES:-auto}$([ "${EVENTS:-true}" = false ] && echo ", violations only"))"
 while read -r agent where op ns _; do
     sample "$label $op $where: agent $agent" ns lower "$ns"
 done < "$RESULTS"
