@@ -470,6 +470,27 @@ static __always_inline void destination(struct bpf_sock_addr *ctx, __u16 family,
 	}
 }
 
+/* An IPv4/IPv6 connect or send record; dest as from destination(). */
+static __always_inline void fill_inet_connect(struct ag_connect *c, struct bpf_sock_addr *ctx, __u16 family,
+					      const __u8 dest[16], __u32 verdict, __u32 flags)
+{
+	fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
+	__builtin_memset(c->addr, 0, sizeof(c->addr));
+	c->sock_cookie = bpf_get_socket_cookie(ctx);
+	c->family = family;
+	c->sock_type = ctx->type;
+	c->protocol = ctx->protocol;
+	c->port = bpf_ntohs(ctx->user_port);
+	c->verdict = verdict;
+	c->flags = flags;
+	c->unix_path[0] = 0;
+	c->unix_path_len = 0;
+	if (family == AF_INET)
+		__builtin_memcpy(c->addr, dest + 12, 4);
+	else
+		__builtin_memcpy(c->addr, dest, 16);
+}
+
 /* Attached to each agent cgroup root, so the subtree is the scope. Returns 0 (EPERM) when
  * the policy denies in enforce mode. */
 static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
@@ -487,21 +508,7 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
 	struct ag_connect *c = reserve(sizeof(*c));
 	if (!c)
 		return verdict == AG_VERDICT_DENIED ? 0 : 1;
-	fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
-	__builtin_memset(c->addr, 0, sizeof(c->addr));
-	c->sock_cookie = bpf_get_socket_cookie(ctx);
-	c->family = family;
-	c->sock_type = ctx->type;
-	c->protocol = ctx->protocol;
-	c->port = bpf_ntohs(ctx->user_port);
-	c->verdict = verdict;
-	c->flags = 0;
-	c->unix_path[0] = 0;
-	c->unix_path_len = 0;
-	if (family == AF_INET)
-		__builtin_memcpy(c->addr, dest + 12, 4);
-	else
-		__builtin_memcpy(c->addr, dest, 16);
+	fill_inet_connect(c, ctx, family, dest, verdict, 0);
 	if (verdict == AG_VERDICT_DENIED) {
 		submit(c);   /* no outcome to wait for: connect() fails with EPERM */
 		return 0;
@@ -545,21 +552,7 @@ static __always_inline int on_sendmsg(struct bpf_sock_addr *ctx, __u16 family)
 		return 1;
 	struct ag_connect *c = reserve(sizeof(*c));
 	if (c) {
-		fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
-		c->sock_cookie = bpf_get_socket_cookie(ctx);
-		c->family = family;
-		c->sock_type = ctx->type;
-		c->protocol = ctx->protocol;
-		c->port = bpf_ntohs(ctx->user_port);
-		c->verdict = verdict;
-		c->flags = AG_CONNECT_SENDMSG;
-		c->unix_path[0] = 0;
-		c->unix_path_len = 0;
-		__builtin_memset(c->addr, 0, sizeof(c->addr));
-		if (family == AF_INET)
-			__builtin_memcpy(c->addr, dest + 12, 4);
-		else
-			__builtin_memcpy(c->addr, dest, 16);
+		fill_inet_connect(c, ctx, family, dest, verdict, AG_CONNECT_SENDMSG);
 		submit(c);
 	}
 	return verdict == AG_VERDICT_DENIED ? 0 : 1;

@@ -120,18 +120,12 @@ public final class PolicyMaps {
                 entries.addAll(p.policy().egress());
                 writeEgress(arena, slot, entries);
                 for (String name : p.policy().execDenyNames()) {
-                    MemorySegment key = arena.allocate(EXEC_NAME_KEY_SIZE, 4);
-                    key.set(JAVA_INT, EXEC_NAME_KEY_POLICY, slot);
-                    byte[] b = name.getBytes(StandardCharsets.UTF_8);
-                    MemorySegment.copy(b, 0, key, JAVA_BYTE, EXEC_NAME_KEY_NAME, Math.min(b.length, COMM_LEN - 1));
-                    put(execNames, key, one(arena));
+                    put(execNames, textKey(arena, EXEC_NAME_KEY_SIZE, EXEC_NAME_KEY_POLICY, slot, EXEC_NAME_KEY_NAME,
+                            COMM_LEN - 1, name), one(arena));
                 }
                 for (String path : p.policy().execDenyPaths()) {
-                    MemorySegment key = arena.allocate(EXEC_PATH_KEY_SIZE, 4);
-                    key.set(JAVA_INT, EXEC_PATH_KEY_POLICY, slot);
-                    byte[] b = path.getBytes(StandardCharsets.UTF_8);
-                    MemorySegment.copy(b, 0, key, JAVA_BYTE, EXEC_PATH_KEY_PATH, Math.min(b.length, PATH_MAX - 1));
-                    put(execPaths, key, one(arena));
+                    put(execPaths, textKey(arena, EXEC_PATH_KEY_SIZE, EXEC_PATH_KEY_POLICY, slot, EXEC_PATH_KEY_PATH,
+                            PATH_MAX - 1, path), one(arena));
                 }
                 for (String exe : p.policy().computeExecutables()) {
                     long[] id = fileId(Path.of(exe));
@@ -228,5 +222,15 @@ public final class PolicyMaps {
         String cidr = address.contains(":") ? address + "/128" : address + "/32";
         return new Policy.EgressEntry(false, cidr + (port != 0 ? " " + port : ""), IpPrefix.range(cidr),
                 IpPrefix.bits(cidr), protocol, port == 0 ? 0 : port, port == 0 ? 65535 : port);
+    }
+
+    /** A (policy slot, NUL-padded text of at most maxBytes) map key, zero-filled as the kernel compares it whole. */
+    private static MemorySegment textKey(Arena arena, long keySize, long policyOffset, int slot, long textOffset,
+                                         int maxBytes, String text) {
+        MemorySegment key = arena.allocate(keySize, 4);
+        key.set(JAVA_INT, policyOffset, slot);
+        byte[] b = text.getBytes(StandardCharsets.UTF_8);
+        MemorySegment.copy(b, 0, key, JAVA_BYTE, textOffset, Math.min(b.length, maxBytes));
+        return key;
     }
 }

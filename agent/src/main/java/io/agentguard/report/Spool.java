@@ -79,13 +79,6 @@ public final class Spool implements AutoCloseable {
         }
     }
 
-    /** Appends records and forces them to disk; returns the last sequence, or -1 if none fit. */
-    public long append(List<Record.Builder> records) throws IOException {
-        long last = write(records);
-        force();
-        return last;
-    }
-
     /**
      * Appends records (writer thread only), assigning sequences; returns the last one, or -1 if
      * none fit. They are in the file, readable by the sender at once, but not yet forced to disk:

@@ -137,6 +137,24 @@ class EnforcementKernelTest {
                 .getFirst().getExit().getSignalName()).isEqualTo("SIGKILL");
     }
 
+    @Test
+    void aProgramDeniedByItsPathNeverRunsAndAnotherPathStillDoes() throws Exception {
+        Path marker = SCRATCH.resolve("ran-" + System.nanoTime());
+        Path denied = SCRATCH.resolve("payload-" + System.nanoTime());
+        Path allowed = SCRATCH.resolve("payload-ok-" + System.nanoTime());
+        for (Path script : List.of(denied, allowed)) {
+            Files.writeString(script, "#!/bin/sh\ntouch " + marker + "-$(basename $0)\n");
+            Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        Path cg = KERNEL.newCgroup("exec-path");
+        KERNEL.agent().addPolicyForTest(new Policy(KERNEL.mount().relativize(cg).toString(), null, false, List.of(),
+                false, 0, false, List.of(), List.of(), List.of(denied.toString())));
+        assertThat(KERNEL.runIn(cg, denied.toString()).exitStatus()).isEqualTo(128 + 9);
+        assertThat(Path.of(marker + "-" + denied.getFileName())).doesNotExist();
+        assertThat(KERNEL.runIn(cg, allowed.toString()).exitStatus()).isZero();
+        assertThat(Path.of(marker + "-" + allowed.getFileName())).exists();
+    }
+
     private KernelAgentExtension.Run replay(Path cg) throws Exception {
         return KERNEL.runIn(cg, KernelAgentExtension.nativeTool("nvreplay").toString(), "-v", "--ctl",
                 KERNEL.standin("nvidiactl").toString(), "--gpu", KERNEL.standin("nvidia0").toString(), "--uvm",

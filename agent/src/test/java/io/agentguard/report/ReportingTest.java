@@ -146,7 +146,7 @@ class ReportingTest {
             for (int i = 1; i <= 100; i++) {
                 batch.add(Record.newBuilder().setViolation(violation(i)));
             }
-            s.append(batch);
+            s.write(batch);
         }
         Path segment;
         try (var files = Files.list(spoolDir)) {

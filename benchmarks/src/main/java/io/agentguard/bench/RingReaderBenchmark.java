@@ -7,6 +7,7 @@ import io.agentguard.bpf.KernelCounters;
 import io.agentguard.bpf.RingBufferReader;
 import io.agentguard.event.RecordLayout;
 import io.agentguard.scope.AgentCgroups;
+import io.agentguard.scope.Cgroup2Mount;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -21,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -102,11 +104,13 @@ public final class RingReaderBenchmark {
             object.load();
             MemorySegment key = arena.allocate(8, 8);
             MemorySegment value = arena.allocate(RecordLayout.CONFIG_SIZE, 8);
-            key.set(ValueLayout.JAVA_LONG, 0, AgentCgroups.inode(cgroup));
+            Path mount = Cgroup2Mount.find();
+            AgentCgroups scope = AgentCgroups.resolve(mount, List.of(mount.relativize(cgroup).toString()), false);
+            key.set(ValueLayout.JAVA_LONG, 0, scope.roots().getFirst().id());
             value.set(ValueLayout.JAVA_INT, 0, 1);
             object.map("ag_scope_roots").update(key, value.asSlice(0, 4));
             value.fill((byte) 0);
-            value.set(ValueLayout.JAVA_LONG, RecordLayout.CONFIG_SCOPE_LEVELS, 1L << cgroupLevel(cgroup));
+            value.set(ValueLayout.JAVA_LONG, RecordLayout.CONFIG_SCOPE_LEVELS, scope.levelMask());
             value.set(ValueLayout.JAVA_INT, RecordLayout.CONFIG_RINGBUF_WAKEUP, batched ? WAKEUP_BATCHED : WAKEUP_KERNEL);
             key.set(ValueLayout.JAVA_INT, 0, 0);
             object.map("ag_config").update(key.asSlice(0, 4), value);
@@ -224,17 +228,6 @@ public final class RingReaderBenchmark {
             throw new IllegalStateException("the generator failed (exit " + generator.exitValue() + ")");
         }
         return out;
-    }
-
-    /** Level below the cgroup2 mount (what the BPF scope check walks). */
-    private static int cgroupLevel(Path dir) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/mounts"))) {
-            String[] f = line.split(" ");
-            if (f.length > 2 && f[2].equals("cgroup2") && dir.startsWith(f[1])) {
-                return Path.of(f[1]).relativize(dir).getNameCount();
-            }
-        }
-        throw new IllegalArgumentException(dir + " is not below the cgroup2 mount");
     }
 
     private static Map<String, String> options(String[] args) {
