@@ -824,8 +824,8 @@ static __always_inline void read_ioctl_args(struct ag_gpu_ioctl *g, __u32 cmd, _
 			return;
 		}
 		if (AG_IOC_NR(cmd) == NV_ESC_IOCTL_XFER_CMD) {
-			/* { u32 cmd; u32 size; u64 ptr }: decode the wrapped call instead */
-			struct { __u32 cmd; __u32 size; __u64 ptr; } xfer;
+			/* decode the wrapped call instead */
+			struct nv_ioctl_xfer xfer;
 			if (bpf_probe_read_user(&xfer, sizeof(xfer), (void *)arg) == 0) {
 				g->inner_cmd = xfer.cmd;
 				g->flags |= AG_IOCTL_XFER_UNWRAPPED;
@@ -850,10 +850,11 @@ copy:
 
 	/* RM_ALLOC: the class alone says what is being created; memory classes carry a
 	 * size and NV01_DEVICE_0 the GPU index in the params struct behind pAllocParms. */
-	if (len >= NVOS21_PALLOCPARMS_OFFSET + 8 && AG_IOC_NR(cmd) == NV_ESC_RM_ALLOC &&
+	if (len >= sizeof(struct nv_rm_alloc) && AG_IOC_NR(cmd) == NV_ESC_RM_ALLOC &&
 	    g->role != AG_DEV_UVM && g->role != AG_DEV_UVM_TOOLS) {
-		__u32 hclass = *(__u32 *)&g->arg[NVOS21_HCLASS_OFFSET];
-		__u64 params = *(__u64 *)&g->arg[NVOS21_PALLOCPARMS_OFFSET];
+		struct nv_rm_alloc *alloc = (struct nv_rm_alloc *)g->arg;
+		__u32 hclass = alloc->h_class;
+		__u64 params = alloc->p_alloc_parms;
 		if (params && bpf_probe_read_user(&g->aux0, sizeof(g->aux0), (void *)params) == 0) {
 			g->flags |= AG_IOCTL_PARAMS_READ;
 			if (hclass == NV01_MEMORY_LOCAL_USER || hclass == NV01_MEMORY_SYSTEM)
@@ -888,7 +889,7 @@ static __always_inline __u32 compute_verdict(void)
 
 static __always_inline bool is_compute_class(__u32 hclass)
 {
-	return (hclass & 0xff) == 0xc0 && hclass >= 0xa0c0 && hclass <= 0xffff;
+	return (hclass & 0xff) == NV_COMPUTE_CLASS_LOW_BYTE && hclass >= NV_COMPUTE_CLASS_MIN && hclass <= 0xffff;
 }
 
 /* Returns the compute verdict (DENIED: the caller must stop the ioctl). */
@@ -918,8 +919,8 @@ static __always_inline __u32 on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd
 	g->aux1 = 0;
 	read_ioctl_args(g, cmd, arg);
 	if (AG_IOC_NR(g->inner_cmd) == NV_ESC_RM_ALLOC && g->role != AG_DEV_UVM && g->role != AG_DEV_UVM_TOOLS &&
-	    g->arg_len >= NVOS21_HCLASS_OFFSET + 4 &&
-	    is_compute_class(*(__u32 *)&g->arg[NVOS21_HCLASS_OFFSET]))
+	    g->arg_len >= offsetof(struct nv_rm_alloc, h_class) + sizeof(__u32) &&
+	    is_compute_class(((struct nv_rm_alloc *)g->arg)->h_class))
 		g->verdict = compute_verdict();
 	__u32 verdict = g->verdict;
 	submit(g);

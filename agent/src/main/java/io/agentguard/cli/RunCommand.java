@@ -3,6 +3,8 @@ package io.agentguard.cli;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.AgentConfigLoader;
 import io.agentguard.config.ConfigException;
+import io.agentguard.config.OutputFormat;
+import io.agentguard.config.SyscallOutcomes;
 import io.agentguard.daemon.Agent;
 import io.agentguard.output.EventWriter;
 import picocli.CommandLine.Command;
@@ -107,10 +109,13 @@ public final class RunCommand implements Callable<Integer> {
             b.createMissingCgroups(createCgroups);
         }
         if (output != null || format != null) {
-            String f = format != null ? format : config.outputFormat();
-            if (!f.equals("json") && !f.equals("text")) {
-                System.err.println("agentguard: --format must be json or text, not '" + f + "'");
-                return 2;
+            OutputFormat f = config.outputFormat();
+            if (format != null) {
+                f = parse(OutputFormat.class, format);
+                if (f == null) {
+                    System.err.println("agentguard: --format must be json or text, not '" + format + "'");
+                    return 2;
+                }
             }
             b.output(output != null ? output : config.outputPath(), f);
         }
@@ -128,11 +133,12 @@ public final class RunCommand implements Callable<Integer> {
             b.statsIntervalMs(statsIntervalSeconds * 1000L);
         }
         if (syscallOutcomes != null) {
-            if (!List.of("auto", "on", "off").contains(syscallOutcomes)) {
+            SyscallOutcomes v = parse(SyscallOutcomes.class, syscallOutcomes);
+            if (v == null) {
                 System.err.println("agentguard: --syscall-outcomes must be auto, on or off, not '" + syscallOutcomes + "'");
                 return 2;
             }
-            b.syscallOutcomes(syscallOutcomes);
+            b.syscallOutcomes(v);
         }
         if (rules != null) {
             b.rulePaths(rules);
@@ -165,8 +171,7 @@ public final class RunCommand implements Callable<Integer> {
         Writer out = config.outputPath().equals("-")
                 ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), 1 << 16)
                 : openAppend(config.outputPath());
-        EventWriter writer = new EventWriter(out,
-                config.outputFormat().equals("text") ? EventWriter.Format.TEXT : EventWriter.Format.JSON, 65536);
+        EventWriter writer = new EventWriter(out, config.outputFormat(), 65536);
         Agent agent;
         try {
             agent = Agent.start(config, writer, writer::acceptViolation, io.agentguard.log.Log.stderr());
@@ -214,6 +219,16 @@ public final class RunCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             System.err.println("agentguard: cannot handle SIGHUP: " + e.getMessage());
         }
+    }
+
+    /** The enum constant spelled in lower case, or null. */
+    private static <E extends Enum<E>> E parse(Class<E> type, String text) {
+        for (E e : type.getEnumConstants()) {
+            if (e.name().toLowerCase(java.util.Locale.ROOT).equals(text)) {
+                return e;
+            }
+        }
+        return null;
     }
 
     private static Writer openAppend(String path) throws IOException {

@@ -90,7 +90,7 @@ public final class AgentConfigLoader {
         List<String> cgroups = List.of();
         boolean create = false;
         String outputPath = "-";
-        String outputFormat = "json";
+        OutputFormat outputFormat = OutputFormat.JSON;
         int maxArgs = 4096;
         int ringBytes = 8 << 20;
         int wakeupDelayMs = 2;
@@ -98,7 +98,7 @@ public final class AgentConfigLoader {
         long rescanMs = 5000;
         long outcomeTimeoutMs = 3000;
         long statsMs = 10_000;
-        String syscallOutcomes = "auto";
+        SyscallOutcomes syscallOutcomes = SyscallOutcomes.AUTO;
         boolean emitEvents = true;
         boolean defaultPack = true;
         List<String> rulePaths = List.of();
@@ -114,7 +114,7 @@ public final class AgentConfigLoader {
         long blockMs = 600_000;
         List<String> collectors = List.of();
         String node = "";
-        String tlsMode = "tls";
+        TlsMode tlsMode = TlsMode.TLS;
         String ca = "";
         String cert = "";
         String keyFile = "";
@@ -138,7 +138,7 @@ public final class AgentConfigLoader {
                 case "agent_cgroups" -> cgroups = strings(v, key);
                 case "create_missing_cgroups" -> create = bool(v, key);
                 case "stats_interval_ms" -> statsMs = integer(v, key, 0, 86_400_000L);
-                case "syscall_outcomes" -> syscallOutcomes = oneOf(v, key, "auto", "on", "off");
+                case "syscall_outcomes" -> syscallOutcomes = oneOf(v, key, SyscallOutcomes.class);
                 case "runtime_dir" -> runtimeDir = string(v, key);
                 case "mode" -> enforce = oneOf(v, key, "monitor", "enforce").equals("enforce");
                 case "policies" -> policiesNode = mapping(v, key);
@@ -150,7 +150,7 @@ public final class AgentConfigLoader {
                         Node sv = s.getValueNode();
                         switch (name) {
                             case "output.path" -> outputPath = string(sv, name);
-                            case "output.format" -> outputFormat = oneOf(sv, name, "json", "text");
+                            case "output.format" -> outputFormat = oneOf(sv, name, OutputFormat.class);
                             case "output.events" -> emitEvents = bool(sv, name);
                             case "rules.default_pack" -> defaultPack = bool(sv, name);
                             case "rules.paths" -> rulePaths = strings(sv, name);
@@ -179,7 +179,7 @@ public final class AgentConfigLoader {
                                     throw new ConfigException(where(sv) + name + ": '" + metricsListen + "' is not HOST:PORT");
                                 }
                             }
-                            case "report.tls" -> tlsMode = oneOf(sv, name, "tls", "mtls", "plaintext");
+                            case "report.tls" -> tlsMode = oneOf(sv, name, TlsMode.class);
                             case "report.ca" -> ca = string(sv, name);
                             case "report.cert" -> cert = string(sv, name);
                             case "report.key" -> keyFile = string(sv, name);
@@ -248,13 +248,13 @@ public final class AgentConfigLoader {
                         eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs);
     }
 
-    private AgentConfig.Report report(List<String> collectors, String node, String tlsMode, String ca, String cert,
+    private AgentConfig.Report report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert,
                                       String key, String spoolDir, long spoolMax, boolean events, long eventsPerSecond,
                                       int evidence, long heartbeatMs, Node at) {
         if (collectors.isEmpty()) {
             return null;
         }
-        if (tlsMode.equals("mtls") && (cert.isEmpty() || key.isEmpty())) {
+        if (tlsMode == TlsMode.MTLS && (cert.isEmpty() || key.isEmpty())) {
             throw new ConfigException(where(at) + "report: tls mtls needs cert and key (the node's client certificate)");
         }
         for (String f : List.of(ca, cert, key)) {
@@ -425,8 +425,8 @@ public final class AgentConfigLoader {
         java.util.Map<String, Long> perNetwork = new java.util.HashMap<>();
         for (Policy.EgressEntry e : entries) {
             long n = perNetwork.merge(java.util.Arrays.toString(e.range()), 1L, Long::sum);
-            if (n > io.agentguard.event.RecordLayout.EGRESS_RULES) {
-                throw new ConfigException(where(at) + "egress: more than " + io.agentguard.event.RecordLayout.EGRESS_RULES
+            if (n > io.agentguard.abi.KernelAbi.AG_EGRESS_RULES) {
+                throw new ConfigException(where(at) + "egress: more than " + io.agentguard.abi.KernelAbi.AG_EGRESS_RULES
                         + " entries for the network of '" + e.text() + "'");
             }
         }
@@ -470,6 +470,19 @@ public final class AgentConfigLoader {
             return s.getValue();
         }
         throw new ConfigException(where(node) + name + ": expected a non-empty string");
+    }
+
+    /** One of an enum's constants, spelled in lower case. */
+    private <E extends Enum<E>> E oneOf(Node node, String name, Class<E> values) {
+        String v = string(node, name);
+        for (E e : values.getEnumConstants()) {
+            if (e.name().toLowerCase(java.util.Locale.ROOT).equals(v)) {
+                return e;
+            }
+        }
+        throw new ConfigException(where(node) + name + ": '" + v + "' is not one of " + java.util.Arrays.stream(
+                values.getEnumConstants()).map(e -> e.name().toLowerCase(java.util.Locale.ROOT)).collect(
+                java.util.stream.Collectors.joining(", ")));
     }
 
     private String oneOf(Node node, String name, String... values) {

@@ -150,7 +150,7 @@ public final class RingReaderBenchmark {
                         mode, wakeup, record, burst, emitted + lost, delivered, lost, secondsMeasured,
                         secondsMeasured > 0 ? measured / secondsMeasured : 0.0,
                         drain || delivered == 0 ? 0.0 : (double) readerCpuNs / delivered,
-                        tally.checksum == tally.records * RecordLayout.TYPE_GPU_IOCTL ? 1 : 0);
+                        tally.checksum == tally.records * RecordLayout.AG_REC_GPU_IOCTL ? 1 : 0);
                 link.close();
                 if (emitted != delivered) {
                     System.exit(3);

@@ -15,7 +15,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
-import static io.agentguard.event.RecordLayout.*;
+import static io.agentguard.abi.KernelAbi.*;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
@@ -44,11 +44,11 @@ class ConsumerPipelineTest {
         pipeline.onRecord(buf, 0, 10);                       // shorter than a header
         header(99, 64);
         pipeline.onRecord(buf, 0, 64);                       // unknown type
-        header(TYPE_FORK, FORK_SIZE + 8);
+        header(AG_REC_FORK, FORK_SIZE + 8);
         pipeline.onRecord(buf, 0, (int) FORK_SIZE + 8);      // size too big for a fork
-        header(TYPE_GPU_IOCTL, GPU_IOCTL_SIZE);
+        header(AG_REC_GPU_IOCTL, GPU_IOCTL_SIZE);
         pipeline.onRecord(buf, 0, 100);                      // header claims more than the ring record holds
-        header(TYPE_FORK, FORK_SIZE);
+        header(AG_REC_FORK, FORK_SIZE);
         buf.set(JAVA_INT_UNALIGNED, FORK_CHILD_PID, 101);
         pipeline.onRecord(buf, 0, (int) FORK_SIZE);
         pipeline.publishCounters();
@@ -67,7 +67,7 @@ class ConsumerPipelineTest {
 
     @Test
     void execArgsLengthBeyondTheRecordIsClamped() {
-        header(TYPE_EXEC, EXEC_ARGS + 4);
+        header(AG_REC_EXEC, EXEC_ARGS + 4);
         buf.set(JAVA_SHORT_UNALIGNED, EXEC_ARGS_LEN, (short) 4000);   // lies: only 4 bytes sent
         buf.setString(EXEC_ARGS, "abc");
         pipeline.onRecord(buf, 0, (int) EXEC_ARGS + 4);
@@ -76,7 +76,7 @@ class ConsumerPipelineTest {
 
     @Test
     void tcpConnectWithoutOutcomeIsEmittedInProgressAfterTimeout() {
-        header(TYPE_CONNECT, CONNECT_SIZE);
+        header(AG_REC_CONNECT, CONNECT_SIZE);
         buf.set(JAVA_SHORT_UNALIGNED, CONNECT_FAMILY, (short) 2);
         buf.set(JAVA_INT_UNALIGNED, CONNECT_FLAGS, CONNECT_RESULT_FOLLOWS);
         buf.set(JAVA_LONG_UNALIGNED, CONNECT_SOCK_COOKIE, 77);
