@@ -35,15 +35,15 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class KernelAbiTest {
     private static final Path HEADER = Path.of(System.getProperty("agentguard.bpf.header", "../bpf/agentguard.h"));
-    private static final Path ABI_OBJECT = Path.of(System.getProperty("agentguard.bpf.abi.object",
-            "target/bpf/abi.bpf.o"));
+    private static final Path ABI_OBJECT = Path.of(System.getProperty("agentguard.bpf.dir", "target/bpf"), "abi.bpf.o");
 
+    /** The programs' BTF holds the structs of map keys and values and those CO-RE or a map names. */
     @Test
     void everyStructOfTheShippedObjectHasItsOffsetsAndSizeInJava() throws Exception {
         Btf shipped = Btf.of(shippedObject());
         Map<String, JsonObject> structs = shipped.structs();
         assertThat(structs).as("structs of the shipped object's BTF").containsKeys("ag_header", "ag_exec",
-                "ag_gpu_ioctl", "ag_config", "ag_egress_value");
+                "ag_config", "ag_egress_value", "ag_policy", "ag_device_key");
         assertThat(javaLayouts(structs.values(), shipped)).containsExactlyInAnyOrderEntriesOf(btfLayouts(structs.values()));
     }
 

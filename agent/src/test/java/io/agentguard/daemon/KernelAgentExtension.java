@@ -3,6 +3,7 @@ package io.agentguard.daemon;
 import io.agentguard.bpf.Libc;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.AgentConfigLoader;
+import io.agentguard.config.SyscallOutcomes;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.Violation;
 import io.agentguard.scope.AgentCgroups;
@@ -41,7 +42,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
             io.agentguard.config.Policies.UNRESTRICTED);
     private final int maxArgsBytes;
     private final int ringBufferBytes;
-    private final String syscallOutcomes;
+    private final SyscallOutcomes syscallOutcomes;
     private Path procDevices = Path.of("/proc/devices");
     private boolean standins = true;
     private long deviceRescanMs = 5000;
@@ -52,10 +53,10 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     private Agent agent;
 
     public KernelAgentExtension(int maxArgsBytes) {
-        this(maxArgsBytes, 1 << 20, "auto");
+        this(maxArgsBytes, 1 << 20, SyscallOutcomes.AUTO);
     }
 
-    public KernelAgentExtension(int maxArgsBytes, int ringBufferBytes, String syscallOutcomes) {
+    public KernelAgentExtension(int maxArgsBytes, int ringBufferBytes, SyscallOutcomes syscallOutcomes) {
         this.maxArgsBytes = maxArgsBytes;
         this.ringBufferBytes = ringBufferBytes;
         this.syscallOutcomes = syscallOutcomes;

@@ -1,6 +1,10 @@
-package io.agentguard.daemon;
+package io.agentguard.pipeline;
 
-import io.agentguard.event.EventDecoder;
+import io.agentguard.abi.KernelAbi.Connect;
+import io.agentguard.abi.KernelAbi.Exec;
+import io.agentguard.abi.KernelAbi.Fork;
+import io.agentguard.abi.KernelAbi.GpuIoctl;
+import io.agentguard.abi.KernelAbi.Header;
 import io.agentguard.event.NvidiaIoctlDecoder;
 import io.agentguard.process.ProcessTable;
 import io.agentguard.proto.v1.ClassKind;
@@ -25,18 +29,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ConsumerPipelineTest {
     private final List<Event> out = new ArrayList<>();
     private final List<Violation> violations = new ArrayList<>();
-    private final ConsumerPipeline pipeline = new ConsumerPipeline(
-            new EventDecoder(out::add, id -> "cg/" + id, () -> 1_000_000_000L, 1000),
-            new ProcessTable(1024, 10_000_000_000L), new Classifier(RuleSet.empty()), id -> "cg/" + id, true,
-            violations::add);
-    private final MemorySegment buf = Arena.ofAuto().allocate(EXEC_SIZE, 8);
+    private final ConsumerPipeline pipeline = new ConsumerPipeline.Builder(new Classifier(RuleSet.empty()),
+            new ProcessTable(1024, 10_000_000_000L)).cgroupPaths(id -> "cg/" + id).wallMinusMonotonicNs(() -> 1_000_000_000L)
+            .connectOutcomeTimeoutMs(1000).events(out::add, true).violations(violations::add).build();
+    private final MemorySegment buf = Arena.ofAuto().allocate(Exec.SIZEOF, 8);
 
     private void header(int type, long size) {
-        buf.set(JAVA_SHORT_UNALIGNED, HEADER_TYPE, (short) type);
-        buf.set(JAVA_SHORT_UNALIGNED, HEADER_SIZE_FIELD, (short) size);
-        buf.set(JAVA_LONG_UNALIGNED, HEADER_KTIME_NS, 5_000_000_000L);
-        buf.set(JAVA_LONG_UNALIGNED, HEADER_CGROUP_ID, 42);
-        buf.set(JAVA_INT_UNALIGNED, HEADER_PID, 100);
+        buf.set(JAVA_SHORT_UNALIGNED, Header.TYPE, (short) type);
+        buf.set(JAVA_SHORT_UNALIGNED, Header.SIZE, (short) size);
+        buf.set(JAVA_LONG_UNALIGNED, Header.KTIME_NS, 5_000_000_000L);
+        buf.set(JAVA_LONG_UNALIGNED, Header.CGROUP_ID, 42);
+        buf.set(JAVA_INT_UNALIGNED, Header.PID, 100);
     }
 
     @Test
@@ -44,13 +47,13 @@ class ConsumerPipelineTest {
         pipeline.onRecord(buf, 0, 10);                       // shorter than a header
         header(99, 64);
         pipeline.onRecord(buf, 0, 64);                       // unknown type
-        header(AG_REC_FORK, FORK_SIZE + 8);
-        pipeline.onRecord(buf, 0, (int) FORK_SIZE + 8);      // size too big for a fork
-        header(AG_REC_GPU_IOCTL, GPU_IOCTL_SIZE);
+        header(AG_REC_FORK, Fork.SIZEOF + 8);
+        pipeline.onRecord(buf, 0, (int) Fork.SIZEOF + 8);      // size too big for a fork
+        header(AG_REC_GPU_IOCTL, GpuIoctl.SIZEOF);
         pipeline.onRecord(buf, 0, 100);                      // header claims more than the ring record holds
-        header(AG_REC_FORK, FORK_SIZE);
-        buf.set(JAVA_INT_UNALIGNED, FORK_CHILD_PID, 101);
-        pipeline.onRecord(buf, 0, (int) FORK_SIZE);
+        header(AG_REC_FORK, Fork.SIZEOF);
+        buf.set(JAVA_INT_UNALIGNED, Fork.CHILD_PID, 101);
+        pipeline.onRecord(buf, 0, (int) Fork.SIZEOF);
         pipeline.publishCounters();
 
         assertThat(pipeline.counters().invalid()).isEqualTo(4);
@@ -67,20 +70,20 @@ class ConsumerPipelineTest {
 
     @Test
     void execArgsLengthBeyondTheRecordIsClamped() {
-        header(AG_REC_EXEC, EXEC_ARGS + 4);
-        buf.set(JAVA_SHORT_UNALIGNED, EXEC_ARGS_LEN, (short) 4000);   // lies: only 4 bytes sent
-        buf.setString(EXEC_ARGS, "abc");
-        pipeline.onRecord(buf, 0, (int) EXEC_ARGS + 4);
+        header(AG_REC_EXEC, Exec.ARGS + 4);
+        buf.set(JAVA_SHORT_UNALIGNED, Exec.ARGS_LEN, (short) 4000);   // lies: only 4 bytes sent
+        buf.setString(Exec.ARGS, "abc");
+        pipeline.onRecord(buf, 0, (int) Exec.ARGS + 4);
         assertThat(out.getFirst().getExec().getArgsList()).containsExactly("abc");
     }
 
     @Test
     void tcpConnectWithoutOutcomeIsEmittedInProgressAfterTimeout() {
-        header(AG_REC_CONNECT, CONNECT_SIZE);
-        buf.set(JAVA_SHORT_UNALIGNED, CONNECT_FAMILY, (short) 2);
-        buf.set(JAVA_INT_UNALIGNED, CONNECT_FLAGS, CONNECT_RESULT_FOLLOWS);
-        buf.set(JAVA_LONG_UNALIGNED, CONNECT_SOCK_COOKIE, 77);
-        pipeline.onRecord(buf, 0, (int) CONNECT_SIZE);
+        header(AG_REC_CONNECT, Connect.SIZEOF);
+        buf.set(JAVA_SHORT_UNALIGNED, Connect.FAMILY, (short) AG_AF_INET);
+        buf.set(JAVA_INT_UNALIGNED, Connect.FLAGS, AG_CONNECT_RESULT_FOLLOWS);
+        buf.set(JAVA_LONG_UNALIGNED, Connect.SOCK_COOKIE, 77);
+        pipeline.onRecord(buf, 0, (int) Connect.SIZEOF);
         assertThat(out).isEmpty();
         pipeline.expireConnects(5_000_000_000L + 999_000_000L);
         assertThat(out).isEmpty();
@@ -97,8 +100,8 @@ class ConsumerPipelineTest {
         assertThat(NvidiaIoctlDecoder.classKind(0xc8b5)).isEqualTo(ClassKind.CLASS_KIND_COPY);
         assertThat(NvidiaIoctlDecoder.classKind(0xc86f)).isEqualTo(ClassKind.CLASS_KIND_CHANNEL);
         assertThat(NvidiaIoctlDecoder.classKind(0x41)).isEqualTo(ClassKind.CLASS_KIND_CLIENT);
-        assertThat(NvidiaIoctlDecoder.name(ROLE_UVM, 0x30000001)).isEqualTo("UVM_INITIALIZE");
-        assertThat(NvidiaIoctlDecoder.name(ROLE_CONTROL, 0xc030462b)).isEqualTo("RM_ALLOC");
-        assertThat(NvidiaIoctlDecoder.name(ROLE_CONTROL, 0x5401)).isEqualTo("IOCTL_0x00005401");
+        assertThat(NvidiaIoctlDecoder.name(AG_DEV_UVM, 0x30000001)).isEqualTo("UVM_INITIALIZE");
+        assertThat(NvidiaIoctlDecoder.name(AG_DEV_CONTROL, 0xc030462b)).isEqualTo("RM_ALLOC");
+        assertThat(NvidiaIoctlDecoder.name(AG_DEV_CONTROL, 0x5401)).isEqualTo("IOCTL_0x00005401");
     }
 }
