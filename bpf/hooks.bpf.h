@@ -7,7 +7,7 @@
  * (reserve, fill_header, submit with the wakeup policy), so that every hook writes its record
  * the same way.
  *
- * Hook choice (shared/reference/kernel.md): sched tracepoints and cgroup hooks cost nothing
+ * Hook choice (docs/ENFORCEMENT.md): sched tracepoints and cgroup hooks cost nothing
  * outside agent cgroups; syscall tracepoints cost every task a slow path, so the agent
  * attaches them only when needed (sys_enter_ioctl when NVIDIA devices or stand-ins exist,
  * and not at all where the kernel accepts lsm/file_ioctl; the syscall outcomes when asked or

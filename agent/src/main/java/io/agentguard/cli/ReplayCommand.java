@@ -1,6 +1,7 @@
 package io.agentguard.cli;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Struct;
 import com.google.protobuf.util.JsonFormat;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.AgentConfigLoader;
@@ -95,11 +96,16 @@ public final class ReplayCommand implements Callable<Integer> {
             String line;
             while ((line = in.readLine()) != null) {
                 lineNumber++;
-                if (line.isBlank() || line.contains("\"rule\":")) {
+                if (line.isBlank()) {
                     continue;
                 }
                 Event.Builder b = Event.newBuilder();
                 try {
+                    Struct.Builder object = Struct.newBuilder();
+                    parser.merge(line, object);
+                    if (object.containsFields("rule")) {
+                        continue;   // a violation the agent printed among its events
+                    }
                     parser.merge(line, b);
                     Event e = b.build();
                     if (e.hasAction()) {

@@ -256,6 +256,11 @@ public final class Agent implements AutoCloseable {
         policies.add(policy);
     }
 
+    /** What `agentguard status --json` prints. */
+    String status() {
+        return status.json();
+    }
+
     public AgentStatus.Stats stats() {
         return status.stats();
     }

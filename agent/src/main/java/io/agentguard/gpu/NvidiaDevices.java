@@ -18,7 +18,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
- * Which device numbers are NVIDIA devices (shared/reference/nvidia.md): major 195 for
+ * Which device numbers are NVIDIA devices (docs/EVENTS.md, GpuEvent; NV_* in bpf/agentguard.h): major 195 for
  * nvidiactl, nvidiaN and nvidia-modeset; nvidia-uvm's dynamic major from /proc/devices,
  * which appears only once the uvm module loads, so {@link #read} is called again later;
  * and the declared stand-ins.

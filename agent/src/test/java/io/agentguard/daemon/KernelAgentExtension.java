@@ -43,6 +43,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     private final int maxArgsBytes;
     private final int ringBufferBytes;
     private final SyscallOutcomes syscallOutcomes;
+    private Predicate<Event> failOn = e -> false;
     private Path procDevices = Path.of("/proc/devices");
     private boolean standins = true;
     private long deviceRescanMs = 5000;
@@ -72,6 +73,12 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     /** Rule files (after the default pack), watched for changes every 100 ms. */
     public KernelAgentExtension withRules(List<String> paths) {
         this.rulePaths = paths;
+        return this;
+    }
+
+    /** The event sink throws on matching events, as a fault in the pipeline would (on the consumer thread). */
+    public KernelAgentExtension failOn(Predicate<Event> poisoned) {
+        this.failOn = poisoned;
         return this;
     }
 
@@ -134,6 +141,9 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     }
 
     private synchronized void collect(Event e) {
+        if (failOn.test(e)) {
+            throw new IllegalStateException("poisoned event for the test: " + e.getKindCase());
+        }
         events.add(e);
         notifyAll();
     }

@@ -37,8 +37,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The default rule pack against the scenario cases in default-pack-cases.yaml: each case
  * (one event or a sequence) goes through the real pipeline (records, process table,
- * classifier); `match` cases must fire their rule, `nomatch` cases (benign work from
- * threats.md and near misses) must not.
+ * classifier); `match` cases must fire their rule, `nomatch` cases (benign agent work and
+ * near misses) must not.
  */
 class DefaultPackTest {
     private static final RuleSet PACK = RuleLoader.load(true, List.of());
