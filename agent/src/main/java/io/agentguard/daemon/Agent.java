@@ -318,15 +318,6 @@ public final class Agent implements AutoCloseable {
         return consumer.parked();
     }
 
-    /** Port of the metrics endpoint (-1: off). */
-    public int metricsPort() {
-        return metrics == null ? -1 : metrics.port();
-    }
-
-    public Path statusSocket() {
-        return statusServer.path();
-    }
-
     /** Blocks until the consumer thread ends (after {@link #close} or a failure). */
     public void awaitTermination() throws InterruptedException {
         consumer.awaitTermination();

@@ -23,7 +23,6 @@ public final class GpuIoctlRecord extends RecordFlyweight<GpuIoctlRecord> {
     public int flags() { return u16(GpuIoctl.FLAGS); }
     public int innerCmd() { return i32(GpuIoctl.INNER_CMD); }
     public int verdict() { return i32(GpuIoctl.VERDICT); }
-    public long argPtr() { return i64(GpuIoctl.ARG_PTR); }
     /** RM_ALLOC with AG_IOCTL_PARAMS_READ: the first u64 of the class's params. */
     public long aux0() { return i64(GpuIoctl.AUX0); }
     /** RM_ALLOC of a memory class with AG_IOCTL_PARAMS_READ: the params' size field. */

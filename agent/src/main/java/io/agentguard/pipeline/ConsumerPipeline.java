@@ -294,7 +294,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     /** Wiring of a {@link ConsumerPipeline}; what is not set is off. */
     public static final class Builder {
         private final Classifier classifier;
-        private ProcessTable processes;
+        private final ProcessTable processes;
         private LongFunction<String> cgroupPaths = id -> "";
         private LongSupplier wallMinusMonotonicNs = () -> 0;
         private long connectOutcomeTimeoutMs = 3000;
@@ -310,12 +310,6 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         public Builder(Classifier classifier, ProcessTable processes) {
             this.classifier = classifier;
             this.processes = processes;
-        }
-
-        /** Another table (benchmarks fill one beforehand). */
-        public Builder processTable(ProcessTable table) {
-            this.processes = table;
-            return this;
         }
 
         /** cgroup id to path relative to the cgroup2 mount ("" if unknown). */

@@ -193,18 +193,6 @@ public final class EventContext {
         return n != null ? n : "";
     }
 
-    public int processSlot() {
-        return slot;
-    }
-
-    public ProcessTable processes() {
-        return processes;
-    }
-
-    public RecordFlyweight<?> record() {
-        return record;
-    }
-
     private int parentSlot() {
         return ancestorCount() > 0 ? ancestorSlots[0] : -1;
     }
