@@ -16,11 +16,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class ConfigMap {
     private final BpfMap map;
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment key = arena.allocate(4, 4);
-    private final MemorySegment value = arena.allocate(Config.SIZEOF, 8);
+    private final MemorySegment key = Arena.ofAuto().allocate(4, 4);
+    private final MemorySegment value = Arena.ofAuto().allocate(Config.SIZEOF, 8);
 
-    /** Starts from what the map holds (adopted pins keep the generation in force). */
+    /** Starts from what the map holds: an adopted map keeps its generation and scope until they are rewritten. */
     public ConfigMap(BpfMap map) {
         this.map = map;
         if (!map.lookup(key, value)) {
@@ -38,11 +37,18 @@ public final class ConfigMap {
         write();
     }
 
-    /** @param wakeup AG_WAKEUP_* */
-    public synchronized void settings(int maxArgsBytes, int wakeup, int daemonTgid) {
+    /**
+     * This run's settings, in one update: what a previous run's adopted entry said about them
+     * (syscall outcomes attached, say) no longer holds until this run says so again.
+     *
+     * @param wakeup AG_WAKEUP_*
+     */
+    public synchronized void start(int maxArgsBytes, int wakeup, int daemonTgid, boolean tamperEnforce) {
         value.set(JAVA_INT, Config.MAX_ARGS_BYTES, maxArgsBytes);
         value.set(JAVA_INT, Config.RINGBUF_WAKEUP, wakeup);
         value.set(JAVA_INT, Config.DAEMON_TGID, daemonTgid);
+        value.set(JAVA_INT, Config.TAMPER_ENFORCE, tamperEnforce ? 1 : 0);
+        value.set(JAVA_INT, Config.SYSCALL_OUTCOMES, 0);
         write();
     }
 

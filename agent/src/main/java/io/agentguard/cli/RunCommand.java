@@ -3,6 +3,7 @@ package io.agentguard.cli;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.AgentConfigLoader;
 import io.agentguard.config.ConfigException;
+import io.agentguard.config.ConfigValues;
 import io.agentguard.config.OutputFormat;
 import io.agentguard.config.SyscallOutcomes;
 import io.agentguard.daemon.Agent;
@@ -111,7 +112,7 @@ public final class RunCommand implements Callable<Integer> {
         if (output != null || format != null) {
             OutputFormat f = config.outputFormat();
             if (format != null) {
-                f = parse(OutputFormat.class, format);
+                f = ConfigValues.parse(OutputFormat.class, format).orElse(null);
                 if (f == null) {
                     System.err.println("agentguard: --format must be json or text, not '" + format + "'");
                     return 2;
@@ -133,7 +134,7 @@ public final class RunCommand implements Callable<Integer> {
             b.statsIntervalMs(statsIntervalSeconds * 1000L);
         }
         if (syscallOutcomes != null) {
-            SyscallOutcomes v = parse(SyscallOutcomes.class, syscallOutcomes);
+            SyscallOutcomes v = ConfigValues.parse(SyscallOutcomes.class, syscallOutcomes).orElse(null);
             if (v == null) {
                 System.err.println("agentguard: --syscall-outcomes must be auto, on or off, not '" + syscallOutcomes + "'");
                 return 2;
@@ -219,16 +220,6 @@ public final class RunCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             System.err.println("agentguard: cannot handle SIGHUP: " + e.getMessage());
         }
-    }
-
-    /** The enum constant spelled in lower case, or null. */
-    private static <E extends Enum<E>> E parse(Class<E> type, String text) {
-        for (E e : type.getEnumConstants()) {
-            if (e.name().toLowerCase(java.util.Locale.ROOT).equals(text)) {
-                return e;
-            }
-        }
-        return null;
     }
 
     private static Writer openAppend(String path) throws IOException {

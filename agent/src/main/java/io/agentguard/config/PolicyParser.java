@@ -63,7 +63,7 @@ final class PolicyParser {
     }
 
     private Policy policy(MappingNode m, String cgroup, Policy base) {
-        Boolean mode = base.cgroup().isEmpty() && !cgroup.isEmpty() ? base.enforce() : base.enforce();
+        Boolean mode = base.enforce();
         boolean egressDeny = base.egressDefaultDeny();
         List<Policy.EgressEntry> egress = base.egress();
         boolean gpuAll = base.gpuAll();

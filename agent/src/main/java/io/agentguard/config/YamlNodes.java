@@ -9,11 +9,8 @@ import org.snakeyaml.engine.v2.nodes.ScalarNode;
 import org.snakeyaml.engine.v2.nodes.SequenceNode;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * Typed reads of YAML nodes of one configuration file, each failing with a
@@ -73,13 +70,8 @@ final class YamlNodes {
     /** One of an enum's constants, spelled in lower case. */
     <E extends Enum<E>> E oneOf(Node node, String name, Class<E> values) {
         String v = string(node, name);
-        for (E e : values.getEnumConstants()) {
-            if (e.name().toLowerCase(Locale.ROOT).equals(v)) {
-                return e;
-            }
-        }
-        throw new ConfigException(where(node) + name + ": '" + v + "' is not one of " + Arrays.stream(
-                values.getEnumConstants()).map(e -> e.name().toLowerCase(Locale.ROOT)).collect(Collectors.joining(", ")));
+        return ConfigValues.parse(values, v).orElseThrow(() -> new ConfigException(where(node) + name + ": '" + v
+                + "' is not one of " + ConfigValues.spellings(values)));
     }
 
     String oneOf(Node node, String name, String... values) {

@@ -9,6 +9,7 @@ import io.agentguard.enforce.BlastRadiusGuard;
 import io.agentguard.enforce.Enforcer;
 import io.agentguard.enforce.PolicyController;
 import io.agentguard.event.EventSink;
+import io.agentguard.proto.v1.Event;
 import io.agentguard.gpu.GpuStandin;
 import io.agentguard.gpu.NvidiaDevices;
 import io.agentguard.log.Log;
@@ -61,10 +62,13 @@ public final class Agent implements AutoCloseable {
     private volatile NvidiaDevices devices;
     private final KernelHooks kernel;
     private final PolicyController policies;
-    private final RingBufferReader reader;
-    private final KernelCounters kernelCounters;
-    private final Enforcer enforcer;
-    private final Reporter reporter;
+    private final EventSink sink;
+    private final Consumer<Violation> violations;
+    // set once while starting; closeParts() releases those that exist when a start fails
+    private RingBufferReader reader;
+    private KernelCounters kernelCounters;
+    private Enforcer enforcer;
+    private Reporter reporter;
     private final ConsumerPipeline pipeline;
     private final int seededProcesses;
     private final ConsumerLoop consumer;
@@ -79,6 +83,8 @@ public final class Agent implements AutoCloseable {
                   InstanceLock lock, Classifier classifier, AgentCgroups cgroups, List<GpuStandin> standins,
                   KernelHooks kernel) {
         this.config = config;
+        this.sink = sink;
+        this.violations = violations;
         this.log = log;
         this.procDevices = procDevices;
         this.lock = lock;
@@ -88,57 +94,44 @@ public final class Agent implements AutoCloseable {
         this.standins = standins;
         this.devices = NvidiaDevices.read(procDevices, standins);
         this.kernel = kernel;
-        kernel.config().settings(config.maxArgsBytes(), config.wakeupDelayMs() > 0 ? AG_WAKEUP_BATCHED
-                : AG_WAKEUP_KERNEL, (int) ProcessHandle.current().pid());
+        kernel.config().start(config.maxArgsBytes(), config.wakeupDelayMs() > 0 ? AG_WAKEUP_BATCHED : AG_WAKEUP_KERNEL,
+                (int) ProcessHandle.current().pid(), config.selfProtection() && config.enforce());
         kernel.scope(cgroups, devices);
         this.policies = new PolicyController(config, cgroups, kernel.config(), kernel::map, log);
         policies.apply();
         kernel.attach(cgroups, devices);
-        this.reader = new RingBufferReader(kernel.map(Maps.RING));
-        this.kernelCounters = new KernelCounters(kernel.map(Maps.COUNTERS));
-        this.status = new AgentStatus(this, kernelCounters, config.statsIntervalMs(), log);
-
-        EventSink counted = e -> {
-            AgentMetrics m = metrics;
-            if (m != null) {
-                m.event(e);
-            }
-            sink.accept(e);
-        };
-        this.enforcer = new Enforcer(cgroups.mount(), policies::enforcing, new BlastRadiusGuard(
-                config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), policies,
-                config.blockDurationMs(), counted, violations);
-        reloader.onSuccess(enforcer::rearm);
-        this.reporter = config.report() == null ? null
-                : Reporter.start(config.report(), policies.mode(), status::heartbeat, hooks(), AgentStatus.VERSION, log);
-        CgroupPaths paths = new CgroupPaths(cgroups, 200_000_000L);
-        this.pipeline = ConsumerPipeline.builder(config, classifier)
-                .cgroupPaths(paths)
-                .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
-                .events(sink, config.emitEvents())
-                .violations(v -> {
-                    violations.accept(v);
-                    if (reporter != null) {
-                        reporter.offer(v);
-                    }
-                    AgentMetrics m = metrics;
-                    if (m != null) {
-                        m.violation(v);
-                    }
-                })
-                .actions(enforcer::submit)
-                .reporting(config.report(), e -> reporter.offer(e))
-                .build();
-        Set<String> roots = cgroups.roots().stream().map(AgentCgroups.Root::relativePath).collect(Collectors.toSet());
-        this.seededProcesses = pipeline.processes().seedFromProc(Path.of("/proc"), roots, relative -> {
-            try {
-                return AgentCgroups.inode(cgroups.mount().resolve(relative));
-            } catch (RuntimeException e) {
-                return 0;
-            }
-        });
-
-        this.consumer = new ConsumerLoop(reader, pipeline, kernel.map(Maps.READER), config.wakeupDelayMs(), log);
+        try {
+            this.reader = new RingBufferReader(kernel.map(Maps.RING));
+            this.kernelCounters = new KernelCounters(kernel.map(Maps.COUNTERS));
+            this.status = new AgentStatus(this, kernelCounters, config.statsIntervalMs(), log);
+            this.enforcer = new Enforcer(cgroups.mount(), policies::enforcing, new BlastRadiusGuard(
+                    config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), policies,
+                    config.blockDurationMs(), this::countedEvent, violations);
+            reloader.onSuccess(enforcer::rearm);
+            this.pipeline = ConsumerPipeline.builder(config, classifier)
+                    .cgroupPaths(new CgroupPaths(cgroups, 200_000_000L))
+                    .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
+                    .events(sink, config.emitEvents())
+                    .violations(this::violation)
+                    .actions(enforcer::submit)
+                    .reporting(config.report(), this::reportEvent)
+                    .build();
+            Set<String> roots = cgroups.roots().stream().map(AgentCgroups.Root::relativePath).collect(Collectors.toSet());
+            this.seededProcesses = pipeline.processes().seedFromProc(Path.of("/proc"), roots, relative -> {
+                try {
+                    return AgentCgroups.inode(cgroups.mount().resolve(relative));
+                } catch (RuntimeException e) {
+                    return 0;
+                }
+            });
+            this.consumer = new ConsumerLoop(reader, pipeline, kernel.map(Maps.READER), config.wakeupDelayMs(), log);
+            // the reporter's sender asks for heartbeat counters as soon as a collector answers
+            this.reporter = config.report() == null ? null
+                    : Reporter.start(config.report(), policies.mode(), status::heartbeat, hooks(), AgentStatus.VERSION, log);
+        } catch (RuntimeException | Error e) {
+            closeParts();
+            throw e;
+        }
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "agentguard-housekeeping");
             t.setDaemon(true);
@@ -156,6 +149,29 @@ public final class Agent implements AutoCloseable {
                     TimeUnit.MILLISECONDS);
         }
         consumer.start();
+    }
+
+    private void countedEvent(Event e) {
+        AgentMetrics m = metrics;
+        if (m != null) {
+            m.event(e);
+        }
+        sink.accept(e);
+    }
+
+    private void violation(Violation v) {
+        violations.accept(v);
+        if (reporter != null) {
+            reporter.offer(v);
+        }
+        AgentMetrics m = metrics;
+        if (m != null) {
+            m.violation(v);
+        }
+    }
+
+    private void reportEvent(Event e) {
+        reporter.offer(e);
     }
 
     /** Loads and attaches everything, then starts consuming; throws with a precise reason on failure. */
@@ -201,10 +217,10 @@ public final class Agent implements AutoCloseable {
         try {
             NvidiaDevices now = NvidiaDevices.read(procDevices, standins);
             if (!now.entries().equals(devices.entries()) || now.driverLoaded() != devices.driverLoaded()) {
-                devices = now;
                 log.info("NVIDIA devices changed: driver loaded=" + now.driverLoaded()
                         + ", nvidia-uvm major=" + (now.uvmMajor().isPresent() ? now.uvmMajor().getAsInt() : "none"));
                 kernel.devicesChanged(now);
+                devices = now;   // after: a failed write is retried at the next rescan
             }
             clock.refresh();
         } catch (RuntimeException e) {
@@ -261,7 +277,12 @@ public final class Agent implements AutoCloseable {
         return status.json();
     }
 
-    public AgentStatus.Stats stats() {
+    /** A snapshot of what the agent has seen. */
+    public record Stats(long events, long lost, long emittedByKernel, long invalid, long failed, long[] byType,
+                        long uptimeNs, long violations, int processes, long processEvictions, long reportEventsLimited) {
+    }
+
+    public Stats stats() {
         return status.stats();
     }
 
@@ -336,6 +357,11 @@ public final class Agent implements AutoCloseable {
         stopped = true;
         SystemdNotify.send("STOPPING=1");
         housekeeping.shutdownNow();
+        try {
+            housekeeping.awaitTermination(5, TimeUnit.SECONDS);   // no rescan or expiry writes maps after this
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         enforcer.close();
         consumer.stop(10_000);
     }
@@ -348,18 +374,31 @@ public final class Agent implements AutoCloseable {
         }
         stop();
         closed = true;
-        if (reporter != null) {
-            reporter.close();
-        }
+        policies.close();   // a late SIGHUP reload is refused instead of writing maps being freed
         if (statusServer != null) {
             statusServer.close();
         }
         if (metrics != null) {
             metrics.close();
         }
-        reader.close();
-        kernelCounters.close();
+        closeParts();
         kernel.close();
         lock.close();
+    }
+
+    /** What the constructor made that holds threads, mappings or files. */
+    private void closeParts() {
+        if (reporter != null) {
+            reporter.close();
+        }
+        if (enforcer != null) {
+            enforcer.close();
+        }
+        if (kernelCounters != null) {
+            kernelCounters.close();
+        }
+        if (reader != null) {
+            reader.close();
+        }
     }
 }

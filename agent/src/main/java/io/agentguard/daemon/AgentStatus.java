@@ -26,7 +26,7 @@ import static io.agentguard.abi.KernelAbi.*;
 
 /**
  * What the running agent tells people and collectors about itself: the counters
- * ({@link Stats}), the periodic stats line, the exit summary, the heartbeat's counters and
+ * ({@link Agent.Stats}), the periodic stats line, the exit summary, the heartbeat's counters and
  * the document `agentguard status` prints. Reads the consumer thread's published counters
  * and the kernel's per-CPU ones; never touches the hot path.
  */
@@ -43,11 +43,6 @@ final class AgentStatus {
     private long lastStatsLost;
     private volatile double eventsPerSecond;
 
-    /** A snapshot of what the agent has seen. */
-    public record Stats(long events, long lost, long emittedByKernel, long invalid, long failed, long[] byType,
-                        long uptimeNs, long violations, int processes, long processEvictions, long reportEventsLimited) {
-    }
-
     AgentStatus(Agent agent, KernelCounters kernelCounters, long statsIntervalMs, Log log) {
         this.agent = agent;
         this.kernelCounters = kernelCounters;
@@ -55,9 +50,9 @@ final class AgentStatus {
         this.log = log;
     }
 
-    Stats stats() {
+    Agent.Stats stats() {
         ConsumerPipeline.Counters c = agent.pipelineCounters();
-        return new Stats(c.events(), kernelCounters.sum(AG_CNT_LOST), kernelCounters.sum(AG_CNT_EMITTED),
+        return new Agent.Stats(c.events(), kernelCounters.sum(AG_CNT_LOST), kernelCounters.sum(AG_CNT_EMITTED),
                 c.invalid(), agent.failedRecords(), c.byType(), System.nanoTime() - startNs, c.violations(),
                 c.processes(), c.processEvictions(), c.reportEventsLimited());
     }
@@ -65,7 +60,7 @@ final class AgentStatus {
     /** The stats line, every stats interval (housekeeping thread). */
     void printStats() {
         try {
-            Stats s = stats();
+            Agent.Stats s = stats();
             double seconds = statsIntervalMs / 1000.0;
             log.info(String.format("%.0f events/s, %.0f lost/s (total %d events, %d lost, %d invalid, %d failed,"
                             + " %d violations)", (s.events() - lastStatsEvents) / seconds,
@@ -89,7 +84,7 @@ final class AgentStatus {
     }
 
     String summary() {
-        Stats s = stats();
+        Agent.Stats s = stats();
         double seconds = Math.max(s.uptimeNs() / 1e9, 1e-3);
         return String.format("agentguard: summary: %d events in %.1f s (%.0f/s), %d lost, %d invalid records, "
                         + "%d failed, %d violations; exec %d, fork %d, exit %d, connect %d, gpu-open %d, gpu-ioctl %d",
@@ -100,7 +95,7 @@ final class AgentStatus {
 
     /** The counters a heartbeat carries (reporter's sender thread). */
     Heartbeat.Builder heartbeat() {
-        Stats s = stats();
+        Agent.Stats s = stats();
         Heartbeat.Builder b = Heartbeat.newBuilder().setEvents(s.events()).setLost(s.lost()).setViolations(s.violations());
         long[] perCpu = new long[kernelCounters.cpus()];
         kernelCounters.perCpu(AG_CNT_LOST, perCpu);
@@ -112,7 +107,7 @@ final class AgentStatus {
 
     /** The status `agentguard status` shows, as JSON (protobuf mapping of AgentStatus). */
     String json() {
-        Stats s = stats();
+        Agent.Stats s = stats();
         io.agentguard.proto.v1.AgentStatus.Builder b = io.agentguard.proto.v1.AgentStatus.newBuilder()
                 .setVersion(VERSION)
                 .setMode(agent.policies().mode())

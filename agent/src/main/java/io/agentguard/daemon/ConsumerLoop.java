@@ -64,7 +64,7 @@ final class ConsumerLoop {
             while (running) {
                 int n = poll();
                 if (n < BATCH_RECORDS) {
-                    pipeline.expireConnects(Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC, ts));
+                    expireConnects(Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC, ts));
                     pipeline.publishCounters();
                     if (n > 0) {
                         idlePolls = 0;
@@ -90,7 +90,7 @@ final class ConsumerLoop {
             while (poll() > 0) {
                 // drain what the kernel committed before the hooks were detached
             }
-            pipeline.flush();
+            expireConnects(Long.MAX_VALUE);   // what is still held, as IN_PROGRESS
             pipeline.publishCounters();
         } catch (Throwable t) {
             failure = t;
@@ -108,13 +108,26 @@ final class ConsumerLoop {
         try {
             return reader.poll(pipeline, BATCH_RECORDS);
         } catch (RuntimeException | StackOverflowError e) {
-            failedRecords++;   // single writer: this thread
-            // where, not the message: the same fault on a flood of records is one line per 10 s (Log)
-            StackTraceElement[] at = e.getStackTrace();
-            log.warn("a ring record failed in the pipeline and was skipped: " + e.getClass().getName()
-                    + (at.length > 0 ? " at " + at[0] : "") + " (status and metrics count them)");
+            failed(e);
             return 1;
         }
+    }
+
+    /** Held TCP connects whose outcome is overdue go out; one the sink fails on is lost, counted. */
+    private void expireConnects(long nowNs) {
+        try {
+            pipeline.expireConnects(nowNs);
+        } catch (RuntimeException | StackOverflowError e) {
+            failed(e);
+        }
+    }
+
+    private void failed(Throwable e) {
+        failedRecords++;   // single writer: this thread
+        // where, not the message: the same fault on a flood of records is one line per 10 s (Log)
+        StackTraceElement[] at = e.getStackTrace();
+        log.warn("a ring record failed in the pipeline and was skipped: " + e.getClass().getName()
+                + (at.length > 0 ? " at " + at[0] : "") + " (status and metrics count them)");
     }
 
     /** Stops consuming after draining what is committed; waits up to timeoutMs for that. */

@@ -39,6 +39,7 @@ public final class PolicyController implements Enforcer.Blocker {
     private Policy defaultPolicy;
     private List<Policy> cgroupPolicies;
     private boolean globalEnforce;
+    private boolean closed;
     /** Temporary denies from block_destination actions: cgroup path -> entries with their expiry. */
     private final Map<String, List<Block>> blocks = new LinkedHashMap<>();
 
@@ -59,6 +60,11 @@ public final class PolicyController implements Enforcer.Blocker {
         this.maps = new PolicyMaps(maps.apply(Maps.POLICIES), maps.apply(Maps.POLICY_ROOTS), maps.apply(Maps.EGRESS),
                 maps.apply(Maps.EXEC_DENY_NAMES), maps.apply(Maps.EXEC_DENY_PATHS), maps.apply(Maps.COMPUTE_EXES),
                 config.generation(), config::policy);
+    }
+
+    /** The agent is closing the maps: later changes are refused (they would write freed maps). */
+    public synchronized void close() {
+        closed = true;
     }
 
     /** Puts the configured policies in force (start). */
@@ -169,6 +175,9 @@ public final class PolicyController implements Enforcer.Blocker {
      * as a new generation, with the blocked destinations of each cgroup.
      */
     private void applyPolicies() {
+        if (closed) {
+            throw new IllegalStateException("the agent is stopping");
+        }
         PolicyMaps.Placed defaults = new PolicyMaps.Placed(defaultPolicy, 0, 0, defaultPolicy.enforcing(globalEnforce));
         List<Policy> all = new ArrayList<>(cgroupPolicies);
         // a cgroup with blocks but no policy of its own gets a copy of its effective policy

@@ -63,7 +63,12 @@ public final class ExecRecord extends RecordFlyweight<ExecRecord> {
         putI32(Exec.ARGS_TOTAL_LEN, Math.max(x.getArgsTotalBytes(), args.length));
         putU16(Exec.FLAGS, (x.getArgsTruncated() ? AG_EXEC_ARGS_TRUNCATED : 0)
                 | (x.getFilenameTruncated() ? AG_EXEC_FILENAME_TRUNCATED : 0)
-                | (x.getArgsUnreadable() ? AG_EXEC_ARGS_UNREADABLE : 0) | (!x.getSuccess() ? AG_EXEC_FAILED : 0));
+                | (x.getArgsUnreadable() ? AG_EXEC_ARGS_UNREADABLE : 0) | (!x.getSuccess() ? AG_EXEC_FAILED : 0)
+                | switch (Verdicts.toKernel(x.getVerdict())) {
+                    case AG_VERDICT_DENIED -> AG_EXEC_DENIED;
+                    case AG_VERDICT_WOULD_BLOCK -> AG_EXEC_WOULD_BLOCK;
+                    default -> 0;
+                });
         putU16(Exec.ERROR, x.getErrorNumber());
         putBytes(Exec.ARGS, args, argsLen);
         return (int) size;

@@ -59,12 +59,14 @@ public final class NvidiaIoctlDecoder {
     private GpuIoctlRecord record;
     private int effectiveCmd;
     private int escape;          // nr of a resource-manager call on nvidiactl/nvidiaN, else -1
-    private long allocClass;     // RM_ALLOC hClass, else -1
+    // the u32 fields as unsigned longs, -1 when absent
+    private long allocClass;     // RM_ALLOC hClass
     private ClassKind classKind;
-    private long allocBytes;     // bytes an allocation asks for, else -1
-    private long deviceId;       // RM_ALLOC of NV01_DEVICE_0: the GPU index, else -1
-    private long controlId;      // RM_CONTROL cmd, else -1
-    private int heapFunction;    // RM_VID_HEAP_CONTROL function, else -1
+    private boolean hasAllocBytes;
+    private long allocBytes;     // bytes an allocation asks for (a u64 the caller chose)
+    private long deviceId;       // RM_ALLOC of NV01_DEVICE_0: the GPU index
+    private long controlId;      // RM_CONTROL cmd
+    private long heapFunction;   // RM_VID_HEAP_CONTROL function
     private long hClient;
     private long hParent;
     private long hObject;
@@ -78,7 +80,8 @@ public final class NvidiaIoctlDecoder {
         escape = isResourceManager(r.role(), effectiveCmd) ? effectiveCmd & 0xff : -1;
         allocClass = -1;
         classKind = ClassKind.CLASS_KIND_UNSPECIFIED;
-        allocBytes = -1;
+        hasAllocBytes = false;
+        allocBytes = 0;
         deviceId = -1;
         controlId = -1;
         heapFunction = -1;
@@ -92,7 +95,7 @@ public final class NvidiaIoctlDecoder {
                 if (allocClass < 0) {
                     break;
                 }
-                classKind = classKind((int) allocClass);
+                classKind = allocClass <= 0xffff ? classKind((int) allocClass) : ClassKind.CLASS_KIND_OTHER;
                 hClient = r.argU32(NvRmAlloc.H_ROOT);
                 hParent = r.argU32(NvRmAlloc.H_OBJECT_PARENT);
                 hObject = r.argU32(NvRmAlloc.H_OBJECT_NEW);
@@ -100,6 +103,7 @@ public final class NvidiaIoctlDecoder {
                     if (classKind == ClassKind.CLASS_KIND_DEVICE) {
                         deviceId = r.aux0() & 0xffff_ffffL;
                     } else if (classKind == ClassKind.CLASS_KIND_MEMORY) {
+                        hasAllocBytes = true;
                         allocBytes = r.aux1();
                     }
                 }
@@ -119,9 +123,9 @@ public final class NvidiaIoctlDecoder {
                 }
             }
             case NV_ESC_RM_VID_HEAP_CONTROL -> {
-                long function = r.argU32(NVOS32_FUNCTION_OFFSET);
-                heapFunction = (int) function;
-                if (function == NVOS32_FUNCTION_ALLOC_SIZE) {
+                heapFunction = r.argU32(NVOS32_FUNCTION_OFFSET);
+                if (heapFunction == NVOS32_FUNCTION_ALLOC_SIZE && NVOS32_ALLOC_SIZE_OFFSET + 8 <= r.argLength()) {
+                    hasAllocBytes = true;
                     allocBytes = r.argU64(NVOS32_ALLOC_SIZE_OFFSET);
                 }
             }
@@ -134,12 +138,14 @@ public final class NvidiaIoctlDecoder {
     /** The call as the driver dispatches it: IOCTL_XFER_CMD unwrapped. */
     public int effectiveCmd() { return effectiveCmd; }
     public boolean hasClass() { return allocClass >= 0; }
-    /** RM_ALLOC's hClass (valid when {@link #hasClass()}). */
-    public int allocClass() { return (int) allocClass; }
+    /** RM_ALLOC's hClass, unsigned (valid when {@link #hasClass()}). */
+    public long allocClass() { return allocClass; }
     public ClassKind classKind() { return classKind; }
     /** An RM_ALLOC of a compute class: a CUDA (or other compute) context now exists on the GPU. */
     public boolean computeContext() { return classKind == ClassKind.CLASS_KIND_COMPUTE; }
-    /** Bytes an allocation asks for (RM_ALLOC of a memory class, RM_VID_HEAP_CONTROL ALLOC_SIZE), or -1. */
+    /** Whether the call asks for memory: RM_ALLOC of a memory class, RM_VID_HEAP_CONTROL ALLOC_SIZE. */
+    public boolean hasAllocBytes() { return hasAllocBytes; }
+    /** The bytes asked for, as the caller wrote them (a u64: negative as a long when absurdly large). */
     public long allocBytes() { return allocBytes; }
     /** RM_CONTROL's control id (class << 16 | category << 8 | index), or -1. */
     public long controlId() { return controlId; }
@@ -170,12 +176,12 @@ public final class NvidiaIoctlDecoder {
             out.setControlId((int) controlId);
         }
         if (heapFunction >= 0) {
-            out.setHeapFunction(heapFunction);
+            out.setHeapFunction((int) heapFunction);
         }
         if (deviceId >= 0) {
             out.setDeviceId((int) deviceId);
         }
-        if (allocBytes >= 0) {
+        if (hasAllocBytes) {
             out.setAllocSizeBytes(allocBytes);
         }
         if (hClient >= 0) {

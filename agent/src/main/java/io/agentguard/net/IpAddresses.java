@@ -17,7 +17,8 @@ public final class IpAddresses {
         if (text.isEmpty()) {
             return new byte[4];
         }
-        if (!text.matches("[0-9a-fA-F:.]+")) {   // a literal only: InetAddress would resolve a name
+        // a literal only (IPv6 has a ':', IPv4 is a dotted quad): InetAddress would resolve a name
+        if (!text.matches("[0-9a-fA-F:.]+") || !text.contains(":") && !text.matches("\\d+\\.\\d+\\.\\d+\\.\\d+")) {
             throw new IllegalArgumentException("not an IP address: '" + text + "'");
         }
         try {

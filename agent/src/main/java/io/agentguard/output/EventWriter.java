@@ -24,8 +24,6 @@ import java.util.concurrent.TimeUnit;
  * dropped silently between the ring and the output.
  */
 public final class EventWriter implements EventSink, AutoCloseable {
-
-
     private static final Event POISON = Event.getDefaultInstance();
 
     private final BlockingQueue<Message> queue;

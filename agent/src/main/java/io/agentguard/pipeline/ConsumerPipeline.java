@@ -21,6 +21,7 @@ import io.agentguard.rules.RuleItems;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.function.BiConsumer;
@@ -46,6 +47,7 @@ import static io.agentguard.abi.KernelAbi.*;
 public final class ConsumerPipeline implements RingBufferReader.RecordHandler, Classifier.MatchListener {
     private static final int MAX_MATCHES = 64;
 
+    private final long destinationSeed = new SecureRandom().nextLong();
     private final Records records = new Records();
     private final Records evidenceRecords = new Records();
     private final EventDecoder decoder;
@@ -136,8 +138,8 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
             case AG_REC_CONNECT -> {
                 slot = ensure(h, nowNs);
                 ConnectRecord c = records.connect;
-                long dest = c.family() == AG_AF_UNIX ? c.sockCookie() * 31
-                        : c.addressHigh() * 0x9E3779B97F4A7C15L + c.addressLow() * 31 + c.port();
+                long dest = c.family() == AG_AF_UNIX ? destinationKey(c.sockCookie(), 0, 0)
+                        : destinationKey(c.addressHigh(), c.addressLow(), c.port());
                 processDests = processes.recordDestination(slot, dest, nowNs);
                 cgroupDests = processes.cgroupDistinctDestinations(h.cgroupId(), nowNs);
             }
@@ -147,7 +149,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 if (nvidia.computeContext()) {
                     processes.markGpuCompute(slot);   // before classifying: proc.gpu_compute holds for this event
                 }
-                if (nvidia.allocBytes() >= 0) {
+                if (nvidia.hasAllocBytes() && nvidia.allocBytes() >= 0) {   // >= 2^63: no driver grants it
                     processes.addGpuMemory(slot, nvidia.allocBytes());
                 }
             }
@@ -180,6 +182,21 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         } else if (type == AG_REC_EXIT) {
             processes.onExit(h.pid());
         }
+    }
+
+    /**
+     * A destination's key for the distinct-destination windows, which compare keys only. Keyed
+     * with a secret chosen at start, so that nobody can pick (address, port) pairs offline that
+     * collide and count a scan as one destination; each word goes through SplitMix64's finalizer.
+     */
+    long destinationKey(long addressHigh, long addressLow, int port) {
+        return mix64(mix64(mix64(destinationSeed ^ addressHigh) ^ addressLow) ^ port);
+    }
+
+    private static long mix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
     }
 
     private boolean allowReport(long nowNs) {

@@ -93,7 +93,7 @@ public final class EventContext {
             case CONN_UNIX_PATH -> records.connect.family() == AG_AF_UNIX;
             case GPU_INDEX -> role() == AG_DEV_GPU;
             case GPU_CLASS, GPU_CLASS_KIND, GPU_COMPUTE -> nvidia.hasClass();
-            case GPU_ALLOC_BYTES -> nvidia.allocBytes() >= 0;
+            case GPU_ALLOC_BYTES -> nvidia.hasAllocBytes() && nvidia.allocBytes() >= 0;
             case GPU_CONTROL -> nvidia.controlId() >= 0;
             default -> true;
         };

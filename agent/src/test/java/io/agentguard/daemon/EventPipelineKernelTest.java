@@ -356,7 +356,7 @@ class EventPipelineKernelTest {
         Path cg = KERNEL.newCgroup("count");
         KERNEL.runIn(cg, "/bin/true");
         KERNEL.settle(KERNEL.cgroupId(cg), 300);
-        AgentStatus.Stats stats = KERNEL.agent().stats();
+        Agent.Stats stats = KERNEL.agent().stats();
         assertThat(stats.emittedByKernel()).isGreaterThanOrEqualTo(stats.events());
         assertThat(stats.lost()).isZero();
         assertThat(stats.invalid()).isZero();

@@ -6,11 +6,16 @@ import io.agentguard.abi.KernelAbi.Fork;
 import io.agentguard.abi.KernelAbi.GpuIoctl;
 import io.agentguard.abi.KernelAbi.Header;
 import io.agentguard.event.NvidiaIoctlDecoder;
+import io.agentguard.event.Records;
 import io.agentguard.process.ProcessTable;
+import io.agentguard.proto.v1.AddressFamily;
 import io.agentguard.proto.v1.ClassKind;
+import io.agentguard.proto.v1.ConnectEvent;
 import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.ProcessInfo;
 import io.agentguard.proto.v1.Violation;
 import io.agentguard.rules.Classifier;
+import io.agentguard.rules.RuleCompiler;
 import io.agentguard.rules.RuleSet;
 import org.junit.jupiter.api.Test;
 
@@ -103,5 +108,38 @@ class ConsumerPipelineTest {
         assertThat(NvidiaIoctlDecoder.name(AG_DEV_UVM, 0x30000001)).isEqualTo("UVM_INITIALIZE");
         assertThat(NvidiaIoctlDecoder.name(AG_DEV_CONTROL, 0xc030462b)).isEqualTo("RM_ALLOC");
         assertThat(NvidiaIoctlDecoder.name(AG_DEV_CONTROL, 0x5401)).isEqualTo("IOCTL_0x00005401");
+    }
+
+    /** Pairs (10.0.0.1+k, 2000-31k) all had one key under the unkeyed hash of the first pipeline version. */
+    @Test
+    void aScanOfHandPickedAddressPortPairsCountsEveryDestination() {
+        List<Violation> found = new ArrayList<>();
+        ConsumerPipeline scanWatch = new ConsumerPipeline.Builder(new Classifier(RuleCompiler.compile(List.of(
+                new RuleCompiler.Source("scan.yaml", "- rule: scan\n  desc: d\n  condition: evt.type = connect and"
+                        + " proc.distinct_dests >= 25\n  output: o\n  priority: NOTICE\n")))),
+                new ProcessTable(1024, 10_000_000_000L)).violations(found::add).build();
+        Records records = new Records();
+        for (int k = 0; k < 25; k++) {
+            Event connect = Event.newBuilder().setMonotonicNs(1_000_000_000L + k).setProcess(ProcessInfo.newBuilder()
+                    .setPid(300)).setConnect(ConnectEvent.newBuilder().setFamily(AddressFamily.ADDRESS_FAMILY_INET)
+                    .setAddress("10.0.0." + (1 + k)).setPort(2000 - 31 * k).setProtocol(AG_IPPROTO_TCP)).build();
+            scanWatch.onRecord(buf, 0, records.write(connect, buf, 0));
+        }
+        assertThat(found).as("the 25th distinct destination").hasSize(1);
+        assertThat(found.getFirst().getEvidence(0).getConnect().getAddress()).isEqualTo("10.0.0.25");
+    }
+
+    @Test
+    void theSameDestinationAgainIsOneDestination() {
+        ProcessTable table = new ProcessTable(1024, 10_000_000_000L);
+        ConsumerPipeline p = new ConsumerPipeline.Builder(new Classifier(RuleSet.empty()), table).build();
+        Records records = new Records();
+        for (int i = 0; i < 5; i++) {
+            Event connect = Event.newBuilder().setMonotonicNs(1_000_000_000L + i).setProcess(ProcessInfo.newBuilder()
+                    .setPid(301)).setConnect(ConnectEvent.newBuilder().setFamily(AddressFamily.ADDRESS_FAMILY_INET)
+                    .setAddress("127.66.0.9").setPort(443).setProtocol(AG_IPPROTO_TCP)).build();
+            p.onRecord(buf, 0, records.write(connect, buf, 0));
+        }
+        assertThat(table.distinctDestinations(table.slot(301), 1_000_000_010L)).isEqualTo(1);
     }
 }
