@@ -69,7 +69,8 @@ public final class RingBufferReader implements AutoCloseable {
      * Hands up to {@code maxRecords} committed records to the handler and publishes the new
      * consumer position; returns the number handed over. Never spins on a record still being
      * written. If the handler throws, the record it threw on stays consumed and the exception
-     * propagates (see {@link RingBufferWalk}).
+     * propagates. Positions no kernel writes (a record running past producer_pos, producers a
+     * ring ahead) throw IllegalStateException without moving: see {@link RingBufferWalk}.
      */
     public int poll(RecordHandler handler, int maxRecords) {
         return walk.poll(handler, maxRecords);

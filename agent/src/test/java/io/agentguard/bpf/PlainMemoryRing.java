@@ -77,6 +77,16 @@ final class PlainMemoryRing {
         return pos;
     }
 
+    /** What no kernel writes: a committed length word of the caller's choosing. */
+    void corruptLengthWord(long pos, int word) {
+        publishLength(pos, word);
+    }
+
+    /** What no kernel does: producer_pos set at will. */
+    void corruptProducerPos(long pos) {
+        LONG.setRelease(producerPosition, 0L, pos);
+    }
+
     /** The kernel's xchg of the length word, seen through both halves. */
     private void publishLength(long pos, int header) {
         long index = pos & (sizeBytes - 1);

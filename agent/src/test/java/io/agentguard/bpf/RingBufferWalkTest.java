@@ -143,6 +143,45 @@ class RingBufferWalkTest {
     }
 
     @Test
+    void recordRunningPastTheProducerPositionThrowsWithoutMoving() {
+        ring.submit(bytes("good"));
+        long bad = ring.reserve(8);
+        ring.corruptLengthWord(bad, 100);               // 112 bytes where 16 were reserved
+        ring.submit(bytes("after"));
+
+        assertThatThrownBy(() -> walk.poll(collect, 100)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("position " + bad);
+        assertThat(delivered).containsExactly("good");
+        assertThat(ring.consumerPos()).isEqualTo(bad);
+        assertThatThrownBy(() -> walk.poll(collect, 100)).isInstanceOf(IllegalStateException.class);
+        assertThat(ring.consumerPos()).isEqualTo(bad);
+    }
+
+    @Test
+    void producerPositionMoreThanARingAheadThrowsWithoutMoving() {
+        ring.submit(bytes("only"));
+        ring.corruptProducerPos(RING_BYTES + 8);
+
+        assertThatThrownBy(() -> walk.poll(collect, 100)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("producer_pos " + (RING_BYTES + 8));
+        assertThat(delivered).isEmpty();
+        assertThat(ring.consumerPos()).isZero();
+    }
+
+    @Test
+    void producerLappingTheConsumerDuringAPollThrowsBeforeReadingPastTheRing() {
+        ring.submit(bytes("first"));
+        RingBufferReader.RecordHandler lapping = (data, offset, length) -> {
+            collect.onRecord(data, offset, length);
+            ring.corruptProducerPos(RING_BYTES + 16);   // no kernel lets it pass the unpublished consumer_pos
+        };
+
+        assertThatThrownBy(() -> walk.poll(lapping, 100)).isInstanceOf(IllegalStateException.class);
+        assertThat(delivered).containsExactly("first");
+        assertThat(ring.consumerPos()).isEqualTo(16);
+    }
+
+    @Test
     void startsAtThePublishedConsumerPosition() {
         ring.submit(bytes("read by an earlier reader"));
         ring.submit(bytes("next"));
@@ -164,12 +203,15 @@ class RingBufferWalkTest {
     }
 
     @Test
-    void positionsKeepGrowingPastTheRingSize() {
-        for (int round = 0; round < 100; round++) {   // about 6 KiB in all: many laps of a 256-byte ring
+    void positionsKeepGrowingPastTheRingSizeWithDiscardsOnTheWay() {
+        for (int round = 0; round < 100; round++) {   // about 8 KiB in all: many laps of a 256-byte ring
             List<String> sent = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
                 sent.add(round + "." + i + "x".repeat(round % 7));
                 ring.submit(bytes(sent.getLast()));
+                if (i == 1) {
+                    ring.discard(ring.reserve(round % 13));   // some of them across the end of the data area
+                }
             }
             delivered.clear();
             assertThat(walk.poll(collect, 100)).isEqualTo(3);
