@@ -92,6 +92,14 @@ public final class RingBufferReader implements AutoCloseable {
         return n > 0;
     }
 
+    /**
+     * After a {@link RingCorruptedException}: gives up what is pending and starts again at the
+     * next record the kernel writes. Consumer thread only; returns the bytes given up.
+     */
+    public long skipPending() {
+        return walk.skipPending();
+    }
+
     /** Bytes reserved by producers and not yet consumed: the consumer's lag. Any thread. */
     public long pendingBytes() {
         return walk.pendingBytes();

@@ -10,7 +10,7 @@ import java.lang.invoke.VarHandle;
  * kernel maps it twice back to back so that no record wraps. {@link RingBufferReader} gives it
  * the mmapped pages; tests give it plain memory.
  *
- * <p>Follows libbpf's ringbuf_process_ring (shared/reference/kernel.md): an acquire load of
+ * <p>Follows libbpf's ringbuf_process_ring (libbpf's ringbuf.c; the kernel's side is kernel/bpf/ringbuf.c): an acquire load of
  * producer_pos, then of each record's length word, because producers advance producer_pos at
  * reserve time and commit later by exchanging the length word: only a length without BUSY says
  * the record's bytes are written. A BUSY record ends the poll (no spinning: the caller waits
@@ -27,7 +27,7 @@ import java.lang.invoke.VarHandle;
  * <p>The length words are read without segment checks (a fifth of the time per record), so the walk
  * keeps its offset inside the data area itself, from what the kernel guarantees: producer_pos
  * at most one ring ahead of the published consumer_pos, every record ending at or before it.
- * If either fails it throws IllegalStateException without moving, so a bad length can never
+ * If either fails it throws {@link RingCorruptedException} without moving, so a bad length can never
  * send a read outside the mapping, nor consumer_pos past producer_pos (which would stall the
  * producers). Handlers get the bounded segment.
  *
@@ -78,7 +78,7 @@ final class RingBufferWalk {
      * handed over. Stops early at the producer position or at a record still being written.
      * An exception from the handler propagates after the position, past the record it threw
      * on, is published. Positions that a sane kernel cannot produce throw
-     * IllegalStateException, the consumer position left before the offending record.
+     * {@link RingCorruptedException}, the consumer position left before the offending record.
      */
     int poll(RingBufferReader.RecordHandler handler, int maxRecords) {
         final MemorySegment ring = data;
@@ -134,15 +134,27 @@ final class RingBufferWalk {
         }
     }
 
-    private static IllegalStateException corruptPositions(long cons, long prod) {
-        return new IllegalStateException("ring buffer producer_pos " + prod + " is more than the ring ahead of consumer_pos "
+    private static RingCorruptedException corruptPositions(long cons, long prod) {
+        return new RingCorruptedException("ring buffer producer_pos " + prod + " is more than the ring ahead of consumer_pos "
                 + cons + ": no kernel lets producers lap the consumer; not walking it");
     }
 
-    private static IllegalStateException corruptRecord(long cons, int lengthWord, long prod) {
-        return new IllegalStateException("ring buffer record at position " + cons + " has length word 0x"
+    private static RingCorruptedException corruptRecord(long cons, int lengthWord, long prod) {
+        return new RingCorruptedException("ring buffer record at position " + cons + " has length word 0x"
                 + Integer.toHexString(lengthWord) + ", running past producer_pos " + prod
                 + ": the kernel never writes one; consumer_pos stays before it");
+    }
+
+    /**
+     * Gives up what is pending: publishes consumer_pos = producer_pos, so the walk starts again
+     * at the next record the kernel reserves. Returns the bytes skipped.
+     */
+    long skipPending() {
+        long prod = (long) LONG.getAcquire(producerPosition, 0L);
+        long skipped = prod - consumerPos;
+        LONG.setRelease(consumerPosition, 0L, prod);
+        consumerPos = prod;
+        return skipped;
     }
 
     /** Bytes reserved by producers and not yet consumed (some may still be BUSY), from any thread. */

@@ -397,8 +397,8 @@ public final class Agent implements AutoCloseable {
         if (kernelCounters != null) {
             kernelCounters.close();
         }
-        if (reader != null) {
-            reader.close();
+        if (reader != null && (consumer == null || !consumer.alive())) {
+            reader.close();   // unmapped under a consumer still reading, the JVM would crash: left mapped
         }
     }
 }

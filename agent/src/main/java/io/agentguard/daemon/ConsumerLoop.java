@@ -3,6 +3,7 @@ package io.agentguard.daemon;
 import io.agentguard.bpf.BpfMap;
 import io.agentguard.bpf.Libc;
 import io.agentguard.bpf.RingBufferReader;
+import io.agentguard.bpf.RingCorruptedException;
 import io.agentguard.log.Log;
 import io.agentguard.pipeline.ConsumerPipeline;
 
@@ -19,7 +20,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * records come; after {@link #PARK_AFTER_IDLE_MS} without any it parks (ag_reader = 1: the
  * kernel wakes it for the next record) and waits long, so that an idle agent does not spin
  * on its timer. A record the pipeline fails on is skipped, counted and logged: one hostile
- * or malformed record never ends the thread.
+ * or malformed record never ends the thread. A ring whose positions no kernel writes is given
+ * up to its producer position (logged as an error, counted as failed): the next record is read.
  */
 final class ConsumerLoop {
     static final int BATCH_RECORDS = 4096;
@@ -38,6 +40,7 @@ final class ConsumerLoop {
     private final Thread thread;
     private volatile boolean running = true;
     private volatile long failedRecords;
+    private volatile long corruptions;
     private volatile Throwable failure;
 
     /** @param readerMap ag_reader, for batched wakeups (wakeupDelayMs > 0); else null */
@@ -107,6 +110,13 @@ final class ConsumerLoop {
     private int poll() {
         try {
             return reader.poll(pipeline, BATCH_RECORDS);
+        } catch (RingCorruptedException e) {
+            // not one bad record: every poll would stop at the same place, so start over
+            long skipped = reader.skipPending();
+            corruptions++;
+            log.error(e.getMessage() + "; gave up the " + skipped + " bytes pending and read on from the next record"
+                    + " (a kernel bug, or someone with BPF rights writing the ring)");
+            return 1;
         } catch (RuntimeException | StackOverflowError e) {
             failed(e);
             return 1;
@@ -142,13 +152,18 @@ final class ConsumerLoop {
         }
     }
 
+    /** Whether the thread still runs (reads the ring). */
+    boolean alive() {
+        return thread.isAlive();
+    }
+
     void awaitTermination() throws InterruptedException {
         stopped.await();
     }
 
-    /** Records the pipeline failed on, skipped. */
+    /** Records the pipeline failed on, skipped; and each time the ring was found corrupt, one. */
     long failedRecords() {
-        return failedRecords;
+        return failedRecords + corruptions;
     }
 
     /** What ended the thread, or null. */

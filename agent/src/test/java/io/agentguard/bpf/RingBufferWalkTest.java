@@ -149,7 +149,7 @@ class RingBufferWalkTest {
         ring.corruptLengthWord(bad, 100);               // 112 bytes where 16 were reserved
         ring.submit(bytes("after"));
 
-        assertThatThrownBy(() -> walk.poll(collect, 100)).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> walk.poll(collect, 100)).isInstanceOf(RingCorruptedException.class)
                 .hasMessageContaining("position " + bad);
         assertThat(delivered).containsExactly("good");
         assertThat(ring.consumerPos()).isEqualTo(bad);
@@ -158,11 +158,26 @@ class RingBufferWalkTest {
     }
 
     @Test
+    void afterCorruptionSkippingWhatIsPendingResumesWithTheNextRecord() {
+        ring.submit(bytes("good"));
+        long bad = ring.reserve(8);
+        ring.corruptLengthWord(bad, 100);
+        ring.submit(bytes("lost"));
+        assertThatThrownBy(() -> walk.poll(collect, 100)).isInstanceOf(RingCorruptedException.class);
+
+        assertThat(walk.skipPending()).isEqualTo(ring.producerPos() - bad);
+        assertThat(ring.consumerPos()).isEqualTo(ring.producerPos());
+        ring.submit(bytes("next"));
+        assertThat(walk.poll(collect, 100)).isEqualTo(1);
+        assertThat(delivered).containsExactly("good", "next");
+    }
+
+    @Test
     void producerPositionMoreThanARingAheadThrowsWithoutMoving() {
         ring.submit(bytes("only"));
         ring.corruptProducerPos(RING_BYTES + 8);
 
-        assertThatThrownBy(() -> walk.poll(collect, 100)).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> walk.poll(collect, 100)).isInstanceOf(RingCorruptedException.class)
                 .hasMessageContaining("producer_pos " + (RING_BYTES + 8));
         assertThat(delivered).isEmpty();
         assertThat(ring.consumerPos()).isZero();
