@@ -152,8 +152,15 @@ final class ConsumerLoop {
         }
     }
 
-    /** Whether the thread still runs (reads the ring). */
+    /** Whether the thread still runs (may read the ring). */
     boolean alive() {
+        if (stopped.getCount() == 0) {
+            try {
+                thread.join(1000);   // it has left its loop: let it end
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         return thread.isAlive();
     }
 
