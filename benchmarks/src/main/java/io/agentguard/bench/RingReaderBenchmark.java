@@ -29,13 +29,13 @@ import java.util.Map;
  * The Java side of the ring throughput benchmark (scripts/bench-ring.sh): the agent's
  * {@link RingBufferReader} against the same BPF object (agentguard-bench.bpf.o), options and
  * generator as the reference C consumer native/ring_reader.c, whose comment describes the
- * modes. The stream loop is the agent's (Agent.consume) without parking: poll up to a batch,
+ * modes. The stream loop is the agent's (daemon.ConsumerLoop) without parking: poll up to a batch,
  * wait when the ring ran dry — the wakeup delay under the batched policy, until woken under
  * the kernel's. --reader-cpu pins the reading thread only (the JIT and GC threads float).
  */
 public final class RingReaderBenchmark {
-    private static final int BATCH_RECORDS = 4096;      // as Agent
-    private static final int KERNEL_WAIT_MS = 100;       // as Agent.WAIT_MS
+    private static final int BATCH_RECORDS = 4096;      // as ConsumerLoop
+    private static final int KERNEL_WAIT_MS = 100;       // as ConsumerLoop.WAIT_MS
 
     /** Reads each record's type: both readers touch every record. */
     static final class Tally implements RingBufferReader.RecordHandler {
