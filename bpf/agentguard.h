@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * agentguard.h: every record the BPF programs write to the ring buffer, every map
- * key/value the agent fills, and the NVIDIA numbers the programs decode.
+ * agentguard.h: the kernel ABI. Every record the BPF programs write to the ring buffer,
+ * every map key/value the agent fills, and the NVIDIA numbers and parameter structs the
+ * programs decode.
  *
- * Defined once here, mirrored once in Java (io.agentguard.event.RecordLayout), and
- * proven equal by a test that compares the Java constants with offsetof() printed by
- * native/layout_dump.c, which includes this header.
+ * Defined once, here. Constants are enumerators, never object-like macros, so that every
+ * one of them reaches BTF: the build compiles this header alone (bpf/Makefile, abi.bpf.o)
+ * and bpf/abi_java.c generates io.agentguard.abi.KernelAbi from that BTF and from the
+ * shipped object's (map and program names). KernelAbiTest compares the Java constants with
+ * the BTF of both objects and with this file's text.
  */
 #ifndef AGENTGUARD_H
 #define AGENTGUARD_H
@@ -16,13 +19,43 @@
 
 /* ---- sizes ------------------------------------------------------------------- */
 
-#define AG_COMM_LEN          16
-#define AG_PATH_MAX          256   /* exec filename bytes kept, NUL included */
-#define AG_ARGS_MAX          8192  /* ceiling of exec.max_args_bytes; power of two */
-#define AG_UNIX_PATH_MAX     108   /* sizeof(sun_path) */
-#define AG_IOCTL_ARG_MAX     192   /* NVOS32 (184 B) is the largest struct decoded */
-#define AG_UVM_ARG_BYTES     32    /* UVM cmds carry no size: copy enough for the fields used */
-#define AG_MAX_SCOPE_LEVEL   63    /* deepest cgroup level an agent root may sit at */
+enum ag_sizes {
+	AG_COMM_LEN          = 16,
+	AG_PATH_MAX          = 256,   /* exec filename bytes kept, NUL included */
+	AG_ARGS_MAX          = 8192,  /* ceiling of exec.max_args_bytes; power of two */
+	AG_UNIX_PATH_MAX     = 108,   /* sizeof(sun_path) */
+	AG_IOCTL_ARG_MAX     = 192,   /* NVOS32 (184 B) is the largest struct decoded */
+	AG_UVM_ARG_BYTES     = 32,    /* UVM cmds carry no size: copy enough for the fields used */
+	AG_MAX_SCOPE_LEVEL   = 63,    /* deepest cgroup level an agent root may sit at */
+	AG_FAILED_EXEC_MAX_ARGS = 64, /* argv entries walked for a failed exec */
+};
+
+/* ---- Linux values the records carry (vmlinux.h has no macros, Java needs them) -- */
+
+enum ag_address_family {
+	AG_AF_UNIX  = 1,
+	AG_AF_INET  = 2,
+	AG_AF_INET6 = 10,
+};
+
+enum ag_socket_type {
+	AG_SOCK_STREAM    = 1,
+	AG_SOCK_DGRAM     = 2,
+	AG_SOCK_RAW       = 3,
+	AG_SOCK_SEQPACKET = 5,
+	AG_SOCK_TYPE_MASK = 0xf,  /* SOCK_NONBLOCK and SOCK_CLOEXEC live in higher bits */
+};
+
+enum ag_ip_protocol {
+	AG_IPPROTO_TCP = 6,
+	AG_IPPROTO_UDP = 17,
+};
+
+enum ag_tcp_state {
+	AG_TCP_ESTABLISHED = 1,
+	AG_TCP_SYN_SENT    = 2,
+	AG_TCP_CLOSE       = 7,
+};
 
 /* ---- record types ------------------------------------------------------------ */
 
@@ -57,13 +90,14 @@ struct ag_header {
 
 /* ---- exec: sched_process_exec (success only) ------------------------------------ */
 
-#define AG_EXEC_FILENAME_TRUNCATED  0x1
-#define AG_EXEC_ARGS_TRUNCATED      0x2
-#define AG_EXEC_ARGS_UNREADABLE     0x4
-#define AG_EXEC_FAILED              0x8   /* from sys_exit_execve(at): error holds errno */
-#define AG_EXEC_DENIED              0x10  /* exec policy: killed before the program ran */
-#define AG_EXEC_WOULD_BLOCK         0x20  /* exec policy, monitor mode */
-#define AG_FAILED_EXEC_MAX_ARGS     64    /* argv entries walked for a failed exec */
+enum ag_exec_flags {
+	AG_EXEC_FILENAME_TRUNCATED  = 0x1,
+	AG_EXEC_ARGS_TRUNCATED      = 0x2,
+	AG_EXEC_ARGS_UNREADABLE     = 0x4,
+	AG_EXEC_FAILED              = 0x8,   /* from sys_exit_execve(at): error holds errno */
+	AG_EXEC_DENIED              = 0x10,  /* exec policy: killed before the program ran */
+	AG_EXEC_WOULD_BLOCK         = 0x20,  /* exec policy, monitor mode */
+};
 
 struct ag_exec {
 	struct ag_header h;
@@ -94,8 +128,10 @@ struct ag_exit {
 
 /* ---- connect: cgroup sock_addr hooks, TCP outcome from inet_sock_set_state ------ */
 
-#define AG_CONNECT_RESULT_FOLLOWS   0x1   /* a CONNECT_RESULT with the same cookie will come */
-#define AG_CONNECT_SENDMSG          0x2   /* from sendmsg4/6 (unconnected UDP), reported only when not allowed */
+enum ag_connect_flags {
+	AG_CONNECT_RESULT_FOLLOWS   = 0x1,   /* a CONNECT_RESULT with the same cookie will come */
+	AG_CONNECT_SENDMSG          = 0x2,   /* from sendmsg4/6 (unconnected UDP), reported only when not allowed */
+};
 
 struct ag_connect {
 	struct ag_header h;
@@ -143,13 +179,15 @@ enum ag_device_role {
 	AG_DEV_UVM_MAJOR    = 17, /* nvidia-uvm's dynamic major */
 };
 
-#define AG_DEV_ANY_MINOR      0xffffffffu
-#define NV_MAJOR              195
-#define NV_MINOR_CTL          255
-#define NV_MINOR_MODESET      254
-#define NV_MINOR_GPU_MAX      247
-#define NV_UVM_MINOR          0
-#define NV_UVM_TOOLS_MINOR    1
+enum ag_device_numbers {
+	AG_DEV_ANY_MINOR      = 0xffffffffu,  /* ag_device_key.minor of a wildcard entry */
+	NV_MAJOR              = 195,
+	NV_MINOR_CTL          = 255,
+	NV_MINOR_MODESET      = 254,
+	NV_MINOR_GPU_MAX      = 247,
+	NV_UVM_MINOR          = 0,
+	NV_UVM_TOOLS_MINOR    = 1,
+};
 
 struct ag_device_key {
 	__u32 major;
@@ -161,9 +199,11 @@ struct ag_device_role_value {
 	__u16 index;              /* GPU index for AG_DEV_GPU */
 };
 
-#define AG_DEV_ACC_MKNOD  1   /* BPF_DEVCG_ACC_* */
-#define AG_DEV_ACC_READ   2
-#define AG_DEV_ACC_WRITE  4
+enum ag_device_access {        /* BPF_DEVCG_ACC_* */
+	AG_DEV_ACC_MKNOD  = 1,
+	AG_DEV_ACC_READ   = 2,
+	AG_DEV_ACC_WRITE  = 4,
+};
 
 struct ag_gpu_open {
 	struct ag_header h;
@@ -175,9 +215,11 @@ struct ag_gpu_open {
 	__u16 verdict;            /* enum ag_verdict */
 };
 
-#define AG_IOCTL_ARG_UNREADABLE   0x1
-#define AG_IOCTL_XFER_UNWRAPPED   0x2  /* arg holds the struct IOCTL_XFER_CMD points to */
-#define AG_IOCTL_PARAMS_READ      0x4  /* aux0/aux1 hold RM_ALLOC params fields */
+enum ag_ioctl_flags {
+	AG_IOCTL_ARG_UNREADABLE   = 0x1,
+	AG_IOCTL_XFER_UNWRAPPED   = 0x2,  /* arg holds the struct IOCTL_XFER_CMD points to */
+	AG_IOCTL_PARAMS_READ      = 0x4,  /* aux0/aux1 hold RM_ALLOC params fields */
+};
 
 struct ag_gpu_ioctl {
 	struct ag_header h;
@@ -215,13 +257,17 @@ struct ag_tamper {
 
 /* ---- enforcement policy (maps the agent fills; two generations, flipped atomically) ---- */
 
-#define AG_MAX_POLICIES      64   /* per generation; index 0 = the default policy */
-#define AG_EGRESS_RULES      8    /* port/protocol entries per network */
+enum ag_policy_limits {
+	AG_MAX_POLICIES      = 64,   /* per generation; index 0 = the default policy */
+	AG_EGRESS_RULES      = 8,    /* port/protocol entries per network */
+};
 
-#define AG_POLICY_ENFORCE            0x1   /* else monitor: would_block only */
-#define AG_POLICY_EGRESS_DEFAULT_DENY 0x2
-#define AG_POLICY_COMPUTE_ALLOWED    0x4
-#define AG_POLICY_GPU_ALL            0x8   /* every NVIDIA device may be opened */
+enum ag_policy_flags {
+	AG_POLICY_ENFORCE             = 0x1,   /* else monitor: would_block only */
+	AG_POLICY_EGRESS_DEFAULT_DENY = 0x2,
+	AG_POLICY_COMPUTE_ALLOWED     = 0x4,
+	AG_POLICY_GPU_ALL             = 0x8,   /* every NVIDIA device may be opened */
+};
 
 struct ag_policy {
 	__u32 flags;              /* AG_POLICY_* */
@@ -277,20 +323,75 @@ struct ag_exe_key {
 	__u64 ino;
 };
 
-/* ---- NVIDIA numbers (shared/reference/nvidia.md) ------------------------------- */
+/* ---- NVIDIA numbers and parameter structs (docs/EVENTS.md, GPU ioctls) ------------- */
 
-#define NV_IOCTL_MAGIC            0x46   /* 'F' */
-#define NV_ESC_RM_ALLOC           0x2b
-#define NV_ESC_RM_CONTROL         0x2a
-#define NV_ESC_RM_FREE            0x29
-#define NV_ESC_RM_VID_HEAP_CONTROL 0x4a
-#define NV_ESC_IOCTL_XFER_CMD     0xd3
+/* ioctl numbers on nvidiactl and nvidiaN: _IOWR('F', nr, size); the driver dispatches on nr. */
+enum nv_escape {
+	NV_IOCTL_MAGIC             = 0x46,   /* 'F' */
+	NV_ESC_RM_ALLOC_MEMORY     = 0x27,
+	NV_ESC_RM_FREE             = 0x29,
+	NV_ESC_RM_CONTROL          = 0x2a,
+	NV_ESC_RM_ALLOC            = 0x2b,
+	NV_ESC_RM_VID_HEAP_CONTROL = 0x4a,
+	NV_ESC_IOCTL_XFER_CMD      = 0xd3,
+};
 
-#define NVOS21_HCLASS_OFFSET      12
-#define NVOS21_PALLOCPARMS_OFFSET 16
-#define NV_MEMORY_PARAMS_SIZE_OFFSET 64
-#define NV01_MEMORY_LOCAL_USER    0x40
-#define NV01_MEMORY_SYSTEM        0x3e
+/* RM_ALLOC classes (hClass) the programs look at. */
+enum nv_class {
+	NV01_MEMORY_SYSTEM         = 0x3e,
+	NV01_MEMORY_LOCAL_USER     = 0x40,
+	NV_COMPUTE_CLASS_LOW_BYTE  = 0xc0,   /* compute engine classes: arch << 8 | 0xc0 ... */
+	NV_COMPUTE_CLASS_MIN       = 0xa0c0, /* ... from Kepler's 0xa0c0 on */
+};
+
+/* Offsets in parameter structs that are read without declaring the whole struct. */
+enum nv_param_offsets {
+	NV_MEMORY_PARAMS_SIZE_OFFSET = 64,   /* u64 size in the params of NV01_MEMORY_* */
+	NVOS32_FUNCTION_OFFSET       = 8,    /* RM_VID_HEAP_CONTROL (NVOS32, 184 B): u32 function */
+	NVOS32_ALLOC_SIZE_OFFSET     = 88,   /* u64 size of function NVOS32_FUNCTION_ALLOC_SIZE */
+	NVOS32_FUNCTION_ALLOC_SIZE   = 2,
+};
+
+/* RM_ALLOC: NVOS21, whose head NVOS64 (>= 535) shares; hClass at 12 in every version. */
+struct nv_rm_alloc {
+	__u32 h_root;
+	__u32 h_object_parent;
+	__u32 h_object_new;
+	__u32 h_class;
+	__u64 p_alloc_parms;      /* user pointer to the class's params (NV01_DEVICE_0: deviceId at 0) */
+};
+
+/* RM_CONTROL: NVOS54 (32 B); cmd = class << 16 | category << 8 | index. */
+struct nv_rm_control {
+	__u32 h_client;
+	__u32 h_object;
+	__u32 cmd;
+	__u32 flags;
+	__u64 params;
+	__u32 params_size;
+	__u32 status;
+};
+
+/* RM_FREE: NVOS00 (16 B). */
+struct nv_rm_free {
+	__u32 h_root;
+	__u32 h_object_parent;
+	__u32 h_object_old;
+	__u32 status;
+};
+
+/* IOCTL_XFER_CMD wraps another call: the real cmd, its size and its params pointer. */
+struct nv_ioctl_xfer {
+	__u32 cmd;
+	__u32 size;
+	__u64 ptr;
+};
+
+/* UVM ioctls are plain integers, not _IOC-encoded. */
+enum nv_uvm {
+	NV_UVM_INITIALIZE   = 0x30000001,
+	NV_UVM_DEINITIALIZE = 0x30000002,
+};
 
 #define AG_IOC_NR(cmd)    ((cmd) & 0xff)
 #define AG_IOC_TYPE(cmd)  (((cmd) >> 8) & 0xff)
@@ -302,8 +403,10 @@ struct ag_exe_key {
  * the kernel raises for every record that finds the reader idle: sparse events would each
  * pay it. BATCHED wakes only once a quarter of the ring is filled; the reader polls on a
  * short timer for the rest (docs/BENCHMARKS.md, syscall overhead). */
-#define AG_WAKEUP_KERNEL  0   /* the kernel's choice: wake when the reader has caught up */
-#define AG_WAKEUP_BATCHED 4   /* distinct from BPF_RB_NO_WAKEUP (1) and BPF_RB_FORCE_WAKEUP (2) */
+enum ag_wakeup {
+	AG_WAKEUP_KERNEL  = 0,   /* the kernel's choice: wake when the reader has caught up */
+	AG_WAKEUP_BATCHED = 4,   /* distinct from BPF_RB_NO_WAKEUP (1) and BPF_RB_FORCE_WAKEUP (2) */
+};
 
 struct ag_config {
 	__u64 scope_levels;       /* bit N set: some agent cgroup root sits at level N */

@@ -6,7 +6,7 @@
  * (mknod'ed /dev/null and friends) every ioctl fails with ENOTTY, but a
  * tracer at sys_enter_ioctl still sees each call and its argument struct.
  * One table, calls[], drives both --list and a real run.
- * Facts: shared/reference/nvidia.md.
+ * Facts: docs/EVENTS.md (GpuIoctl) and the NVIDIA numbers of bpf/agentguard.h.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -112,7 +112,7 @@
  * arena covers any, up to NVIDIA's 16 KiB ioctl argument cap. */
 #define ARG_ARENA_SIZE		16384
 
-/* Argument layouts (nvidia.md, "Parameter structs"), checked below */
+/* Argument layouts (NVIDIA's open kernel modules: NVOS21/NVOS64, NVOS54, NVOS00, NVOS32), checked below */
 struct nvos00 { uint32_t hRoot, hObjectParent, hObjectOld, status; };
 struct nvos54 { uint32_t hClient, hObject, cmd, flags; uint64_t params; uint32_t paramsSize, status; };
 struct nvos64 {				/* RM_ALLOC, drivers >= 535 */
@@ -248,7 +248,7 @@ struct call {
 #define UVM(u, s, o, sz, base)	{ .name = #u, .cmd = u, .kind = K_##u, .dev = DEV_UVM, \
 				  .slot = s, .modes = M_CUDA, .obj = o, .size = sz, .va = base }
 
-/* nvidia.md, "What a CUDA program issues". RM calls go to the ctl fd
+/* What a CUDA program issues, from public traces of cuInit, context creation and cuMemAlloc. RM calls go to the ctl fd
  * (DEV_CTL is 0). M_SMI marks what nvidia-smi does. */
 static const struct call calls[] = {
 	/* 1: control node, version handshake, GPU list */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * ring_reader: the reference C consumer for the ring throughput benchmark
- * (scripts/bench-ring.sh). It loads the agent's BPF object with only the benchmark program
+ * (scripts/bench-ring.sh). It loads the benchmark's BPF object (agentguard-bench.bpf.o: the
+ * agent's hook files linked with bpf/bench/ring_bench.bpf.c) with only the benchmark program
  * (ag_bench_emit) enabled, scopes it to one cgroup, and reads ag_ring with libbpf's
  * ring_buffer API: the same object, load and options as the Java reader
  * (io.agentguard.bench.RingReaderBenchmark), so that the two are compared side by side.

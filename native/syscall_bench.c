@@ -28,9 +28,9 @@
  *   syscall_bench burst N SECONDS [CPU [ioctl|header]]
  *
  * For the ring benchmark (scripts/bench-ring.sh): getpgid(N), which the benchmark-only BPF
- * program ag_bench_emit turns into N ring records (GPU-ioctl-sized, or header-only), as often
- * as it can for SECONDS (0: once), pinned to CPU if given (-1: not pinned); prints
- * "burst <calls> <records offered> <elapsed ns>".
+ * program ag_bench_emit (bpf/bench/) turns into N ring records (GPU-ioctl-sized, or
+ * header-only), as often as it can for SECONDS (0: once), pinned to CPU if given (-1: not
+ * pinned); prints "burst <calls> <records offered> <elapsed ns>".
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Ring throughput (docs/BENCHMARKS.md): the agent's Java reader (RingBufferReader, driven by
 # io.agentguard.bench.RingReaderBenchmark) against a reference C consumer on libbpf's
-# ring_buffer API (native/ring_reader), both loading the agent's BPF object with only the
-# benchmark program ag_bench_emit, fed by the same generator (syscall_bench burst) in the same
-# run, alternating which goes first. Reader on CPU 0, generator on CPU 1. Needs root.
+# ring_buffer API (native/ring_reader), both loading the benchmark's BPF object
+# (agent/target/bpf/agentguard-bench.bpf.o: the agent's hook files plus the benchmark program
+# ag_bench_emit, bpf/bench/) with only ag_bench_emit enabled, fed by the same generator
+# (syscall_bench burst) in the same run, alternating which goes first. Reader on CPU 0,
+# generator on CPU 1. Needs root.
 #   scripts/bench-ring.sh [RUNS]        (default 5; figures are medians over RUNS)
 # drain RECORD: the generator fills nine tenths of the ring in one bpf_loop, then the reader
 #        drains it, timed (the reader's own ceiling: no producer in the way). RECORD: ioctl
@@ -22,9 +24,10 @@ STREAM_S=${STREAM_S:-5}
 bench_init ring
 . "$ROOT/scripts/find-java.sh"
 [ "$(nproc)" -ge 2 ] || { echo "bench-ring: needs two CPUs (reader and generator on their own)" >&2; exit 1; }
-OBJ="$ROOT/agent/target/classes/io/agentguard/bpf/agentguard.bpf.o"
+OBJ="$ROOT/agent/target/bpf/agentguard-bench.bpf.o"
 JAR="$ROOT/benchmarks/target/benchmarks.jar"
 [ -f "$JAR" ] || (cd "$ROOT" && mvn -q -B install -DskipTests -pl benchmarks -am)
+[ -f "$OBJ" ] || { echo "bench-ring: $OBJ missing: build the agent (mvn -B -q package -DskipTests -pl agent -am)" >&2; exit 1; }
 COMMON=(--object "$OBJ" --cgroup "$CG2/$CG_REL" --generator "$BENCH" --reader-cpu 0 --generator-cpu 1)
 rm -f "$OUT/samples.tsv" "$OUT/raw.txt"
 

@@ -85,7 +85,8 @@ summary() {
 summary | tee "$OUT/summary.txt"
 
 # The same as figures for scripts/bench-compare.sh: ns per call, and the overhead of each round
-label="syscalls (wakeup ${WAKEUP_DELAY_MS:-2} ms, stand-in ${GPU_STANDIN:-1}, outcomes ${SYSCALL_OUTCOMES:-auto}$([ "${EVENTS:-true}" = false ] && echo ", violations only"))"
+# (|| true: under set -e, an assignment whose substitution fails ends the script)
+label="syscalls (wakeup ${WAKEUP_DELAY_MS:-2} ms, stand-in ${GPU_STANDIN:-1}, outcomes ${SYSCALL_OUTCOMES:-auto}$([ "${EVENTS:-true}" = false ] && echo ", violations only" || true))"
 while read -r agent where op ns _; do
     sample "$label $op $where: agent $agent" ns lower "$ns"
 done < "$RESULTS"

@@ -20,7 +20,6 @@ public final class BpfObject implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment object;
     private final List<BpfLink> links = new ArrayList<>();
-    private boolean loaded;
     private boolean closed;
 
     private BpfObject(byte[] elf) {
@@ -94,11 +93,6 @@ public final class BpfObject implements AutoCloseable {
     /** Loads every program whose autoload is on, and creates the maps. */
     public void load() {
         Libbpf.checkInt("bpf_object__load", null, Libbpf.objectLoad(object));
-        loaded = true;
-    }
-
-    public boolean isLoaded() {
-        return loaded;
     }
 
     synchronized BpfLink register(BpfLink link) {

@@ -1,14 +1,14 @@
 package io.agentguard.bpf;
 
+import io.agentguard.abi.KernelAbi.Maps;
+import io.agentguard.abi.KernelAbi.Programs;
+
 /**
  * Finds out, by loading the agent's own programs in throwaway objects, which hooks this
  * kernel accepts: LSM programs (refused on some kernels although the BPF LSM is active)
  * and cgroup/connect_unix (kernel 6.7+).
  */
 public final class FeatureProbe {
-    public static final String PROG_IOCTL_LSM = "ag_ioctl_lsm";
-    public static final String PROG_CONNECT_UNIX = "ag_connect_unix";
-
     /** What the probe found, with the reason for each "no". */
     public record Result(boolean lsm, String lsmReason, boolean connectUnix, String connectUnixReason) {
     }
@@ -17,8 +17,8 @@ public final class FeatureProbe {
     }
 
     public static Result run(byte[] elf) {
-        String lsmReason = tryLoad(elf, PROG_IOCTL_LSM, true);
-        String unixReason = tryLoad(elf, PROG_CONNECT_UNIX, false);
+        String lsmReason = tryLoad(elf, Programs.IOCTL_LSM, true);
+        String unixReason = tryLoad(elf, Programs.CONNECT_UNIX, false);
         return new Result(lsmReason == null, lsmReason, unixReason == null, unixReason);
     }
 
@@ -28,10 +28,10 @@ public final class FeatureProbe {
             for (String name : object.programNames()) {
                 object.program(name).autoload(name.equals(program));
             }
-            if (program.equals(PROG_CONNECT_UNIX)) {
+            if (program.equals(Programs.CONNECT_UNIX)) {
                 object.program(program).type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT);
             }
-            object.map("ag_ring").maxEntries(4096);
+            object.map(Maps.RING).maxEntries(4096);
             object.load();
             if (attach) {
                 object.program(program).attach().close();

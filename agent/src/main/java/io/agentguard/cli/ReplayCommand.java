@@ -1,17 +1,16 @@
 package io.agentguard.cli;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Struct;
 import com.google.protobuf.util.JsonFormat;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.AgentConfigLoader;
 import io.agentguard.config.ConfigException;
-import io.agentguard.daemon.ConsumerPipeline;
-import io.agentguard.event.EventDecoder;
-import io.agentguard.event.RecordEncoder;
+import io.agentguard.event.Records;
 import io.agentguard.output.TextFormatter;
-import io.agentguard.process.ProcessTable;
+import io.agentguard.pipeline.ConsumerPipeline;
 import io.agentguard.proto.v1.Event;
-import io.agentguard.proto.v1.Violation;
+import io.agentguard.proto.v1.ProcessInfo;
 import io.agentguard.rules.Classifier;
 import io.agentguard.rules.RuleException;
 import io.agentguard.rules.RuleLoader;
@@ -27,20 +26,17 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import static io.agentguard.event.RecordLayout.EXEC_SIZE;
-
 /** agentguard replay: classify recorded events offline. */
 @Command(name = "replay", mixinStandardHelpOptions = true,
         description = {"Classifies events recorded by `agentguard run` (JSON lines) against the rules, offline,"
                 + " through the same process table and classifier as the daemon, and prints the violations.",
-                "Lines that are violations (they have a \"rule\" key) are skipped. Exit status: 0 done, 1 bad input,"
-                        + " 2 usage or rule error."})
+                "Lines that are violations (they have a \"rule\" key) and action events are skipped; times and cgroup"
+                        + " paths are the recorded ones. Exit status: 0 done, 1 bad input, 2 usage or rule error."})
 public final class ReplayCommand implements Callable<Integer> {
     @Parameters(paramLabel = "EVENTS.jsonl", description = "recorded events; - for stdin")
     String input;
@@ -74,30 +70,57 @@ public final class ReplayCommand implements Callable<Integer> {
         }
         JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
         long[] count = new long[1];
-        ConsumerPipeline pipeline = pipeline(config, set, v -> {
-            count[0]++;
-            try {
-                System.out.println(format.equals("json") ? json.print(v) : TextFormatter.format(v));
-            } catch (InvalidProtocolBufferException e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        MemorySegment buf = Arena.ofAuto().allocate(EXEC_SIZE, 8);
+        // What the live agent learns from the kernel and the cgroup tree, the recorded events carry.
+        Map<Long, String> cgroupPaths = new HashMap<>();
+        long[] wallMinusMonotonicNs = new long[1];
+        ConsumerPipeline pipeline = ConsumerPipeline.builder(config, new Classifier(set))
+                .cgroupPaths(id -> cgroupPaths.getOrDefault(id, ""))
+                .wallMinusMonotonicNs(() -> wallMinusMonotonicNs[0])
+                .violations(v -> {
+                    count[0]++;
+                    try {
+                        System.out.println(format.equals("json") ? json.print(v) : TextFormatter.format(v));
+                    } catch (InvalidProtocolBufferException e) {
+                        throw new IllegalStateException(e);
+                    }
+                })
+                .build();
+        Records records = new Records();
+        MemorySegment buf = Arena.ofAuto().allocate(Records.maxRecordBytes(), 8);
         JsonFormat.Parser parser = JsonFormat.parser().ignoringUnknownFields();
         int lineNumber = 0;
         long events = 0;
+        long actions = 0;
         try (BufferedReader in = input.equals("-") ? new BufferedReader(new java.io.InputStreamReader(System.in))
                 : Files.newBufferedReader(Path.of(input))) {
             String line;
             while ((line = in.readLine()) != null) {
                 lineNumber++;
-                if (line.isBlank() || line.contains("\"rule\":")) {
+                if (line.isBlank()) {
                     continue;
                 }
                 Event.Builder b = Event.newBuilder();
                 try {
+                    Struct.Builder object = Struct.newBuilder();
+                    parser.merge(line, object);
+                    if (object.containsFields("rule")) {
+                        continue;   // a violation the agent printed among its events
+                    }
                     parser.merge(line, b);
-                    int length = RecordEncoder.encode(b.build(), buf, 0);
+                    Event e = b.build();
+                    if (e.hasAction()) {
+                        actions++;   // the agent's own doing, not a kernel record
+                        continue;
+                    }
+                    ProcessInfo p = e.getProcess();
+                    if (!p.getCgroupPath().isEmpty()) {
+                        cgroupPaths.put(p.getCgroupId(), p.getCgroupPath());
+                    }
+                    if (e.hasTime()) {
+                        wallMinusMonotonicNs[0] = e.getTime().getSeconds() * 1_000_000_000L + e.getTime().getNanos()
+                                - e.getMonotonicNs();
+                    }
+                    int length = records.write(e, buf, 0);
                     pipeline.onRecord(buf, 0, length);
                     events++;
                 } catch (InvalidProtocolBufferException | IllegalArgumentException e) {
@@ -111,15 +134,7 @@ public final class ReplayCommand implements Callable<Integer> {
         }
         pipeline.flush();
         System.err.println("agentguard: replayed " + events + " events against " + set.size() + " rules: "
-                + count[0] + " violations");
+                + count[0] + " violations" + (actions > 0 ? "; " + actions + " action events skipped" : ""));
         return 0;
-    }
-
-    static ConsumerPipeline pipeline(AgentConfig config, RuleSet set, java.util.function.Consumer<Violation> out) {
-        Map<Long, String> paths = new HashMap<>();
-        EventDecoder decoder = new EventDecoder(e -> { }, id -> paths.getOrDefault(id, ""), () -> 0L,
-                config.connectOutcomeTimeoutMs());
-        ProcessTable table = new ProcessTable(config.processTableCapacity(), config.stateWindowMs() * 1_000_000L);
-        return new ConsumerPipeline(decoder, table, new Classifier(set), id -> paths.getOrDefault(id, ""), false, out);
     }
 }

@@ -3,6 +3,9 @@ package io.agentguard.cli;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.AgentConfigLoader;
 import io.agentguard.config.ConfigException;
+import io.agentguard.config.ConfigValues;
+import io.agentguard.config.OutputFormat;
+import io.agentguard.config.SyscallOutcomes;
 import io.agentguard.daemon.Agent;
 import io.agentguard.output.EventWriter;
 import picocli.CommandLine.Command;
@@ -107,10 +110,13 @@ public final class RunCommand implements Callable<Integer> {
             b.createMissingCgroups(createCgroups);
         }
         if (output != null || format != null) {
-            String f = format != null ? format : config.outputFormat();
-            if (!f.equals("json") && !f.equals("text")) {
-                System.err.println("agentguard: --format must be json or text, not '" + f + "'");
-                return 2;
+            OutputFormat f = config.outputFormat();
+            if (format != null) {
+                f = ConfigValues.parse(OutputFormat.class, format).orElse(null);
+                if (f == null) {
+                    System.err.println("agentguard: --format must be json or text, not '" + format + "'");
+                    return 2;
+                }
             }
             b.output(output != null ? output : config.outputPath(), f);
         }
@@ -128,11 +134,12 @@ public final class RunCommand implements Callable<Integer> {
             b.statsIntervalMs(statsIntervalSeconds * 1000L);
         }
         if (syscallOutcomes != null) {
-            if (!List.of("auto", "on", "off").contains(syscallOutcomes)) {
+            SyscallOutcomes v = ConfigValues.parse(SyscallOutcomes.class, syscallOutcomes).orElse(null);
+            if (v == null) {
                 System.err.println("agentguard: --syscall-outcomes must be auto, on or off, not '" + syscallOutcomes + "'");
                 return 2;
             }
-            b.syscallOutcomes(syscallOutcomes);
+            b.syscallOutcomes(v);
         }
         if (rules != null) {
             b.rulePaths(rules);
@@ -165,8 +172,7 @@ public final class RunCommand implements Callable<Integer> {
         Writer out = config.outputPath().equals("-")
                 ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), 1 << 16)
                 : openAppend(config.outputPath());
-        EventWriter writer = new EventWriter(out,
-                config.outputFormat().equals("text") ? EventWriter.Format.TEXT : EventWriter.Format.JSON, 65536);
+        EventWriter writer = new EventWriter(out, config.outputFormat(), 65536);
         Agent agent;
         try {
             agent = Agent.start(config, writer, writer::acceptViolation, io.agentguard.log.Log.stderr());

@@ -63,9 +63,10 @@ public final class StatusCommand implements Callable<Integer> {
         for (CgroupStatus c : s.getAgentCgroupsList()) {
             System.out.printf("  %-40s %d processes%n", c.getPath(), c.getProcesses());
         }
-        System.out.printf("events: %d (%.0f/s), lost %d, invalid %d, violations %d, lag %d bytes, %d processes tracked%n",
-                s.getEventsTotal(), s.getEventsPerSecond(), s.getLostTotal(), s.getInvalidTotal(), s.getViolationsTotal(),
-                s.getConsumerLagBytes(), s.getProcesses());
+        System.out.printf("events: %d (%.0f/s), lost %d, invalid %d, failed %d, violations %d, lag %d bytes,"
+                        + " %d processes tracked%n", s.getEventsTotal(), s.getEventsPerSecond(), s.getLostTotal(),
+                s.getInvalidTotal(), s.getFailedRecordsTotal(), s.getViolationsTotal(), s.getConsumerLagBytes(),
+                s.getProcesses());
         System.out.printf("rules: %d from %s; reloads %d ok, %d failed%s%n", s.getRules().getRules(),
                 String.join(", ", s.getRules().getSourcesList()), s.getRules().getReloadsSucceeded(),
                 s.getRules().getReloadsFailed(), s.getRules().getLastError().isEmpty() ? ""

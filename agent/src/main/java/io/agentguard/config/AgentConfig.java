@@ -9,7 +9,7 @@ import java.util.List;
  * @param agentCgroups          agent cgroup roots, relative to the cgroup2 mount
  * @param createMissingCgroups  create agent cgroups that do not exist instead of failing
  * @param outputPath            "-" for stdout, else a file appended to
- * @param outputFormat          json (protobuf JSON mapping, one per line) or text
+ * @param outputFormat          protobuf JSON mapping, one per line, or text
  * @param maxArgsBytes          exec argv bytes kept per event (1..8192)
  * @param ringBufferBytes       BPF ring buffer size (power of two, >= 4096)
  * @param wakeupDelayMs         0: the kernel wakes the reader for every record it finds it idle for;
@@ -19,9 +19,8 @@ import java.util.List;
  * @param deviceRescanMs        how often /proc/devices is re-read for a late NVIDIA driver
  * @param connectOutcomeTimeoutMs how long a TCP connect waits for its handshake outcome
  * @param statsIntervalMs       events/lost per second line on stderr; 0 = off
- * @param syscallOutcomes       auto, on or off: attach syscall exit tracepoints for failed
- *                              execs and connect() results (auto: when a syscall tracepoint
- *                              is attached anyway for NVIDIA ioctls)
+ * @param syscallOutcomes       whether syscall exit tracepoints report failed execs and
+ *                              connect() results (see {@link SyscallOutcomes})
  * @param emitEvents            print every event (output.events), not only violations
  * @param defaultRulePack       load the embedded default rule pack first
  * @param rulePaths             rule files or globs (a glob in the file name only), in order
@@ -44,14 +43,14 @@ public record AgentConfig(
         List<String> agentCgroups,
         boolean createMissingCgroups,
         String outputPath,
-        String outputFormat,
+        OutputFormat outputFormat,
         int maxArgsBytes,
         int ringBufferBytes,
         List<String> gpuStandins,
         long deviceRescanMs,
         long connectOutcomeTimeoutMs,
         long statsIntervalMs,
-        String syscallOutcomes,
+        SyscallOutcomes syscallOutcomes,
         boolean emitEvents,
         boolean defaultRulePack,
         List<String> rulePaths,
@@ -72,7 +71,7 @@ public record AgentConfig(
         int wakeupDelayMs) {
 
     /** The report section: collectors, TLS, spool. */
-    public record Report(List<String> collectors, String node, String tlsMode, String ca, String cert, String key,
+    public record Report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert, String key,
                          String spoolDir, long spoolMaxBytes, boolean events, long eventsPerSecond, int evidenceEvents,
                          long heartbeatMs) {
     }
@@ -96,7 +95,7 @@ public record AgentConfig(
         private List<String> agentCgroups;
         private boolean createMissingCgroups;
         private String outputPath;
-        private String outputFormat;
+        private OutputFormat outputFormat;
         private int maxArgsBytes;
         private int ringBufferBytes;
         private int wakeupDelayMs = 2;
@@ -104,7 +103,7 @@ public record AgentConfig(
         private long deviceRescanMs;
         private long connectOutcomeTimeoutMs;
         private long statsIntervalMs;
-        private String syscallOutcomes;
+        private SyscallOutcomes syscallOutcomes;
         private boolean emitEvents;
         private boolean defaultRulePack;
         private List<String> rulePaths;
@@ -157,14 +156,14 @@ public record AgentConfig(
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
         public Builder createMissingCgroups(boolean v) { createMissingCgroups = v; return this; }
-        public Builder output(String path, String format) { outputPath = path; outputFormat = format; return this; }
+        public Builder output(String path, OutputFormat format) { outputPath = path; outputFormat = format; return this; }
         public Builder maxArgsBytes(int v) { maxArgsBytes = v; return this; }
         public Builder ringBufferBytes(int v) { ringBufferBytes = v; return this; }
         public Builder wakeupDelayMs(int v) { wakeupDelayMs = v; return this; }
         public Builder gpuStandins(List<String> v) { gpuStandins = v; return this; }
         public Builder deviceRescanMs(long v) { deviceRescanMs = v; return this; }
         public Builder statsIntervalMs(long v) { statsIntervalMs = v; return this; }
-        public Builder syscallOutcomes(String v) { syscallOutcomes = v; return this; }
+        public Builder syscallOutcomes(SyscallOutcomes v) { syscallOutcomes = v; return this; }
         public Builder emitEvents(boolean v) { emitEvents = v; return this; }
         public Builder defaultRulePack(boolean v) { defaultRulePack = v; return this; }
         public Builder rulePaths(List<String> v) { rulePaths = v; return this; }

@@ -1,15 +1,15 @@
 package io.agentguard.config;
 
-import io.agentguard.event.IpPrefix;
+import io.agentguard.net.IpPrefix;
 
 import java.util.List;
 
 /** The policy an agent cgroup gets when nobody wrote one, and helpers for policy values. */
 public final class Policies {
     /** Index 0 of each generation is the default policy. */
-    public static final int MAX_CGROUP_POLICIES = io.agentguard.event.RecordLayout.MAX_POLICIES - 1;
+    public static final int MAX_CGROUP_POLICIES = io.agentguard.abi.KernelAbi.AG_MAX_POLICIES - 1;
 
-    /** Known miner binaries (shared/reference/threats.md): never run in an agent cgroup by default. */
+    /** Known miner binaries: never run in an agent cgroup by default (docs/ENFORCEMENT.md, day-one default). */
     public static final List<String> MINER_NAMES = List.of("xmrig", "xmrig-cuda", "xmr-stak", "t-rex", "lolMiner",
             "lolminer", "nbminer", "gminer", "ethminer", "phoenixminer", "PhoenixMiner", "teamredminer", "nanominer",
             "bzminer", "SRBMiner-MULTI", "srbminer", "rigel", "onezerominer", "miniz", "kawpowminer", "cryptodredge",

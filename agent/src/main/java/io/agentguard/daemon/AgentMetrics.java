@@ -11,7 +11,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 
-import static io.agentguard.event.RecordLayout.*;
+import static io.agentguard.abi.KernelAbi.*;
 
 /**
  * The agent's Prometheus metrics, on an HTTP endpoint bound to localhost by default. Most
@@ -41,6 +41,9 @@ final class AgentMetrics implements AutoCloseable {
         CounterWithCallback.builder().name("agentguard_invalid_records_total")
                 .help("ring records with an impossible type or length, skipped")
                 .callback(cb -> cb.call(agent.stats().invalid())).register(registry);
+        CounterWithCallback.builder().name("agentguard_failed_records_total")
+                .help("ring records the pipeline failed on, skipped (the log says where)")
+                .callback(cb -> cb.call(agent.stats().failed())).register(registry);
         GaugeWithCallback.builder().name("agentguard_consumer_lag_bytes")
                 .help("bytes committed to the ring and not yet read").callback(cb -> cb.call(agent.consumerLagBytes()))
                 .register(registry);
@@ -53,6 +56,9 @@ final class AgentMetrics implements AutoCloseable {
         GaugeWithCallback.builder().name("agentguard_collector_connected")
                 .help("1 while a collector stream is up").callback(cb -> cb.call(agent.reporter() != null
                         && !agent.reporter().connectedTo().isEmpty() ? 1 : 0)).register(registry);
+        CounterWithCallback.builder().name("agentguard_report_events_limited_total")
+                .help("events not reported because of report.events_per_second")
+                .callback(cb -> cb.call(agent.stats().reportEventsLimited())).register(registry);
         CounterWithCallback.builder().name("agentguard_report_dropped_total")
                 .help("records that could not be spooled (queue full, disk full)")
                 .callback(cb -> cb.call(agent.reporter() == null ? 0 : agent.reporter().dropped())).register(registry);

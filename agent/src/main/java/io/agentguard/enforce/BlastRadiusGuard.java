@@ -38,10 +38,6 @@ public final class BlastRadiusGuard {
         return disarmed;
     }
 
-    public int distinctTargets() {
-        return lastSeen.size();
-    }
-
     public void rearm() {
         disarmed = false;
         lastSeen.clear();

@@ -219,5 +219,10 @@ public final class Enforcer implements AutoCloseable {
     public void close() {
         running = false;
         thread.interrupt();
+        try {
+            thread.join(5000);   // an action in progress (a block writes policy maps) ends first
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

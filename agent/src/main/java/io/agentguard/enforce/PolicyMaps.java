@@ -2,7 +2,7 @@ package io.agentguard.enforce;
 
 import io.agentguard.bpf.BpfMap;
 import io.agentguard.config.Policy;
-import io.agentguard.event.IpPrefix;
+import io.agentguard.net.IpPrefix;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -15,7 +15,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import static io.agentguard.event.RecordLayout.*;
+import io.agentguard.abi.KernelAbi;
+import io.agentguard.abi.KernelAbi.EgressKey;
+import io.agentguard.abi.KernelAbi.EgressRule;
+import io.agentguard.abi.KernelAbi.EgressValue;
+import io.agentguard.abi.KernelAbi.ExeKey;
+import io.agentguard.abi.KernelAbi.ExecNameKey;
+import io.agentguard.abi.KernelAbi.ExecPathKey;
+import io.agentguard.abi.KernelAbi.PolicyRootKey;
+
+import static io.agentguard.abi.KernelAbi.*;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -66,20 +75,20 @@ public final class PolicyMaps {
 
     /** Deletes whatever a previous run left in a generation (adopted pinned maps). */
     private void clearGeneration(int gen) {
-        roots.forEachKey(POLICY_ROOT_KEY_SIZE, k -> {
-            if (k.get(JAVA_INT, POLICY_ROOT_KEY_GENERATION) == gen) {
+        roots.forEachKey(PolicyRootKey.SIZEOF, k -> {
+            if (k.get(JAVA_INT, PolicyRootKey.GENERATION) == gen) {
                 roots.delete(k);
             }
         });
-        egress.forEachKey(EGRESS_KEY_SIZE, k -> {
-            if (k.get(JAVA_INT, EGRESS_KEY_POLICY) / MAX_POLICIES == gen) {
+        egress.forEachKey(EgressKey.SIZEOF, k -> {
+            if (k.get(JAVA_INT, EgressKey.POLICY) / AG_MAX_POLICIES == gen) {
                 egress.delete(k);
             }
         });
         for (BpfMap m : List.of(execNames, execPaths, computeExes)) {
-            long size = m == execNames ? EXEC_NAME_KEY_SIZE : m == execPaths ? EXEC_PATH_KEY_SIZE : EXE_KEY_SIZE;
+            long size = m == execNames ? ExecNameKey.SIZEOF : m == execPaths ? ExecPathKey.SIZEOF : ExeKey.SIZEOF;
             m.forEachKey(size, k -> {
-                if (k.get(JAVA_INT, 0) / MAX_POLICIES == gen) {
+                if (k.get(JAVA_INT, 0) / AG_MAX_POLICIES == gen) {
                     m.delete(k);
                 }
             });
@@ -105,12 +114,12 @@ public final class PolicyMaps {
             all.addAll(cgroupPolicies);
             for (int index = 0; index < all.size(); index++) {
                 Placed p = all.get(index);
-                int slot = next * MAX_POLICIES + index;
+                int slot = next * AG_MAX_POLICIES + index;
                 writePolicy(arena, slot, p);
                 if (index > 0) {
-                    MemorySegment key = arena.allocate(POLICY_ROOT_KEY_SIZE, 8);
-                    key.set(JAVA_INT, POLICY_ROOT_KEY_GENERATION, next);
-                    key.set(JAVA_LONG, POLICY_ROOT_KEY_CGROUP_ID, p.cgroupId());
+                    MemorySegment key = arena.allocate(PolicyRootKey.SIZEOF, 8);
+                    key.set(JAVA_INT, PolicyRootKey.GENERATION, next);
+                    key.set(JAVA_LONG, PolicyRootKey.CGROUP_ID, p.cgroupId());
                     MemorySegment value = arena.allocate(4, 4);
                     value.set(JAVA_INT, 0, index);
                     put(roots, key, value);
@@ -120,22 +129,22 @@ public final class PolicyMaps {
                 entries.addAll(p.policy().egress());
                 writeEgress(arena, slot, entries);
                 for (String name : p.policy().execDenyNames()) {
-                    put(execNames, textKey(arena, EXEC_NAME_KEY_SIZE, EXEC_NAME_KEY_POLICY, slot, EXEC_NAME_KEY_NAME,
-                            COMM_LEN - 1, name), one(arena));
+                    put(execNames, textKey(arena, ExecNameKey.SIZEOF, ExecNameKey.POLICY, slot, ExecNameKey.NAME,
+                            AG_COMM_LEN - 1, name), one(arena));
                 }
                 for (String path : p.policy().execDenyPaths()) {
-                    put(execPaths, textKey(arena, EXEC_PATH_KEY_SIZE, EXEC_PATH_KEY_POLICY, slot, EXEC_PATH_KEY_PATH,
-                            PATH_MAX - 1, path), one(arena));
+                    put(execPaths, textKey(arena, ExecPathKey.SIZEOF, ExecPathKey.POLICY, slot, ExecPathKey.PATH,
+                            AG_PATH_MAX - 1, path), one(arena));
                 }
                 for (String exe : p.policy().computeExecutables()) {
                     long[] id = fileId(Path.of(exe));
                     if (id == null) {
                         continue;   // checked at load; a file removed since cannot be allowed anyway
                     }
-                    MemorySegment key = arena.allocate(EXE_KEY_SIZE, 8);
-                    key.set(JAVA_INT, EXE_KEY_POLICY, slot);
-                    key.set(JAVA_LONG, EXE_KEY_DEV, id[0]);
-                    key.set(JAVA_LONG, EXE_KEY_INO, id[1]);
+                    MemorySegment key = arena.allocate(ExeKey.SIZEOF, 8);
+                    key.set(JAVA_INT, ExeKey.POLICY, slot);
+                    key.set(JAVA_LONG, ExeKey.DEV, id[0]);
+                    key.set(JAVA_LONG, ExeKey.INO, id[1]);
                     put(computeExes, key, one(arena));
                 }
             }
@@ -162,13 +171,13 @@ public final class PolicyMaps {
 
     private void writePolicy(Arena arena, int slot, Placed p) {
         Policy pol = p.policy();
-        int flags = (p.enforce() ? POLICY_ENFORCE : 0) | (pol.egressDefaultDeny() ? POLICY_EGRESS_DEFAULT_DENY : 0)
-                | (pol.computeAllowed() ? POLICY_COMPUTE_ALLOWED : 0) | (pol.gpuAll() ? POLICY_GPU_ALL : 0);
+        int flags = (p.enforce() ? AG_POLICY_ENFORCE : 0) | (pol.egressDefaultDeny() ? AG_POLICY_EGRESS_DEFAULT_DENY : 0)
+                | (pol.computeAllowed() ? AG_POLICY_COMPUTE_ALLOWED : 0) | (pol.gpuAll() ? AG_POLICY_GPU_ALL : 0);
         MemorySegment key = arena.allocate(4, 4);
         key.set(JAVA_INT, 0, slot);
-        MemorySegment value = arena.allocate(POLICY_SIZE, 8);
-        value.set(JAVA_INT, POLICY_FLAGS, flags);
-        value.set(JAVA_LONG, POLICY_GPU_ALLOWED, pol.gpuAllowed());
+        MemorySegment value = arena.allocate(KernelAbi.Policy.SIZEOF, 8);
+        value.set(JAVA_INT, KernelAbi.Policy.FLAGS, flags);
+        value.set(JAVA_LONG, KernelAbi.Policy.GPU_ALLOWED, pol.gpuAllowed());
         policies.update(key, value);   // array slots are overwritten, never deleted
     }
 
@@ -180,25 +189,25 @@ public final class PolicyMaps {
         }
         for (List<Policy.EgressEntry> network : byNetwork.values()) {
             Policy.EgressEntry first = network.getFirst();
-            MemorySegment key = arena.allocate(EGRESS_KEY_SIZE, 4);
-            key.set(JAVA_INT, EGRESS_KEY_PREFIXLEN, 32 + first.prefixBits());
-            key.set(JAVA_INT, EGRESS_KEY_POLICY, slot);
+            MemorySegment key = arena.allocate(EgressKey.SIZEOF, 4);
+            key.set(JAVA_INT, EgressKey.PREFIXLEN, 32 + first.prefixBits());
+            key.set(JAVA_INT, EgressKey.POLICY, slot);
             long hi = first.range()[0];
             long lo = first.range()[1];
             for (int i = 0; i < 8; i++) {
-                key.set(JAVA_BYTE, EGRESS_KEY_ADDR + i, (byte) (hi >>> (56 - 8 * i)));
-                key.set(JAVA_BYTE, EGRESS_KEY_ADDR + 8 + i, (byte) (lo >>> (56 - 8 * i)));
+                key.set(JAVA_BYTE, EgressKey.ADDR + i, (byte) (hi >>> (56 - 8 * i)));
+                key.set(JAVA_BYTE, EgressKey.ADDR + 8 + i, (byte) (lo >>> (56 - 8 * i)));
             }
-            MemorySegment value = arena.allocate(EGRESS_VALUE_SIZE, 4);
-            int count = Math.min(network.size(), EGRESS_RULES);
-            value.set(JAVA_INT, EGRESS_VALUE_COUNT, count);
+            MemorySegment value = arena.allocate(EgressValue.SIZEOF, 4);
+            int count = Math.min(network.size(), AG_EGRESS_RULES);
+            value.set(JAVA_INT, EgressValue.COUNT, count);
             for (int i = 0; i < count; i++) {
                 Policy.EgressEntry e = network.get(i);
-                long at = EGRESS_VALUE_RULES + i * EGRESS_RULE_SIZE;
-                value.set(JAVA_BYTE, at + EGRESS_RULE_ACTION, (byte) (e.allow() ? EGRESS_ALLOW : EGRESS_DENY));
-                value.set(JAVA_BYTE, at + EGRESS_RULE_PROTOCOL, (byte) e.protocol());
-                value.set(JAVA_SHORT, at + EGRESS_RULE_PORT_LO, (short) e.portLow());
-                value.set(JAVA_SHORT, at + EGRESS_RULE_PORT_HI, (short) e.portHigh());
+                long at = EgressValue.RULES + i * EgressRule.SIZEOF;
+                value.set(JAVA_BYTE, at + EgressRule.ACTION, (byte) (e.allow() ? AG_EGRESS_ALLOW : AG_EGRESS_DENY));
+                value.set(JAVA_BYTE, at + EgressRule.PROTOCOL, (byte) e.protocol());
+                value.set(JAVA_SHORT, at + EgressRule.PORT_LO, (short) e.portLow());
+                value.set(JAVA_SHORT, at + EgressRule.PORT_HI, (short) e.portHigh());
             }
             put(egress, key, value);
         }

@@ -1,22 +1,89 @@
 package io.agentguard.event;
 
-import static io.agentguard.event.RecordLayout.*;
+import io.agentguard.abi.KernelAbi.Connect;
+import io.agentguard.net.IpAddresses;
+import io.agentguard.proto.v1.ConnectEvent;
+import io.agentguard.proto.v1.Event;
 
-/** Flyweight over struct ag_connect. */
+import java.nio.charset.StandardCharsets;
+
+import static io.agentguard.abi.KernelAbi.*;
+
+/** Flyweight over struct ag_connect: a connect() or a denied/would-block sendmsg(). */
 public final class ConnectRecord extends RecordFlyweight<ConnectRecord> {
-    public static final int AF_UNIX = 1;
-    public static final int AF_INET = 2;
-    public static final int AF_INET6 = 10;
+    public long sockCookie() { return i64(Connect.SOCK_COOKIE); }
+    /** AG_AF_* */
+    public int family() { return u16(Connect.FAMILY); }
+    public int sockType() { return u16(Connect.SOCK_TYPE); }
+    public int protocol() { return u16(Connect.PROTOCOL); }
+    public int port() { return u16(Connect.PORT); }
+    public int verdict() { return i32(Connect.VERDICT); }
+    /** AG_CONNECT_* */
+    public int flags() { return i32(Connect.FLAGS); }
+    public boolean resultFollows() { return (flags() & AG_CONNECT_RESULT_FOLLOWS) != 0; }
+    public boolean sendmsg() { return (flags() & AG_CONNECT_SENDMSG) != 0; }
+    public byte[] address() { return bytes(Connect.ADDR, family() == AG_AF_INET ? 4 : 16); }
 
-    public long sockCookie() { return i64(CONNECT_SOCK_COOKIE); }
-    public int family() { return u16(CONNECT_FAMILY); }
-    public int sockType() { return u16(CONNECT_SOCK_TYPE); }
-    public int protocol() { return u16(CONNECT_PROTOCOL); }
-    public int port() { return u16(CONNECT_PORT); }
-    public int verdict() { return i32(CONNECT_VERDICT); }
-    public int flags() { return i32(CONNECT_FLAGS); }
-    public boolean resultFollows() { return (flags() & CONNECT_RESULT_FOLLOWS) != 0; }
-    public byte[] address() { return bytes(CONNECT_ADDR, family() == AF_INET ? 4 : 16); }
-    public int unixPathLength() { return Math.min(i32(CONNECT_UNIX_PATH_LEN), UNIX_PATH_MAX); }
-    public byte[] unixPath() { return bytes(CONNECT_UNIX_PATH, Math.max(0, unixPathLength())); }
+    /** The destination as 128 bits (network order, IPv4 as ::ffff:a.b.c.d): high half. */
+    public long addressHigh() {
+        return family() == AG_AF_INET ? 0 : Long.reverseBytes(i64(Connect.ADDR));
+    }
+
+    /** Low half of {@link #addressHigh()}. */
+    public long addressLow() {
+        return family() == AG_AF_INET ? 0x0000_ffff_0000_0000L | Integer.toUnsignedLong(Integer.reverseBytes(i32(Connect.ADDR)))
+                : Long.reverseBytes(i64(Connect.ADDR + 8));
+    }
+
+    public int unixPathLength() { return Math.min(i32(Connect.UNIX_PATH_LEN), AG_UNIX_PATH_MAX); }
+    public byte[] unixPath() { return bytes(Connect.UNIX_PATH, Math.max(0, unixPathLength())); }
+
+    /** The Unix socket path; abstract names (leading NUL) with a leading '@', as ss(8) shows them. */
+    public String unixPathText() {
+        byte[] raw = unixPath();
+        if (raw.length > 0 && raw[0] == 0) {
+            return "@" + new String(raw, 1, raw.length - 1, StandardCharsets.UTF_8);
+        }
+        int end = 0;
+        while (end < raw.length && raw[end] != 0) {
+            end++;
+        }
+        return new String(raw, 0, end, StandardCharsets.UTF_8);
+    }
+
+    public int write(Event e) {
+        ConnectEvent c = e.getConnect();
+        writeHeader(e, AG_REC_CONNECT, Connect.SIZEOF);
+        putI64(Connect.SOCK_COOKIE, c.getSocketCookie());
+        int family = switch (c.getFamily()) {
+            case ADDRESS_FAMILY_INET -> AG_AF_INET;
+            case ADDRESS_FAMILY_INET6 -> AG_AF_INET6;
+            case ADDRESS_FAMILY_UNIX -> AG_AF_UNIX;
+            default -> 0;
+        };
+        putU16(Connect.FAMILY, family);
+        putU16(Connect.SOCK_TYPE, switch (c.getSocketType()) {
+            case SOCKET_TYPE_STREAM -> AG_SOCK_STREAM;
+            case SOCKET_TYPE_DGRAM -> AG_SOCK_DGRAM;
+            case SOCKET_TYPE_RAW -> AG_SOCK_RAW;
+            case SOCKET_TYPE_SEQPACKET -> AG_SOCK_SEQPACKET;
+            default -> 0;
+        });
+        putU16(Connect.PROTOCOL, c.getProtocol());
+        putU16(Connect.PORT, c.getPort());
+        putI32(Connect.VERDICT, Verdicts.toKernel(c.getVerdict()));
+        putI32(Connect.FLAGS, c.getSendmsg() ? AG_CONNECT_SENDMSG : 0);
+        if (family == AG_AF_UNIX) {
+            String path = c.getUnixPath();
+            byte[] raw = (path.startsWith("@") ? "\0" + path.substring(1) : path).getBytes(StandardCharsets.UTF_8);
+            putI32(Connect.UNIX_PATH_LEN, putBytes(Connect.UNIX_PATH, raw, AG_UNIX_PATH_MAX));
+        } else if (family != 0) {
+            byte[] raw = IpAddresses.parse(c.getAddress());
+            if (family == AG_AF_INET6 && raw.length == 4) {
+                raw = IpAddresses.mapped(raw);
+            }
+            putBytes(Connect.ADDR, raw, 16);
+        }
+        return (int) Connect.SIZEOF;
+    }
 }

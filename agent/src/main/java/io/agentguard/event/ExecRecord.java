@@ -1,40 +1,76 @@
 package io.agentguard.event;
 
+import io.agentguard.abi.KernelAbi.Exec;
+import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.ExecEvent;
+
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
-import static io.agentguard.event.RecordLayout.*;
+import static io.agentguard.abi.KernelAbi.*;
 
-/** Flyweight over struct ag_exec (layout in {@link RecordLayout}). */
+/** Flyweight over struct ag_exec: a successful exec (sched_process_exec) or, flagged, a failed one. */
 public final class ExecRecord extends RecordFlyweight<ExecRecord> {
-    public int oldPid() { return i32(EXEC_OLD_PID); }
-    public int filenameLength() { return Math.min(u16(EXEC_FILENAME_LEN), PATH_MAX - 1); }
-    public int argsLength() { return u16(EXEC_ARGS_LEN); }
-    public long argsTotalLength() { return Integer.toUnsignedLong(i32(EXEC_ARGS_TOTAL_LEN)); }
-    public int flags() { return u16(EXEC_FLAGS); }
-    public int error() { return u16(EXEC_ERROR); }
-    public boolean failed() { return (flags() & EXEC_FAILED) != 0; }
+    public int oldPid() { return i32(Exec.OLD_PID); }
+    public int filenameLength() { return Math.min(u16(Exec.FILENAME_LEN), AG_PATH_MAX - 1); }
+    public int argsLength() { return u16(Exec.ARGS_LEN); }
+    public long argsTotalLength() { return Integer.toUnsignedLong(i32(Exec.ARGS_TOTAL_LEN)); }
+    /** AG_EXEC_* */
+    public int flags() { return u16(Exec.FLAGS); }
+    public int error() { return u16(Exec.ERROR); }
+    public boolean failed() { return (flags() & AG_EXEC_FAILED) != 0; }
+
     /** enum ag_verdict of the exec policy. */
     public int verdict() {
-        return (flags() & EXEC_DENIED) != 0 ? VERDICT_DENIED : (flags() & EXEC_WOULD_BLOCK) != 0 ? VERDICT_WOULD_BLOCK
-                : VERDICT_ALLOWED;
+        return (flags() & AG_EXEC_DENIED) != 0 ? AG_VERDICT_DENIED
+                : (flags() & AG_EXEC_WOULD_BLOCK) != 0 ? AG_VERDICT_WOULD_BLOCK : AG_VERDICT_ALLOWED;
     }
-    public String filename() { return string(EXEC_FILENAME, filenameLength()); }
+
+    public String filename() { return string(Exec.FILENAME, filenameLength()); }
 
     /** argv split at NULs; a last argument cut by truncation is kept as far as it goes. */
     public List<String> args() {
-        int length = Math.min(argsLength(), size() - (int) EXEC_ARGS);
+        int length = Math.min(argsLength(), size() - (int) Exec.ARGS);
         List<String> args = new ArrayList<>();
         int start = 0;
         for (int i = 0; i < length; i++) {
-            if (i8(EXEC_ARGS + i) == 0) {
-                args.add(string(EXEC_ARGS + start, i - start));
+            if (i8(Exec.ARGS + i) == 0) {
+                args.add(string(Exec.ARGS + start, i - start));
                 start = i + 1;
             }
         }
         if (start < length) {
-            args.add(string(EXEC_ARGS + start, length - start));
+            args.add(string(Exec.ARGS + start, length - start));
         }
         return args;
+    }
+
+    /** Writes the record of a recorded exec event; returns its length (variable: argv bytes used). */
+    public int write(Event e) {
+        ExecEvent x = e.getExec();
+        StringBuilder joined = new StringBuilder();
+        for (String a : x.getArgsList()) {
+            joined.append(a).append('\0');
+        }
+        byte[] args = joined.toString().getBytes(StandardCharsets.UTF_8);
+        int argsLen = Math.min(args.length, AG_ARGS_MAX);
+        long size = Exec.ARGS + argsLen;
+        writeHeader(e, AG_REC_EXEC, size);
+        putI32(Exec.OLD_PID, x.getOldPid() != 0 ? x.getOldPid() : e.getProcess().getPid());
+        putU16(Exec.FILENAME_LEN, putString(Exec.FILENAME, x.getFilename(), AG_PATH_MAX - 1));
+        putU16(Exec.ARGS_LEN, argsLen);
+        putI32(Exec.ARGS_TOTAL_LEN, Math.max(x.getArgsTotalBytes(), args.length));
+        putU16(Exec.FLAGS, (x.getArgsTruncated() ? AG_EXEC_ARGS_TRUNCATED : 0)
+                | (x.getFilenameTruncated() ? AG_EXEC_FILENAME_TRUNCATED : 0)
+                | (x.getArgsUnreadable() ? AG_EXEC_ARGS_UNREADABLE : 0) | (!x.getSuccess() ? AG_EXEC_FAILED : 0)
+                | switch (Verdicts.toKernel(x.getVerdict())) {
+                    case AG_VERDICT_DENIED -> AG_EXEC_DENIED;
+                    case AG_VERDICT_WOULD_BLOCK -> AG_EXEC_WOULD_BLOCK;
+                    default -> 0;
+                });
+        putU16(Exec.ERROR, x.getErrorNumber());
+        putBytes(Exec.ARGS, args, argsLen);
+        return (int) size;
     }
 }

@@ -1,13 +1,23 @@
 package io.agentguard.event;
 
-import static io.agentguard.event.RecordLayout.EXIT_EXIT_CODE;
-import static io.agentguard.event.RecordLayout.EXIT_START_NS;
+import io.agentguard.abi.KernelAbi.Exit;
+import io.agentguard.proto.v1.Event;
 
-/** Flyweight over struct ag_exit; exit_code is a wait status. */
+import static io.agentguard.abi.KernelAbi.AG_REC_EXIT;
+
+/** Flyweight over struct ag_exit (the last thread of a process); exit_code is a wait status. */
 public final class ExitRecord extends RecordFlyweight<ExitRecord> {
-    public int waitStatus() { return i32(EXIT_EXIT_CODE); }
-    public long startNs() { return i64(EXIT_START_NS); }
+    public int waitStatus() { return i32(Exit.EXIT_CODE); }
+    /** The process's start, CLOCK_MONOTONIC. */
+    public long startNs() { return i64(Exit.START_NS); }
     public int signal() { return waitStatus() & 0x7f; }
     public boolean coreDumped() { return (waitStatus() & 0x80) != 0; }
     public int exitCode() { return (waitStatus() >> 8) & 0xff; }
+
+    public int write(Event e) {
+        writeHeader(e, AG_REC_EXIT, Exit.SIZEOF);
+        putI32(Exit.EXIT_CODE, e.getExit().getWaitStatus());
+        putI64(Exit.START_NS, e.getMonotonicNs() - e.getExit().getLifetimeNs());
+        return (int) Exit.SIZEOF;
+    }
 }

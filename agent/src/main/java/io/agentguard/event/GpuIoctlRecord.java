@@ -1,30 +1,79 @@
 package io.agentguard.event;
 
-import static io.agentguard.event.RecordLayout.*;
+import io.agentguard.abi.KernelAbi.GpuIoctl;
+import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.GpuEvent;
 
-/** Flyweight over struct ag_gpu_ioctl; arg holds the copied parameter struct. */
+import static io.agentguard.abi.KernelAbi.*;
+
+/**
+ * Flyweight over struct ag_gpu_ioctl: an ioctl on an NVIDIA device, with the first bytes of
+ * its parameter struct; {@link NvidiaIoctlDecoder} says what they mean.
+ */
 public final class GpuIoctlRecord extends RecordFlyweight<GpuIoctlRecord> {
-    public int fd() { return i32(GPU_IOCTL_FD); }
-    public int cmd() { return i32(GPU_IOCTL_CMD); }
-    public int major() { return i32(GPU_IOCTL_MAJOR); }
-    public int minor() { return i32(GPU_IOCTL_MINOR); }
-    public int role() { return u16(GPU_IOCTL_ROLE); }
-    public int index() { return u16(GPU_IOCTL_INDEX); }
-    public int argLength() { return Math.min(u16(GPU_IOCTL_ARG_LEN), IOCTL_ARG_MAX); }
-    public int flags() { return u16(GPU_IOCTL_FLAGS); }
-    public int innerCmd() { return i32(GPU_IOCTL_INNER_CMD); }
-    public int verdict() { return i32(GPU_IOCTL_VERDICT); }
-    public long argPtr() { return i64(GPU_IOCTL_ARG_PTR); }
-    public long aux0() { return i64(GPU_IOCTL_AUX0); }
-    public long aux1() { return i64(GPU_IOCTL_AUX1); }
+    public int fd() { return i32(GpuIoctl.FD); }
+    public int cmd() { return i32(GpuIoctl.CMD); }
+    public int major() { return i32(GpuIoctl.MAJOR); }
+    public int minor() { return i32(GpuIoctl.MINOR); }
+    /** enum ag_device_role */
+    public int role() { return u16(GpuIoctl.ROLE); }
+    public int index() { return u16(GpuIoctl.INDEX); }
+    public int argLength() { return Math.min(u16(GpuIoctl.ARG_LEN), AG_IOCTL_ARG_MAX); }
+    /** AG_IOCTL_* */
+    public int flags() { return u16(GpuIoctl.FLAGS); }
+    public int innerCmd() { return i32(GpuIoctl.INNER_CMD); }
+    public int verdict() { return i32(GpuIoctl.VERDICT); }
+    /** RM_ALLOC with AG_IOCTL_PARAMS_READ: the first u64 of the class's params. */
+    public long aux0() { return i64(GpuIoctl.AUX0); }
+    /** RM_ALLOC of a memory class with AG_IOCTL_PARAMS_READ: the params' size field. */
+    public long aux1() { return i64(GpuIoctl.AUX1); }
 
     /** u32 at a byte offset of the copied struct, or -1 when not copied that far. */
-    public long argU32(int at) {
-        return at + 4 <= argLength() ? Integer.toUnsignedLong(i32(GPU_IOCTL_ARG + at)) : -1;
+    public long argU32(long at) {
+        return at + 4 <= argLength() ? Integer.toUnsignedLong(i32(GpuIoctl.ARG + at)) : -1;
     }
 
     /** u64 at a byte offset of the copied struct, or -1 when not copied that far. */
-    public long argU64(int at) {
-        return at + 8 <= argLength() ? i64(GPU_IOCTL_ARG + at) : -1;
+    public long argU64(long at) {
+        return at + 8 <= argLength() ? i64(GpuIoctl.ARG + at) : -1;
+    }
+
+    void putArgU32(long at, int value) {
+        putI32(GpuIoctl.ARG + at, value);
+    }
+
+    void putArgU64(long at, long value) {
+        putI64(GpuIoctl.ARG + at, value);
+    }
+
+    /** Writes the record of a recorded ioctl event, its parameter struct rebuilt from the decoded fields. */
+    public int write(Event e) {
+        GpuEvent g = e.getGpu();
+        io.agentguard.proto.v1.GpuIoctl io = g.getIoctl();
+        writeHeader(e, AG_REC_GPU_IOCTL, GpuIoctl.SIZEOF);
+        int role = DeviceRoles.toKernel(g.getRole());
+        putI32(GpuIoctl.FD, io.getFd());
+        putI32(GpuIoctl.CMD, io.getCmd());
+        putI32(GpuIoctl.MAJOR, g.getMajor());
+        putI32(GpuIoctl.MINOR, g.getMinor());
+        putU16(GpuIoctl.ROLE, role);
+        putU16(GpuIoctl.INDEX, g.getGpuIndex());
+        putI32(GpuIoctl.INNER_CMD, io.getInnerCmd() != 0 ? io.getInnerCmd() : io.getCmd());
+        putI32(GpuIoctl.VERDICT, Verdicts.toKernel(io.getVerdict()));
+        int flags = io.getViaXfer() ? AG_IOCTL_XFER_UNWRAPPED : 0;
+        int argLen = 0;
+        if (io.getArgUnreadable()) {
+            flags |= AG_IOCTL_ARG_UNREADABLE;
+        } else {
+            argLen = NvidiaIoctlDecoder.writeParams(io, role, this);
+            if (argLen > 0 && NvidiaIoctlDecoder.hasAllocParams(io, role)) {
+                flags |= AG_IOCTL_PARAMS_READ;
+                putI64(GpuIoctl.AUX0, io.getDeviceId());
+                putI64(GpuIoctl.AUX1, io.getAllocSizeBytes());
+            }
+        }
+        putU16(GpuIoctl.ARG_LEN, argLen);
+        putU16(GpuIoctl.FLAGS, flags);
+        return (int) GpuIoctl.SIZEOF;
     }
 }

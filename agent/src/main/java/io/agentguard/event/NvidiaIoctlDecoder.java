@@ -1,48 +1,32 @@
 package io.agentguard.event;
 
+import io.agentguard.abi.KernelAbi.NvRmAlloc;
+import io.agentguard.abi.KernelAbi.NvRmControl;
+import io.agentguard.abi.KernelAbi.NvRmFree;
 import io.agentguard.proto.v1.ClassKind;
 import io.agentguard.proto.v1.GpuIoctl;
 
-import static io.agentguard.event.RecordLayout.*;
+import static io.agentguard.abi.KernelAbi.*;
 
 /**
- * Decodes NVIDIA driver ioctls (shared/reference/nvidia.md): the escape name from the
- * cmd's nr (type 'F'), UVM names (plain integers), RM_ALLOC's class into a kind,
- * RM_CONTROL's control id, and allocation sizes.
+ * The one NVIDIA ioctl decoder (docs/EVENTS.md, "GPU ioctls"): the call's name, what an
+ * RM_ALLOC creates (class, kind, compute context, GPU index, memory size), RM_CONTROL's
+ * control id, and handles, from a {@link GpuIoctlRecord} and the parameter struct layouts
+ * of bpf/agentguard.h. The consumer thread decodes each ioctl record once; the process
+ * table (compute, memory), the rule fields and the event all read the same decoded view.
+ * Reads allocate nothing, except {@link #name()} for calls outside the name tables.
  */
 public final class NvidiaIoctlDecoder {
-    static final int NV_IOCTL_MAGIC = 0x46;
-    static final int NV_ESC_RM_ALLOC_MEMORY = 0x27;
-    static final int NV_ESC_RM_FREE = 0x29;
-    static final int NV_ESC_RM_CONTROL = 0x2a;
-    static final int NV_ESC_RM_ALLOC = 0x2b;
-    static final int NV_ESC_RM_VID_HEAP_CONTROL = 0x4a;
-    static final int NVOS32_FUNCTION_ALLOC_SIZE = 2;
-
-    // struct offsets (nvidia.md "Parameter structs")
-    static final int NVOS21_H_ROOT = 0;
-    static final int NVOS21_H_PARENT = 4;
-    static final int NVOS21_H_NEW = 8;
-    static final int NVOS21_H_CLASS = 12;
-    static final int NVOS54_H_CLIENT = 0;
-    static final int NVOS54_H_OBJECT = 4;
-    static final int NVOS54_CMD = 8;
-    static final int NVOS00_H_ROOT = 0;
-    static final int NVOS00_H_PARENT = 4;
-    static final int NVOS00_H_OLD = 8;
-    static final int NVOS32_FUNCTION = 8;
-    static final int NVOS32_ALLOC_SIZE = 88;
-
     private static final String[] ESCAPE_NAMES = new String[256];
     private static final String[] UVM_NAMES = new String[128];
 
     static {
-        ESCAPE_NAMES[0x27] = "RM_ALLOC_MEMORY";
-        ESCAPE_NAMES[0x29] = "RM_FREE";
-        ESCAPE_NAMES[0x2a] = "RM_CONTROL";
-        ESCAPE_NAMES[0x2b] = "RM_ALLOC";
+        ESCAPE_NAMES[NV_ESC_RM_ALLOC_MEMORY] = "RM_ALLOC_MEMORY";
+        ESCAPE_NAMES[NV_ESC_RM_FREE] = "RM_FREE";
+        ESCAPE_NAMES[NV_ESC_RM_CONTROL] = "RM_CONTROL";
+        ESCAPE_NAMES[NV_ESC_RM_ALLOC] = "RM_ALLOC";
         ESCAPE_NAMES[0x34] = "RM_DUP_OBJECT";
-        ESCAPE_NAMES[0x4a] = "RM_VID_HEAP_CONTROL";
+        ESCAPE_NAMES[NV_ESC_RM_VID_HEAP_CONTROL] = "RM_VID_HEAP_CONTROL";
         ESCAPE_NAMES[0x4e] = "RM_MAP_MEMORY";
         ESCAPE_NAMES[0x4f] = "RM_UNMAP_MEMORY";
         ESCAPE_NAMES[0x52] = "RM_GET_EVENT_DATA";
@@ -52,7 +36,7 @@ public final class NvidiaIoctlDecoder {
         ESCAPE_NAMES[0xce] = "ALLOC_OS_EVENT";
         ESCAPE_NAMES[0xcf] = "FREE_OS_EVENT";
         ESCAPE_NAMES[0xd2] = "CHECK_VERSION_STR";
-        ESCAPE_NAMES[0xd3] = "IOCTL_XFER_CMD";
+        ESCAPE_NAMES[NV_ESC_IOCTL_XFER_CMD] = "IOCTL_XFER_CMD";
         ESCAPE_NAMES[0xd4] = "ATTACH_GPUS_TO_FD";
         ESCAPE_NAMES[0xd6] = "SYS_PARAMS";
         ESCAPE_NAMES[0xd7] = "NUMA_INFO";
@@ -72,22 +56,164 @@ public final class NvidiaIoctlDecoder {
         UVM_NAMES[0x4b] = "UVM_MM_INITIALIZE";
     }
 
-    private NvidiaIoctlDecoder() {
+    private GpuIoctlRecord record;
+    private int effectiveCmd;
+    private int escape;          // nr of a resource-manager call on nvidiactl/nvidiaN, else -1
+    // the u32 fields as unsigned longs, -1 when absent
+    private long allocClass;     // RM_ALLOC hClass
+    private ClassKind classKind;
+    private boolean hasAllocBytes;
+    private long allocBytes;     // bytes an allocation asks for (a u64 the caller chose)
+    private long deviceId;       // RM_ALLOC of NV01_DEVICE_0: the GPU index
+    private long controlId;      // RM_CONTROL cmd
+    private long heapFunction;   // RM_VID_HEAP_CONTROL function
+    private long hClient;
+    private long hParent;
+    private long hObject;
+    private String name;
+
+    /** Decodes the record the flyweight points at (kept until the next call). */
+    public NvidiaIoctlDecoder decode(GpuIoctlRecord r) {
+        record = r;
+        boolean xfer = (r.flags() & AG_IOCTL_XFER_UNWRAPPED) != 0;
+        effectiveCmd = xfer ? r.innerCmd() : r.cmd();
+        escape = isResourceManager(r.role(), effectiveCmd) ? effectiveCmd & 0xff : -1;
+        allocClass = -1;
+        classKind = ClassKind.CLASS_KIND_UNSPECIFIED;
+        hasAllocBytes = false;
+        allocBytes = 0;
+        deviceId = -1;
+        controlId = -1;
+        heapFunction = -1;
+        hClient = -1;
+        hParent = -1;
+        hObject = -1;
+        name = null;
+        switch (escape) {
+            case NV_ESC_RM_ALLOC -> {
+                allocClass = r.argU32(NvRmAlloc.H_CLASS);
+                if (allocClass < 0) {
+                    break;
+                }
+                classKind = allocClass <= 0xffff ? classKind((int) allocClass) : ClassKind.CLASS_KIND_OTHER;
+                hClient = r.argU32(NvRmAlloc.H_ROOT);
+                hParent = r.argU32(NvRmAlloc.H_OBJECT_PARENT);
+                hObject = r.argU32(NvRmAlloc.H_OBJECT_NEW);
+                if ((r.flags() & AG_IOCTL_PARAMS_READ) != 0) {
+                    if (classKind == ClassKind.CLASS_KIND_DEVICE) {
+                        deviceId = r.aux0() & 0xffff_ffffL;
+                    } else if (classKind == ClassKind.CLASS_KIND_MEMORY) {
+                        hasAllocBytes = true;
+                        allocBytes = r.aux1();
+                    }
+                }
+            }
+            case NV_ESC_RM_CONTROL -> {
+                controlId = r.argU32(NvRmControl.CMD);
+                if (controlId >= 0) {
+                    hClient = r.argU32(NvRmControl.H_CLIENT);
+                    hObject = r.argU32(NvRmControl.H_OBJECT);
+                }
+            }
+            case NV_ESC_RM_FREE -> {
+                if (r.argU32(NvRmFree.H_OBJECT_OLD) >= 0) {
+                    hClient = r.argU32(NvRmFree.H_ROOT);
+                    hParent = r.argU32(NvRmFree.H_OBJECT_PARENT);
+                    hObject = r.argU32(NvRmFree.H_OBJECT_OLD);
+                }
+            }
+            case NV_ESC_RM_VID_HEAP_CONTROL -> {
+                heapFunction = r.argU32(NVOS32_FUNCTION_OFFSET);
+                if (heapFunction == NVOS32_FUNCTION_ALLOC_SIZE && NVOS32_ALLOC_SIZE_OFFSET + 8 <= r.argLength()) {
+                    hasAllocBytes = true;
+                    allocBytes = r.argU64(NVOS32_ALLOC_SIZE_OFFSET);
+                }
+            }
+            default -> {
+            }
+        }
+        return this;
+    }
+
+    /** The call as the driver dispatches it: IOCTL_XFER_CMD unwrapped. */
+    public int effectiveCmd() { return effectiveCmd; }
+    public boolean hasClass() { return allocClass >= 0; }
+    /** RM_ALLOC's hClass, unsigned (valid when {@link #hasClass()}). */
+    public long allocClass() { return allocClass; }
+    public ClassKind classKind() { return classKind; }
+    /** An RM_ALLOC of a compute class: a CUDA (or other compute) context now exists on the GPU. */
+    public boolean computeContext() { return classKind == ClassKind.CLASS_KIND_COMPUTE; }
+    /** Whether the call asks for memory: RM_ALLOC of a memory class, RM_VID_HEAP_CONTROL ALLOC_SIZE. */
+    public boolean hasAllocBytes() { return hasAllocBytes; }
+    /** The bytes asked for, as the caller wrote them (a u64: negative as a long when absurdly large). */
+    public long allocBytes() { return allocBytes; }
+    /** RM_CONTROL's control id (class << 16 | category << 8 | index), or -1. */
+    public long controlId() { return controlId; }
+
+    /** The call's name: RM_ALLOC, UVM_REGISTER_CHANNEL, ... (computed on first use). */
+    public String name() {
+        if (name == null) {
+            name = name(record.role(), effectiveCmd);
+        }
+        return name;
+    }
+
+    /** Fills the ioctl part of a GPU event. */
+    public GpuIoctl.Builder toProto(GpuIoctl.Builder out) {
+        GpuIoctlRecord r = record;
+        out.setFd(r.fd())
+                .setCmd(r.cmd())
+                .setInnerCmd(r.innerCmd())
+                .setViaXfer((r.flags() & AG_IOCTL_XFER_UNWRAPPED) != 0)
+                .setName(name())
+                .setArgUnreadable((r.flags() & AG_IOCTL_ARG_UNREADABLE) != 0)
+                .setVerdict(Verdicts.toProto(r.verdict()));
+        if (hasClass()) {
+            out.setAllocClass((int) allocClass).setClassKind(classKind).setClassName(className((int) allocClass))
+                    .setComputeContext(computeContext());
+        }
+        if (controlId >= 0) {
+            out.setControlId((int) controlId);
+        }
+        if (heapFunction >= 0) {
+            out.setHeapFunction((int) heapFunction);
+        }
+        if (deviceId >= 0) {
+            out.setDeviceId((int) deviceId);
+        }
+        if (hasAllocBytes) {
+            out.setAllocSizeBytes(allocBytes);
+        }
+        if (hClient >= 0) {
+            out.setHClient((int) hClient);
+        }
+        if (hParent >= 0) {
+            out.setHParent((int) hParent);
+        }
+        if (hObject >= 0) {
+            out.setHObject((int) hObject);
+        }
+        return out;
+    }
+
+    /** A call on nvidiactl or nvidiaN of type 'F' (uvm commands are plain integers). */
+    private static boolean isResourceManager(int role, int cmd) {
+        return role != AG_DEV_UVM && role != AG_DEV_UVM_TOOLS && ((cmd >>> 8) & 0xff) == NV_IOCTL_MAGIC;
     }
 
     /** Name of an ioctl cmd on a device of the given role. */
     public static String name(int role, int cmd) {
-        if (role == ROLE_UVM || role == ROLE_UVM_TOOLS) {
-            if (cmd == 0x30000001) {
+        if (role == AG_DEV_UVM || role == AG_DEV_UVM_TOOLS) {
+            if (cmd == NV_UVM_INITIALIZE) {
                 return "UVM_INITIALIZE";
             }
-            if (cmd == 0x30000002) {
+            if (cmd == NV_UVM_DEINITIALIZE) {
                 return "UVM_DEINITIALIZE";
             }
             String name = cmd >= 0 && cmd < UVM_NAMES.length ? UVM_NAMES[cmd] : null;
             return name != null ? name : String.format("UVM_0x%x", cmd);
         }
-        if (role == ROLE_MODESET) {
+        if (role == AG_DEV_MODESET) {
             return "MODESET";
         }
         if (((cmd >>> 8) & 0xff) != NV_IOCTL_MAGIC) {
@@ -103,7 +229,7 @@ public final class NvidiaIoctlDecoder {
             case 0x41: return ClassKind.CLASS_KIND_CLIENT;
             case 0x80: return ClassKind.CLASS_KIND_DEVICE;
             case 0x2080: return ClassKind.CLASS_KIND_SUBDEVICE;
-            case 0x40, 0x3e: return ClassKind.CLASS_KIND_MEMORY;
+            case NV01_MEMORY_LOCAL_USER, NV01_MEMORY_SYSTEM: return ClassKind.CLASS_KIND_MEMORY;
             case 0x90f1: return ClassKind.CLASS_KIND_VASPACE;
             case 0xa06c: return ClassKind.CLASS_KIND_CHANNEL_GROUP;
             case 0x9067: return ClassKind.CLASS_KIND_SUBCONTEXT;
@@ -115,7 +241,7 @@ public final class NvidiaIoctlDecoder {
         int low = hClass & 0xff;
         if (hClass >= 0xa000 && hClass <= 0xffff) {
             // Engine classes are arch << 8 | engine: c0 compute, b5 copy, 97 3D, 6f GPFIFO.
-            if (low == 0xc0 && hClass >= 0xa0c0) {
+            if (low == NV_COMPUTE_CLASS_LOW_BYTE && hClass >= NV_COMPUTE_CLASS_MIN) {
                 return ClassKind.CLASS_KIND_COMPUTE;
             }
             if (low == 0xb5) {
@@ -137,8 +263,8 @@ public final class NvidiaIoctlDecoder {
             case 0x41 -> "NV01_ROOT_CLIENT";
             case 0x80 -> "NV01_DEVICE_0";
             case 0x2080 -> "NV20_SUBDEVICE_0";
-            case 0x40 -> "NV01_MEMORY_LOCAL_USER";
-            case 0x3e -> "NV01_MEMORY_SYSTEM";
+            case NV01_MEMORY_LOCAL_USER -> "NV01_MEMORY_LOCAL_USER";
+            case NV01_MEMORY_SYSTEM -> "NV01_MEMORY_SYSTEM";
             case 0x90f1 -> "FERMI_VASPACE_A";
             case 0xa06c -> "KEPLER_CHANNEL_GROUP_A";
             case 0x9067 -> "FERMI_CONTEXT_SHARE_A";
@@ -169,72 +295,50 @@ public final class NvidiaIoctlDecoder {
         };
     }
 
-    /** Fills the ioctl part of a GPU event from the record. */
-    public static GpuIoctl.Builder decode(GpuIoctlRecord r, GpuIoctl.Builder out) {
-        int cmd = r.cmd();
-        int inner = r.innerCmd();
-        boolean xfer = (r.flags() & IOCTL_XFER_UNWRAPPED) != 0;
-        int effective = xfer ? inner : cmd;
-        out.setFd(r.fd())
-                .setCmd(cmd)
-                .setInnerCmd(inner)
-                .setViaXfer(xfer)
-                .setName(name(r.role(), effective))
-                .setArgUnreadable((r.flags() & IOCTL_ARG_UNREADABLE) != 0)
-                .setVerdict(EventDecoder.verdict(r.verdict()));
-        if (r.role() == ROLE_UVM || r.role() == ROLE_UVM_TOOLS || ((effective >>> 8) & 0xff) != NV_IOCTL_MAGIC) {
-            return out;
+    /**
+     * The inverse of decoding, for recorded events: writes the parameter struct a call's
+     * decoded fields came from into the record's arg; returns the bytes it covers.
+     */
+    static int writeParams(GpuIoctl io, int role, GpuIoctlRecord r) {
+        int cmd = io.getViaXfer() ? io.getInnerCmd() : io.getCmd();
+        if (!isResourceManager(role, cmd)) {
+            return 0;
         }
-        switch (effective & 0xff) {
+        switch (cmd & 0xff) {
             case NV_ESC_RM_ALLOC -> {
-                long hClass = r.argU32(NVOS21_H_CLASS);
-                if (hClass < 0) {
-                    break;
-                }
-                ClassKind kind = classKind((int) hClass);
-                out.setAllocClass((int) hClass)
-                        .setClassKind(kind)
-                        .setClassName(className((int) hClass))
-                        .setComputeContext(kind == ClassKind.CLASS_KIND_COMPUTE)
-                        .setHClient((int) r.argU32(NVOS21_H_ROOT))
-                        .setHParent((int) r.argU32(NVOS21_H_PARENT))
-                        .setHObject((int) r.argU32(NVOS21_H_NEW));
-                if ((r.flags() & IOCTL_PARAMS_READ) != 0) {
-                    if (kind == ClassKind.CLASS_KIND_DEVICE) {
-                        out.setDeviceId((int) r.aux0());
-                    } else if (kind == ClassKind.CLASS_KIND_MEMORY) {
-                        out.setAllocSizeBytes(r.aux1());
-                    }
-                }
+                r.putArgU32(NvRmAlloc.H_ROOT, io.getHClient());
+                r.putArgU32(NvRmAlloc.H_OBJECT_PARENT, io.getHParent());
+                r.putArgU32(NvRmAlloc.H_OBJECT_NEW, io.getHObject());
+                r.putArgU32(NvRmAlloc.H_CLASS, io.getAllocClass());
+                r.putArgU64(NvRmAlloc.P_ALLOC_PARMS, 0x7000_0000L);   // a plausible user pointer
+                return 48;   // NVOS64 on drivers >= 535
             }
             case NV_ESC_RM_CONTROL -> {
-                long control = r.argU32(NVOS54_CMD);
-                if (control >= 0) {
-                    out.setControlId((int) control)
-                            .setHClient((int) r.argU32(NVOS54_H_CLIENT))
-                            .setHObject((int) r.argU32(NVOS54_H_OBJECT));
-                }
+                r.putArgU32(NvRmControl.H_CLIENT, io.getHClient());
+                r.putArgU32(NvRmControl.H_OBJECT, io.getHObject());
+                r.putArgU32(NvRmControl.CMD, io.getControlId());
+                return (int) NvRmControl.SIZEOF;
             }
             case NV_ESC_RM_FREE -> {
-                if (r.argU32(NVOS00_H_OLD) >= 0) {
-                    out.setHClient((int) r.argU32(NVOS00_H_ROOT))
-                            .setHParent((int) r.argU32(NVOS00_H_PARENT))
-                            .setHObject((int) r.argU32(NVOS00_H_OLD));
-                }
+                r.putArgU32(NvRmFree.H_ROOT, io.getHClient());
+                r.putArgU32(NvRmFree.H_OBJECT_PARENT, io.getHParent());
+                r.putArgU32(NvRmFree.H_OBJECT_OLD, io.getHObject());
+                return (int) NvRmFree.SIZEOF;
             }
             case NV_ESC_RM_VID_HEAP_CONTROL -> {
-                long function = r.argU32(NVOS32_FUNCTION);
-                if (function >= 0) {
-                    out.setHeapFunction((int) function);
-                    long size = r.argU64(NVOS32_ALLOC_SIZE);
-                    if (function == NVOS32_FUNCTION_ALLOC_SIZE && size >= 0) {
-                        out.setAllocSizeBytes(size);
-                    }
-                }
+                r.putArgU32(NVOS32_FUNCTION_OFFSET, io.getHeapFunction());
+                r.putArgU64(NVOS32_ALLOC_SIZE_OFFSET, io.getAllocSizeBytes());
+                return 184;   // sizeof(NVOS32_PARAMETERS)
             }
             default -> {
+                return 0;
             }
         }
-        return out;
+    }
+
+    /** Whether the kernel would have read the params behind an RM_ALLOC's pAllocParms. */
+    static boolean hasAllocParams(GpuIoctl io, int role) {
+        int cmd = io.getViaXfer() ? io.getInnerCmd() : io.getCmd();
+        return isResourceManager(role, cmd) && (cmd & 0xff) == NV_ESC_RM_ALLOC;
     }
 }

@@ -2,12 +2,11 @@ package io.agentguard.gpu;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
 
-import static io.agentguard.event.RecordLayout.*;
+import static io.agentguard.abi.KernelAbi.*;
 
 /**
  * A character device declared to stand in for an NVIDIA device node (labs and tests
@@ -28,19 +27,19 @@ public record GpuStandin(Path path, int role, int index, int major, int minor) {
         int role;
         int index = 0;
         switch (roleText) {
-            case "control" -> role = ROLE_CONTROL;
-            case "uvm" -> role = ROLE_UVM;
-            case "uvm-tools" -> role = ROLE_UVM_TOOLS;
-            case "modeset" -> role = ROLE_MODESET;
+            case "control" -> role = AG_DEV_CONTROL;
+            case "uvm" -> role = AG_DEV_UVM;
+            case "uvm-tools" -> role = AG_DEV_UVM_TOOLS;
+            case "modeset" -> role = AG_DEV_MODESET;
             default -> {
                 if (!roleText.matches("gpu[0-9]{1,3}")) {
                     throw new IllegalArgumentException("GPU stand-in '" + spec + "': unknown role '" + roleText
                             + "' (expected control, gpuN, uvm, uvm-tools or modeset)");
                 }
-                role = ROLE_GPU;
+                role = AG_DEV_GPU;
                 index = Integer.parseInt(roleText.substring(3));
-                if (index > 247) {
-                    throw new IllegalArgumentException("GPU stand-in '" + spec + "': GPU index " + index + " > 247");
+                if (index > NV_MINOR_GPU_MAX) {
+                    throw new IllegalArgumentException("GPU stand-in '" + spec + "': GPU index " + index + " > " + NV_MINOR_GPU_MAX);
                 }
             }
         }
@@ -72,10 +71,10 @@ public record GpuStandin(Path path, int role, int index, int major, int minor) {
     @Override
     public String toString() {
         String r = switch (role) {
-            case ROLE_CONTROL -> "control";
-            case ROLE_GPU -> "gpu" + index;
-            case ROLE_UVM -> "uvm";
-            case ROLE_UVM_TOOLS -> "uvm-tools";
+            case AG_DEV_CONTROL -> "control";
+            case AG_DEV_GPU -> "gpu" + index;
+            case AG_DEV_UVM -> "uvm";
+            case AG_DEV_UVM_TOOLS -> "uvm-tools";
             default -> "modeset";
         };
         return path + "=" + r + " (" + major + ":" + minor + ")";

@@ -3,6 +3,7 @@ package io.agentguard.output;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
+import io.agentguard.config.OutputFormat;
 import io.agentguard.event.EventSink;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.Violation;
@@ -23,19 +24,17 @@ import java.util.concurrent.TimeUnit;
  * dropped silently between the ring and the output.
  */
 public final class EventWriter implements EventSink, AutoCloseable {
-    public enum Format { JSON, TEXT }
-
     private static final Event POISON = Event.getDefaultInstance();
 
     private final BlockingQueue<Message> queue;
     private final Writer out;
-    private final Format format;
+    private final OutputFormat format;
     private final JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
     private final Thread thread;
     private volatile long written;
     private volatile IOException failure;
 
-    public EventWriter(Writer out, Format format, int queueCapacity) {
+    public EventWriter(Writer out, OutputFormat format, int queueCapacity) {
         this.out = out;
         this.format = format;
         this.queue = new ArrayBlockingQueue<>(queueCapacity);
@@ -84,7 +83,7 @@ public final class EventWriter implements EventSink, AutoCloseable {
                         return;
                     }
                     line.setLength(0);
-                    if (format == Format.JSON) {
+                    if (format == OutputFormat.JSON) {
                         json.appendTo(e, line);
                     } else {
                         if (e instanceof Violation v) {

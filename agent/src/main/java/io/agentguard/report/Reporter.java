@@ -1,6 +1,9 @@
 package io.agentguard.report;
 
 import com.google.protobuf.Timestamp;
+import io.agentguard.config.AgentConfig;
+import io.agentguard.config.TlsMode;
+import io.agentguard.log.Log;
 import io.agentguard.proto.v1.AgentHello;
 import io.agentguard.proto.v1.AgentMessage;
 import io.agentguard.proto.v1.Batch;
@@ -20,7 +23,6 @@ import io.grpc.stub.StreamObserver;
 
 import java.io.File;
 import java.io.IOException;
-import io.agentguard.log.Log;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -88,6 +90,20 @@ public final class Reporter implements AutoCloseable {
         }
         this.writer = Thread.ofPlatform().name("agentguard-spool").daemon(true).start(this::write);
         this.sender = Thread.ofPlatform().name("agentguard-sender").daemon(true).start(this::send);
+    }
+
+    /**
+     * A reporter for the report section of the configuration: its collectors, TLS and spool,
+     * with the delivery defaults (batches of 500, 8 in flight, 30 s ack timeout and backoff cap).
+     */
+    public static Reporter start(AgentConfig.Report r, String mode, Supplier<Heartbeat.Builder> counters,
+                                 java.util.Map<String, String> hooks, String agentVersion, Log log) {
+        File ca = r.ca().isEmpty() ? null : new File(r.ca());
+        File cert = r.cert().isEmpty() ? null : new File(r.cert());
+        File key = r.key().isEmpty() ? null : new File(r.key());
+        Spool spool = new Spool(java.nio.file.Path.of(r.spoolDir()), 8L << 20, r.spoolMaxBytes());
+        return new Reporter(new Settings(r.collectors(), r.node(), mode, r.tlsMode() == TlsMode.PLAINTEXT, ca, cert, key,
+                500, 8, 30_000, r.heartbeatMs(), 30_000), spool, counters, hooks, agentVersion, log);
     }
 
     /** Consumer thread: never blocks. */

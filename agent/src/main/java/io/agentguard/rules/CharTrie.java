@@ -144,13 +144,4 @@ final class CharTrie {
         }
         return false;
     }
-
-    /** The literal equals s. */
-    boolean matchesExactly(String s) {
-        int node = 0;
-        for (int i = 0; i < s.length() && node >= 0; i++) {
-            node = step(node, s.charAt(i));
-        }
-        return node >= 0 && terminal[node];
-    }
 }

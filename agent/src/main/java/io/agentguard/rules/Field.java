@@ -4,7 +4,7 @@ import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 
-import static io.agentguard.event.RecordLayout.*;
+import static io.agentguard.abi.KernelAbi.*;
 
 /** Every field a condition or output template can name (docs/RULES.md). */
 public enum Field {
@@ -30,22 +30,22 @@ public enum Field {
     CGROUP_GPU_COMPUTE("cgroup.gpu_compute", Type.BOOL, Mask.ALL),
     CGROUP_GPU_MEM_BYTES("cgroup.gpu_mem_bytes", Type.INT, Mask.ALL),
     CGROUP_DISTINCT_DESTS("cgroup.distinct_dests", Type.INT, Mask.ALL),
-    EXEC_FAILED("exec.failed", Type.BOOL, Mask.bit(TYPE_EXEC)),
-    EXIT_CODE("exit.code", Type.INT, Mask.bit(TYPE_EXIT)),
-    EXIT_SIGNAL("exit.signal", Type.INT, Mask.bit(TYPE_EXIT)),
-    CONN_FAMILY("conn.family", Type.STRING, Mask.bit(TYPE_CONNECT)),
-    CONN_ADDR("conn.addr", Type.IP, Mask.bit(TYPE_CONNECT)),
-    CONN_PORT("conn.port", Type.INT, Mask.bit(TYPE_CONNECT)),
-    CONN_PROTO("conn.proto", Type.STRING, Mask.bit(TYPE_CONNECT)),
-    CONN_UNIX_PATH("conn.unix_path", Type.STRING, Mask.bit(TYPE_CONNECT)),
-    GPU_DEVICE("gpu.device", Type.STRING, Mask.bit(TYPE_GPU_OPEN) | Mask.bit(TYPE_GPU_IOCTL)),
-    GPU_INDEX("gpu.index", Type.INT, Mask.bit(TYPE_GPU_OPEN) | Mask.bit(TYPE_GPU_IOCTL)),
-    GPU_OP("gpu.op", Type.STRING, Mask.bit(TYPE_GPU_OPEN) | Mask.bit(TYPE_GPU_IOCTL)),
-    GPU_CLASS("gpu.class", Type.INT, Mask.bit(TYPE_GPU_IOCTL)),
-    GPU_CLASS_KIND("gpu.class_kind", Type.STRING, Mask.bit(TYPE_GPU_IOCTL)),
-    GPU_COMPUTE("gpu.compute", Type.BOOL, Mask.bit(TYPE_GPU_IOCTL)),
-    GPU_ALLOC_BYTES("gpu.alloc_bytes", Type.INT, Mask.bit(TYPE_GPU_IOCTL)),
-    GPU_CONTROL("gpu.control", Type.INT, Mask.bit(TYPE_GPU_IOCTL));
+    EXEC_FAILED("exec.failed", Type.BOOL, Mask.bit(AG_REC_EXEC)),
+    EXIT_CODE("exit.code", Type.INT, Mask.bit(AG_REC_EXIT)),
+    EXIT_SIGNAL("exit.signal", Type.INT, Mask.bit(AG_REC_EXIT)),
+    CONN_FAMILY("conn.family", Type.STRING, Mask.bit(AG_REC_CONNECT)),
+    CONN_ADDR("conn.addr", Type.IP, Mask.bit(AG_REC_CONNECT)),
+    CONN_PORT("conn.port", Type.INT, Mask.bit(AG_REC_CONNECT)),
+    CONN_PROTO("conn.proto", Type.STRING, Mask.bit(AG_REC_CONNECT)),
+    CONN_UNIX_PATH("conn.unix_path", Type.STRING, Mask.bit(AG_REC_CONNECT)),
+    GPU_DEVICE("gpu.device", Type.STRING, Mask.bit(AG_REC_GPU_OPEN) | Mask.bit(AG_REC_GPU_IOCTL)),
+    GPU_INDEX("gpu.index", Type.INT, Mask.bit(AG_REC_GPU_OPEN) | Mask.bit(AG_REC_GPU_IOCTL)),
+    GPU_OP("gpu.op", Type.STRING, Mask.bit(AG_REC_GPU_OPEN) | Mask.bit(AG_REC_GPU_IOCTL)),
+    GPU_CLASS("gpu.class", Type.INT, Mask.bit(AG_REC_GPU_IOCTL)),
+    GPU_CLASS_KIND("gpu.class_kind", Type.STRING, Mask.bit(AG_REC_GPU_IOCTL)),
+    GPU_COMPUTE("gpu.compute", Type.BOOL, Mask.bit(AG_REC_GPU_IOCTL)),
+    GPU_ALLOC_BYTES("gpu.alloc_bytes", Type.INT, Mask.bit(AG_REC_GPU_IOCTL)),
+    GPU_CONTROL("gpu.control", Type.INT, Mask.bit(AG_REC_GPU_IOCTL));
 
     /** Value types; comparisons are checked against them at compile time. */
     public enum Type {
@@ -78,8 +78,8 @@ public enum Field {
 
     /** Bit masks of record types (a holder: enum constants cannot use the enum's own statics). */
     private static final class Mask {
-        static final int ALL = (1 << TYPE_EXEC) | (1 << TYPE_FORK) | (1 << TYPE_EXIT) | (1 << TYPE_CONNECT)
-                | (1 << TYPE_GPU_OPEN) | (1 << TYPE_GPU_IOCTL);
+        static final int ALL = (1 << AG_REC_EXEC) | (1 << AG_REC_FORK) | (1 << AG_REC_EXIT) | (1 << AG_REC_CONNECT)
+                | (1 << AG_REC_GPU_OPEN) | (1 << AG_REC_GPU_IOCTL);
 
         static int bit(int type) {
             return 1 << type;

@@ -29,9 +29,9 @@ final class IpRanges {
         }
     }
 
-    /** See {@link io.agentguard.event.IpPrefix#range}. */
+    /** See {@link io.agentguard.net.IpPrefix#range}. */
     static long[] parseRange(String text, boolean unused) {
-        return io.agentguard.event.IpPrefix.range(text);
+        return io.agentguard.net.IpPrefix.range(text);
     }
 
     static IpRanges of(List<long[]> ranges) {

@@ -91,7 +91,7 @@ public final class OutputTemplate {
             case INT -> f == Field.GPU_CLASS || f == Field.GPU_CONTROL ? "0x" + Long.toHexString(c.number(f))
                     : Long.toString(c.number(f));
             case BOOL -> Boolean.toString(c.bool(f));
-            case IP -> io.agentguard.event.AddressText.format(ipBytes(c));
+            case IP -> io.agentguard.net.IpAddresses.format(ipBytes(c));
         };
     }
 

@@ -1,12 +1,12 @@
 package io.agentguard.rules;
 
-import io.agentguard.config.AgentConfigLoader;
 import io.agentguard.rules.Condition.Literal;
 import io.agentguard.rules.RuleItems.ExceptionItem;
 import io.agentguard.rules.RuleItems.Item;
 import io.agentguard.rules.RuleItems.ListItem;
 import io.agentguard.rules.RuleItems.MacroItem;
 import io.agentguard.rules.RuleItems.RuleItem;
+import io.agentguard.text.Suggestions;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -332,7 +332,7 @@ public final class RuleCompiler {
     }
 
     private String similarList(String name) {
-        return lists.keySet().stream().filter(l -> AgentConfigLoader.distance(l, name) <= 2).findFirst().orElse(null);
+        return Suggestions.closest(name, lists.keySet(), 2).orElse(null);
     }
 
     // ---- event types a rule can match ---------------------------------------------------
@@ -371,31 +371,13 @@ public final class RuleCompiler {
     // ---- suggestions -------------------------------------------------------------------------
 
     static String suggestField(String name) {
-        String best = null;
-        int bestDistance = 4;
-        for (String candidate : Field.names()) {
-            int d = AgentConfigLoader.distance(name, candidate);
-            if (d < bestDistance) {
-                bestDistance = d;
-                best = candidate;
-            }
-        }
-        return best != null ? " (did you mean '" + best + "'?)" : "";
+        return Suggestions.didYouMean(name, Field.names(), 3);
     }
 
     private String suggestName(String name) {
-        String best = null;
-        int bestDistance = 3;
         List<String> candidates = new ArrayList<>(macros.keySet());
         candidates.addAll(Field.names());
-        for (String candidate : candidates) {
-            int d = AgentConfigLoader.distance(name, candidate);
-            if (d < bestDistance) {
-                bestDistance = d;
-                best = candidate;
-            }
-        }
-        return best != null ? " (did you mean '" + best + "'?)" : "";
+        return Suggestions.didYouMean(name, candidates, 2);
     }
 
     private static String article(Field.Type t) {

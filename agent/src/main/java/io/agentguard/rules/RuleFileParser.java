@@ -4,6 +4,7 @@ import io.agentguard.rules.RuleItems.Action;
 import io.agentguard.rules.RuleItems.ExceptionItem;
 import io.agentguard.rules.RuleItems.Item;
 import io.agentguard.rules.RuleItems.Priority;
+import io.agentguard.text.Suggestions;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
 import org.snakeyaml.engine.v2.common.ScalarStyle;
@@ -222,9 +223,8 @@ public final class RuleFileParser {
     private void check(Map<String, NodeTuple> keys, Set<String> allowed, String kind) {
         for (Map.Entry<String, NodeTuple> e : keys.entrySet()) {
             if (!allowed.contains(e.getKey())) {
-                String hint = allowed.stream().filter(a -> io.agentguard.config.AgentConfigLoader.distance(a, e.getKey()) <= 2)
-                        .findFirst().map(a -> " (did you mean '" + a + "'?)").orElse(" (a " + kind + " has: "
-                                + String.join(", ", allowed.stream().sorted().toList()) + ")");
+                String hint = Suggestions.closest(e.getKey(), allowed, 2).map(a -> " (did you mean '" + a + "'?)")
+                        .orElse(" (a " + kind + " has: " + String.join(", ", allowed.stream().sorted().toList()) + ")");
                 throw at(e.getValue().getKeyNode()).error("unknown key '" + e.getKey() + "' in a " + kind + hint);
             }
         }

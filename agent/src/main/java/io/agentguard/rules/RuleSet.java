@@ -3,7 +3,7 @@ package io.agentguard.rules;
 import java.util.ArrayList;
 import java.util.List;
 
-import static io.agentguard.event.RecordLayout.TYPE_MAX;
+import static io.agentguard.abi.KernelAbi.AG_REC_TYPE_MAX;
 
 /**
  * An immutable, compiled set of rules indexed by event type: the classifier looks only at
@@ -11,13 +11,13 @@ import static io.agentguard.event.RecordLayout.TYPE_MAX;
  */
 public final class RuleSet {
     private final List<CompiledRule> rules;
-    private final CompiledRule[][] byType = new CompiledRule[TYPE_MAX + 1][];
+    private final CompiledRule[][] byType = new CompiledRule[AG_REC_TYPE_MAX + 1][];
     private final List<String> sources;
 
     RuleSet(List<CompiledRule> rules, List<String> sources) {
         this.rules = List.copyOf(rules);
         this.sources = List.copyOf(sources);
-        for (int t = 0; t <= TYPE_MAX; t++) {
+        for (int t = 0; t <= AG_REC_TYPE_MAX; t++) {
             List<CompiledRule> forType = new ArrayList<>();
             for (CompiledRule r : rules) {
                 if ((r.eventTypes() & (1 << t)) != 0) {
@@ -34,7 +34,7 @@ public final class RuleSet {
 
     /** Rules that may match an event of this record type (never null). */
     public CompiledRule[] forType(int recordType) {
-        return recordType >= 0 && recordType <= TYPE_MAX ? byType[recordType] : byType[0];
+        return recordType >= 0 && recordType <= AG_REC_TYPE_MAX ? byType[recordType] : byType[0];
     }
 
     public List<CompiledRule> rules() {

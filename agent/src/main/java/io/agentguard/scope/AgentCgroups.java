@@ -1,11 +1,20 @@
 package io.agentguard.scope;
 
+import io.agentguard.bpf.BpfMap;
+import io.agentguard.bpf.ConfigMap;
+
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The configured agent cgroups, resolved against the cgroup2 mount: each root's id (the
@@ -91,6 +100,29 @@ public final class AgentCgroups {
 
     public List<Root> roots() {
         return roots;
+    }
+
+    /**
+     * Puts the roots in ag_scope_roots (and their levels in the config), then removes roots a
+     * previous run left in adopted maps: added first, so the scope never has a gap.
+     */
+    public void writeScope(BpfMap scopeRoots, ConfigMap config) {
+        Set<Long> ids = new HashSet<>();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment key = a.allocate(8, 8);
+            MemorySegment value = a.allocate(4, 4);
+            for (Root root : roots) {
+                key.set(JAVA_LONG, 0, root.id());
+                scopeRoots.update(key, value);
+                ids.add(root.id());
+            }
+        }
+        config.scope(levelMask());
+        scopeRoots.forEachKey(8, key -> {
+            if (!ids.contains(key.get(JAVA_LONG, 0))) {
+                scopeRoots.delete(key);
+            }
+        });
     }
 
     /** Bit N set when some root sits at level N (what the BPF scope check walks). */

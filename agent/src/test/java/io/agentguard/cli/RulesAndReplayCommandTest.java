@@ -1,6 +1,8 @@
 package io.agentguard.cli;
 
+import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.JsonFormat;
+import io.agentguard.proto.v1.ActionEvent;
 import io.agentguard.proto.v1.ConnectEvent;
 import io.agentguard.proto.v1.AddressFamily;
 import io.agentguard.proto.v1.Event;
@@ -15,7 +17,6 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.Callable;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -99,5 +100,33 @@ class RulesAndReplayCommandTest {
         Result bad = run("replay", file.toString());
         assertThat(bad.code()).isEqualTo(1);
         assertThat(bad.err()).contains(file + ":4: not an agentguard event");
+    }
+
+    @Test
+    void replayKeepsTheRecordedTimesAndCgroupPathsAndSkipsActionEvents(@TempDir Path dir) throws Exception {
+        JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
+        Timestamp recorded = Timestamp.newBuilder().setSeconds(1_796_036_400L).setNanos(123_000_000).build();
+        ProcessInfo p = ProcessInfo.newBuilder().setPid(10).setPpid(9).setComm("bash").setCgroupId(77)
+                .setCgroupPath("agents/job-7").build();
+        Event exec = Event.newBuilder().setTime(recorded).setMonotonicNs(5_000_000_000L).setProcess(p)
+                .setExec(ExecEvent.newBuilder().setFilename("/usr/bin/git").addArgs("git").setSuccess(true)).build();
+        Event action = Event.newBuilder().setTime(recorded).setProcess(p).setAction(ActionEvent.newBuilder()
+                .setRule("r").setResult("ok")).build();
+        Path events = dir.resolve("events.jsonl");
+        Files.writeString(events, json.print(action) + "\n" + json.print(exec) + "\n");
+        Path rules = dir.resolve("cg.yaml");
+        Files.writeString(rules, "- rule: In a job cgroup\n  desc: d\n  condition: evt.type = exec and proc.cgroup"
+                + " startswith agents/\n  output: exec in %proc.cgroup\n  priority: NOTICE\n");
+
+        Result r = run("replay", "--no-default-pack", "--rules", rules.toString(), events.toString());
+        assertThat(r.code()).isZero();
+        Violation.Builder v = Violation.newBuilder();
+        JsonFormat.parser().merge(r.out().strip(), v);
+        assertThat(v.getRule()).isEqualTo("In a job cgroup");
+        assertThat(v.getOutput()).isEqualTo("exec in agents/job-7");
+        assertThat(v.getCgroupPath()).isEqualTo("agents/job-7");
+        assertThat(v.getTime()).isEqualTo(recorded);
+        assertThat(v.getEvidence(0).getTime()).isEqualTo(recorded);
+        assertThat(r.err()).contains("replayed 1 events against 1 rules: 1 violations; 1 action events skipped");
     }
 }

@@ -12,7 +12,7 @@ class AgentConfigLoaderTest {
         assertThat(c.agentCgroups()).containsExactly("agentguard/sandbox");
         assertThat(c.createMissingCgroups()).isTrue();
         assertThat(c.maxArgsBytes()).isEqualTo(4096);
-        assertThat(c.outputFormat()).isEqualTo("json");
+        assertThat(c.outputFormat()).isEqualTo(OutputFormat.JSON);
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.agentguard.daemon;
 import io.agentguard.bpf.Libc;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.AgentConfigLoader;
+import io.agentguard.config.SyscallOutcomes;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.Violation;
 import io.agentguard.scope.AgentCgroups;
@@ -41,7 +42,8 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
             io.agentguard.config.Policies.UNRESTRICTED);
     private final int maxArgsBytes;
     private final int ringBufferBytes;
-    private final String syscallOutcomes;
+    private final SyscallOutcomes syscallOutcomes;
+    private Predicate<Event> failOn = e -> false;
     private Path procDevices = Path.of("/proc/devices");
     private boolean standins = true;
     private long deviceRescanMs = 5000;
@@ -52,10 +54,10 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     private Agent agent;
 
     public KernelAgentExtension(int maxArgsBytes) {
-        this(maxArgsBytes, 1 << 20, "auto");
+        this(maxArgsBytes, 1 << 20, SyscallOutcomes.AUTO);
     }
 
-    public KernelAgentExtension(int maxArgsBytes, int ringBufferBytes, String syscallOutcomes) {
+    public KernelAgentExtension(int maxArgsBytes, int ringBufferBytes, SyscallOutcomes syscallOutcomes) {
         this.maxArgsBytes = maxArgsBytes;
         this.ringBufferBytes = ringBufferBytes;
         this.syscallOutcomes = syscallOutcomes;
@@ -71,6 +73,12 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     /** Rule files (after the default pack), watched for changes every 100 ms. */
     public KernelAgentExtension withRules(List<String> paths) {
         this.rulePaths = paths;
+        return this;
+    }
+
+    /** The event sink throws on matching events, as a fault in the pipeline would (on the consumer thread). */
+    public KernelAgentExtension failOn(Predicate<Event> poisoned) {
+        this.failOn = poisoned;
         return this;
     }
 
@@ -133,6 +141,9 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     }
 
     private synchronized void collect(Event e) {
+        if (failOn.test(e)) {
+            throw new IllegalStateException("poisoned event for the test: " + e.getKindCase());
+        }
         events.add(e);
         notifyAll();
     }

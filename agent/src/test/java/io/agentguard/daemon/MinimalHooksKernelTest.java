@@ -1,5 +1,6 @@
 package io.agentguard.daemon;
 
+import io.agentguard.config.SyscallOutcomes;
 import io.agentguard.proto.v1.ConnectOutcome;
 import io.agentguard.proto.v1.Event;
 import org.junit.jupiter.api.Test;
@@ -18,7 +19,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class MinimalHooksKernelTest {
     @RegisterExtension
-    static final KernelAgentExtension KERNEL = new KernelAgentExtension(8192, 4096, "off");
+    static final KernelAgentExtension KERNEL = new KernelAgentExtension(8192, 4096, SyscallOutcomes.OFF);
 
     @Test
     void recordsThatCannotBeReservedAreCountedAsLost() throws Exception {

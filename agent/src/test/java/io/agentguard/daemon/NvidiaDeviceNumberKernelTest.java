@@ -1,5 +1,6 @@
 package io.agentguard.daemon;
 
+import io.agentguard.config.SyscallOutcomes;
 import io.agentguard.proto.v1.DeviceRole;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.GpuEvent;
@@ -33,7 +34,7 @@ class NvidiaDeviceNumberKernelTest {
     }
 
     @RegisterExtension
-    static final KernelAgentExtension KERNEL = new KernelAgentExtension(4096, 1 << 20, "auto")
+    static final KernelAgentExtension KERNEL = new KernelAgentExtension(4096, 1 << 20, SyscallOutcomes.AUTO)
             .withoutStandins(PROC_DEVICES, 100);
 
     @Test

@@ -3,6 +3,7 @@ package io.agentguard.daemon;
 import io.agentguard.collector.server.CollectorServer;
 import io.agentguard.collector.store.JdbcStore;
 import io.agentguard.config.AgentConfig;
+import io.agentguard.config.TlsMode;
 import io.agentguard.proto.v1.Violation;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import org.junit.jupiter.api.AfterAll;
@@ -37,7 +38,7 @@ class ReportKernelTest {
 
     @RegisterExtension
     static final KernelAgentExtension KERNEL = new KernelAgentExtension(4096).configure(b -> b.report(
-            new AgentConfig.Report(List.of("127.0.0.1:" + COLLECTOR.port()), "kernel-test-node", "plaintext", "", "", "",
+            new AgentConfig.Report(List.of("127.0.0.1:" + COLLECTOR.port()), "kernel-test-node", TlsMode.PLAINTEXT, "", "", "",
                     DIR.resolve("spool").toString(), 1L << 30, false, 1000, 4, 500)));
 
     @AfterAll

@@ -7,7 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
-import static io.agentguard.event.RecordLayout.*;
+import static io.agentguard.abi.KernelAbi.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -17,9 +17,9 @@ class GpuStandinTest {
         GpuStandin s = GpuStandin.parse("/dev/full=gpu3");
         assertThat(s.major()).isEqualTo(1);
         assertThat(s.minor()).isEqualTo(7);
-        assertThat(s.role()).isEqualTo(ROLE_GPU);
+        assertThat(s.role()).isEqualTo(AG_DEV_GPU);
         assertThat(s.index()).isEqualTo(3);
-        assertThat(GpuStandin.parse("/dev/null=control").role()).isEqualTo(ROLE_CONTROL);
+        assertThat(GpuStandin.parse("/dev/null=control").role()).isEqualTo(AG_DEV_CONTROL);
     }
 
     @Test
@@ -38,8 +38,8 @@ class GpuStandinTest {
         NvidiaDevices d = NvidiaDevices.read(devices, List.of());
         assertThat(d.driverLoaded()).isTrue();
         assertThat(d.uvmMajor()).hasValue(508);
-        assertThat(d.entries()).contains(new NvidiaDevices.Entry(195, ANY_MINOR, ROLE_NVIDIA_MAJOR, 0),
-                new NvidiaDevices.Entry(508, ANY_MINOR, ROLE_UVM_MAJOR, 0));
+        assertThat(d.entries()).contains(new NvidiaDevices.Entry(195, AG_DEV_ANY_MINOR, AG_DEV_NVIDIA_MAJOR, 0),
+                new NvidiaDevices.Entry(508, AG_DEV_ANY_MINOR, AG_DEV_UVM_MAJOR, 0));
         Files.writeString(devices, "Character devices:\n  1 mem\n");
         assertThat(NvidiaDevices.read(devices, List.of()).driverLoaded()).isFalse();
     }

@@ -1,8 +1,7 @@
 package io.agentguard.rules;
 
-import io.agentguard.daemon.ConsumerPipeline;
-import io.agentguard.event.EventDecoder;
-import io.agentguard.event.RecordEncoder;
+import io.agentguard.pipeline.ConsumerPipeline;
+import io.agentguard.event.Records;
 import io.agentguard.process.ProcessTable;
 import io.agentguard.proto.v1.AddressFamily;
 import io.agentguard.proto.v1.ConnectEvent;
@@ -33,15 +32,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
-
-import static io.agentguard.event.RecordLayout.EXEC_SIZE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The default rule pack against the scenario cases in default-pack-cases.yaml: each case
  * (one event or a sequence) goes through the real pipeline (records, process table,
- * classifier); `match` cases must fire their rule, `nomatch` cases (benign work from
- * threats.md and near misses) must not.
+ * classifier); `match` cases must fire their rule, `nomatch` cases (benign agent work and
+ * near misses) must not.
  */
 class DefaultPackTest {
     private static final RuleSet PACK = RuleLoader.load(true, List.of());
@@ -122,9 +119,10 @@ class DefaultPackTest {
         Map<Long, String> cgroupPaths = new HashMap<>();
         List<Violation> violations = new ArrayList<>();
         ProcessTable table = new ProcessTable(1024, 10_000_000_000L);
-        ConsumerPipeline pipeline = new ConsumerPipeline(new EventDecoder(e -> { }, id -> cgroupPaths.getOrDefault(id, ""),
-                () -> 0L, 1000), table, new Classifier(PACK), id -> cgroupPaths.getOrDefault(id, ""), false, violations::add);
-        MemorySegment buf = Arena.ofAuto().allocate(EXEC_SIZE, 8);
+        ConsumerPipeline pipeline = new ConsumerPipeline.Builder(new Classifier(PACK), table)
+                .cgroupPaths(id -> cgroupPaths.getOrDefault(id, "")).violations(violations::add).build();
+        Records records = new Records();
+        MemorySegment buf = Arena.ofAuto().allocate(Records.maxRecordBytes(), 8);
         Set<Integer> installed = new HashSet<>();
         long now = 1_000_000_000L;
         for (Map<String, Object> spec : sequence) {
@@ -139,7 +137,7 @@ class DefaultPackTest {
                 install(table, pid, cgroupId, ancestors, type.equals("exec") ? null : spec);
             }
             Event e = event(spec, pid, table.ppid(table.slot(pid)), cgroupId, now);
-            int length = RecordEncoder.encode(e, buf, 0);
+            int length = records.write(e, buf, 0);
             pipeline.onRecord(buf, 0, length);
         }
         return violations.stream().map(Violation::getRule).toList();

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.List;
 
-import static io.agentguard.event.RecordLayout.*;
+import static io.agentguard.abi.KernelAbi.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -139,9 +139,9 @@ class RuleCompilerTest {
         EventContext c = exec("/tmp/xmrig", List.of("xmrig"), List.of("bash", "sshd"));
         assertThat(r.condition().test(c)).isTrue();
         assertThat(r.output().render(c)).isEqualTo("xmrig by bash (sshd)");
-        assertThat(r.eventTypes()).isEqualTo(1 << TYPE_EXEC);
-        assertThat(set.forType(TYPE_CONNECT)).isEmpty();
-        assertThat(set.forType(TYPE_EXEC)).containsExactly(r);
+        assertThat(r.eventTypes()).isEqualTo(1 << AG_REC_EXEC);
+        assertThat(set.forType(AG_REC_CONNECT)).isEmpty();
+        assertThat(set.forType(AG_REC_EXEC)).containsExactly(r);
     }
 
     @Test
@@ -163,8 +163,8 @@ class RuleCompilerTest {
                   output: o
                   priority: NOTICE
                 """);
-        assertThat(set.forType(TYPE_CONNECT)).extracting(CompiledRule::name).containsExactly("net", "any", "notnet");
-        assertThat(set.forType(TYPE_EXEC)).extracting(CompiledRule::name).containsExactly("any", "notnet");
+        assertThat(set.forType(AG_REC_CONNECT)).extracting(CompiledRule::name).containsExactly("net", "any", "notnet");
+        assertThat(set.forType(AG_REC_EXEC)).extracting(CompiledRule::name).containsExactly("any", "notnet");
     }
 
     @Test

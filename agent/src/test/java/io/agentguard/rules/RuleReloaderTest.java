@@ -1,8 +1,7 @@
 package io.agentguard.rules;
 
-import io.agentguard.daemon.ConsumerPipeline;
-import io.agentguard.event.EventDecoder;
-import io.agentguard.event.RecordEncoder;
+import io.agentguard.pipeline.ConsumerPipeline;
+import io.agentguard.event.Records;
 import io.agentguard.process.ProcessTable;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.ForkEvent;
@@ -22,8 +21,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
-
-import static io.agentguard.event.RecordLayout.EXEC_SIZE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class RuleReloaderTest {
@@ -39,8 +36,9 @@ class RuleReloaderTest {
         RuleReloader reloader = new RuleReloader(classifier, false, List.of(file.toString()),
                 new io.agentguard.log.Log(new PrintStream(new ByteArrayOutputStream()), io.agentguard.log.Log.Level.INFO, false));
         List<Violation> violations = new ArrayList<>();
-        ConsumerPipeline pipeline = new ConsumerPipeline(new EventDecoder(e -> { }, id -> "", () -> 0L, 1000),
-                new ProcessTable(4096, 1), classifier, id -> "", false, violations::add);
+        ConsumerPipeline pipeline = new ConsumerPipeline.Builder(classifier, new ProcessTable(4096, 1))
+                .violations(violations::add).build();
+        Records records = new Records();
 
         AtomicBoolean running = new AtomicBoolean(true);
         int[] generations = new int[1];
@@ -55,12 +53,12 @@ class RuleReloaderTest {
                 reloader.reload("test");
             }
         });
-        MemorySegment buf = Arena.ofAuto().allocate(EXEC_SIZE, 8);
+        MemorySegment buf = Arena.ofAuto().allocate(Records.maxRecordBytes(), 8);
         int events = 200_000;
         for (int i = 0; i < events; i++) {
             Event fork = Event.newBuilder().setMonotonicNs(i).setProcess(ProcessInfo.newBuilder().setPid(1 + i % 1000))
                     .setFork(ForkEvent.newBuilder().setChildPid(5000 + i % 1000)).build();
-            pipeline.onRecord(buf, 0, RecordEncoder.encode(fork, buf, 0));
+            pipeline.onRecord(buf, 0, records.write(fork, buf, 0));
         }
         running.set(false);
         swapper.join();

@@ -1,6 +1,6 @@
 package io.agentguard.rules;
 
-import io.agentguard.event.RecordEncoder;
+import io.agentguard.event.Records;
 import io.agentguard.process.ProcessTable;
 import io.agentguard.proto.v1.Event;
 
@@ -8,17 +8,12 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
-import static io.agentguard.event.RecordLayout.EXEC_SIZE;
-
 /** Builds an EventContext for an Event and a process with ancestors, for rule tests. */
 final class RuleTestSupport {
     final ProcessTable table = new ProcessTable(256, 10_000_000_000L);
-    final EventContext context = new EventContext(table);
-    private final MemorySegment buf = Arena.ofAuto().allocate(EXEC_SIZE, 8);
-
-    RuleTestSupport() {
-        context.cgroupPaths(id -> "agentguard/sandbox");
-    }
+    final EventContext context = new EventContext(table, id -> "agentguard/sandbox");
+    private final Records records = new Records();
+    private final MemorySegment buf = Arena.ofAuto().allocate(Records.maxRecordBytes(), 8);
 
     /** Installs pid with exe/argv and ancestors (names, nearest first) at pid-1, pid-2, ... */
     int process(int pid, String exe, List<String> argv, List<String> ancestors) {
@@ -38,9 +33,8 @@ final class RuleTestSupport {
 
     /** Points the context at the event (already encoded as a record). */
     EventContext at(Event e, int slot) {
-        int length = RecordEncoder.encode(e, buf, 0);
-        int type = buf.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0);
-        context.set(type, buf, 0, slot, e.getMonotonicNs(), 0, 0);
+        records.write(e, buf, 0);
+        context.set(records, slot, e.getMonotonicNs(), 0, 0);
         return context;
     }
 

@@ -1,8 +1,7 @@
 package io.agentguard.bench;
 
-import io.agentguard.daemon.ConsumerPipeline;
-import io.agentguard.event.EventDecoder;
-import io.agentguard.event.RecordEncoder;
+import io.agentguard.event.Records;
+import io.agentguard.pipeline.ConsumerPipeline;
 import io.agentguard.process.ProcessTable;
 import io.agentguard.proto.v1.AddressFamily;
 import io.agentguard.proto.v1.ConnectEvent;
@@ -69,11 +68,12 @@ public class ClassifierBenchmark {
         for (int pid = 100; pid < 108; pid++) {
             table.put(pid, 1, 7, 1000, "python3", "/usr/bin/python3", List.of("python3", "serve.py", "--port", "8000"), 1);
         }
-        pipeline = new ConsumerPipeline(new EventDecoder(e -> { }, id -> "agents/job", () -> 0L, 1000), table,
-                new Classifier(set), id -> "agents/job", false, v -> violations++);
+        pipeline = new ConsumerPipeline.Builder(new Classifier(set), table).cgroupPaths(id -> "agents/job")
+                .violations(v -> violations++).build();
+        Records writer = new Records();
         records = Arena.ofAuto().allocate((long) RECORDS * RECORD_STRIDE, 8);
         for (int i = 0; i < RECORDS; i++) {
-            lengths[i] = RecordEncoder.encode(event(i), records, (long) i * RECORD_STRIDE);
+            lengths[i] = writer.write(event(i), records, (long) i * RECORD_STRIDE);
         }
         // a pass to check the mix really matches nothing
         for (int i = 0; i < RECORDS; i++) {

@@ -1,11 +1,11 @@
 package io.agentguard.bench;
 
 import io.agentguard.bpf.BpfLink;
-import io.agentguard.bpf.BpfMap;
 import io.agentguard.bpf.BpfObject;
 import io.agentguard.bpf.KernelCounters;
 import io.agentguard.bpf.RingBufferReader;
-import io.agentguard.event.RecordLayout;
+import io.agentguard.abi.KernelAbi;
+import io.agentguard.abi.KernelAbi.Maps;
 import io.agentguard.scope.AgentCgroups;
 import io.agentguard.scope.Cgroup2Mount;
 
@@ -27,19 +27,15 @@ import java.util.Map;
 
 /**
  * The Java side of the ring throughput benchmark (scripts/bench-ring.sh): the agent's
- * {@link RingBufferReader} against the same BPF object, options and generator as the
- * reference C consumer native/ring_reader.c, whose comment describes the modes. The stream
- * loop is the agent's (Agent.consume) without parking: poll up to a batch, wait when the ring
- * ran dry — the wakeup delay under the batched policy, until woken under the kernel's.
- * --reader-cpu pins the reading thread only (the JIT and GC threads float).
+ * {@link RingBufferReader} against the same BPF object (agentguard-bench.bpf.o), options and
+ * generator as the reference C consumer native/ring_reader.c, whose comment describes the
+ * modes. The stream loop is the agent's (daemon.ConsumerLoop) without parking: poll up to a batch,
+ * wait when the ring ran dry — the wakeup delay under the batched policy, until woken under
+ * the kernel's. --reader-cpu pins the reading thread only (the JIT and GC threads float).
  */
 public final class RingReaderBenchmark {
-    private static final int BATCH_RECORDS = 4096;      // as Agent
-    private static final int KERNEL_WAIT_MS = 100;       // as Agent.WAIT_MS
-    private static final int WAKEUP_KERNEL = 0;
-    private static final int WAKEUP_BATCHED = 4;
-    private static final int COUNTER_EMITTED = 0;
-    private static final int COUNTER_LOST = 1;
+    private static final int BATCH_RECORDS = 4096;      // as ConsumerLoop
+    private static final int KERNEL_WAIT_MS = 100;       // as ConsumerLoop.WAIT_MS
 
     /** Reads each record's type: both readers touch every record. */
     static final class Tally implements RingBufferReader.RecordHandler {
@@ -49,7 +45,7 @@ public final class RingReaderBenchmark {
         @Override
         public void onRecord(MemorySegment data, long offset, int length) {
             records++;
-            checksum += data.get(ValueLayout.JAVA_SHORT, offset + RecordLayout.HEADER_TYPE);
+            checksum += data.get(ValueLayout.JAVA_SHORT, offset + KernelAbi.Header.TYPE);
         }
     }
 
@@ -77,7 +73,7 @@ public final class RingReaderBenchmark {
             System.err.println("--record: ioctl or header");
             System.exit(2);
         }
-        long recordSize = record.equals("header") ? RecordLayout.HEADER_SIZE : RecordLayout.GPU_IOCTL_SIZE;
+        long recordSize = record.equals("header") ? KernelAbi.Header.SIZEOF : KernelAbi.GpuIoctl.SIZEOF;
         long recordBytes = (recordSize + 8 + 7) & ~7L;
         long ringBurst = ringBytes / recordBytes * 9 / 10;   // fits without loss
         long burst = Long.parseLong(o.getOrDefault("burst", "0"));
@@ -100,20 +96,20 @@ public final class RingReaderBenchmark {
             for (String name : object.programNames()) {
                 object.program(name).autoload(name.equals("ag_bench_emit"));
             }
-            object.map("ag_ring").maxEntries(ringBytes);
+            object.map(Maps.RING).maxEntries(ringBytes);
             object.load();
             MemorySegment key = arena.allocate(8, 8);
-            MemorySegment value = arena.allocate(RecordLayout.CONFIG_SIZE, 8);
+            MemorySegment value = arena.allocate(KernelAbi.Config.SIZEOF, 8);
             Path mount = Cgroup2Mount.find();
             AgentCgroups scope = AgentCgroups.resolve(mount, List.of(mount.relativize(cgroup).toString()), false);
             key.set(ValueLayout.JAVA_LONG, 0, scope.roots().getFirst().id());
             value.set(ValueLayout.JAVA_INT, 0, 1);
-            object.map("ag_scope_roots").update(key, value.asSlice(0, 4));
+            object.map(Maps.SCOPE_ROOTS).update(key, value.asSlice(0, 4));
             value.fill((byte) 0);
-            value.set(ValueLayout.JAVA_LONG, RecordLayout.CONFIG_SCOPE_LEVELS, scope.levelMask());
-            value.set(ValueLayout.JAVA_INT, RecordLayout.CONFIG_RINGBUF_WAKEUP, batched ? WAKEUP_BATCHED : WAKEUP_KERNEL);
+            value.set(ValueLayout.JAVA_LONG, KernelAbi.Config.SCOPE_LEVELS, scope.levelMask());
+            value.set(ValueLayout.JAVA_INT, KernelAbi.Config.RINGBUF_WAKEUP, batched ? KernelAbi.AG_WAKEUP_BATCHED : KernelAbi.AG_WAKEUP_KERNEL);
             key.set(ValueLayout.JAVA_INT, 0, 0);
-            object.map("ag_config").update(key.asSlice(0, 4), value);
+            object.map(Maps.CONFIG).update(key.asSlice(0, 4), value);
             BpfLink link = object.program("ag_bench_emit").attach();
 
             Tally tally = new Tally();
@@ -124,8 +120,8 @@ public final class RingReaderBenchmark {
             long emittedBefore = 0;
             long lostBefore = 0;
             long recordsBefore = 0;
-            try (RingBufferReader reader = new RingBufferReader(object.map("ag_ring"));
-                 KernelCounters counters = new KernelCounters(object.map("ag_counters"))) {
+            try (RingBufferReader reader = new RingBufferReader(object.map(Maps.RING));
+                 KernelCounters counters = new KernelCounters(object.map(Maps.COUNTERS))) {
                 if (drain) {
                     drainRounds(reader, tally, generator, burst, rounds / 5, rounds, elapsedAndMeasured);
                     elapsedNs = elapsedAndMeasured[0];
@@ -133,16 +129,16 @@ public final class RingReaderBenchmark {
                 } else {
                     // the same loop first, uncounted: compiled before it is measured
                     stream(reader, tally, generator, burst, warmupSeconds, batched, delayMs);
-                    emittedBefore = counters.sum(COUNTER_EMITTED);
-                    lostBefore = counters.sum(COUNTER_LOST);
+                    emittedBefore = counters.sum(KernelAbi.AG_CNT_EMITTED);
+                    lostBefore = counters.sum(KernelAbi.AG_CNT_LOST);
                     recordsBefore = tally.records;
                     long[] elapsedAndCpu = stream(reader, tally, generator, burst, seconds, batched, delayMs);
                     elapsedNs = elapsedAndCpu[0];
                     readerCpuNs = elapsedAndCpu[1];
                     measured = tally.records - recordsBefore;
                 }
-                long emitted = counters.sum(COUNTER_EMITTED) - emittedBefore;
-                long lost = counters.sum(COUNTER_LOST) - lostBefore;
+                long emitted = counters.sum(KernelAbi.AG_CNT_EMITTED) - emittedBefore;
+                long lost = counters.sum(KernelAbi.AG_CNT_LOST) - lostBefore;
                 long delivered = tally.records - recordsBefore;
                 double secondsMeasured = elapsedNs / 1e9;
                 System.out.printf("reader=java mode=%s wakeup=%s record=%s burst=%d offered=%d delivered=%d lost=%d seconds=%.6f"
@@ -150,7 +146,7 @@ public final class RingReaderBenchmark {
                         mode, wakeup, record, burst, emitted + lost, delivered, lost, secondsMeasured,
                         secondsMeasured > 0 ? measured / secondsMeasured : 0.0,
                         drain || delivered == 0 ? 0.0 : (double) readerCpuNs / delivered,
-                        tally.checksum == tally.records * RecordLayout.TYPE_GPU_IOCTL ? 1 : 0);
+                        tally.checksum == tally.records * KernelAbi.AG_REC_GPU_IOCTL ? 1 : 0);
                 link.close();
                 if (emitted != delivered) {
                     System.exit(3);

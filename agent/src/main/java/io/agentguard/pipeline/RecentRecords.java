@@ -1,4 +1,4 @@
-package io.agentguard.daemon;
+package io.agentguard.pipeline;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

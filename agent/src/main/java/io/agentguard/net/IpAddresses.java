@@ -1,12 +1,40 @@
-package io.agentguard.event;
+package io.agentguard.net;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 
 /**
- * Text form of IPv4 and IPv6 addresses as people and tools expect it: IPv6 compressed
- * per RFC 5952 (lowercase, longest run of two or more zero groups as "::", first run on
- * ties), IPv4-mapped IPv6 as ::ffff:a.b.c.d.
+ * IPv4 and IPv6 addresses between their bytes and the text people and tools expect: IPv6
+ * compressed per RFC 5952 (lowercase, longest run of two or more zero groups as "::", first
+ * run on ties), IPv4-mapped IPv6 as ::ffff:a.b.c.d. Never a name lookup.
  */
-public final class AddressText {
-    private AddressText() {
+public final class IpAddresses {
+    private IpAddresses() {
+    }
+
+    /** The bytes of a literal address (4 or 16); "" is 0.0.0.0. Throws IllegalArgumentException otherwise. */
+    public static byte[] parse(String text) {
+        if (text.isEmpty()) {
+            return new byte[4];
+        }
+        // a literal only (IPv6 has a ':', IPv4 is a dotted quad): InetAddress would resolve a name
+        if (!text.matches("[0-9a-fA-F:.]+") || !text.contains(":") && !text.matches("\\d+\\.\\d+\\.\\d+\\.\\d+")) {
+            throw new IllegalArgumentException("not an IP address: '" + text + "'");
+        }
+        try {
+            return InetAddress.getByName(text).getAddress();
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("not an IP address: '" + text + "'");
+        }
+    }
+
+    /** An IPv4 address as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
+    public static byte[] mapped(byte[] ipv4) {
+        byte[] mapped = new byte[16];
+        mapped[10] = (byte) 0xff;
+        mapped[11] = (byte) 0xff;
+        System.arraycopy(ipv4, 0, mapped, 12, 4);
+        return mapped;
     }
 
     public static String format(byte[] raw) {

@@ -1,4 +1,4 @@
-package io.agentguard.event;
+package io.agentguard.net;
 
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -7,7 +7,7 @@ import java.net.InetAddress;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-class AddressTextTest {
+class IpAddressesTest {
     @ParameterizedTest
     @CsvSource({
         "127.66.0.1, 127.66.0.1",
@@ -19,7 +19,7 @@ class AddressTextTest {
         "fe80:0:0:0:0:0:0:0, fe80::",
     })
     void formatsLikeRfc5952(String input, String expected) throws Exception {
-        assertThat(AddressText.format(InetAddress.getByName(input).getAddress())).isEqualTo(expected);
+        assertThat(IpAddresses.format(InetAddress.getByName(input).getAddress())).isEqualTo(expected);
     }
 
     @ParameterizedTest
@@ -29,6 +29,6 @@ class AddressTextTest {
         raw[10] = (byte) 0xff;
         raw[11] = (byte) 0xff;
         System.arraycopy(InetAddress.getByName(v4).getAddress(), 0, raw, 12, 4);
-        assertThat(AddressText.format(raw)).isEqualTo("::ffff:" + v4);
+        assertThat(IpAddresses.format(raw)).isEqualTo("::ffff:" + v4);
     }
 }

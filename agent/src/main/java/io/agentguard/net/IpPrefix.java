@@ -1,4 +1,4 @@
-package io.agentguard.event;
+package io.agentguard.net;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;

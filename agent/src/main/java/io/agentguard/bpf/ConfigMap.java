@@ -1,0 +1,75 @@
+package io.agentguard.bpf;
+
+import io.agentguard.abi.KernelAbi.Config;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The single entry of ag_config (struct ag_config), which several owners fill: the scope
+ * (root levels), the settings, the hooks (syscall outcomes), the policy controller
+ * (generation, policy levels, tamper enforcement). Each change rewrites the whole entry in
+ * one map update, so the programs never see a half-written one; writers are serialised here.
+ */
+public final class ConfigMap {
+    private final BpfMap map;
+    private final MemorySegment key = Arena.ofAuto().allocate(4, 4);
+    private final MemorySegment value = Arena.ofAuto().allocate(Config.SIZEOF, 8);
+
+    /** Starts from what the map holds: an adopted map keeps its generation and scope until they are rewritten. */
+    public ConfigMap(BpfMap map) {
+        this.map = map;
+        if (!map.lookup(key, value)) {
+            value.fill((byte) 0);
+        }
+    }
+
+    /** The policy generation in force (0 or 1). */
+    public synchronized int generation() {
+        return value.get(JAVA_INT, Config.GENERATION) & 1;
+    }
+
+    public synchronized void scope(long levelMask) {
+        value.set(JAVA_LONG, Config.SCOPE_LEVELS, levelMask);
+        write();
+    }
+
+    /**
+     * This run's settings, in one update: what a previous run's adopted entry said about them
+     * (syscall outcomes attached, say) no longer holds until this run says so again.
+     *
+     * @param wakeup AG_WAKEUP_*
+     */
+    public synchronized void start(int maxArgsBytes, int wakeup, int daemonTgid, boolean tamperEnforce) {
+        value.set(JAVA_INT, Config.MAX_ARGS_BYTES, maxArgsBytes);
+        value.set(JAVA_INT, Config.RINGBUF_WAKEUP, wakeup);
+        value.set(JAVA_INT, Config.DAEMON_TGID, daemonTgid);
+        value.set(JAVA_INT, Config.TAMPER_ENFORCE, tamperEnforce ? 1 : 0);
+        value.set(JAVA_INT, Config.SYSCALL_OUTCOMES, 0);
+        write();
+    }
+
+    public synchronized void syscallOutcomes(boolean attached) {
+        value.set(JAVA_INT, Config.SYSCALL_OUTCOMES, attached ? 1 : 0);
+        write();
+    }
+
+    /** Switches the programs to a policy generation: one map update carries generation and levels together. */
+    public synchronized void policy(int generation, long policyLevels) {
+        value.set(JAVA_INT, Config.GENERATION, generation);
+        value.set(JAVA_LONG, Config.POLICY_LEVELS, policyLevels);
+        write();
+    }
+
+    public synchronized void tamperEnforce(boolean enforce) {
+        value.set(JAVA_INT, Config.TAMPER_ENFORCE, enforce ? 1 : 0);
+        write();
+    }
+
+    private void write() {
+        map.update(key, value);
+    }
+}

@@ -1,0 +1,396 @@
+package io.agentguard.pipeline;
+
+import io.agentguard.bpf.RingBufferReader;
+import io.agentguard.config.AgentConfig;
+import io.agentguard.event.ConnectRecord;
+import io.agentguard.event.EventDecoder;
+import io.agentguard.event.EventSink;
+import io.agentguard.event.HeaderRecord;
+import io.agentguard.event.NvidiaIoctlDecoder;
+import io.agentguard.event.Records;
+import io.agentguard.process.ProcessTable;
+import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.Priority;
+import io.agentguard.proto.v1.ProcessInfo;
+import io.agentguard.proto.v1.RuleAction;
+import io.agentguard.proto.v1.Violation;
+import io.agentguard.rules.Classifier;
+import io.agentguard.rules.CompiledRule;
+import io.agentguard.rules.EventContext;
+import io.agentguard.rules.RuleItems;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+import java.util.function.LongFunction;
+import java.util.function.LongSupplier;
+
+import static io.agentguard.abi.KernelAbi.*;
+
+/**
+ * The consumer thread's work per ring record: validate the header (impossible type or
+ * length: counted, skipped), follow processes in the {@link ProcessTable}, classify the
+ * event against the rules, and hand events and violations to their sinks. Each record is
+ * wrapped once in {@link Records}, which the process table updates, the rule fields and the
+ * event decoder all read (a GPU ioctl is decoded once, too).
+ *
+ * <p>Built by {@link #builder}, the one place where the stages are wired: the daemon,
+ * {@code agentguard replay} and the benchmarks all use it. For an event that matches no
+ * rule and is not printed, nothing is allocated (exec aside: the table stores the new
+ * program's strings). Single writer: counters are plain fields, published per batch with a
+ * release fence ({@link #publishCounters()}).
+ */
+public final class ConsumerPipeline implements RingBufferReader.RecordHandler, Classifier.MatchListener {
+    private static final int MAX_MATCHES = 64;
+
+    private final long destinationSeed = new SecureRandom().nextLong();
+    private final Records records = new Records();
+    private final Records evidenceRecords = new Records();
+    private final EventDecoder decoder;
+    private final ProcessTable processes;
+    private final Classifier classifier;
+    private final EventContext context;
+    private final LongFunction<String> cgroupPaths;
+    private final boolean emitEvents;
+    private final Consumer<Violation> violations;
+    private final BiConsumer<Violation, CompiledRule> actions;
+    private final RecentRecords recent;
+    private final int evidenceEvents;
+    private final Consumer<Event> reportEvents;
+    private final long reportEventsPerSecond;
+    private long reportWindowStartNs;
+    private long reportedInWindow;
+    private long reportEventsLimited;
+
+    private final CompiledRule[] matched = new CompiledRule[MAX_MATCHES];
+    private final String[] matchedOutput = new String[MAX_MATCHES];
+    private int matchedCount;
+
+    private final long[] byType = new long[AG_REC_TYPE_MAX + 1];
+    private long invalid;
+    private long violationCount;
+    private volatile Counters published = new Counters(new long[AG_REC_TYPE_MAX + 1], 0, 0, 0, 0, 0);
+
+    /** Counters as last published by the consumer thread. */
+    public record Counters(long[] byType, long invalid, long violations, int processes, long processEvictions,
+                           long reportEventsLimited) {
+        /** Events: every record but connect results, which only complete a connect. */
+        public long events() {
+            long sum = 0;
+            for (int t = 1; t < byType.length; t++) {
+                if (t != AG_REC_CONNECT_RESULT) {
+                    sum += byType[t];
+                }
+            }
+            return sum;
+        }
+    }
+
+    private ConsumerPipeline(Builder b) {
+        this.processes = b.processes;
+        this.classifier = b.classifier;
+        this.cgroupPaths = b.cgroupPaths;
+        this.decoder = new EventDecoder(b.events, b.cgroupPaths, b.wallMinusMonotonicNs, b.connectOutcomeTimeoutMs);
+        this.emitEvents = b.emitEvents;
+        this.violations = b.violations;
+        this.actions = b.actions;
+        this.evidenceEvents = b.evidenceEvents;
+        this.recent = b.evidenceEvents > 0 ? new RecentRecords(b.evidenceArenaBytes) : null;
+        this.reportEvents = b.reportEvents;
+        this.reportEventsPerSecond = b.reportEventsPerSecond;
+        this.context = new EventContext(processes, cgroupPaths);
+    }
+
+    /** A pipeline classifying against {@code classifier}, with the table, window and timeouts of {@code config}. */
+    public static Builder builder(AgentConfig config, Classifier classifier) {
+        return new Builder(classifier, new ProcessTable(config.processTableCapacity(), config.stateWindowMs() * 1_000_000L))
+                .connectOutcomeTimeoutMs(config.connectOutcomeTimeoutMs());
+    }
+
+    @Override
+    public void onRecord(MemorySegment data, long offset, int length) {
+        int type = records.wrap(data, offset, length);
+        if (type == 0) {
+            invalid++;
+            return;
+        }
+        byType[type]++;
+        if (type == AG_REC_CONNECT_RESULT) {
+            decoder.decode(records, emitEvents, null, null);
+            return;
+        }
+        HeaderRecord h = records.header;
+        long nowNs = h.ktimeNs();
+        if (recent != null) {
+            recent.add(data, offset, h.size(), h.pid());
+        }
+        int slot;
+        int processDests = 0;
+        int cgroupDests = 0;
+        switch (type) {
+            case AG_REC_EXEC -> slot = records.exec.failed() ? ensure(h, nowNs)
+                    : processes.onExec(h.pid(), h.ppid(), h.cgroupId(), h.uid(), h.comm(), records.exec.filename(),
+                    records.exec.args(), nowNs);
+            case AG_REC_CONNECT -> {
+                slot = ensure(h, nowNs);
+                ConnectRecord c = records.connect;
+                long dest = c.family() == AG_AF_UNIX ? destinationKey(c.sockCookie(), 0, 0)
+                        : destinationKey(c.addressHigh(), c.addressLow(), c.port());
+                processDests = processes.recordDestination(slot, dest, nowNs);
+                cgroupDests = processes.cgroupDistinctDestinations(h.cgroupId(), nowNs);
+            }
+            case AG_REC_GPU_IOCTL -> {
+                slot = ensure(h, nowNs);
+                NvidiaIoctlDecoder nvidia = records.nvidia();
+                if (nvidia.computeContext()) {
+                    processes.markGpuCompute(slot);   // before classifying: proc.gpu_compute holds for this event
+                }
+                if (nvidia.hasAllocBytes() && nvidia.allocBytes() >= 0) {   // >= 2^63: no driver grants it
+                    processes.addGpuMemory(slot, nvidia.allocBytes());
+                }
+            }
+            default -> slot = ensure(h, nowNs);
+        }
+
+        context.set(records, slot, nowNs, processDests, cgroupDests);
+        matchedCount = 0;
+        classifier.classify(context, this);
+        boolean report = reportEvents != null && allowReport(nowNs);
+        if (emitEvents || matchedCount > 0 || report) {
+            String exe = slot >= 0 ? processes.exe(slot) : null;
+            String cmdline = slot >= 0 ? processes.cmdline(slot) : null;
+            Event event = decoder.decode(records, emitEvents, exe, cmdline);
+            if (report) {
+                reportEvents.accept(event);
+            }
+            for (int i = 0; i < matchedCount; i++) {
+                Violation v = withPrecedingEvents(violation(matched[i], matchedOutput[i], event, slot), h.pid());
+                violations.accept(v);
+                if (actions != null && matched[i].action() != RuleItems.Action.NONE) {
+                    actions.accept(v, matched[i]);
+                }
+                matched[i] = null;
+                matchedOutput[i] = null;
+            }
+        }
+        if (type == AG_REC_FORK) {
+            processes.onFork(h.pid(), records.fork.childPid(), nowNs);
+        } else if (type == AG_REC_EXIT) {
+            processes.onExit(h.pid());
+        }
+    }
+
+    /**
+     * A destination's key for the distinct-destination windows, which compare keys only. Keyed
+     * with a secret chosen at start, so that nobody can pick (address, port) pairs offline that
+     * collide and count a scan as one destination; each word goes through SplitMix64's finalizer.
+     */
+    long destinationKey(long addressHigh, long addressLow, int port) {
+        return mix64(mix64(mix64(destinationSeed ^ addressHigh) ^ addressLow) ^ port);
+    }
+
+    private static long mix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    private boolean allowReport(long nowNs) {
+        if (nowNs - reportWindowStartNs >= 1_000_000_000L) {
+            reportWindowStartNs = nowNs;
+            reportedInWindow = 0;
+        }
+        if (reportedInWindow >= reportEventsPerSecond) {
+            reportEventsLimited++;
+            return false;
+        }
+        reportedInWindow++;
+        return true;
+    }
+
+    private Violation withPrecedingEvents(Violation v, int pid) {
+        if (recent == null) {
+            return v;
+        }
+        ArrayList<Event> earlier = new ArrayList<>();
+        recent.forEachBefore(pid, evidenceEvents, (seg, off, len) -> {
+            int t = evidenceRecords.wrap(seg, off, len);
+            if (t != 0 && t != AG_REC_CONNECT_RESULT) {
+                earlier.add(decoder.decode(evidenceRecords, false, null, null));
+            }
+        });
+        if (earlier.isEmpty()) {
+            return v;
+        }
+        Collections.reverse(earlier);   // oldest first, after the matching event
+        return v.toBuilder().addAllEvidence(earlier).build();
+    }
+
+    private int ensure(HeaderRecord h, long nowNs) {
+        int slot = processes.slot(h.pid());
+        if (slot >= 0) {
+            return slot;
+        }
+        return processes.ensure(h.pid(), h.ppid(), h.comm(), h.cgroupId(), h.uid(), nowNs);
+    }
+
+    @Override
+    public void onMatch(CompiledRule rule, EventContext c) {
+        if (matchedCount < MAX_MATCHES) {
+            matched[matchedCount] = rule;
+            matchedOutput[matchedCount] = rule.output().render(c);   // now: the context moves on
+            matchedCount++;
+        }
+    }
+
+    private Violation violation(CompiledRule rule, String output, Event evidence, int slot) {
+        violationCount++;
+        Violation.Builder v = Violation.newBuilder()
+                .setTime(evidence.getTime())
+                .setRule(rule.name())
+                .setPriority(Priority.forNumber(rule.priority().ordinal() + 1))
+                .addAllTags(rule.tags())
+                .setOutput(output)
+                .setDescription(rule.description())
+                .setAction(RuleAction.forNumber(rule.action().ordinal() + 1))
+                .setProcess(evidence.getProcess())
+                .setCgroupPath(evidence.getProcess().getCgroupPath())
+                .addEvidence(evidence)
+                .setRuleSource(rule.position().toString());
+        if (slot >= 0) {
+            for (int s : processes.ancestors(slot)) {
+                ProcessInfo.Builder p = ProcessInfo.newBuilder().setPid(processes.pid(s)).setPpid(processes.ppid(s))
+                        .setUid(processes.uid(s)).setCgroupId(processes.cgroupId(s));
+                if (processes.comm(s) != null) {
+                    p.setComm(processes.comm(s));
+                }
+                if (processes.exe(s) != null) {
+                    p.setExe(processes.exe(s));
+                }
+                if (processes.cmdline(s) != null) {
+                    p.setCmdline(processes.cmdline(s));
+                }
+                String path = cgroupPaths.apply(processes.cgroupId(s));
+                if (path != null) {
+                    p.setCgroupPath(path);
+                }
+                v.addAncestry(p);
+            }
+        }
+        return v.build();
+    }
+
+    /** Emits TCP connects whose outcome did not come in time. nowNs: CLOCK_MONOTONIC. */
+    public void expireConnects(long nowNs) {
+        decoder.expireConnects(nowNs);
+    }
+
+    /** Emits every TCP connect still waiting for its outcome (shutdown, end of a replay). */
+    public void flush() {
+        decoder.flush();
+    }
+
+    public void publishCounters() {
+        published = new Counters(byType.clone(), invalid, violationCount, processes.size(), processes.evictions(),
+                reportEventsLimited);
+        VarHandle.releaseFence();
+    }
+
+    public Counters counters() {
+        return published;
+    }
+
+    public ProcessTable processes() {
+        return processes;
+    }
+
+    /** Wiring of a {@link ConsumerPipeline}; what is not set is off. */
+    public static final class Builder {
+        private final Classifier classifier;
+        private final ProcessTable processes;
+        private LongFunction<String> cgroupPaths = id -> "";
+        private LongSupplier wallMinusMonotonicNs = () -> 0;
+        private long connectOutcomeTimeoutMs = 3000;
+        private EventSink events = e -> { };
+        private boolean emitEvents;
+        private Consumer<Violation> violations = v -> { };
+        private BiConsumer<Violation, CompiledRule> actions;
+        private int evidenceEvents;
+        private long evidenceArenaBytes;
+        private Consumer<Event> reportEvents;
+        private long reportEventsPerSecond;
+
+        public Builder(Classifier classifier, ProcessTable processes) {
+            this.classifier = classifier;
+            this.processes = processes;
+        }
+
+        /** cgroup id to path relative to the cgroup2 mount ("" if unknown). */
+        public Builder cgroupPaths(LongFunction<String> paths) {
+            this.cgroupPaths = paths;
+            return this;
+        }
+
+        /** CLOCK_REALTIME - CLOCK_MONOTONIC, read per event for its wall-clock time. */
+        public Builder wallMinusMonotonicNs(LongSupplier offsetNs) {
+            this.wallMinusMonotonicNs = offsetNs;
+            return this;
+        }
+
+        public Builder connectOutcomeTimeoutMs(long timeoutMs) {
+            this.connectOutcomeTimeoutMs = timeoutMs;
+            return this;
+        }
+
+        /** With {@code all}, every event goes to the sink (a TCP connect once its outcome is known). */
+        public Builder events(EventSink sink, boolean all) {
+            this.events = sink;
+            this.emitEvents = all;
+            return this;
+        }
+
+        public Builder violations(Consumer<Violation> sink) {
+            this.violations = sink;
+            return this;
+        }
+
+        /** Receives violations of rules with an action (the enforcer). */
+        public Builder actions(BiConsumer<Violation, CompiledRule> sink) {
+            this.actions = sink;
+            return this;
+        }
+
+        /** Each violation carries up to {@code events} of the same process's preceding events (0: none). */
+        public Builder evidence(int events, long arenaBytes) {
+            this.evidenceEvents = events;
+            this.evidenceArenaBytes = arenaBytes;
+            return this;
+        }
+
+        /** Also reports every event (decoded: an allocation per event), at most perSecond. */
+        public Builder reportEvents(Consumer<Event> sink, long perSecond) {
+            this.reportEvents = sink;
+            this.reportEventsPerSecond = perSecond;
+            return this;
+        }
+
+        /** The builder for a configuration's evidence and event reporting. */
+        public Builder reporting(AgentConfig.Report report, Consumer<Event> reportSink) {
+            if (report != null) {
+                evidence(report.evidenceEvents(), 4L << 20);
+                if (report.events()) {
+                    reportEvents(reportSink, report.eventsPerSecond());
+                }
+            }
+            return this;
+        }
+
+        public ConsumerPipeline build() {
+            return new ConsumerPipeline(this);
+        }
+    }
+}

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * agentguard's kernel side observes exec, fork, exit, connect and NVIDIA device use of tasks
+ * inside agent cgroups and writes one record per event into one ring buffer. This header is
+ * what every hook file (process, connect, gpu, self_protection) includes: the maps more than
+ * one of them uses, the scope check, the config and policy lookups, and the record writer
+ * (reserve, fill_header, submit with the wakeup policy), so that every hook writes its record
+ * the same way.
+ *
+ * Hook choice (docs/ENFORCEMENT.md): sched tracepoints and cgroup hooks cost nothing
+ * outside agent cgroups; syscall tracepoints cost every task a slow path, so the agent
+ * attaches them only when needed (sys_enter_ioctl when NVIDIA devices or stand-ins exist,
+ * and not at all where the kernel accepts lsm/file_ioctl; the syscall outcomes when asked or
+ * already paid for).
+ *
+ * Each *.bpf.c is compiled on its own and `bpftool gen object` links them into one object
+ * (bpf/Makefile). The maps below are therefore defined __weak: every file that includes this
+ * header carries the same definition, and libbpf's static linker keeps one of them (it checks
+ * that the definitions match, as in the kernel selftests' linked_maps), so each map exists
+ * once in the linked object, under its own name. Each file declares the same LICENSE too:
+ * the linker keeps one of identical "license" sections.
+ */
+#ifndef AGENTGUARD_HOOKS_BPF_H
+#define AGENTGUARD_HOOKS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "agentguard.h"
+
+/* Kernel constants that vmlinux.h does not carry (it has types and enums, not #defines); those
+ * the records carry (address families, TCP states) are agentguard.h's AG_AF_*, AG_TCP_*. */
+#define S_IFMT         00170000
+#define S_IFCHR        0020000
+#define BPF_DEVCG_DEV_CHAR 2
+#define SIGKILL        9
+#define SIGCHLD        17
+#define EPERM          1
+
+/* ---- maps shared by the hook files ---------------------------------------------- */
+
+/* Every record, from every hook on every CPU -> the agent's consumer thread. Size set by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} ag_ring SEC(".maps") __weak;
+
+/* Agent cgroup roots (cgroup id -> unused); written by the agent at start and reload. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);
+	__type(value, __u32);
+} ag_scope_roots SEC(".maps") __weak;
+
+/* Single entry: struct ag_config, written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_config);
+} ag_config SEC(".maps") __weak;
+
+/* Single entry: 1 while the agent's reader is parked (idle, in a long wait that needs a
+ * wakeup); written only by the consumer thread, read by wakeup_flags(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ag_reader SEC(".maps") __weak;
+
+/* Emitted/lost record counters per CPU (enum ag_counter): counted by reserve/submit, read by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AG_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} ag_counters SEC(".maps") __weak;
+
+/* Policies of both generations; index = generation * AG_MAX_POLICIES + policy. Agent-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * AG_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct ag_policy);
+} ag_policies SEC(".maps") __weak;
+
+/* Cgroups that have a policy of their own (generation, cgroup id) -> policy index. Agent-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * AG_MAX_POLICIES);
+	__type(key, struct ag_policy_root_key);
+	__type(value, __u32);
+} ag_policy_roots SEC(".maps") __weak;
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static __always_inline struct ag_config *ag_cfg(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&ag_config, &zero);
+}
+
+static __always_inline void count(__u32 counter)
+{
+	__u64 *value = bpf_map_lookup_elem(&ag_counters, &counter);
+	if (value)
+		*value += 1;   /* per-CPU: no atomics needed */
+}
+
+/* Is current inside (or below) an agent cgroup root? Decided before any ring space is
+ * reserved: one helper call and one hash lookup per configured root level. */
+static __always_inline bool in_scope(void)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg)
+		return false;
+	__u64 levels = cfg->scope_levels;
+	for (int level = 0; level <= AG_MAX_SCOPE_LEVEL; level++) {
+		if (!levels)
+			break;
+		if (levels & 1) {
+			__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+			if (id && bpf_map_lookup_elem(&ag_scope_roots, &id))
+				return true;
+		}
+		levels >>= 1;
+	}
+	return false;
+}
+
+/* BATCHED: wake the reader once, when this record makes the ring cross a quarter full (a
+ * busy reader needs no wakeup, a polling one reads on its timer); a race between CPUs can
+ * miss the crossing, which the timer covers. A parked reader (idle for a while, in a long
+ * wait) is woken the kernel's way: the first record after a quiet spell pays one wakeup. */
+static __always_inline __u64 wakeup_flags(__u32 record_size)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg || cfg->ringbuf_wakeup != AG_WAKEUP_BATCHED)
+		return 0;
+	__u32 zero = 0;
+	__u32 *parked = bpf_map_lookup_elem(&ag_reader, &zero);
+	if (!parked || *parked)
+		return 0;
+	__u64 pending = bpf_ringbuf_query(&ag_ring, BPF_RB_AVAIL_DATA);
+	__u64 quarter = bpf_ringbuf_query(&ag_ring, BPF_RB_RING_SIZE) / 4;
+	return pending >= quarter && pending - record_size < quarter ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* The policy slot of current: the deepest policy root above its cgroup, else the default
+ * policy (index 0), in the generation in force. */
+static __always_inline __u32 policy_slot(struct ag_config *cfg)
+{
+	__u32 generation = cfg->generation & 1;
+	__u64 levels = cfg->policy_levels;
+	__u32 found = 0;
+	struct ag_policy_root_key key = { .generation = generation };
+	for (int level = 0; level <= AG_MAX_SCOPE_LEVEL; level++) {
+		if (!levels)
+			break;
+		if (levels & 1) {
+			key.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
+			__u32 *index = key.cgroup_id ? bpf_map_lookup_elem(&ag_policy_roots, &key) : NULL;
+			if (index)
+				found = *index;   /* deeper levels come later and win */
+		}
+		levels >>= 1;
+	}
+	return generation * AG_MAX_POLICIES + (found & (AG_MAX_POLICIES - 1));
+}
+
+static __always_inline struct ag_policy *policy_of(__u32 slot)
+{
+	return bpf_map_lookup_elem(&ag_policies, &slot);
+}
+
+/* ALLOWED, DENIED (enforce) or WOULD_BLOCK (monitor) for a policy that objects. */
+static __always_inline __u32 objection(struct ag_policy *pol)
+{
+	return pol->flags & AG_POLICY_ENFORCE ? AG_VERDICT_DENIED : AG_VERDICT_WOULD_BLOCK;
+}
+
+static __always_inline void fill_header(struct ag_header *h, __u16 type, __u16 size)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	h->type = type;
+	h->size = size;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ktime_ns = bpf_ktime_get_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)uid_gid;
+	h->gid = uid_gid >> 32;
+	h->reserved = 0;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *rec = bpf_ringbuf_reserve(&ag_ring, size, 0);
+	if (!rec)
+		count(AG_CNT_LOST);
+	return rec;
+}
+
+static __always_inline void submit(void *rec)
+{
+	count(AG_CNT_EMITTED);
+	bpf_ringbuf_submit(rec, wakeup_flags(((struct ag_header *)rec)->size));
+}
+
+#endif /* AGENTGUARD_HOOKS_BPF_H */

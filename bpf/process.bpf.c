@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Processes of agent tasks: exec, fork and exit records, and the exec policy. The sched
+ * tracepoints (sched_process_exec/fork/exit) cost nothing outside agent cgroups, and
+ * sched_process_exec still sees the new program's argv in its mm. A denied program is killed
+ * there with SIGKILL, or refused earlier by lsm/bprm_check_security where the kernel accepts
+ * LSM programs. Failed execve(at) calls never reach sched_process_exec: the opt-in syscall
+ * outcomes (sys_enter/sys_exit_execve(at), attached only when asked or already paid for)
+ * report them.
+ */
+#include "hooks.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* execve(at) calls of agent tasks in flight (tid -> user pointers), to report failures. */
+struct exec_call {
+	__u64 filename;
+	__u64 argv;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct exec_call);
+} ag_exec_calls SEC(".maps");
+
+/* Denied program names per policy slot. Agent-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ag_exec_name_key);
+	__type(value, __u8);
+} ag_exec_deny_names SEC(".maps");
+
+/* Denied program paths per policy slot. Agent-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct ag_exec_path_key);
+	__type(value, __u8);
+} ag_exec_deny_paths SEC(".maps");
+
+/* Scratch for building an exec path key (too big for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_exec_path_key);
+} ag_path_scratch SEC(".maps");
+
+/* Scratch for the variable-size exec record (too big for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_exec);
+} ag_exec_scratch SEC(".maps");
+
+/* ---- exec / fork / exit -------------------------------------------------------- */
+
+/* n: bpf_probe_read_*_str's result for the filename (NUL included, or < 0). */
+static __always_inline void exec_filename_read(struct ag_exec *e, long n)
+{
+	if (n < 1) {
+		n = 1;
+		e->filename[0] = 0;
+	}
+	if (n >= AG_PATH_MAX)
+		e->flags |= AG_EXEC_FILENAME_TRUNCATED;
+	e->filename_len = n - 1;
+}
+
+/* Sends the exec record with only the argv bytes used (variable size: ringbuf_output). */
+static __always_inline void exec_output(struct ag_exec *e, __u64 args_len)
+{
+	e->args_len = args_len;
+	__u64 size = offsetof(struct ag_exec, args) + args_len;
+	fill_header(&e->h, AG_REC_EXEC, size);
+	if (size > sizeof(*e))   /* for the verifier: bounds the output size */
+		return;
+	if (bpf_ringbuf_output(&ag_ring, e, size, wakeup_flags(size)) != 0)
+		count(AG_CNT_LOST);
+	else
+		count(AG_CNT_EMITTED);
+}
+
+/* Exec policy: a denied program is killed here, after the point of no return and before
+ * it runs a single instruction (the pending SIGKILL is taken on the way to user space). */
+static __always_inline __u16 exec_policy(struct ag_config *cfg, const char *filename)
+{
+	__u32 slot = policy_slot(cfg);
+	struct ag_policy *pol = policy_of(slot);
+	if (!pol)
+		return 0;
+	struct ag_exec_name_key name = { .policy = slot };
+	bpf_get_current_comm(name.name, sizeof(name.name));
+	bool denied = bpf_map_lookup_elem(&ag_exec_deny_names, &name) != NULL;
+	if (!denied) {
+		__u32 zero = 0;
+		struct ag_exec_path_key *path = bpf_map_lookup_elem(&ag_path_scratch, &zero);
+		if (path) {
+			__builtin_memset(path, 0, sizeof(*path));
+			path->policy = slot;
+			bpf_probe_read_kernel_str(path->path, sizeof(path->path), filename);
+			denied = bpf_map_lookup_elem(&ag_exec_deny_paths, path) != NULL;
+		}
+	}
+	if (!denied)
+		return 0;
+	if (objection(pol) == AG_VERDICT_DENIED) {
+		bpf_send_signal(SIGKILL);
+		return AG_EXEC_DENIED;
+	}
+	return AG_EXEC_WOULD_BLOCK;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	if (!in_scope())
+		return 0;
+
+	__u32 zero = 0;
+	struct ag_exec *e = bpf_map_lookup_elem(&ag_exec_scratch, &zero);
+	struct ag_config *cfg = ag_cfg();
+	if (!e || !cfg)
+		return 0;
+
+	e->old_pid = old_pid;
+	e->flags = 0;
+	e->error = 0;
+	exec_filename_read(e, bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
+						       BPF_CORE_READ(bprm, filename)));
+	e->flags |= exec_policy(cfg, e->filename);
+
+	__u64 arg_start = BPF_CORE_READ(task, mm, arg_start);
+	__u64 arg_end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 total = arg_end > arg_start ? arg_end - arg_start : 0;
+	__u64 len = total;
+	__u32 max_len = cfg->max_args_bytes;
+	if (len > max_len)
+		len = max_len;
+	if (len > AG_ARGS_MAX)
+		len = AG_ARGS_MAX;
+	e->args_total_len = total > 0xffffffffu ? 0xffffffffu : total;
+	if (total > len)
+		e->flags |= AG_EXEC_ARGS_TRUNCATED;
+	if (len > 0 && bpf_probe_read_user(e->args, len, (void *)arg_start) != 0) {
+		e->flags |= AG_EXEC_ARGS_UNREADABLE;
+		len = 0;
+	}
+	exec_output(e, len);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ag_fork, struct task_struct *parent, struct task_struct *child)
+{
+	/* Threads share the parent's tgid: lineage needs processes only. */
+	if (child->tgid == parent->tgid || !in_scope())
+		return 0;
+	struct ag_fork *f = reserve(sizeof(*f));
+	if (!f)
+		return 0;
+	fill_header(&f->h, AG_REC_FORK, sizeof(*f));
+	f->child_pid = child->tgid;
+	f->reserved = 0;
+	submit(f);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(ag_exit, struct task_struct *task, bool group_dead)
+{
+	/* One record per process: when its last thread exits. */
+	if (!group_dead || !in_scope())
+		return 0;
+	struct ag_exit *x = reserve(sizeof(*x));
+	if (!x)
+		return 0;
+	fill_header(&x->h, AG_REC_EXIT, sizeof(*x));
+	x->exit_code = task->exit_code;
+	x->reserved = 0;
+	x->start_ns = BPF_CORE_READ(task, group_leader, start_time);   /* the process, not this thread */
+	submit(x);
+	return 0;
+}
+
+/* Exec policy where the kernel accepts LSM programs: refuse before the point of no return. */
+SEC("lsm/bprm_check_security")
+int BPF_PROG(ag_exec_lsm, struct linux_binprm *bprm)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg || !in_scope())
+		return 0;
+	__u32 slot = policy_slot(cfg);
+	struct ag_policy *pol = policy_of(slot);
+	if (!pol || objection(pol) != AG_VERDICT_DENIED)
+		return 0;   /* monitor: sched_process_exec reports would_block */
+	__u32 zero = 0;
+	struct ag_exec_path_key *path = bpf_map_lookup_elem(&ag_path_scratch, &zero);
+	if (!path)
+		return 0;
+	__builtin_memset(path, 0, sizeof(*path));
+	path->policy = slot;
+	bpf_probe_read_kernel_str(path->path, sizeof(path->path), BPF_CORE_READ(bprm, filename));
+	if (bpf_map_lookup_elem(&ag_exec_deny_paths, path))
+		return -EPERM;
+	return 0;
+}
+
+/* ---- execve(at) outcomes (opt-in: syscall tracepoints cost every task a slow path) ---- */
+
+static __always_inline int on_exec_enter(__u64 filename, __u64 argv)
+{
+	if (!in_scope())
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_call call = { .filename = filename, .argv = argv };
+	bpf_map_update_elem(&ag_exec_calls, &tid, &call, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int ag_execve_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_exec_enter(ctx->args[0], ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int ag_execveat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_exec_enter(ctx->args[1], ctx->args[2]);
+}
+
+/* Successful execs are reported by sched_process_exec; this reports the failed ones,
+ * whose user memory (filename, argv) is still the caller's. */
+static __always_inline int on_exec_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_call *pending = bpf_map_lookup_elem(&ag_exec_calls, &tid);
+	if (!pending)
+		return 0;
+	struct exec_call call = *pending;
+	bpf_map_delete_elem(&ag_exec_calls, &tid);
+	if (ret >= 0)
+		return 0;
+
+	__u32 zero = 0;
+	struct ag_exec *e = bpf_map_lookup_elem(&ag_exec_scratch, &zero);
+	struct ag_config *cfg = ag_cfg();
+	if (!e || !cfg)
+		return 0;
+	e->old_pid = tid;
+	e->flags = AG_EXEC_FAILED;
+	e->error = -ret;
+	exec_filename_read(e, bpf_probe_read_user_str(e->filename, sizeof(e->filename), (void *)call.filename));
+
+	/* Walk argv; each string lands at off < AG_ARGS_MAX/2 and reads at most
+	 * AG_ARGS_MAX/2 bytes, which keeps every access inside args[]. */
+	__u32 max_len = cfg->max_args_bytes;
+	if (max_len > AG_ARGS_MAX / 2)
+		max_len = AG_ARGS_MAX / 2;
+	__u64 off = 0;
+	int i;
+	for (i = 0; i < AG_FAILED_EXEC_MAX_ARGS; i++) {
+		__u64 argp = 0;
+		if (bpf_probe_read_user(&argp, sizeof(argp), (void *)(call.argv + i * sizeof(__u64))) || !argp)
+			break;
+		if (off >= max_len) {
+			e->flags |= AG_EXEC_ARGS_TRUNCATED;
+			break;
+		}
+		long len = bpf_probe_read_user_str(&e->args[off & (AG_ARGS_MAX / 2 - 1)], AG_ARGS_MAX / 2, (void *)argp);
+		if (len < 0) {
+			e->flags |= AG_EXEC_ARGS_UNREADABLE;
+			break;
+		}
+		off += len;
+	}
+	if (i == AG_FAILED_EXEC_MAX_ARGS)
+		e->flags |= AG_EXEC_ARGS_TRUNCATED;
+	e->args_total_len = off;
+	if (off > max_len) {
+		off = max_len;
+		e->flags |= AG_EXEC_ARGS_TRUNCATED;
+	}
+	exec_output(e, off);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int ag_execve_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exec_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int ag_execveat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exec_exit(ctx->ret);
+}
