@@ -146,6 +146,24 @@ static void print_structs(const struct btf *btf)
 	}
 }
 
+static void print_class_open(const char *name, const char *doc)
+{
+	printf("\n    /** %s */\n    public static final class %s {\n", doc, name);
+}
+
+static void print_class_close(const char *name)
+{
+	printf("\n        private %s() {\n        }\n    }\n", name);
+}
+
+/* ag_exec -> public static final String EXEC = "ag_exec"; */
+static void print_name_constant(const char *name)
+{
+	printf("        public static final String ");
+	print_constant_name(name);
+	printf(" = \"%s\";\n", name);
+}
+
 static void print_names(const char *path)
 {
 	libbpf_set_print(silent);
@@ -155,21 +173,15 @@ static void print_names(const char *path)
 	struct bpf_program *prog;
 	struct bpf_map *map;
 
-	printf("\n    /** Programs of the shipped object, by name. */\n    public static final class Programs {\n");
-	bpf_object__for_each_program(prog, obj) {
-		printf("        public static final String ");
-		print_constant_name(bpf_program__name(prog));
-		printf(" = \"%s\";\n", bpf_program__name(prog));
-	}
-	printf("\n        private Programs() {\n        }\n    }\n");
+	print_class_open("Programs", "Programs of the shipped object, by name.");
+	bpf_object__for_each_program(prog, obj)
+		print_name_constant(bpf_program__name(prog));
+	print_class_close("Programs");
 
-	printf("\n    /** Maps of the shipped object, by name (also their pin names). */\n    public static final class Maps {\n");
-	bpf_object__for_each_map(map, obj) {
-		printf("        public static final String ");
-		print_constant_name(bpf_map__name(map));
-		printf(" = \"%s\";\n", bpf_map__name(map));
-	}
-	printf("\n        private Maps() {\n        }\n    }\n");
+	print_class_open("Maps", "Maps of the shipped object, by name (also their pin names).");
+	bpf_object__for_each_map(map, obj)
+		print_name_constant(bpf_map__name(map));
+	print_class_close("Maps");
 	bpf_object__close(obj);
 }
 

@@ -60,20 +60,19 @@ public final class GpuIoctlRecord extends RecordFlyweight<GpuIoctlRecord> {
         putU16(GpuIoctl.INDEX, g.getGpuIndex());
         putI32(GpuIoctl.INNER_CMD, io.getInnerCmd() != 0 ? io.getInnerCmd() : io.getCmd());
         putI32(GpuIoctl.VERDICT, Verdicts.toKernel(io.getVerdict()));
-        int flags = io.getViaXfer() ? AG_IOCTL_XFER_UNWRAPPED : 0;
-        int argLen = 0;
+        putU16(GpuIoctl.FLAGS, io.getViaXfer() ? AG_IOCTL_XFER_UNWRAPPED : 0);
         if (io.getArgUnreadable()) {
-            flags |= AG_IOCTL_ARG_UNREADABLE;
+            putU16(GpuIoctl.FLAGS, flags() | AG_IOCTL_ARG_UNREADABLE);
         } else {
-            argLen = NvidiaIoctlDecoder.writeParams(io, role, this);
-            if (argLen > 0 && NvidiaIoctlDecoder.hasAllocParams(io, role)) {
-                flags |= AG_IOCTL_PARAMS_READ;
-                putI64(GpuIoctl.AUX0, io.getDeviceId());
-                putI64(GpuIoctl.AUX1, io.getAllocSizeBytes());
-            }
+            putU16(GpuIoctl.ARG_LEN, NvidiaIoctlDecoder.writeParams(io, role, this));
         }
-        putU16(GpuIoctl.ARG_LEN, argLen);
-        putU16(GpuIoctl.FLAGS, flags);
         return (int) GpuIoctl.SIZEOF;
+    }
+
+    /** What the kernel copies from behind RM_ALLOC's pAllocParms (AG_IOCTL_PARAMS_READ). */
+    void putAllocParams(long aux0, long aux1) {
+        putI64(GpuIoctl.AUX0, aux0);
+        putI64(GpuIoctl.AUX1, aux1);
+        putU16(GpuIoctl.FLAGS, flags() | AG_IOCTL_PARAMS_READ);
     }
 }

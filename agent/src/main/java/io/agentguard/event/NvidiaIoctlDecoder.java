@@ -297,7 +297,8 @@ public final class NvidiaIoctlDecoder {
 
     /**
      * The inverse of decoding, for recorded events: writes the parameter struct a call's
-     * decoded fields came from into the record's arg; returns the bytes it covers.
+     * decoded fields came from into the record's arg (and RM_ALLOC's params into aux0/aux1);
+     * returns the bytes of arg it covers.
      */
     static int writeParams(GpuIoctl io, int role, GpuIoctlRecord r) {
         int cmd = io.getViaXfer() ? io.getInnerCmd() : io.getCmd();
@@ -311,6 +312,7 @@ public final class NvidiaIoctlDecoder {
                 r.putArgU32(NvRmAlloc.H_OBJECT_NEW, io.getHObject());
                 r.putArgU32(NvRmAlloc.H_CLASS, io.getAllocClass());
                 r.putArgU64(NvRmAlloc.P_ALLOC_PARMS, 0x7000_0000L);   // a plausible user pointer
+                r.putAllocParams(io.getDeviceId(), io.getAllocSizeBytes());
                 return 48;   // NVOS64 on drivers >= 535
             }
             case NV_ESC_RM_CONTROL -> {
@@ -334,11 +336,5 @@ public final class NvidiaIoctlDecoder {
                 return 0;
             }
         }
-    }
-
-    /** Whether the kernel would have read the params behind an RM_ALLOC's pAllocParms. */
-    static boolean hasAllocParams(GpuIoctl io, int role) {
-        int cmd = io.getViaXfer() ? io.getInnerCmd() : io.getCmd();
-        return isResourceManager(role, cmd) && (cmd & 0xff) == NV_ESC_RM_ALLOC;
     }
 }

@@ -42,6 +42,8 @@ public final class EventContext {
     private int procDistinctDests;
     private int cgroupDistinctDests;
     private String unixPath;
+    private long ipHigh;   // conn.addr, read once per connect record: CIDR terms ask for it repeatedly
+    private long ipLow;
     // ancestors, computed on first use for this event
     private final int[] ancestorSlots = new int[ProcessTable.MAX_ANCESTORS];
     private int ancestorCount = -1;
@@ -69,6 +71,10 @@ public final class EventContext {
         ancestorCount = -1;
         unixPath = null;
         nvidia = type == AG_REC_GPU_IOCTL ? r.nvidia() : null;
+        if (type == AG_REC_CONNECT) {
+            ipHigh = r.connect.addressHigh();
+            ipLow = r.connect.addressLow();
+        }
     }
 
     // ---- what the predicates read ---------------------------------------------------
@@ -163,11 +169,11 @@ public final class EventContext {
 
     /** conn.addr as 128 bits; IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
     public long ipHigh() {
-        return records.connect.addressHigh();
+        return ipHigh;
     }
 
     public long ipLow() {
-        return records.connect.addressLow();
+        return ipLow;
     }
 
     /** Number of known ancestors (parent first), up to ProcessTable.MAX_ANCESTORS. */

@@ -196,6 +196,31 @@ class RingBufferWalkTest {
         assertThat(ring.consumerPos()).isEqualTo(16);
     }
 
+    /** Someone with the map's fd (root with BPF rights) rewrote consumer_pos before this reader started. */
+    @Test
+    void aConsumerPositionWrittenAheadOfTheProducerReadsNothing() {
+        ring.submit(bytes("pending"));
+        ring.consumerPosition.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, 1L << 40);
+
+        assertThat(ring.walk().poll(collect, 100)).isZero();
+        assertThat(delivered).isEmpty();
+    }
+
+    @Test
+    void aConsumerPositionWrittenMoreThanARingBehindIsRefusedAndSkippedPast() {
+        ring.submit(bytes("a"));
+        ring.submit(bytes("b"));
+        ring.consumerPosition.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, ring.producerPos() - RING_BYTES - 8);
+        RingBufferWalk tampered = ring.walk();
+
+        assertThatThrownBy(() -> tampered.poll(collect, 100)).isInstanceOf(RingCorruptedException.class);
+        assertThat(delivered).isEmpty();
+        tampered.skipPending();
+        ring.submit(bytes("c"));
+        assertThat(tampered.poll(collect, 100)).isEqualTo(1);
+        assertThat(delivered).containsExactly("c");
+    }
+
     @Test
     void startsAtThePublishedConsumerPosition() {
         ring.submit(bytes("read by an earlier reader"));
