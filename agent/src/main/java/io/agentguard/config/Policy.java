@@ -15,10 +15,14 @@ import java.util.List;
  * @param computeExecutables executables (paths) allowed compute although computeAllowed is false
  * @param execDenyNames   program names (file name, first 15 bytes) that may not run
  * @param execDenyPaths   program paths (as passed to execve) that may not run
+ * @param rawSocketsAllowed raw and ping IP sockets and packet sockets, which egress policy cannot govern, may be
+ *                        created (they are reported either way); default false
+ * @param unixOutsideDeny Unix connects to listeners whose owner is outside the agent cgroups are denied
+ *                        (they are reported either way); default false
  */
 public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
                      long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
-                     List<String> execDenyPaths) {
+                     List<String> execDenyPaths, boolean rawSocketsAllowed, boolean unixOutsideDeny) {
 
     /** One egress entry: a network, optionally narrowed to a protocol and a port range. */
     public record EgressEntry(boolean allow, String text, long[] range, int prefixBits, int protocol, int portLow,
@@ -34,6 +38,14 @@ public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, 
         computeExecutables = List.copyOf(computeExecutables);
         execDenyNames = List.copyOf(execDenyNames);
         execDenyPaths = List.copyOf(execDenyPaths);
+    }
+
+    /** A policy with the side-door keys at their defaults: raw sockets denied, Unix connects outside allowed. */
+    public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
+                  long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
+                  List<String> execDenyPaths) {
+        this(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, false, false);
     }
 
     /** The effective mode given the global one. */
