@@ -1,6 +1,7 @@
 package io.agentguard.daemon;
 
 import io.agentguard.abi.KernelAbi.Maps;
+import io.agentguard.bpf.BpfLink;
 import io.agentguard.bpf.KernelCounters;
 import io.agentguard.bpf.RingBufferReader;
 import io.agentguard.config.AgentConfig;
@@ -69,6 +70,7 @@ public final class Agent implements AutoCloseable {
     private KernelCounters kernelCounters;
     private Enforcer enforcer;
     private Reporter reporter;
+    private UnixOwners unixOwners;
     private final ConsumerPipeline pipeline;
     private final int seededProcesses;
     private final ConsumerLoop consumer;
@@ -108,8 +110,18 @@ public final class Agent implements AutoCloseable {
                     config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), policies,
                     config.blockDurationMs(), this::countedEvent, violations);
             reloader.onSuccess(enforcer::rearm);
+            BpfLink unixIterator = kernel.unixListeners();
+            this.unixOwners = unixIterator == null ? null
+                    : new UnixOwners(unixIterator, kernel.map(Maps.UNIX_OUTSIDE), this::violation, log);
+            CgroupPaths agentCgroupPaths = new CgroupPaths(cgroups, 200_000_000L);
+            UnixOwners owners = unixOwners;
             this.pipeline = ConsumerPipeline.builder(config, classifier)
-                    .cgroupPaths(new CgroupPaths(cgroups, 200_000_000L))
+                    // outside cgroups appear only as Unix listeners' cgroups, which the resolver knows
+                    .cgroupPaths(owners == null ? agentCgroupPaths : id -> {
+                        String path = agentCgroupPaths.apply(id);
+                        return path.isEmpty() ? owners.cgroupPath(id) : path;
+                    })
+                    .unixConnects(owners == null ? null : owners::offer)
                     .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
                     .events(sink, config.emitEvents())
                     .violations(this::violation)
@@ -272,6 +284,11 @@ public final class Agent implements AutoCloseable {
         policies.add(policy);
     }
 
+    /** Runs the Unix listener iterator now, as its timer would (tests). */
+    void refreshUnixOwnersForTest() {
+        unixOwners.refresh();
+    }
+
     /** What `agentguard status --json` prints. */
     String status() {
         return status.json();
@@ -388,6 +405,9 @@ public final class Agent implements AutoCloseable {
 
     /** What the constructor made that holds threads, mappings or files. */
     private void closeParts() {
+        if (unixOwners != null) {
+            unixOwners.close();
+        }
         if (reporter != null) {
             reporter.close();
         }

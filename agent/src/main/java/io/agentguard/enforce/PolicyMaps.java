@@ -216,7 +216,7 @@ public final class PolicyMaps {
     }
 
     /** (kernel s_dev, inode) of a file, as the BPF program reads them from the task's exe. */
-    static long[] fileId(Path file) {
+    public static long[] fileId(Path file) {
         try {
             long dev = (Long) Files.getAttribute(file, "unix:dev");
             long ino = (Long) Files.getAttribute(file, "unix:ino");

@@ -57,6 +57,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final LongFunction<String> cgroupPaths;
     private final boolean emitEvents;
     private final Consumer<Violation> violations;
+    private final Consumer<Event> unixConnects;
     private final BiConsumer<Violation, CompiledRule> actions;
     private final RecentRecords recent;
     private final int evidenceEvents;
@@ -101,6 +102,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.evidenceEvents = b.evidenceEvents;
         this.recent = b.evidenceEvents > 0 ? new RecentRecords(b.evidenceArenaBytes) : null;
         this.reportEvents = b.reportEvents;
+        this.unixConnects = b.unixConnects;
         this.reportEventsPerSecond = b.reportEventsPerSecond;
         this.context = new EventContext(processes, cgroupPaths);
     }
@@ -161,12 +163,18 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         classifier.classify(context, this);
         KernelFindings.Finding finding = matchedCount == 0 ? KernelFindings.finding(records) : null;
         boolean report = reportEvents != null && allowReport(nowNs);
-        if (emitEvents || matchedCount > 0 || finding != null || report) {
+        // a Unix connect the kernel did not know an outside owner for: the resolver looks for one
+        boolean unixAsk = type == AG_REC_CONNECT && unixConnects != null && records.connect.family() == AG_AF_UNIX
+                && !records.connect.unixOutside() && records.connect.verdict() != AG_VERDICT_DENIED;
+        if (emitEvents || matchedCount > 0 || finding != null || report || unixAsk) {
             String exe = slot >= 0 ? processes.exe(slot) : null;
             String cmdline = slot >= 0 ? processes.cmdline(slot) : null;
             Event event = decoder.decode(records, emitEvents, exe, cmdline);
             if (report) {
                 reportEvents.accept(event);
+            }
+            if (unixAsk) {
+                unixConnects.accept(event);
             }
             for (int i = 0; i < matchedCount; i++) {
                 Violation v = withPrecedingEvents(violation(matched[i], matchedOutput[i], event, slot), h.pid());
@@ -332,6 +340,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         private int evidenceEvents;
         private long evidenceArenaBytes;
         private Consumer<Event> reportEvents;
+        private Consumer<Event> unixConnects;
         private long reportEventsPerSecond;
 
         public Builder(Classifier classifier, ProcessTable processes) {
@@ -360,6 +369,15 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         public Builder events(EventSink sink, boolean all) {
             this.events = sink;
             this.emitEvents = all;
+            return this;
+        }
+
+        /**
+         * Receives Unix connects of agent tasks whose listener the kernel did not know to be
+         * outside the agent cgroups (must not block: the Unix owner resolver's bounded queue).
+         */
+        public Builder unixConnects(Consumer<Event> sink) {
+            this.unixConnects = sink;
             return this;
         }
 
