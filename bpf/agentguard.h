@@ -136,7 +136,8 @@ struct ag_exit {
 
 enum ag_connect_flags {
 	AG_CONNECT_RESULT_FOLLOWS   = 0x1,   /* a CONNECT_RESULT with the same cookie will come */
-	AG_CONNECT_SENDMSG          = 0x2,   /* from sendmsg4/6 (unconnected UDP), reported only when not allowed */
+	AG_CONNECT_SENDMSG          = 0x2,   /* from sendmsg4/6 (unconnected UDP), reported only when not allowed,
+					      * or sendmsg_unix (unconnected Unix datagram), reported only when outside */
 	AG_CONNECT_UNIX_OUTSIDE     = 0x4,   /* Unix: the listener's owner is outside the agent cgroups (peer_* set) */
 };
 
@@ -192,7 +193,7 @@ struct ag_unix_key {
 };
 
 struct ag_unix_owner {
-	__u32 pid;               /* who called listen(); 0 for a bound datagram socket */
+	__u32 pid;               /* who called listen(); for a bound datagram socket, a process holding it (the agent looks) */
 	__u32 uid;
 	__u64 cgroup_id;
 	char  comm[AG_COMM_LEN];
@@ -204,6 +205,7 @@ struct ag_unix_listener {
 	struct ag_unix_owner owner;
 	__u64 dev;               /* a path socket's inode (file system s_dev, inode number): other spellings */
 	__u64 ino;
+	__u64 sock_ino;          /* the socket's own inode (socket:[N] in /proc/PID/fd): a datagram socket's holder */
 	__u16 type;              /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
 	__u16 state;             /* TCP_LISTEN (10) for a listener */
 	__u32 reserved;

@@ -223,13 +223,12 @@ static __always_inline bool cgroup_in_scope(struct cgroup *cg)
 	return false;
 }
 
-/* Kernels >= 6.7 only; libbpf 1.1 does not know the section, so the agent sets the
- * program type and attach type itself and loads it only when the probe says so. */
-SEC("cgroup/connect_unix")
-int ag_connect_unix(struct bpf_sock_addr *ctx)
+/* A Unix connect (or, with sendmsg, an unconnected datagram send) of an agent task: the
+ * address is all the hook sees, so the owner comes from ag_unix_outside, which the agent keeps
+ * from the iterator below. Sends are frequent and reported only when the owner is outside. */
+static __always_inline int on_unix(struct bpf_sock_addr *ctx, bool sendmsg)
 {
 	struct bpf_sock_addr_kern *kctx = bpf_cast_to_kern_ctx(ctx);
-	struct ag_connect *c = reserve(sizeof(*c));
 	struct ag_unix_key key = {};
 	__u32 addr_len = BPF_CORE_READ(kctx, uaddrlen);
 	struct sockaddr_un *sun = (struct sockaddr_un *)BPF_CORE_READ(kctx, uaddr);
@@ -262,6 +261,9 @@ int ag_connect_unix(struct bpf_sock_addr *ctx)
 		if (pol && (pol->flags & AG_POLICY_UNIX_OUTSIDE_DENY))
 			verdict = objection(pol);
 	}
+	if (sendmsg && !owner)
+		return 1;
+	struct ag_connect *c = reserve(sizeof(*c));
 	if (!c)
 		return verdict == AG_VERDICT_DENIED ? 0 : 1;
 	fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
@@ -272,7 +274,7 @@ int ag_connect_unix(struct bpf_sock_addr *ctx)
 	c->protocol = 0;
 	c->port = 0;
 	c->verdict = verdict;
-	c->flags = 0;
+	c->flags = sendmsg ? AG_CONNECT_SENDMSG : 0;
 	__builtin_memcpy(c->unix_path, key.name, sizeof(c->unix_path));
 	c->unix_path_len = path_len;
 	__builtin_memset(c->peer_comm, 0, sizeof(c->peer_comm));
@@ -286,13 +288,27 @@ int ag_connect_unix(struct bpf_sock_addr *ctx)
 		c->peer_cgroup_id = owner->cgroup_id;
 		__builtin_memcpy(c->peer_comm, owner->comm, sizeof(c->peer_comm));
 	}
-	if (verdict == AG_VERDICT_DENIED) {
+	if (verdict == AG_VERDICT_DENIED || sendmsg) {
 		submit(c);
-		return 0;
+		return verdict == AG_VERDICT_DENIED ? 0 : 1;
 	}
 	track_connect_call(c);
 	submit(c);
 	return 1;
+}
+
+/* Kernels >= 6.7 only; libbpf 1.1 does not know these sections, so the agent sets the
+ * program type and attach type itself and loads them only when the probe says so. */
+SEC("cgroup/connect_unix")
+int ag_connect_unix(struct bpf_sock_addr *ctx)
+{
+	return on_unix(ctx, false);
+}
+
+SEC("cgroup/sendmsg_unix")
+int ag_sendmsg_unix(struct bpf_sock_addr *ctx)
+{
+	return on_unix(ctx, true);
 }
 
 /* Run by the agent (bpf_iter_create on a link of this program): one ag_unix_listener per
@@ -356,6 +372,10 @@ int ag_unix_listeners(struct bpf_iter__unix *ctx)
 	l.owner.uid = cred ? BPF_CORE_READ(cred, euid.val) : BPF_CORE_READ(u, sk.sk_uid.val);
 	struct cgroup *cg = BPF_CORE_READ(u, sk.sk_cgrp_data.cgroup);
 	l.owner.cgroup_id = cg ? BPF_CORE_READ(cg, kn, id) : 0;
+	struct socket *sock = BPF_CORE_READ(u, sk.sk_socket);
+	if (sock)   /* struct socket_alloc: the socket, then its inode */
+		l.sock_ino = BPF_CORE_READ((struct inode *)((void *)sock + bpf_core_field_offset(struct socket_alloc, vfs_inode)),
+					   i_ino);
 	l.type = type;
 	l.state = state;
 	bpf_seq_write(ctx->meta->seq, &l, sizeof(l));

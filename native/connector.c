@@ -7,6 +7,8 @@
  *   connector sendto4 ADDRESS PORT     (one unconnected UDP datagram)
  *   connector unix PATH                (abstract names as @NAME; writes a line once connected)
  *   connector listen PATH              (a Unix stream listener; prints "up", then serves until killed)
+ *   connector listen-dgram PATH        (a bound Unix datagram socket; prints "up", then reads until killed)
+ *   connector unix-sendto PATH         (one unconnected Unix datagram)
  *   connector open PATH                (open a file or device read-only)
  *   connector raw4 ADDRESS             (raw ICMP socket, one echo request sent with sendto)
  *   connector hdrincl ADDRESS PORT     (raw IPPROTO_RAW socket, IP_HDRINCL: one hand-made TCP SYN)
@@ -134,6 +136,23 @@ static int raw_mode(const char *mode, const char *address, int port)
 	return report(n == (ssize_t)sizeof(echo) ? 0 : -1);
 }
 
+/* A path, or @NAME for an abstract name (its bytes exactly, after a NUL). */
+static int unix_address(const char *text, struct sockaddr_un *sun, socklen_t *addr_len)
+{
+	size_t len = strlen(text);
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (len >= sizeof(sun->sun_path))
+		return -1;
+	strcpy(sun->sun_path, text);
+	*addr_len = sizeof(*sun);
+	if (text[0] == '@') {
+		sun->sun_path[0] = 0;
+		*addr_len = offsetof(struct sockaddr_un, sun_path) + len;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "netns") == 0) {
@@ -162,36 +181,39 @@ int main(int argc, char **argv)
 		ssize_t n = sendto(fd, "x", 1, 0, (struct sockaddr *)&sin, sizeof(sin));
 		return report(n == 1 ? 0 : -1);
 	}
-	if (argc == 3 && strcmp(argv[1], "listen") == 0) {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		size_t len = strlen(argv[2]);
-		if (len >= sizeof(sun.sun_path))
+	if (argc == 3 && strncmp(argv[1], "listen", 6) == 0) {
+		struct sockaddr_un sun;
+		socklen_t addr_len;
+		if (unix_address(argv[2], &sun, &addr_len) != 0)
 			return usage();
-		strcpy(sun.sun_path, argv[2]);
-		socklen_t addr_len = sizeof(sun);
-		if (argv[2][0] == '@') {
-			sun.sun_path[0] = 0;
-			addr_len = offsetof(struct sockaddr_un, sun_path) + len;
-		}
-		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (bind(fd, (struct sockaddr *)&sun, addr_len) != 0 || listen(fd, 16) != 0)
+		int dgram = strcmp(argv[1], "listen-dgram") == 0;
+		int fd = socket(AF_UNIX, dgram ? SOCK_DGRAM : SOCK_STREAM, 0);
+		if (bind(fd, (struct sockaddr *)&sun, addr_len) != 0 || (!dgram && listen(fd, 16) != 0))
 			return report(-1);
 		puts("up");
 		fflush(stdout);
-		for (;;)
-			accept(fd, NULL, NULL);   /* kept open: a client's write must not meet a closed peer */
+		char buf[256];
+		for (;;) {
+			if (dgram)
+				recv(fd, buf, sizeof(buf), 0);
+			else
+				accept(fd, NULL, NULL);   /* kept open: a client's write must not meet a closed peer */
+		}
+	}
+	if (argc == 3 && strcmp(argv[1], "unix-sendto") == 0) {
+		struct sockaddr_un sun;
+		socklen_t addr_len;
+		if (unix_address(argv[2], &sun, &addr_len) != 0)
+			return usage();
+		int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+		ssize_t n = sendto(fd, "x", 1, 0, (struct sockaddr *)&sun, addr_len);
+		return report(n == 1 ? 0 : -1);
 	}
 	if (argc == 3 && strcmp(argv[1], "unix") == 0) {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		size_t len = strlen(argv[2]);
-		if (len >= sizeof(sun.sun_path))
+		struct sockaddr_un sun;
+		socklen_t addr_len;
+		if (unix_address(argv[2], &sun, &addr_len) != 0)
 			return usage();
-		strcpy(sun.sun_path, argv[2]);
-		socklen_t addr_len = sizeof(sun);
-		if (argv[2][0] == '@') {   /* abstract: the name's bytes exactly, after a NUL */
-			sun.sun_path[0] = 0;
-			addr_len = offsetof(struct sockaddr_un, sun_path) + len;
-		}
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (connect(fd, (struct sockaddr *)&sun, addr_len) != 0)
 			return report(-1);

@@ -120,11 +120,11 @@ final class KernelHooks implements AutoCloseable {
                 obj.program(lsm).autoload(probe.lsm());
             }
             BpfProgram unix = obj.program(Programs.CONNECT_UNIX);
-            if (probe.connectUnix()) {
-                unix.type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT);
-            } else {
-                unix.autoload(false);
-            }
+            BpfProgram unixSend = obj.program(Programs.SENDMSG_UNIX);
+            unix.type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT);
+            unixSend.type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_SENDMSG);
+            unix.autoload(probe.connectUnix());
+            unixSend.autoload(probe.connectUnix());   // the same kernel release (6.7) brought both
             if (pins != null) {
                 for (String name : obj.mapNames()) {
                     obj.map(name).pinPath(pins.mapPath(name));
@@ -157,7 +157,7 @@ final class KernelHooks implements AutoCloseable {
         }
         descriptions.put("connect", "cgroup/connect4 + cgroup/connect6 on agent cgroups; TCP outcome from"
                 + " tp_btf/inet_sock_set_state");
-        descriptions.put("connect-unix", probe.connectUnix() ? "cgroup/connect_unix on agent cgroups"
+        descriptions.put("connect-unix", probe.connectUnix() ? "cgroup/connect_unix + sendmsg_unix on agent cgroups"
                 : "unavailable (" + probe.connectUnixReason() + ")");
         descriptions.put("gpu-open", "cgroup/dev on agent cgroups (denied opens fail with EPERM)");
         descriptions.put("egress", "cgroup/connect4/6 + sendmsg4/6 on agent cgroups (denied calls fail with EPERM)");
@@ -242,6 +242,7 @@ final class KernelHooks implements AutoCloseable {
             }
             if (probe.connectUnix()) {
                 attachToCgroup(Programs.CONNECT_UNIX, fd, root);
+                attachToCgroup(Programs.SENDMSG_UNIX, fd, root);
             }
         } finally {
             Libc.close(fd);   // the links hold their own reference

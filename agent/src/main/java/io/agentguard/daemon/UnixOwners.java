@@ -197,10 +197,23 @@ final class UnixOwners implements AutoCloseable {
             while (commEnd < commAt + AG_COMM_LEN && out[commEnd] != 0) {
                 commEnd++;
             }
+            int pid = b.getInt((int) ownerAt + (int) UnixOwner.PID);
+            String comm = new String(out, commAt, commEnd - commAt, StandardCharsets.UTF_8);
+            if (pid == 0) {
+                // a bound datagram socket has no listen()er: the process that holds it, from /proc
+                int[] holder = holders.computeIfAbsent(b.getLong(at + (int) UnixListener.SOCK_INO), this::holder);
+                if (holder[0] > 0) {
+                    pid = holder[0];
+                    comm = procComm(pid);
+                    ByteBuffer ob = ByteBuffer.wrap(owner).order(ByteOrder.nativeOrder());
+                    ob.putInt((int) UnixOwner.PID, pid);
+                    byte[] c = Arrays.copyOf(comm.getBytes(StandardCharsets.UTF_8), AG_COMM_LEN - 1);
+                    System.arraycopy(c, 0, owner, (int) UnixOwner.COMM, c.length);
+                }
+            }
             Listener l = new Listener(key, owner, t, b.getLong(at + (int) UnixListener.DEV),
-                    b.getLong(at + (int) UnixListener.INO), b.getInt((int) ownerAt + (int) UnixOwner.PID),
-                    b.getInt((int) ownerAt + (int) UnixOwner.UID), new String(out, commAt, commEnd - commAt,
-                    StandardCharsets.UTF_8), b.getLong((int) ownerAt + (int) UnixOwner.CGROUP_ID));
+                    b.getLong(at + (int) UnixListener.INO), pid, b.getInt((int) ownerAt + (int) UnixOwner.UID), comm,
+                    b.getLong((int) ownerAt + (int) UnixOwner.CGROUP_ID));
             text.put(t, l);
             if (l.ino() != 0) {
                 inode.put(List.of(l.dev(), l.ino()), l);
@@ -245,6 +258,44 @@ final class UnixOwners implements AutoCloseable {
             MemorySegment k = arena.allocate(key.length, 8);
             MemorySegment.copy(key, 0, k, JAVA_BYTE, 0, key.length);
             outside.delete(k);
+        }
+    }
+
+    /** Socket inode -> {pid} of a process holding it (0: none found); kept while the socket lives. */
+    private final Map<Long, int[]> holders = new HashMap<>();
+
+    /**
+     * A process holding socket inode ino, by its /proc/PID/fd links: one walk of every
+     * process's descriptors, so done once per datagram socket (cached), on this thread.
+     */
+    private int[] holder(long ino) {
+        if (holders.size() > 16384) {
+            holders.clear();
+        }
+        String link = "socket:[" + ino + "]";
+        try (var procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().matches("\\d+"))) {
+            for (Path proc : procs) {
+                try (var fds = Files.newDirectoryStream(proc.resolve("fd"))) {
+                    for (Path fd : fds) {
+                        if (link.equals(Files.readSymbolicLink(fd).toString())) {
+                            return new int[] {Integer.parseInt(proc.getFileName().toString())};
+                        }
+                    }
+                } catch (IOException | RuntimeException e) {
+                    // gone, or not ours to read: next
+                }
+            }
+        } catch (IOException e) {
+            // no /proc: unknown
+        }
+        return new int[] {0};
+    }
+
+    private static String procComm(int pid) {
+        try {
+            return Files.readString(Path.of("/proc", Integer.toString(pid), "comm")).strip();
+        } catch (IOException | RuntimeException e) {
+            return "";
         }
     }
 

@@ -224,6 +224,30 @@ class EgressSideDoorsKernelTest {
         }
     }
 
+    /** An unconnected datagram (sendto) to a bound datagram socket outside: no connect() at all. */
+    @Test
+    void unixDatagramToAProxyOutsideIsDeniedUnderUnixOutsideDeny() throws Exception {
+        Path cg = policyCgroup("unix-dgram-deny", false, true);
+        Path socket = SCRATCH.resolve("proxy-dgram.sock");
+        Process proxy = new ProcessBuilder(connector(), "listen-dgram", socket.toString()).redirectErrorStream(true).start();
+        try {
+            assertThat(new String(proxy.getInputStream().readNBytes(3))).isEqualTo("up\n");
+            KERNEL.agent().refreshUnixOwnersForTest();
+            assertThat(KERNEL.runIn(cg, connector(), "unix-sendto", socket.toString()).stdout()).isEqualTo("EPERM\n");
+            List<Event> events = KERNEL.await(e -> e.hasConnect() && e.getProcess().getCgroupId() == KERNEL.cgroupId(cg),
+                    1, Duration.ofSeconds(10));
+            ConnectEvent c = events.getFirst().getConnect();
+            assertThat(c.getSendmsg()).isTrue();
+            assertThat(c.getSocketType()).isEqualTo(SocketType.SOCKET_TYPE_DGRAM);
+            assertThat(c.getVerdict()).isEqualTo(Verdict.VERDICT_DENIED);
+            assertThat(c.getUnixOutsideOwner().getPid()).isEqualTo(proxy.pid());   // the holder, found in /proc
+            assertThat(c.getUnixOutsideOwner().getComm()).isEqualTo("connector");
+            violation(cg, "agentguard: unix connect outside the agent cgroups denied");
+        } finally {
+            proxy.destroyForcibly().waitFor();
+        }
+    }
+
     @Test
     void unixConnectToAListenerInsideTheAgentCgroupsIsNotAViolation() throws Exception {
         Path cg = KERNEL.newCgroup("unix-inside");
