@@ -284,6 +284,11 @@ public final class Agent implements AutoCloseable {
         policies.add(policy);
     }
 
+    /** The Unix owner resolver, or null where the kernel lacks its hooks. */
+    UnixOwners unixOwners() {
+        return unixOwners;
+    }
+
     /** Runs the Unix listener iterator now, as its timer would (tests). */
     void refreshUnixOwnersForTest() {
         unixOwners.refresh();

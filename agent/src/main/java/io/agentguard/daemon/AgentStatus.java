@@ -139,6 +139,11 @@ final class AgentStatus {
         b.setEnforcement(EnforcementStatus.newBuilder()
                 .setActionsCarriedOut(agent.enforcer().carriedOut()).setActionsDropped(agent.enforcer().dropped())
                 .setBlastRadiusDisarmed(agent.enforcer().disarmed()).setPinPath(agent.pinRoot()));
+        UnixOwners owners = agent.unixOwners();
+        if (owners != null) {
+            b.setUnixOwners(io.agentguard.proto.v1.UnixOwnersStatus.newBuilder().setListenersOutside(owners.listeners())
+                    .setFoundAfterTotal(owners.foundAfter()).setDroppedTotal(owners.dropped()));
+        }
         try {
             return JsonFormat.printer().print(b);
         } catch (InvalidProtocolBufferException e) {

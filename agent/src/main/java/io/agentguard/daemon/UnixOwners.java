@@ -73,7 +73,7 @@ final class UnixOwners implements AutoCloseable {
     private final Thread thread;
     /** Other spellings of a path listener's address, learned from connects: key bytes -> listener (dev, ino). */
     private final Map<ByteBuffer, long[]> spellings = new HashMap<>();
-    private Map<String, Listener> byText = Map.of();
+    private volatile Map<String, Listener> byText = Map.of();
     private Map<List<Long>, Listener> byInode = Map.of();
     private Set<ByteBuffer> written = new HashSet<>();
     private long refreshedMonotonicNs;
@@ -100,6 +100,11 @@ final class UnixOwners implements AutoCloseable {
     /** Path of an outside cgroup a listener sits in, or "". */
     String cgroupPath(long id) {
         return cgroupPaths.getOrDefault(id, "");
+    }
+
+    /** Named listeners outside the agent cgroups at the last look. */
+    long listeners() {
+        return byText.size();
     }
 
     long dropped() {
