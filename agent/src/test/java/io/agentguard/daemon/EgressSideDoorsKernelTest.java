@@ -147,6 +147,16 @@ class EgressSideDoorsKernelTest {
         violation(cg, "agentguard: raw socket allowed by policy");
     }
 
+    @Test
+    void rawSocketInMonitorModeIsMadeAndReportedAsWouldBlock() throws Exception {
+        Path cg = KERNEL.newCgroup("raw-monitor");
+        KERNEL.agent().addPolicyForTest(new Policy(KERNEL.mount().relativize(cg).toString(), false, false, List.of(),
+                true, 0, true, List.of(), List.of(), List.of(), false, false));
+        assertThat(KERNEL.runIn(cg, connector(), "netns", "raw4", "127.66.9.1").stdout()).isEqualTo("ok\n");
+        assertThat(socketEvent(cg).getVerdict()).isEqualTo(Verdict.VERDICT_WOULD_BLOCK);
+        violation(cg, "agentguard: raw socket denied by policy (monitor)");
+    }
+
     private static UnixOwner expectedTestProcess() throws IOException {
         String cgroup = Files.readAllLines(Path.of("/proc/self/cgroup")).stream().filter(l -> l.startsWith("0::"))
                 .findFirst().orElseThrow().substring(3).replaceAll("^/+", "");
