@@ -73,6 +73,8 @@ enum ag_record_type {
 	AG_REC_GPU_OPEN       = 6,
 	AG_REC_GPU_IOCTL      = 7,
 	AG_REC_TAMPER         = 8,
+	/* 9 is kept free */
+	AG_REC_SCOPE          = 10,
 	AG_REC_SOCKET         = 11,
 	AG_REC_TYPE_MAX       = 11,
 };
@@ -319,6 +321,51 @@ struct ag_tamper {
 	__u32 reserved;
 };
 
+/* ---- scope: a watched task left the agent cgroups (cgroup_attach_task, sched_process_fork) ---- */
+
+enum ag_scope_how {
+	AG_SCOPE_CGROUP_WRITE      = 1,   /* its pid written to another cgroup's cgroup.procs/threads */
+	AG_SCOPE_CLONE_INTO_CGROUP = 2,   /* born outside: clone3(CLONE_INTO_CGROUP) by a watched parent */
+};
+
+enum ag_scope_flags {
+	AG_SCOPE_MOVER_WATCHED  = 0x1,   /* the mover (header) is itself a watched task */
+	AG_SCOPE_KILL_BY_AGENT  = 0x2,   /* the kernel could not signal the task: the agent must kill it */
+};
+
+struct ag_scope {
+	struct ag_header h;       /* the mover: the task itself, its parent, or whoever wrote cgroup.procs */
+	__u64 origin_cgroup_id;   /* the agent cgroup it was watched in */
+	__u64 dest_cgroup_id;     /* where it went */
+	__u32 task_pid;           /* tgid of the task that left */
+	__u32 task_tid;
+	__u16 how;                /* enum ag_scope_how */
+	__u16 verdict;            /* DENIED: killed; WOULD_BLOCK: monitor, still followed; ALLOWED: moved by the host */
+	__u32 flags;              /* AG_SCOPE_* */
+};
+
+/* Per-task membership (task storage): set when a task is seen in an agent cgroup, inherited
+ * at fork, so that scope is a property of the task and not only of where it sits now. */
+struct ag_task_scope {
+	__u64 origin_cgroup_id;   /* the agent cgroup it was last watched in */
+	__u32 flags;              /* AG_TASK_* */
+	__u32 reserved;
+};
+
+enum ag_task_flags {
+	AG_TASK_LEFT_SCOPE = 0x1,   /* left the agent cgroups (monitor mode): followed by the tracepoints */
+};
+
+/* Per agent cgroup record budget (ag_budgets, key: the agent cgroup's id; 0 = the shared
+ * overflow bucket): a fixed one-second window, and what was dropped, ever. */
+struct ag_cgroup_budget {
+	__u64 window_start_ns;
+	__u64 normal;             /* records admitted in this window */
+	__u64 priority;           /* denials, kills, tamper, scope records admitted in this window */
+	__u64 dropped_rate;       /* records dropped by the rate limits (total) */
+	__u64 dropped_ring;       /* records dropped because the ring (or its share for normal records) was full */
+};
+
 /* ---- enforcement policy (maps the agent fills; two generations, flipped atomically) ---- */
 
 enum ag_policy_limits {
@@ -483,12 +530,17 @@ struct ag_config {
 	__u64 policy_levels;      /* bit N: some policy root of this generation sits at level N */
 	__u32 daemon_tgid;        /* the agent itself, for tamper detection */
 	__u32 tamper_enforce;     /* 1: kill senders of signals to the daemon */
+	__u32 records_per_second; /* per agent cgroup, normal records; 0 = unlimited */
+	__u32 priority_per_second;/* per agent cgroup, denials/kills/tamper/scope records; 0 = unlimited */
+	__u32 ring_reserve_bytes; /* ring space normal records leave free for priority records */
+	__u32 escape_kill;        /* 1: a watched task that leaves the agent cgroups is killed */
 };
 
 enum ag_counter {
 	AG_CNT_EMITTED = 0,       /* records committed to the ring */
-	AG_CNT_LOST    = 1,       /* records dropped: ring full */
-	AG_CNT_MAX     = 2,
+	AG_CNT_LOST    = 1,       /* records dropped: ring full (or, for normal records, its reserve reached) */
+	AG_CNT_RATE_LIMITED = 2,  /* records dropped: their agent cgroup's rate limit */
+	AG_CNT_MAX     = 3,
 };
 
 #endif /* AGENTGUARD_H */

@@ -70,18 +70,92 @@ static __always_inline void exec_filename_read(struct ag_exec *e, long n)
 	e->filename_len = n - 1;
 }
 
-/* Sends the exec record with only the argv bytes used (variable size: ringbuf_output). */
-static __always_inline void exec_output(struct ag_exec *e, __u64 args_len)
+/* Sends the exec record with only the argv bytes used (variable size: ringbuf_output);
+ * a killed or objected-to exec is a priority record. */
+static __always_inline void exec_output(struct ag_exec *e, __u64 args_len, __u64 key)
 {
 	e->args_len = args_len;
 	__u64 size = offsetof(struct ag_exec, args) + args_len;
 	fill_header(&e->h, AG_REC_EXEC, size);
 	if (size > sizeof(*e))   /* for the verifier: bounds the output size */
 		return;
-	if (bpf_ringbuf_output(&ag_ring, e, size, wakeup_flags(size)) != 0)
-		count(AG_CNT_LOST);
+	output(e, size, key, e->flags & (AG_EXEC_DENIED | AG_EXEC_WOULD_BLOCK));
+}
+
+/* ---- scope follows the task ------------------------------------------------------ */
+
+extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type, __u64 value) __ksym __weak;
+
+/* Watches a task from agent cgroup origin: its task storage, inherited at fork. */
+static __always_inline void watch_task(struct task_struct *task, __u64 origin, __u32 flags)
+{
+	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (ts) {
+		ts->origin_cgroup_id = origin;
+		ts->flags = flags;
+	}
+}
+
+/*
+ * A watched task is now outside every agent cgroup. Moved by a watched task (itself, its
+ * parent, anything in an agent cgroup): killed in enforce mode (escape_kill), else followed
+ * by the tracepoints under the cgroup it left. Moved by the host (a runtime, an operator):
+ * released. Reported either way, as a priority record.
+ */
+static __always_inline void left_scope(struct task_struct *task, struct ag_task_scope *ts, __u64 dest, __u16 how,
+				       bool mover_watched)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg)
+		return;
+	__u64 origin = ts->origin_cgroup_id;
+	__u32 flags = mover_watched ? AG_SCOPE_MOVER_WATCHED : 0;
+	__u32 verdict = !mover_watched ? AG_VERDICT_ALLOWED
+		: cfg->escape_kill ? AG_VERDICT_DENIED : AG_VERDICT_WOULD_BLOCK;
+	if (verdict == AG_VERDICT_DENIED) {
+		if ((void *)bpf_send_signal_task != NULL)
+			bpf_send_signal_task(task, SIGKILL, PIDTYPE_TGID, 0);
+		else if (task->tgid == bpf_get_current_pid_tgid() >> 32)
+			bpf_send_signal(SIGKILL);
+		else
+			flags |= AG_SCOPE_KILL_BY_AGENT;   /* kernels before 6.13 cannot signal another task here */
+	}
+	if (verdict == AG_VERDICT_ALLOWED)
+		bpf_task_storage_delete(&ag_tasks, task);
 	else
-		count(AG_CNT_EMITTED);
+		ts->flags |= AG_TASK_LEFT_SCOPE;
+
+	struct ag_scope *r = reserve(sizeof(*r), origin, true);
+	if (!r)
+		return;
+	fill_header(&r->h, AG_REC_SCOPE, sizeof(*r));
+	r->origin_cgroup_id = origin;
+	r->dest_cgroup_id = dest;
+	r->task_pid = task->tgid;
+	r->task_tid = task->pid;
+	r->how = how;
+	r->verdict = verdict;
+	r->flags = flags;
+	submit(r);
+}
+
+/* A task moved between cgroups (a write to cgroup.procs or cgroup.threads), after the move. */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(ag_cgroup_attach, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
+{
+	/* cgroup v1 hierarchies fire this too: only moves in the v2 hierarchy count */
+	if (BPF_CORE_READ(task, cgroups, dfl_cgrp) != dst)
+		return 0;
+	__u64 dest = BPF_CORE_READ(dst, kn, id);
+	if (cgroup_in_scope(dst)) {
+		watch_task(task, dest, 0);   /* moved into scope (or within it): watched from here */
+		return 0;
+	}
+	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, task, 0, 0);
+	if (!ts || (ts->flags & AG_TASK_LEFT_SCOPE))
+		return 0;   /* never watched, or already reported */
+	left_scope(task, ts, dest, AG_SCOPE_CGROUP_WRITE, in_scope());
+	return 0;
 }
 
 /* Exec policy: a denied program is killed here, after the point of no return and before
@@ -117,7 +191,10 @@ static __always_inline __u16 exec_policy(struct ag_config *cfg, const char *file
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	if (!in_scope())
+	__u64 key = cgroup_scope_key();
+	if (key)
+		watch_task(task, bpf_get_current_cgroup_id(), 0);
+	else if (!(key = task_scope_key()))
 		return 0;
 
 	__u32 zero = 0;
@@ -149,23 +226,41 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		e->flags |= AG_EXEC_ARGS_UNREADABLE;
 		len = 0;
 	}
-	exec_output(e, len);
+	exec_output(e, len, key);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(ag_fork, struct task_struct *parent, struct task_struct *child)
 {
+	/* Every new task of a watched one is watched, threads too (cgroup.threads moves them). */
+	__u64 key = cgroup_scope_key();
+	if (key) {
+		watch_task(child, bpf_get_current_cgroup_id(), 0);
+	} else {
+		struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, parent, 0, 0);
+		if (!ts || !ts->origin_cgroup_id)
+			return 0;
+		key = ts->origin_cgroup_id;
+		watch_task(child, key, ts->flags);
+	}
 	/* Threads share the parent's tgid: lineage needs processes only. */
-	if (child->tgid == parent->tgid || !in_scope())
+	if (child->tgid == parent->tgid)
 		return 0;
-	struct ag_fork *f = reserve(sizeof(*f));
-	if (!f)
-		return 0;
-	fill_header(&f->h, AG_REC_FORK, sizeof(*f));
-	f->child_pid = child->tgid;
-	f->reserved = 0;
-	submit(f);
+	struct ag_fork *f = reserve(sizeof(*f), key, false);
+	if (f) {
+		fill_header(&f->h, AG_REC_FORK, sizeof(*f));
+		f->child_pid = child->tgid;
+		f->reserved = 0;
+		submit(f);
+	}
+	/* clone3(CLONE_INTO_CGROUP): born outside the agent cgroups, before it ever ran */
+	struct cgroup *born_in = BPF_CORE_READ(child, cgroups, dfl_cgrp);
+	if (!cgroup_in_scope(born_in) && cgroup_scope_key()) {
+		struct ag_task_scope *cs = bpf_task_storage_get(&ag_tasks, child, 0, 0);
+		if (cs)
+			left_scope(child, cs, BPF_CORE_READ(born_in, kn, id), AG_SCOPE_CLONE_INTO_CGROUP, true);
+	}
 	return 0;
 }
 
@@ -173,9 +268,10 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(ag_exit, struct task_struct *task, bool group_dead)
 {
 	/* One record per process: when its last thread exits. */
-	if (!group_dead || !in_scope())
+	__u64 key = group_dead ? task_scope_key() : 0;
+	if (!key)
 		return 0;
-	struct ag_exit *x = reserve(sizeof(*x));
+	struct ag_exit *x = reserve(sizeof(*x), key, false);
 	if (!x)
 		return 0;
 	fill_header(&x->h, AG_REC_EXIT, sizeof(*x));
@@ -245,6 +341,7 @@ static __always_inline int on_exec_exit(long ret)
 	bpf_map_delete_elem(&ag_exec_calls, &tid);
 	if (ret >= 0)
 		return 0;
+	__u64 key = task_scope_key();
 
 	__u32 zero = 0;
 	struct ag_exec *e = bpf_map_lookup_elem(&ag_exec_scratch, &zero);
@@ -285,7 +382,7 @@ static __always_inline int on_exec_exit(long ret)
 		off = max_len;
 		e->flags |= AG_EXEC_ARGS_TRUNCATED;
 	}
-	exec_output(e, off);
+	exec_output(e, off, key);
 	return 0;
 }
 

@@ -38,14 +38,14 @@ static __always_inline bool ungoverned(__u32 family, __u32 type, __u32 protocol)
 
 /* The policy's verdict on an ungoverned socket of current, and its record. The decision does
  * not depend on ring space: a full ring loses the record, never the denial. */
-static __always_inline __u32 socket_verdict(__u32 family, __u32 type, __u32 protocol, __u16 hook)
+static __always_inline __u32 socket_verdict(__u32 family, __u32 type, __u32 protocol, __u16 hook, __u64 key)
 {
 	struct ag_config *cfg = ag_cfg();
 	if (!cfg)
 		return AG_VERDICT_ALLOWED;
 	struct ag_policy *pol = policy_of(policy_slot(cfg));
 	__u32 verdict = !pol || (pol->flags & AG_POLICY_RAW_SOCKETS_ALLOWED) ? AG_VERDICT_ALLOWED : objection(pol);
-	struct ag_socket *s = reserve(sizeof(*s));
+	struct ag_socket *s = reserve(sizeof(*s), key, true);   /* every one is a finding */
 	if (s) {
 		fill_header(&s->h, AG_REC_SOCKET, sizeof(*s));
 		s->family = family == AG_AF_INET && (type & AG_SOCK_TYPE_MASK) == AG_SOCK_PACKET ? AG_AF_PACKET : family;
@@ -67,7 +67,7 @@ int ag_sock_create(struct bpf_sock *ctx)
 	__u32 family = ctx->family, type = ctx->type, protocol = ctx->protocol;
 	if (!ungoverned(family, type, protocol))
 		return 1;
-	return socket_verdict(family, type, protocol, AG_SOCKET_HOOK_SOCK_CREATE) == AG_VERDICT_DENIED ? 0 : 1;
+	return socket_verdict(family, type, protocol, AG_SOCKET_HOOK_SOCK_CREATE, cgroup_scope_key()) == AG_VERDICT_DENIED ? 0 : 1;
 }
 
 /* Where LSM programs load: packet sockets (inet ones are cgroup/sock_create's). Runs for
@@ -79,9 +79,10 @@ int BPF_PROG(ag_socket_lsm, int family, int type, int protocol, int kern, int re
 		return ret;
 	if (family != AG_AF_PACKET && !(family == AG_AF_INET && (type & AG_SOCK_TYPE_MASK) == AG_SOCK_PACKET))
 		return 0;
-	if (!in_scope())
+	__u64 key = task_scope_key();
+	if (!key)
 		return 0;
-	return socket_verdict(family, type, protocol, AG_SOCKET_HOOK_LSM) == AG_VERDICT_DENIED ? -EPERM : 0;
+	return socket_verdict(family, type, protocol, AG_SOCKET_HOOK_LSM, key) == AG_VERDICT_DENIED ? -EPERM : 0;
 }
 
 /* Without LSM: packet sockets from the syscall tracepoint, attached only when a syscall
@@ -93,9 +94,10 @@ int ag_socket_enter(struct trace_event_raw_sys_enter *ctx)
 	__u32 family = ctx->args[0], type = ctx->args[1], protocol = ctx->args[2];
 	if (family != AG_AF_PACKET && !(family == AG_AF_INET && (type & AG_SOCK_TYPE_MASK) == AG_SOCK_PACKET))
 		return 0;
-	if (!in_scope())
+	__u64 key = task_scope_key();
+	if (!key)
 		return 0;
-	if (socket_verdict(family, type, protocol, AG_SOCKET_HOOK_SYSCALL) == AG_VERDICT_DENIED)
+	if (socket_verdict(family, type, protocol, AG_SOCKET_HOOK_SYSCALL, key) == AG_VERDICT_DENIED)
 		bpf_send_signal(SIGKILL);
 	return 0;
 }

@@ -38,6 +38,7 @@ import java.util.List;
  * @param report                where and how violations (and events) are reported; null = not
  * @param runtimeDir            lock file and the root-only status socket
  * @param metricsListen         HOST:PORT of the Prometheus endpoint; "" = off
+ * @param recordLimits          what one agent cgroup may put in the ring (ring_buffer.*)
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -68,7 +69,16 @@ public record AgentConfig(
         Report report,
         String runtimeDir,
         String metricsListen,
-        int wakeupDelayMs) {
+        int wakeupDelayMs,
+        RecordLimits recordLimits) {
+
+    /**
+     * Per agent cgroup, per second: ordinary records and priority records (denials, kills,
+     * tamper, scope); 0 = unlimited. reserveBytes: ring space ordinary records leave free.
+     */
+    public record RecordLimits(int recordsPerSecond, int priorityPerSecond, int reserveBytes) {
+        public static final RecordLimits DEFAULT_8_MIB = new RecordLimits(50_000, 5_000, 1 << 20);
+    }
 
     /** The report section: collectors, TLS, spool. */
     public record Report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert, String key,
@@ -121,6 +131,7 @@ public record AgentConfig(
         private Report report;
         private String runtimeDir;
         private String metricsListen;
+        private RecordLimits recordLimits;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -152,6 +163,7 @@ public record AgentConfig(
             report = c.report;
             runtimeDir = c.runtimeDir;
             metricsListen = c.metricsListen;
+            recordLimits = c.recordLimits;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -183,13 +195,15 @@ public record AgentConfig(
         public Builder report(Report v) { report = v; return this; }
         public Builder runtimeDir(String v) { runtimeDir = v; return this; }
         public Builder metricsListen(String v) { metricsListen = v; return this; }
+        public Builder recordLimits(RecordLimits v) { recordLimits = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
                     ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs,
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
-                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs);
+                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
+                    recordLimits);
         }
     }
 }

@@ -43,7 +43,8 @@ public final class AgentConfigLoader {
             Map.entry("enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
                     "block_duration_ms")),
             Map.entry("exec", Set.of("max_args_bytes")),
-            Map.entry("ring_buffer", Set.of("size_bytes", "wakeup_delay_ms")),
+            Map.entry("ring_buffer", Set.of("size_bytes", "wakeup_delay_ms", "records_per_second_per_cgroup",
+                    "priority_records_per_second_per_cgroup", "reserved_bytes")),
             Map.entry("gpu", Set.of("standins", "device_rescan_ms")),
             Map.entry("connect", Set.of("outcome_timeout_ms")));
 
@@ -94,6 +95,10 @@ public final class AgentConfigLoader {
         int maxArgs = 4096;
         int ringBytes = 8 << 20;
         int wakeupDelayMs = 2;
+        int recordsPerSecond = AgentConfig.RecordLimits.DEFAULT_8_MIB.recordsPerSecond();
+        int priorityPerSecond = AgentConfig.RecordLimits.DEFAULT_8_MIB.priorityPerSecond();
+        long reservedBytes = -1;   // default: an eighth of the ring
+        Node reservedNode = null;
         List<String> standins = List.of();
         long rescanMs = 5000;
         long outcomeTimeoutMs = 3000;
@@ -198,6 +203,14 @@ public final class AgentConfigLoader {
                                 ringBytes = (int) size;
                             }
                             case "ring_buffer.wakeup_delay_ms" -> wakeupDelayMs = (int) nodes.integer(sv, name, 0, 1000);
+                            case "ring_buffer.records_per_second_per_cgroup" ->
+                                    recordsPerSecond = (int) nodes.integer(sv, name, 0, 100_000_000);
+                            case "ring_buffer.priority_records_per_second_per_cgroup" ->
+                                    priorityPerSecond = (int) nodes.integer(sv, name, 0, 100_000_000);
+                            case "ring_buffer.reserved_bytes" -> {
+                                reservedBytes = nodes.integer(sv, name, 0, 1L << 29);
+                                reservedNode = sv;
+                            }
                             case "gpu.standins" -> standins = nodes.strings(sv, name);
                             case "gpu.device_rescan_ms" -> rescanMs = nodes.integer(sv, name, 100, 3_600_000);
                             case "connect.outcome_timeout_ms" -> outcomeTimeoutMs = nodes.integer(sv, name, 1, 600_000);
@@ -210,6 +223,12 @@ public final class AgentConfigLoader {
         if (cgroups.isEmpty()) {
             throw new ConfigException(nodes.where(top) + "agent_cgroups: at least one agent cgroup is needed");
         }
+        if (reservedBytes < 0) {
+            reservedBytes = ringBytes / 8;
+        } else if (reservedBytes > ringBytes / 2) {
+            throw new ConfigException(nodes.where(reservedNode) + "ring_buffer.reserved_bytes: " + reservedBytes
+                    + " is more than half the ring (" + ringBytes + " bytes): ordinary records would hardly fit");
+        }
         PolicyParser.Parsed policies = new PolicyParser(nodes).parse(policiesNode);
         Policy defaultPolicy = policies.defaultPolicy();
         List<Policy> cgroupPolicies = policies.cgroupPolicies();
@@ -217,7 +236,8 @@ public final class AgentConfigLoader {
                 outcomeTimeoutMs, statsMs, syscallOutcomes, emitEvents, defaultPack, rulePaths, ruleWatchMs, windowMs,
                 tableCapacity, enforce, defaultPolicy, cgroupPolicies, blastMax, blastWindowMs, selfProtection, pinPath,
                 blockMs, report(collectors, node, tlsMode, ca, cert, keyFile, spoolDir, spoolMax, reportEvents,
-                        eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs);
+                        eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs,
+                new AgentConfig.RecordLimits(recordsPerSecond, priorityPerSecond, (int) reservedBytes));
     }
 
     private AgentConfig.Report report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert,

@@ -3,6 +3,7 @@ package io.agentguard.daemon;
 import io.agentguard.abi.KernelAbi.Maps;
 import io.agentguard.bpf.BpfLink;
 import io.agentguard.bpf.KernelCounters;
+import io.agentguard.bpf.Libc;
 import io.agentguard.bpf.RingBufferReader;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.Policy;
@@ -15,6 +16,7 @@ import io.agentguard.gpu.GpuStandin;
 import io.agentguard.gpu.NvidiaDevices;
 import io.agentguard.log.Log;
 import io.agentguard.pipeline.ConsumerPipeline;
+import io.agentguard.pipeline.LossMonitor;
 import io.agentguard.proto.v1.Violation;
 import io.agentguard.report.Reporter;
 import io.agentguard.rules.Classifier;
@@ -23,6 +25,7 @@ import io.agentguard.rules.RuleReloader;
 import io.agentguard.scope.AgentCgroups;
 import io.agentguard.scope.Cgroup2Mount;
 import io.agentguard.scope.CgroupPaths;
+import io.agentguard.scope.WatchedTasks;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -73,6 +76,7 @@ public final class Agent implements AutoCloseable {
     private UnixOwners unixOwners;
     private final ConsumerPipeline pipeline;
     private final int seededProcesses;
+    private final WatchedTasks.Seeded watchedTasks;
     private final ConsumerLoop consumer;
     private final AgentStatus status;
     private final ScheduledExecutorService housekeeping;
@@ -98,6 +102,8 @@ public final class Agent implements AutoCloseable {
         this.kernel = kernel;
         kernel.config().start(config.maxArgsBytes(), config.wakeupDelayMs() > 0 ? AG_WAKEUP_BATCHED : AG_WAKEUP_KERNEL,
                 (int) ProcessHandle.current().pid(), config.selfProtection() && config.enforce());
+        kernel.config().recordLimits(config.recordLimits().recordsPerSecond(), config.recordLimits().priorityPerSecond(),
+                config.recordLimits().reserveBytes());
         kernel.scope(cgroups, devices);
         this.policies = new PolicyController(config, cgroups, kernel.config(), kernel::map, log);
         policies.apply();
@@ -127,6 +133,7 @@ public final class Agent implements AutoCloseable {
                     .violations(this::violation)
                     .actions(enforcer::submit)
                     .reporting(config.report(), this::reportEvent)
+                    .killer(pid -> Libc.kill(pid, 9))
                     .build();
             Set<String> roots = cgroups.roots().stream().map(AgentCgroups.Root::relativePath).collect(Collectors.toSet());
             this.seededProcesses = pipeline.processes().seedFromProc(Path.of("/proc"), roots, relative -> {
@@ -136,7 +143,9 @@ public final class Agent implements AutoCloseable {
                     return 0;
                 }
             });
-            this.consumer = new ConsumerLoop(reader, pipeline, kernel.map(Maps.READER), config.wakeupDelayMs(), log);
+            this.watchedTasks = WatchedTasks.seed(kernel.map(Maps.TASKS), cgroups);
+            this.consumer = new ConsumerLoop(reader, pipeline, kernel.map(Maps.READER), config.wakeupDelayMs(),
+                    new LossMonitor(kernel.map(Maps.BUDGETS)), log);
             // the reporter's sender asks for heartbeat counters as soon as a collector answers
             this.reporter = config.report() == null ? null
                     : Reporter.start(config.report(), policies.mode(), status::heartbeat, hooks(), AgentStatus.VERSION, log);
@@ -253,7 +262,8 @@ public final class Agent implements AutoCloseable {
         }
         log.info("rules: " + classifier.rules().size() + " from " + String.join(", ", classifier.rules().sources())
                 + (config.ruleWatchMs() > 0 ? "; reloaded on change and SIGHUP" : "; reloaded on SIGHUP"));
-        log.info("process table: " + seededProcesses + " processes seeded from /proc");
+        log.info("process table: " + seededProcesses + " processes seeded from /proc; " + watchedTasks.marked()
+                + " tasks already in agent cgroups marked as watched in the kernel");
         if (metrics.port() > 0) {
             log.info("metrics on " + config.metricsListen().substring(0, config.metricsListen().lastIndexOf(':')) + ":"
                     + metrics.port());

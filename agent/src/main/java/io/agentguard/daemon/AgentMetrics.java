@@ -20,7 +20,7 @@ import static io.agentguard.abi.KernelAbi.*;
  */
 final class AgentMetrics implements AutoCloseable {
     private static final String[] TYPE_NAMES = {null, "exec", "fork", "exit", "connect", "connect_result", "gpu_open",
-        "gpu_ioctl", "tamper"};
+        "gpu_ioctl", "tamper", null, "scope"};
 
     final PrometheusRegistry registry = new PrometheusRegistry();
     private final Counter violations;
@@ -32,7 +32,9 @@ final class AgentMetrics implements AutoCloseable {
                 .callback(cb -> {
                     long[] byType = agent.stats().byType();
                     for (int t = 1; t < byType.length && t < TYPE_NAMES.length; t++) {
-                        cb.call(byType[t], TYPE_NAMES[t]);
+                        if (TYPE_NAMES[t] != null) {
+                            cb.call(byType[t], TYPE_NAMES[t]);
+                        }
                     }
                 }).register(registry);
         CounterWithCallback.builder().name("agentguard_lost_records_total")

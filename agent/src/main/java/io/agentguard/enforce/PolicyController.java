@@ -71,6 +71,7 @@ public final class PolicyController implements Enforcer.Blocker {
     public synchronized void apply() {
         applyPolicies();
         config.tamperEnforce(selfProtection && globalEnforce);
+        config.escapeKill(globalEnforce);
     }
 
     /**
@@ -87,6 +88,7 @@ public final class PolicyController implements Enforcer.Blocker {
             globalEnforce = next.enforce();
             applyPolicies();
             config.tamperEnforce(selfProtection && globalEnforce);
+            config.escapeKill(globalEnforce);
             log.info("policies reloaded: mode " + mode() + ", " + cgroupPolicies.size() + " cgroup policies");
             return null;
         } catch (RuntimeException e) {

@@ -15,7 +15,10 @@ import io.agentguard.proto.v1.ForkEvent;
 import io.agentguard.proto.v1.GpuEvent;
 import io.agentguard.proto.v1.GpuIoctl;
 import io.agentguard.proto.v1.GpuOpen;
+import io.agentguard.proto.v1.LossEvent;
 import io.agentguard.proto.v1.ProcessInfo;
+import io.agentguard.proto.v1.ScopeEvent;
+import io.agentguard.proto.v1.ScopeExit;
 import io.agentguard.proto.v1.SocketType;
 import io.agentguard.proto.v1.TamperEvent;
 import io.agentguard.proto.v1.TamperKind;
@@ -73,6 +76,7 @@ public final class EventDecoder {
             case AG_REC_GPU_IOCTL -> send(base(r.gpuIoctl, exe, cmdline).setGpu(gpu(r.gpuIoctl.role(), r.gpuIoctl.index(),
                     r.gpuIoctl.major(), r.gpuIoctl.minor()).setIoctl(r.nvidia().toProto(GpuIoctl.newBuilder()))).build(), emit);
             case AG_REC_TAMPER -> send(onTamper(r.tamper, exe, cmdline), emit);
+            case AG_REC_SCOPE -> send(onScope(r.scope, exe, cmdline), emit);
             case AG_REC_SOCKET -> send(base(r.socket, exe, cmdline).setSocket(SocketEvent.newBuilder()
                     .setFamily(SocketRecord.familyToProto(r.socket.family()))
                     .setSocketType(SocketRecord.typeToProto(r.socket.sockType()))
@@ -227,6 +231,40 @@ public final class EventDecoder {
                 .setSignal(r.signal())
                 .setSignalName(r.signal() > 0 ? Signals.name(r.signal()) : "")
                 .setVerdict(Verdicts.toProto(r.verdict()))).build();
+    }
+
+    /** An "events lost" report (no record: read from the kernel's counters); nowNs: CLOCK_MONOTONIC. */
+    public Event loss(long cgroupId, String cgroupPath, long rateLimited, long ringFull, long rateLimitedTotal,
+                      long ringFullTotal, long nowNs, boolean emit) {
+        long wallNs = nowNs + wallMinusMonotonicNs.getAsLong();
+        return send(Event.newBuilder()
+                .setTime(Timestamp.newBuilder().setSeconds(Math.floorDiv(wallNs, 1_000_000_000L))
+                        .setNanos((int) Math.floorMod(wallNs, 1_000_000_000L)))
+                .setMonotonicNs(nowNs)
+                .setProcess(ProcessInfo.newBuilder().setCgroupId(cgroupId).setCgroupPath(cgroupPath))
+                .setLoss(LossEvent.newBuilder().setCgroupId(cgroupId).setCgroupPath(cgroupPath)
+                        .setRateLimited(rateLimited).setRingFull(ringFull)
+                        .setRateLimitedTotal(rateLimitedTotal).setRingFullTotal(ringFullTotal)).build(), emit);
+    }
+
+    private Event onScope(ScopeRecord r, String exe, String cmdline) {
+        return base(r, exe, cmdline).setScope(ScopeEvent.newBuilder()
+                .setHow(r.how() == AG_SCOPE_CLONE_INTO_CGROUP ? ScopeExit.SCOPE_EXIT_CLONE_INTO_CGROUP
+                        : ScopeExit.SCOPE_EXIT_CGROUP_WRITE)
+                .setTaskPid(r.taskPid())
+                .setTaskTid(r.taskTid())
+                .setOriginCgroupId(r.originCgroupId())
+                .setOriginCgroupPath(pathOrEmpty(r.originCgroupId()))
+                .setDestCgroupId(r.destCgroupId())
+                .setDestCgroupPath(pathOrEmpty(r.destCgroupId()))
+                .setMoverWatched(r.moverWatched())
+                .setVerdict(Verdicts.toProto(r.verdict()))
+                .setKilledByAgent(r.killByAgent())).build();
+    }
+
+    private String pathOrEmpty(long cgroupId) {
+        String path = cgroupPaths.apply(cgroupId);
+        return path == null ? "" : path;
     }
 
     private static SocketType socketType(int type) {

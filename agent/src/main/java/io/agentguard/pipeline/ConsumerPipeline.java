@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 import java.util.function.LongFunction;
 import java.util.function.LongSupplier;
 
@@ -44,7 +45,8 @@ import static io.agentguard.abi.KernelAbi.*;
  * program's strings). Single writer: counters are plain fields, published per batch with a
  * release fence ({@link #publishCounters()}).
  */
-public final class ConsumerPipeline implements RingBufferReader.RecordHandler, Classifier.MatchListener {
+public final class ConsumerPipeline implements RingBufferReader.RecordHandler, Classifier.MatchListener,
+        LossMonitor.LossSink {
     private static final int MAX_MATCHES = 64;
 
     private final long destinationSeed = new SecureRandom().nextLong();
@@ -63,6 +65,8 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final int evidenceEvents;
     private final Consumer<Event> reportEvents;
     private final long reportEventsPerSecond;
+    private final IntConsumer killer;
+    private long lossReports;
     private long reportWindowStartNs;
     private long reportedInWindow;
     private long reportEventsLimited;
@@ -104,6 +108,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.reportEvents = b.reportEvents;
         this.unixConnects = b.unixConnects;
         this.reportEventsPerSecond = b.reportEventsPerSecond;
+        this.killer = b.killer;
         this.context = new EventContext(processes, cgroupPaths);
     }
 
@@ -190,6 +195,9 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 violations.accept(withPrecedingEvents(withAncestry(KernelFindings.violation(finding, event), slot).build(),
                         h.pid()));
             }
+        }
+        if (type == AG_REC_SCOPE && records.scope.killByAgent() && killer != null) {
+            killer.accept(records.scope.taskPid());   // the kernel could not signal it (before 6.13)
         }
         if (type == AG_REC_FORK) {
             processes.onFork(h.pid(), records.fork.childPid(), nowNs);
@@ -302,6 +310,17 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         return v;
     }
 
+    /** An "events lost" report of {@link LossMonitor}: an event (if printed) and a violation. */
+    @Override
+    public void lost(long cgroupId, long rateLimited, long ringFull, long rateLimitedTotal, long ringFullTotal, long nowNs) {
+        lossReports++;
+        String path = cgroupId == 0 ? "(agent cgroups over the budget map's capacity)" : cgroupPaths.apply(cgroupId);
+        Event event = decoder.loss(cgroupId, path == null ? "" : path, rateLimited, ringFull, rateLimitedTotal,
+                ringFullTotal, nowNs, emitEvents);
+        violationCount++;
+        violations.accept(KernelFindings.violation(KernelFindings.EVENTS_LOST, event).build());
+    }
+
     /** Emits TCP connects whose outcome did not come in time. nowNs: CLOCK_MONOTONIC. */
     public void expireConnects(long nowNs) {
         decoder.expireConnects(nowNs);
@@ -342,6 +361,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         private Consumer<Event> reportEvents;
         private Consumer<Event> unixConnects;
         private long reportEventsPerSecond;
+        private IntConsumer killer;
 
         public Builder(Classifier classifier, ProcessTable processes) {
             this.classifier = classifier;
@@ -403,6 +423,15 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         public Builder reportEvents(Consumer<Event> sink, long perSecond) {
             this.reportEvents = sink;
             this.reportEventsPerSecond = perSecond;
+            return this;
+        }
+
+        /**
+         * Kills a process by pid: for a task that left the agent cgroups in enforce mode where
+         * the kernel could not signal it itself (before Linux 6.13). Unset (replay, tests): no kill.
+         */
+        public Builder killer(IntConsumer kill) {
+            this.killer = kill;
             return this;
         }
 

@@ -65,6 +65,30 @@ public final class KernelFindings {
                     + " from " + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", cgroup "
                     + e.getProcess().getCgroupPath() + ")");
 
+    static final Finding LEFT_SCOPE_KILLED = new Finding("agentguard: process left the agent cgroups",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS,
+            List.of("agentguard", "enforcement", "scope", "T1562.001"),
+            "A watched process was moved out of the agent cgroups (or created outside them by clone3); the kernel killed it.",
+            e -> "process left the agent cgroups, killed: pid " + e.getScope().getTaskPid() + " from "
+                    + e.getScope().getOriginCgroupPath() + " to " + e.getScope().getDestCgroupPath() + " by "
+                    + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", "
+                    + e.getScope().getHow().name().replace("SCOPE_EXIT_", "").toLowerCase() + ")");
+    static final Finding LEFT_SCOPE_FOLLOWED = new Finding("agentguard: process left the agent cgroups (monitor)",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "scope", "T1562.001"),
+            "A watched process was moved out of the agent cgroups (or created outside them by clone3); in monitor mode it "
+                    + "runs on, still followed by the exec, fork, exit, ioctl and signal hooks but no longer by the "
+                    + "cgroup hooks (connect, device open).",
+            e -> "process left the agent cgroups, still followed: pid " + e.getScope().getTaskPid() + " from "
+                    + e.getScope().getOriginCgroupPath() + " to " + e.getScope().getDestCgroupPath() + " by "
+                    + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", "
+                    + e.getScope().getHow().name().replace("SCOPE_EXIT_", "").toLowerCase() + ")");
+    static final Finding EVENTS_LOST = new Finding("agentguard: events lost", Priority.PRIORITY_ERROR,
+            RuleAction.RULE_ACTION_NONE, List.of("agentguard", "blind-spot"),
+            "The kernel dropped records of this agent cgroup (its rate limit, or a full ring): the agent did not see "
+                    + "everything it did. Enforcement in the kernel went on; denials and kills are never dropped in favour "
+                    + "of ordinary records.",
+            e -> "events lost for " + e.getLoss().getCgroupPath() + ": " + e.getLoss().getRateLimited()
+                    + " over its rate limit, " + e.getLoss().getRingFull() + " to a full ring");
     static final Finding SOCKET_DENIED = new Finding("agentguard: raw socket denied", Priority.PRIORITY_CRITICAL,
             RuleAction.RULE_ACTION_NONE, List.of("agentguard", "enforcement", "network", "T1095"),
             "A process in an agent cgroup asked for a socket that egress policy cannot govern (raw IP, ping or packet);"
@@ -120,6 +144,11 @@ public final class KernelFindings {
             case AG_REC_EXEC -> killOrWouldKill(records.exec.verdict(), EXEC_KILLED, EXEC_WOULD_KILL);
             case AG_REC_GPU_IOCTL -> killOrWouldKill(records.gpuIoctl.verdict(), GPU_KILLED, GPU_WOULD_KILL);
             case AG_REC_TAMPER -> records.tamper.verdict() == AG_VERDICT_DENIED ? TAMPER_STOPPED : TAMPER_SEEN;
+            case AG_REC_SCOPE -> switch (records.scope.verdict()) {
+                case AG_VERDICT_DENIED -> LEFT_SCOPE_KILLED;
+                case AG_VERDICT_WOULD_BLOCK -> LEFT_SCOPE_FOLLOWED;
+                default -> null;   // moved out by the host: released, an event
+            };
             // every such socket is a finding, allowed ones included: their traffic escapes the egress policy
             case AG_REC_SOCKET -> switch (records.socket.verdict()) {
                 case AG_VERDICT_DENIED -> SOCKET_DENIED;
