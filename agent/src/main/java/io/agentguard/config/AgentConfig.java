@@ -74,10 +74,16 @@ public record AgentConfig(
 
     /**
      * Per agent cgroup, per second: ordinary records and priority records (denials, kills,
-     * tamper, scope); 0 = unlimited. reserveBytes: ring space ordinary records leave free.
+     * tamper, scope); 0 = unlimited. reserveBytes: ring space ordinary records leave free;
+     * negative: an eighth of the ring, whatever its size.
      */
     public record RecordLimits(int recordsPerSecond, int priorityPerSecond, int reserveBytes) {
-        public static final RecordLimits DEFAULT_8_MIB = new RecordLimits(50_000, 5_000, 1 << 20);
+        public static final RecordLimits DEFAULT = new RecordLimits(50_000, 5_000, -1);
+
+        /** The reserve for a ring of ringBytes: at most half of it. */
+        public int reserveBytesFor(int ringBytes) {
+            return reserveBytes < 0 ? ringBytes / 8 : Math.min(reserveBytes, ringBytes / 2);
+        }
     }
 
     /** The report section: collectors, TLS, spool. */

@@ -95,8 +95,8 @@ public final class AgentConfigLoader {
         int maxArgs = 4096;
         int ringBytes = 8 << 20;
         int wakeupDelayMs = 2;
-        int recordsPerSecond = AgentConfig.RecordLimits.DEFAULT_8_MIB.recordsPerSecond();
-        int priorityPerSecond = AgentConfig.RecordLimits.DEFAULT_8_MIB.priorityPerSecond();
+        int recordsPerSecond = AgentConfig.RecordLimits.DEFAULT.recordsPerSecond();
+        int priorityPerSecond = AgentConfig.RecordLimits.DEFAULT.priorityPerSecond();
         long reservedBytes = -1;   // default: an eighth of the ring
         Node reservedNode = null;
         List<String> standins = List.of();
@@ -223,9 +223,7 @@ public final class AgentConfigLoader {
         if (cgroups.isEmpty()) {
             throw new ConfigException(nodes.where(top) + "agent_cgroups: at least one agent cgroup is needed");
         }
-        if (reservedBytes < 0) {
-            reservedBytes = ringBytes / 8;
-        } else if (reservedBytes > ringBytes / 2) {
+        if (reservedBytes > ringBytes / 2) {
             throw new ConfigException(nodes.where(reservedNode) + "ring_buffer.reserved_bytes: " + reservedBytes
                     + " is more than half the ring (" + ringBytes + " bytes): ordinary records would hardly fit");
         }

@@ -101,7 +101,7 @@ public final class Agent implements AutoCloseable {
         kernel.config().start(config.maxArgsBytes(), config.wakeupDelayMs() > 0 ? AG_WAKEUP_BATCHED : AG_WAKEUP_KERNEL,
                 (int) ProcessHandle.current().pid(), config.selfProtection() && config.enforce());
         kernel.config().recordLimits(config.recordLimits().recordsPerSecond(), config.recordLimits().priorityPerSecond(),
-                config.recordLimits().reserveBytes());
+                config.recordLimits().reserveBytesFor(config.ringBufferBytes()));
         kernel.scope(cgroups, devices);
         this.policies = new PolicyController(config, cgroups, kernel.config(), kernel::map, log);
         policies.apply();
