@@ -38,6 +38,8 @@ import java.util.List;
  * @param report                where and how violations (and events) are reported; null = not
  * @param runtimeDir            lock file and the root-only status socket
  * @param metricsListen         HOST:PORT of the Prometheus endpoint; "" = off
+ * @param execRecheckMs         how often exec deny paths and the dynamic loaders are resolved again
+ * @param execHashMaxBytes      larger executed files are not hashed (exec.deny_sha256, denied paths' digests)
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -68,7 +70,9 @@ public record AgentConfig(
         Report report,
         String runtimeDir,
         String metricsListen,
-        int wakeupDelayMs) {
+        int wakeupDelayMs,
+        long execRecheckMs,
+        long execHashMaxBytes) {
 
     /** The report section: collectors, TLS, spool. */
     public record Report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert, String key,
@@ -121,6 +125,8 @@ public record AgentConfig(
         private Report report;
         private String runtimeDir;
         private String metricsListen;
+        private long execRecheckMs;
+        private long execHashMaxBytes;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -152,6 +158,8 @@ public record AgentConfig(
             report = c.report;
             runtimeDir = c.runtimeDir;
             metricsListen = c.metricsListen;
+            execRecheckMs = c.execRecheckMs;
+            execHashMaxBytes = c.execHashMaxBytes;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -183,13 +191,16 @@ public record AgentConfig(
         public Builder report(Report v) { report = v; return this; }
         public Builder runtimeDir(String v) { runtimeDir = v; return this; }
         public Builder metricsListen(String v) { metricsListen = v; return this; }
+        public Builder execRecheckMs(long v) { execRecheckMs = v; return this; }
+        public Builder execHashMaxBytes(long v) { execHashMaxBytes = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
                     ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs,
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
-                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs);
+                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
+                    execRecheckMs, execHashMaxBytes);
         }
     }
 }
