@@ -149,9 +149,14 @@ static __always_inline bool loader_inspects_only(struct ag_exec *e, __u64 args_l
 	long argv0 = bpf_probe_read_kernel_str(scratch->path, sizeof(scratch->path), e->args);
 	if (argv0 <= 0 || argv0 >= AG_PATH_MAX)
 		return false;
+	/* byte compares: string literals would add a .rodata map to the object */
 	const char *a = &e->args[argv0 & (AG_PATH_MAX - 1)];
-	return (argv0 + 7 <= args_len && bpf_strncmp(a, 7, "--list") == 0)
-		|| (argv0 + 9 <= args_len && bpf_strncmp(a, 9, "--verify") == 0);
+	if (argv0 + 7 > args_len || a[0] != '-' || a[1] != '-')
+		return false;
+	if (a[2] == 'l' && a[3] == 'i' && a[4] == 's' && a[5] == 't' && a[6] == 0)
+		return true;
+	return argv0 + 9 <= args_len && a[2] == 'v' && a[3] == 'e' && a[4] == 'r' && a[5] == 'i' && a[6] == 'f'
+		&& a[7] == 'y' && a[8] == 0;
 }
 
 /* Exec policy: a denied program is killed here, after the point of no return and before
