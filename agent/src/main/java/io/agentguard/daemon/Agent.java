@@ -321,6 +321,10 @@ public final class Agent implements AutoCloseable {
         return reporter;
     }
 
+    ExecFileChecker execChecker() {
+        return execChecker;
+    }
+
     PolicyController policies() {
         return policies;
     }

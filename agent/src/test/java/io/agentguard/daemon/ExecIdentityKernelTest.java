@@ -157,6 +157,7 @@ class ExecIdentityKernelTest {
         assertThat(v.getEvidence(0).getExec().getDenyMatch()).isEqualTo(ExecDenyMatch.EXEC_DENY_MATCH_IDENTITY);
         // an allowed program through the loader runs
         assertThat(KERNEL.runIn(cg, LOADER.toString(), "/usr/bin/true").exitStatus()).isZero();
+        assertThat(KERNEL.agent().status()).contains("execChecks").contains("ld-linux-x86-64.so.2");
     }
 
     @Test
