@@ -8,6 +8,7 @@ import io.agentguard.config.AgentConfig;
 import io.agentguard.config.Policy;
 import io.agentguard.enforce.BlastRadiusGuard;
 import io.agentguard.enforce.Enforcer;
+import io.agentguard.enforce.ExecFileChecker;
 import io.agentguard.enforce.PolicyController;
 import io.agentguard.event.EventSink;
 import io.agentguard.proto.v1.Event;
@@ -71,6 +72,7 @@ public final class Agent implements AutoCloseable {
     private RingBufferReader reader;
     private KernelCounters kernelCounters;
     private Enforcer enforcer;
+    private ExecFileChecker execChecker;
     private Reporter reporter;
     private final ConsumerPipeline pipeline;
     private final int seededProcesses;
@@ -114,11 +116,13 @@ public final class Agent implements AutoCloseable {
                     config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), policies,
                     config.blockDurationMs(), this::countedEvent, violations);
             reloader.onSuccess(enforcer::rearm);
+            this.execChecker = new ExecFileChecker(policies, config.execHashMaxBytes(), this::violation, log, Path.of("/proc"));
             this.pipeline = ConsumerPipeline.builder(config, classifier)
                     .cgroupPaths(new CgroupPaths(cgroups, 200_000_000L))
                     .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
                     .events(sink, config.emitEvents())
                     .violations(this::violation)
+                    .execFollowUp(execChecker)
                     .actions(enforcer::submit)
                     .reporting(config.report(), this::reportEvent)
                     .killer(pid -> Libc.kill(pid, 9))
@@ -149,6 +153,8 @@ public final class Agent implements AutoCloseable {
         housekeeping.scheduleWithFixedDelay(this::rescanDevices, config.deviceRescanMs(), config.deviceRescanMs(),
                 TimeUnit.MILLISECONDS);
         housekeeping.scheduleWithFixedDelay(policies::expireBlocks, 1, 1, TimeUnit.SECONDS);
+        housekeeping.scheduleWithFixedDelay(policies::recheckExecFiles, config.execRecheckMs(), config.execRecheckMs(),
+                TimeUnit.MILLISECONDS);
         if (config.ruleWatchMs() > 0) {
             housekeeping.scheduleWithFixedDelay(reloader::checkForChanges, config.ruleWatchMs(), config.ruleWatchMs(),
                     TimeUnit.MILLISECONDS);
@@ -325,6 +331,10 @@ public final class Agent implements AutoCloseable {
         return reporter;
     }
 
+    ExecFileChecker execChecker() {
+        return execChecker;
+    }
+
     PolicyController policies() {
         return policies;
     }
@@ -400,6 +410,9 @@ public final class Agent implements AutoCloseable {
     private void closeParts() {
         if (reporter != null) {
             reporter.close();
+        }
+        if (execChecker != null) {
+            execChecker.close();
         }
         if (enforcer != null) {
             enforcer.close();

@@ -139,6 +139,10 @@ final class AgentStatus {
         b.setEnforcement(EnforcementStatus.newBuilder()
                 .setActionsCarriedOut(agent.enforcer().carriedOut()).setActionsDropped(agent.enforcer().dropped())
                 .setBlastRadiusDisarmed(agent.enforcer().disarmed()).setPinPath(agent.pinRoot()));
+        io.agentguard.enforce.ExecFileChecker checks = agent.execChecker();
+        b.setExecChecks(io.agentguard.proto.v1.ExecCheckStatus.newBuilder()
+                .addAllLoaders(agent.policies().loaders().stream().map(f -> f.path().toString()).toList())
+                .setKilled(checks.killed()).setDropped(checks.dropped()).setUnchecked(checks.unchecked()));
         try {
             return JsonFormat.printer().print(b);
         } catch (InvalidProtocolBufferException e) {

@@ -59,6 +59,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final LongFunction<String> cgroupPaths;
     private final boolean emitEvents;
     private final Consumer<Violation> violations;
+    private final ExecFollowUp execFollowUp;
     private final BiConsumer<Violation, CompiledRule> actions;
     private final RecentRecords recent;
     private final int evidenceEvents;
@@ -101,6 +102,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.decoder = new EventDecoder(b.events, b.cgroupPaths, b.wallMinusMonotonicNs, b.connectOutcomeTimeoutMs);
         this.emitEvents = b.emitEvents;
         this.violations = b.violations;
+        this.execFollowUp = b.execFollowUp;
         this.actions = b.actions;
         this.evidenceEvents = b.evidenceEvents;
         this.recent = b.evidenceEvents > 0 ? new RecentRecords(b.evidenceArenaBytes) : null;
@@ -166,12 +168,16 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         classifier.classify(context, this);
         KernelFindings.Finding finding = matchedCount == 0 ? KernelFindings.finding(records) : null;
         boolean report = reportEvents != null && allowReport(nowNs);
-        if (emitEvents || matchedCount > 0 || finding != null || report) {
+        boolean followUp = type == AG_REC_EXEC && execFollowUp != null && execFollowUp.wants(records.exec);
+        if (emitEvents || matchedCount > 0 || finding != null || report || followUp) {
             String exe = slot >= 0 ? processes.exe(slot) : null;
             String cmdline = slot >= 0 ? processes.cmdline(slot) : null;
             Event event = decoder.decode(records, emitEvents, exe, cmdline);
             if (report) {
                 reportEvents.accept(event);
+            }
+            if (followUp) {
+                execFollowUp.accept(event);
             }
             for (int i = 0; i < matchedCount; i++) {
                 Violation v = withPrecedingEvents(violation(matched[i], matchedOutput[i], event, slot), h.pid());
@@ -196,6 +202,18 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         } else if (type == AG_REC_EXIT) {
             processes.onExit(h.pid());
         }
+    }
+
+    /**
+     * Judges execs after they started, off the consumer thread (what the kernel cannot judge:
+     * a file's content, the program behind the dynamic loader). {@link #wants} runs on the
+     * consumer thread for every exec record and must not block or allocate; {@link #accept}
+     * gets the decoded event and must only queue it.
+     */
+    public interface ExecFollowUp {
+        boolean wants(io.agentguard.event.ExecRecord exec);
+
+        void accept(Event exec);
     }
 
     /**
@@ -347,6 +365,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         private EventSink events = e -> { };
         private boolean emitEvents;
         private Consumer<Violation> violations = v -> { };
+        private ExecFollowUp execFollowUp;
         private BiConsumer<Violation, CompiledRule> actions;
         private int evidenceEvents;
         private long evidenceArenaBytes;
@@ -380,6 +399,12 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         public Builder events(EventSink sink, boolean all) {
             this.events = sink;
             this.emitEvents = all;
+            return this;
+        }
+
+        /** Where successful execs that the daemon judges after they started go (exec file checks). */
+        public Builder execFollowUp(ExecFollowUp followUp) {
+            this.execFollowUp = followUp;
             return this;
         }
 
