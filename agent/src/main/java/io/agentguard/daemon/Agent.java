@@ -104,6 +104,12 @@ public final class Agent implements AutoCloseable {
                 (int) ProcessHandle.current().pid(), config.selfProtection() && config.enforce());
         kernel.config().recordLimits(config.recordLimits().recordsPerSecond(), config.recordLimits().priorityPerSecond(),
                 config.recordLimits().reserveBytesFor(config.ringBufferBytes()));
+        AgentConfig.RecordLimits limits = config.recordLimits();
+        kernel.describe("records", "per agent cgroup, " + perSecond(limits.recordsPerSecond()) + " ordinary and "
+                + perSecond(limits.priorityPerSecond()) + " priority records (denials, kills, tamper, scope); ordinary"
+                + " records leave " + limits.reserveBytesFor(config.ringBufferBytes()) + " bytes of the ring to priority"
+                + " ones; drops are counted per cgroup and reported as 'agentguard: events lost'; deny decisions never"
+                + " wait for ring space");
         kernel.scope(cgroups, devices);
         this.policies = new PolicyController(config, cgroups, kernel.config(), kernel::map, log);
         policies.apply();
@@ -296,6 +302,15 @@ public final class Agent implements AutoCloseable {
     /** A snapshot of what the agent has seen. */
     public record Stats(long events, long lost, long emittedByKernel, long invalid, long failed, long[] byType,
                         long uptimeNs, long violations, int processes, long processEvictions, long reportEventsLimited) {
+    }
+
+    private static String perSecond(int limit) {
+        return limit == 0 ? "unlimited" : limit + "/s";
+    }
+
+    /** Records the kernel dropped for agent cgroups over their rate limit (all CPUs). */
+    long rateLimitedRecords() {
+        return kernelCounters.sum(io.agentguard.abi.KernelAbi.AG_CNT_RATE_LIMITED);
     }
 
     public Stats stats() {

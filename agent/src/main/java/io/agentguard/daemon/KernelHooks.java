@@ -214,6 +214,11 @@ final class KernelHooks implements AutoCloseable {
                 + attachments.made() + " made now; enforcement stays when the agent stops (agentguard unload removes it)");
     }
 
+    /** Adds what the agent decided about a capability outside the hooks (record budgets). */
+    void describe(String capability, String text) {
+        descriptions.put(capability, text);
+    }
+
     /** Whether the running kernel has a kfunc (its name is a string of the kernel's BTF). */
     static boolean hasKfunc(String name) {
         try {

@@ -78,11 +78,11 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final long[] byType = new long[AG_REC_TYPE_MAX + 1];
     private long invalid;
     private long violationCount;
-    private volatile Counters published = new Counters(new long[AG_REC_TYPE_MAX + 1], 0, 0, 0, 0, 0);
+    private volatile Counters published = new Counters(new long[AG_REC_TYPE_MAX + 1], 0, 0, 0, 0, 0, 0);
 
     /** Counters as last published by the consumer thread. */
     public record Counters(long[] byType, long invalid, long violations, int processes, long processEvictions,
-                           long reportEventsLimited) {
+                           long reportEventsLimited, long lossReports) {
         /** Events: every record but connect results, which only complete a connect. */
         public long events() {
             long sum = 0;
@@ -343,7 +343,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
 
     public void publishCounters() {
         published = new Counters(byType.clone(), invalid, violationCount, processes.size(), processes.evictions(),
-                reportEventsLimited);
+                reportEventsLimited, lossReports);
         VarHandle.releaseFence();
     }
 
