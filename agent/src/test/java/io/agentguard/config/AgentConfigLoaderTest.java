@@ -57,6 +57,13 @@ class AgentConfigLoaderTest {
                 .hasMessage("a.yaml:2:24: exec.max_args_bytes: 9000 is out of range 1..8192");
         assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nring_buffer: {size_bytes: 5000}\n"))
                 .hasMessage("a.yaml:2:27: ring_buffer.size_bytes: 5000 is not a power of two");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml",
+                "agent_cgroups: [x]\nring_buffer: {size_bytes: 65536, reserved_bytes: 40000}\n"))
+                .hasMessage("a.yaml:2:50: ring_buffer.reserved_bytes: 40000 is more than half the ring (65536 bytes):"
+                        + " ordinary records would hardly fit");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml",
+                "agent_cgroups: [x]\nring_buffer: {records_per_second_per_cgroup: -1}\n"))
+                .hasMessage("a.yaml:2:46: ring_buffer.records_per_second_per_cgroup: -1 is out of range 0..100000000");
         assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: x\n"))
                 .hasMessage("a.yaml:1:16: agent_cgroups: expected a list of strings");
         assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "output: {format: xml}\nagent_cgroups: [x]\n"))
