@@ -105,6 +105,21 @@ enum ag_exec_flags {
 	AG_EXEC_FAILED              = 0x8,   /* from sys_exit_execve(at): error holds errno */
 	AG_EXEC_DENIED              = 0x10,  /* exec policy: killed before the program ran */
 	AG_EXEC_WOULD_BLOCK         = 0x20,  /* exec policy, monitor mode */
+	AG_EXEC_UNLINKED            = 0x40,  /* the executed file has no name left: nlink == 0 (memfd, deleted) */
+	AG_EXEC_MEMFD               = 0x80,  /* the executed file is a memfd (memfd_create) */
+	AG_EXEC_BY_FD               = 0x100, /* run through a descriptor: execveat(AT_EMPTY_PATH), fexecve ("/dev/fd/N") */
+	AG_EXEC_LOADER              = 0x200, /* the executed file is a dynamic loader (ld.so) run as the program */
+	AG_EXEC_FILELESS            = 0x140, /* UNLINKED | BY_FD: what exec.deny_fileless denies */
+};
+
+/* Which deny entry decided an exec's DENIED / WOULD_BLOCK (struct ag_exec.match). */
+enum ag_exec_match {
+	AG_EXEC_MATCH_NONE      = 0,
+	AG_EXEC_MATCH_IDENTITY  = 1,   /* ag_exec_deny_exes: (s_dev, i_ino) of the executed file */
+	AG_EXEC_MATCH_NAME      = 2,   /* ag_exec_deny_names: the new program's comm */
+	AG_EXEC_MATCH_PATH      = 3,   /* ag_exec_deny_paths: the filename as passed to execve */
+	AG_EXEC_MATCH_LOADER    = 4,   /* AG_POLICY_EXEC_DENY_LOADER: ld.so run directly */
+	AG_EXEC_MATCH_FILELESS  = 5,   /* AG_POLICY_EXEC_DENY_FILELESS */
 };
 
 struct ag_exec {
@@ -115,6 +130,11 @@ struct ag_exec {
 	__u32 args_total_len;    /* arg_end - arg_start in the new mm */
 	__u16 flags;             /* AG_EXEC_* */
 	__u16 error;             /* errno of a failed exec (AG_EXEC_FAILED) */
+	__u16 match;             /* enum ag_exec_match: the entry behind DENIED / WOULD_BLOCK */
+	__u16 reserved;
+	__u32 nlink;             /* of the executed file (0: memfd or deleted) */
+	__u64 dev;               /* kernel s_dev of the executed file's file system; 0 for a failed exec */
+	__u64 ino;               /* its inode: with dev, what the program is, whatever it was called */
 	char filename[AG_PATH_MAX];
 	char args[AG_ARGS_MAX];  /* only args_len bytes are sent */
 };
@@ -380,6 +400,8 @@ enum ag_policy_flags {
 	AG_POLICY_GPU_ALL             = 0x8,   /* every NVIDIA device may be opened */
 	AG_POLICY_RAW_SOCKETS_ALLOWED = 0x10,  /* raw/ping IP and packet sockets may be created (still reported) */
 	AG_POLICY_UNIX_OUTSIDE_DENY   = 0x20,  /* Unix connects to listeners outside the agent cgroups are denied */
+	AG_POLICY_EXEC_DENY_FILELESS  = 0x40,  /* exec.deny_fileless: memfd, deleted files, AT_EMPTY_PATH */
+	AG_POLICY_EXEC_DENY_LOADER    = 0x100, /* exec.deny_loader: ld.so run directly (except --list, --verify) */
 };
 
 struct ag_policy {
@@ -433,6 +455,12 @@ struct ag_exe_key {
 	__u32 policy;
 	__u32 reserved;
 	__u64 dev;                /* kernel dev_t of the file system (s_dev) */
+	__u64 ino;
+};
+
+/* A file, as the kernel names it: (s_dev, i_ino). Keys of ag_exec_loaders. */
+struct ag_file_id {
+	__u64 dev;                /* kernel dev_t (MKDEV: major << 20 | minor), not stat's st_dev */
 	__u64 ino;
 };
 

@@ -140,7 +140,7 @@ static __always_inline __u64 cgroup_scope_key(void)
 	if (!cfg)
 		return 0;
 	__u64 levels = cfg->scope_levels;
-	for (int level = 0; level < AG_MAX_SCOPE_LEVEL; level++) {
+	for (int level = 0; level <= AG_MAX_SCOPE_LEVEL; level++) {
 		if (!levels)
 			break;
 		if (levels & 1) {
@@ -163,7 +163,7 @@ static __always_inline bool cgroup_in_scope(struct cgroup *cg)
 		return false;
 	int depth = BPF_CORE_READ(cg, level);
 	__u64 levels = cfg->scope_levels;
-	for (int level = 0; level < AG_MAX_SCOPE_LEVEL; level++) {
+	for (int level = 0; level <= AG_MAX_SCOPE_LEVEL; level++) {
 		if (!levels || level > depth)
 			break;
 		if (levels & 1) {

@@ -39,6 +39,8 @@ import java.util.List;
  * @param runtimeDir            lock file and the root-only status socket
  * @param metricsListen         HOST:PORT of the Prometheus endpoint; "" = off
  * @param recordLimits          what one agent cgroup may put in the ring (ring_buffer.*)
+ * @param execRecheckMs         how often exec deny paths and the dynamic loaders are resolved again
+ * @param execHashMaxBytes      larger executed files are not hashed (exec.deny_sha256, denied paths' digests)
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -70,14 +72,22 @@ public record AgentConfig(
         String runtimeDir,
         String metricsListen,
         int wakeupDelayMs,
-        RecordLimits recordLimits) {
+        RecordLimits recordLimits,
+        long execRecheckMs,
+        long execHashMaxBytes) {
 
     /**
      * Per agent cgroup, per second: ordinary records and priority records (denials, kills,
-     * tamper, scope); 0 = unlimited. reserveBytes: ring space ordinary records leave free.
+     * tamper, scope); 0 = unlimited. reserveBytes: ring space ordinary records leave free;
+     * negative: an eighth of the ring, whatever its size.
      */
     public record RecordLimits(int recordsPerSecond, int priorityPerSecond, int reserveBytes) {
-        public static final RecordLimits DEFAULT_8_MIB = new RecordLimits(50_000, 5_000, 1 << 20);
+        public static final RecordLimits DEFAULT = new RecordLimits(50_000, 5_000, -1);
+
+        /** The reserve for a ring of ringBytes: at most half of it. */
+        public int reserveBytesFor(int ringBytes) {
+            return reserveBytes < 0 ? ringBytes / 8 : Math.min(reserveBytes, ringBytes / 2);
+        }
     }
 
     /** The report section: collectors, TLS, spool. */
@@ -132,6 +142,8 @@ public record AgentConfig(
         private String runtimeDir;
         private String metricsListen;
         private RecordLimits recordLimits;
+        private long execRecheckMs;
+        private long execHashMaxBytes;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -164,6 +176,8 @@ public record AgentConfig(
             runtimeDir = c.runtimeDir;
             metricsListen = c.metricsListen;
             recordLimits = c.recordLimits;
+            execRecheckMs = c.execRecheckMs;
+            execHashMaxBytes = c.execHashMaxBytes;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -196,6 +210,8 @@ public record AgentConfig(
         public Builder runtimeDir(String v) { runtimeDir = v; return this; }
         public Builder metricsListen(String v) { metricsListen = v; return this; }
         public Builder recordLimits(RecordLimits v) { recordLimits = v; return this; }
+        public Builder execRecheckMs(long v) { execRecheckMs = v; return this; }
+        public Builder execHashMaxBytes(long v) { execHashMaxBytes = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
@@ -203,7 +219,7 @@ public record AgentConfig(
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
-                    recordLimits);
+                    recordLimits, execRecheckMs, execHashMaxBytes);
         }
     }
 }

@@ -42,7 +42,7 @@ public final class AgentConfigLoader {
                     "events_per_second", "evidence_events", "heartbeat_ms")),
             Map.entry("enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
                     "block_duration_ms")),
-            Map.entry("exec", Set.of("max_args_bytes")),
+            Map.entry("exec", Set.of("max_args_bytes", "recheck_ms", "hash_max_bytes")),
             Map.entry("ring_buffer", Set.of("size_bytes", "wakeup_delay_ms", "records_per_second_per_cgroup",
                     "priority_records_per_second_per_cgroup", "reserved_bytes")),
             Map.entry("gpu", Set.of("standins", "device_rescan_ms")),
@@ -95,10 +95,12 @@ public final class AgentConfigLoader {
         int maxArgs = 4096;
         int ringBytes = 8 << 20;
         int wakeupDelayMs = 2;
-        int recordsPerSecond = AgentConfig.RecordLimits.DEFAULT_8_MIB.recordsPerSecond();
-        int priorityPerSecond = AgentConfig.RecordLimits.DEFAULT_8_MIB.priorityPerSecond();
+        int recordsPerSecond = AgentConfig.RecordLimits.DEFAULT.recordsPerSecond();
+        int priorityPerSecond = AgentConfig.RecordLimits.DEFAULT.priorityPerSecond();
         long reservedBytes = -1;   // default: an eighth of the ring
         Node reservedNode = null;
+        long execRecheckMs = 2000;
+        long execHashMaxBytes = 256L << 20;
         List<String> standins = List.of();
         long rescanMs = 5000;
         long outcomeTimeoutMs = 3000;
@@ -195,6 +197,8 @@ public final class AgentConfigLoader {
                             case "report.evidence_events" -> evidence = (int) nodes.integer(sv, name, 0, 64);
                             case "report.heartbeat_ms" -> heartbeatMs = nodes.integer(sv, name, 100, 3_600_000);
                             case "exec.max_args_bytes" -> maxArgs = (int) nodes.integer(sv, name, 1, AgentConfig.MAX_ARGS_BYTES_CEILING);
+                            case "exec.recheck_ms" -> execRecheckMs = nodes.integer(sv, name, 100, 3_600_000);
+                            case "exec.hash_max_bytes" -> execHashMaxBytes = nodes.integer(sv, name, 0, 1L << 40);
                             case "ring_buffer.size_bytes" -> {
                                 long size = nodes.integer(sv, name, 4096, 1L << 30);
                                 if (Long.bitCount(size) != 1) {
@@ -223,9 +227,7 @@ public final class AgentConfigLoader {
         if (cgroups.isEmpty()) {
             throw new ConfigException(nodes.where(top) + "agent_cgroups: at least one agent cgroup is needed");
         }
-        if (reservedBytes < 0) {
-            reservedBytes = ringBytes / 8;
-        } else if (reservedBytes > ringBytes / 2) {
+        if (reservedBytes > ringBytes / 2) {
             throw new ConfigException(nodes.where(reservedNode) + "ring_buffer.reserved_bytes: " + reservedBytes
                     + " is more than half the ring (" + ringBytes + " bytes): ordinary records would hardly fit");
         }
@@ -237,7 +239,8 @@ public final class AgentConfigLoader {
                 tableCapacity, enforce, defaultPolicy, cgroupPolicies, blastMax, blastWindowMs, selfProtection, pinPath,
                 blockMs, report(collectors, node, tlsMode, ca, cert, keyFile, spoolDir, spoolMax, reportEvents,
                         eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs,
-                new AgentConfig.RecordLimits(recordsPerSecond, priorityPerSecond, (int) reservedBytes));
+                new AgentConfig.RecordLimits(recordsPerSecond, priorityPerSecond, (int) reservedBytes),
+                execRecheckMs, execHashMaxBytes);
     }
 
     private AgentConfig.Report report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert,

@@ -9,6 +9,7 @@ import io.agentguard.config.AgentConfig;
 import io.agentguard.config.Policy;
 import io.agentguard.enforce.BlastRadiusGuard;
 import io.agentguard.enforce.Enforcer;
+import io.agentguard.enforce.ExecFileChecker;
 import io.agentguard.enforce.PolicyController;
 import io.agentguard.event.EventSink;
 import io.agentguard.proto.v1.Event;
@@ -72,6 +73,7 @@ public final class Agent implements AutoCloseable {
     private RingBufferReader reader;
     private KernelCounters kernelCounters;
     private Enforcer enforcer;
+    private ExecFileChecker execChecker;
     private Reporter reporter;
     private UnixOwners unixOwners;
     private final ConsumerPipeline pipeline;
@@ -103,7 +105,13 @@ public final class Agent implements AutoCloseable {
         kernel.config().start(config.maxArgsBytes(), config.wakeupDelayMs() > 0 ? AG_WAKEUP_BATCHED : AG_WAKEUP_KERNEL,
                 (int) ProcessHandle.current().pid(), config.selfProtection() && config.enforce());
         kernel.config().recordLimits(config.recordLimits().recordsPerSecond(), config.recordLimits().priorityPerSecond(),
-                config.recordLimits().reserveBytes());
+                config.recordLimits().reserveBytesFor(config.ringBufferBytes()));
+        AgentConfig.RecordLimits limits = config.recordLimits();
+        kernel.describe("records", "per agent cgroup, " + perSecond(limits.recordsPerSecond()) + " ordinary and "
+                + perSecond(limits.priorityPerSecond()) + " priority records (denials, kills, tamper, scope); ordinary"
+                + " records leave " + limits.reserveBytesFor(config.ringBufferBytes()) + " bytes of the ring to priority"
+                + " ones; drops are counted per cgroup and reported as 'agentguard: events lost'; deny decisions never"
+                + " wait for ring space");
         kernel.scope(cgroups, devices);
         this.policies = new PolicyController(config, cgroups, kernel.config(), kernel::map, log);
         policies.apply();
@@ -116,6 +124,7 @@ public final class Agent implements AutoCloseable {
                     config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), policies,
                     config.blockDurationMs(), this::countedEvent, violations);
             reloader.onSuccess(enforcer::rearm);
+            this.execChecker = new ExecFileChecker(policies, config.execHashMaxBytes(), this::violation, log, Path.of("/proc"));
             BpfLink unixIterator = kernel.unixListeners();
             this.unixOwners = unixIterator == null ? null
                     : new UnixOwners(unixIterator, kernel.map(Maps.UNIX_OUTSIDE), this::violation, log);
@@ -131,6 +140,7 @@ public final class Agent implements AutoCloseable {
                     .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
                     .events(sink, config.emitEvents())
                     .violations(this::violation)
+                    .execFollowUp(execChecker)
                     .actions(enforcer::submit)
                     .reporting(config.report(), this::reportEvent)
                     .killer(pid -> Libc.kill(pid, 9))
@@ -161,6 +171,8 @@ public final class Agent implements AutoCloseable {
         housekeeping.scheduleWithFixedDelay(this::rescanDevices, config.deviceRescanMs(), config.deviceRescanMs(),
                 TimeUnit.MILLISECONDS);
         housekeeping.scheduleWithFixedDelay(policies::expireBlocks, 1, 1, TimeUnit.SECONDS);
+        housekeeping.scheduleWithFixedDelay(policies::recheckExecFiles, config.execRecheckMs(), config.execRecheckMs(),
+                TimeUnit.MILLISECONDS);
         if (config.ruleWatchMs() > 0) {
             housekeeping.scheduleWithFixedDelay(reloader::checkForChanges, config.ruleWatchMs(), config.ruleWatchMs(),
                     TimeUnit.MILLISECONDS);
@@ -314,6 +326,15 @@ public final class Agent implements AutoCloseable {
                         long uptimeNs, long violations, int processes, long processEvictions, long reportEventsLimited) {
     }
 
+    private static String perSecond(int limit) {
+        return limit == 0 ? "unlimited" : limit + "/s";
+    }
+
+    /** Records the kernel dropped for agent cgroups over their rate limit (all CPUs). */
+    long rateLimitedRecords() {
+        return kernelCounters.sum(io.agentguard.abi.KernelAbi.AG_CNT_RATE_LIMITED);
+    }
+
     public Stats stats() {
         return status.stats();
     }
@@ -345,6 +366,10 @@ public final class Agent implements AutoCloseable {
 
     public Reporter reporter() {
         return reporter;
+    }
+
+    ExecFileChecker execChecker() {
+        return execChecker;
     }
 
     PolicyController policies() {
@@ -425,6 +450,9 @@ public final class Agent implements AutoCloseable {
         }
         if (reporter != null) {
             reporter.close();
+        }
+        if (execChecker != null) {
+            execChecker.close();
         }
         if (enforcer != null) {
             enforcer.close();

@@ -38,8 +38,15 @@ final class AgentMetrics implements AutoCloseable {
                     }
                 }).register(registry);
         CounterWithCallback.builder().name("agentguard_lost_records_total")
-                .help("ring records lost because the ring was full (counted in the kernel)")
+                .help("ring records lost because the ring (or its share for ordinary records) was full (counted in the"
+                        + " kernel)")
                 .callback(cb -> cb.call(agent.stats().lost())).register(registry);
+        CounterWithCallback.builder().name("agentguard_rate_limited_records_total")
+                .help("ring records the kernel dropped because their agent cgroup was over its rate limit")
+                .callback(cb -> cb.call(agent.rateLimitedRecords())).register(registry);
+        CounterWithCallback.builder().name("agentguard_loss_reports_total")
+                .help("'agentguard: events lost' violations raised (per agent cgroup, at most one per 10 s)")
+                .callback(cb -> cb.call(agent.pipelineCounters().lossReports())).register(registry);
         CounterWithCallback.builder().name("agentguard_invalid_records_total")
                 .help("ring records with an impossible type or length, skipped")
                 .callback(cb -> cb.call(agent.stats().invalid())).register(registry);

@@ -5,7 +5,7 @@ import io.agentguard.abi.KernelAbi.UnixListener;
 import io.agentguard.abi.KernelAbi.UnixOwner;
 import io.agentguard.bpf.BpfLink;
 import io.agentguard.bpf.BpfMap;
-import io.agentguard.enforce.PolicyMaps;
+import io.agentguard.enforce.FileIdentity;
 import io.agentguard.log.Log;
 import io.agentguard.pipeline.KernelFindings;
 import io.agentguard.proto.v1.ConnectEvent;
@@ -153,12 +153,12 @@ final class UnixOwners implements AutoCloseable {
         if (l == null && !text.startsWith("@") && !text.isEmpty()) {
             // another spelling of a path: the same inode as the process sees it
             Path base = Path.of("/proc", Integer.toString(e.getProcess().getPid()), text.startsWith("/") ? "root" : "cwd");
-            long[] id = PolicyMaps.fileId(Path.of(base + "/" + text));
+            FileIdentity id = FileIdentity.of(Path.of(base + "/" + text));
             if (id == null && text.startsWith("/") && !Files.exists(base)) {
-                id = PolicyMaps.fileId(Path.of(text));   // the process is gone: the agent's own view of the path
+                id = FileIdentity.of(Path.of(text));   // the process is gone: the agent's own view of the path
             }
             if (id != null) {
-                l = byInode.get(List.of(id[0], id[1]));
+                l = byInode.get(List.of(id.dev(), id.ino()));
                 if (l != null && text.startsWith("/") && text.length() < AG_UNIX_PATH_MAX) {
                     byte[] key = new byte[(int) UnixKey.SIZEOF];
                     ByteBuffer b = ByteBuffer.wrap(key).order(ByteOrder.nativeOrder());

@@ -129,7 +129,12 @@ public final class EventDecoder {
 
     private Event onExec(ExecRecord r, String exe, String cmdline) {
         int flags = r.flags();
+        long dev = r.dev();
         return base(r, exe, cmdline).setExec(ExecEvent.newBuilder()
+                .setDevMajor((int) (dev >>> 20)).setDevMinor((int) (dev & 0xfffff)).setInode(r.ino()).setNlink(r.nlink())
+                .setFileless(r.fileless()).setMemfd((flags & AG_EXEC_MEMFD) != 0)
+                .setUnlinked((flags & AG_EXEC_UNLINKED) != 0).setByFd((flags & AG_EXEC_BY_FD) != 0)
+                .setLoader(r.loader()).setDenyMatchValue(r.match())
                 .setFilename(r.filename())
                 .addAllArgs(r.args())
                 .setArgsTruncated((flags & AG_EXEC_ARGS_TRUNCATED) != 0)

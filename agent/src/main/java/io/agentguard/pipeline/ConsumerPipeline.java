@@ -59,6 +59,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final LongFunction<String> cgroupPaths;
     private final boolean emitEvents;
     private final Consumer<Violation> violations;
+    private final ExecFollowUp execFollowUp;
     private final Consumer<Event> unixConnects;
     private final BiConsumer<Violation, CompiledRule> actions;
     private final RecentRecords recent;
@@ -78,11 +79,11 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final long[] byType = new long[AG_REC_TYPE_MAX + 1];
     private long invalid;
     private long violationCount;
-    private volatile Counters published = new Counters(new long[AG_REC_TYPE_MAX + 1], 0, 0, 0, 0, 0);
+    private volatile Counters published = new Counters(new long[AG_REC_TYPE_MAX + 1], 0, 0, 0, 0, 0, 0);
 
     /** Counters as last published by the consumer thread. */
     public record Counters(long[] byType, long invalid, long violations, int processes, long processEvictions,
-                           long reportEventsLimited) {
+                           long reportEventsLimited, long lossReports) {
         /** Events: every record but connect results, which only complete a connect. */
         public long events() {
             long sum = 0;
@@ -102,6 +103,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.decoder = new EventDecoder(b.events, b.cgroupPaths, b.wallMinusMonotonicNs, b.connectOutcomeTimeoutMs);
         this.emitEvents = b.emitEvents;
         this.violations = b.violations;
+        this.execFollowUp = b.execFollowUp;
         this.actions = b.actions;
         this.evidenceEvents = b.evidenceEvents;
         this.recent = b.evidenceEvents > 0 ? new RecentRecords(b.evidenceArenaBytes) : null;
@@ -168,15 +170,19 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         classifier.classify(context, this);
         KernelFindings.Finding finding = matchedCount == 0 ? KernelFindings.finding(records) : null;
         boolean report = reportEvents != null && allowReport(nowNs);
+        boolean followUp = type == AG_REC_EXEC && execFollowUp != null && execFollowUp.wants(records.exec);
         // a Unix connect the kernel did not know an outside owner for: the resolver looks for one
         boolean unixAsk = type == AG_REC_CONNECT && unixConnects != null && records.connect.family() == AG_AF_UNIX
                 && !records.connect.unixOutside() && records.connect.verdict() != AG_VERDICT_DENIED;
-        if (emitEvents || matchedCount > 0 || finding != null || report || unixAsk) {
+        if (emitEvents || matchedCount > 0 || finding != null || report || followUp || unixAsk) {
             String exe = slot >= 0 ? processes.exe(slot) : null;
             String cmdline = slot >= 0 ? processes.cmdline(slot) : null;
             Event event = decoder.decode(records, emitEvents, exe, cmdline);
             if (report) {
                 reportEvents.accept(event);
+            }
+            if (followUp) {
+                execFollowUp.accept(event);
             }
             if (unixAsk) {
                 unixConnects.accept(event);
@@ -204,6 +210,18 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         } else if (type == AG_REC_EXIT) {
             processes.onExit(h.pid());
         }
+    }
+
+    /**
+     * Judges execs after they started, off the consumer thread (what the kernel cannot judge:
+     * a file's content, the program behind the dynamic loader). {@link #wants} runs on the
+     * consumer thread for every exec record and must not block or allocate; {@link #accept}
+     * gets the decoded event and must only queue it.
+     */
+    public interface ExecFollowUp {
+        boolean wants(io.agentguard.event.ExecRecord exec);
+
+        void accept(Event exec);
     }
 
     /**
@@ -333,7 +351,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
 
     public void publishCounters() {
         published = new Counters(byType.clone(), invalid, violationCount, processes.size(), processes.evictions(),
-                reportEventsLimited);
+                reportEventsLimited, lossReports);
         VarHandle.releaseFence();
     }
 
@@ -355,6 +373,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         private EventSink events = e -> { };
         private boolean emitEvents;
         private Consumer<Violation> violations = v -> { };
+        private ExecFollowUp execFollowUp;
         private BiConsumer<Violation, CompiledRule> actions;
         private int evidenceEvents;
         private long evidenceArenaBytes;
@@ -389,6 +408,12 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         public Builder events(EventSink sink, boolean all) {
             this.events = sink;
             this.emitEvents = all;
+            return this;
+        }
+
+        /** Where successful execs that the daemon judges after they started go (exec file checks). */
+        public Builder execFollowUp(ExecFollowUp followUp) {
+            this.execFollowUp = followUp;
             return this;
         }
 

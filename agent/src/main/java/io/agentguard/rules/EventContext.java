@@ -129,6 +129,7 @@ public final class EventContext {
                 default -> "other";
             };
             case CONN_UNIX_PATH -> unixPath();
+            case EXEC_DEV -> (records.exec.dev() >>> 20) + ":" + (records.exec.dev() & 0xfffff);
             case CONN_PEER_COMM -> records.connect.peerComm();
             case SOCKET_FAMILY -> switch (records.socket.family()) {
                 case AG_AF_INET -> "inet";
@@ -160,6 +161,7 @@ public final class EventContext {
             case CGROUP_GPU_MEM_BYTES -> processes.cgroupGpuMemBytes(record.cgroupId());
             case CGROUP_DISTINCT_DESTS -> type == AG_REC_CONNECT ? cgroupDistinctDests
                     : processes.cgroupDistinctDestinations(record.cgroupId(), nowNs);
+            case EXEC_INODE -> records.exec.ino();
             case EXIT_CODE -> records.exit.signal() == 0 ? records.exit.exitCode() : 0;
             case EXIT_SIGNAL -> records.exit.signal();
             case CONN_PORT -> records.connect.port();
@@ -179,6 +181,8 @@ public final class EventContext {
             case PROC_GPU_COMPUTE -> processes.gpuCompute(slot);
             case CGROUP_GPU_COMPUTE -> processes.cgroupGpuCompute(record.cgroupId());
             case EXEC_FAILED -> records.exec.failed();
+            case EXEC_FILELESS -> records.exec.fileless() && !records.exec.failed();
+            case EXEC_LOADER -> records.exec.loader();
             case CONN_UNIX_OUTSIDE -> records.connect.unixOutside();
             case GPU_COMPUTE -> nvidia.computeContext();
             default -> throw new IllegalArgumentException(f + " is not a bool field");

@@ -64,7 +64,7 @@ class EgressSideDoorsKernelTest {
                       deny: [127.66.9.0/24]
                 """);
         KERNEL.agent().addPolicyForTest(new Policy(KERNEL.mount().relativize(cg).toString(), null, false, base.egress(),
-                true, 0, true, List.of(), List.of(), List.of(), rawSocketsAllowed, unixOutsideDeny));
+                true, 0, true, List.of(), List.of(), List.of(), List.of(), false, false, rawSocketsAllowed, unixOutsideDeny));
         return cg;
     }
 
@@ -151,7 +151,7 @@ class EgressSideDoorsKernelTest {
     void rawSocketInMonitorModeIsMadeAndReportedAsWouldBlock() throws Exception {
         Path cg = KERNEL.newCgroup("raw-monitor");
         KERNEL.agent().addPolicyForTest(new Policy(KERNEL.mount().relativize(cg).toString(), false, false, List.of(),
-                true, 0, true, List.of(), List.of(), List.of(), false, false));
+                true, 0, true, List.of(), List.of(), List.of(), List.of(), false, false, false, false));
         assertThat(KERNEL.runIn(cg, connector(), "netns", "raw4", "127.66.9.1").stdout()).isEqualTo("ok\n");
         assertThat(socketEvent(cg).getVerdict()).isEqualTo(Verdict.VERDICT_WOULD_BLOCK);
         violation(cg, "agentguard: raw socket denied by policy (monitor)");
