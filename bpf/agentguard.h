@@ -33,9 +33,10 @@ enum ag_sizes {
 /* ---- Linux values the records carry (vmlinux.h has no macros, Java needs them) -- */
 
 enum ag_address_family {
-	AG_AF_UNIX  = 1,
-	AG_AF_INET  = 2,
-	AG_AF_INET6 = 10,
+	AG_AF_UNIX   = 1,
+	AG_AF_INET   = 2,
+	AG_AF_INET6  = 10,
+	AG_AF_PACKET = 17,
 };
 
 enum ag_socket_type {
@@ -43,18 +44,22 @@ enum ag_socket_type {
 	AG_SOCK_DGRAM     = 2,
 	AG_SOCK_RAW       = 3,
 	AG_SOCK_SEQPACKET = 5,
+	AG_SOCK_PACKET    = 10,   /* obsolete socket(AF_INET, SOCK_PACKET): the kernel makes it AF_PACKET */
 	AG_SOCK_TYPE_MASK = 0xf,  /* SOCK_NONBLOCK and SOCK_CLOEXEC live in higher bits */
 };
 
 enum ag_ip_protocol {
-	AG_IPPROTO_TCP = 6,
-	AG_IPPROTO_UDP = 17,
+	AG_IPPROTO_ICMP   = 1,
+	AG_IPPROTO_TCP    = 6,
+	AG_IPPROTO_UDP    = 17,
+	AG_IPPROTO_ICMPV6 = 58,
 };
 
 enum ag_tcp_state {
 	AG_TCP_ESTABLISHED = 1,
 	AG_TCP_SYN_SENT    = 2,
 	AG_TCP_CLOSE       = 7,
+	AG_TCP_LISTEN      = 10,
 };
 
 /* ---- record types ------------------------------------------------------------ */
@@ -70,7 +75,8 @@ enum ag_record_type {
 	AG_REC_TAMPER         = 8,
 	/* 9 is kept free */
 	AG_REC_SCOPE          = 10,
-	AG_REC_TYPE_MAX       = 10,
+	AG_REC_SOCKET         = 11,
+	AG_REC_TYPE_MAX       = 11,
 };
 
 /* Every record starts with this header. Fields describe current at the hook, except
@@ -152,7 +158,9 @@ struct ag_exit {
 
 enum ag_connect_flags {
 	AG_CONNECT_RESULT_FOLLOWS   = 0x1,   /* a CONNECT_RESULT with the same cookie will come */
-	AG_CONNECT_SENDMSG          = 0x2,   /* from sendmsg4/6 (unconnected UDP), reported only when not allowed */
+	AG_CONNECT_SENDMSG          = 0x2,   /* from sendmsg4/6 (unconnected UDP), reported only when not allowed,
+					      * or sendmsg_unix (unconnected Unix datagram), reported only when outside */
+	AG_CONNECT_UNIX_OUTSIDE     = 0x4,   /* Unix: the listener's owner is outside the agent cgroups (peer_* set) */
 };
 
 struct ag_connect {
@@ -167,6 +175,62 @@ struct ag_connect {
 	__u32 flags;             /* AG_CONNECT_* */
 	char  unix_path[AG_UNIX_PATH_MAX]; /* abstract names start with a NUL */
 	__u32 unix_path_len;
+	__u32 peer_pid;          /* AG_CONNECT_UNIX_OUTSIDE: the pid that called listen() (SO_PEERCRED) */
+	__u32 peer_uid;          /* its euid (SO_PEERCRED), or the socket's owner for a datagram socket */
+	__u64 peer_cgroup_id;    /* cgroup v2 id of the listening socket (its creator's cgroup) */
+	char  peer_comm[AG_COMM_LEN];
+};
+
+/* ---- socket creation that egress policy cannot govern (raw IP, ping, packet) --------- */
+
+/* Which hook saw the socket(): cgroup/sock_create (raw and ping IP sockets, before the socket
+ * exists: a denial fails socket() with EPERM), lsm/socket_create (any family, EPERM), or
+ * sys_enter_socket (packet sockets without LSM: a denial kills the caller first). */
+enum ag_socket_hook {
+	AG_SOCKET_HOOK_SOCK_CREATE = 1,
+	AG_SOCKET_HOOK_LSM         = 2,
+	AG_SOCKET_HOOK_SYSCALL     = 3,
+};
+
+struct ag_socket {
+	struct ag_header h;
+	__u16 family;            /* AG_AF_INET, AG_AF_INET6, AG_AF_PACKET */
+	__u16 type;              /* SOCK_RAW, SOCK_DGRAM (ping), SOCK_PACKET; flags masked off */
+	__u16 protocol;          /* as passed to socket(); IPPROTO_ICMP, IPPROTO_RAW, ETH_P_* (network order) for packet */
+	__u16 verdict;           /* enum ag_verdict */
+	__u16 hook;              /* enum ag_socket_hook */
+	__u16 reserved;
+	__u32 reserved2;
+};
+
+/* ---- Unix listeners outside the agent cgroups (iter/unix -> the agent -> ag_unix_outside) ---- */
+
+/* A Unix socket address as connect() names it: a path up to its first NUL (netns 0, paths
+ * are the file system's), or an abstract name, its leading NUL included (netns: the
+ * network namespace's cookie, abstract names are per namespace). Zero-padded. */
+struct ag_unix_key {
+	__u64 netns;
+	__u32 len;
+	char  name[AG_UNIX_PATH_MAX];
+};
+
+struct ag_unix_owner {
+	__u32 pid;               /* who called listen(); for a bound datagram socket, a process holding it (the agent looks) */
+	__u32 uid;
+	__u64 cgroup_id;
+	char  comm[AG_COMM_LEN];
+};
+
+/* What the unix iterator writes per named Unix socket outside the agent cgroups. */
+struct ag_unix_listener {
+	struct ag_unix_key key;
+	struct ag_unix_owner owner;
+	__u64 dev;               /* a path socket's inode (file system s_dev, inode number): other spellings */
+	__u64 ino;
+	__u64 sock_ino;          /* the socket's own inode (socket:[N] in /proc/PID/fd): a datagram socket's holder */
+	__u16 type;              /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+	__u16 state;             /* TCP_LISTEN (10) for a listener */
+	__u32 reserved;
 };
 
 enum ag_verdict {
@@ -334,6 +398,8 @@ enum ag_policy_flags {
 	AG_POLICY_EGRESS_DEFAULT_DENY = 0x2,
 	AG_POLICY_COMPUTE_ALLOWED     = 0x4,
 	AG_POLICY_GPU_ALL             = 0x8,   /* every NVIDIA device may be opened */
+	AG_POLICY_RAW_SOCKETS_ALLOWED = 0x10,  /* raw/ping IP and packet sockets may be created (still reported) */
+	AG_POLICY_UNIX_OUTSIDE_DENY   = 0x20,  /* Unix connects to listeners outside the agent cgroups are denied */
 	AG_POLICY_EXEC_DENY_FILELESS  = 0x40,  /* exec.deny_fileless: memfd, deleted files, AT_EMPTY_PATH */
 	AG_POLICY_EXEC_DENY_LOADER    = 0x100, /* exec.deny_loader: ld.so run directly (except --list, --verify) */
 };

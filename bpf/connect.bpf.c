@@ -99,6 +99,10 @@ static __always_inline void fill_inet_connect(struct ag_connect *c, struct bpf_s
 	c->flags = flags;
 	c->unix_path[0] = 0;
 	c->unix_path_len = 0;
+	c->peer_pid = 0;
+	c->peer_uid = 0;
+	c->peer_cgroup_id = 0;
+	c->peer_comm[0] = 0;
 	if (family == AG_AF_INET)
 		__builtin_memcpy(c->addr, dest + 12, 4);
 	else
@@ -185,26 +189,26 @@ int ag_sendmsg6(struct bpf_sock_addr *ctx)
 	return on_sendmsg(ctx, AG_AF_INET6);
 }
 
+/* Named Unix sockets outside the agent cgroups -> their owner. Written by the agent from
+ * ag_unix_listeners (iter/unix) at start, on a timer and when an agent task connects to an
+ * address it does not know; read by ag_connect_unix. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ag_unix_key);
+	__type(value, struct ag_unix_owner);
+} ag_unix_outside SEC(".maps");
+
 extern void *bpf_cast_to_kern_ctx(void *) __ksym __weak;
 
-/* Kernels >= 6.7 only; libbpf 1.1 does not know the section, so the agent sets the
- * program type and attach type itself and loads it only when the probe says so. */
-SEC("cgroup/connect_unix")
-int ag_connect_unix(struct bpf_sock_addr *ctx)
+
+/* A Unix connect (or, with sendmsg, an unconnected datagram send) of an agent task: the
+ * address is all the hook sees, so the owner comes from ag_unix_outside, which the agent keeps
+ * from the iterator below. Sends are frequent and reported only when the owner is outside. */
+static __always_inline int on_unix(struct bpf_sock_addr *ctx, bool sendmsg)
 {
 	struct bpf_sock_addr_kern *kctx = bpf_cast_to_kern_ctx(ctx);
-	struct ag_connect *c = reserve(sizeof(*c), cgroup_scope_key(), false);
-	if (!c)
-		return 1;
-	fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
-	__builtin_memset(c->addr, 0, sizeof(c->addr));
-	c->sock_cookie = bpf_get_socket_cookie(ctx);
-	c->family = AG_AF_UNIX;
-	c->sock_type = ctx->type;
-	c->protocol = 0;
-	c->port = 0;
-	c->verdict = AG_VERDICT_ALLOWED;
-	c->flags = 0;
+	struct ag_unix_key key = {};
 	__u32 addr_len = BPF_CORE_READ(kctx, uaddrlen);
 	struct sockaddr_un *sun = (struct sockaddr_un *)BPF_CORE_READ(kctx, uaddr);
 	__u64 path_len = addr_len > offsetof(struct sockaddr_un, sun_path)
@@ -212,12 +216,150 @@ int ag_connect_unix(struct bpf_sock_addr *ctx)
 	if (path_len > AG_UNIX_PATH_MAX)
 		path_len = AG_UNIX_PATH_MAX;
 	barrier_var(path_len);   /* keep clang from reusing the unclamped register */
-	if (path_len == 0 || bpf_probe_read_kernel(c->unix_path, path_len, sun->sun_path) != 0)
+	if (path_len == 0 || bpf_probe_read_kernel(key.name, path_len, sun->sun_path) != 0)
 		path_len = 0;
+	/* The key as ag_unix_key says: a path up to its first NUL, an abstract name whole. */
+	if (path_len > 0 && key.name[0] != 0) {
+		__u32 n = 0;
+		for (int i = 0; i < AG_UNIX_PATH_MAX; i++) {
+			if (i >= path_len || key.name[i] == 0)
+				break;
+			n++;
+		}
+		key.len = n;
+	} else if (path_len > 0) {
+		key.len = path_len;
+		key.netns = bpf_get_netns_cookie(ctx);
+	}
+
+	__u32 verdict = AG_VERDICT_ALLOWED;
+	struct ag_unix_owner *owner = key.len ? bpf_map_lookup_elem(&ag_unix_outside, &key) : NULL;
+	if (owner) {
+		struct ag_config *cfg = ag_cfg();
+		struct ag_policy *pol = cfg ? policy_of(policy_slot(cfg)) : NULL;
+		if (pol && (pol->flags & AG_POLICY_UNIX_OUTSIDE_DENY))
+			verdict = objection(pol);
+	}
+	if (sendmsg && !owner)
+		return 1;
+	/* decided above; an outside owner is a finding: its record may use the reserve */
+	struct ag_connect *c = reserve(sizeof(*c), cgroup_scope_key(), owner != NULL);
+	if (!c)
+		return verdict == AG_VERDICT_DENIED ? 0 : 1;
+	fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
+	__builtin_memset(c->addr, 0, sizeof(c->addr));
+	c->sock_cookie = bpf_get_socket_cookie(ctx);
+	c->family = AG_AF_UNIX;
+	c->sock_type = ctx->type;
+	c->protocol = 0;
+	c->port = 0;
+	c->verdict = verdict;
+	c->flags = sendmsg ? AG_CONNECT_SENDMSG : 0;
+	__builtin_memcpy(c->unix_path, key.name, sizeof(c->unix_path));
 	c->unix_path_len = path_len;
+	__builtin_memset(c->peer_comm, 0, sizeof(c->peer_comm));
+	c->peer_pid = 0;
+	c->peer_uid = 0;
+	c->peer_cgroup_id = 0;
+	if (owner) {
+		c->flags |= AG_CONNECT_UNIX_OUTSIDE;
+		c->peer_pid = owner->pid;
+		c->peer_uid = owner->uid;
+		c->peer_cgroup_id = owner->cgroup_id;
+		__builtin_memcpy(c->peer_comm, owner->comm, sizeof(c->peer_comm));
+	}
+	if (verdict == AG_VERDICT_DENIED || sendmsg) {
+		submit(c);
+		return verdict == AG_VERDICT_DENIED ? 0 : 1;
+	}
 	track_connect_call(c);
 	submit(c);
 	return 1;
+}
+
+/* Kernels >= 6.7 only; libbpf 1.1 does not know these sections, so the agent sets the
+ * program type and attach type itself and loads them only when the probe says so. */
+SEC("cgroup/connect_unix")
+int ag_connect_unix(struct bpf_sock_addr *ctx)
+{
+	return on_unix(ctx, false);
+}
+
+SEC("cgroup/sendmsg_unix")
+int ag_sendmsg_unix(struct bpf_sock_addr *ctx)
+{
+	return on_unix(ctx, true);
+}
+
+/* Run by the agent (bpf_iter_create on a link of this program): one ag_unix_listener per
+ * named Unix socket, outside the agent cgroups, that a connect() can reach: stream and
+ * seqpacket sockets in TCP_LISTEN, bound datagram sockets. The owner is the listen()er
+ * (SO_PEERCRED: sk_peer_pid/sk_peer_cred are set at listen()). */
+SEC("iter/unix")
+int ag_unix_listeners(struct bpf_iter__unix *ctx)
+{
+	struct unix_sock *u = ctx->unix_sk;
+	if (!u)
+		return 0;
+	struct unix_address *addr = BPF_CORE_READ(u, addr);
+	if (!addr)
+		return 0;
+	__u16 type = BPF_CORE_READ(u, sk.sk_type);
+	__u8 state = BPF_CORE_READ(u, sk.__sk_common.skc_state);
+	if (type != AG_SOCK_DGRAM && state != AG_TCP_LISTEN)
+		return 0;
+	if (cgroup_in_scope(BPF_CORE_READ(u, sk.sk_cgrp_data.cgroup)))
+		return 0;
+
+	struct ag_unix_listener l = {};
+	int alen = BPF_CORE_READ(addr, len);
+	__u64 len = alen > (int)offsetof(struct sockaddr_un, sun_path) ? alen - offsetof(struct sockaddr_un, sun_path) : 0;
+	if (len > AG_UNIX_PATH_MAX)
+		len = AG_UNIX_PATH_MAX;
+	barrier_var(len);
+	if (len == 0 || bpf_probe_read_kernel(l.key.name, len, addr->name[0].sun_path) != 0)
+		return 0;
+	if (l.key.name[0] != 0) {
+		__u32 n = 0;
+		for (int i = 0; i < AG_UNIX_PATH_MAX; i++) {
+			if (i >= len || l.key.name[i] == 0)
+				break;
+			n++;
+		}
+		l.key.len = n;
+		struct inode *inode = BPF_CORE_READ(u, path.dentry, d_inode);
+		if (inode) {
+			l.ino = BPF_CORE_READ(inode, i_ino);
+			l.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		}
+	} else {
+		l.key.len = len;
+		l.key.netns = BPF_CORE_READ(u, sk.__sk_common.skc_net.net, net_cookie);
+	}
+	struct pid *pid = BPF_CORE_READ(u, sk.sk_peer_pid);
+	const struct cred *cred = BPF_CORE_READ(u, sk.sk_peer_cred);
+	if (pid) {
+		l.owner.pid = BPF_CORE_READ(pid, numbers[0].nr);
+		/* the thread group leader: pid->tasks[PIDTYPE_TGID] -> task_struct.pid_links[PIDTYPE_TGID] */
+		struct hlist_node *first = BPF_CORE_READ(pid, tasks[PIDTYPE_TGID].first);
+		if (first) {
+			struct task_struct *task = (void *)first
+				- bpf_core_field_offset(struct task_struct, pid_links)
+				- PIDTYPE_TGID * sizeof(struct hlist_node);
+			BPF_CORE_READ_STR_INTO(&l.owner.comm, task, comm);
+		}
+	}
+	l.owner.uid = cred ? BPF_CORE_READ(cred, euid.val) : BPF_CORE_READ(u, sk.sk_uid.val);
+	struct cgroup *cg = BPF_CORE_READ(u, sk.sk_cgrp_data.cgroup);
+	l.owner.cgroup_id = cg ? BPF_CORE_READ(cg, kn, id) : 0;
+	struct socket *sock = BPF_CORE_READ(u, sk.sk_socket);
+	if (sock)   /* struct socket_alloc: the socket, then its inode */
+		l.sock_ino = BPF_CORE_READ((struct inode *)((void *)sock + bpf_core_field_offset(struct socket_alloc, vfs_inode)),
+					   i_ino);
+	l.type = type;
+	l.state = state;
+	bpf_seq_write(ctx->meta->seq, &l, sizeof(l));
+	return 0;
 }
 
 /* TCP handshake outcome: runs in softirq, so it is matched by socket cookie only. */

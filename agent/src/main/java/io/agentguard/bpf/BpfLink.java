@@ -24,6 +24,31 @@ public final class BpfLink implements AutoCloseable {
         Libbpf.checkInt("bpf_link__pin", description + " -> " + path, Libbpf.linkPin(link, path));
     }
 
+    /** For an iterator link: runs the iterator once and returns all it wrote. */
+    public byte[] readIterator() {
+        int fd = Libbpf.checkInt("bpf_iter_create", description, Libbpf.iterCreate(Libbpf.linkFd(link)));
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment buffer = arena.allocate(64 * 1024);
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            while (true) {
+                long n = Libc.read(fd, buffer);
+                if (n == 0) {
+                    return out.toByteArray();
+                }
+                if (n < 0) {
+                    int errno = Libc.errno();
+                    if (errno == Errno.EINTR) {
+                        continue;
+                    }
+                    throw new BpfException("read", errno, description + " (iterator)", java.util.List.of());
+                }
+                out.write(buffer.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), 0, (int) n);
+            }
+        } finally {
+            Libc.close(fd);
+        }
+    }
+
     @Override
     public synchronized void close() {
         if (!closed) {

@@ -8,6 +8,8 @@ public final class BpfProgram {
     public static final int TYPE_CGROUP_SOCK_ADDR = 18;
     /** enum bpf_attach_type: cgroup/connect_unix, kernel 6.7+, unknown to libbpf 1.1. */
     public static final int ATTACH_CGROUP_UNIX_CONNECT = 49;
+    /** enum bpf_attach_type: cgroup/sendmsg_unix, kernel 6.7+ with connect_unix, unknown to libbpf 1.1. */
+    public static final int ATTACH_CGROUP_UNIX_SENDMSG = 50;
 
     private final BpfObject owner;
     private final MemorySegment program;

@@ -5,12 +5,14 @@ import io.agentguard.abi.KernelAbi.Programs;
 
 /**
  * Finds out, by loading the agent's own programs in throwaway objects, which hooks this
- * kernel accepts: LSM programs (refused on some kernels although the BPF LSM is active)
- * and cgroup/connect_unix (kernel 6.7+).
+ * kernel accepts: LSM programs (refused on some kernels although the BPF LSM is active),
+ * cgroup/connect_unix (kernel 6.7+) and the iter/unix iterator (5.17+, a tracing program
+ * that some kernels refuse as they refuse fentry).
  */
 public final class FeatureProbe {
     /** What the probe found, with the reason for each "no". */
-    public record Result(boolean lsm, String lsmReason, boolean connectUnix, String connectUnixReason) {
+    public record Result(boolean lsm, String lsmReason, boolean connectUnix, String connectUnixReason,
+                         boolean unixIterator, String unixIteratorReason) {
     }
 
     private FeatureProbe() {
@@ -19,7 +21,8 @@ public final class FeatureProbe {
     public static Result run(byte[] elf) {
         String lsmReason = tryLoad(elf, Programs.IOCTL_LSM, true);
         String unixReason = tryLoad(elf, Programs.CONNECT_UNIX, false);
-        return new Result(lsmReason == null, lsmReason, unixReason == null, unixReason);
+        String iterReason = tryLoad(elf, Programs.UNIX_LISTENERS, false);
+        return new Result(lsmReason == null, lsmReason, unixReason == null, unixReason, iterReason == null, iterReason);
     }
 
     /** Null when the program loads (and, if asked, attaches); else why not. */

@@ -63,6 +63,8 @@ public final class Libbpf {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle MAP_NAME = call("bpf_map__name", FunctionDescriptor.of(ADDRESS, ADDRESS));
     private static final MethodHandle NEXT_MAP = call("bpf_object__next_map", FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle LINK_FD = call("bpf_link__fd", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle ITER_CREATE = call("bpf_iter_create", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle LINK_PIN = call("bpf_link__pin", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
 
     static {
@@ -231,6 +233,23 @@ public final class Libbpf {
             return checkPointer("bpf_program__attach_cgroup", detail, link);
         } catch (BpfException e) {
             throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int linkFd(MemorySegment link) {
+        try {
+            return (int) LINK_FD.invokeExact(link);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** A new read of an iterator link: a file descriptor (the program runs as it is read), or -errno. */
+    static int iterCreate(int linkFd) {
+        try {
+            return (int) ITER_CREATE.invokeExact(linkFd);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

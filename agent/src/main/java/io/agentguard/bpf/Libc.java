@@ -50,6 +50,7 @@ public final class Libc {
     private static final MethodHandle MUNMAP = call("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle OPEN = errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle CLOSE = call("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle EPOLL_CREATE1 = errnoCall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle EPOLL_CTL = errnoCall("epoll_ctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
@@ -112,6 +113,15 @@ public final class Libc {
     public static int open(String path, int flags) {
         try (Arena arena = Arena.ofConfined()) {
             return (int) OPEN.invokeExact(CAPTURE.get(), arena.allocateFrom(path), flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** read(2): bytes read, 0 at the end, -1 with {@link #errno()} set. */
+    public static long read(int fd, MemorySegment buffer) {
+        try {
+            return (long) READ.invokeExact(CAPTURE.get(), fd, buffer, buffer.byteSize());
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -84,6 +84,11 @@ public final class StatusCommand implements Callable<Integer> {
                 s.getEnforcement().getActionsCarriedOut(), s.getEnforcement().getActionsDropped(),
                 s.getEnforcement().getBlastRadiusDisarmed() ? "; BLAST-RADIUS GUARD DISARMED" : "",
                 s.getEnforcement().getPinPath().isEmpty() ? "no" : s.getEnforcement().getPinPath());
+        if (s.hasUnixOwners()) {
+            System.out.printf("unix owners: %d listeners outside the agent cgroups; %d connects found after the fact,"
+                    + " %d not looked at (queue full)%n", s.getUnixOwners().getListenersOutside(),
+                    s.getUnixOwners().getFoundAfterTotal(), s.getUnixOwners().getDroppedTotal());
+        }
         System.out.println("hooks:");
         for (Map.Entry<String, String> h : new TreeMap<>(s.getHooksMap()).entrySet()) {
             System.out.printf("  %-17s %s%n", h.getKey(), h.getValue());

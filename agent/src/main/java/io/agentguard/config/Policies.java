@@ -26,7 +26,7 @@ public final class Policies {
 
     /** Everything allowed: observe and report only (what the event pipeline alone does). */
     public static final Policy UNRESTRICTED = new Policy("", null, false, List.of(), true, 0, true, List.of(), List.of(),
-            List.of());
+            List.of(), List.of(), false, false, true, false);
 
     private Policies() {
     }

@@ -19,18 +19,31 @@ import java.util.List;
  * @param execDenySha256  SHA-256 digests (lower-case hex) of program files that may not run
  * @param execDenyFileless  executions without a file name (memfd, deleted file, execveat AT_EMPTY_PATH) are denied
  * @param execDenyLoader  running the dynamic loader directly (ld.so PROGRAM) is denied; --list/--verify stay allowed
+ * @param rawSocketsAllowed raw and ping IP sockets and packet sockets, which egress policy cannot govern, may be
+ *                        created (they are reported either way); default false
+ * @param unixOutsideDeny Unix connects to listeners whose owner is outside the agent cgroups are denied
+ *                        (they are reported either way); default false
  */
 public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
                      long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
                      List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
-                     boolean execDenyLoader) {
+                     boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny) {
 
-    /** A policy without digests, fileless or loader denial. */
+    /** A policy without digests, fileless or loader denial; raw sockets denied, Unix connects outside allowed. */
     public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
                   long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
                   List<String> execDenyPaths) {
         this(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, List.of(), false, false);
+    }
+
+    /** With the side-door keys at their defaults: raw sockets denied, Unix connects outside allowed. */
+    public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
+                  long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
+                  List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
+                  boolean execDenyLoader) {
+        this(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, false, false);
     }
 
     /** One egress entry: a network, optionally narrowed to a protocol and a port range. */
@@ -53,7 +66,8 @@ public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, 
     /** The same policy for another cgroup. */
     public Policy withCgroup(String path) {
         return new Policy(path, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
-                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader);
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
+                unixOutsideDeny);
     }
 
     /** Whether the daemon must look at this policy's executions after the fact (digests, paths to hash). */

@@ -75,6 +75,8 @@ final class PolicyParser {
         List<String> denySha256 = base.execDenySha256();
         boolean denyFileless = base.execDenyFileless();
         boolean denyLoader = base.execDenyLoader();
+        boolean rawSockets = base.rawSocketsAllowed();
+        boolean unixOutsideDeny = base.unixOutsideDeny();
         for (NodeTuple t : m.getValue()) {
             String k = nodes.key(t, Set.of("cgroup", "mode", "egress", "gpu", "exec"));
             Node v = t.getValueNode();
@@ -85,11 +87,17 @@ final class PolicyParser {
                 case "egress" -> {
                     egress = new ArrayList<>();
                     egressDeny = false;
+                    rawSockets = false;        // keys left out of an egress section take their defaults
+                    unixOutsideDeny = false;
                     for (NodeTuple e : nodes.mapping(v, "egress").getValue()) {
-                        String ek = nodes.key(e, Set.of("default", "allow", "deny"));
+                        String ek = nodes.key(e, Set.of("default", "allow", "deny", "raw_sockets", "unix_outside"));
                         switch (ek) {
                             case "default" -> egressDeny = nodes.oneOf(e.getValueNode(), "egress.default", "allow", "deny")
                                     .equals("deny");
+                            case "raw_sockets" -> rawSockets = nodes.oneOf(e.getValueNode(), "egress.raw_sockets", "allow",
+                                    "deny").equals("allow");
+                            case "unix_outside" -> unixOutsideDeny = nodes.oneOf(e.getValueNode(), "egress.unix_outside",
+                                    "allow", "deny").equals("deny");
                             default -> {
                                 if (!(e.getValueNode() instanceof SequenceNode seq)) {
                                     throw new ConfigException(nodes.where(e.getValueNode()) + "egress." + ek
@@ -175,7 +183,8 @@ final class PolicyParser {
             }
         }
         return new Policy(cgroup, mode, egressDeny, egress, gpuAll, gpuAllowed, compute, computeExes, denyNames, denyPaths,
-                denySha256, denyFileless, denyLoader);
+                denySha256, denyFileless, denyLoader,
+                rawSockets, unixOutsideDeny);
     }
 
     /** "CIDR", "CIDR tcp", "CIDR 22", "CIDR tcp/22", "CIDR udp/1000-2000". */

@@ -1,6 +1,7 @@
 package io.agentguard.daemon;
 
 import io.agentguard.abi.KernelAbi.Maps;
+import io.agentguard.bpf.BpfLink;
 import io.agentguard.bpf.KernelCounters;
 import io.agentguard.bpf.Libc;
 import io.agentguard.bpf.RingBufferReader;
@@ -74,6 +75,7 @@ public final class Agent implements AutoCloseable {
     private Enforcer enforcer;
     private ExecFileChecker execChecker;
     private Reporter reporter;
+    private UnixOwners unixOwners;
     private final ConsumerPipeline pipeline;
     private final int seededProcesses;
     private final WatchedTasks.Seeded watchedTasks;
@@ -123,8 +125,18 @@ public final class Agent implements AutoCloseable {
                     config.blockDurationMs(), this::countedEvent, violations);
             reloader.onSuccess(enforcer::rearm);
             this.execChecker = new ExecFileChecker(policies, config.execHashMaxBytes(), this::violation, log, Path.of("/proc"));
+            BpfLink unixIterator = kernel.unixListeners();
+            this.unixOwners = unixIterator == null ? null
+                    : new UnixOwners(unixIterator, kernel.map(Maps.UNIX_OUTSIDE), this::violation, log);
+            CgroupPaths agentCgroupPaths = new CgroupPaths(cgroups, 200_000_000L);
+            UnixOwners owners = unixOwners;
             this.pipeline = ConsumerPipeline.builder(config, classifier)
-                    .cgroupPaths(new CgroupPaths(cgroups, 200_000_000L))
+                    // outside cgroups appear only as Unix listeners' cgroups, which the resolver knows
+                    .cgroupPaths(owners == null ? agentCgroupPaths : id -> {
+                        String path = agentCgroupPaths.apply(id);
+                        return path.isEmpty() ? owners.cgroupPath(id) : path;
+                    })
+                    .unixConnects(owners == null ? null : owners::offer)
                     .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
                     .events(sink, config.emitEvents())
                     .violations(this::violation)
@@ -294,6 +306,16 @@ public final class Agent implements AutoCloseable {
         policies.add(policy);
     }
 
+    /** The Unix owner resolver, or null where the kernel lacks its hooks. */
+    UnixOwners unixOwners() {
+        return unixOwners;
+    }
+
+    /** Runs the Unix listener iterator now, as its timer would (tests). */
+    void refreshUnixOwnersForTest() {
+        unixOwners.refresh();
+    }
+
     /** What `agentguard status --json` prints. */
     String status() {
         return status.json();
@@ -423,6 +445,9 @@ public final class Agent implements AutoCloseable {
 
     /** What the constructor made that holds threads, mappings or files. */
     private void closeParts() {
+        if (unixOwners != null) {
+            unixOwners.close();
+        }
         if (reporter != null) {
             reporter.close();
         }

@@ -147,6 +147,11 @@ final class AgentStatus {
         b.setExecChecks(io.agentguard.proto.v1.ExecCheckStatus.newBuilder()
                 .addAllLoaders(agent.policies().loaders().stream().map(f -> f.path().toString()).toList())
                 .setKilled(checks.killed()).setDropped(checks.dropped()).setUnchecked(checks.unchecked()));
+        UnixOwners owners = agent.unixOwners();
+        if (owners != null) {
+            b.setUnixOwners(io.agentguard.proto.v1.UnixOwnersStatus.newBuilder().setListenersOutside(owners.listeners())
+                    .setFoundAfterTotal(owners.foundAfter()).setDroppedTotal(owners.dropped()));
+        }
         try {
             return JsonFormat.printer().print(b);
         } catch (InvalidProtocolBufferException e) {

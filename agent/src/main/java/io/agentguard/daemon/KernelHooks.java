@@ -4,6 +4,7 @@ import io.agentguard.abi.KernelAbi;
 import io.agentguard.abi.KernelAbi.Maps;
 import io.agentguard.abi.KernelAbi.Programs;
 import io.agentguard.bpf.BpfException;
+import io.agentguard.bpf.BpfLink;
 import io.agentguard.bpf.BpfMap;
 import io.agentguard.bpf.BpfObject;
 import io.agentguard.bpf.BpfPins;
@@ -42,7 +43,7 @@ import java.util.Map;
 final class KernelHooks implements AutoCloseable {
     private static final Path TRACEFS = Path.of("/sys/kernel/tracing");
     private static final List<String> CGROUP_PROGRAMS = List.of(Programs.CONNECT4, Programs.CONNECT6,
-            Programs.SENDMSG4, Programs.SENDMSG6, Programs.DEV);
+            Programs.SENDMSG4, Programs.SENDMSG6, Programs.DEV, Programs.SOCK_CREATE);
     private static final List<String> SYSCALL_OUTCOME_PROGRAMS = List.of(Programs.CONNECT_EXIT,
             Programs.EXECVE_ENTER, Programs.EXECVEAT_ENTER, Programs.EXECVE_EXIT, Programs.EXECVEAT_EXIT);
 
@@ -61,6 +62,8 @@ final class KernelHooks implements AutoCloseable {
     private final Map<String, String> descriptions = Collections.synchronizedMap(new LinkedHashMap<>());
     private volatile boolean ioctlAttached;
     private volatile boolean syscallOutcomesAttached;
+    private volatile boolean socketTracepointAttached;
+    private BpfLink unixListeners;
 
     private KernelHooks(BpfObject object, FeatureProbe.Result probe, BpfPins pins, Settings settings, Log log) {
         this.object = object;
@@ -116,15 +119,17 @@ final class KernelHooks implements AutoCloseable {
             obj.map(Maps.RING).maxEntries(ringBufferBytes);
             obj.program(Programs.IOCTL_LSM).autoload(probe.lsm());
             obj.program(Programs.IOCTL_TP).autoload(!probe.lsm());
-            for (String lsm : List.of(Programs.EXEC_LSM, Programs.KILL_LSM, Programs.PTRACE_LSM)) {
+            obj.program(Programs.SOCKET_ENTER).autoload(!probe.lsm());
+            obj.program(Programs.UNIX_LISTENERS).autoload(probe.unixIterator());
+            for (String lsm : List.of(Programs.EXEC_LSM, Programs.KILL_LSM, Programs.PTRACE_LSM, Programs.SOCKET_LSM)) {
                 obj.program(lsm).autoload(probe.lsm());
             }
             BpfProgram unix = obj.program(Programs.CONNECT_UNIX);
-            if (probe.connectUnix()) {
-                unix.type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT);
-            } else {
-                unix.autoload(false);
-            }
+            BpfProgram unixSend = obj.program(Programs.SENDMSG_UNIX);
+            unix.type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT);
+            unixSend.type(BpfProgram.TYPE_CGROUP_SOCK_ADDR, BpfProgram.ATTACH_CGROUP_UNIX_SENDMSG);
+            unix.autoload(probe.connectUnix());
+            unixSend.autoload(probe.connectUnix());   // the same kernel release (6.7) brought both
             if (pins != null) {
                 for (String name : obj.mapNames()) {
                     obj.map(name).pinPath(pins.mapPath(name));
@@ -173,10 +178,26 @@ final class KernelHooks implements AutoCloseable {
         }
         descriptions.put("connect", "cgroup/connect4 + cgroup/connect6 on agent cgroups; TCP outcome from"
                 + " tp_btf/inet_sock_set_state");
-        descriptions.put("connect-unix", probe.connectUnix() ? "cgroup/connect_unix on agent cgroups"
+        descriptions.put("connect-unix", probe.connectUnix() ? "cgroup/connect_unix + sendmsg_unix on agent cgroups"
                 : "unavailable (" + probe.connectUnixReason() + ")");
         descriptions.put("gpu-open", "cgroup/dev on agent cgroups (denied opens fail with EPERM)");
         descriptions.put("egress", "cgroup/connect4/6 + sendmsg4/6 on agent cgroups (denied calls fail with EPERM)");
+        descriptions.put("raw-sockets", "cgroup/sock_create on agent cgroups: raw and ping IP sockets, which no"
+                + " connect/sendmsg hook governs, are denied (EPERM) unless the policy allows them; reported either way");
+        descriptions.put("unix-owner", probe.unixIterator() && probe.connectUnix()
+                ? "iter/unix finds Unix listeners outside the agent cgroups; cgroup/connect_unix reports connects to"
+                + " them with the owner (denied with EPERM once known, under egress.unix_outside: deny)"
+                : "unavailable (" + (probe.connectUnix() ? "iter/unix: " + probe.unixIteratorReason()
+                : "cgroup/connect_unix: " + probe.connectUnixReason()) + ")");
+        if (probe.lsm()) {
+            attach(Programs.SOCKET_LSM);
+            descriptions.put("packet-sockets", "lsm/socket_create refuses (EPERM) unless the policy allows raw sockets");
+        } else if (!attachments.pinned(Programs.SOCKET_ENTER)) {
+            descriptions.put("packet-sockets", "unseen until a syscall tracepoint is attached for another reason (then"
+                    + " sys_enter_socket; LSM refused: " + probe.lsmReason() + ")");
+        } else {
+            attachPacketSocketTracepoint("adopted");
+        }
         if (probe.lsm()) {
             attach(Programs.EXEC_LSM);
             descriptions.put("exec-deny", "lsm/bprm_check_security refuses (EPERM)");
@@ -191,6 +212,7 @@ final class KernelHooks implements AutoCloseable {
             if (attachments.pinned(Programs.IOCTL_TP)) {
                 attach(Programs.IOCTL_TP);   // adopted: a previous run saw NVIDIA devices
                 ioctlAttached = true;
+                attachPacketSocketTracepoint("sys_enter_ioctl is attached");
                 descriptions.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl (adopted; LSM refused: "
                         + probe.lsmReason() + ")");
                 if (settings.syscallOutcomes() == SyscallOutcomes.AUTO) {
@@ -208,7 +230,8 @@ final class KernelHooks implements AutoCloseable {
                     + " not observed)");
         }
         // attached later, when devices appear: kept even while this run has not attached them yet
-        attachments.unpinStale(name -> name.equals(Programs.IOCTL_TP) || SYSCALL_OUTCOME_PROGRAMS.contains(name), log);
+        attachments.unpinStale(name -> name.equals(Programs.IOCTL_TP) || name.equals(Programs.SOCKET_ENTER)
+                || SYSCALL_OUTCOME_PROGRAMS.contains(name), log);
         descriptions.put("pinning", pins == null ? "off: enforcement ends when the agent stops"
                 : pins.root() + ": " + attachments.adopted() + " attachments adopted from a previous run, "
                 + attachments.made() + " made now; enforcement stays when the agent stops (agentguard unload removes it)");
@@ -268,6 +291,7 @@ final class KernelHooks implements AutoCloseable {
             }
             if (probe.connectUnix()) {
                 attachToCgroup(Programs.CONNECT_UNIX, fd, root);
+                attachToCgroup(Programs.SENDMSG_UNIX, fd, root);
             }
         } finally {
             Libc.close(fd);   // the links hold their own reference
@@ -302,6 +326,7 @@ final class KernelHooks implements AutoCloseable {
         ensureTracefs();
         attach(Programs.IOCTL_TP);
         ioctlAttached = true;
+        attachPacketSocketTracepoint("sys_enter_ioctl is attached");
         descriptions.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl (LSM refused: " + probe.lsmReason() + ")");
         if (settings.syscallOutcomes() == SyscallOutcomes.AUTO) {
             attachSyscallOutcomes("auto: the ioctl tracepoint already puts syscalls on the slow path");
@@ -319,7 +344,34 @@ final class KernelHooks implements AutoCloseable {
         }
         syscallOutcomesAttached = true;
         config.syscallOutcomes(true);
+        attachPacketSocketTracepoint("the syscall outcome tracepoints are attached");
         descriptions.put("syscall-outcomes", "sys_exit_connect, sys_enter/exit_execve(at) (" + why + ")");
+    }
+
+    /**
+     * Packet sockets without LSM: sys_enter_socket, but only once another syscall tracepoint
+     * has put every task on the slow path anyway (one more program on socket() calls only).
+     */
+    private synchronized void attachPacketSocketTracepoint(String why) {
+        if (probe.lsm() || socketTracepointAttached) {
+            return;
+        }
+        ensureTracefs();
+        attach(Programs.SOCKET_ENTER);
+        socketTracepointAttached = true;
+        descriptions.put("packet-sockets", "tracepoint/syscalls/sys_enter_socket (" + why + "): a denied creator is"
+                + " killed before socket() returns; LSM refused: " + probe.lsmReason());
+    }
+
+    /** The unix listener iterator's link (made on first use; not pinned), or null where the kernel has none. */
+    synchronized BpfLink unixListeners() {
+        if (!probe.unixIterator() || !probe.connectUnix()) {
+            return null;
+        }
+        if (unixListeners == null) {
+            unixListeners = object.program(Programs.UNIX_LISTENERS).attach();
+        }
+        return unixListeners;
     }
 
     /** libbpf finds tracepoint ids in tracefs; mount it where the kernel expects it. */

@@ -344,6 +344,7 @@ public final class Demo {
             case CONNECT -> e.getConnect().getVerdict();
             case GPU -> e.getGpu().hasOpen() ? e.getGpu().getOpen().getVerdict() : e.getGpu().getIoctl().getVerdict();
             case TAMPER -> e.getTamper().getVerdict();
+            case SOCKET -> e.getSocket().getVerdict();
             default -> Verdict.VERDICT_UNSPECIFIED;
         };
         return v == Verdict.VERDICT_DENIED;

@@ -176,7 +176,9 @@ public final class PolicyMaps {
         int flags = (p.enforce() ? AG_POLICY_ENFORCE : 0) | (pol.egressDefaultDeny() ? AG_POLICY_EGRESS_DEFAULT_DENY : 0)
                 | (pol.computeAllowed() ? AG_POLICY_COMPUTE_ALLOWED : 0) | (pol.gpuAll() ? AG_POLICY_GPU_ALL : 0)
                 | (pol.execDenyFileless() ? AG_POLICY_EXEC_DENY_FILELESS : 0)
-                | (pol.execDenyLoader() ? AG_POLICY_EXEC_DENY_LOADER : 0);
+                | (pol.execDenyLoader() ? AG_POLICY_EXEC_DENY_LOADER : 0)
+                | (pol.rawSocketsAllowed() ? AG_POLICY_RAW_SOCKETS_ALLOWED : 0)
+                | (pol.unixOutsideDeny() ? AG_POLICY_UNIX_OUTSIDE_DENY : 0);
         MemorySegment key = arena.allocate(4, 4);
         key.set(JAVA_INT, 0, slot);
         MemorySegment value = arena.allocate(KernelAbi.Policy.SIZEOF, 8);

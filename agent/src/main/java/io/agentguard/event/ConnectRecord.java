@@ -35,6 +35,13 @@ public final class ConnectRecord extends RecordFlyweight<ConnectRecord> {
                 : Long.reverseBytes(i64(Connect.ADDR + 8));
     }
 
+    /** Unix: the listener's owner is outside the agent cgroups (the peer fields are set). */
+    public boolean unixOutside() { return (flags() & AG_CONNECT_UNIX_OUTSIDE) != 0; }
+    public int peerPid() { return i32(Connect.PEER_PID); }
+    public int peerUid() { return i32(Connect.PEER_UID); }
+    public long peerCgroupId() { return i64(Connect.PEER_CGROUP_ID); }
+    public String peerComm() { return cString(Connect.PEER_COMM, AG_COMM_LEN); }
+
     public int unixPathLength() { return Math.min(i32(Connect.UNIX_PATH_LEN), AG_UNIX_PATH_MAX); }
     public byte[] unixPath() { return bytes(Connect.UNIX_PATH, Math.max(0, unixPathLength())); }
 
@@ -72,7 +79,13 @@ public final class ConnectRecord extends RecordFlyweight<ConnectRecord> {
         putU16(Connect.PROTOCOL, c.getProtocol());
         putU16(Connect.PORT, c.getPort());
         putI32(Connect.VERDICT, Verdicts.toKernel(c.getVerdict()));
-        putI32(Connect.FLAGS, c.getSendmsg() ? AG_CONNECT_SENDMSG : 0);
+        // an owner found after the connect was not in the kernel's map: no flag in the record
+        boolean outside = c.hasUnixOutsideOwner() && !c.getUnixOutsideOwner().getFoundAfter();
+        putI32(Connect.FLAGS, (c.getSendmsg() ? AG_CONNECT_SENDMSG : 0) | (outside ? AG_CONNECT_UNIX_OUTSIDE : 0));
+        putI32(Connect.PEER_PID, outside ? c.getUnixOutsideOwner().getPid() : 0);
+        putI32(Connect.PEER_UID, outside ? c.getUnixOutsideOwner().getUid() : 0);
+        putI64(Connect.PEER_CGROUP_ID, outside ? c.getUnixOutsideOwner().getCgroupId() : 0);
+        putString(Connect.PEER_COMM, outside ? c.getUnixOutsideOwner().getComm() : "", AG_COMM_LEN);
         if (family == AG_AF_UNIX) {
             String path = c.getUnixPath();
             byte[] raw = (path.startsWith("@") ? "\0" + path.substring(1) : path).getBytes(StandardCharsets.UTF_8);

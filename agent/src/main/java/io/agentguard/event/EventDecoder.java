@@ -6,6 +6,8 @@ import io.agentguard.net.IpAddresses;
 import io.agentguard.proto.v1.AddressFamily;
 import io.agentguard.proto.v1.ConnectEvent;
 import io.agentguard.proto.v1.ConnectOutcome;
+import io.agentguard.proto.v1.SocketEvent;
+import io.agentguard.proto.v1.UnixOwner;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.ExecEvent;
 import io.agentguard.proto.v1.ExitEvent;
@@ -75,6 +77,12 @@ public final class EventDecoder {
                     r.gpuIoctl.major(), r.gpuIoctl.minor()).setIoctl(r.nvidia().toProto(GpuIoctl.newBuilder()))).build(), emit);
             case AG_REC_TAMPER -> send(onTamper(r.tamper, exe, cmdline), emit);
             case AG_REC_SCOPE -> send(onScope(r.scope, exe, cmdline), emit);
+            case AG_REC_SOCKET -> send(base(r.socket, exe, cmdline).setSocket(SocketEvent.newBuilder()
+                    .setFamily(SocketRecord.familyToProto(r.socket.family()))
+                    .setSocketType(SocketRecord.typeToProto(r.socket.sockType()))
+                    .setProtocol(r.socket.protocol())
+                    .setVerdict(Verdicts.toProto(r.socket.verdict()))
+                    .setHook(SocketRecord.hookToProto(r.socket.hook()))).build(), emit);
             default -> throw new IllegalArgumentException("record type " + r.type());
         };
     }
@@ -164,7 +172,18 @@ public final class EventDecoder {
                     .setAddress(IpAddresses.format(r.address())).setPort(r.port());
             case AG_AF_INET6 -> c.setFamily(AddressFamily.ADDRESS_FAMILY_INET6)
                     .setAddress(IpAddresses.format(r.address())).setPort(r.port());
-            case AG_AF_UNIX -> c.setFamily(AddressFamily.ADDRESS_FAMILY_UNIX).setUnixPath(r.unixPathText());
+            case AG_AF_UNIX -> {
+                c.setFamily(AddressFamily.ADDRESS_FAMILY_UNIX).setUnixPath(r.unixPathText());
+                if (r.unixOutside()) {
+                    UnixOwner.Builder owner = UnixOwner.newBuilder().setPid(r.peerPid()).setUid(r.peerUid())
+                            .setComm(r.peerComm()).setCgroupId(r.peerCgroupId());
+                    String path = cgroupPaths.apply(r.peerCgroupId());
+                    if (path != null) {
+                        owner.setCgroupPath(path);
+                    }
+                    c.setUnixOutsideOwner(owner);
+                }
+            }
             default -> c.setFamily(AddressFamily.ADDRESS_FAMILY_UNSPECIFIED);
         }
         c.setSendmsg(r.sendmsg());

@@ -29,6 +29,7 @@ public final class Records {
         sizes(AG_REC_GPU_IOCTL, KernelAbi.GpuIoctl.SIZEOF, KernelAbi.GpuIoctl.SIZEOF);
         sizes(AG_REC_TAMPER, KernelAbi.Tamper.SIZEOF, KernelAbi.Tamper.SIZEOF);
         sizes(AG_REC_SCOPE, KernelAbi.Scope.SIZEOF, KernelAbi.Scope.SIZEOF);
+        sizes(AG_REC_SOCKET, KernelAbi.Socket.SIZEOF, KernelAbi.Socket.SIZEOF);
     }
 
     private static void sizes(int type, long min, long max) {
@@ -46,6 +47,7 @@ public final class Records {
     public final GpuIoctlRecord gpuIoctl = new GpuIoctlRecord();
     public final TamperRecord tamper = new TamperRecord();
     public final ScopeRecord scope = new ScopeRecord();
+    public final SocketRecord socket = new SocketRecord();
     private final NvidiaIoctlDecoder nvidia = new NvidiaIoctlDecoder();
     private boolean nvidiaDecoded;
     private int type;
@@ -76,6 +78,7 @@ public final class Records {
             case AG_REC_GPU_OPEN -> gpuOpen.wrap(data, offset);
             case AG_REC_GPU_IOCTL -> gpuIoctl.wrap(data, offset);
             case AG_REC_TAMPER -> tamper.wrap(data, offset);
+            case AG_REC_SOCKET -> socket.wrap(data, offset);
             default -> scope.wrap(data, offset);
         }
         type = t;
@@ -110,6 +113,7 @@ public final class Records {
             case GPU -> e.getGpu().hasOpen() ? gpuOpen.wrap(data, offset).write(e) : gpuIoctl.wrap(data, offset).write(e);
             case TAMPER -> tamper.wrap(data, offset).write(e);
             case SCOPE -> scope.wrap(data, offset).write(e);
+            case SOCKET -> socket.wrap(data, offset).write(e);
             default -> throw new IllegalArgumentException("no kernel record for an event of kind " + e.getKindCase());
         };
         wrap(data, offset, length);

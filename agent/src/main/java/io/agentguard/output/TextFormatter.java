@@ -84,6 +84,11 @@ public final class TextFormatter {
                 if (c.getSendmsg()) {
                     sb.append(" sendto");
                 }
+                if (c.hasUnixOutsideOwner()) {
+                    var o = c.getUnixOutsideOwner();
+                    sb.append(" OUTSIDE-OWNER ").append(o.getComm()).append('[').append(o.getPid()).append("] uid=")
+                            .append(o.getUid()).append(" cgroup=").append(o.getCgroupPath());
+                }
                 verdict(c.getVerdict(), sb);
             }
             case GPU -> {
@@ -118,6 +123,13 @@ public final class TextFormatter {
                 sb.append("TAMPER ").append(t.getKind().name().replace("TAMPER_KIND_", "").toLowerCase())
                         .append(" ").append(t.getSignalName()).append(" -> agentguard[").append(t.getTargetPid()).append(']');
                 verdict(t.getVerdict(), sb);
+            }
+            case SOCKET -> {
+                var k = e.getSocket();
+                sb.append("socket ").append(k.getFamily().name().replace("ADDRESS_FAMILY_", "").toLowerCase()).append(' ')
+                        .append(k.getSocketType().name().replace("SOCKET_TYPE_", "").toLowerCase())
+                        .append(" protocol=").append(k.getProtocol());
+                verdict(k.getVerdict(), sb);
             }
             case SCOPE -> {
                 var s = e.getScope();

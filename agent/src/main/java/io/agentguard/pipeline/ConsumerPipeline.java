@@ -60,6 +60,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final boolean emitEvents;
     private final Consumer<Violation> violations;
     private final ExecFollowUp execFollowUp;
+    private final Consumer<Event> unixConnects;
     private final BiConsumer<Violation, CompiledRule> actions;
     private final RecentRecords recent;
     private final int evidenceEvents;
@@ -107,6 +108,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.evidenceEvents = b.evidenceEvents;
         this.recent = b.evidenceEvents > 0 ? new RecentRecords(b.evidenceArenaBytes) : null;
         this.reportEvents = b.reportEvents;
+        this.unixConnects = b.unixConnects;
         this.reportEventsPerSecond = b.reportEventsPerSecond;
         this.killer = b.killer;
         this.context = new EventContext(processes, cgroupPaths);
@@ -169,7 +171,10 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         KernelFindings.Finding finding = matchedCount == 0 ? KernelFindings.finding(records) : null;
         boolean report = reportEvents != null && allowReport(nowNs);
         boolean followUp = type == AG_REC_EXEC && execFollowUp != null && execFollowUp.wants(records.exec);
-        if (emitEvents || matchedCount > 0 || finding != null || report || followUp) {
+        // a Unix connect the kernel did not know an outside owner for: the resolver looks for one
+        boolean unixAsk = type == AG_REC_CONNECT && unixConnects != null && records.connect.family() == AG_AF_UNIX
+                && !records.connect.unixOutside() && records.connect.verdict() != AG_VERDICT_DENIED;
+        if (emitEvents || matchedCount > 0 || finding != null || report || followUp || unixAsk) {
             String exe = slot >= 0 ? processes.exe(slot) : null;
             String cmdline = slot >= 0 ? processes.cmdline(slot) : null;
             Event event = decoder.decode(records, emitEvents, exe, cmdline);
@@ -178,6 +183,9 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
             }
             if (followUp) {
                 execFollowUp.accept(event);
+            }
+            if (unixAsk) {
+                unixConnects.accept(event);
             }
             for (int i = 0; i < matchedCount; i++) {
                 Violation v = withPrecedingEvents(violation(matched[i], matchedOutput[i], event, slot), h.pid());
@@ -370,6 +378,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         private int evidenceEvents;
         private long evidenceArenaBytes;
         private Consumer<Event> reportEvents;
+        private Consumer<Event> unixConnects;
         private long reportEventsPerSecond;
         private IntConsumer killer;
 
@@ -405,6 +414,15 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         /** Where successful execs that the daemon judges after they started go (exec file checks). */
         public Builder execFollowUp(ExecFollowUp followUp) {
             this.execFollowUp = followUp;
+            return this;
+        }
+
+        /**
+         * Receives Unix connects of agent tasks whose listener the kernel did not know to be
+         * outside the agent cgroups (must not block: the Unix owner resolver's bounded queue).
+         */
+        public Builder unixConnects(Consumer<Event> sink) {
+            this.unixConnects = sink;
             return this;
         }
 

@@ -107,6 +107,51 @@ public final class KernelFindings {
                     + "of ordinary records.",
             e -> "events lost for " + e.getLoss().getCgroupPath() + ": " + e.getLoss().getRateLimited()
                     + " over its rate limit, " + e.getLoss().getRingFull() + " to a full ring");
+    static final Finding SOCKET_DENIED = new Finding("agentguard: raw socket denied", Priority.PRIORITY_CRITICAL,
+            RuleAction.RULE_ACTION_NONE, List.of("agentguard", "enforcement", "network", "T1095"),
+            "A process in an agent cgroup asked for a socket that egress policy cannot govern (raw IP, ping or packet);"
+                    + " the kernel refused it (or killed the process before socket() returned).",
+            e -> "socket egress policy cannot govern denied: " + socketText(e) + " by " + e.getProcess().getComm()
+                    + " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")");
+    static final Finding SOCKET_WOULD_DENY = new Finding("agentguard: raw socket denied by policy (monitor)",
+            Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "network", "T1095"),
+            "A process in an agent cgroup made a socket that egress policy cannot govern; in monitor mode it got it.",
+            e -> "socket egress policy cannot govern, would have been denied: " + socketText(e) + " by "
+                    + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", cgroup "
+                    + e.getProcess().getCgroupPath() + ")");
+    static final Finding SOCKET_ALLOWED = new Finding("agentguard: raw socket allowed by policy", Priority.PRIORITY_NOTICE,
+            RuleAction.RULE_ACTION_NONE, List.of("agentguard", "network", "T1095"),
+            "A process in an agent cgroup made a socket that egress policy cannot govern; its policy allows raw sockets"
+                    + " (egress.raw_sockets: allow), so its traffic is not checked against the egress policy.",
+            e -> "socket egress policy cannot govern, allowed by egress.raw_sockets: " + socketText(e) + " by "
+                    + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", cgroup "
+                    + e.getProcess().getCgroupPath() + ")");
+    static final Finding UNIX_OUTSIDE_DENIED = new Finding("agentguard: unix connect outside the agent cgroups denied",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "enforcement", "network", "T1090"),
+            "A process in an agent cgroup connected to a Unix socket owned by a process outside the agent cgroups"
+                    + " (a possible proxy around the egress policy); egress.unix_outside: deny refused it.",
+            e -> "unix connect to an outside owner denied: " + unixText(e));
+    /** Also raised off the consumer thread, when the owner is found after the connect. */
+    public static final Finding UNIX_OUTSIDE = new Finding("agentguard: unix connect outside the agent cgroups",
+            Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "network", "T1090"),
+            "A process in an agent cgroup connected to a Unix socket owned by a process outside the agent cgroups:"
+                    + " that process may carry traffic the egress policy denies.",
+            e -> "unix connect to an outside owner: " + unixText(e));
+
+    private static String socketText(Event e) {
+        var s = e.getSocket();
+        return s.getFamily().name().replace("ADDRESS_FAMILY_", "").toLowerCase() + " "
+                + s.getSocketType().name().replace("SOCKET_TYPE_", "").toLowerCase() + " protocol " + s.getProtocol();
+    }
+
+    private static String unixText(Event e) {
+        var c = e.getConnect();
+        var o = c.getUnixOutsideOwner();
+        return c.getUnixPath() + " by " + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", cgroup "
+                + e.getProcess().getCgroupPath() + "), listener " + o.getComm() + " (pid " + o.getPid() + ", uid "
+                + o.getUid() + ", cgroup " + (o.getCgroupPath().isEmpty() ? "id " + o.getCgroupId() : o.getCgroupPath())
+                + ")" + (o.getFoundAfter() ? ", found after the connect" : "");
+    }
 
     private KernelFindings() {
     }
@@ -124,6 +169,14 @@ public final class KernelFindings {
                 case AG_VERDICT_WOULD_BLOCK -> LEFT_SCOPE_FOLLOWED;
                 default -> null;   // moved out by the host: released, an event
             };
+            // every such socket is a finding, allowed ones included: their traffic escapes the egress policy
+            case AG_REC_SOCKET -> switch (records.socket.verdict()) {
+                case AG_VERDICT_DENIED -> SOCKET_DENIED;
+                case AG_VERDICT_WOULD_BLOCK -> SOCKET_WOULD_DENY;
+                default -> SOCKET_ALLOWED;
+            };
+            case AG_REC_CONNECT -> !records.connect.unixOutside() ? null
+                    : records.connect.verdict() == AG_VERDICT_DENIED ? UNIX_OUTSIDE_DENIED : UNIX_OUTSIDE;
             default -> null;
         };
     }

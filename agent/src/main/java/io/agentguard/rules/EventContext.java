@@ -96,7 +96,8 @@ public final class EventContext {
             case PROC_GPU_COMPUTE, PROC_GPU_MEM_BYTES, PROC_CGROUP -> slot >= 0 || f == Field.PROC_CGROUP;
             case PROC_DISTINCT_DESTS -> slot >= 0;
             case CONN_ADDR, CONN_PORT -> records.connect.family() != AG_AF_UNIX;
-            case CONN_UNIX_PATH -> records.connect.family() == AG_AF_UNIX;
+            case CONN_UNIX_PATH, CONN_UNIX_OUTSIDE -> records.connect.family() == AG_AF_UNIX;
+            case CONN_PEER_PID, CONN_PEER_UID, CONN_PEER_COMM -> records.connect.unixOutside();
             case GPU_INDEX -> role() == AG_DEV_GPU;
             case GPU_CLASS, GPU_CLASS_KIND, GPU_COMPUTE -> nvidia.hasClass();
             case GPU_ALLOC_BYTES -> nvidia.hasAllocBytes() && nvidia.allocBytes() >= 0;
@@ -129,6 +130,19 @@ public final class EventContext {
             };
             case CONN_UNIX_PATH -> unixPath();
             case EXEC_DEV -> (records.exec.dev() >>> 20) + ":" + (records.exec.dev() & 0xfffff);
+            case CONN_PEER_COMM -> records.connect.peerComm();
+            case SOCKET_FAMILY -> switch (records.socket.family()) {
+                case AG_AF_INET -> "inet";
+                case AG_AF_INET6 -> "inet6";
+                case AG_AF_PACKET -> "packet";
+                default -> "other";
+            };
+            case SOCKET_TYPE -> switch (records.socket.sockType()) {
+                case AG_SOCK_RAW -> "raw";
+                case AG_SOCK_DGRAM -> "dgram";
+                case AG_SOCK_PACKET -> "packet";
+                default -> "other";
+            };
             case GPU_DEVICE -> role() < DEVICE_NAMES.length ? DEVICE_NAMES[role()] : "";
             case GPU_OP -> type == AG_REC_GPU_OPEN ? "open" : nvidia.name();
             case GPU_CLASS_KIND -> CLASS_KIND_NAMES[nvidia.classKind().getNumber()];
@@ -151,6 +165,9 @@ public final class EventContext {
             case EXIT_CODE -> records.exit.signal() == 0 ? records.exit.exitCode() : 0;
             case EXIT_SIGNAL -> records.exit.signal();
             case CONN_PORT -> records.connect.port();
+            case CONN_PEER_PID -> records.connect.peerPid();
+            case CONN_PEER_UID -> records.connect.peerUid();
+            case SOCKET_PROTOCOL -> records.socket.protocol();
             case GPU_INDEX -> type == AG_REC_GPU_OPEN ? records.gpuOpen.index() : records.gpuIoctl.index();
             case GPU_CLASS -> nvidia.allocClass();
             case GPU_ALLOC_BYTES -> nvidia.allocBytes();
@@ -166,6 +183,7 @@ public final class EventContext {
             case EXEC_FAILED -> records.exec.failed();
             case EXEC_FILELESS -> records.exec.fileless() && !records.exec.failed();
             case EXEC_LOADER -> records.exec.loader();
+            case CONN_UNIX_OUTSIDE -> records.connect.unixOutside();
             case GPU_COMPUTE -> nvidia.computeContext();
             default -> throw new IllegalArgumentException(f + " is not a bool field");
         };

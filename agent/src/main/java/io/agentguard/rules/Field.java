@@ -46,6 +46,14 @@ public enum Field {
     CONN_PORT("conn.port", Type.INT, Mask.bit(AG_REC_CONNECT)),
     CONN_PROTO("conn.proto", Type.STRING, Mask.bit(AG_REC_CONNECT)),
     CONN_UNIX_PATH("conn.unix_path", Type.STRING, Mask.bit(AG_REC_CONNECT)),
+    /** The Unix socket's listener is outside the agent cgroups, as the kernel knew at the connect. */
+    CONN_UNIX_OUTSIDE("conn.unix_outside", Type.BOOL, Mask.bit(AG_REC_CONNECT)),
+    CONN_PEER_PID("conn.peer_pid", Type.INT, Mask.bit(AG_REC_CONNECT)),
+    CONN_PEER_UID("conn.peer_uid", Type.INT, Mask.bit(AG_REC_CONNECT)),
+    CONN_PEER_COMM("conn.peer_comm", Type.STRING, Mask.bit(AG_REC_CONNECT)),
+    SOCKET_FAMILY("socket.family", Type.STRING, Mask.bit(AG_REC_SOCKET)),
+    SOCKET_TYPE("socket.type", Type.STRING, Mask.bit(AG_REC_SOCKET)),
+    SOCKET_PROTOCOL("socket.protocol", Type.INT, Mask.bit(AG_REC_SOCKET)),
     GPU_DEVICE("gpu.device", Type.STRING, Mask.bit(AG_REC_GPU_OPEN) | Mask.bit(AG_REC_GPU_IOCTL)),
     GPU_INDEX("gpu.index", Type.INT, Mask.bit(AG_REC_GPU_OPEN) | Mask.bit(AG_REC_GPU_IOCTL)),
     GPU_OP("gpu.op", Type.STRING, Mask.bit(AG_REC_GPU_OPEN) | Mask.bit(AG_REC_GPU_IOCTL)),
@@ -87,7 +95,7 @@ public enum Field {
     /** Bit masks of record types (a holder: enum constants cannot use the enum's own statics). */
     private static final class Mask {
         static final int ALL = (1 << AG_REC_EXEC) | (1 << AG_REC_FORK) | (1 << AG_REC_EXIT) | (1 << AG_REC_CONNECT)
-                | (1 << AG_REC_GPU_OPEN) | (1 << AG_REC_GPU_IOCTL);
+                | (1 << AG_REC_GPU_OPEN) | (1 << AG_REC_GPU_IOCTL) | (1 << AG_REC_SOCKET);
 
         static int bit(int type) {
             return 1 << type;
@@ -116,7 +124,8 @@ public enum Field {
     }
 
     /** Event type names as evt.type compares them; index = record type. */
-    public static final String[] EVENT_TYPE_NAMES = {null, "exec", "fork", "exit", "connect", null, "gpu_open", "gpu_ioctl"};
+    public static final String[] EVENT_TYPE_NAMES = {null, "exec", "fork", "exit", "connect", null, "gpu_open", "gpu_ioctl",
+            null, null, null, "socket"};
 
     static int eventType(String name) {
         for (int t = 1; t < EVENT_TYPE_NAMES.length; t++) {

@@ -193,4 +193,28 @@ class AgentConfigLoaderTest {
                 + "    exec: {deny_loader: sometimes}\n"))
                 .hasMessageContaining("exec.deny_loader");
     }
+
+    @Test
+    void sideDoorKeysParseInheritAndDefaultToTheSafeSide() {
+        AgentConfig c = AgentConfigLoader.parse("a.yaml", """
+                agent_cgroups: [x]
+                policies:
+                  default:
+                    egress: {default: allow, raw_sockets: allow, unix_outside: deny}
+                  cgroups:
+                    - cgroup: x/inherits
+                    - cgroup: x/own-egress
+                      egress: {default: deny}
+                """);
+        assertThat(c.defaultPolicy().rawSocketsAllowed()).isTrue();
+        assertThat(c.defaultPolicy().unixOutsideDeny()).isTrue();
+        assertThat(c.cgroupPolicies().get(0).rawSocketsAllowed()).isTrue();      // no egress section: the default's
+        assertThat(c.cgroupPolicies().get(0).unixOutsideDeny()).isTrue();
+        assertThat(c.cgroupPolicies().get(1).rawSocketsAllowed()).isFalse();     // an egress section without them
+        assertThat(c.cgroupPolicies().get(1).unixOutsideDeny()).isFalse();
+        assertThat(AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\n").defaultPolicy().rawSocketsAllowed()).isFalse();
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml",
+                "agent_cgroups: [x]\npolicies:\n  default:\n    egress: {raw_sockets: yes}\n"))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("a.yaml:4:27: egress.raw_sockets");
+    }
 }

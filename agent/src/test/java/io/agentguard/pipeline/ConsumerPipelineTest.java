@@ -119,6 +119,58 @@ class ConsumerPipelineTest {
     }
 
     @Test
+    void everyRawSocketIsAViolationDeniedOrAllowed() {
+        header(AG_REC_SOCKET, Socket.SIZEOF);
+        buf.set(JAVA_SHORT_UNALIGNED, Socket.FAMILY, (short) AG_AF_INET);
+        buf.set(JAVA_SHORT_UNALIGNED, Socket.TYPE, (short) AG_SOCK_RAW);
+        buf.set(JAVA_SHORT_UNALIGNED, Socket.PROTOCOL, (short) 255);
+        buf.set(JAVA_SHORT_UNALIGNED, Socket.HOOK, (short) AG_SOCKET_HOOK_SOCK_CREATE);
+        for (int verdict : new int[] {AG_VERDICT_DENIED, AG_VERDICT_WOULD_BLOCK, AG_VERDICT_ALLOWED}) {
+            buf.set(JAVA_SHORT_UNALIGNED, Socket.VERDICT, (short) verdict);
+            pipeline.onRecord(buf, 0, (int) Socket.SIZEOF);
+        }
+        assertThat(violations).extracting(Violation::getRule).containsExactly("agentguard: raw socket denied",
+                "agentguard: raw socket denied by policy (monitor)", "agentguard: raw socket allowed by policy");
+        assertThat(violations.getFirst().getOutput()).contains("inet raw protocol 255").contains("cg/42");
+        assertThat(out).extracting(e -> e.getSocket().getProtocol()).containsExactly(255, 255, 255);
+    }
+
+    @Test
+    void aUnixConnectToAnOutsideOwnerIsAViolationAndOthersGoToTheResolver() {
+        List<Event> asked = new ArrayList<>();
+        ConsumerPipeline p = new ConsumerPipeline.Builder(new Classifier(RuleSet.empty()), new ProcessTable(1024,
+                10_000_000_000L)).cgroupPaths(id -> "cg/" + id).violations(violations::add).unixConnects(asked::add).build();
+        header(AG_REC_CONNECT, Connect.SIZEOF);
+        buf.set(JAVA_SHORT_UNALIGNED, Connect.FAMILY, (short) AG_AF_UNIX);
+        buf.setString(Connect.UNIX_PATH, "/run/proxy.sock");
+        buf.set(JAVA_INT_UNALIGNED, Connect.UNIX_PATH_LEN, 15);
+        buf.set(JAVA_INT_UNALIGNED, Connect.FLAGS, AG_CONNECT_UNIX_OUTSIDE);
+        buf.set(JAVA_INT_UNALIGNED, Connect.PEER_PID, 4242);
+        buf.set(JAVA_INT_UNALIGNED, Connect.PEER_UID, 1000);
+        buf.set(JAVA_LONG_UNALIGNED, Connect.PEER_CGROUP_ID, 77);
+        buf.setString(Connect.PEER_COMM, "socat");
+        buf.set(JAVA_INT_UNALIGNED, Connect.VERDICT, AG_VERDICT_DENIED);
+        p.onRecord(buf, 0, (int) Connect.SIZEOF);
+        buf.set(JAVA_INT_UNALIGNED, Connect.FLAGS, 0);               // not known to the kernel
+        buf.set(JAVA_INT_UNALIGNED, Connect.VERDICT, AG_VERDICT_ALLOWED);
+        p.onRecord(buf, 0, (int) Connect.SIZEOF);
+
+        assertThat(violations).singleElement().satisfies(v -> {
+            assertThat(v.getRule()).isEqualTo("agentguard: unix connect outside the agent cgroups denied");
+            var owner = v.getEvidence(0).getConnect().getUnixOutsideOwner();
+            assertThat(owner.getPid()).isEqualTo(4242);
+            assertThat(owner.getUid()).isEqualTo(1000);
+            assertThat(owner.getComm()).isEqualTo("socat");
+            assertThat(owner.getCgroupPath()).isEqualTo("cg/77");
+            assertThat(v.getOutput()).contains("/run/proxy.sock").contains("socat (pid 4242, uid 1000, cgroup cg/77)");
+        });
+        assertThat(asked).singleElement().satisfies(e -> {
+            assertThat(e.getConnect().getUnixPath()).isEqualTo("/run/proxy.sock");
+            assertThat(e.getConnect().hasUnixOutsideOwner()).isFalse();
+        });
+    }
+
+    @Test
     void tcpConnectWithoutOutcomeIsEmittedInProgressAfterTimeout() {
         header(AG_REC_CONNECT, Connect.SIZEOF);
         buf.set(JAVA_SHORT_UNALIGNED, Connect.FAMILY, (short) AG_AF_INET);

@@ -8,6 +8,9 @@ import io.agentguard.proto.v1.ExecEvent;
 import io.agentguard.proto.v1.GpuEvent;
 import io.agentguard.proto.v1.GpuIoctl;
 import io.agentguard.proto.v1.ProcessInfo;
+import io.agentguard.proto.v1.SocketEvent;
+import io.agentguard.proto.v1.SocketType;
+import io.agentguard.proto.v1.UnixOwner;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -146,6 +149,28 @@ class RuleCompilerTest {
         assertThat(r.eventTypes()).isEqualTo(1 << AG_REC_EXEC);
         assertThat(set.forType(AG_REC_CONNECT)).isEmpty();
         assertThat(set.forType(AG_REC_EXEC)).containsExactly(r);
+    }
+
+    @Test
+    void socketAndUnixOwnerFieldsReadTheirRecords() {
+        RuleTestSupport t = new RuleTestSupport();
+        EventContext raw = t.at(Event.newBuilder().setMonotonicNs(1).setProcess(ProcessInfo.newBuilder().setPid(800))
+                .setSocket(SocketEvent.newBuilder().setFamily(AddressFamily.ADDRESS_FAMILY_INET)
+                        .setSocketType(SocketType.SOCKET_TYPE_RAW).setProtocol(255)).build(), -1);
+        assertThat(RuleTestSupport.condition("evt.type = socket and socket.family = inet and socket.type = raw"
+                + " and socket.protocol = 255").test(raw)).isTrue();
+        assertThat(RuleTestSupport.condition("conn.unix_outside").test(raw)).isFalse();
+
+        EventContext unix = t.at(Event.newBuilder().setMonotonicNs(1).setProcess(ProcessInfo.newBuilder().setPid(801))
+                .setConnect(ConnectEvent.newBuilder().setFamily(AddressFamily.ADDRESS_FAMILY_UNIX).setUnixPath("/run/p.sock")
+                        .setUnixOutsideOwner(UnixOwner.newBuilder().setPid(42).setUid(1000).setComm("socat"))).build(), -1);
+        assertThat(RuleTestSupport.condition("conn.unix_outside and conn.peer_pid = 42 and conn.peer_uid = 1000"
+                + " and conn.peer_comm = socat").test(unix)).isTrue();
+        EventContext inside = t.at(Event.newBuilder().setMonotonicNs(1).setProcess(ProcessInfo.newBuilder().setPid(802))
+                .setConnect(ConnectEvent.newBuilder().setFamily(AddressFamily.ADDRESS_FAMILY_UNIX).setUnixPath("/run/p.sock"))
+                .build(), -1);
+        assertThat(RuleTestSupport.condition("conn.unix_outside").test(inside)).isFalse();
+        assertThat(RuleTestSupport.condition("conn.peer_pid = 0").test(inside)).isFalse();   // no value: no match
     }
 
     @Test
