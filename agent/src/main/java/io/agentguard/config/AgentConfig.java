@@ -38,6 +38,7 @@ import java.util.List;
  * @param report                where and how violations (and events) are reported; null = not
  * @param runtimeDir            lock file and the root-only status socket
  * @param metricsListen         HOST:PORT of the Prometheus endpoint; "" = off
+ * @param verifyIntervalMs      how often the daemon checks its links, pins and maps against the kernel; 0 = never
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -68,7 +69,8 @@ public record AgentConfig(
         Report report,
         String runtimeDir,
         String metricsListen,
-        int wakeupDelayMs) {
+        int wakeupDelayMs,
+        long verifyIntervalMs) {
 
     /** The report section: collectors, TLS, spool. */
     public record Report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert, String key,
@@ -121,6 +123,7 @@ public record AgentConfig(
         private Report report;
         private String runtimeDir;
         private String metricsListen;
+        private long verifyIntervalMs = 2000;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -152,6 +155,7 @@ public record AgentConfig(
             report = c.report;
             runtimeDir = c.runtimeDir;
             metricsListen = c.metricsListen;
+            verifyIntervalMs = c.verifyIntervalMs;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -183,13 +187,15 @@ public record AgentConfig(
         public Builder report(Report v) { report = v; return this; }
         public Builder runtimeDir(String v) { runtimeDir = v; return this; }
         public Builder metricsListen(String v) { metricsListen = v; return this; }
+        public Builder verifyIntervalMs(long v) { verifyIntervalMs = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
                     ringBufferBytes, gpuStandins, deviceRescanMs, connectOutcomeTimeoutMs, statsIntervalMs,
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
-                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs);
+                    blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
+                    verifyIntervalMs);
         }
     }
 }
