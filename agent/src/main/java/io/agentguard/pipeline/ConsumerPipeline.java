@@ -159,8 +159,9 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         context.set(records, slot, nowNs, processDests, cgroupDests);
         matchedCount = 0;
         classifier.classify(context, this);
+        KernelFindings.Finding finding = matchedCount == 0 ? KernelFindings.finding(records) : null;
         boolean report = reportEvents != null && allowReport(nowNs);
-        if (emitEvents || matchedCount > 0 || report) {
+        if (emitEvents || matchedCount > 0 || finding != null || report) {
             String exe = slot >= 0 ? processes.exe(slot) : null;
             String cmdline = slot >= 0 ? processes.cmdline(slot) : null;
             Event event = decoder.decode(records, emitEvents, exe, cmdline);
@@ -175,6 +176,11 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 }
                 matched[i] = null;
                 matchedOutput[i] = null;
+            }
+            if (finding != null) {
+                violationCount++;
+                violations.accept(withPrecedingEvents(withAncestry(KernelFindings.violation(finding, event), slot).build(),
+                        h.pid()));
             }
         }
         if (type == AG_REC_FORK) {
@@ -261,6 +267,10 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 .setCgroupPath(evidence.getProcess().getCgroupPath())
                 .addEvidence(evidence)
                 .setRuleSource(rule.position().toString());
+        return withAncestry(v, slot).build();
+    }
+
+    private Violation.Builder withAncestry(Violation.Builder v, int slot) {
         if (slot >= 0) {
             for (int s : processes.ancestors(slot)) {
                 ProcessInfo.Builder p = ProcessInfo.newBuilder().setPid(processes.pid(s)).setPpid(processes.ppid(s))
@@ -281,7 +291,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 v.addAncestry(p);
             }
         }
-        return v.build();
+        return v;
     }
 
     /** Emits TCP connects whose outcome did not come in time. nowNs: CLOCK_MONOTONIC. */

@@ -5,6 +5,7 @@ import io.agentguard.abi.KernelAbi.Exec;
 import io.agentguard.abi.KernelAbi.Fork;
 import io.agentguard.abi.KernelAbi.GpuIoctl;
 import io.agentguard.abi.KernelAbi.Header;
+import io.agentguard.abi.KernelAbi.Tamper;
 import io.agentguard.event.NvidiaIoctlDecoder;
 import io.agentguard.event.Records;
 import io.agentguard.process.ProcessTable;
@@ -80,6 +81,41 @@ class ConsumerPipelineTest {
         buf.setString(Exec.ARGS, "abc");
         pipeline.onRecord(buf, 0, (int) Exec.ARGS + 4);
         assertThat(out.getFirst().getExec().getArgsList()).containsExactly("abc");
+    }
+
+    @Test
+    void aKillByTheExecPolicyIsAViolationEvenWithoutARule() {
+        header(AG_REC_EXEC, Exec.ARGS);
+        buf.setString(Exec.FILENAME, "/tmp/xmrig");
+        buf.set(JAVA_SHORT_UNALIGNED, Exec.FILENAME_LEN, (short) 10);
+        buf.set(JAVA_SHORT_UNALIGNED, Exec.FLAGS, (short) AG_EXEC_DENIED);
+        pipeline.onRecord(buf, 0, (int) Exec.ARGS);
+        buf.set(JAVA_SHORT_UNALIGNED, Exec.FLAGS, (short) 0);   // an allowed exec makes none
+        pipeline.onRecord(buf, 0, (int) Exec.ARGS);
+
+        assertThat(violations).hasSize(1);
+        Violation v = violations.getFirst();
+        assertThat(v.getRule()).isEqualTo("agentguard: exec killed by policy");
+        assertThat(v.getRuleSource()).isEqualTo(KernelFindings.SOURCE);
+        assertThat(v.getOutput()).contains("/tmp/xmrig").contains("cg/42");
+        assertThat(v.getEvidence(0).getExec().getFilename()).isEqualTo("/tmp/xmrig");
+        pipeline.publishCounters();
+        assertThat(pipeline.counters().violations()).isEqualTo(1);
+    }
+
+    @Test
+    void aTamperRecordIsAViolationWhetherStoppedOrOnlySeen() {
+        header(AG_REC_TAMPER, Tamper.SIZEOF);
+        buf.set(JAVA_INT_UNALIGNED, Tamper.SIGNAL, 19);
+        buf.set(JAVA_SHORT_UNALIGNED, Tamper.KIND, (short) AG_TAMPER_SIGNAL);
+        buf.set(JAVA_SHORT_UNALIGNED, Tamper.VERDICT, (short) AG_VERDICT_DENIED);
+        pipeline.onRecord(buf, 0, (int) Tamper.SIZEOF);
+        buf.set(JAVA_SHORT_UNALIGNED, Tamper.VERDICT, (short) AG_VERDICT_WOULD_BLOCK);
+        pipeline.onRecord(buf, 0, (int) Tamper.SIZEOF);
+
+        assertThat(violations).extracting(Violation::getRule).containsExactly(
+                "agentguard: tampering with the agent stopped", "agentguard: tampering with the agent");
+        assertThat(violations.getFirst().getOutput()).contains("SIGSTOP");
     }
 
     @Test
