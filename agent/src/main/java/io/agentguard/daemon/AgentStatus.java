@@ -121,7 +121,8 @@ final class AgentStatus {
                 .setFailedRecordsTotal(s.failed())
                 .setViolationsTotal(s.violations())
                 .setProcesses(s.processes())
-                .setConsumerLagBytes(agent.consumerLagBytes());
+                .setConsumerLagBytes(agent.consumerLagBytes())
+                .setKernelState(agent.stateVerifier().status());
         for (AgentCgroups.Root r : agent.cgroups().roots()) {
             b.addAgentCgroups(CgroupStatus.newBuilder().setPath(r.relativePath()).setId(r.id())
                     .setProcesses(countProcesses(r.directory())));

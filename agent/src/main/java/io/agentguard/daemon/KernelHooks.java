@@ -448,6 +448,11 @@ final class KernelHooks implements AutoCloseable {
         return config;
     }
 
+    /** Adds a line to what start-up and status say about the kernel side. */
+    void describe(String capability, String how) {
+        descriptions.put(capability, how);
+    }
+
     /** Capability -> the hook chosen for it and why, in start-up order. */
     public Map<String, String> descriptions() {
         synchronized (descriptions) {
