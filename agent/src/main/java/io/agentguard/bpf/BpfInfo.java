@@ -73,11 +73,14 @@ public final class BpfInfo {
     public record Map(int id, int type, int keySize, int valueSize, String name) {
     }
 
-    /** Which kind of BPF object an fd is: "bpf-link", "bpf-map", "bpf-prog", or what else it is. */
+    /**
+     * Which kind of BPF object an fd is: "bpf-link", "bpf-map", "bpf-prog", or what else it is.
+     * (The kernel names a link's inode "bpf_link" when it is made, "bpf-link" when opened from a pin.)
+     */
     public static String kind(int fd) {
         try {
             String target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
-            return target.startsWith("anon_inode:") ? target.substring("anon_inode:".length()) : target;
+            return target.startsWith("anon_inode:") ? target.substring("anon_inode:".length()).replace('_', '-') : target;
         } catch (IOException e) {
             return "unknown";
         }
