@@ -54,6 +54,22 @@ final class Bpftool {
         return Long.parseLong(m.group(1));
     }
 
+    private static final Pattern KEY = Pattern.compile("\"key\":\\[([^\\]]*)\\]");
+
+    /** The keys of a map dump, each as the hex bytes "key hex" takes. */
+    static List<List<String>> keys(String dumpJson) {
+        List<List<String>> keys = new ArrayList<>();
+        Matcher m = KEY.matcher(dumpJson);
+        while (m.find()) {
+            List<String> bytes = new ArrayList<>();
+            for (String b : m.group(1).split(",")) {
+                bytes.add(b.strip().replace("\"", "").replace("0x", ""));
+            }
+            keys.add(bytes);
+        }
+        return keys;
+    }
+
     /** args, then a u64 map key as bpftool wants it: "key hex" and its little-endian bytes. */
     static String[] withKey(long value, String... args) {
         List<String> a = new ArrayList<>(List.of(args));

@@ -102,6 +102,25 @@ class KernelStateKernelTest {
     }
 
     @Test
+    void deletedEgressDenyEntriesAreWrittenBack() throws Exception {
+        Path map = KERNEL.pins().resolve("maps").resolve("ag_egress");
+        List<List<String>> keys = Bpftool.keys(Bpftool.json("map", "dump", "pinned", map.toString()));
+        assertThat(keys).as("the policy's deny entry").isNotEmpty();
+        for (List<String> key : keys) {   // dump and delete: the whole egress policy gone
+            List<String> args = new java.util.ArrayList<>(List.of("map", "delete", "pinned", map.toString(), "key", "hex"));
+            args.addAll(key);
+            Bpftool.run(args.toArray(String[]::new));
+        }
+
+        List<TamperEvent> found = drift("ag_egress", true);
+        assertThat(found).isNotEmpty();
+        assertThat(found.getFirst().getDrift()).startsWith(keys.size() + (keys.size() == 1 ? " entry" : " entries")
+                + " removed (");
+        assertThat(Bpftool.keys(Bpftool.json("map", "dump", "pinned", map.toString()))).isEqualTo(keys);
+        assertThat(connect(KERNEL.newCgroup("egress"))).isEqualTo("EPERM");
+    }
+
+    @Test
     void removedPinsArePinnedAgainToTheSameObjects() throws Exception {
         Map<String, Long> before = pinnedIds();
         assertThat(before).containsKey("links/ag_connect4@" + rootId()).containsKey("maps/ag_scope_roots");
