@@ -121,6 +121,26 @@ class KernelStateKernelTest {
     }
 
     @Test
+    void aZeroedConfigEntryIsWrittenBackNamingTheFieldsThatChanged() throws Exception {
+        Path map = KERNEL.pins().resolve("maps").resolve("ag_config");
+        List<String> args = new java.util.ArrayList<>(List.of("map", "update", "pinned", map.toString(), "key", "0", "0",
+                "0", "0", "value", "hex"));
+        for (long i = 0; i < io.agentguard.abi.KernelAbi.Config.SIZEOF; i++) {
+            args.add("00");   // scope levels 0: nothing is in scope; daemon pid 0: no self-protection
+        }
+        Bpftool.run(args.toArray(String[]::new));
+
+        List<TamperEvent> found = drift("ag_config", true);
+        assertThat(found).isNotEmpty();
+        assertThat(found.getFirst().getDrift()).startsWith("entry changed by someone else (scope_levels, ")
+                .contains("daemon_tgid");
+        Path cg = KERNEL.newCgroup("config");
+        assertThat(connect(cg)).isEqualTo("EPERM");
+        KernelAgentExtension.Run run = KERNEL.runIn(cg, "/bin/true");
+        assertThat(KERNEL.await(e -> e.hasExec() && e.getProcess().getPid() == run.pid(), 1, DEADLINE)).isNotEmpty();
+    }
+
+    @Test
     void removedPinsArePinnedAgainToTheSameObjects() throws Exception {
         Map<String, Long> before = pinnedIds();
         assertThat(before).containsKey("links/ag_connect4@" + rootId()).containsKey("maps/ag_scope_roots");
