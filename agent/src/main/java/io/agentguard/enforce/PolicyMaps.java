@@ -60,8 +60,6 @@ public final class PolicyMaps {
     private final MapImage computeExes;
     private final ConfigFlip flip;
     private int generation;
-    /** The generation not in force may hold a previous run's entries until the first switch clears it. */
-    private boolean clearedPrevious;
     private final List<Written> written = new ArrayList<>();
 
     private record Written(MapImage map, byte[] key) {
@@ -165,12 +163,9 @@ public final class PolicyMaps {
                 MemorySegment.copy(w.key(), 0, key, JAVA_BYTE, 0, w.key().length);
                 w.map().delete(key);
             }
-            if (!clearedPrevious) {
-                // a previous run's entries of the generation now retired (adopted pinned maps) would
-                // come back into force at the next switch: they go now
-                clearGeneration(next ^ 1);
-                clearedPrevious = true;
-            }
+            // and whatever else the retired generation holds (a previous run's entries in adopted maps,
+            // a failed change's): it would come back into force at the next switch
+            clearGeneration(next ^ 1);
         }
     }
 
