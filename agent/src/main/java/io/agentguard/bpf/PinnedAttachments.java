@@ -74,7 +74,12 @@ public final class PinnedAttachments implements AutoCloseable {
         Held h = new Held(name, target, attach);
         if (pins != null && pins.linkPinned(name)) {
             int fd = BpfInfo.pinned(pins.linkPath(name));
-            String problem = fd < 0 ? "its pin cannot be opened (" + Errno.name(-fd) + ")" : check(fd, target, 0);
+            String problem;
+            try {
+                problem = fd < 0 ? "its pin cannot be opened (" + Errno.name(-fd) + ")" : check(fd, target, 0);
+            } catch (BpfException e) {
+                problem = "the kernel cannot describe it: " + e.getMessage();
+            }
             if (problem == null) {
                 h.fd = fd;
                 BpfInfo.Link info = BpfInfo.link(fd);
@@ -90,7 +95,7 @@ public final class PinnedAttachments implements AutoCloseable {
             pins.unpinLink(name);
             make(h);
             adoptionDrift.add(StateDrift.repaired("link", name, "pinned link not adopted: " + problem,
-                    "replaced by a new link" + (pins != null ? ", pinned" : "")));
+                    "replaced by a new link, pinned"));
             return;
         }
         make(h);
