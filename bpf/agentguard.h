@@ -68,7 +68,9 @@ enum ag_record_type {
 	AG_REC_GPU_OPEN       = 6,
 	AG_REC_GPU_IOCTL      = 7,
 	AG_REC_TAMPER         = 8,
-	AG_REC_TYPE_MAX       = 8,
+	/* 9 is kept free */
+	AG_REC_SCOPE          = 10,
+	AG_REC_TYPE_MAX       = 10,
 };
 
 /* Every record starts with this header. Fields describe current at the hook, except
@@ -97,6 +99,21 @@ enum ag_exec_flags {
 	AG_EXEC_FAILED              = 0x8,   /* from sys_exit_execve(at): error holds errno */
 	AG_EXEC_DENIED              = 0x10,  /* exec policy: killed before the program ran */
 	AG_EXEC_WOULD_BLOCK         = 0x20,  /* exec policy, monitor mode */
+	AG_EXEC_UNLINKED            = 0x40,  /* the executed file has no name left: nlink == 0 (memfd, deleted) */
+	AG_EXEC_MEMFD               = 0x80,  /* the executed file is a memfd (memfd_create) */
+	AG_EXEC_BY_FD               = 0x100, /* run through a descriptor: execveat(AT_EMPTY_PATH), fexecve ("/dev/fd/N") */
+	AG_EXEC_LOADER              = 0x200, /* the executed file is a dynamic loader (ld.so) run as the program */
+	AG_EXEC_FILELESS            = 0x140, /* UNLINKED | BY_FD: what exec.deny_fileless denies */
+};
+
+/* Which deny entry decided an exec's DENIED / WOULD_BLOCK (struct ag_exec.match). */
+enum ag_exec_match {
+	AG_EXEC_MATCH_NONE      = 0,
+	AG_EXEC_MATCH_IDENTITY  = 1,   /* ag_exec_deny_exes: (s_dev, i_ino) of the executed file */
+	AG_EXEC_MATCH_NAME      = 2,   /* ag_exec_deny_names: the new program's comm */
+	AG_EXEC_MATCH_PATH      = 3,   /* ag_exec_deny_paths: the filename as passed to execve */
+	AG_EXEC_MATCH_LOADER    = 4,   /* AG_POLICY_EXEC_DENY_LOADER: ld.so run directly */
+	AG_EXEC_MATCH_FILELESS  = 5,   /* AG_POLICY_EXEC_DENY_FILELESS */
 };
 
 struct ag_exec {
@@ -107,6 +124,11 @@ struct ag_exec {
 	__u32 args_total_len;    /* arg_end - arg_start in the new mm */
 	__u16 flags;             /* AG_EXEC_* */
 	__u16 error;             /* errno of a failed exec (AG_EXEC_FAILED) */
+	__u16 match;             /* enum ag_exec_match: the entry behind DENIED / WOULD_BLOCK */
+	__u16 reserved;
+	__u32 nlink;             /* of the executed file (0: memfd or deleted) */
+	__u64 dev;               /* kernel s_dev of the executed file's file system; 0 for a failed exec */
+	__u64 ino;               /* its inode: with dev, what the program is, whatever it was called */
 	char filename[AG_PATH_MAX];
 	char args[AG_ARGS_MAX];  /* only args_len bytes are sent */
 };
@@ -256,6 +278,51 @@ struct ag_tamper {
 	__u32 reserved;
 };
 
+/* ---- scope: a watched task left the agent cgroups (cgroup_attach_task, sched_process_fork) ---- */
+
+enum ag_scope_how {
+	AG_SCOPE_CGROUP_WRITE      = 1,   /* its pid written to another cgroup's cgroup.procs/threads */
+	AG_SCOPE_CLONE_INTO_CGROUP = 2,   /* born outside: clone3(CLONE_INTO_CGROUP) by a watched parent */
+};
+
+enum ag_scope_flags {
+	AG_SCOPE_MOVER_WATCHED  = 0x1,   /* the mover (header) is itself a watched task */
+	AG_SCOPE_KILL_BY_AGENT  = 0x2,   /* the kernel could not signal the task: the agent must kill it */
+};
+
+struct ag_scope {
+	struct ag_header h;       /* the mover: the task itself, its parent, or whoever wrote cgroup.procs */
+	__u64 origin_cgroup_id;   /* the agent cgroup it was watched in */
+	__u64 dest_cgroup_id;     /* where it went */
+	__u32 task_pid;           /* tgid of the task that left */
+	__u32 task_tid;
+	__u16 how;                /* enum ag_scope_how */
+	__u16 verdict;            /* DENIED: killed; WOULD_BLOCK: monitor, still followed; ALLOWED: moved by the host */
+	__u32 flags;              /* AG_SCOPE_* */
+};
+
+/* Per-task membership (task storage): set when a task is seen in an agent cgroup, inherited
+ * at fork, so that scope is a property of the task and not only of where it sits now. */
+struct ag_task_scope {
+	__u64 origin_cgroup_id;   /* the agent cgroup it was last watched in */
+	__u32 flags;              /* AG_TASK_* */
+	__u32 reserved;
+};
+
+enum ag_task_flags {
+	AG_TASK_LEFT_SCOPE = 0x1,   /* left the agent cgroups (monitor mode): followed by the tracepoints */
+};
+
+/* Per agent cgroup record budget (ag_budgets, key: the agent cgroup's id; 0 = the shared
+ * overflow bucket): a fixed one-second window, and what was dropped, ever. */
+struct ag_cgroup_budget {
+	__u64 window_start_ns;
+	__u64 normal;             /* records admitted in this window */
+	__u64 priority;           /* denials, kills, tamper, scope records admitted in this window */
+	__u64 dropped_rate;       /* records dropped by the rate limits (total) */
+	__u64 dropped_ring;       /* records dropped because the ring (or its share for normal records) was full */
+};
+
 /* ---- enforcement policy (maps the agent fills; two generations, flipped atomically) ---- */
 
 enum ag_policy_limits {
@@ -268,6 +335,8 @@ enum ag_policy_flags {
 	AG_POLICY_EGRESS_DEFAULT_DENY = 0x2,
 	AG_POLICY_COMPUTE_ALLOWED     = 0x4,
 	AG_POLICY_GPU_ALL             = 0x8,   /* every NVIDIA device may be opened */
+	AG_POLICY_EXEC_DENY_FILELESS  = 0x40,  /* exec.deny_fileless: memfd, deleted files, AT_EMPTY_PATH */
+	AG_POLICY_EXEC_DENY_LOADER    = 0x100, /* exec.deny_loader: ld.so run directly (except --list, --verify) */
 };
 
 struct ag_policy {
@@ -321,6 +390,12 @@ struct ag_exe_key {
 	__u32 policy;
 	__u32 reserved;
 	__u64 dev;                /* kernel dev_t of the file system (s_dev) */
+	__u64 ino;
+};
+
+/* A file, as the kernel names it: (s_dev, i_ino). Keys of ag_exec_loaders. */
+struct ag_file_id {
+	__u64 dev;                /* kernel dev_t (MKDEV: major << 20 | minor), not stat's st_dev */
 	__u64 ino;
 };
 
@@ -418,12 +493,17 @@ struct ag_config {
 	__u64 policy_levels;      /* bit N: some policy root of this generation sits at level N */
 	__u32 daemon_tgid;        /* the agent itself, for tamper detection */
 	__u32 tamper_enforce;     /* 1: kill senders of signals to the daemon */
+	__u32 records_per_second; /* per agent cgroup, normal records; 0 = unlimited */
+	__u32 priority_per_second;/* per agent cgroup, denials/kills/tamper/scope records; 0 = unlimited */
+	__u32 ring_reserve_bytes; /* ring space normal records leave free for priority records */
+	__u32 escape_kill;        /* 1: a watched task that leaves the agent cgroups is killed */
 };
 
 enum ag_counter {
 	AG_CNT_EMITTED = 0,       /* records committed to the ring */
-	AG_CNT_LOST    = 1,       /* records dropped: ring full */
-	AG_CNT_MAX     = 2,
+	AG_CNT_LOST    = 1,       /* records dropped: ring full (or, for normal records, its reserve reached) */
+	AG_CNT_RATE_LIMITED = 2,  /* records dropped: their agent cgroup's rate limit */
+	AG_CNT_MAX     = 3,
 };
 
 #endif /* AGENTGUARD_H */

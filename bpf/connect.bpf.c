@@ -13,12 +13,13 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* TCP sockets of agent tasks awaiting their handshake outcome (cookie -> unused). */
+/* TCP sockets of agent tasks awaiting their handshake outcome (cookie -> agent cgroup, whose
+ * budget the outcome record is charged to). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, __u64);
 } ag_tcp_pending SEC(".maps");
 
 /* connect() calls of agent tasks in flight (tid -> socket cookie), for the return value. */
@@ -118,7 +119,9 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
 	__u32 verdict = pol ? egress_verdict(slot, pol, dest, ctx->protocol, bpf_ntohs(ctx->user_port))
 			    : AG_VERDICT_ALLOWED;
 
-	struct ag_connect *c = reserve(sizeof(*c));
+	/* decided above: the record below is reported if there is room, never asked */
+	__u64 key = cgroup_scope_key();
+	struct ag_connect *c = reserve(sizeof(*c), key, verdict != AG_VERDICT_ALLOWED);
 	if (!c)
 		return verdict == AG_VERDICT_DENIED ? 0 : 1;
 	fill_inet_connect(c, ctx, family, dest, verdict, 0);
@@ -127,8 +130,7 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
 		return 0;
 	}
 	if (c->protocol == IPPROTO_TCP) {
-		__u8 one = 1;
-		if (bpf_map_update_elem(&ag_tcp_pending, &c->sock_cookie, &one, BPF_ANY) == 0)
+		if (bpf_map_update_elem(&ag_tcp_pending, &c->sock_cookie, &key, BPF_ANY) == 0)
 			c->flags |= AG_CONNECT_RESULT_FOLLOWS;
 	}
 	track_connect_call(c);
@@ -163,7 +165,7 @@ static __always_inline int on_sendmsg(struct bpf_sock_addr *ctx, __u16 family)
 	__u32 verdict = egress_verdict(slot, pol, dest, ctx->protocol, bpf_ntohs(ctx->user_port));
 	if (verdict == AG_VERDICT_ALLOWED)
 		return 1;
-	struct ag_connect *c = reserve(sizeof(*c));
+	struct ag_connect *c = reserve(sizeof(*c), cgroup_scope_key(), true);
 	if (c) {
 		fill_inet_connect(c, ctx, family, dest, verdict, AG_CONNECT_SENDMSG);
 		submit(c);
@@ -191,7 +193,7 @@ SEC("cgroup/connect_unix")
 int ag_connect_unix(struct bpf_sock_addr *ctx)
 {
 	struct bpf_sock_addr_kern *kctx = bpf_cast_to_kern_ctx(ctx);
-	struct ag_connect *c = reserve(sizeof(*c));
+	struct ag_connect *c = reserve(sizeof(*c), cgroup_scope_key(), false);
 	if (!c)
 		return 1;
 	fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
@@ -225,11 +227,13 @@ int BPF_PROG(ag_tcp_state, const struct sock *sk, const int oldstate, const int 
 	if (oldstate != AG_TCP_SYN_SENT || (newstate != AG_TCP_ESTABLISHED && newstate != AG_TCP_CLOSE))
 		return 0;
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	if (!bpf_map_lookup_elem(&ag_tcp_pending, &cookie))
+	__u64 *pending = bpf_map_lookup_elem(&ag_tcp_pending, &cookie);
+	if (!pending)
 		return 0;
+	__u64 key = *pending;
 	bpf_map_delete_elem(&ag_tcp_pending, &cookie);
 
-	struct ag_connect_result *r = reserve(sizeof(*r));
+	struct ag_connect_result *r = reserve(sizeof(*r), key, false);
 	if (!r)
 		return 0;
 	__builtin_memset(&r->h, 0, sizeof(r->h));
@@ -257,7 +261,7 @@ int ag_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	__u64 sock_cookie = *cookie;
 	bpf_map_delete_elem(&ag_connect_calls, &tid);
 
-	struct ag_connect_result *r = reserve(sizeof(*r));
+	struct ag_connect_result *r = reserve(sizeof(*r), cgroup_scope_key(), false);
 	if (!r)
 		return 0;
 	fill_header(&r->h, AG_REC_CONNECT_RESULT, sizeof(*r));

@@ -21,6 +21,14 @@ struct {
 	__type(value, struct ag_device_role_value);
 } ag_devices SEC(".maps");
 
+/* Scratch for a GPU ioctl record: built, and judged, before any ring space is asked for. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_gpu_ioctl);
+} ag_ioctl_scratch SEC(".maps");
+
 /* Executables (file system, inode) allowed to create GPU compute contexts, per policy slot. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -80,7 +88,7 @@ int ag_dev(struct bpf_cgroup_dev_ctx *ctx)
 		if (!granted)
 			verdict = objection(pol);
 	}
-	struct ag_gpu_open *o = reserve(sizeof(*o));
+	struct ag_gpu_open *o = reserve(sizeof(*o), cgroup_scope_key(), verdict != AG_VERDICT_ALLOWED);
 	if (o) {
 		fill_header(&o->h, AG_REC_GPU_OPEN, sizeof(*o));
 		o->major = ctx->major;
@@ -174,8 +182,9 @@ static __always_inline bool is_compute_class(__u32 hclass)
 	return (hclass & 0xff) == NV_COMPUTE_CLASS_LOW_BYTE && hclass >= NV_COMPUTE_CLASS_MIN && hclass <= 0xffff;
 }
 
-/* Returns the compute verdict (DENIED: the caller must stop the ioctl). */
-static __always_inline __u32 on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd, __u64 arg)
+/* Returns the compute verdict (DENIED: the caller must stop the ioctl). The record is built
+ * in scratch memory and judged there, so that a full ring cannot let a call through. */
+static __always_inline __u32 on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd, __u64 arg, __u64 key)
 {
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
 	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFCHR)
@@ -184,9 +193,10 @@ static __always_inline __u32 on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd
 	struct ag_device_role_value role;
 	if (!device_role(rdev >> 20, rdev & 0xfffff, &role))
 		return AG_VERDICT_ALLOWED;
-	struct ag_gpu_ioctl *g = reserve(sizeof(*g));
+	__u32 zero = 0;
+	struct ag_gpu_ioctl *g = bpf_map_lookup_elem(&ag_ioctl_scratch, &zero);
 	if (!g)
-		return AG_VERDICT_ALLOWED;   /* unseen, so unjudged: the loss is counted */
+		return AG_VERDICT_ALLOWED;   /* cannot happen: a one-entry per-CPU array */
 	fill_header(&g->h, AG_REC_GPU_IOCTL, sizeof(*g));
 	g->fd = fd;
 	g->cmd = cmd;
@@ -205,7 +215,7 @@ static __always_inline __u32 on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd
 	    is_compute_class(((struct nv_rm_alloc *)g->arg)->h_class))
 		g->verdict = compute_verdict();
 	__u32 verdict = g->verdict;
-	submit(g);
+	output(g, sizeof(*g), key, verdict != AG_VERDICT_ALLOWED);
 	return verdict;
 }
 
@@ -214,7 +224,8 @@ static __always_inline __u32 on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd
 SEC("tracepoint/syscalls/sys_enter_ioctl")
 int ag_ioctl_tp(struct trace_event_raw_sys_enter *ctx)
 {
-	if (!in_scope())
+	__u64 key = task_scope_key();
+	if (!key)
 		return 0;
 	__u32 fd = ctx->args[0];
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -227,7 +238,7 @@ int ag_ioctl_tp(struct trace_event_raw_sys_enter *ctx)
 	if (!file)
 		return 0;
 	/* No way to fail the syscall from here: SIGKILL before the driver runs the ioctl. */
-	if (on_gpu_ioctl(file, fd, ctx->args[1], ctx->args[2]) == AG_VERDICT_DENIED)
+	if (on_gpu_ioctl(file, fd, ctx->args[1], ctx->args[2], key) == AG_VERDICT_DENIED)
 		bpf_send_signal(SIGKILL);
 	return 0;
 }
@@ -235,7 +246,8 @@ int ag_ioctl_tp(struct trace_event_raw_sys_enter *ctx)
 SEC("lsm/file_ioctl")
 int BPF_PROG(ag_ioctl_lsm, struct file *file, unsigned int cmd, unsigned long arg)
 {
-	if (in_scope() && on_gpu_ioctl(file, (__u32)-1, cmd, arg) == AG_VERDICT_DENIED)
+	__u64 key = task_scope_key();
+	if (key && on_gpu_ioctl(file, (__u32)-1, cmd, arg, key) == AG_VERDICT_DENIED)
 		return -EPERM;
 	return 0;
 }

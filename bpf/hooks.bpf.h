@@ -96,6 +96,24 @@ struct {
 	__type(value, __u32);
 } ag_policy_roots SEC(".maps") __weak;
 
+/* Watched tasks (struct ag_task_scope), set at exec, fork and moves into scope, and by the
+ * agent at start (pidfd keys) for tasks that were there before it: membership follows the task. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ag_task_scope);
+} ag_tasks SEC(".maps") __weak;
+
+/* Record budgets per agent cgroup (struct ag_cgroup_budget); key 0, the overflow bucket, is
+ * created by the agent. Read by the agent for "events lost" violations. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct ag_cgroup_budget);
+} ag_budgets SEC(".maps") __weak;
+
 /* ---- helpers ------------------------------------------------------------------- */
 
 static __always_inline struct ag_config *ag_cfg(void)
@@ -111,25 +129,71 @@ static __always_inline void count(__u32 counter)
 		*value += 1;   /* per-CPU: no atomics needed */
 }
 
-/* Is current inside (or below) an agent cgroup root? Decided before any ring space is
- * reserved: one helper call and one hash lookup per configured root level. */
-static __always_inline bool in_scope(void)
+/* The agent cgroup current sits in, or 0 when it is outside every agent cgroup root.
+ * Decided before any ring space is reserved: one helper call and one hash lookup per
+ * configured root level. The agent cgroup is the root's child that holds current (one
+ * workload each where the root is a parent of workloads), or the root itself: the unit
+ * of a record budget. */
+static __always_inline __u64 cgroup_scope_key(void)
 {
 	struct ag_config *cfg = ag_cfg();
 	if (!cfg)
-		return false;
+		return 0;
 	__u64 levels = cfg->scope_levels;
 	for (int level = 0; level <= AG_MAX_SCOPE_LEVEL; level++) {
 		if (!levels)
 			break;
 		if (levels & 1) {
 			__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+			if (id && bpf_map_lookup_elem(&ag_scope_roots, &id)) {
+				__u64 child = bpf_get_current_ancestor_cgroup_id(level + 1);
+				return child ? child : id;
+			}
+		}
+		levels >>= 1;
+	}
+	return 0;
+}
+
+/* Is a cgroup inside (or below) an agent cgroup root? For cgroups other than current's. */
+static __always_inline bool cgroup_in_scope(struct cgroup *cg)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg || !cg)
+		return false;
+	int depth = BPF_CORE_READ(cg, level);
+	__u64 levels = cfg->scope_levels;
+	for (int level = 0; level <= AG_MAX_SCOPE_LEVEL; level++) {
+		if (!levels || level > depth)
+			break;
+		if (levels & 1) {
+			struct cgroup *ancestor = NULL;
+			bpf_probe_read_kernel(&ancestor, sizeof(ancestor), &cg->ancestors[level]);
+			__u64 id = ancestor ? BPF_CORE_READ(ancestor, kn, id) : 0;
 			if (id && bpf_map_lookup_elem(&ag_scope_roots, &id))
 				return true;
 		}
 		levels >>= 1;
 	}
 	return false;
+}
+
+/* As cgroup_scope_key, for tracing programs: a task that left the agent cgroups in monitor
+ * mode is still watched, under the cgroup it left (task storage; cgroup programs cannot
+ * read it and need not: they run only inside the cgroups they are attached to). */
+static __always_inline __u64 task_scope_key(void)
+{
+	__u64 key = cgroup_scope_key();
+	if (key)
+		return key;
+	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, bpf_get_current_task_btf(), 0, 0);
+	return ts ? ts->origin_cgroup_id : 0;
+}
+
+/* Is current watched? (tracing programs) */
+static __always_inline bool in_scope(void)
+{
+	return task_scope_key() != 0;
 }
 
 /* BATCHED: wake the reader once, when this record makes the ring cross a quarter full (a
@@ -203,11 +267,75 @@ static __always_inline void fill_header(struct ag_header *h, __u16 type, __u16 s
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
-static __always_inline void *reserve(__u64 size)
+/* The budget records of an agent cgroup are charged to; the overflow bucket (0) when the map
+ * is full, so that minting cgroups cannot buy a fresh budget each. */
+static __always_inline struct ag_cgroup_budget *budget_of(__u64 key)
 {
+	struct ag_cgroup_budget *b = bpf_map_lookup_elem(&ag_budgets, &key);
+	if (b)
+		return b;
+	struct ag_cgroup_budget fresh = {};
+	bpf_map_update_elem(&ag_budgets, &key, &fresh, BPF_NOEXIST);
+	b = bpf_map_lookup_elem(&ag_budgets, &key);
+	if (b)
+		return b;
+	__u64 overflow = 0;
+	return bpf_map_lookup_elem(&ag_budgets, &overflow);
+}
+
+/*
+ * May a record of this agent cgroup take ring space? Normal records are limited per agent
+ * cgroup (records_per_second) and leave ring_reserve_bytes free; priority records (denials,
+ * kills, tamper, scope) have their own per-cgroup limit and may use the whole ring, so a
+ * flood of ordinary records cannot crowd them out. A drop is counted, per CPU and per agent
+ * cgroup; the agent turns the latter into "events lost" violations. Enforcement never
+ * depends on the answer: callers decide before they ask.
+ */
+static __always_inline bool admit(struct ag_cgroup_budget *b, __u64 size, bool priority)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg || !b)
+		return true;
+	__u64 now = bpf_ktime_get_ns();
+	if (now - b->window_start_ns >= 1000000000ull) {
+		b->window_start_ns = now;   /* racing CPUs may both reset: a few records more, never fewer */
+		b->normal = 0;
+		b->priority = 0;
+	}
+	__u32 limit = priority ? cfg->priority_per_second : cfg->records_per_second;
+	if (limit && __sync_fetch_and_add(priority ? &b->priority : &b->normal, 1) >= limit) {
+		__sync_fetch_and_add(&b->dropped_rate, 1);
+		count(AG_CNT_RATE_LIMITED);
+		return false;
+	}
+	if (!priority && cfg->ring_reserve_bytes) {
+		__u64 pending = bpf_ringbuf_query(&ag_ring, BPF_RB_AVAIL_DATA);
+		__u64 ring = bpf_ringbuf_query(&ag_ring, BPF_RB_RING_SIZE);
+		if (pending + size + cfg->ring_reserve_bytes > ring) {
+			__sync_fetch_and_add(&b->dropped_ring, 1);
+			count(AG_CNT_LOST);
+			return false;
+		}
+	}
+	return true;
+}
+
+static __always_inline void ring_full(struct ag_cgroup_budget *b)
+{
+	count(AG_CNT_LOST);
+	if (b)
+		__sync_fetch_and_add(&b->dropped_ring, 1);
+}
+
+/* Ring space for a record of agent cgroup key (see admit), or NULL: dropped and counted. */
+static __always_inline void *reserve(__u64 size, __u64 key, bool priority)
+{
+	struct ag_cgroup_budget *b = budget_of(key);
+	if (!admit(b, size, priority))
+		return NULL;
 	void *rec = bpf_ringbuf_reserve(&ag_ring, size, 0);
 	if (!rec)
-		count(AG_CNT_LOST);
+		ring_full(b);
 	return rec;
 }
 
@@ -215,6 +343,19 @@ static __always_inline void submit(void *rec)
 {
 	count(AG_CNT_EMITTED);
 	bpf_ringbuf_submit(rec, wakeup_flags(((struct ag_header *)rec)->size));
+}
+
+/* A record built elsewhere (per-CPU scratch: too big for the stack, or built before the
+ * decision to send it), copied into the ring under the same budget as reserve(). */
+static __always_inline void output(void *rec, __u64 size, __u64 key, bool priority)
+{
+	struct ag_cgroup_budget *b = budget_of(key);
+	if (!admit(b, size, priority))
+		return;
+	if (bpf_ringbuf_output(&ag_ring, rec, size, wakeup_flags(size)) != 0)
+		ring_full(b);
+	else
+		count(AG_CNT_EMITTED);
 }
 
 #endif /* AGENTGUARD_HOOKS_BPF_H */

@@ -40,6 +40,24 @@ struct {
 	__type(value, __u8);
 } ag_exec_deny_paths SEC(".maps");
 
+/* Denied program files per policy slot, by identity: (policy, s_dev, i_ino) of each exec.deny
+ * path, resolved (symlinks followed) by the agent at policy load and whenever it changes.
+ * Agent-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ag_exe_key);
+	__type(value, __u8);
+} ag_exec_deny_exes SEC(".maps");
+
+/* The dynamic loaders (ld.so) of this host, by identity; resolved by the agent at start. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct ag_file_id);
+	__type(value, __u8);
+} ag_exec_loaders SEC(".maps");
+
 /* Scratch for building an exec path key (too big for the BPF stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -70,54 +88,203 @@ static __always_inline void exec_filename_read(struct ag_exec *e, long n)
 	e->filename_len = n - 1;
 }
 
-/* Sends the exec record with only the argv bytes used (variable size: ringbuf_output). */
-static __always_inline void exec_output(struct ag_exec *e, __u64 args_len)
+/* Sends the exec record with only the argv bytes used (variable size: ringbuf_output);
+ * a killed, objected-to or fileless exec is a priority record. */
+static __always_inline void exec_output(struct ag_exec *e, __u64 args_len, __u64 key)
 {
 	e->args_len = args_len;
 	__u64 size = offsetof(struct ag_exec, args) + args_len;
 	fill_header(&e->h, AG_REC_EXEC, size);
 	if (size > sizeof(*e))   /* for the verifier: bounds the output size */
 		return;
-	if (bpf_ringbuf_output(&ag_ring, e, size, wakeup_flags(size)) != 0)
-		count(AG_CNT_LOST);
+	output(e, size, key, e->flags & (AG_EXEC_DENIED | AG_EXEC_WOULD_BLOCK | AG_EXEC_FILELESS));
+}
+
+/* ---- scope follows the task ------------------------------------------------------ */
+
+extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type, __u64 value) __ksym __weak;
+
+/* Watches a task from agent cgroup origin: its task storage, inherited at fork. */
+static __always_inline void watch_task(struct task_struct *task, __u64 origin, __u32 flags)
+{
+	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (ts) {
+		ts->origin_cgroup_id = origin;
+		ts->flags = flags;
+	}
+}
+
+/*
+ * A watched task is now outside every agent cgroup. Moved by a watched task (itself, its
+ * parent, anything in an agent cgroup): killed in enforce mode (escape_kill), else followed
+ * by the tracepoints under the cgroup it left. Moved by the host (a runtime, an operator):
+ * released. Reported either way, as a priority record.
+ */
+static __always_inline void left_scope(struct task_struct *task, struct ag_task_scope *ts, __u64 dest, __u16 how,
+				       bool mover_watched)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg)
+		return;
+	__u64 origin = ts->origin_cgroup_id;
+	__u32 flags = mover_watched ? AG_SCOPE_MOVER_WATCHED : 0;
+	__u32 verdict = !mover_watched ? AG_VERDICT_ALLOWED
+		: cfg->escape_kill ? AG_VERDICT_DENIED : AG_VERDICT_WOULD_BLOCK;
+	if (verdict == AG_VERDICT_DENIED) {
+		if ((void *)bpf_send_signal_task != NULL)
+			bpf_send_signal_task(task, SIGKILL, PIDTYPE_TGID, 0);
+		else if (task->tgid == bpf_get_current_pid_tgid() >> 32)
+			bpf_send_signal(SIGKILL);
+		else
+			flags |= AG_SCOPE_KILL_BY_AGENT;   /* kernels before 6.13 cannot signal another task here */
+	}
+	if (verdict == AG_VERDICT_ALLOWED)
+		bpf_task_storage_delete(&ag_tasks, task);
 	else
-		count(AG_CNT_EMITTED);
+		ts->flags |= AG_TASK_LEFT_SCOPE;
+
+	struct ag_scope *r = reserve(sizeof(*r), origin, true);
+	if (!r)
+		return;
+	fill_header(&r->h, AG_REC_SCOPE, sizeof(*r));
+	r->origin_cgroup_id = origin;
+	r->dest_cgroup_id = dest;
+	r->task_pid = task->tgid;
+	r->task_tid = task->pid;
+	r->how = how;
+	r->verdict = verdict;
+	r->flags = flags;
+	submit(r);
+}
+
+/* A task moved between cgroups (a write to cgroup.procs or cgroup.threads), after the move. */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(ag_cgroup_attach, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
+{
+	/* cgroup v1 hierarchies fire this too: only moves in the v2 hierarchy count */
+	if (BPF_CORE_READ(task, cgroups, dfl_cgrp) != dst)
+		return 0;
+	__u64 dest = BPF_CORE_READ(dst, kn, id);
+	if (cgroup_in_scope(dst)) {
+		watch_task(task, dest, 0);   /* moved into scope (or within it): watched from here */
+		return 0;
+	}
+	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, task, 0, 0);
+	if (!ts || (ts->flags & AG_TASK_LEFT_SCOPE))
+		return 0;   /* never watched, or already reported */
+	left_scope(task, ts, dest, AG_SCOPE_CGROUP_WRITE, in_scope());
+	return 0;
+}
+
+/* The executed file: identity, link count, memfd or not. For a `#!` script, bprm->file is
+ * the interpreter here (exec_binprm swapped it in before this tracepoint). */
+static __always_inline void exec_file_read(struct ag_exec *e, struct file *file)
+{
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	e->ino = BPF_CORE_READ(inode, i_ino);
+	e->nlink = BPF_CORE_READ(inode, __i_nlink);
+	if (e->nlink == 0)
+		e->flags |= AG_EXEC_UNLINKED;
+	/* memfd_create names its file "memfd:<name>" (mm/memfd.c) */
+	char name[8] = {};
+	bpf_probe_read_kernel(name, 6, BPF_CORE_READ(file, f_path.dentry, d_name.name));
+	if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' && name[5] == ':')
+		e->flags |= AG_EXEC_MEMFD;
+	/* execveat(fd, "", AT_EMPTY_PATH) (fexecve) names the program "/dev/fd/N" (fs/exec.c
+	 * alloc_bprm); "/dev/fd/N/name" is a path relative to a directory descriptor, not fd exec. */
+	const char *f = e->filename;
+	if (f[0] == '/' && f[1] == 'd' && f[2] == 'e' && f[3] == 'v' && f[4] == '/' && f[5] == 'f' && f[6] == 'd'
+	    && f[7] == '/' && f[8] >= '0' && f[8] <= '9') {
+		bool digits = true;
+		for (int i = 9; i < 20; i++) {
+			if (f[i] == 0)
+				break;
+			if (f[i] < '0' || f[i] > '9') {
+				digits = false;
+				break;
+			}
+		}
+		if (digits)
+			e->flags |= AG_EXEC_BY_FD;
+	}
+	struct ag_file_id id = { .dev = e->dev, .ino = e->ino };
+	if (bpf_map_lookup_elem(&ag_exec_loaders, &id))
+		e->flags |= AG_EXEC_LOADER;
+}
+
+/* ld.so --list / --verify only inspect a program (ldd runs them): not a way to run it. */
+static __always_inline bool loader_inspects_only(struct ag_exec *e, __u64 args_len)
+{
+	__u32 zero = 0;
+	struct ag_exec_path_key *scratch = bpf_map_lookup_elem(&ag_path_scratch, &zero);
+	if (!scratch)
+		return false;
+	long argv0 = bpf_probe_read_kernel_str(scratch->path, sizeof(scratch->path), e->args);
+	if (argv0 <= 0 || argv0 >= AG_PATH_MAX)
+		return false;
+	/* byte compares: string literals would add a .rodata map to the object */
+	const char *a = &e->args[argv0 & (AG_PATH_MAX - 1)];
+	if (argv0 + 7 > args_len || a[0] != '-' || a[1] != '-')
+		return false;
+	if (a[2] == 'l' && a[3] == 'i' && a[4] == 's' && a[5] == 't' && a[6] == 0)
+		return true;
+	return argv0 + 9 <= args_len && a[2] == 'v' && a[3] == 'e' && a[4] == 'r' && a[5] == 'i' && a[6] == 'f'
+		&& a[7] == 'y' && a[8] == 0;
 }
 
 /* Exec policy: a denied program is killed here, after the point of no return and before
- * it runs a single instruction (the pending SIGKILL is taken on the way to user space). */
-static __always_inline __u16 exec_policy(struct ag_config *cfg, const char *filename)
+ * it runs a single instruction (the pending SIGKILL is taken on the way to user space).
+ * What is executed decides (the file's identity), then how it is named (comm, the path as
+ * passed), then how it is run (the loader directly, without a file). */
+static __always_inline void exec_policy(struct ag_config *cfg, struct ag_exec *e, __u64 args_len)
 {
 	__u32 slot = policy_slot(cfg);
 	struct ag_policy *pol = policy_of(slot);
 	if (!pol)
-		return 0;
+		return;
+	__u16 match = AG_EXEC_MATCH_NONE;
+	struct ag_exe_key exe = { .policy = slot, .dev = e->dev, .ino = e->ino };
 	struct ag_exec_name_key name = { .policy = slot };
 	bpf_get_current_comm(name.name, sizeof(name.name));
-	bool denied = bpf_map_lookup_elem(&ag_exec_deny_names, &name) != NULL;
-	if (!denied) {
+	if (bpf_map_lookup_elem(&ag_exec_deny_exes, &exe))
+		match = AG_EXEC_MATCH_IDENTITY;
+	else if (bpf_map_lookup_elem(&ag_exec_deny_names, &name))
+		match = AG_EXEC_MATCH_NAME;
+	if (!match) {
 		__u32 zero = 0;
 		struct ag_exec_path_key *path = bpf_map_lookup_elem(&ag_path_scratch, &zero);
 		if (path) {
 			__builtin_memset(path, 0, sizeof(*path));
 			path->policy = slot;
-			bpf_probe_read_kernel_str(path->path, sizeof(path->path), filename);
-			denied = bpf_map_lookup_elem(&ag_exec_deny_paths, path) != NULL;
+			bpf_probe_read_kernel_str(path->path, sizeof(path->path), e->filename);
+			if (bpf_map_lookup_elem(&ag_exec_deny_paths, path))
+				match = AG_EXEC_MATCH_PATH;
 		}
 	}
-	if (!denied)
-		return 0;
+	if (!match && (pol->flags & AG_POLICY_EXEC_DENY_LOADER) && (e->flags & AG_EXEC_LOADER)
+	    && !loader_inspects_only(e, args_len))
+		match = AG_EXEC_MATCH_LOADER;
+	if (!match && (pol->flags & AG_POLICY_EXEC_DENY_FILELESS) && (e->flags & AG_EXEC_FILELESS))
+		match = AG_EXEC_MATCH_FILELESS;
+	if (!match)
+		return;
+	e->match = match;
 	if (objection(pol) == AG_VERDICT_DENIED) {
 		bpf_send_signal(SIGKILL);
-		return AG_EXEC_DENIED;
+		e->flags |= AG_EXEC_DENIED;
+	} else {
+		e->flags |= AG_EXEC_WOULD_BLOCK;
 	}
-	return AG_EXEC_WOULD_BLOCK;
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	if (!in_scope())
+	__u64 key = cgroup_scope_key();
+	if (key)
+		watch_task(task, bpf_get_current_cgroup_id(), 0);
+	else if (!(key = task_scope_key()))
 		return 0;
 
 	__u32 zero = 0;
@@ -129,9 +296,11 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	e->old_pid = old_pid;
 	e->flags = 0;
 	e->error = 0;
+	e->match = AG_EXEC_MATCH_NONE;
+	e->reserved = 0;
 	exec_filename_read(e, bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
 						       BPF_CORE_READ(bprm, filename)));
-	e->flags |= exec_policy(cfg, e->filename);
+	exec_file_read(e, BPF_CORE_READ(bprm, file));
 
 	__u64 arg_start = BPF_CORE_READ(task, mm, arg_start);
 	__u64 arg_end = BPF_CORE_READ(task, mm, arg_end);
@@ -149,23 +318,42 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		e->flags |= AG_EXEC_ARGS_UNREADABLE;
 		len = 0;
 	}
-	exec_output(e, len);
+	exec_policy(cfg, e, len);
+	exec_output(e, len, key);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(ag_fork, struct task_struct *parent, struct task_struct *child)
 {
+	/* Every new task of a watched one is watched, threads too (cgroup.threads moves them). */
+	__u64 key = cgroup_scope_key();
+	if (key) {
+		watch_task(child, bpf_get_current_cgroup_id(), 0);
+	} else {
+		struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, parent, 0, 0);
+		if (!ts || !ts->origin_cgroup_id)
+			return 0;
+		key = ts->origin_cgroup_id;
+		watch_task(child, key, ts->flags);
+	}
 	/* Threads share the parent's tgid: lineage needs processes only. */
-	if (child->tgid == parent->tgid || !in_scope())
+	if (child->tgid == parent->tgid)
 		return 0;
-	struct ag_fork *f = reserve(sizeof(*f));
-	if (!f)
-		return 0;
-	fill_header(&f->h, AG_REC_FORK, sizeof(*f));
-	f->child_pid = child->tgid;
-	f->reserved = 0;
-	submit(f);
+	struct ag_fork *f = reserve(sizeof(*f), key, false);
+	if (f) {
+		fill_header(&f->h, AG_REC_FORK, sizeof(*f));
+		f->child_pid = child->tgid;
+		f->reserved = 0;
+		submit(f);
+	}
+	/* clone3(CLONE_INTO_CGROUP): born outside the agent cgroups, before it ever ran */
+	struct cgroup *born_in = BPF_CORE_READ(child, cgroups, dfl_cgrp);
+	if (!cgroup_in_scope(born_in) && cgroup_scope_key()) {
+		struct ag_task_scope *cs = bpf_task_storage_get(&ag_tasks, child, 0, 0);
+		if (cs)
+			left_scope(child, cs, BPF_CORE_READ(born_in, kn, id), AG_SCOPE_CLONE_INTO_CGROUP, true);
+	}
 	return 0;
 }
 
@@ -173,9 +361,10 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(ag_exit, struct task_struct *task, bool group_dead)
 {
 	/* One record per process: when its last thread exits. */
-	if (!group_dead || !in_scope())
+	__u64 key = group_dead ? task_scope_key() : 0;
+	if (!key)
 		return 0;
-	struct ag_exit *x = reserve(sizeof(*x));
+	struct ag_exit *x = reserve(sizeof(*x), key, false);
 	if (!x)
 		return 0;
 	fill_header(&x->h, AG_REC_EXIT, sizeof(*x));
@@ -197,6 +386,19 @@ int BPF_PROG(ag_exec_lsm, struct linux_binprm *bprm)
 	struct ag_policy *pol = policy_of(slot);
 	if (!pol || objection(pol) != AG_VERDICT_DENIED)
 		return 0;   /* monitor: sched_process_exec reports would_block */
+	/* Called for each file of the chain: a `#!` script, then its interpreter; so a denied
+	 * script is refused by its own identity here. The loader policy needs argv: the
+	 * tracepoint decides it. */
+	struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
+	struct ag_exe_key exe = {
+		.policy = slot,
+		.dev = BPF_CORE_READ(inode, i_sb, s_dev),
+		.ino = BPF_CORE_READ(inode, i_ino),
+	};
+	if (bpf_map_lookup_elem(&ag_exec_deny_exes, &exe))
+		return -EPERM;
+	if ((pol->flags & AG_POLICY_EXEC_DENY_FILELESS) && BPF_CORE_READ(inode, __i_nlink) == 0)
+		return -EPERM;
 	__u32 zero = 0;
 	struct ag_exec_path_key *path = bpf_map_lookup_elem(&ag_path_scratch, &zero);
 	if (!path)
@@ -245,6 +447,7 @@ static __always_inline int on_exec_exit(long ret)
 	bpf_map_delete_elem(&ag_exec_calls, &tid);
 	if (ret >= 0)
 		return 0;
+	__u64 key = task_scope_key();
 
 	__u32 zero = 0;
 	struct ag_exec *e = bpf_map_lookup_elem(&ag_exec_scratch, &zero);
@@ -254,6 +457,11 @@ static __always_inline int on_exec_exit(long ret)
 	e->old_pid = tid;
 	e->flags = AG_EXEC_FAILED;
 	e->error = -ret;
+	e->match = AG_EXEC_MATCH_NONE;
+	e->reserved = 0;
+	e->nlink = 0;
+	e->dev = 0;
+	e->ino = 0;
 	exec_filename_read(e, bpf_probe_read_user_str(e->filename, sizeof(e->filename), (void *)call.filename));
 
 	/* Walk argv; each string lands at off < AG_ARGS_MAX/2 and reads at most
@@ -285,7 +493,7 @@ static __always_inline int on_exec_exit(long ret)
 		off = max_len;
 		e->flags |= AG_EXEC_ARGS_TRUNCATED;
 	}
-	exec_output(e, off);
+	exec_output(e, off, key);
 	return 0;
 }
 

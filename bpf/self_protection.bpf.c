@@ -13,10 +13,13 @@ char LICENSE[] SEC("license") = "GPL";
 static __always_inline __u32 tamper(__u32 target, __u32 sig, __u16 kind, bool can_refuse)
 {
 	struct ag_config *cfg = ag_cfg();
-	if (!cfg || !cfg->daemon_tgid || target != cfg->daemon_tgid || !in_scope())
+	if (!cfg || !cfg->daemon_tgid || target != cfg->daemon_tgid)
+		return AG_VERDICT_ALLOWED;
+	__u64 key = task_scope_key();
+	if (!key)
 		return AG_VERDICT_ALLOWED;
 	__u32 verdict = cfg->tamper_enforce ? AG_VERDICT_DENIED : AG_VERDICT_WOULD_BLOCK;
-	struct ag_tamper *t = reserve(sizeof(*t));
+	struct ag_tamper *t = reserve(sizeof(*t), key, true);
 	if (t) {
 		fill_header(&t->h, AG_REC_TAMPER, sizeof(*t));
 		t->target_pid = target;

@@ -16,9 +16,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define AG_BENCH_HEADER_ONLY (1ULL << 32)
 
-static long bench_emit_ioctl(__u64 index, void *unused)
+static long bench_emit_ioctl(__u64 index, void *key)
 {
-	struct ag_gpu_ioctl *g = reserve(sizeof(*g));
+	struct ag_gpu_ioctl *g = reserve(sizeof(*g), *(__u64 *)key, false);
 	if (!g)
 		return 0;   /* ring full: counted, and the burst goes on so that losses show */
 	fill_header(&g->h, AG_REC_GPU_IOCTL, sizeof(*g));
@@ -26,9 +26,9 @@ static long bench_emit_ioctl(__u64 index, void *unused)
 	return 0;
 }
 
-static long bench_emit_header(__u64 index, void *unused)
+static long bench_emit_header(__u64 index, void *key)
 {
-	struct ag_header *h = reserve(sizeof(*h));
+	struct ag_header *h = reserve(sizeof(*h), *(__u64 *)key, false);
 	if (!h)
 		return 0;
 	fill_header(h, AG_REC_GPU_IOCTL, sizeof(*h));
@@ -39,13 +39,14 @@ static long bench_emit_header(__u64 index, void *unused)
 SEC("?tracepoint/syscalls/sys_enter_getpgid")
 int ag_bench_emit(struct trace_event_raw_sys_enter *ctx)
 {
-	if (!in_scope())
+	__u64 key = cgroup_scope_key();
+	if (!key)
 		return 0;
 	__u64 arg = ctx->args[0];
 	__u32 n = (__u32)arg < (1 << 23) ? (__u32)arg : (1 << 23);
 	if (arg & AG_BENCH_HEADER_ONLY)
-		bpf_loop(n, bench_emit_header, NULL, 0);
+		bpf_loop(n, bench_emit_header, &key, 0);
 	else
-		bpf_loop(n, bench_emit_ioctl, NULL, 0);
+		bpf_loop(n, bench_emit_ioctl, &key, 0);
 	return 0;
 }

@@ -52,6 +52,20 @@ public final class ConfigMap {
         write();
     }
 
+    /** Per agent cgroup record budgets, and the ring share ordinary records leave to priority ones. */
+    public synchronized void recordLimits(int recordsPerSecond, int priorityPerSecond, int reserveBytes) {
+        value.set(JAVA_INT, Config.RECORDS_PER_SECOND, recordsPerSecond);
+        value.set(JAVA_INT, Config.PRIORITY_PER_SECOND, priorityPerSecond);
+        value.set(JAVA_INT, Config.RING_RESERVE_BYTES, reserveBytes);
+        write();
+    }
+
+    /** Whether a watched task that leaves the agent cgroups is killed (enforce) or followed (monitor). */
+    public synchronized void escapeKill(boolean kill) {
+        value.set(JAVA_INT, Config.ESCAPE_KILL, kill ? 1 : 0);
+        write();
+    }
+
     public synchronized void syscallOutcomes(boolean attached) {
         value.set(JAVA_INT, Config.SYSCALL_OUTCOMES, attached ? 1 : 0);
         write();

@@ -62,6 +62,9 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
     private static final MethodHandle GETEUID = call("geteuid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle KILL = errnoCall("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle OPEN_BY_HANDLE_AT = errnoCall("open_by_handle_at",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle PIDFD_OPEN = errnoCall("pidfd_open", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SOCKET = errnoCall("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SENDTO = errnoCall("sendto",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
@@ -175,6 +178,54 @@ public final class Libc {
         try {
             int rc = (int) KILL.invokeExact(CAPTURE.get(), pid, signal);
             return rc == 0 ? 0 : -errno();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** FILEID_KERNFS: a cgroup2 file handle is its 8-byte kernfs id (what bpf_get_current_cgroup_id returns). */
+    private static final int FILEID_KERNFS = 0xfe;
+
+    /**
+     * The path of a cgroup v2 directory from its id, relative to nothing: open_by_handle_at(2)
+     * on the cgroup2 mount (needs CAP_DAC_READ_SEARCH), then /proc/self/fd. Null if it is gone.
+     */
+    public static String cgroupPathById(String mount, long id) {
+        int mountFd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (mountFd < 0) {
+            return null;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment handle = arena.allocate(16, 8);
+            handle.set(JAVA_INT, 0, 8);
+            handle.set(JAVA_INT, 4, FILEID_KERNFS);
+            handle.set(JAVA_LONG, 8, id);
+            int fd = (int) OPEN_BY_HANDLE_AT.invokeExact(CAPTURE.get(), mountFd, handle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (fd < 0) {
+                return null;
+            }
+            try {
+                return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
+            } catch (java.io.IOException e) {
+                return null;
+            } finally {
+                close(fd);
+            }
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        } finally {
+            close(mountFd);
+        }
+    }
+
+    /** pidfd_open(2) flag: a pidfd for a thread, not only a thread-group leader (Linux 6.9). */
+    public static final int PIDFD_THREAD = 0x80;
+
+    /** pidfd_open(2) (glibc 2.36); returns the fd or -errno. */
+    public static int pidfdOpen(int pid, int flags) {
+        try {
+            int fd = (int) PIDFD_OPEN.invokeExact(CAPTURE.get(), pid, flags);
+            return fd >= 0 ? fd : -errno();
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

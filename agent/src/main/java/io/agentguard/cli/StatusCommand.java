@@ -67,6 +67,8 @@ public final class StatusCommand implements Callable<Integer> {
                         + " %d processes tracked%n", s.getEventsTotal(), s.getEventsPerSecond(), s.getLostTotal(),
                 s.getInvalidTotal(), s.getFailedRecordsTotal(), s.getViolationsTotal(), s.getConsumerLagBytes(),
                 s.getProcesses());
+        System.out.printf("kernel drops: %d over per-cgroup rate limits, %d events-lost reports; %d tasks left the"
+                + " agent cgroups%n", s.getRateLimitedTotal(), s.getLossReportsTotal(), s.getScopeExitsTotal());
         System.out.printf("rules: %d from %s; reloads %d ok, %d failed%s%n", s.getRules().getRules(),
                 String.join(", ", s.getRules().getSourcesList()), s.getRules().getReloadsSucceeded(),
                 s.getRules().getReloadsFailed(), s.getRules().getLastError().isEmpty() ? ""

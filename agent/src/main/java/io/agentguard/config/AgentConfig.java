@@ -38,6 +38,9 @@ import java.util.List;
  * @param report                where and how violations (and events) are reported; null = not
  * @param runtimeDir            lock file and the root-only status socket
  * @param metricsListen         HOST:PORT of the Prometheus endpoint; "" = off
+ * @param recordLimits          what one agent cgroup may put in the ring (ring_buffer.*)
+ * @param execRecheckMs         how often exec deny paths and the dynamic loaders are resolved again
+ * @param execHashMaxBytes      larger executed files are not hashed (exec.deny_sha256, denied paths' digests)
  * @param verifyIntervalMs      how often the daemon checks its links, pins and maps against the kernel; 0 = never
  */
 public record AgentConfig(
@@ -70,7 +73,24 @@ public record AgentConfig(
         String runtimeDir,
         String metricsListen,
         int wakeupDelayMs,
+        RecordLimits recordLimits,
+        long execRecheckMs,
+        long execHashMaxBytes,
         long verifyIntervalMs) {
+
+    /**
+     * Per agent cgroup, per second: ordinary records and priority records (denials, kills,
+     * tamper, scope); 0 = unlimited. reserveBytes: ring space ordinary records leave free;
+     * negative: an eighth of the ring, whatever its size.
+     */
+    public record RecordLimits(int recordsPerSecond, int priorityPerSecond, int reserveBytes) {
+        public static final RecordLimits DEFAULT = new RecordLimits(50_000, 5_000, -1);
+
+        /** The reserve for a ring of ringBytes: at most half of it. */
+        public int reserveBytesFor(int ringBytes) {
+            return reserveBytes < 0 ? ringBytes / 8 : Math.min(reserveBytes, ringBytes / 2);
+        }
+    }
 
     /** The report section: collectors, TLS, spool. */
     public record Report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert, String key,
@@ -123,6 +143,9 @@ public record AgentConfig(
         private Report report;
         private String runtimeDir;
         private String metricsListen;
+        private RecordLimits recordLimits;
+        private long execRecheckMs;
+        private long execHashMaxBytes;
         private long verifyIntervalMs = 2000;
 
         private Builder(AgentConfig c) {
@@ -155,6 +178,9 @@ public record AgentConfig(
             report = c.report;
             runtimeDir = c.runtimeDir;
             metricsListen = c.metricsListen;
+            recordLimits = c.recordLimits;
+            execRecheckMs = c.execRecheckMs;
+            execHashMaxBytes = c.execHashMaxBytes;
             verifyIntervalMs = c.verifyIntervalMs;
         }
 
@@ -187,6 +213,9 @@ public record AgentConfig(
         public Builder report(Report v) { report = v; return this; }
         public Builder runtimeDir(String v) { runtimeDir = v; return this; }
         public Builder metricsListen(String v) { metricsListen = v; return this; }
+        public Builder recordLimits(RecordLimits v) { recordLimits = v; return this; }
+        public Builder execRecheckMs(long v) { execRecheckMs = v; return this; }
+        public Builder execHashMaxBytes(long v) { execHashMaxBytes = v; return this; }
         public Builder verifyIntervalMs(long v) { verifyIntervalMs = v; return this; }
 
         public AgentConfig build() {
@@ -195,7 +224,7 @@ public record AgentConfig(
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
-                    verifyIntervalMs);
+                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs);
         }
     }
 }

@@ -42,8 +42,9 @@ public final class AgentConfigLoader {
                     "events_per_second", "evidence_events", "heartbeat_ms")),
             Map.entry("enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
                     "block_duration_ms", "verify_interval_ms")),
-            Map.entry("exec", Set.of("max_args_bytes")),
-            Map.entry("ring_buffer", Set.of("size_bytes", "wakeup_delay_ms")),
+            Map.entry("exec", Set.of("max_args_bytes", "recheck_ms", "hash_max_bytes")),
+            Map.entry("ring_buffer", Set.of("size_bytes", "wakeup_delay_ms", "records_per_second_per_cgroup",
+                    "priority_records_per_second_per_cgroup", "reserved_bytes")),
             Map.entry("gpu", Set.of("standins", "device_rescan_ms")),
             Map.entry("connect", Set.of("outcome_timeout_ms")));
 
@@ -94,6 +95,12 @@ public final class AgentConfigLoader {
         int maxArgs = 4096;
         int ringBytes = 8 << 20;
         int wakeupDelayMs = 2;
+        int recordsPerSecond = AgentConfig.RecordLimits.DEFAULT.recordsPerSecond();
+        int priorityPerSecond = AgentConfig.RecordLimits.DEFAULT.priorityPerSecond();
+        long reservedBytes = -1;   // default: an eighth of the ring
+        Node reservedNode = null;
+        long execRecheckMs = 2000;
+        long execHashMaxBytes = 256L << 20;
         List<String> standins = List.of();
         long rescanMs = 5000;
         long outcomeTimeoutMs = 3000;
@@ -199,6 +206,8 @@ public final class AgentConfigLoader {
                             case "report.evidence_events" -> evidence = (int) nodes.integer(sv, name, 0, 64);
                             case "report.heartbeat_ms" -> heartbeatMs = nodes.integer(sv, name, 100, 3_600_000);
                             case "exec.max_args_bytes" -> maxArgs = (int) nodes.integer(sv, name, 1, AgentConfig.MAX_ARGS_BYTES_CEILING);
+                            case "exec.recheck_ms" -> execRecheckMs = nodes.integer(sv, name, 100, 3_600_000);
+                            case "exec.hash_max_bytes" -> execHashMaxBytes = nodes.integer(sv, name, 0, 1L << 40);
                             case "ring_buffer.size_bytes" -> {
                                 long size = nodes.integer(sv, name, 4096, 1L << 30);
                                 if (Long.bitCount(size) != 1) {
@@ -207,6 +216,14 @@ public final class AgentConfigLoader {
                                 ringBytes = (int) size;
                             }
                             case "ring_buffer.wakeup_delay_ms" -> wakeupDelayMs = (int) nodes.integer(sv, name, 0, 1000);
+                            case "ring_buffer.records_per_second_per_cgroup" ->
+                                    recordsPerSecond = (int) nodes.integer(sv, name, 0, 100_000_000);
+                            case "ring_buffer.priority_records_per_second_per_cgroup" ->
+                                    priorityPerSecond = (int) nodes.integer(sv, name, 0, 100_000_000);
+                            case "ring_buffer.reserved_bytes" -> {
+                                reservedBytes = nodes.integer(sv, name, 0, 1L << 29);
+                                reservedNode = sv;
+                            }
                             case "gpu.standins" -> standins = nodes.strings(sv, name);
                             case "gpu.device_rescan_ms" -> rescanMs = nodes.integer(sv, name, 100, 3_600_000);
                             case "connect.outcome_timeout_ms" -> outcomeTimeoutMs = nodes.integer(sv, name, 1, 600_000);
@@ -219,6 +236,10 @@ public final class AgentConfigLoader {
         if (cgroups.isEmpty()) {
             throw new ConfigException(nodes.where(top) + "agent_cgroups: at least one agent cgroup is needed");
         }
+        if (reservedBytes > ringBytes / 2) {
+            throw new ConfigException(nodes.where(reservedNode) + "ring_buffer.reserved_bytes: " + reservedBytes
+                    + " is more than half the ring (" + ringBytes + " bytes): ordinary records would hardly fit");
+        }
         PolicyParser.Parsed policies = new PolicyParser(nodes).parse(policiesNode);
         Policy defaultPolicy = policies.defaultPolicy();
         List<Policy> cgroupPolicies = policies.cgroupPolicies();
@@ -226,7 +247,9 @@ public final class AgentConfigLoader {
                 outcomeTimeoutMs, statsMs, syscallOutcomes, emitEvents, defaultPack, rulePaths, ruleWatchMs, windowMs,
                 tableCapacity, enforce, defaultPolicy, cgroupPolicies, blastMax, blastWindowMs, selfProtection, pinPath,
                 blockMs, report(collectors, node, tlsMode, ca, cert, keyFile, spoolDir, spoolMax, reportEvents,
-                        eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs, verifyMs);
+                        eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs,
+                new AgentConfig.RecordLimits(recordsPerSecond, priorityPerSecond, (int) reservedBytes),
+                execRecheckMs, execHashMaxBytes, verifyMs);
     }
 
     private AgentConfig.Report report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert,

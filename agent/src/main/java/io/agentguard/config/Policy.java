@@ -14,11 +14,24 @@ import java.util.List;
  * @param computeAllowed  any process may create GPU compute contexts
  * @param computeExecutables executables (paths) allowed compute although computeAllowed is false
  * @param execDenyNames   program names (file name, first 15 bytes) that may not run
- * @param execDenyPaths   program paths (as passed to execve) that may not run
+ * @param execDenyPaths   program paths that may not run: the files they name (identity: device and
+ *                        inode, symlinks followed; and their SHA-256) and the path as passed to execve
+ * @param execDenySha256  SHA-256 digests (lower-case hex) of program files that may not run
+ * @param execDenyFileless  executions without a file name (memfd, deleted file, execveat AT_EMPTY_PATH) are denied
+ * @param execDenyLoader  running the dynamic loader directly (ld.so PROGRAM) is denied; --list/--verify stay allowed
  */
 public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
                      long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
-                     List<String> execDenyPaths) {
+                     List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
+                     boolean execDenyLoader) {
+
+    /** A policy without digests, fileless or loader denial. */
+    public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
+                  long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
+                  List<String> execDenyPaths) {
+        this(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, List.of(), false, false);
+    }
 
     /** One egress entry: a network, optionally narrowed to a protocol and a port range. */
     public record EgressEntry(boolean allow, String text, long[] range, int prefixBits, int protocol, int portLow,
@@ -34,6 +47,18 @@ public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, 
         computeExecutables = List.copyOf(computeExecutables);
         execDenyNames = List.copyOf(execDenyNames);
         execDenyPaths = List.copyOf(execDenyPaths);
+        execDenySha256 = List.copyOf(execDenySha256);
+    }
+
+    /** The same policy for another cgroup. */
+    public Policy withCgroup(String path) {
+        return new Policy(path, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader);
+    }
+
+    /** Whether the daemon must look at this policy's executions after the fact (digests, paths to hash). */
+    public boolean execChecksFiles() {
+        return !execDenySha256.isEmpty() || !execDenyPaths.isEmpty();
     }
 
     /** The effective mode given the global one. */

@@ -72,6 +72,9 @@ final class PolicyParser {
         List<String> computeExes = base.computeExecutables();
         List<String> denyNames = base.execDenyNames();
         List<String> denyPaths = base.execDenyPaths();
+        List<String> denySha256 = base.execDenySha256();
+        boolean denyFileless = base.execDenyFileless();
+        boolean denyLoader = base.execDenyLoader();
         for (NodeTuple t : m.getValue()) {
             String k = nodes.key(t, Set.of("cgroup", "mode", "egress", "gpu", "exec"));
             Node v = t.getValueNode();
@@ -139,21 +142,40 @@ final class PolicyParser {
                 }
                 default -> {
                     for (NodeTuple x : nodes.mapping(v, "exec").getValue()) {
-                        nodes.key(x, Set.of("deny"));
-                        List<String> deny = nodes.strings(x.getValueNode(), "exec.deny");
-                        denyNames = deny.stream().filter(d -> !d.contains("/")).toList();
-                        denyPaths = deny.stream().filter(d -> d.contains("/")).toList();
-                        for (String d : denyPaths) {
-                            if (!d.startsWith("/") || d.length() > 255) {
-                                throw new ConfigException(nodes.where(x.getValueNode()) + "exec.deny: '" + d
-                                        + "' is neither a name (no '/') nor an absolute path of at most 255 bytes");
+                        String xk = nodes.key(x, Set.of("deny", "deny_sha256", "deny_fileless", "deny_loader"));
+                        Node xv = x.getValueNode();
+                        switch (xk) {
+                            case "deny" -> {
+                                List<String> deny = nodes.strings(xv, "exec.deny");
+                                denyNames = deny.stream().filter(d -> !d.contains("/")).toList();
+                                denyPaths = deny.stream().filter(d -> d.contains("/")).toList();
+                                for (String d : denyPaths) {
+                                    if (!d.startsWith("/") || d.length() > 255) {
+                                        throw new ConfigException(nodes.where(xv) + "exec.deny: '" + d
+                                                + "' is neither a name (no '/') nor an absolute path of at most 255 bytes");
+                                    }
+                                }
                             }
+                            case "deny_sha256" -> {
+                                denySha256 = nodes.strings(xv, "exec.deny_sha256").stream()
+                                        .map(h -> h.toLowerCase(java.util.Locale.ROOT)).toList();
+                                for (int i = 0; i < denySha256.size(); i++) {
+                                    if (!denySha256.get(i).matches("[0-9a-f]{64}")) {
+                                        throw new ConfigException(nodes.where(((SequenceNode) xv).getValue().get(i))
+                                                + "exec.deny_sha256: '" + denySha256.get(i)
+                                                + "' is not a SHA-256 digest (64 hex digits)");
+                                    }
+                                }
+                            }
+                            case "deny_fileless" -> denyFileless = nodes.bool(xv, "exec.deny_fileless");
+                            default -> denyLoader = nodes.bool(xv, "exec.deny_loader");
                         }
                     }
                 }
             }
         }
-        return new Policy(cgroup, mode, egressDeny, egress, gpuAll, gpuAllowed, compute, computeExes, denyNames, denyPaths);
+        return new Policy(cgroup, mode, egressDeny, egress, gpuAll, gpuAllowed, compute, computeExes, denyNames, denyPaths,
+                denySha256, denyFileless, denyLoader);
     }
 
     /** "CIDR", "CIDR tcp", "CIDR 22", "CIDR tcp/22", "CIDR udp/1000-2000". */

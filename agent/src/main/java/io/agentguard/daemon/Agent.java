@@ -2,11 +2,13 @@ package io.agentguard.daemon;
 
 import io.agentguard.abi.KernelAbi.Maps;
 import io.agentguard.bpf.KernelCounters;
+import io.agentguard.bpf.Libc;
 import io.agentguard.bpf.RingBufferReader;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.Policy;
 import io.agentguard.enforce.BlastRadiusGuard;
 import io.agentguard.enforce.Enforcer;
+import io.agentguard.enforce.ExecFileChecker;
 import io.agentguard.enforce.PolicyController;
 import io.agentguard.event.EventSink;
 import io.agentguard.proto.v1.Event;
@@ -14,6 +16,7 @@ import io.agentguard.gpu.GpuStandin;
 import io.agentguard.gpu.NvidiaDevices;
 import io.agentguard.log.Log;
 import io.agentguard.pipeline.ConsumerPipeline;
+import io.agentguard.pipeline.LossMonitor;
 import io.agentguard.proto.v1.Violation;
 import io.agentguard.report.Reporter;
 import io.agentguard.rules.Classifier;
@@ -22,6 +25,7 @@ import io.agentguard.rules.RuleReloader;
 import io.agentguard.scope.AgentCgroups;
 import io.agentguard.scope.Cgroup2Mount;
 import io.agentguard.scope.CgroupPaths;
+import io.agentguard.scope.WatchedTasks;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -68,9 +72,11 @@ public final class Agent implements AutoCloseable {
     private RingBufferReader reader;
     private KernelCounters kernelCounters;
     private Enforcer enforcer;
+    private ExecFileChecker execChecker;
     private Reporter reporter;
     private final ConsumerPipeline pipeline;
     private final int seededProcesses;
+    private final WatchedTasks.Seeded watchedTasks;
     private final ConsumerLoop consumer;
     private final KernelStateVerifier stateVerifier;
     private final AgentStatus status;
@@ -97,6 +103,14 @@ public final class Agent implements AutoCloseable {
         this.kernel = kernel;
         kernel.config().start(config.maxArgsBytes(), config.wakeupDelayMs() > 0 ? AG_WAKEUP_BATCHED : AG_WAKEUP_KERNEL,
                 (int) ProcessHandle.current().pid(), config.selfProtection() && config.enforce());
+        kernel.config().recordLimits(config.recordLimits().recordsPerSecond(), config.recordLimits().priorityPerSecond(),
+                config.recordLimits().reserveBytesFor(config.ringBufferBytes()));
+        AgentConfig.RecordLimits limits = config.recordLimits();
+        kernel.describe("records", "per agent cgroup, " + perSecond(limits.recordsPerSecond()) + " ordinary and "
+                + perSecond(limits.priorityPerSecond()) + " priority records (denials, kills, tamper, scope); ordinary"
+                + " records leave " + limits.reserveBytesFor(config.ringBufferBytes()) + " bytes of the ring to priority"
+                + " ones; drops are counted per cgroup and reported as 'agentguard: events lost'; deny decisions never"
+                + " wait for ring space");
         kernel.scope(cgroups, devices);
         this.policies = new PolicyController(config, cgroups, kernel.config(), kernel::map, log);
         policies.apply();
@@ -109,13 +123,16 @@ public final class Agent implements AutoCloseable {
                     config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), policies,
                     config.blockDurationMs(), this::countedEvent, violations);
             reloader.onSuccess(enforcer::rearm);
+            this.execChecker = new ExecFileChecker(policies, config.execHashMaxBytes(), this::violation, log, Path.of("/proc"));
             this.pipeline = ConsumerPipeline.builder(config, classifier)
                     .cgroupPaths(new CgroupPaths(cgroups, 200_000_000L))
                     .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
                     .events(sink, config.emitEvents())
                     .violations(this::violation)
+                    .execFollowUp(execChecker)
                     .actions(enforcer::submit)
                     .reporting(config.report(), this::reportEvent)
+                    .killer(pid -> Libc.kill(pid, 9))
                     .build();
             Set<String> roots = cgroups.roots().stream().map(AgentCgroups.Root::relativePath).collect(Collectors.toSet());
             this.seededProcesses = pipeline.processes().seedFromProc(Path.of("/proc"), roots, relative -> {
@@ -125,7 +142,9 @@ public final class Agent implements AutoCloseable {
                     return 0;
                 }
             });
-            this.consumer = new ConsumerLoop(reader, pipeline, kernel.map(Maps.READER), config.wakeupDelayMs(), log);
+            this.watchedTasks = WatchedTasks.seed(kernel.map(Maps.TASKS), cgroups);
+            this.consumer = new ConsumerLoop(reader, pipeline, kernel.map(Maps.READER), config.wakeupDelayMs(),
+                    new LossMonitor(kernel.map(Maps.BUDGETS)), log);
             this.stateVerifier = new KernelStateVerifier(kernel, policies, config.verifyIntervalMs(), this::countedEvent,
                     this::violation, log);
             kernel.describe("state-checks", config.verifyIntervalMs() > 0 ? "links, pins, scope, config and policy maps"
@@ -151,6 +170,8 @@ public final class Agent implements AutoCloseable {
         housekeeping.scheduleWithFixedDelay(this::rescanDevices, config.deviceRescanMs(), config.deviceRescanMs(),
                 TimeUnit.MILLISECONDS);
         housekeeping.scheduleWithFixedDelay(policies::expireBlocks, 1, 1, TimeUnit.SECONDS);
+        housekeeping.scheduleWithFixedDelay(policies::recheckExecFiles, config.execRecheckMs(), config.execRecheckMs(),
+                TimeUnit.MILLISECONDS);
         if (config.ruleWatchMs() > 0) {
             housekeeping.scheduleWithFixedDelay(reloader::checkForChanges, config.ruleWatchMs(), config.ruleWatchMs(),
                     TimeUnit.MILLISECONDS);
@@ -252,7 +273,8 @@ public final class Agent implements AutoCloseable {
         }
         log.info("rules: " + classifier.rules().size() + " from " + String.join(", ", classifier.rules().sources())
                 + (config.ruleWatchMs() > 0 ? "; reloaded on change and SIGHUP" : "; reloaded on SIGHUP"));
-        log.info("process table: " + seededProcesses + " processes seeded from /proc");
+        log.info("process table: " + seededProcesses + " processes seeded from /proc; " + watchedTasks.marked()
+                + " tasks already in agent cgroups marked as watched in the kernel");
         if (metrics.port() > 0) {
             log.info("metrics on " + config.metricsListen().substring(0, config.metricsListen().lastIndexOf(':')) + ":"
                     + metrics.port());
@@ -293,6 +315,15 @@ public final class Agent implements AutoCloseable {
                         long uptimeNs, long violations, int processes, long processEvictions, long reportEventsLimited) {
     }
 
+    private static String perSecond(int limit) {
+        return limit == 0 ? "unlimited" : limit + "/s";
+    }
+
+    /** Records the kernel dropped for agent cgroups over their rate limit (all CPUs). */
+    long rateLimitedRecords() {
+        return kernelCounters.sum(io.agentguard.abi.KernelAbi.AG_CNT_RATE_LIMITED);
+    }
+
     public Stats stats() {
         return status.stats();
     }
@@ -324,6 +355,10 @@ public final class Agent implements AutoCloseable {
 
     public Reporter reporter() {
         return reporter;
+    }
+
+    ExecFileChecker execChecker() {
+        return execChecker;
     }
 
     PolicyController policies() {
@@ -405,6 +440,9 @@ public final class Agent implements AutoCloseable {
     private void closeParts() {
         if (reporter != null) {
             reporter.close();
+        }
+        if (execChecker != null) {
+            execChecker.close();
         }
         if (enforcer != null) {
             enforcer.close();

@@ -20,7 +20,7 @@ import static io.agentguard.abi.KernelAbi.*;
  */
 final class AgentMetrics implements AutoCloseable {
     private static final String[] TYPE_NAMES = {null, "exec", "fork", "exit", "connect", "connect_result", "gpu_open",
-        "gpu_ioctl", "tamper"};
+        "gpu_ioctl", "tamper", null, "scope"};
 
     final PrometheusRegistry registry = new PrometheusRegistry();
     private final Counter violations;
@@ -32,12 +32,21 @@ final class AgentMetrics implements AutoCloseable {
                 .callback(cb -> {
                     long[] byType = agent.stats().byType();
                     for (int t = 1; t < byType.length && t < TYPE_NAMES.length; t++) {
-                        cb.call(byType[t], TYPE_NAMES[t]);
+                        if (TYPE_NAMES[t] != null) {
+                            cb.call(byType[t], TYPE_NAMES[t]);
+                        }
                     }
                 }).register(registry);
         CounterWithCallback.builder().name("agentguard_lost_records_total")
-                .help("ring records lost because the ring was full (counted in the kernel)")
+                .help("ring records lost because the ring (or its share for ordinary records) was full (counted in the"
+                        + " kernel)")
                 .callback(cb -> cb.call(agent.stats().lost())).register(registry);
+        CounterWithCallback.builder().name("agentguard_rate_limited_records_total")
+                .help("ring records the kernel dropped because their agent cgroup was over its rate limit")
+                .callback(cb -> cb.call(agent.rateLimitedRecords())).register(registry);
+        CounterWithCallback.builder().name("agentguard_loss_reports_total")
+                .help("'agentguard: events lost' violations raised (per agent cgroup, at most one per 10 s)")
+                .callback(cb -> cb.call(agent.pipelineCounters().lossReports())).register(registry);
         CounterWithCallback.builder().name("agentguard_invalid_records_total")
                 .help("ring records with an impossible type or length, skipped")
                 .callback(cb -> cb.call(agent.stats().invalid())).register(registry);

@@ -62,9 +62,10 @@ final class AgentStatus {
         try {
             Agent.Stats s = stats();
             double seconds = statsIntervalMs / 1000.0;
-            log.info(String.format("%.0f events/s, %.0f lost/s (total %d events, %d lost, %d invalid, %d failed,"
-                            + " %d violations)", (s.events() - lastStatsEvents) / seconds,
-                    (s.lost() - lastStatsLost) / seconds, s.events(), s.lost(), s.invalid(), s.failed(), s.violations()));
+            log.info(String.format("%.0f events/s, %.0f lost/s (total %d events, %d lost, %d rate-limited, %d invalid,"
+                            + " %d failed, %d violations)", (s.events() - lastStatsEvents) / seconds,
+                    (s.lost() - lastStatsLost) / seconds, s.events(), s.lost(), kernelCounters.sum(AG_CNT_RATE_LIMITED),
+                    s.invalid(), s.failed(), s.violations()));
             Reporter reporter = agent.reporter();
             if (reporter != null) {
                 log.info("report: " + reporter.state() + "; spool " + reporter.spoolPending()
@@ -119,6 +120,9 @@ final class AgentStatus {
                 .setLostTotal(s.lost())
                 .setInvalidTotal(s.invalid())
                 .setFailedRecordsTotal(s.failed())
+                .setRateLimitedTotal(kernelCounters.sum(AG_CNT_RATE_LIMITED))
+                .setLossReportsTotal(agent.pipelineCounters().lossReports())
+                .setScopeExitsTotal(s.byType()[AG_REC_SCOPE])
                 .setViolationsTotal(s.violations())
                 .setProcesses(s.processes())
                 .setConsumerLagBytes(agent.consumerLagBytes())
@@ -140,6 +144,10 @@ final class AgentStatus {
         b.setEnforcement(EnforcementStatus.newBuilder()
                 .setActionsCarriedOut(agent.enforcer().carriedOut()).setActionsDropped(agent.enforcer().dropped())
                 .setBlastRadiusDisarmed(agent.enforcer().disarmed()).setPinPath(agent.pinRoot()));
+        io.agentguard.enforce.ExecFileChecker checks = agent.execChecker();
+        b.setExecChecks(io.agentguard.proto.v1.ExecCheckStatus.newBuilder()
+                .addAllLoaders(agent.policies().loaders().stream().map(f -> f.path().toString()).toList())
+                .setKilled(checks.killed()).setDropped(checks.dropped()).setUnchecked(checks.unchecked()));
         try {
             return JsonFormat.printer().print(b);
         } catch (InvalidProtocolBufferException e) {

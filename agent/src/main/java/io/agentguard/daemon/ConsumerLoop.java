@@ -6,6 +6,7 @@ import io.agentguard.bpf.RingBufferReader;
 import io.agentguard.bpf.RingCorruptedException;
 import io.agentguard.log.Log;
 import io.agentguard.pipeline.ConsumerPipeline;
+import io.agentguard.pipeline.LossMonitor;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -34,6 +35,7 @@ final class ConsumerLoop {
     private final RingBufferReader reader;
     private final ConsumerPipeline pipeline;
     private final BpfMap readerMap;   // ag_reader; null with kernel wakeups
+    private final LossMonitor losses;   // null: not watched (tests)
     private final int wakeupDelayMs;
     private final Log log;
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -44,9 +46,11 @@ final class ConsumerLoop {
     private volatile Throwable failure;
 
     /** @param readerMap ag_reader, for batched wakeups (wakeupDelayMs > 0); else null */
-    ConsumerLoop(RingBufferReader reader, ConsumerPipeline pipeline, BpfMap readerMap, int wakeupDelayMs, Log log) {
+    ConsumerLoop(RingBufferReader reader, ConsumerPipeline pipeline, BpfMap readerMap, int wakeupDelayMs,
+                 LossMonitor losses, Log log) {
         this.reader = reader;
         this.pipeline = pipeline;
+        this.losses = losses;
         this.readerMap = wakeupDelayMs > 0 ? readerMap : null;
         this.wakeupDelayMs = wakeupDelayMs;
         this.log = log;
@@ -66,8 +70,10 @@ final class ConsumerLoop {
             int idlePolls = 0;
             while (running) {
                 int n = poll();
+                long nowNs = Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC, ts);
+                watchLosses(nowNs);   // also in a flood, which is when records are dropped
                 if (n < BATCH_RECORDS) {
-                    expireConnects(Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC, ts));
+                    expireConnects(nowNs);
                     pipeline.publishCounters();
                     if (n > 0) {
                         idlePolls = 0;
@@ -120,6 +126,17 @@ final class ConsumerLoop {
         } catch (RuntimeException | StackOverflowError e) {
             failed(e);
             return 1;
+        }
+    }
+
+    private void watchLosses(long nowNs) {
+        if (losses == null) {
+            return;
+        }
+        try {
+            losses.poll(nowNs, pipeline);
+        } catch (RuntimeException e) {
+            failed(e);
         }
     }
 

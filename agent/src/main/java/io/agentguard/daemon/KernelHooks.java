@@ -1,5 +1,6 @@
 package io.agentguard.daemon;
 
+import io.agentguard.abi.KernelAbi;
 import io.agentguard.abi.KernelAbi.Maps;
 import io.agentguard.abi.KernelAbi.Programs;
 import io.agentguard.bpf.BpfException;
@@ -20,6 +21,10 @@ import io.agentguard.gpu.NvidiaDevices;
 import io.agentguard.log.Log;
 import io.agentguard.scope.AgentCgroups;
 
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -166,6 +171,15 @@ final class KernelHooks implements AutoCloseable {
     void scope(AgentCgroups cgroups, NvidiaDevices devices) {
         cgroups.writeScope(scopeRoots, config);
         devices.write(this.devices);
+        // the overflow budget, charged when the budget map is full (an adopted one keeps its counts)
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment key = arena.allocate(8, 8);
+            MemorySegment value = arena.allocate(KernelAbi.CgroupBudget.SIZEOF, 8);
+            BpfMap budgets = object.map(Maps.BUDGETS);
+            if (!budgets.lookup(key, value)) {
+                budgets.update(key, value);
+            }
+        }
     }
 
     /** Attaches every capability's hooks: the cgroup hooks on each agent cgroup root (they cover its subtree). */
@@ -173,9 +187,16 @@ final class KernelHooks implements AutoCloseable {
         descriptions.put("exec", "tp_btf/sched_process_exec");
         descriptions.put("fork", "tp_btf/sched_process_fork");
         descriptions.put("exit", "tp_btf/sched_process_exit");
-        for (String program : List.of(Programs.EXEC, Programs.FORK, Programs.EXIT, Programs.TCP_STATE)) {
+        for (String program : List.of(Programs.EXEC, Programs.FORK, Programs.EXIT, Programs.TCP_STATE,
+                Programs.CGROUP_ATTACH)) {
             attach(program);
         }
+        descriptions.put("scope", "follows the task (task storage set at exec, fork and moves in); leaving seen by"
+                + " tp_btf/cgroup_attach_task and, for clone3(CLONE_INTO_CGROUP), tp_btf/sched_process_fork; "
+                + (hasKfunc("bpf_send_signal_task")
+                ? "in enforce mode the task is killed by the kernel (bpf_send_signal_task) before it runs outside"
+                : "in enforce mode a task leaving by itself is killed by the kernel; one moved by another task or born"
+                + " outside is killed by the agent when it reads the record (no bpf_send_signal_task before Linux 6.13)"));
         attachSelfProtection();
         for (AgentCgroups.Root root : cgroups.roots()) {
             for (String program : CGROUP_PROGRAMS) {
@@ -227,6 +248,34 @@ final class KernelHooks implements AutoCloseable {
         descriptions.put("pinning", pins == null ? "off: enforcement ends when the agent stops"
                 : pins.root() + ": " + attachments.adopted() + " attachments adopted from a previous run, "
                 + attachments.made() + " made now; enforcement stays when the agent stops (agentguard unload removes it)");
+    }
+
+    /** Adds what the agent decided about a capability outside the hooks (record budgets). */
+    void describe(String capability, String text) {
+        descriptions.put(capability, text);
+    }
+
+    /** Whether the running kernel has a kfunc (its name is a string of the kernel's BTF). */
+    static boolean hasKfunc(String name) {
+        try {
+            byte[] btf = Files.readAllBytes(Path.of("/sys/kernel/btf/vmlinux"));
+            byte[] needle = (name + "\0").getBytes(StandardCharsets.US_ASCII);
+            outer:
+            for (int i = 1; i + needle.length <= btf.length; i++) {
+                if (btf[i] != needle[0] || btf[i - 1] != 0) {
+                    continue;
+                }
+                for (int j = 1; j < needle.length; j++) {
+                    if (btf[i + j] != needle[j]) {
+                        continue outer;
+                    }
+                }
+                return true;
+            }
+            return false;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private void attachSelfProtection() {
@@ -446,11 +495,6 @@ final class KernelHooks implements AutoCloseable {
     /** The ag_config entry, which the scope, settings, hooks and policies share. */
     public ConfigMap config() {
         return config;
-    }
-
-    /** Adds a line to what start-up and status say about the kernel side. */
-    void describe(String capability, String how) {
-        descriptions.put(capability, how);
     }
 
     /** Capability -> the hook chosen for it and why, in start-up order. */

@@ -58,8 +58,75 @@ public final class PolicyController implements Enforcer.Blocker {
         this.cgroupPolicies = List.copyOf(settings.cgroupPolicies());
         this.globalEnforce = settings.enforce();
         this.maps = new PolicyMaps(maps.apply(Maps.POLICIES), maps.apply(Maps.POLICY_ROOTS), maps.apply(Maps.EGRESS),
-                maps.apply(Maps.EXEC_DENY_NAMES), maps.apply(Maps.EXEC_DENY_PATHS), maps.apply(Maps.COMPUTE_EXES),
-                config.generation(), config::policy);
+                maps.apply(Maps.EXEC_DENY_NAMES), maps.apply(Maps.EXEC_DENY_PATHS), maps.apply(Maps.EXEC_DENY_EXES),
+                maps.apply(Maps.COMPUTE_EXES), config.generation(), config::policy);
+        this.loaderMap = maps.apply(Maps.EXEC_LOADERS);
+    }
+
+    /** What the deny paths named when last written, and the loaders: the recheck compares with them. */
+    private List<String> resolvedDenyFiles = List.of();
+    private List<ExecLoaders.Found> loaders = List.of();
+    private final BpfMap loaderMap;
+    private final List<Runnable> listeners = new ArrayList<>();
+
+    /** Called after every change of the policies in force (the exec file checker takes its snapshot). */
+    public synchronized void onChange(Runnable listener) {
+        listeners.add(listener);
+        listener.run();
+    }
+
+    /** The dynamic loaders as last resolved. */
+    public synchronized List<ExecLoaders.Found> loaders() {
+        return loaders;
+    }
+
+    /** The default and cgroup policies in force (not the block copies). */
+    public synchronized List<Policy> policiesInForce() {
+        List<Policy> all = new ArrayList<>();
+        all.add(defaultPolicy);
+        all.addAll(cgroupPolicies);
+        return all;
+    }
+
+    /**
+     * Re-resolves what the exec deny paths and the loader paths name (housekeeping): a denied
+     * path replaced by a new file (a new inode), or created since, is denied by its new
+     * identity from now on; an upgraded ld.so is recognised again. Writes only on a change.
+     */
+    public synchronized void recheckExecFiles() {
+        if (closed) {
+            return;
+        }
+        try {
+            List<ExecLoaders.Found> nowLoaders = ExecLoaders.find();
+            if (!identities(nowLoaders).equals(identities(loaders))) {
+                ExecLoaders.write(loaderMap, nowLoaders);
+                loaders = nowLoaders;
+                log.info("exec: dynamic loaders " + nowLoaders.stream().map(f -> f.path().toString()).toList());
+            }
+            if (!denyFiles().equals(resolvedDenyFiles)) {
+                applyPolicies();
+                log.info("exec: a denied path names another file now; identities rewritten");
+            }
+        } catch (RuntimeException e) {
+            log.warn("exec identity recheck failed: " + e.getMessage());
+        }
+    }
+
+    private static List<String> identities(List<ExecLoaders.Found> found) {
+        return found.stream().map(f -> f.id().dev() + ":" + f.id().ino()).sorted().toList();
+    }
+
+    /** path=dev:ino of every exec deny path of every policy, in order. */
+    private List<String> denyFiles() {
+        List<String> out = new ArrayList<>();
+        for (Policy p : policiesInForce()) {
+            for (String path : p.execDenyPaths()) {
+                FileIdentity id = FileIdentity.of(Path.of(path));
+                out.add(path + "=" + (id == null ? "-" : id.dev() + ":" + id.ino()));
+            }
+        }
+        return out;
     }
 
     /** The agent is closing the maps: later changes are refused (they would write freed maps). */
@@ -69,8 +136,11 @@ public final class PolicyController implements Enforcer.Blocker {
 
     /** Puts the configured policies in force (start). */
     public synchronized void apply() {
+        loaders = ExecLoaders.find();
+        ExecLoaders.write(loaderMap, loaders);
         applyPolicies();
         config.tamperEnforce(selfProtection && globalEnforce);
+        config.escapeKill(globalEnforce);
     }
 
     /**
@@ -87,6 +157,7 @@ public final class PolicyController implements Enforcer.Blocker {
             globalEnforce = next.enforce();
             applyPolicies();
             config.tamperEnforce(selfProtection && globalEnforce);
+            config.escapeKill(globalEnforce);
             log.info("policies reloaded: mode " + mode() + ", " + cgroupPolicies.size() + " cgroup policies");
             return null;
         } catch (RuntimeException e) {
@@ -194,9 +265,7 @@ public final class PolicyController implements Enforcer.Blocker {
         for (String cg : blocks.keySet()) {
             if (all.stream().noneMatch(p -> p.cgroup().equals(cg))) {
                 Policy eff = effectivePolicy(cg);
-                all.add(new Policy(cg, eff.enforce(), eff.egressDefaultDeny(), eff.egress(), eff.gpuAll(),
-                        eff.gpuAllowed(), eff.computeAllowed(), eff.computeExecutables(), eff.execDenyNames(),
-                        eff.execDenyPaths()));
+                all.add(eff.withCgroup(cg));
             }
         }
         Map<Integer, List<Policy.EgressEntry>> deny = new HashMap<>();
@@ -215,7 +284,12 @@ public final class PolicyController implements Enforcer.Blocker {
             throw new IllegalStateException("more than " + Policies.MAX_CGROUP_POLICIES
                     + " cgroup policies (configured plus blocked cgroups)");
         }
+        List<String> denyFiles = denyFiles();   // before writing: a change during the write is seen by the next recheck
         maps.apply(defaults, placed, deny);
+        resolvedDenyFiles = denyFiles;
+        for (Runnable l : listeners) {
+            l.run();
+        }
     }
 
     /** The cgroup directory a policy applies to, created if allowed. */

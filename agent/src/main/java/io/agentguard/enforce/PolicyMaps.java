@@ -9,7 +9,6 @@ import io.agentguard.net.IpPrefix;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -57,6 +56,7 @@ public final class PolicyMaps {
     private final MapImage egress;
     private final MapImage execNames;
     private final MapImage execPaths;
+    private final MapImage execExes;
     private final MapImage computeExes;
     private final ConfigFlip flip;
     private int generation;
@@ -66,13 +66,14 @@ public final class PolicyMaps {
     }
 
     public PolicyMaps(BpfMap policies, BpfMap roots, BpfMap egress, BpfMap execNames, BpfMap execPaths,
-                      BpfMap computeExes, int generationInForce, ConfigFlip flip) {
+                      BpfMap execExes, BpfMap computeExes, int generationInForce, ConfigFlip flip) {
         // slots of the array are overwritten, never deleted: only those written are checked
         this.policies = new MapImage(policies, false, null);
         this.roots = new MapImage(roots, true, null);
         this.egress = new MapImage(egress, true, null);
         this.execNames = new MapImage(execNames, true, null);
         this.execPaths = new MapImage(execPaths, true, null);
+        this.execExes = new MapImage(execExes, true, null);
         this.computeExes = new MapImage(computeExes, true, null);
         this.generation = generationInForce;
         this.flip = flip;
@@ -83,7 +84,7 @@ public final class PolicyMaps {
     private void clearGeneration(int gen) {
         roots.deleteIf(k -> k.get(JAVA_INT, PolicyRootKey.GENERATION) == gen);
         egress.deleteIf(k -> k.get(JAVA_INT, EgressKey.POLICY) / AG_MAX_POLICIES == gen);
-        for (MapImage m : List.of(execNames, execPaths, computeExes)) {
+        for (MapImage m : List.of(execNames, execPaths, execExes, computeExes)) {
             m.deleteIf(k -> k.get(JAVA_INT, 0) / AG_MAX_POLICIES == gen);   // the policy slot leads each key
         }
     }
@@ -94,7 +95,7 @@ public final class PolicyMaps {
      */
     public synchronized List<StateDrift> verify() {
         List<StateDrift> drift = new ArrayList<>();
-        for (MapImage m : List.of(policies, roots, egress, execNames, execPaths, computeExes)) {
+        for (MapImage m : List.of(policies, roots, egress, execNames, execPaths, execExes, computeExes)) {
             StateDrift d = m.verify();
             if (d != null) {
                 drift.add(d);
@@ -143,17 +144,18 @@ public final class PolicyMaps {
                 for (String path : p.policy().execDenyPaths()) {
                     put(execPaths, textKey(arena, ExecPathKey.SIZEOF, ExecPathKey.POLICY, slot, ExecPathKey.PATH,
                             AG_PATH_MAX - 1, path), one(arena));
+                    // what the path names now; a path with no file yet is resolved by the recheck once it has one
+                    FileIdentity id = FileIdentity.of(Path.of(path));
+                    if (id != null) {
+                        put(execExes, exeKey(arena, slot, id), one(arena));
+                    }
                 }
                 for (String exe : p.policy().computeExecutables()) {
-                    long[] id = fileId(Path.of(exe));
+                    FileIdentity id = FileIdentity.of(Path.of(exe));
                     if (id == null) {
                         continue;   // checked at load; a file removed since cannot be allowed anyway
                     }
-                    MemorySegment key = arena.allocate(ExeKey.SIZEOF, 8);
-                    key.set(JAVA_INT, ExeKey.POLICY, slot);
-                    key.set(JAVA_LONG, ExeKey.DEV, id[0]);
-                    key.set(JAVA_LONG, ExeKey.INO, id[1]);
-                    put(computeExes, key, one(arena));
+                    put(computeExes, exeKey(arena, slot, id), one(arena));
                 }
             }
             flip.write(next, levels);   // one map update: the programs now read generation `next`
@@ -183,7 +185,9 @@ public final class PolicyMaps {
     private void writePolicy(Arena arena, int slot, Placed p) {
         Policy pol = p.policy();
         int flags = (p.enforce() ? AG_POLICY_ENFORCE : 0) | (pol.egressDefaultDeny() ? AG_POLICY_EGRESS_DEFAULT_DENY : 0)
-                | (pol.computeAllowed() ? AG_POLICY_COMPUTE_ALLOWED : 0) | (pol.gpuAll() ? AG_POLICY_GPU_ALL : 0);
+                | (pol.computeAllowed() ? AG_POLICY_COMPUTE_ALLOWED : 0) | (pol.gpuAll() ? AG_POLICY_GPU_ALL : 0)
+                | (pol.execDenyFileless() ? AG_POLICY_EXEC_DENY_FILELESS : 0)
+                | (pol.execDenyLoader() ? AG_POLICY_EXEC_DENY_LOADER : 0);
         MemorySegment key = arena.allocate(4, 4);
         key.set(JAVA_INT, 0, slot);
         MemorySegment value = arena.allocate(KernelAbi.Policy.SIZEOF, 8);
@@ -224,17 +228,13 @@ public final class PolicyMaps {
         }
     }
 
-    /** (kernel s_dev, inode) of a file, as the BPF program reads them from the task's exe. */
-    static long[] fileId(Path file) {
-        try {
-            long dev = (Long) Files.getAttribute(file, "unix:dev");
-            long ino = (Long) Files.getAttribute(file, "unix:ino");
-            int major = (int) (((dev >>> 8) & 0xfff) | ((dev >>> 32) & ~0xfffL));
-            int minor = (int) ((dev & 0xff) | ((dev >>> 12) & ~0xffL));
-            return new long[] {((long) major << 20) | minor, ino};
-        } catch (java.io.IOException | RuntimeException e) {
-            return null;
-        }
+    /** (policy slot, kernel s_dev, inode): the key the BPF programs build from a file they see. */
+    private static MemorySegment exeKey(Arena arena, int slot, FileIdentity id) {
+        MemorySegment key = arena.allocate(ExeKey.SIZEOF, 8);
+        key.set(JAVA_INT, ExeKey.POLICY, slot);
+        key.set(JAVA_LONG, ExeKey.DEV, id.dev());
+        key.set(JAVA_LONG, ExeKey.INO, id.ino());
+        return key;
     }
 
     /** For a blocked destination: a deny entry for one address (and port, 0 = any). */

@@ -13,7 +13,10 @@ import io.agentguard.proto.v1.ForkEvent;
 import io.agentguard.proto.v1.GpuEvent;
 import io.agentguard.proto.v1.GpuIoctl;
 import io.agentguard.proto.v1.GpuOpen;
+import io.agentguard.proto.v1.LossEvent;
 import io.agentguard.proto.v1.ProcessInfo;
+import io.agentguard.proto.v1.ScopeEvent;
+import io.agentguard.proto.v1.ScopeExit;
 import io.agentguard.proto.v1.SocketType;
 import io.agentguard.proto.v1.TamperEvent;
 import io.agentguard.proto.v1.TamperKind;
@@ -71,6 +74,7 @@ public final class EventDecoder {
             case AG_REC_GPU_IOCTL -> send(base(r.gpuIoctl, exe, cmdline).setGpu(gpu(r.gpuIoctl.role(), r.gpuIoctl.index(),
                     r.gpuIoctl.major(), r.gpuIoctl.minor()).setIoctl(r.nvidia().toProto(GpuIoctl.newBuilder()))).build(), emit);
             case AG_REC_TAMPER -> send(onTamper(r.tamper, exe, cmdline), emit);
+            case AG_REC_SCOPE -> send(onScope(r.scope, exe, cmdline), emit);
             default -> throw new IllegalArgumentException("record type " + r.type());
         };
     }
@@ -117,7 +121,12 @@ public final class EventDecoder {
 
     private Event onExec(ExecRecord r, String exe, String cmdline) {
         int flags = r.flags();
+        long dev = r.dev();
         return base(r, exe, cmdline).setExec(ExecEvent.newBuilder()
+                .setDevMajor((int) (dev >>> 20)).setDevMinor((int) (dev & 0xfffff)).setInode(r.ino()).setNlink(r.nlink())
+                .setFileless(r.fileless()).setMemfd((flags & AG_EXEC_MEMFD) != 0)
+                .setUnlinked((flags & AG_EXEC_UNLINKED) != 0).setByFd((flags & AG_EXEC_BY_FD) != 0)
+                .setLoader(r.loader()).setDenyMatchValue(r.match())
                 .setFilename(r.filename())
                 .addAllArgs(r.args())
                 .setArgsTruncated((flags & AG_EXEC_ARGS_TRUNCATED) != 0)
@@ -208,6 +217,40 @@ public final class EventDecoder {
                 .setSignal(r.signal())
                 .setSignalName(r.signal() > 0 ? Signals.name(r.signal()) : "")
                 .setVerdict(Verdicts.toProto(r.verdict()))).build();
+    }
+
+    /** An "events lost" report (no record: read from the kernel's counters); nowNs: CLOCK_MONOTONIC. */
+    public Event loss(long cgroupId, String cgroupPath, long rateLimited, long ringFull, long rateLimitedTotal,
+                      long ringFullTotal, long nowNs, boolean emit) {
+        long wallNs = nowNs + wallMinusMonotonicNs.getAsLong();
+        return send(Event.newBuilder()
+                .setTime(Timestamp.newBuilder().setSeconds(Math.floorDiv(wallNs, 1_000_000_000L))
+                        .setNanos((int) Math.floorMod(wallNs, 1_000_000_000L)))
+                .setMonotonicNs(nowNs)
+                .setProcess(ProcessInfo.newBuilder().setCgroupId(cgroupId).setCgroupPath(cgroupPath))
+                .setLoss(LossEvent.newBuilder().setCgroupId(cgroupId).setCgroupPath(cgroupPath)
+                        .setRateLimited(rateLimited).setRingFull(ringFull)
+                        .setRateLimitedTotal(rateLimitedTotal).setRingFullTotal(ringFullTotal)).build(), emit);
+    }
+
+    private Event onScope(ScopeRecord r, String exe, String cmdline) {
+        return base(r, exe, cmdline).setScope(ScopeEvent.newBuilder()
+                .setHow(r.how() == AG_SCOPE_CLONE_INTO_CGROUP ? ScopeExit.SCOPE_EXIT_CLONE_INTO_CGROUP
+                        : ScopeExit.SCOPE_EXIT_CGROUP_WRITE)
+                .setTaskPid(r.taskPid())
+                .setTaskTid(r.taskTid())
+                .setOriginCgroupId(r.originCgroupId())
+                .setOriginCgroupPath(pathOrEmpty(r.originCgroupId()))
+                .setDestCgroupId(r.destCgroupId())
+                .setDestCgroupPath(pathOrEmpty(r.destCgroupId()))
+                .setMoverWatched(r.moverWatched())
+                .setVerdict(Verdicts.toProto(r.verdict()))
+                .setKilledByAgent(r.killByAgent())).build();
+    }
+
+    private String pathOrEmpty(long cgroupId) {
+        String path = cgroupPaths.apply(cgroupId);
+        return path == null ? "" : path;
     }
 
     private static SocketType socketType(int type) {

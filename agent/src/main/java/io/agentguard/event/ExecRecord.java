@@ -20,6 +20,15 @@ public final class ExecRecord extends RecordFlyweight<ExecRecord> {
     public int flags() { return u16(Exec.FLAGS); }
     public int error() { return u16(Exec.ERROR); }
     public boolean failed() { return (flags() & AG_EXEC_FAILED) != 0; }
+    /** enum ag_exec_match: the deny entry behind DENIED / WOULD_BLOCK. */
+    public int match() { return u16(Exec.MATCH); }
+    public int nlink() { return i32(Exec.NLINK); }
+    /** Kernel dev_t (major << 20 | minor) of the executed file's file system; 0 for a failed exec. */
+    public long dev() { return i64(Exec.DEV); }
+    public long ino() { return i64(Exec.INO); }
+    /** memfd, deleted file, or run through a descriptor: no name to judge it by. */
+    public boolean fileless() { return (flags() & AG_EXEC_FILELESS) != 0; }
+    public boolean loader() { return (flags() & AG_EXEC_LOADER) != 0; }
 
     /** enum ag_verdict of the exec policy. */
     public int verdict() {
@@ -64,12 +73,19 @@ public final class ExecRecord extends RecordFlyweight<ExecRecord> {
         putU16(Exec.FLAGS, (x.getArgsTruncated() ? AG_EXEC_ARGS_TRUNCATED : 0)
                 | (x.getFilenameTruncated() ? AG_EXEC_FILENAME_TRUNCATED : 0)
                 | (x.getArgsUnreadable() ? AG_EXEC_ARGS_UNREADABLE : 0) | (!x.getSuccess() ? AG_EXEC_FAILED : 0)
+                | (x.getUnlinked() ? AG_EXEC_UNLINKED : 0) | (x.getMemfd() ? AG_EXEC_MEMFD : 0)
+                | (x.getByFd() ? AG_EXEC_BY_FD : 0) | (x.getLoader() ? AG_EXEC_LOADER : 0)
                 | switch (Verdicts.toKernel(x.getVerdict())) {
                     case AG_VERDICT_DENIED -> AG_EXEC_DENIED;
                     case AG_VERDICT_WOULD_BLOCK -> AG_EXEC_WOULD_BLOCK;
                     default -> 0;
                 });
         putU16(Exec.ERROR, x.getErrorNumber());
+        putU16(Exec.MATCH, x.getAfterStart() ? 0 : x.getDenyMatchValue());
+        putU16(Exec.RESERVED, 0);
+        putI32(Exec.NLINK, x.getNlink());
+        putI64(Exec.DEV, ((long) x.getDevMajor() << 20) | x.getDevMinor());
+        putI64(Exec.INO, x.getInode());
         putBytes(Exec.ARGS, args, argsLen);
         return (int) size;
     }

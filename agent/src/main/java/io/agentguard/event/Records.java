@@ -28,6 +28,7 @@ public final class Records {
         sizes(AG_REC_GPU_OPEN, KernelAbi.GpuOpen.SIZEOF, KernelAbi.GpuOpen.SIZEOF);
         sizes(AG_REC_GPU_IOCTL, KernelAbi.GpuIoctl.SIZEOF, KernelAbi.GpuIoctl.SIZEOF);
         sizes(AG_REC_TAMPER, KernelAbi.Tamper.SIZEOF, KernelAbi.Tamper.SIZEOF);
+        sizes(AG_REC_SCOPE, KernelAbi.Scope.SIZEOF, KernelAbi.Scope.SIZEOF);
     }
 
     private static void sizes(int type, long min, long max) {
@@ -44,6 +45,7 @@ public final class Records {
     public final GpuOpenRecord gpuOpen = new GpuOpenRecord();
     public final GpuIoctlRecord gpuIoctl = new GpuIoctlRecord();
     public final TamperRecord tamper = new TamperRecord();
+    public final ScopeRecord scope = new ScopeRecord();
     private final NvidiaIoctlDecoder nvidia = new NvidiaIoctlDecoder();
     private boolean nvidiaDecoded;
     private int type;
@@ -73,7 +75,8 @@ public final class Records {
             case AG_REC_CONNECT_RESULT -> connectResult.wrap(data, offset);
             case AG_REC_GPU_OPEN -> gpuOpen.wrap(data, offset);
             case AG_REC_GPU_IOCTL -> gpuIoctl.wrap(data, offset);
-            default -> tamper.wrap(data, offset);
+            case AG_REC_TAMPER -> tamper.wrap(data, offset);
+            default -> scope.wrap(data, offset);
         }
         type = t;
         return t;
@@ -106,6 +109,7 @@ public final class Records {
             case CONNECT -> connect.wrap(data, offset).write(e);
             case GPU -> e.getGpu().hasOpen() ? gpuOpen.wrap(data, offset).write(e) : gpuIoctl.wrap(data, offset).write(e);
             case TAMPER -> tamper.wrap(data, offset).write(e);
+            case SCOPE -> scope.wrap(data, offset).write(e);
             default -> throw new IllegalArgumentException("no kernel record for an event of kind " + e.getKindCase());
         };
         wrap(data, offset, length);

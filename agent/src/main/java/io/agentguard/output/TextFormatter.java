@@ -125,6 +125,18 @@ public final class TextFormatter {
                     verdict(t.getVerdict(), sb);
                 }
             }
+            case SCOPE -> {
+                var s = e.getScope();
+                sb.append("LEFT-SCOPE ").append(s.getHow().name().replace("SCOPE_EXIT_", "").toLowerCase())
+                        .append(" pid=").append(s.getTaskPid()).append(' ').append(s.getOriginCgroupPath())
+                        .append(" -> ").append(s.getDestCgroupPath());
+                verdict(s.getVerdict(), sb);
+            }
+            case LOSS -> {
+                var l = e.getLoss();
+                sb.append("LOST ").append(l.getRateLimited()).append(" rate-limited, ").append(l.getRingFull())
+                        .append(" ring-full records of ").append(l.getCgroupPath());
+            }
             case ACTION -> {
                 var a = e.getAction();
                 sb.append("ACTION ").append(a.getKind().name().replace("RULE_ACTION_KIND_", "").toLowerCase())

@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 import java.util.function.LongFunction;
 import java.util.function.LongSupplier;
 
@@ -44,7 +45,8 @@ import static io.agentguard.abi.KernelAbi.*;
  * program's strings). Single writer: counters are plain fields, published per batch with a
  * release fence ({@link #publishCounters()}).
  */
-public final class ConsumerPipeline implements RingBufferReader.RecordHandler, Classifier.MatchListener {
+public final class ConsumerPipeline implements RingBufferReader.RecordHandler, Classifier.MatchListener,
+        LossMonitor.LossSink {
     private static final int MAX_MATCHES = 64;
 
     private final long destinationSeed = new SecureRandom().nextLong();
@@ -57,11 +59,14 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final LongFunction<String> cgroupPaths;
     private final boolean emitEvents;
     private final Consumer<Violation> violations;
+    private final ExecFollowUp execFollowUp;
     private final BiConsumer<Violation, CompiledRule> actions;
     private final RecentRecords recent;
     private final int evidenceEvents;
     private final Consumer<Event> reportEvents;
     private final long reportEventsPerSecond;
+    private final IntConsumer killer;
+    private long lossReports;
     private long reportWindowStartNs;
     private long reportedInWindow;
     private long reportEventsLimited;
@@ -73,11 +78,11 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final long[] byType = new long[AG_REC_TYPE_MAX + 1];
     private long invalid;
     private long violationCount;
-    private volatile Counters published = new Counters(new long[AG_REC_TYPE_MAX + 1], 0, 0, 0, 0, 0);
+    private volatile Counters published = new Counters(new long[AG_REC_TYPE_MAX + 1], 0, 0, 0, 0, 0, 0);
 
     /** Counters as last published by the consumer thread. */
     public record Counters(long[] byType, long invalid, long violations, int processes, long processEvictions,
-                           long reportEventsLimited) {
+                           long reportEventsLimited, long lossReports) {
         /** Events: every record but connect results, which only complete a connect. */
         public long events() {
             long sum = 0;
@@ -97,11 +102,13 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.decoder = new EventDecoder(b.events, b.cgroupPaths, b.wallMinusMonotonicNs, b.connectOutcomeTimeoutMs);
         this.emitEvents = b.emitEvents;
         this.violations = b.violations;
+        this.execFollowUp = b.execFollowUp;
         this.actions = b.actions;
         this.evidenceEvents = b.evidenceEvents;
         this.recent = b.evidenceEvents > 0 ? new RecentRecords(b.evidenceArenaBytes) : null;
         this.reportEvents = b.reportEvents;
         this.reportEventsPerSecond = b.reportEventsPerSecond;
+        this.killer = b.killer;
         this.context = new EventContext(processes, cgroupPaths);
     }
 
@@ -161,12 +168,16 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         classifier.classify(context, this);
         KernelFindings.Finding finding = matchedCount == 0 ? KernelFindings.finding(records) : null;
         boolean report = reportEvents != null && allowReport(nowNs);
-        if (emitEvents || matchedCount > 0 || finding != null || report) {
+        boolean followUp = type == AG_REC_EXEC && execFollowUp != null && execFollowUp.wants(records.exec);
+        if (emitEvents || matchedCount > 0 || finding != null || report || followUp) {
             String exe = slot >= 0 ? processes.exe(slot) : null;
             String cmdline = slot >= 0 ? processes.cmdline(slot) : null;
             Event event = decoder.decode(records, emitEvents, exe, cmdline);
             if (report) {
                 reportEvents.accept(event);
+            }
+            if (followUp) {
+                execFollowUp.accept(event);
             }
             for (int i = 0; i < matchedCount; i++) {
                 Violation v = withPrecedingEvents(violation(matched[i], matchedOutput[i], event, slot), h.pid());
@@ -183,11 +194,26 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                         h.pid()));
             }
         }
+        if (type == AG_REC_SCOPE && records.scope.killByAgent() && killer != null) {
+            killer.accept(records.scope.taskPid());   // the kernel could not signal it (before 6.13)
+        }
         if (type == AG_REC_FORK) {
             processes.onFork(h.pid(), records.fork.childPid(), nowNs);
         } else if (type == AG_REC_EXIT) {
             processes.onExit(h.pid());
         }
+    }
+
+    /**
+     * Judges execs after they started, off the consumer thread (what the kernel cannot judge:
+     * a file's content, the program behind the dynamic loader). {@link #wants} runs on the
+     * consumer thread for every exec record and must not block or allocate; {@link #accept}
+     * gets the decoded event and must only queue it.
+     */
+    public interface ExecFollowUp {
+        boolean wants(io.agentguard.event.ExecRecord exec);
+
+        void accept(Event exec);
     }
 
     /**
@@ -294,6 +320,17 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         return v;
     }
 
+    /** An "events lost" report of {@link LossMonitor}: an event (if printed) and a violation. */
+    @Override
+    public void lost(long cgroupId, long rateLimited, long ringFull, long rateLimitedTotal, long ringFullTotal, long nowNs) {
+        lossReports++;
+        String path = cgroupId == 0 ? "(agent cgroups over the budget map's capacity)" : cgroupPaths.apply(cgroupId);
+        Event event = decoder.loss(cgroupId, path == null ? "" : path, rateLimited, ringFull, rateLimitedTotal,
+                ringFullTotal, nowNs, emitEvents);
+        violationCount++;
+        violations.accept(KernelFindings.violation(KernelFindings.EVENTS_LOST, event).build());
+    }
+
     /** Emits TCP connects whose outcome did not come in time. nowNs: CLOCK_MONOTONIC. */
     public void expireConnects(long nowNs) {
         decoder.expireConnects(nowNs);
@@ -306,7 +343,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
 
     public void publishCounters() {
         published = new Counters(byType.clone(), invalid, violationCount, processes.size(), processes.evictions(),
-                reportEventsLimited);
+                reportEventsLimited, lossReports);
         VarHandle.releaseFence();
     }
 
@@ -328,11 +365,13 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         private EventSink events = e -> { };
         private boolean emitEvents;
         private Consumer<Violation> violations = v -> { };
+        private ExecFollowUp execFollowUp;
         private BiConsumer<Violation, CompiledRule> actions;
         private int evidenceEvents;
         private long evidenceArenaBytes;
         private Consumer<Event> reportEvents;
         private long reportEventsPerSecond;
+        private IntConsumer killer;
 
         public Builder(Classifier classifier, ProcessTable processes) {
             this.classifier = classifier;
@@ -363,6 +402,12 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
             return this;
         }
 
+        /** Where successful execs that the daemon judges after they started go (exec file checks). */
+        public Builder execFollowUp(ExecFollowUp followUp) {
+            this.execFollowUp = followUp;
+            return this;
+        }
+
         public Builder violations(Consumer<Violation> sink) {
             this.violations = sink;
             return this;
@@ -385,6 +430,15 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         public Builder reportEvents(Consumer<Event> sink, long perSecond) {
             this.reportEvents = sink;
             this.reportEventsPerSecond = perSecond;
+            return this;
+        }
+
+        /**
+         * Kills a process by pid: for a task that left the agent cgroups in enforce mode where
+         * the kernel could not signal it itself (before Linux 6.13). Unset (replay, tests): no kill.
+         */
+        public Builder killer(IntConsumer kill) {
+            this.killer = kill;
             return this;
         }
 

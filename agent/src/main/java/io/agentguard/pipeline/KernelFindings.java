@@ -33,12 +33,30 @@ public final class KernelFindings {
     static final Finding EXEC_KILLED = new Finding("agentguard: exec killed by policy", Priority.PRIORITY_CRITICAL,
             RuleAction.RULE_ACTION_KILL_PROCESS, List.of("agentguard", "enforcement", "exec"),
             "The exec policy denied this program; the kernel killed the process before it ran.",
-            e -> "program denied by exec policy, killed before it ran: " + e.getExec().getFilename()
+            e -> "program denied by exec policy (" + execWhy(e) + "), killed before it ran: " + e.getExec().getFilename()
                     + " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")");
     static final Finding EXEC_WOULD_KILL = new Finding("agentguard: exec denied by policy (monitor)",
             Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "exec"),
             "The exec policy denies this program; in monitor mode it ran.",
-            e -> "program denied by exec policy, would have been killed: " + e.getExec().getFilename()
+            e -> "program denied by exec policy (" + execWhy(e) + "), would have been killed: " + e.getExec().getFilename()
+                    + " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")");
+    static final Finding EXEC_FILELESS = new Finding("agentguard: fileless exec", Priority.PRIORITY_WARNING,
+            RuleAction.RULE_ACTION_NONE, List.of("agentguard", "exec", "fileless", "T1620"),
+            "A program ran without a file name to judge it by (memfd, deleted file, or through a descriptor);"
+                    + " exec.deny_fileless denies it.",
+            e -> "fileless exec (" + execWhy(e) + "): " + e.getExec().getFilename() + " (pid " + e.getProcess().getPid()
+                    + ", cgroup " + e.getProcess().getCgroupPath() + ")");
+    /** Raised by the daemon's exec file checker, off the consumer thread (enforce.ExecFileChecker). */
+    public static final Finding EXEC_KILLED_AFTER_START = new Finding("agentguard: exec killed by policy after it started",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS, List.of("agentguard", "enforcement", "exec"),
+            "The exec policy denies this program by content or behind the dynamic loader, which the kernel cannot see;"
+                    + " the daemon killed the process after it started.",
+            e -> "program denied by exec policy (" + execWhy(e) + "), killed after it started: " + e.getExec().getFilename()
+                    + " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")");
+    public static final Finding EXEC_DENIED_AFTER_START = new Finding("agentguard: exec denied by policy after it started (monitor)",
+            Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "exec"),
+            "The exec policy denies this program by content or behind the dynamic loader; in monitor mode it runs.",
+            e -> "program denied by exec policy (" + execWhy(e) + "), would have been killed: " + e.getExec().getFilename()
                     + " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")");
     static final Finding GPU_KILLED = new Finding("agentguard: GPU compute killed by policy", Priority.PRIORITY_CRITICAL,
             RuleAction.RULE_ACTION_KILL_PROCESS, List.of("agentguard", "enforcement", "gpu", "T1496.001"),
@@ -65,6 +83,30 @@ public final class KernelFindings {
                     + " from " + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", cgroup "
                     + e.getProcess().getCgroupPath() + ")");
 
+    static final Finding LEFT_SCOPE_KILLED = new Finding("agentguard: process left the agent cgroups",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS,
+            List.of("agentguard", "enforcement", "scope", "T1562.001"),
+            "A watched process was moved out of the agent cgroups (or created outside them by clone3); the kernel killed it.",
+            e -> "process left the agent cgroups, killed: pid " + e.getScope().getTaskPid() + " from "
+                    + e.getScope().getOriginCgroupPath() + " to " + e.getScope().getDestCgroupPath() + " by "
+                    + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", "
+                    + e.getScope().getHow().name().replace("SCOPE_EXIT_", "").toLowerCase() + ")");
+    static final Finding LEFT_SCOPE_FOLLOWED = new Finding("agentguard: process left the agent cgroups (monitor)",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "scope", "T1562.001"),
+            "A watched process was moved out of the agent cgroups (or created outside them by clone3); in monitor mode it "
+                    + "runs on, still followed by the exec, fork, exit, ioctl and signal hooks but no longer by the "
+                    + "cgroup hooks (connect, device open).",
+            e -> "process left the agent cgroups, still followed: pid " + e.getScope().getTaskPid() + " from "
+                    + e.getScope().getOriginCgroupPath() + " to " + e.getScope().getDestCgroupPath() + " by "
+                    + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", "
+                    + e.getScope().getHow().name().replace("SCOPE_EXIT_", "").toLowerCase() + ")");
+    static final Finding EVENTS_LOST = new Finding("agentguard: events lost", Priority.PRIORITY_ERROR,
+            RuleAction.RULE_ACTION_NONE, List.of("agentguard", "blind-spot"),
+            "The kernel dropped records of this agent cgroup (its rate limit, or a full ring): the agent did not see "
+                    + "everything it did. Enforcement in the kernel went on; denials and kills are never dropped in favour "
+                    + "of ordinary records.",
+            e -> "events lost for " + e.getLoss().getCgroupPath() + ": " + e.getLoss().getRateLimited()
+                    + " over its rate limit, " + e.getLoss().getRingFull() + " to a full ring");
     /**
      * agentguard's own links, pins or maps were changed by someone else (root with bpftool,
      * another loader) and put back. Raised by the daemon's state checks (daemon.KernelStateVerifier),
@@ -95,11 +137,50 @@ public final class KernelFindings {
     /** The finding a record no rule matched makes, or null: most records make none. */
     public static Finding finding(Records records) {
         return switch (records.type()) {
-            case AG_REC_EXEC -> killOrWouldKill(records.exec.verdict(), EXEC_KILLED, EXEC_WOULD_KILL);
+            case AG_REC_EXEC -> records.exec.verdict() == AG_VERDICT_ALLOWED
+                    ? (records.exec.fileless() && !records.exec.failed() ? EXEC_FILELESS : null)
+                    : killOrWouldKill(records.exec.verdict(), EXEC_KILLED, EXEC_WOULD_KILL);
             case AG_REC_GPU_IOCTL -> killOrWouldKill(records.gpuIoctl.verdict(), GPU_KILLED, GPU_WOULD_KILL);
             case AG_REC_TAMPER -> records.tamper.verdict() == AG_VERDICT_DENIED ? TAMPER_STOPPED : TAMPER_SEEN;
+            case AG_REC_SCOPE -> switch (records.scope.verdict()) {
+                case AG_VERDICT_DENIED -> LEFT_SCOPE_KILLED;
+                case AG_VERDICT_WOULD_BLOCK -> LEFT_SCOPE_FOLLOWED;
+                default -> null;   // moved out by the host: released, an event
+            };
             default -> null;
         };
+    }
+
+    /** What matched and what was run: "identity 252:1 inode 1234", "name", "memfd", ... */
+    static String execWhy(Event e) {
+        io.agentguard.proto.v1.ExecEvent x = e.getExec();
+        StringBuilder b = new StringBuilder();
+        switch (x.getDenyMatch()) {
+            case EXEC_DENY_MATCH_IDENTITY -> b.append("file identity");
+            case EXEC_DENY_MATCH_NAME -> b.append("name");
+            case EXEC_DENY_MATCH_PATH -> b.append("path");
+            case EXEC_DENY_MATCH_LOADER -> b.append("dynamic loader run directly");
+            case EXEC_DENY_MATCH_FILELESS -> b.append("fileless");
+            case EXEC_DENY_MATCH_SHA256 -> b.append("sha256 ").append(x.getSha256());
+            default -> {
+            }
+        }
+        if (!x.getProgram().isEmpty()) {
+            b.append(b.isEmpty() ? "" : ", ").append("loader running ").append(x.getProgram());
+        }
+        if (x.getMemfd()) {
+            b.append(b.isEmpty() ? "" : ", ").append("memfd");
+        } else if (x.getUnlinked()) {
+            b.append(b.isEmpty() ? "" : ", ").append("deleted file");
+        }
+        if (x.getByFd()) {
+            b.append(b.isEmpty() ? "" : ", ").append("by descriptor");
+        }
+        if (x.getInode() != 0) {
+            b.append(b.isEmpty() ? "" : ", ").append("dev ").append(x.getDevMajor()).append(':').append(x.getDevMinor())
+                    .append(" inode ").append(x.getInode());
+        }
+        return b.toString();
     }
 
     private static Finding killOrWouldKill(int verdict, Finding killed, Finding wouldKill) {

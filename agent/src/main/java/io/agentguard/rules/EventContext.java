@@ -128,6 +128,7 @@ public final class EventContext {
                 default -> "other";
             };
             case CONN_UNIX_PATH -> unixPath();
+            case EXEC_DEV -> (records.exec.dev() >>> 20) + ":" + (records.exec.dev() & 0xfffff);
             case GPU_DEVICE -> role() < DEVICE_NAMES.length ? DEVICE_NAMES[role()] : "";
             case GPU_OP -> type == AG_REC_GPU_OPEN ? "open" : nvidia.name();
             case GPU_CLASS_KIND -> CLASS_KIND_NAMES[nvidia.classKind().getNumber()];
@@ -146,6 +147,7 @@ public final class EventContext {
             case CGROUP_GPU_MEM_BYTES -> processes.cgroupGpuMemBytes(record.cgroupId());
             case CGROUP_DISTINCT_DESTS -> type == AG_REC_CONNECT ? cgroupDistinctDests
                     : processes.cgroupDistinctDestinations(record.cgroupId(), nowNs);
+            case EXEC_INODE -> records.exec.ino();
             case EXIT_CODE -> records.exit.signal() == 0 ? records.exit.exitCode() : 0;
             case EXIT_SIGNAL -> records.exit.signal();
             case CONN_PORT -> records.connect.port();
@@ -162,6 +164,8 @@ public final class EventContext {
             case PROC_GPU_COMPUTE -> processes.gpuCompute(slot);
             case CGROUP_GPU_COMPUTE -> processes.cgroupGpuCompute(record.cgroupId());
             case EXEC_FAILED -> records.exec.failed();
+            case EXEC_FILELESS -> records.exec.fileless() && !records.exec.failed();
+            case EXEC_LOADER -> records.exec.loader();
             case GPU_COMPUTE -> nvidia.computeContext();
             default -> throw new IllegalArgumentException(f + " is not a bool field");
         };

@@ -31,6 +31,14 @@ public enum Field {
     CGROUP_GPU_MEM_BYTES("cgroup.gpu_mem_bytes", Type.INT, Mask.ALL),
     CGROUP_DISTINCT_DESTS("cgroup.distinct_dests", Type.INT, Mask.ALL),
     EXEC_FAILED("exec.failed", Type.BOOL, Mask.bit(AG_REC_EXEC)),
+    /** memfd, deleted file, or run through a descriptor (AT_EMPTY_PATH). */
+    EXEC_FILELESS("exec.fileless", Type.BOOL, Mask.bit(AG_REC_EXEC)),
+    /** The dynamic loader run as the program (ld.so PROGRAM). */
+    EXEC_LOADER("exec.loader", Type.BOOL, Mask.bit(AG_REC_EXEC)),
+    /** Inode of the executed file (with exec.dev: what ran, whatever its name). */
+    EXEC_INODE("exec.inode", Type.INT, Mask.bit(AG_REC_EXEC)),
+    /** Its file system as "major:minor". */
+    EXEC_DEV("exec.dev", Type.STRING, Mask.bit(AG_REC_EXEC)),
     EXIT_CODE("exit.code", Type.INT, Mask.bit(AG_REC_EXIT)),
     EXIT_SIGNAL("exit.signal", Type.INT, Mask.bit(AG_REC_EXIT)),
     CONN_FAMILY("conn.family", Type.STRING, Mask.bit(AG_REC_CONNECT)),

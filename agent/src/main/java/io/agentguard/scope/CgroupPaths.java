@@ -1,5 +1,7 @@
 package io.agentguard.scope;
 
+import io.agentguard.bpf.Libc;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,8 +47,21 @@ public final class CgroupPaths implements LongFunction<String> {
         if (notFound.size() < 4096 && notFound.add(id)) {
             rescan();
             path = byId.get(id);
+            if (path == null) {
+                path = outside(id);   // outside the agent roots (where an escaping task went)
+            }
         }
         return path != null ? path : "";
+    }
+
+    private String outside(long id) {
+        String absolute = Libc.cgroupPathById(cgroups.mount().toString(), id);
+        if (absolute == null || !absolute.startsWith(cgroups.mount().toString())) {
+            return null;
+        }
+        String path = cgroups.mount().relativize(Path.of(absolute)).toString();
+        byId.put(id, path);
+        return path;
     }
 
     private void rescan() {

@@ -70,6 +70,13 @@ class AgentConfigLoaderTest {
                 .hasMessage("a.yaml:2:24: exec.max_args_bytes: 9000 is out of range 1..8192");
         assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nring_buffer: {size_bytes: 5000}\n"))
                 .hasMessage("a.yaml:2:27: ring_buffer.size_bytes: 5000 is not a power of two");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml",
+                "agent_cgroups: [x]\nring_buffer: {size_bytes: 65536, reserved_bytes: 40000}\n"))
+                .hasMessage("a.yaml:2:50: ring_buffer.reserved_bytes: 40000 is more than half the ring (65536 bytes):"
+                        + " ordinary records would hardly fit");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml",
+                "agent_cgroups: [x]\nring_buffer: {records_per_second_per_cgroup: -1}\n"))
+                .hasMessage("a.yaml:2:46: ring_buffer.records_per_second_per_cgroup: -1 is out of range 0..100000000");
         assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: x\n"))
                 .hasMessage("a.yaml:1:16: agent_cgroups: expected a list of strings");
         assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "output: {format: xml}\nagent_cgroups: [x]\n"))
@@ -155,5 +162,48 @@ class AgentConfigLoaderTest {
                 .hasMessageStartingWith("a.yaml:2:1: YAML syntax error");
         assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "stats_interval_ms: 5\n"))
                 .hasMessage("a.yaml:1:1: agent_cgroups: at least one agent cgroup is needed");
+    }
+
+    @Test
+    void execIdentityKeysAreReadAndCgroupPoliciesInheritThem() {
+        String digest = "AB".repeat(32);
+        AgentConfig c = AgentConfigLoader.parse("a.yaml", """
+                agent_cgroups: [x]
+                exec: {recheck_ms: 500, hash_max_bytes: 1048576}
+                policies:
+                  default:
+                    exec: {deny: [xmrig, /opt/miner], deny_sha256: [%s], deny_fileless: true}
+                  cgroups:
+                    - cgroup: x/y
+                      exec: {deny_loader: true}
+                """.formatted(digest));
+        assertThat(c.execRecheckMs()).isEqualTo(500);
+        assertThat(c.execHashMaxBytes()).isEqualTo(1 << 20);
+        Policy d = c.defaultPolicy();
+        assertThat(d.execDenyNames()).containsExactly("xmrig");
+        assertThat(d.execDenyPaths()).containsExactly("/opt/miner");
+        assertThat(d.execDenySha256()).containsExactly(digest.toLowerCase());
+        assertThat(d.execDenyFileless()).isTrue();
+        assertThat(d.execDenyLoader()).isFalse();
+        Policy y = c.cgroupPolicies().getFirst();
+        assertThat(y.execDenyLoader()).isTrue();
+        assertThat(y.execDenyFileless()).isTrue();
+        assertThat(y.execDenyPaths()).containsExactly("/opt/miner");
+        AgentConfig defaults = AgentConfigLoader.embeddedDefault();
+        assertThat(defaults.execRecheckMs()).isEqualTo(2000);
+        assertThat(defaults.defaultPolicy().execDenyFileless()).isFalse();
+    }
+
+    @Test
+    void badExecDenyEntriesAreRefusedPrecisely() {
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\npolicies:\n  default:\n"
+                + "    exec: {deny_sha256: [abc]}\n"))
+                .hasMessage("a.yaml:4:26: exec.deny_sha256: 'abc' is not a SHA-256 digest (64 hex digits)");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\npolicies:\n  default:\n"
+                + "    exec: {deny_filess: true}\n"))
+                .hasMessageContaining("unknown key 'deny_filess' (did you mean 'deny_fileless'?)");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\npolicies:\n  default:\n"
+                + "    exec: {deny_loader: sometimes}\n"))
+                .hasMessageContaining("exec.deny_loader");
     }
 }

@@ -54,6 +54,8 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     private Path pins;
     private boolean expectStateDrift;
     private Agent agent;
+    private java.util.function.Consumer<Path> beforeStart = root -> { };
+    private final List<Path> outside = new ArrayList<>();
 
     public KernelAgentExtension(int maxArgsBytes) {
         this(maxArgsBytes, 1 << 20, SyscallOutcomes.AUTO);
@@ -76,6 +78,20 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     public KernelAgentExtension withRules(List<String> paths) {
         this.rulePaths = paths;
         return this;
+    }
+
+    /** Runs with the agent root created, before the agent starts (processes that were there first). */
+    public KernelAgentExtension beforeStart(java.util.function.Consumer<Path> action) {
+        this.beforeStart = action;
+        return this;
+    }
+
+    /** A new cgroup outside the agent cgroups (a sibling of the agent root), removed after the tests. */
+    public synchronized Path outsideCgroup(String name) throws IOException {
+        Path dir = root.getParent().resolve(name + "-outside-" + UUID.randomUUID().toString().substring(0, 6));
+        Files.createDirectories(dir);
+        outside.add(dir);
+        return dir;
     }
 
     /** The event sink throws on matching events, as a fault in the pipeline would (on the consumer thread). */
@@ -135,6 +151,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         mknod(standinDir.resolve("nvidiactl"), 1, 7);
         mknod(standinDir.resolve("nvidia0"), 1, 8);
         mknod(standinDir.resolve("nvidia-uvm"), 1, 9);
+        beforeStart.accept(root);
         AgentConfig config = configure.apply(AgentConfigLoader.embeddedDefault().toBuilder()
                 .verifyIntervalMs(500)   // often: every kernel test class also proves that the checks find no false drift
                 .agentCgroups(List.of(rootRelative))
@@ -202,6 +219,10 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     }
 
     private void cleanup() throws IOException {
+        for (Path dir : outside) {
+            killAll(dir);
+            Files.deleteIfExists(dir);
+        }
         if (root != null && Files.exists(root)) {
             try (Stream<Path> dirs = Files.walk(root)) {
                 for (Path d : dirs.filter(Files::isDirectory).sorted(Comparator.reverseOrder()).toList()) {
@@ -214,6 +235,26 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
                 for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
                     Files.deleteIfExists(f);
                 }
+            }
+        }
+    }
+
+    /** Kills what is left in a test cgroup (escaped test processes that were followed, not killed). */
+    private static void killAll(Path cgroup) throws IOException {
+        if (!Files.exists(cgroup.resolve("cgroup.procs"))) {
+            return;
+        }
+        for (String pid : Files.readAllLines(cgroup.resolve("cgroup.procs"))) {
+            if (!pid.isBlank()) {
+                Libc.kill(Integer.parseInt(pid.trim()), 9);
+            }
+        }
+        for (int i = 0; i < 100 && !Files.readString(cgroup.resolve("cgroup.procs")).isBlank(); i++) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }

@@ -62,4 +62,23 @@ class MonitorModeKernelTest {
         assertThat(events).filteredOn(Event::hasTamper).singleElement()
                 .satisfies(e -> assertThat(e.getTamper().getVerdict()).isEqualTo(Verdict.VERDICT_WOULD_BLOCK));
     }
+
+    @Test
+    void aProcessThatLeavesTheAgentCgroupsRunsOnAndIsStillFollowed() throws Exception {
+        Path cg = KERNEL.newCgroup("leaves");
+        Path outside = KERNEL.outsideCgroup("leaves");
+        KernelAgentExtension.Run run = KERNEL.runIn(cg, "/bin/sh", "-c", "echo $$ > " + outside
+                + "/cgroup.procs; echo moved; exec /bin/true");
+        assertThat(run.exitStatus()).isZero();
+        assertThat(run.stdout()).isEqualTo("moved\n");
+        String origin = KERNEL.mount().relativize(cg).toString();
+        assertThat(KERNEL.awaitViolations(v -> v.getRule().equals("agentguard: process left the agent cgroups (monitor)")
+                && v.getEvidence(0).getScope().getOriginCgroupPath().equals(origin), 1, java.time.Duration.ofSeconds(10)))
+                .singleElement().satisfies(v -> assertThat(v.getEvidence(0).getScope().getVerdict())
+                        .isEqualTo(Verdict.VERDICT_WOULD_BLOCK));
+        // outside, its exec is still seen (the tracepoints follow the task, not the cgroup)
+        assertThat(KERNEL.await(e -> e.hasExec() && e.getProcess().getPid() == run.pid()
+                && e.getExec().getFilename().equals("/bin/true"), 1, java.time.Duration.ofSeconds(10)))
+                .singleElement().satisfies(e -> assertThat(e.getProcess().getCgroupId()).isEqualTo(KERNEL.cgroupId(outside)));
+    }
 }

@@ -81,6 +81,10 @@ class RuleCompilerTest {
         "proc.gpu_compute | false",
         "proc.gpu_compute = false | true",
         "exec.failed = false | true",
+        "exec.fileless | false",
+        "exec.loader = false | true",
+        "exec.inode = 0 | true",
+        "exec.dev glob 0:* | true",
     })
     void operatorsOnAnExecEvent(String condition, boolean expected) {
         EventContext c = exec("/tmp/.x/xmrig", List.of("xmrig", "-o", "stratum+tcp://127.66.0.9:3333", "--donate-level", "1"),

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * attacker: what a process inside an agent cgroup does against agentguard, for the kernel
+ * tests that play it (docs/ENFORCEMENT.md, threat model).
+ *
+ *   attacker clone-into CGROUP_DIR PROG [ARGS...]
+ *       clone3(CLONE_INTO_CGROUP): a child born in CGROUP_DIR execs PROG; prints the child's
+ *       wait status ("exited N" or "killed by signal N") and exits 0, or 1 if clone3 failed.
+ *   attacker ioctl-flood PATH COUNT
+ *       COUNT ioctls on PATH (an NVIDIA RM_CONTROL number; a stand-in answers ENOTTY).
+ *   attacker connect-flood ADDRESS PORT COUNT
+ *       COUNT TCP connects to ADDRESS:PORT (IPv4; a closed loopback port refuses at once).
+ *
+ * Exits 2 on bad usage.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: attacker clone-into CGROUP_DIR PROG [ARGS...] | ioctl-flood PATH COUNT"
+			" | connect-flood ADDRESS PORT COUNT\n");
+	return 2;
+}
+
+static int clone_into(const char *cgroup_dir, char **argv)
+{
+	int cgroup_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgroup_fd < 0) {
+		perror("open cgroup");
+		return 1;
+	}
+	struct clone_args args;
+	memset(&args, 0, sizeof(args));
+	args.flags = CLONE_INTO_CGROUP;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (uint64_t)cgroup_fd;
+	long pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0) {
+		perror("clone3");
+		return 1;
+	}
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int status;
+	if (waitpid(pid, &status, 0) < 0) {
+		perror("waitpid");
+		return 1;
+	}
+	if (WIFSIGNALED(status))
+		printf("killed by signal %d\n", WTERMSIG(status));
+	else
+		printf("exited %d\n", WEXITSTATUS(status));
+	return 0;
+}
+
+static int ioctl_flood(const char *path, long count)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		perror("open");
+		return 1;
+	}
+	unsigned char params[32] = {0};
+	unsigned long cmd = _IOWR('F', 0x2a, unsigned char[32]);   /* NV_ESC_RM_CONTROL, NVOS54 */
+	for (long i = 0; i < count; i++)
+		ioctl(fd, cmd, params);
+	return 0;
+}
+
+static int connect_flood(const char *address, int port, long count)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	if (inet_pton(AF_INET, address, &sin.sin_addr) != 1)
+		return usage();
+	for (long i = 0; i < count; i++) {
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0) {
+			perror("socket");
+			return 1;
+		}
+		connect(s, (struct sockaddr *)&sin, sizeof(sin));
+		close(s);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 4 && strcmp(argv[1], "clone-into") == 0)
+		return clone_into(argv[2], argv + 3);
+	if (argc == 4 && strcmp(argv[1], "ioctl-flood") == 0)
+		return ioctl_flood(argv[2], atol(argv[3]));
+	if (argc == 5 && strcmp(argv[1], "connect-flood") == 0)
+		return connect_flood(argv[2], atoi(argv[3]), atol(argv[4]));
+	return usage();
+}
