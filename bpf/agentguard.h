@@ -330,6 +330,7 @@ struct ag_gpu_ioctl {
 enum ag_tamper_kind {
 	AG_TAMPER_SIGNAL = 1,
 	AG_TAMPER_PTRACE = 2,
+	AG_TAMPER_STATE_DRIFT = 3,    /* found by the daemon's own checks (no program emits it) */
 };
 
 struct ag_tamper {

@@ -19,6 +19,11 @@ public final class BpfLink implements AutoCloseable {
         return description;
     }
 
+    /** The link's fd (valid until close). */
+    public int fd() {
+        return Libbpf.linkFd(link);
+    }
+
     /** Pins the link: it stays attached after this process exits, until the pin is removed. */
     public void pin(String path) {
         Libbpf.checkInt("bpf_link__pin", description + " -> " + path, Libbpf.linkPin(link, path));

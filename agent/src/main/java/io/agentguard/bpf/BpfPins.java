@@ -118,6 +118,50 @@ public final class BpfPins {
         }
     }
 
+    /** What {@link #repin} found at one pin and did about it. */
+    public record Repin(String name, String found, boolean repaired, String repair) {
+    }
+
+    /**
+     * Checks that {@code sub/name} pins the object behind fd (kernel id expectedId, kind
+     * "bpf-link" or "bpf-map"); pins it again when the pin was removed or names another object.
+     * Null when the pin is as it should be.
+     */
+    public Repin repin(String sub, String name, int fd, int expectedId, String kind) {
+        Path path = root.resolve(sub).resolve(name);
+        int pinned = BpfInfo.pinned(path.toString());
+        String found;
+        if (pinned == -Errno.ENOENT) {
+            found = "removed";
+        } else if (pinned < 0) {
+            return new Repin(name, "cannot be opened (" + Errno.name(-pinned) + ")", false, "left as it is");
+        } else {
+            try {
+                String pinnedKind = BpfInfo.kind(pinned);
+                if (!pinnedKind.equals(kind)) {
+                    found = "replaced by a " + pinnedKind;
+                } else {
+                    int id = kind.equals("bpf-link") ? BpfInfo.link(pinned).id() : BpfInfo.map(pinned).id();
+                    if (id == expectedId) {
+                        return null;
+                    }
+                    found = "replaced by another object (id " + id + " instead of " + expectedId + ")";
+                }
+            } finally {
+                Libc.close(pinned);
+            }
+        }
+        try {
+            prepare();
+            Files.deleteIfExists(path);
+        } catch (IOException | UncheckedIOException e) {
+            return new Repin(name, found, false, e.getMessage());
+        }
+        int rc = BpfInfo.pin(fd, path.toString());
+        return rc == 0 ? new Repin(name, found, true, "pinned again")
+                : new Repin(name, found, false, "pinning again failed: " + Errno.name(-rc));
+    }
+
     /** Removes every pin: links first (the hooks detach), then maps. Returns how many pins went. */
     public int removeAll() {
         int removed = 0;

@@ -86,4 +86,50 @@ public final class ConfigMap {
     private void write() {
         map.update(key, value);
     }
+
+    /**
+     * Compares the map's entry with what was last written here (this is its only writer) and
+     * writes it again if someone else changed it. Null when it is as written.
+     */
+    public synchronized StateDrift verify() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment actual = arena.allocate(Config.SIZEOF, 8);
+            if (!map.lookup(key, actual)) {
+                actual.fill((byte) 0);
+            }
+            long at = actual.mismatch(value);
+            if (at < 0) {
+                return null;
+            }
+            StringBuilder fields = new StringBuilder();
+            for (java.util.Map.Entry<Long, String> f : FIELDS.entrySet()) {
+                long end = FIELDS.higherKey(f.getKey()) == null ? Config.SIZEOF : FIELDS.higherKey(f.getKey());
+                if (actual.asSlice(f.getKey(), end - f.getKey()).mismatch(value.asSlice(f.getKey(), end - f.getKey())) >= 0) {
+                    fields.append(fields.isEmpty() ? "" : ", ").append(f.getValue());
+                }
+            }
+            String drift = "entry changed by someone else (" + fields + ")";
+            try {
+                write();
+            } catch (RuntimeException e) {
+                return StateDrift.unrepaired("map", map.name(), drift, e.getMessage());
+            }
+            return StateDrift.repaired("map", map.name(), drift, "entry written again as agentguard wrote it");
+        }
+    }
+
+    /** Offset -> field name of struct ag_config, from the generated ABI (fields added later are named too). */
+    private static final java.util.TreeMap<Long, String> FIELDS = new java.util.TreeMap<>();
+
+    static {
+        for (java.lang.reflect.Field f : Config.class.getFields()) {
+            if (f.getType() == long.class && !f.getName().equals("SIZEOF")) {
+                try {
+                    FIELDS.put(f.getLong(null), f.getName().toLowerCase());
+                } catch (IllegalAccessException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        }
+    }
 }

@@ -66,6 +66,14 @@ public final class Libbpf {
     private static final MethodHandle LINK_FD = call("bpf_link__fd", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle ITER_CREATE = call("bpf_iter_create", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle LINK_PIN = call("bpf_link__pin", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    // the kernel's own view of objects (state verification): int results are an fd or -errno
+    private static final MethodHandle OBJ_GET = call("bpf_obj_get", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle OBJ_PIN = call("bpf_obj_pin", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle OBJ_GET_INFO_BY_FD = call("bpf_obj_get_info_by_fd",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle PROG_GET_FD_BY_ID = call("bpf_prog_get_fd_by_id", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle PROG_QUERY = call("bpf_prog_query",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
 
     static {
         try {
@@ -348,6 +356,51 @@ public final class Libbpf {
         LibbpfLog.mark();
         try (Arena arena = Arena.ofConfined()) {
             return (int) LINK_PIN.invokeExact(link, arena.allocateFrom(path));
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** An fd for the object pinned at path, or -errno (ENOENT: no pin). */
+    static int objGet(String path) {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) OBJ_GET.invokeExact(arena.allocateFrom(path));
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Pins the object behind fd at path: 0 or -errno. */
+    static int objPin(int fd, String path) {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) OBJ_PIN.invokeExact(fd, arena.allocateFrom(path));
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** BPF_OBJ_GET_INFO_BY_FD: info holds *infoLen bytes in, the kernel's length out; 0 or -errno. */
+    static int objGetInfoByFd(int fd, MemorySegment info, MemorySegment infoLen) {
+        try {
+            return (int) OBJ_GET_INFO_BY_FD.invokeExact(fd, info, infoLen);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int progGetFdById(int id) {
+        try {
+            return (int) PROG_GET_FD_BY_ID.invokeExact(id);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** BPF_PROG_QUERY: the programs attached to a cgroup for one attach type; 0 or -errno. */
+    static int progQuery(int targetFd, int attachType, int queryFlags, MemorySegment attachFlags, MemorySegment progIds,
+                         MemorySegment progCount) {
+        try {
+            return (int) PROG_QUERY.invokeExact(targetFd, attachType, queryFlags, attachFlags, progIds, progCount);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -89,6 +89,14 @@ public final class StatusCommand implements Callable<Integer> {
                     + " %d not looked at (queue full)%n", s.getUnixOwners().getListenersOutside(),
                     s.getUnixOwners().getFoundAfterTotal(), s.getUnixOwners().getDroppedTotal());
         }
+        var k = s.getKernelState();
+        System.out.printf("kernel state: %s; %d checks, %d drift found (%d repaired)%s%n",
+                k.getVerifyIntervalMs() > 0 ? "checked every " + k.getVerifyIntervalMs() + " ms" : "checked at start only",
+                k.getChecksTotal(), k.getDriftTotal(), k.getRepairedTotal(),
+                k.getLastDrift().isEmpty() ? "" : "; last: " + k.getLastDrift());
+        for (String u : k.getUnrepairedList()) {
+            System.out.println("  NOT REPAIRED: " + u);
+        }
         System.out.println("hooks:");
         for (Map.Entry<String, String> h : new TreeMap<>(s.getHooksMap()).entrySet()) {
             System.out.printf("  %-17s %s%n", h.getKey(), h.getValue());

@@ -41,6 +41,7 @@ import java.util.List;
  * @param recordLimits          what one agent cgroup may put in the ring (ring_buffer.*)
  * @param execRecheckMs         how often exec deny paths and the dynamic loaders are resolved again
  * @param execHashMaxBytes      larger executed files are not hashed (exec.deny_sha256, denied paths' digests)
+ * @param verifyIntervalMs      how often the daemon checks its links, pins and maps against the kernel; 0 = never
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -74,7 +75,8 @@ public record AgentConfig(
         int wakeupDelayMs,
         RecordLimits recordLimits,
         long execRecheckMs,
-        long execHashMaxBytes) {
+        long execHashMaxBytes,
+        long verifyIntervalMs) {
 
     /**
      * Per agent cgroup, per second: ordinary records and priority records (denials, kills,
@@ -144,6 +146,7 @@ public record AgentConfig(
         private RecordLimits recordLimits;
         private long execRecheckMs;
         private long execHashMaxBytes;
+        private long verifyIntervalMs = 2000;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -178,6 +181,7 @@ public record AgentConfig(
             recordLimits = c.recordLimits;
             execRecheckMs = c.execRecheckMs;
             execHashMaxBytes = c.execHashMaxBytes;
+            verifyIntervalMs = c.verifyIntervalMs;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -212,6 +216,7 @@ public record AgentConfig(
         public Builder recordLimits(RecordLimits v) { recordLimits = v; return this; }
         public Builder execRecheckMs(long v) { execRecheckMs = v; return this; }
         public Builder execHashMaxBytes(long v) { execHashMaxBytes = v; return this; }
+        public Builder verifyIntervalMs(long v) { verifyIntervalMs = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
@@ -219,7 +224,7 @@ public record AgentConfig(
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
-                    recordLimits, execRecheckMs, execHashMaxBytes);
+                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs);
         }
     }
 }

@@ -41,7 +41,7 @@ public final class AgentConfigLoader {
             Map.entry("report", Set.of("collectors", "node", "tls", "ca", "cert", "key", "spool_dir", "spool_max_bytes", "events",
                     "events_per_second", "evidence_events", "heartbeat_ms")),
             Map.entry("enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
-                    "block_duration_ms")),
+                    "block_duration_ms", "verify_interval_ms")),
             Map.entry("exec", Set.of("max_args_bytes", "recheck_ms", "hash_max_bytes")),
             Map.entry("ring_buffer", Set.of("size_bytes", "wakeup_delay_ms", "records_per_second_per_cgroup",
                     "priority_records_per_second_per_cgroup", "reserved_bytes")),
@@ -119,6 +119,7 @@ public final class AgentConfigLoader {
         boolean selfProtection = true;
         String pinPath = "/sys/fs/bpf/agentguard";
         long blockMs = 600_000;
+        long verifyMs = 2000;
         List<String> collectors = List.of();
         String node = "";
         TlsMode tlsMode = TlsMode.TLS;
@@ -170,6 +171,14 @@ public final class AgentConfigLoader {
                             case "enforcement.pin_path" -> pinPath = sv instanceof ScalarNode sc && sc.getValue().isEmpty()
                                     ? "" : nodes.string(sv, name);   // "" = no pinning
                             case "enforcement.block_duration_ms" -> blockMs = nodes.integer(sv, name, 1000, 86_400_000L * 7);
+                            case "enforcement.verify_interval_ms" -> {
+                                verifyMs = nodes.integer(sv, name, 0, 3_600_000);
+                                if (verifyMs > 0 && verifyMs < 100) {
+                                    throw new ConfigException(nodes.where(sv) + name + ": " + verifyMs
+                                            + " ms is too short (each check walks every link, pin and policy entry);"
+                                            + " use 100 or more, or 0 to turn the checks off");
+                                }
+                            }
                             case "report.collectors" -> {
                                 collectors = nodes.strings(sv, name);
                                 reportNode = sv;
@@ -240,7 +249,7 @@ public final class AgentConfigLoader {
                 blockMs, report(collectors, node, tlsMode, ca, cert, keyFile, spoolDir, spoolMax, reportEvents,
                         eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs,
                 new AgentConfig.RecordLimits(recordsPerSecond, priorityPerSecond, (int) reservedBytes),
-                execRecheckMs, execHashMaxBytes);
+                execRecheckMs, execHashMaxBytes, verifyMs);
     }
 
     private AgentConfig.Report report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert,

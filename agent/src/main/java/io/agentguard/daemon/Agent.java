@@ -80,6 +80,7 @@ public final class Agent implements AutoCloseable {
     private final int seededProcesses;
     private final WatchedTasks.Seeded watchedTasks;
     private final ConsumerLoop consumer;
+    private final KernelStateVerifier stateVerifier;
     private final AgentStatus status;
     private final ScheduledExecutorService housekeeping;
     private volatile AgentMetrics metrics;
@@ -156,6 +157,11 @@ public final class Agent implements AutoCloseable {
             this.watchedTasks = WatchedTasks.seed(kernel.map(Maps.TASKS), cgroups);
             this.consumer = new ConsumerLoop(reader, pipeline, kernel.map(Maps.READER), config.wakeupDelayMs(),
                     new LossMonitor(kernel.map(Maps.BUDGETS)), log);
+            this.stateVerifier = new KernelStateVerifier(kernel, policies, config.verifyIntervalMs(), this::countedEvent,
+                    this::violation, log);
+            kernel.describe("state-checks", config.verifyIntervalMs() > 0 ? "links, pins, scope, config and policy maps"
+                    + " checked with the kernel every " + config.verifyIntervalMs() + " ms; drift repaired and reported"
+                    : "off by configuration (checked once at start)");
             // the reporter's sender asks for heartbeat counters as soon as a collector answers
             this.reporter = config.report() == null ? null
                     : Reporter.start(config.report(), policies.mode(), status::heartbeat, hooks(), AgentStatus.VERSION, log);
@@ -168,6 +174,11 @@ public final class Agent implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        housekeeping.execute(stateVerifier::run);   // at once: pinned links that failed adoption are reported now
+        if (config.verifyIntervalMs() > 0) {
+            housekeeping.scheduleWithFixedDelay(stateVerifier::run, config.verifyIntervalMs(), config.verifyIntervalMs(),
+                    TimeUnit.MILLISECONDS);
+        }
         housekeeping.scheduleWithFixedDelay(this::rescanDevices, config.deviceRescanMs(), config.deviceRescanMs(),
                 TimeUnit.MILLISECONDS);
         housekeeping.scheduleWithFixedDelay(policies::expireBlocks, 1, 1, TimeUnit.SECONDS);
@@ -378,6 +389,10 @@ public final class Agent implements AutoCloseable {
 
     String pinRoot() {
         return kernel.pinRoot();
+    }
+
+    KernelStateVerifier stateVerifier() {
+        return stateVerifier;
     }
 
     ConsumerPipeline.Counters pipelineCounters() {

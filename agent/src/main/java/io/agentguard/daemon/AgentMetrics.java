@@ -81,6 +81,15 @@ final class AgentMetrics implements AutoCloseable {
                     cb.call(agent.ruleStatus().succeeded(), "ok");
                     cb.call(agent.ruleStatus().failed(), "failed");
                 }).register(registry);
+        CounterWithCallback.builder().name("agentguard_state_drift_total")
+                .help("differences found between agentguard's links, pins or maps and the kernel's (tampering),"
+                        + " by object (link, pin, map, program) and whether it was put back")
+                .labelNames("object", "repaired")
+                .callback(cb -> agent.stateVerifier().forEachDriftCount((object, repaired, total) ->
+                        cb.call(total, object, String.valueOf(repaired)))).register(registry);
+        CounterWithCallback.builder().name("agentguard_state_checks_total")
+                .help("checks of agentguard's links, pins and maps against the kernel")
+                .callback(cb -> cb.call(agent.stateVerifier().checks())).register(registry);
         if (listen.isEmpty()) {
             server = null;
         } else {

@@ -125,7 +125,8 @@ final class AgentStatus {
                 .setScopeExitsTotal(s.byType()[AG_REC_SCOPE])
                 .setViolationsTotal(s.violations())
                 .setProcesses(s.processes())
-                .setConsumerLagBytes(agent.consumerLagBytes());
+                .setConsumerLagBytes(agent.consumerLagBytes())
+                .setKernelState(agent.stateVerifier().status());
         for (AgentCgroups.Root r : agent.cgroups().roots()) {
             b.addAgentCgroups(CgroupStatus.newBuilder().setPath(r.relativePath()).setId(r.id())
                     .setProcesses(countProcesses(r.directory())));

@@ -5,6 +5,7 @@ import io.agentguard.abi.KernelAbi.Maps;
 import io.agentguard.abi.KernelAbi.Programs;
 import io.agentguard.bpf.BpfException;
 import io.agentguard.bpf.BpfLink;
+import io.agentguard.bpf.BpfInfo;
 import io.agentguard.bpf.BpfMap;
 import io.agentguard.bpf.BpfObject;
 import io.agentguard.bpf.BpfPins;
@@ -13,7 +14,9 @@ import io.agentguard.bpf.ConfigMap;
 import io.agentguard.bpf.Errno;
 import io.agentguard.bpf.FeatureProbe;
 import io.agentguard.bpf.Libc;
+import io.agentguard.bpf.MapImage;
 import io.agentguard.bpf.PinnedAttachments;
+import io.agentguard.bpf.StateDrift;
 import io.agentguard.config.SyscallOutcomes;
 import io.agentguard.gpu.NvidiaDevices;
 import io.agentguard.log.Log;
@@ -25,10 +28,15 @@ import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The agent's kernel side for this kernel and configuration: the embedded BPF object opened
@@ -39,6 +47,9 @@ import java.util.Map;
  *
  * <p>The NVIDIA ioctl tracepoint puts every task's syscalls on the slow path, so without LSM
  * it is attached only once an NVIDIA driver or a stand-in exists ({@link #devicesChanged}).
+ *
+ * <p>{@link #verify} checks the objects with the kernel (links, pins, the maps written here,
+ * programs someone else attached at the agent cgroups) and repairs what it can.
  */
 final class KernelHooks implements AutoCloseable {
     private static final Path TRACEFS = Path.of("/sys/kernel/tracing");
@@ -46,6 +57,12 @@ final class KernelHooks implements AutoCloseable {
             Programs.SENDMSG4, Programs.SENDMSG6, Programs.DEV, Programs.SOCK_CREATE);
     private static final List<String> SYSCALL_OUTCOME_PROGRAMS = List.of(Programs.CONNECT_EXIT,
             Programs.EXECVE_ENTER, Programs.EXECVEAT_ENTER, Programs.EXECVE_EXIT, Programs.EXECVEAT_EXIT);
+    /** enum bpf_attach_type of each cgroup program (what BPF_PROG_QUERY and the link info report). */
+    private static final Map<String, Integer> ATTACH_TYPES = Map.of(Programs.CONNECT4, BpfInfo.ATTACH_CGROUP_INET4_CONNECT,
+            Programs.CONNECT6, BpfInfo.ATTACH_CGROUP_INET6_CONNECT, Programs.SENDMSG4, BpfInfo.ATTACH_CGROUP_UDP4_SENDMSG,
+            Programs.SENDMSG6, BpfInfo.ATTACH_CGROUP_UDP6_SENDMSG, Programs.DEV, BpfInfo.ATTACH_CGROUP_DEVICE,
+            Programs.CONNECT_UNIX, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT, Programs.SENDMSG_UNIX,
+            BpfProgram.ATTACH_CGROUP_UNIX_SENDMSG, Programs.SOCK_CREATE, BpfInfo.ATTACH_CGROUP_INET_SOCK_CREATE);
 
     /** What the hooks depend on in the configuration. */
     public record Settings(int ringBufferBytes, boolean selfProtection, SyscallOutcomes syscallOutcomes,
@@ -59,7 +76,12 @@ final class KernelHooks implements AutoCloseable {
     private final Log log;
     private final PinnedAttachments attachments;
     private final ConfigMap config;
+    private final MapImage scopeRoots;
+    private final MapImage devices;
+    /** Map name -> {fd, kernel id} of this run's maps, for the pin checks. */
+    private final Map<String, int[]> maps = new LinkedHashMap<>();
     private final Map<String, String> descriptions = Collections.synchronizedMap(new LinkedHashMap<>());
+    private volatile List<AgentCgroups.Root> roots = List.of();
     private volatile boolean ioctlAttached;
     private volatile boolean syscallOutcomesAttached;
     private volatile boolean socketTracepointAttached;
@@ -71,8 +93,17 @@ final class KernelHooks implements AutoCloseable {
         this.pins = pins;
         this.settings = settings;
         this.log = log;
-        this.attachments = new PinnedAttachments(pins);
+        Set<Integer> mapIds = new HashSet<>();
+        for (String name : object.mapNames()) {
+            int fd = object.map(name).fd();
+            int id = BpfInfo.map(fd).id();
+            maps.put(name, new int[] {fd, id});
+            mapIds.add(id);
+        }
+        this.attachments = new PinnedAttachments(pins, mapIds);
         this.config = new ConfigMap(object.map(Maps.CONFIG));
+        this.scopeRoots = new MapImage(object.map(Maps.SCOPE_ROOTS), true, k -> "cgroup id " + k.get(JAVA_LONG, 0));
+        this.devices = new MapImage(object.map(Maps.DEVICES), false, null);
     }
 
     /** Probes the kernel, prepares the pins and loads the object; nothing is attached yet. */
@@ -144,8 +175,8 @@ final class KernelHooks implements AutoCloseable {
 
     /** Writes what is in scope and which device numbers are NVIDIA's (before policies and hooks). */
     void scope(AgentCgroups cgroups, NvidiaDevices devices) {
-        cgroups.writeScope(object.map(Maps.SCOPE_ROOTS), config);
-        devices.write(object.map(Maps.DEVICES));
+        cgroups.writeScope(scopeRoots, config);
+        devices.write(this.devices);
         // the overflow budget, charged when the budget map is full (an adopted one keeps its counts)
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment key = arena.allocate(8, 8);
@@ -174,8 +205,15 @@ final class KernelHooks implements AutoCloseable {
                 + " outside is killed by the agent when it reads the record (no bpf_send_signal_task before Linux 6.13)"));
         attachSelfProtection();
         for (AgentCgroups.Root root : cgroups.roots()) {
-            attachToCgroup(root);
+            for (String program : CGROUP_PROGRAMS) {
+                attachToCgroup(program, root);
+            }
+            if (probe.connectUnix()) {
+                attachToCgroup(Programs.CONNECT_UNIX, root);
+                attachToCgroup(Programs.SENDMSG_UNIX, root);
+            }
         }
+        this.roots = cgroups.roots();
         descriptions.put("connect", "cgroup/connect4 + cgroup/connect6 on agent cgroups; TCP outcome from"
                 + " tp_btf/inet_sock_set_state");
         descriptions.put("connect-unix", probe.connectUnix() ? "cgroup/connect_unix + sendmsg_unix on agent cgroups"
@@ -279,37 +317,152 @@ final class KernelHooks implements AutoCloseable {
         }
     }
 
-    /** The cgroup hooks of one root apply to its whole subtree, cgroups made later included. */
-    private void attachToCgroup(AgentCgroups.Root root) {
+    private void attach(String program) {
+        BpfProgram p = object.program(program);
+        attachments.attach(program, PinnedAttachments.Target.tracing(p), p::attach);
+    }
+
+    /** A cgroup hook on a root applies to its whole subtree, cgroups made later included. */
+    private void attachToCgroup(String program, AgentCgroups.Root root) {
+        BpfProgram p = object.program(program);
+        attachments.attach(program + "@" + root.id(), new PinnedAttachments.Target(p, root.id(), ATTACH_TYPES.get(program)),
+                () -> {
+                    int fd = openCgroup(root);
+                    try {
+                        return p.attachCgroup(fd, root.relativePath());
+                    } finally {
+                        Libc.close(fd);   // the link holds its own reference
+                    }
+                });
+    }
+
+    private static int openCgroup(AgentCgroups.Root root) {
         int fd = Libc.open(root.directory().toString(), Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
         if (fd < 0) {
             throw new IllegalStateException("cannot open cgroup " + root.directory() + ": " + Libc.strerror(Libc.errno()));
         }
-        try {
-            for (String program : CGROUP_PROGRAMS) {
-                attachToCgroup(program, fd, root);
-            }
-            if (probe.connectUnix()) {
-                attachToCgroup(Programs.CONNECT_UNIX, fd, root);
-                attachToCgroup(Programs.SENDMSG_UNIX, fd, root);
-            }
-        } finally {
-            Libc.close(fd);   // the links hold their own reference
+        return fd;
+    }
+
+    /**
+     * Checks this run's kernel objects with the kernel and puts back what it can: links
+     * (attached, to the right cgroup, with the right program), pins (present, naming our
+     * objects), the maps written here (scope roots, device numbers, ag_config), and programs
+     * that someone else attached directly at an agent cgroup (reported, left alone). Policy
+     * maps are checked by their writer. A few bpf() calls per object; housekeeping thread.
+     */
+    List<StateDrift> verify() {
+        List<StateDrift> drift = new ArrayList<>(attachments.adoptionDrift());
+        drift.addAll(attachments.verify());
+        StateDrift pinDrift = verifyPins();
+        if (pinDrift != null) {
+            drift.add(pinDrift);
         }
+        for (StateDrift d : new StateDrift[] {scopeRoots.verify(), devices.verify(), config.verify()}) {
+            if (d != null) {
+                drift.add(d);
+            }
+        }
+        drift.addAll(foreignPrograms());
+        return drift;
     }
 
-    private void attach(String program) {
-        attachments.attach(program, () -> object.program(program).attach());
+    /** Pinned links that failed the check at adoption (replaced), not yet reported. */
+    List<StateDrift> adoptionDrift() {
+        return attachments.adoptionDrift();
     }
 
-    private void attachToCgroup(String program, int cgroupFd, AgentCgroups.Root root) {
-        attachments.attach(program + "@" + root.id(), () -> object.program(program).attachCgroup(cgroupFd,
-                root.relativePath()));
+    /** All pins in one finding: removing the pin directory is one act, not thirty. */
+    private StateDrift verifyPins() {
+        if (pins == null) {
+            return null;
+        }
+        List<String> found = new ArrayList<>();
+        List<String> failed = new ArrayList<>();
+        if (!pins.sameVersion()) {
+            found.add("the version marker removed");
+            try {
+                pins.prepare();
+            } catch (RuntimeException e) {
+                failed.add("version marker: " + e.getMessage());
+            }
+        }
+        List<BpfPins.Repin> repins = new ArrayList<>();
+        for (Map.Entry<String, int[]> m : maps.entrySet()) {
+            BpfPins.Repin r = pins.repin("maps", m.getKey(), m.getValue()[0], m.getValue()[1], "bpf-map");
+            if (r != null) {
+                repins.add(r);
+            }
+        }
+        repins.addAll(attachments.verifyPins());
+        Map<String, List<String>> byFinding = new LinkedHashMap<>();
+        for (BpfPins.Repin r : repins) {
+            byFinding.computeIfAbsent(r.found(), f -> new ArrayList<>()).add(r.name());
+            if (!r.repaired()) {
+                failed.add(r.name() + ": " + r.repair());
+            }
+        }
+        for (Map.Entry<String, List<String>> f : byFinding.entrySet()) {
+            List<String> names = f.getValue();
+            found.add(names.size() + (names.size() == 1 ? " pin " : " pins ") + f.getKey() + " ("
+                    + String.join(", ", names.subList(0, Math.min(names.size(), 6))) + (names.size() > 6 ? ", ..." : "")
+                    + ")");
+        }
+        if (found.isEmpty()) {
+            return null;
+        }
+        String drift = String.join("; ", found);
+        return failed.isEmpty() ? StateDrift.repaired("pin", pins.root().toString(), drift, "pinned again")
+                : StateDrift.unrepaired("pin", pins.root().toString(), drift, String.join("; ", failed));
+    }
+
+    /**
+     * Programs attached directly at an agent cgroup root by someone else (another loader, or root
+     * with bpftool): they run beside ours for the whole subtree (a cgroup/connect4 program can
+     * rewrite the destination after ours allowed it), so each is reported; not detached.
+     */
+    private List<StateDrift> foreignPrograms() {
+        List<StateDrift> found = new ArrayList<>();
+        for (AgentCgroups.Root root : roots) {
+            Map<Integer, Set<Integer>> ours = attachments.programsAt(root.id());
+            int fd;
+            try {
+                fd = openCgroup(root);
+            } catch (IllegalStateException e) {
+                found.add(StateDrift.unrepaired("program", root.relativePath(), "the agent cgroup cannot be opened: "
+                        + e.getMessage(), "nothing to attach to"));
+                continue;
+            }
+            try {
+                for (Map.Entry<Integer, Set<Integer>> at : ours.entrySet()) {
+                    for (int id : BpfInfo.cgroupPrograms(fd, at.getKey())) {
+                        if (!at.getValue().contains(id)) {
+                            BpfInfo.Program p = BpfInfo.programById(id);
+                            found.add(StateDrift.unrepaired("program", root.relativePath(), "program '"
+                                    + (p == null ? "?" : p.name()) + "' (id " + id + (p == null ? "" : ", tag " + p.tag())
+                                    + ") attached at the agent cgroup for " + attachTypeName(at.getKey())
+                                    + " by someone else", "left attached: it may be another tool's; detach it if not"));
+                        }
+                    }
+                }
+            } catch (BpfException e) {
+                found.add(StateDrift.unrepaired("program", root.relativePath(), "BPF_PROG_QUERY failed: " + e.getMessage(),
+                        "not checked"));
+            } finally {
+                Libc.close(fd);
+            }
+        }
+        return found;
+    }
+
+    private static String attachTypeName(int attachType) {
+        return ATTACH_TYPES.entrySet().stream().filter(e -> e.getValue() == attachType)
+                .map(e -> e.getKey().replace("ag_", "cgroup/")).findFirst().orElse("attach type " + attachType);
     }
 
     /** NVIDIA devices changed (a driver loaded, say): writes them, attaches the deferred ioctl tracepoint if now needed. */
     void devicesChanged(NvidiaDevices devices) {
-        devices.write(object.map(Maps.DEVICES));
+        devices.write(this.devices);
         if (!ioctlAttached) {
             attachIoctlTracepointIfNeeded(devices);
             log.info("hook gpu-ioctl: " + descriptions.get("gpu-ioctl"));
@@ -412,6 +565,7 @@ final class KernelHooks implements AutoCloseable {
     /** Detaches what is not pinned and frees the object; pinned hooks stay. */
     @Override
     public void close() {
+        attachments.close();
         object.close();
     }
 }

@@ -177,6 +177,16 @@ public final class PolicyController implements Enforcer.Blocker {
         applyPolicies();
     }
 
+    /** Checks the policy maps against what was written and repairs them (housekeeping); see {@link PolicyMaps#verify}. */
+    public List<io.agentguard.bpf.StateDrift> verifyMaps() {
+        synchronized (this) {
+            if (closed) {
+                return List.of();
+            }
+        }
+        return maps.verify();
+    }
+
     /** "enforce" or "monitor": the global mode. */
     public synchronized String mode() {
         return globalEnforce ? "enforce" : "monitor";

@@ -1,6 +1,8 @@
 package io.agentguard.enforce;
 
 import io.agentguard.bpf.BpfMap;
+import io.agentguard.bpf.MapImage;
+import io.agentguard.bpf.StateDrift;
 import io.agentguard.config.Policy;
 import io.agentguard.net.IpPrefix;
 
@@ -34,6 +36,9 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * hold two generations; a change is written completely into the one not in force, then a
  * single update of the config map (generation and policy levels together) switches the
  * programs to it, and only then is the old generation deleted.
+ *
+ * <p>Every write goes through a {@link MapImage} of its map, so that {@link #verify} can
+ * find entries someone else removed, changed or added, and put them back as written.
  */
 public final class PolicyMaps {
     /** A policy and where it applies: the cgroup's id and level (unused for the default). */
@@ -46,29 +51,30 @@ public final class PolicyMaps {
         void write(int generation, long policyLevels);
     }
 
-    private final BpfMap policies;
-    private final BpfMap roots;
-    private final BpfMap egress;
-    private final BpfMap execNames;
-    private final BpfMap execPaths;
-    private final BpfMap execExes;
-    private final BpfMap computeExes;
+    private final MapImage policies;
+    private final MapImage roots;
+    private final MapImage egress;
+    private final MapImage execNames;
+    private final MapImage execPaths;
+    private final MapImage execExes;
+    private final MapImage computeExes;
     private final ConfigFlip flip;
     private int generation;
     private final List<Written> written = new ArrayList<>();
 
-    private record Written(BpfMap map, byte[] key) {
+    private record Written(MapImage map, byte[] key) {
     }
 
     public PolicyMaps(BpfMap policies, BpfMap roots, BpfMap egress, BpfMap execNames, BpfMap execPaths,
                       BpfMap execExes, BpfMap computeExes, int generationInForce, ConfigFlip flip) {
-        this.policies = policies;
-        this.roots = roots;
-        this.egress = egress;
-        this.execNames = execNames;
-        this.execPaths = execPaths;
-        this.execExes = execExes;
-        this.computeExes = computeExes;
+        // slots of the array are overwritten, never deleted: only those written are checked
+        this.policies = new MapImage(policies, false, null);
+        this.roots = new MapImage(roots, true, null);
+        this.egress = new MapImage(egress, true, null);
+        this.execNames = new MapImage(execNames, true, null);
+        this.execPaths = new MapImage(execPaths, true, null);
+        this.execExes = new MapImage(execExes, true, null);
+        this.computeExes = new MapImage(computeExes, true, null);
         this.generation = generationInForce;
         this.flip = flip;
         clearGeneration(generationInForce ^ 1);
@@ -76,24 +82,26 @@ public final class PolicyMaps {
 
     /** Deletes whatever a previous run left in a generation (adopted pinned maps). */
     private void clearGeneration(int gen) {
-        roots.forEachKey(PolicyRootKey.SIZEOF, k -> {
-            if (k.get(JAVA_INT, PolicyRootKey.GENERATION) == gen) {
-                roots.delete(k);
-            }
-        });
-        egress.forEachKey(EgressKey.SIZEOF, k -> {
-            if (k.get(JAVA_INT, EgressKey.POLICY) / AG_MAX_POLICIES == gen) {
-                egress.delete(k);
-            }
-        });
-        for (BpfMap m : List.of(execNames, execPaths, execExes, computeExes)) {
-            long size = m == execNames ? ExecNameKey.SIZEOF : m == execPaths ? ExecPathKey.SIZEOF : ExeKey.SIZEOF;
-            m.forEachKey(size, k -> {
-                if (k.get(JAVA_INT, 0) / AG_MAX_POLICIES == gen) {
-                    m.delete(k);
-                }
-            });
+        roots.deleteIf(k -> k.get(JAVA_INT, PolicyRootKey.GENERATION) == gen);
+        egress.deleteIf(k -> k.get(JAVA_INT, EgressKey.POLICY) / AG_MAX_POLICIES == gen);
+        for (MapImage m : List.of(execNames, execPaths, execExes, computeExes)) {
+            m.deleteIf(k -> k.get(JAVA_INT, 0) / AG_MAX_POLICIES == gen);   // the policy slot leads each key
         }
+    }
+
+    /**
+     * Compares the maps with what was written for the generation in force and puts back what
+     * someone else removed, changed or added (housekeeping thread). Empty when all is as written.
+     */
+    public synchronized List<StateDrift> verify() {
+        List<StateDrift> drift = new ArrayList<>();
+        for (MapImage m : List.of(policies, roots, egress, execNames, execPaths, execExes, computeExes)) {
+            StateDrift d = m.verify();
+            if (d != null) {
+                drift.add(d);
+            }
+        }
+        return drift;
     }
 
     public int generation() {
@@ -157,6 +165,9 @@ public final class PolicyMaps {
                 MemorySegment.copy(w.key(), 0, key, JAVA_BYTE, 0, w.key().length);
                 w.map().delete(key);
             }
+            // and whatever else the retired generation holds (a previous run's entries in adopted maps,
+            // a failed change's): it would come back into force at the next switch
+            clearGeneration(next ^ 1);
         }
     }
 
@@ -166,7 +177,7 @@ public final class PolicyMaps {
         return v;
     }
 
-    private void put(BpfMap map, MemorySegment key, MemorySegment value) {
+    private void put(MapImage map, MemorySegment key, MemorySegment value) {
         map.update(key, value);
         written.add(new Written(map, key.toArray(JAVA_BYTE)));
     }
@@ -184,7 +195,7 @@ public final class PolicyMaps {
         MemorySegment value = arena.allocate(KernelAbi.Policy.SIZEOF, 8);
         value.set(JAVA_INT, KernelAbi.Policy.FLAGS, flags);
         value.set(JAVA_LONG, KernelAbi.Policy.GPU_ALLOWED, pol.gpuAllowed());
-        policies.update(key, value);   // array slots are overwritten, never deleted
+        policies.update(key, value);   // array slots are overwritten, never deleted (not in `written`)
     }
 
     /** Groups entries by network; each network's value lists its port/protocol rules in order. */

@@ -2,7 +2,7 @@ package io.agentguard.gpu;
 
 import io.agentguard.abi.KernelAbi.DeviceKey;
 import io.agentguard.abi.KernelAbi.DeviceRoleValue;
-import io.agentguard.bpf.BpfMap;
+import io.agentguard.bpf.MapImage;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -89,7 +89,7 @@ public final class NvidiaDevices {
     }
 
     /** Writes the entries into ag_devices (what is there already stays: devices do not go away). */
-    public void write(BpfMap map) {
+    public void write(MapImage map) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment key = a.allocate(DeviceKey.SIZEOF, 4);
             MemorySegment value = a.allocate(DeviceRoleValue.SIZEOF, 4);

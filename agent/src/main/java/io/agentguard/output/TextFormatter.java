@@ -120,9 +120,15 @@ public final class TextFormatter {
             }
             case TAMPER -> {
                 var t = e.getTamper();
-                sb.append("TAMPER ").append(t.getKind().name().replace("TAMPER_KIND_", "").toLowerCase())
-                        .append(" ").append(t.getSignalName()).append(" -> agentguard[").append(t.getTargetPid()).append(']');
-                verdict(t.getVerdict(), sb);
+                sb.append("TAMPER ").append(t.getKind().name().replace("TAMPER_KIND_", "").toLowerCase());
+                if (t.getKind() == io.agentguard.proto.v1.TamperKind.TAMPER_KIND_STATE_DRIFT) {
+                    sb.append(' ').append(t.getObject()).append(' ').append(t.getObjectName()).append(": ")
+                            .append(t.getDrift()).append(t.getRepaired() ? " REPAIRED: " : " NOT REPAIRED: ")
+                            .append(t.getRepair());
+                } else {
+                    sb.append(" ").append(t.getSignalName()).append(" -> agentguard[").append(t.getTargetPid()).append(']');
+                    verdict(t.getVerdict(), sb);
+                }
             }
             case SOCKET -> {
                 var k = e.getSocket();

@@ -153,6 +153,30 @@ public final class KernelFindings {
                 + ")" + (o.getFoundAfter() ? ", found after the connect" : "");
     }
 
+    /**
+     * agentguard's own links, pins or maps were changed by someone else (root with bpftool,
+     * another loader) and put back. Raised by the daemon's state checks (daemon.KernelStateVerifier),
+     * off the consumer thread; the evidence is a STATE_DRIFT tamper event without a process.
+     */
+    public static final Finding STATE_DRIFT_REPAIRED = new Finding("agentguard: agent kernel state tampered with",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "tamper", "T1562.001"),
+            "agentguard's own BPF links, pins or maps differed from what it made; it put them back. Until then"
+                    + " the changed object did not enforce what it should have.",
+            e -> "agentguard kernel state tampered with: " + stateDrift(e));
+    /** As {@link #STATE_DRIFT_REPAIRED}, where agentguard could not put it back (or must not: another tool's program). */
+    public static final Finding STATE_DRIFT_UNREPAIRED = new Finding(
+            "agentguard: agent kernel state tampered with, not repaired", Priority.PRIORITY_CRITICAL,
+            RuleAction.RULE_ACTION_NONE, List.of("agentguard", "tamper", "T1562.001"),
+            "agentguard's own BPF links, pins or maps differ from what it made, or another program is attached at an"
+                    + " agent cgroup, and agentguard could not or would not put it back: look at the node.",
+            e -> "agentguard kernel state tampered with, not repaired: " + stateDrift(e));
+
+    private static String stateDrift(Event e) {
+        var t = e.getTamper();
+        return t.getObject() + " " + t.getObjectName() + ": " + t.getDrift() + (t.getRepaired() ? "; repaired: "
+                : "; not repaired: ") + t.getRepair();
+    }
+
     private KernelFindings() {
     }
 

@@ -1,6 +1,6 @@
 package io.agentguard.scope;
 
-import io.agentguard.bpf.BpfMap;
+import io.agentguard.bpf.MapImage;
 import io.agentguard.bpf.ConfigMap;
 
 import java.io.IOException;
@@ -106,7 +106,7 @@ public final class AgentCgroups {
      * Puts the roots in ag_scope_roots (and their levels in the config), then removes roots a
      * previous run left in adopted maps: added first, so the scope never has a gap.
      */
-    public void writeScope(BpfMap scopeRoots, ConfigMap config) {
+    public void writeScope(MapImage scopeRoots, ConfigMap config) {
         Set<Long> ids = new HashSet<>();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment key = a.allocate(8, 8);
@@ -118,11 +118,7 @@ public final class AgentCgroups {
             }
         }
         config.scope(levelMask());
-        scopeRoots.forEachKey(8, key -> {
-            if (!ids.contains(key.get(JAVA_LONG, 0))) {
-                scopeRoots.delete(key);
-            }
-        });
+        scopeRoots.deleteIf(key -> !ids.contains(key.get(JAVA_LONG, 0)));
     }
 
     /** Bit N set when some root sits at level N (what the BPF scope check walks). */

@@ -43,6 +43,19 @@ class AgentConfigLoaderTest {
     }
 
     @Test
+    void kernelStateIsCheckedEvery2SecondsAndTooShortAnIntervalIsRefused() {
+        assertThat(AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\n").verifyIntervalMs()).isEqualTo(2000);
+        assertThat(AgentConfigLoader.embeddedDefault().verifyIntervalMs()).isEqualTo(2000);
+        assertThat(AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nenforcement: {verify_interval_ms: 0}\n")
+                .verifyIntervalMs()).isZero();
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nenforcement: {verify_interval_ms: 10}\n"))
+                .hasMessage("a.yaml:2:35: enforcement.verify_interval_ms: 10 ms is too short (each check walks every"
+                        + " link, pin and policy entry); use 100 or more, or 0 to turn the checks off");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nenforcement: {verify_interval_ms: -1}\n"))
+                .hasMessage("a.yaml:2:35: enforcement.verify_interval_ms: -1 is out of range 0..3600000");
+    }
+
+    @Test
     void unknownKeyNamesFileLineColumnAndSuggests() {
         assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nexec:\n  max_arg_bytes: 3\n"))
                 .isInstanceOf(ConfigException.class)

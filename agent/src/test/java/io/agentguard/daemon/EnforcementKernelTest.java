@@ -195,6 +195,10 @@ class EnforcementKernelTest {
         assertThat(tamper.getFirst().getTamper().getSignalName()).isEqualTo("SIGWINCH");
         assertThat(tamper.getFirst().getTamper().getTargetPid()).isEqualTo((int) daemon);
         assertThat(tamper.getFirst().getTamper().getVerdict()).isEqualTo(Verdict.VERDICT_DENIED);
+        // a violation too, with no rule of the operator's needed
+        assertThat(KERNEL.awaitViolations(v -> v.getRule().equals("agentguard: tampering with the agent stopped")
+                && v.getProcess().getCgroupId() == KERNEL.cgroupId(cg), 1, Duration.ofSeconds(10)))
+                .singleElement().satisfies(v -> assertThat(v.getRuleSource()).isEqualTo("kernel"));
     }
 
     @Test

@@ -51,6 +51,8 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     private Path root;
     private String rootRelative;
     private Path standinDir;
+    private Path pins;
+    private boolean expectStateDrift;
     private Agent agent;
     private java.util.function.Consumer<Path> beforeStart = root -> { };
     private final List<Path> outside = new ArrayList<>();
@@ -106,6 +108,26 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         return this;
     }
 
+    /**
+     * Pins under a directory of this test's own (removed afterwards, hooks detaching), and the
+     * daemon's state checks every verifyIntervalMs.
+     */
+    public KernelAgentExtension withPins(long verifyIntervalMs) {
+        this.pins = Path.of("/sys/fs/bpf/agentguard-test-" + UUID.randomUUID().toString().substring(0, 8));
+        return configure(b -> b.pinPath(pins.toString()).verifyIntervalMs(verifyIntervalMs));
+    }
+
+    /** This test tampers with the agent's kernel objects: state drift violations are expected (else they fail it). */
+    public KernelAgentExtension expectingStateDrift() {
+        this.expectStateDrift = true;
+        return this;
+    }
+
+    /** The pin directory of {@link #withPins}. */
+    public Path pins() {
+        return pins;
+    }
+
     /** Kernel tests without root: skipped, or failed where AGENTGUARD_REQUIRE_BPF=1 (CI). */
     public static void requireRoot() {
         if (Libc.geteuid() != 0) {
@@ -131,6 +153,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         mknod(standinDir.resolve("nvidia-uvm"), 1, 9);
         beforeStart.accept(root);
         AgentConfig config = configure.apply(AgentConfigLoader.embeddedDefault().toBuilder()
+                .verifyIntervalMs(500)   // often: every kernel test class also proves that the checks find no false drift
                 .agentCgroups(List.of(rootRelative))
                 .createMissingCgroups(false)
                 .maxArgsBytes(maxArgsBytes)
@@ -181,7 +204,18 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         if (agent != null) {
             agent.close();
         }
+        if (pins != null && Files.exists(pins)) {
+            io.agentguard.cli.Main.execute("unload", "--pin-path", pins.toString());
+        }
         cleanup();
+        List<Violation> drift;
+        synchronized (this) {
+            drift = violations.stream().filter(v -> v.getRule().startsWith("agentguard: agent kernel state tampered")).toList();
+        }
+        if (!expectStateDrift && !drift.isEmpty()) {
+            throw new AssertionError("the kernel state checks found drift nobody made (a false alarm): "
+                    + drift.stream().map(Violation::getOutput).toList());
+        }
     }
 
     private void cleanup() throws IOException {
