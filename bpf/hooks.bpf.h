@@ -105,6 +105,16 @@ struct {
 	__type(value, struct ag_task_scope);
 } ag_tasks SEC(".maps") __weak;
 
+/* Single entry: how many tasks have gone on outside the agent cgroups still watched (monitor
+ * mode, or waiting for the agent's kill); written by the scope hooks. While it is 0, tasks
+ * outside the agent cgroups skip the task-storage lookup: they pay what they paid before. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} ag_followed SEC(".maps") __weak;
+
 /* Record budgets per agent cgroup (struct ag_cgroup_budget); key 0, the overflow bucket, is
  * created by the agent. Read by the agent for "events lost" violations. */
 struct {
@@ -181,13 +191,20 @@ static __always_inline bool cgroup_in_scope(struct cgroup *cg)
 /* As cgroup_scope_key, for tracing programs: a task that left the agent cgroups in monitor
  * mode is still watched, under the cgroup it left (task storage; cgroup programs cannot
  * read it and need not: they run only inside the cgroups they are attached to). */
+static __always_inline __u64 followed_outside_key(struct task_struct *task)
+{
+	__u32 zero = 0;
+	__u64 *followed = bpf_map_lookup_elem(&ag_followed, &zero);
+	if (!followed || !*followed)
+		return 0;
+	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, task, 0, 0);
+	return ts ? ts->origin_cgroup_id : 0;
+}
+
 static __always_inline __u64 task_scope_key(void)
 {
 	__u64 key = cgroup_scope_key();
-	if (key)
-		return key;
-	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, bpf_get_current_task_btf(), 0, 0);
-	return ts ? ts->origin_cgroup_id : 0;
+	return key ? key : followed_outside_key(bpf_get_current_task_btf());
 }
 
 /* Is current watched? (tracing programs) */

@@ -138,10 +138,17 @@ static __always_inline void left_scope(struct task_struct *task, struct ag_task_
 		else
 			flags |= AG_SCOPE_KILL_BY_AGENT;   /* kernels before 6.13 cannot signal another task here */
 	}
-	if (verdict == AG_VERDICT_ALLOWED)
+	if (verdict == AG_VERDICT_ALLOWED) {
 		bpf_task_storage_delete(&ag_tasks, task);
-	else
+	} else {
 		ts->flags |= AG_TASK_LEFT_SCOPE;
+		if (verdict == AG_VERDICT_WOULD_BLOCK || (flags & AG_SCOPE_KILL_BY_AGENT)) {
+			__u32 zero = 0;
+			__u64 *followed = bpf_map_lookup_elem(&ag_followed, &zero);
+			if (followed)
+				__sync_fetch_and_add(followed, 1);   /* from now on outside tasks look themselves up */
+		}
+	}
 
 	struct ag_scope *r = reserve(sizeof(*r), origin, true);
 	if (!r)
@@ -172,7 +179,10 @@ int BPF_PROG(ag_cgroup_attach, struct cgroup *dst, const char *path, struct task
 	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, task, 0, 0);
 	if (!ts || (ts->flags & AG_TASK_LEFT_SCOPE))
 		return 0;   /* never watched, or already reported */
-	left_scope(task, ts, dest, AG_SCOPE_CGROUP_WRITE, in_scope());
+	/* the mover: inside, or itself watched (the task that moved itself is outside by now) */
+	struct task_struct *mover = bpf_get_current_task_btf();
+	bool mover_watched = cgroup_scope_key() || bpf_task_storage_get(&ag_tasks, mover, 0, 0);
+	left_scope(task, ts, dest, AG_SCOPE_CGROUP_WRITE, mover_watched);
 	return 0;
 }
 
@@ -284,7 +294,7 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	__u64 key = cgroup_scope_key();
 	if (key)
 		watch_task(task, bpf_get_current_cgroup_id(), 0);
-	else if (!(key = task_scope_key()))
+	else if (!(key = followed_outside_key(task)))
 		return 0;
 
 	__u32 zero = 0;
@@ -328,14 +338,14 @@ int BPF_PROG(ag_fork, struct task_struct *parent, struct task_struct *child)
 {
 	/* Every new task of a watched one is watched, threads too (cgroup.threads moves them). */
 	__u64 key = cgroup_scope_key();
-	if (key) {
+	bool parent_inside = key != 0;
+	if (parent_inside) {
 		watch_task(child, bpf_get_current_cgroup_id(), 0);
 	} else {
-		struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, parent, 0, 0);
-		if (!ts || !ts->origin_cgroup_id)
+		key = followed_outside_key(parent);
+		if (!key)
 			return 0;
-		key = ts->origin_cgroup_id;
-		watch_task(child, key, ts->flags);
+		watch_task(child, key, AG_TASK_LEFT_SCOPE);   /* the child of one followed outside */
 	}
 	/* Threads share the parent's tgid: lineage needs processes only. */
 	if (child->tgid == parent->tgid)
@@ -349,7 +359,7 @@ int BPF_PROG(ag_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	/* clone3(CLONE_INTO_CGROUP): born outside the agent cgroups, before it ever ran */
 	struct cgroup *born_in = BPF_CORE_READ(child, cgroups, dfl_cgrp);
-	if (!cgroup_in_scope(born_in) && cgroup_scope_key()) {
+	if (parent_inside && !cgroup_in_scope(born_in)) {
 		struct ag_task_scope *cs = bpf_task_storage_get(&ag_tasks, child, 0, 0);
 		if (cs)
 			left_scope(child, cs, BPF_CORE_READ(born_in, kn, id), AG_SCOPE_CLONE_INTO_CGROUP, true);

@@ -33,73 +33,58 @@ public final class KernelFindings {
     static final Finding EXEC_KILLED = new Finding("agentguard: exec killed by policy", Priority.PRIORITY_CRITICAL,
             RuleAction.RULE_ACTION_KILL_PROCESS, List.of("agentguard", "enforcement", "exec"),
             "The exec policy denied this program; the kernel killed the process before it ran.",
-            e -> "program denied by exec policy (" + execWhy(e) + "), killed before it ran: " + e.getExec().getFilename()
-                    + " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")");
+            e -> "program denied by exec policy (" + execWhy(e) + "), killed before it ran: " + e.getExec().getFilename() + where(e));
     static final Finding EXEC_WOULD_KILL = new Finding("agentguard: exec denied by policy (monitor)",
             Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "exec"),
             "The exec policy denies this program; in monitor mode it ran.",
-            e -> "program denied by exec policy (" + execWhy(e) + "), would have been killed: " + e.getExec().getFilename()
-                    + " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")");
+            e -> "program denied by exec policy (" + execWhy(e) + "), would have been killed: " + e.getExec().getFilename() + where(e));
     static final Finding EXEC_FILELESS = new Finding("agentguard: fileless exec", Priority.PRIORITY_WARNING,
             RuleAction.RULE_ACTION_NONE, List.of("agentguard", "exec", "fileless", "T1620"),
             "A program ran without a file name to judge it by (memfd, deleted file, or through a descriptor);"
                     + " exec.deny_fileless denies it.",
-            e -> "fileless exec (" + execWhy(e) + "): " + e.getExec().getFilename() + " (pid " + e.getProcess().getPid()
-                    + ", cgroup " + e.getProcess().getCgroupPath() + ")");
+            e -> "fileless exec (" + execWhy(e) + "): " + e.getExec().getFilename() + where(e));
     /** Raised by the daemon's exec file checker, off the consumer thread (enforce.ExecFileChecker). */
     public static final Finding EXEC_KILLED_AFTER_START = new Finding("agentguard: exec killed by policy after it started",
             Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS, List.of("agentguard", "enforcement", "exec"),
             "The exec policy denies this program by content or behind the dynamic loader, which the kernel cannot see;"
                     + " the daemon killed the process after it started.",
-            e -> "program denied by exec policy (" + execWhy(e) + "), killed after it started: " + e.getExec().getFilename()
-                    + " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")");
+            e -> "program denied by exec policy (" + execWhy(e) + "), killed after it started: " + e.getExec().getFilename() + where(e));
     public static final Finding EXEC_DENIED_AFTER_START = new Finding("agentguard: exec denied by policy after it started (monitor)",
             Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "exec"),
             "The exec policy denies this program by content or behind the dynamic loader; in monitor mode it runs.",
-            e -> "program denied by exec policy (" + execWhy(e) + "), would have been killed: " + e.getExec().getFilename()
-                    + " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")");
+            e -> "program denied by exec policy (" + execWhy(e) + "), would have been killed: " + e.getExec().getFilename() + where(e));
     static final Finding GPU_KILLED = new Finding("agentguard: GPU compute killed by policy", Priority.PRIORITY_CRITICAL,
             RuleAction.RULE_ACTION_KILL_PROCESS, List.of("agentguard", "enforcement", "gpu", "T1496.001"),
             "The compute policy denied this process a GPU compute context; the kernel killed it before the driver ran the call.",
             e -> "GPU compute context denied by policy, process killed: " + e.getGpu().getIoctl().getClassName()
-                    + " by " + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", cgroup "
-                    + e.getProcess().getCgroupPath() + ")");
+                    + " by " + e.getProcess().getComm() + where(e));
     static final Finding GPU_WOULD_KILL = new Finding("agentguard: GPU compute denied by policy (monitor)",
             Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "gpu", "T1496.001"),
             "The compute policy denies this process a GPU compute context; in monitor mode it got one.",
             e -> "GPU compute context denied by policy, would have been killed: " + e.getGpu().getIoctl().getClassName()
-                    + " by " + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", cgroup "
-                    + e.getProcess().getCgroupPath() + ")");
+                    + " by " + e.getProcess().getComm() + where(e));
     static final Finding TAMPER_STOPPED = new Finding("agentguard: tampering with the agent stopped",
             Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS, List.of("agentguard", "tamper", "T1562.001"),
             "A process in an agent cgroup went for the agentguard daemon; the kernel refused it or killed the sender.",
             e -> "tampering with the agent stopped: " + e.getTamper().getKind() + " " + e.getTamper().getSignalName()
-                    + " from " + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", cgroup "
-                    + e.getProcess().getCgroupPath() + ")");
+                    + " from " + e.getProcess().getComm() + where(e));
     static final Finding TAMPER_SEEN = new Finding("agentguard: tampering with the agent", Priority.PRIORITY_CRITICAL,
             RuleAction.RULE_ACTION_NONE, List.of("agentguard", "tamper", "T1562.001"),
             "A process in an agent cgroup went for the agentguard daemon; self-protection only reported it.",
             e -> "tampering with the agent: " + e.getTamper().getKind() + " " + e.getTamper().getSignalName()
-                    + " from " + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", cgroup "
-                    + e.getProcess().getCgroupPath() + ")");
+                    + " from " + e.getProcess().getComm() + where(e));
 
     static final Finding LEFT_SCOPE_KILLED = new Finding("agentguard: process left the agent cgroups",
             Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS,
             List.of("agentguard", "enforcement", "scope", "T1562.001"),
             "A watched process was moved out of the agent cgroups (or created outside them by clone3); the kernel killed it.",
-            e -> "process left the agent cgroups, killed: pid " + e.getScope().getTaskPid() + " from "
-                    + e.getScope().getOriginCgroupPath() + " to " + e.getScope().getDestCgroupPath() + " by "
-                    + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", "
-                    + e.getScope().getHow().name().replace("SCOPE_EXIT_", "").toLowerCase() + ")");
+            e -> "process left the agent cgroups, killed: " + scopeText(e));
     static final Finding LEFT_SCOPE_FOLLOWED = new Finding("agentguard: process left the agent cgroups (monitor)",
             Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "scope", "T1562.001"),
             "A watched process was moved out of the agent cgroups (or created outside them by clone3); in monitor mode it "
                     + "runs on, still followed by the exec, fork, exit, ioctl and signal hooks but no longer by the "
                     + "cgroup hooks (connect, device open).",
-            e -> "process left the agent cgroups, still followed: pid " + e.getScope().getTaskPid() + " from "
-                    + e.getScope().getOriginCgroupPath() + " to " + e.getScope().getDestCgroupPath() + " by "
-                    + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", "
-                    + e.getScope().getHow().name().replace("SCOPE_EXIT_", "").toLowerCase() + ")");
+            e -> "process left the agent cgroups, still followed: " + scopeText(e));
     static final Finding EVENTS_LOST = new Finding("agentguard: events lost", Priority.PRIORITY_ERROR,
             RuleAction.RULE_ACTION_NONE, List.of("agentguard", "blind-spot"),
             "The kernel dropped records of this agent cgroup (its rate limit, or a full ring): the agent did not see "
@@ -111,21 +96,18 @@ public final class KernelFindings {
             RuleAction.RULE_ACTION_NONE, List.of("agentguard", "enforcement", "network", "T1095"),
             "A process in an agent cgroup asked for a socket that egress policy cannot govern (raw IP, ping or packet);"
                     + " the kernel refused it (or killed the process before socket() returned).",
-            e -> "socket egress policy cannot govern denied: " + socketText(e) + " by " + e.getProcess().getComm()
-                    + " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")");
+            e -> "socket egress policy cannot govern denied: " + socketText(e) + " by " + e.getProcess().getComm() + where(e));
     static final Finding SOCKET_WOULD_DENY = new Finding("agentguard: raw socket denied by policy (monitor)",
             Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "network", "T1095"),
             "A process in an agent cgroup made a socket that egress policy cannot govern; in monitor mode it got it.",
             e -> "socket egress policy cannot govern, would have been denied: " + socketText(e) + " by "
-                    + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", cgroup "
-                    + e.getProcess().getCgroupPath() + ")");
+                    + e.getProcess().getComm() + where(e));
     static final Finding SOCKET_ALLOWED = new Finding("agentguard: raw socket allowed by policy", Priority.PRIORITY_NOTICE,
             RuleAction.RULE_ACTION_NONE, List.of("agentguard", "network", "T1095"),
             "A process in an agent cgroup made a socket that egress policy cannot govern; its policy allows raw sockets"
                     + " (egress.raw_sockets: allow), so its traffic is not checked against the egress policy.",
             e -> "socket egress policy cannot govern, allowed by egress.raw_sockets: " + socketText(e) + " by "
-                    + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", cgroup "
-                    + e.getProcess().getCgroupPath() + ")");
+                    + e.getProcess().getComm() + where(e));
     static final Finding UNIX_OUTSIDE_DENIED = new Finding("agentguard: unix connect outside the agent cgroups denied",
             Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "enforcement", "network", "T1090"),
             "A process in an agent cgroup connected to a Unix socket owned by a process outside the agent cgroups"
@@ -137,6 +119,18 @@ public final class KernelFindings {
             "A process in an agent cgroup connected to a Unix socket owned by a process outside the agent cgroups:"
                     + " that process may carry traffic the egress policy denies.",
             e -> "unix connect to an outside owner: " + unixText(e));
+
+    /** " (pid N, cgroup PATH)": where an event's process is. */
+    private static String where(Event e) {
+        return " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")";
+    }
+
+    private static String scopeText(Event e) {
+        var scope = e.getScope();
+        return "pid " + scope.getTaskPid() + " from " + scope.getOriginCgroupPath() + " to " + scope.getDestCgroupPath()
+                + " by " + e.getProcess().getComm() + " (pid " + e.getProcess().getPid() + ", "
+                + scope.getHow().name().replace("SCOPE_EXIT_", "").toLowerCase() + ")";
+    }
 
     private static String socketText(Event e) {
         var s = e.getSocket();
