@@ -191,11 +191,18 @@ static __always_inline bool cgroup_in_scope(struct cgroup *cg)
 /* As cgroup_scope_key, for tracing programs: a task that left the agent cgroups in monitor
  * mode is still watched, under the cgroup it left (task storage; cgroup programs cannot
  * read it and need not: they run only inside the cgroups they are attached to). */
-static __always_inline __u64 followed_outside_key(struct task_struct *task)
+/* Has any task gone on outside the agent cgroups still watched? */
+static __always_inline bool any_followed_outside(void)
 {
 	__u32 zero = 0;
 	__u64 *followed = bpf_map_lookup_elem(&ag_followed, &zero);
-	if (!followed || !*followed)
+	return followed && *followed;
+}
+
+/* The agent cgroup a task outside the agent cgroups is still watched for, or 0. */
+static __always_inline __u64 followed_outside_key(struct task_struct *task)
+{
+	if (!any_followed_outside())
 		return 0;
 	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, task, 0, 0);
 	return ts ? ts->origin_cgroup_id : 0;
@@ -204,7 +211,9 @@ static __always_inline __u64 followed_outside_key(struct task_struct *task)
 static __always_inline __u64 task_scope_key(void)
 {
 	__u64 key = cgroup_scope_key();
-	return key ? key : followed_outside_key(bpf_get_current_task_btf());
+	if (key || !any_followed_outside())
+		return key;
+	return followed_outside_key(bpf_get_current_task_btf());
 }
 
 /* Is current watched? (tracing programs) */
