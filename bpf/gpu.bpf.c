@@ -193,6 +193,13 @@ static __always_inline __u32 on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd
 	struct ag_device_role_value role;
 	if (!device_role(rdev >> 20, rdev & 0xfffff, &role))
 		return AG_VERDICT_ALLOWED;
+	/* Only an RM_ALLOC, maybe wrapped in IOCTL_XFER_CMD, is judged; any other call over its
+	 * cgroup's budget is dropped (counted) before it is built. */
+	bool judged = role.role != AG_DEV_UVM && role.role != AG_DEV_UVM_TOOLS && AG_IOC_TYPE(cmd) == NV_IOCTL_MAGIC &&
+		      (AG_IOC_NR(cmd) == NV_ESC_RM_ALLOC || AG_IOC_NR(cmd) == NV_ESC_IOCTL_XFER_CMD);
+	struct ag_cgroup_budget *b = budget_of(key);
+	if (!judged && !admit(b, sizeof(struct ag_gpu_ioctl), false))
+		return AG_VERDICT_ALLOWED;
 	__u32 zero = 0;
 	struct ag_gpu_ioctl *g = bpf_map_lookup_elem(&ag_ioctl_scratch, &zero);
 	if (!g)
@@ -215,7 +222,8 @@ static __always_inline __u32 on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd
 	    is_compute_class(((struct nv_rm_alloc *)g->arg)->h_class))
 		g->verdict = compute_verdict();
 	__u32 verdict = g->verdict;
-	output(g, sizeof(*g), key, verdict != AG_VERDICT_ALLOWED);
+	if (!judged || admit(b, sizeof(*g), verdict != AG_VERDICT_ALLOWED))
+		emit(g, sizeof(*g), b);
 	return verdict;
 }
 

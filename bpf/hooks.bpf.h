@@ -373,15 +373,19 @@ static __always_inline void submit(void *rec)
 
 /* A record built elsewhere (per-CPU scratch: too big for the stack, or built before the
  * decision to send it), copied into the ring under the same budget as reserve(). */
-static __always_inline void output(void *rec, __u64 size, __u64 key, bool priority)
+static __always_inline void emit(void *rec, __u64 size, struct ag_cgroup_budget *b)
 {
-	struct ag_cgroup_budget *b = budget_of(key);
-	if (!admit(b, size, priority))
-		return;
 	if (bpf_ringbuf_output(&ag_ring, rec, size, wakeup_flags(size)) != 0)
 		ring_full(b);
 	else
 		count(AG_CNT_EMITTED);
+}
+
+static __always_inline void output(void *rec, __u64 size, __u64 key, bool priority)
+{
+	struct ag_cgroup_budget *b = budget_of(key);
+	if (admit(b, size, priority))
+		emit(rec, size, b);
 }
 
 #endif /* AGENTGUARD_HOOKS_BPF_H */
