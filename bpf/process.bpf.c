@@ -179,9 +179,12 @@ int BPF_PROG(ag_cgroup_attach, struct cgroup *dst, const char *path, struct task
 	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, task, 0, 0);
 	if (!ts || (ts->flags & AG_TASK_LEFT_SCOPE))
 		return 0;   /* never watched, or already reported */
-	/* the mover: inside, or itself watched (the task that moved itself is outside by now) */
+	/* The mover: inside, or itself watched (a task that moved itself is outside by now), or a
+	 * thread the kernel made for a watched process without a fork (io_uring's io-wq and
+	 * sqpoll workers write cgroup.procs for it): its thread-group leader is watched. */
 	struct task_struct *mover = bpf_get_current_task_btf();
-	bool mover_watched = cgroup_scope_key() || bpf_task_storage_get(&ag_tasks, mover, 0, 0);
+	bool mover_watched = cgroup_scope_key() || bpf_task_storage_get(&ag_tasks, mover, 0, 0) ||
+			     bpf_task_storage_get(&ag_tasks, mover->group_leader, 0, 0);
 	left_scope(task, ts, dest, AG_SCOPE_CGROUP_WRITE, mover_watched);
 	return 0;
 }

@@ -10,6 +10,9 @@
  *       COUNT ioctls on PATH (an NVIDIA RM_CONTROL number; a stand-in answers ENOTTY).
  *   attacker connect-flood ADDRESS PORT COUNT
  *       COUNT TCP connects to ADDRESS:PORT (IPv4; a closed loopback port refuses at once).
+ *   attacker uring-write PATH TEXT PROG [ARGS...]
+ *       writes TEXT to PATH through io_uring, forced onto an io-wq worker thread (IOSQE_ASYNC):
+ *       the kernel's own thread of this process makes the write. Then execs PROG.
  *
  * Exits 2 on bad usage.
  */
@@ -17,6 +20,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <linux/sched.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -26,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -34,7 +39,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: attacker clone-into CGROUP_DIR PROG [ARGS...] | ioctl-flood PATH COUNT"
-			" | connect-flood ADDRESS PORT COUNT\n");
+			" | connect-flood ADDRESS PORT COUNT | uring-write PATH TEXT PROG [ARGS...]\n");
 	return 2;
 }
 
@@ -102,12 +107,63 @@ static int connect_flood(const char *address, int port, long count)
 	return 0;
 }
 
+/* One IORING_OP_WRITE with IOSQE_ASYNC, by raw syscalls (no liburing on the build hosts). */
+static int uring_write(const char *path, const char *text, char **argv)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		perror("open");
+		return 1;
+	}
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	int ring = syscall(SYS_io_uring_setup, 1, &p);
+	if (ring < 0) {
+		perror("io_uring_setup");
+		return 1;
+	}
+	size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	char *sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+	char *cq = mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_CQ_RING);
+	struct io_uring_sqe *sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+					 MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	memset(&sqes[0], 0, sizeof(sqes[0]));
+	sqes[0].opcode = IORING_OP_WRITE;
+	sqes[0].flags = IOSQE_ASYNC;
+	sqes[0].fd = fd;
+	sqes[0].addr = (uint64_t)(uintptr_t)text;
+	sqes[0].len = strlen(text);
+	sqes[0].off = 0;
+	unsigned *tail = (unsigned *)(sq + p.sq_off.tail);
+	unsigned *array = (unsigned *)(sq + p.sq_off.array);
+	array[*tail & *(unsigned *)(sq + p.sq_off.ring_mask)] = 0;
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+	if (syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0) {
+		perror("io_uring_enter");
+		return 1;
+	}
+	unsigned head = *(unsigned *)(cq + p.cq_off.head);
+	struct io_uring_cqe *cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) + (head & *(unsigned *)(cq + p.cq_off.ring_mask));
+	printf("write: %d\n", cqe->res);
+	fflush(stdout);
+	execv(argv[0], argv);
+	perror("execv");
+	return 127;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && strcmp(argv[1], "clone-into") == 0)
 		return clone_into(argv[2], argv + 3);
 	if (argc == 4 && strcmp(argv[1], "ioctl-flood") == 0)
 		return ioctl_flood(argv[2], atol(argv[3]));
+	if (argc >= 5 && strcmp(argv[1], "uring-write") == 0)
+		return uring_write(argv[2], argv[3], argv + 4);
 	if (argc == 5 && strcmp(argv[1], "connect-flood") == 0)
 		return connect_flood(argv[2], atoi(argv[3]), atol(argv[4]));
 	return usage();

@@ -119,6 +119,20 @@ class ScopeKernelTest {
     }
 
     @Test
+    void aProcessThatHasIoUringWriteCgroupProcsForItIsKilledToo() throws Exception {
+        // the write is made by an io-wq worker: a thread the kernel made without a fork
+        Path cg = KERNEL.newCgroup("uring-move");
+        Path outside = KERNEL.outsideCgroup("uring-move");
+        KernelAgentExtension.Run run = KERNEL.runIn(cg, KernelAgentExtension.nativeTool("attacker").toString(),
+                "uring-write", outside.resolve("cgroup.procs").toString(), "0", "/bin/sh", "-c", "echo escaped");
+        assertThat(run.exitStatus()).isEqualTo(128 + 9);
+        assertThat(run.stdout()).doesNotContain("escaped");
+        Event e = leftScope(cg, 1).getFirst().getEvidence(0);
+        assertThat(e.getScope().getVerdict()).isEqualTo(Verdict.VERDICT_DENIED);
+        assertThat(e.getScope().getMoverWatched()).isTrue();
+    }
+
+    @Test
     void aChildMovedOutByItsParentIsKilledAndTheParentGoesOn() throws Exception {
         Path cg = KERNEL.newCgroup("parent-move");
         Path outside = KERNEL.outsideCgroup("parent-move");

@@ -105,14 +105,14 @@ class ServiceKernelTest {
 
                 // SIGHUP: reload, told to systemd
                 new ProcessBuilder("kill", "-HUP", String.valueOf(p.pid())).start().waitFor();
-                assertThat(notify.await("RELOADING=1", 10)).isNotNull();
-                assertThat(notify.await("READY=1", 10)).isNotNull();
+                assertThat(notify.await("RELOADING=1", 30)).isNotNull();
+                assertThat(notify.await("READY=1", 30)).isNotNull();
                 assertThat(Files.readString(dir.resolve("err"))).contains("rules reloaded (SIGHUP)");
 
                 // SIGTERM: flush, say so, exit 0 quickly
                 long start = System.nanoTime();
                 p.destroy();
-                assertThat(notify.await("STOPPING=1", 10)).isNotNull();
+                assertThat(notify.await("STOPPING=1", 30)).isNotNull();
                 assertThat(p.waitFor(15, TimeUnit.SECONDS)).isTrue();
                 assertThat(System.nanoTime() - start).isLessThan(TimeUnit.SECONDS.toNanos(15));
                 assertThat(p.exitValue()).isIn(0, 143);
