@@ -131,12 +131,14 @@ static __always_inline void left_scope(struct task_struct *task, struct ag_task_
 	__u32 verdict = !mover_watched ? AG_VERDICT_ALLOWED
 		: cfg->escape_kill ? AG_VERDICT_DENIED : AG_VERDICT_WOULD_BLOCK;
 	if (verdict == AG_VERDICT_DENIED) {
-		if ((void *)bpf_send_signal_task != NULL)
-			bpf_send_signal_task(task, SIGKILL, PIDTYPE_TGID, 0);
-		else if (task->tgid == bpf_get_current_pid_tgid() >> 32)
-			bpf_send_signal(SIGKILL);
-		else
-			flags |= AG_SCOPE_KILL_BY_AGENT;   /* kernels before 6.13 cannot signal another task here */
+		/* the whole process; bpf_send_signal_task refuses an exiting task (a leader that
+		 * left its threads behind), and is missing before 6.13: then the mover's own process
+		 * if it is the same one, else the agent kills it when it reads the record */
+		long rc = (void *)bpf_send_signal_task != NULL ? bpf_send_signal_task(task, SIGKILL, PIDTYPE_TGID, 0) : -1;
+		if (rc < 0 && task->tgid == bpf_get_current_pid_tgid() >> 32)
+			rc = bpf_send_signal(SIGKILL);
+		if (rc < 0)
+			flags |= AG_SCOPE_KILL_BY_AGENT;
 	}
 	if (verdict == AG_VERDICT_ALLOWED) {
 		bpf_task_storage_delete(&ag_tasks, task);
@@ -168,15 +170,21 @@ static __always_inline void left_scope(struct task_struct *task, struct ag_task_
 SEC("tp_btf/cgroup_attach_task")
 int BPF_PROG(ag_cgroup_attach, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
 {
-	/* cgroup v1 hierarchies fire this too: only moves in the v2 hierarchy count */
-	if (BPF_CORE_READ(task, cgroups, dfl_cgrp) != dst)
+	/* cgroup v1 hierarchies fire this too: only moves in the v2 hierarchy count. Compared by
+	 * hierarchy, not by "task's cgroup is dst": an exiting thread-group leader is not migrated
+	 * with its threads, yet it is the task this tracepoint names. */
+	if (BPF_CORE_READ(dst, root) != BPF_CORE_READ(task, cgroups, dfl_cgrp, root))
 		return 0;
 	__u64 dest = BPF_CORE_READ(dst, kn, id);
 	if (cgroup_in_scope(dst)) {
 		watch_task(task, dest, 0);   /* moved into scope (or within it): watched from here */
 		return 0;
 	}
+	/* a thread that existed before its process was moved in was never marked itself: it is
+	 * watched through its thread-group leader */
 	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, task, 0, 0);
+	if (!ts)
+		ts = bpf_task_storage_get(&ag_tasks, task->group_leader, 0, 0);
 	if (!ts || (ts->flags & AG_TASK_LEFT_SCOPE))
 		return 0;   /* never watched, or already reported */
 	/* The mover: inside, or itself watched (a task that moved itself is outside by now), or a
@@ -350,6 +358,14 @@ int BPF_PROG(ag_fork, struct task_struct *parent, struct task_struct *child)
 			return 0;
 		watch_task(child, key, AG_TASK_LEFT_SCOPE);   /* the child of one followed outside */
 	}
+	/* clone3(CLONE_INTO_CGROUP): born outside the agent cgroups, before it ever ran (a thread
+	 * too, where a threaded cgroup outside shares the domain) */
+	struct cgroup *born_in = BPF_CORE_READ(child, cgroups, dfl_cgrp);
+	if (parent_inside && !cgroup_in_scope(born_in)) {
+		struct ag_task_scope *cs = bpf_task_storage_get(&ag_tasks, child, 0, 0);
+		if (cs)
+			left_scope(child, cs, BPF_CORE_READ(born_in, kn, id), AG_SCOPE_CLONE_INTO_CGROUP, true);
+	}
 	/* Threads share the parent's tgid: lineage needs processes only. */
 	if (child->tgid == parent->tgid)
 		return 0;
@@ -359,13 +375,6 @@ int BPF_PROG(ag_fork, struct task_struct *parent, struct task_struct *child)
 		f->child_pid = child->tgid;
 		f->reserved = 0;
 		submit(f);
-	}
-	/* clone3(CLONE_INTO_CGROUP): born outside the agent cgroups, before it ever ran */
-	struct cgroup *born_in = BPF_CORE_READ(child, cgroups, dfl_cgrp);
-	if (parent_inside && !cgroup_in_scope(born_in)) {
-		struct ag_task_scope *cs = bpf_task_storage_get(&ag_tasks, child, 0, 0);
-		if (cs)
-			left_scope(child, cs, BPF_CORE_READ(born_in, kn, id), AG_SCOPE_CLONE_INTO_CGROUP, true);
 	}
 	return 0;
 }

@@ -10,6 +10,10 @@
  *       COUNT ioctls on PATH (an NVIDIA RM_CONTROL number; a stand-in answers ENOTTY).
  *   attacker connect-flood ADDRESS PORT COUNT
  *       COUNT TCP connects to ADDRESS:PORT (IPv4; a closed loopback port refuses at once).
+ *   attacker leader-exit-move PATH PROG [ARGS...]
+ *       the main thread exits (pthread_exit); a second thread writes the process id to PATH
+ *       (a cgroup.procs outside), then execs PROG. The kernel does not migrate an exiting
+ *       leader, and the cgroup tracepoint names the leader.
  *   attacker uring-write PATH TEXT PROG [ARGS...]
  *       writes TEXT to PATH through io_uring, forced onto an io-wq worker thread (IOSQE_ASYNC):
  *       the kernel's own thread of this process makes the write. Then execs PROG.
@@ -21,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <pthread.h>
 #include <linux/sched.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -39,7 +44,8 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: attacker clone-into CGROUP_DIR PROG [ARGS...] | ioctl-flood PATH COUNT"
-			" | connect-flood ADDRESS PORT COUNT | uring-write PATH TEXT PROG [ARGS...]\n");
+			" | connect-flood ADDRESS PORT COUNT | leader-exit-move PATH PROG [ARGS...]"
+			" | uring-write PATH TEXT PROG [ARGS...]\n");
 	return 2;
 }
 
@@ -107,6 +113,36 @@ static int connect_flood(const char *address, int port, long count)
 	return 0;
 }
 
+static const char *leader_exit_path;
+static char **leader_exit_argv;
+
+static void *leader_exit_worker(void *unused)
+{
+	(void)unused;
+	usleep(100000);   /* the main thread has exited by now */
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%d", getpid());
+	int fd = open(leader_exit_path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, pid, len) != len) {
+		perror("write cgroup.procs");
+		exit(1);
+	}
+	close(fd);
+	execv(leader_exit_argv[0], leader_exit_argv);
+	perror("execv");
+	exit(127);
+}
+
+static int leader_exit_move(const char *path, char **argv)
+{
+	leader_exit_path = path;
+	leader_exit_argv = argv;
+	pthread_t t;
+	if (pthread_create(&t, NULL, leader_exit_worker, NULL) != 0)
+		return 1;
+	pthread_exit(NULL);
+}
+
 /* One IORING_OP_WRITE with IOSQE_ASYNC, by raw syscalls (no liburing on the build hosts). */
 static int uring_write(const char *path, const char *text, char **argv)
 {
@@ -162,6 +198,8 @@ int main(int argc, char **argv)
 		return clone_into(argv[2], argv + 3);
 	if (argc == 4 && strcmp(argv[1], "ioctl-flood") == 0)
 		return ioctl_flood(argv[2], atol(argv[3]));
+	if (argc >= 4 && strcmp(argv[1], "leader-exit-move") == 0)
+		return leader_exit_move(argv[2], argv + 3);
 	if (argc >= 5 && strcmp(argv[1], "uring-write") == 0)
 		return uring_write(argv[2], argv[3], argv + 4);
 	if (argc == 5 && strcmp(argv[1], "connect-flood") == 0)

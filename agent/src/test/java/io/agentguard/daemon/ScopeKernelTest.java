@@ -133,6 +133,19 @@ class ScopeKernelTest {
     }
 
     @Test
+    void aProcessWhoseMainThreadHasExitedIsKilledWhenItsOtherThreadMovesItOut() throws Exception {
+        // the kernel leaves an exiting leader behind and names it to the tracepoint
+        Path cg = KERNEL.newCgroup("leader-exit");
+        Path outside = KERNEL.outsideCgroup("leader-exit");
+        KernelAgentExtension.Run run = KERNEL.runIn(cg, KernelAgentExtension.nativeTool("attacker").toString(),
+                "leader-exit-move", outside.resolve("cgroup.procs").toString(), "/bin/sh", "-c", "echo escaped");
+        assertThat(run.stdout()).doesNotContain("escaped");
+        assertThat(run.exitStatus()).isEqualTo(128 + 9);
+        Event e = leftScope(cg, 1).getFirst().getEvidence(0);
+        assertThat(e.getScope().getVerdict()).isEqualTo(Verdict.VERDICT_DENIED);
+    }
+
+    @Test
     void aChildMovedOutByItsParentIsKilledAndTheParentGoesOn() throws Exception {
         Path cg = KERNEL.newCgroup("parent-move");
         Path outside = KERNEL.outsideCgroup("parent-move");
