@@ -125,7 +125,7 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
 
 	/* decided above: the record below is reported if there is room, never asked */
 	__u64 key = cgroup_scope_key();
-	struct ag_connect *c = reserve(sizeof(*c), key, verdict != AG_VERDICT_ALLOWED);
+	struct ag_connect *c = reserve(sizeof(*c), key, verdict != AG_VERDICT_ALLOWED ? AG_RECORD_PRIORITY : AG_RECORD_ORDINARY);
 	if (!c)
 		return verdict == AG_VERDICT_DENIED ? 0 : 1;
 	fill_inet_connect(c, ctx, family, dest, verdict, 0);
@@ -169,7 +169,7 @@ static __always_inline int on_sendmsg(struct bpf_sock_addr *ctx, __u16 family)
 	__u32 verdict = egress_verdict(slot, pol, dest, ctx->protocol, bpf_ntohs(ctx->user_port));
 	if (verdict == AG_VERDICT_ALLOWED)
 		return 1;
-	struct ag_connect *c = reserve(sizeof(*c), cgroup_scope_key(), true);
+	struct ag_connect *c = reserve(sizeof(*c), cgroup_scope_key(), AG_RECORD_PRIORITY);
 	if (c) {
 		fill_inet_connect(c, ctx, family, dest, verdict, AG_CONNECT_SENDMSG);
 		submit(c);
@@ -243,7 +243,7 @@ static __always_inline int on_unix(struct bpf_sock_addr *ctx, bool sendmsg)
 	if (sendmsg && !owner)
 		return 1;
 	/* decided above; an outside owner is a finding: its record may use the reserve */
-	struct ag_connect *c = reserve(sizeof(*c), cgroup_scope_key(), owner != NULL);
+	struct ag_connect *c = reserve(sizeof(*c), cgroup_scope_key(), owner != NULL ? AG_RECORD_PRIORITY : AG_RECORD_ORDINARY);
 	if (!c)
 		return verdict == AG_VERDICT_DENIED ? 0 : 1;
 	fill_header(&c->h, AG_REC_CONNECT, sizeof(*c));
@@ -375,7 +375,7 @@ int BPF_PROG(ag_tcp_state, const struct sock *sk, const int oldstate, const int 
 	__u64 key = *pending;
 	bpf_map_delete_elem(&ag_tcp_pending, &cookie);
 
-	struct ag_connect_result *r = reserve(sizeof(*r), key, false);
+	struct ag_connect_result *r = reserve(sizeof(*r), key, AG_RECORD_ORDINARY);
 	if (!r)
 		return 0;
 	__builtin_memset(&r->h, 0, sizeof(r->h));
@@ -403,7 +403,7 @@ int ag_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	__u64 sock_cookie = *cookie;
 	bpf_map_delete_elem(&ag_connect_calls, &tid);
 
-	struct ag_connect_result *r = reserve(sizeof(*r), cgroup_scope_key(), false);
+	struct ag_connect_result *r = reserve(sizeof(*r), cgroup_scope_key(), AG_RECORD_ORDINARY);
 	if (!r)
 		return 0;
 	fill_header(&r->h, AG_REC_CONNECT_RESULT, sizeof(*r));

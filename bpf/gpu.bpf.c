@@ -88,7 +88,8 @@ int ag_dev(struct bpf_cgroup_dev_ctx *ctx)
 		if (!granted)
 			verdict = objection(pol);
 	}
-	struct ag_gpu_open *o = reserve(sizeof(*o), cgroup_scope_key(), verdict != AG_VERDICT_ALLOWED);
+	struct ag_gpu_open *o = reserve(sizeof(*o), cgroup_scope_key(),
+					  verdict != AG_VERDICT_ALLOWED ? AG_RECORD_PRIORITY : AG_RECORD_ORDINARY);
 	if (o) {
 		fill_header(&o->h, AG_REC_GPU_OPEN, sizeof(*o));
 		o->major = ctx->major;
@@ -198,7 +199,7 @@ static __always_inline __u32 on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd
 	bool judged = role.role != AG_DEV_UVM && role.role != AG_DEV_UVM_TOOLS && AG_IOC_TYPE(cmd) == NV_IOCTL_MAGIC &&
 		      (AG_IOC_NR(cmd) == NV_ESC_RM_ALLOC || AG_IOC_NR(cmd) == NV_ESC_IOCTL_XFER_CMD);
 	struct ag_cgroup_budget *b = budget_of(key);
-	if (!judged && !admit(b, sizeof(struct ag_gpu_ioctl), false))
+	if (!judged && !admit(b, sizeof(struct ag_gpu_ioctl), AG_RECORD_ORDINARY))
 		return AG_VERDICT_ALLOWED;
 	__u32 zero = 0;
 	struct ag_gpu_ioctl *g = bpf_map_lookup_elem(&ag_ioctl_scratch, &zero);
@@ -222,7 +223,9 @@ static __always_inline __u32 on_gpu_ioctl(struct file *file, __u32 fd, __u32 cmd
 	    is_compute_class(((struct nv_rm_alloc *)g->arg)->h_class))
 		g->verdict = compute_verdict();
 	__u32 verdict = g->verdict;
-	if (!judged || admit(b, sizeof(*g), verdict != AG_VERDICT_ALLOWED))
+	__u32 class = verdict == AG_VERDICT_DENIED ? AG_RECORD_KILL
+		    : verdict == AG_VERDICT_WOULD_BLOCK ? AG_RECORD_PRIORITY : AG_RECORD_ORDINARY;
+	if (!judged || admit(b, sizeof(*g), class))
 		emit(g, sizeof(*g), b);
 	return verdict;
 }

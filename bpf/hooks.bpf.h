@@ -309,19 +309,28 @@ static __always_inline struct ag_cgroup_budget *budget_of(__u64 key)
 	return bpf_map_lookup_elem(&ag_budgets, &overflow);
 }
 
+/* How a record is admitted to the ring (admit()). */
+enum ag_record_class {
+	AG_RECORD_ORDINARY = 0,   /* the cgroup's ordinary budget; leaves the reserve free */
+	AG_RECORD_PRIORITY = 1,   /* denials, would-blocks, scope, tamper: own budget, the whole ring */
+	AG_RECORD_KILL     = 2,   /* a kill the kernel made: no budget (each costs the agent a process), the whole ring */
+};
+
 /*
- * May a record of this agent cgroup take ring space? Normal records are limited per agent
- * cgroup (records_per_second) and leave ring_reserve_bytes free; priority records (denials,
- * kills, tamper, scope) have their own per-cgroup limit and may use the whole ring, so a
- * flood of ordinary records cannot crowd them out. A drop is counted, per CPU and per agent
- * cgroup; the agent turns the latter into "events lost" violations. Enforcement never
- * depends on the answer: callers decide before they ask.
+ * May a record of this agent cgroup take ring space? Ordinary records are limited per agent
+ * cgroup (records_per_second) and leave ring_reserve_bytes free; priority records have their
+ * own per-cgroup limit and may use the whole ring, so a flood of ordinary records cannot
+ * crowd them out; the record of a kill is never held to a budget, so that a flood of
+ * denials cannot hide one. A drop is counted, per CPU and per agent cgroup; the agent turns
+ * the latter into "events lost" violations. Enforcement never depends on the answer: callers
+ * decide before they ask.
  */
-static __always_inline bool admit(struct ag_cgroup_budget *b, __u64 size, bool priority)
+static __always_inline bool admit(struct ag_cgroup_budget *b, __u64 size, __u32 class)
 {
 	struct ag_config *cfg = ag_cfg();
-	if (!cfg || !b)
+	if (!cfg || !b || class == AG_RECORD_KILL)
 		return true;
+	bool priority = class == AG_RECORD_PRIORITY;
 	__u64 now = bpf_ktime_get_ns();
 	if (now - b->window_start_ns >= 1000000000ull) {
 		b->window_start_ns = now;   /* racing CPUs may both reset: a few records more, never fewer */
@@ -354,10 +363,10 @@ static __always_inline void ring_full(struct ag_cgroup_budget *b)
 }
 
 /* Ring space for a record of agent cgroup key (see admit), or NULL: dropped and counted. */
-static __always_inline void *reserve(__u64 size, __u64 key, bool priority)
+static __always_inline void *reserve(__u64 size, __u64 key, __u32 class)
 {
 	struct ag_cgroup_budget *b = budget_of(key);
-	if (!admit(b, size, priority))
+	if (!admit(b, size, class))
 		return NULL;
 	void *rec = bpf_ringbuf_reserve(&ag_ring, size, 0);
 	if (!rec)
@@ -381,10 +390,10 @@ static __always_inline void emit(void *rec, __u64 size, struct ag_cgroup_budget 
 		count(AG_CNT_EMITTED);
 }
 
-static __always_inline void output(void *rec, __u64 size, __u64 key, bool priority)
+static __always_inline void output(void *rec, __u64 size, __u64 key, __u32 class)
 {
 	struct ag_cgroup_budget *b = budget_of(key);
-	if (admit(b, size, priority))
+	if (admit(b, size, class))
 		emit(rec, size, b);
 }
 

@@ -97,7 +97,8 @@ static __always_inline void exec_output(struct ag_exec *e, __u64 args_len, __u64
 	fill_header(&e->h, AG_REC_EXEC, size);
 	if (size > sizeof(*e))   /* for the verifier: bounds the output size */
 		return;
-	output(e, size, key, e->flags & (AG_EXEC_DENIED | AG_EXEC_WOULD_BLOCK | AG_EXEC_FILELESS));
+	output(e, size, key, e->flags & AG_EXEC_DENIED ? AG_RECORD_KILL
+	       : e->flags & (AG_EXEC_WOULD_BLOCK | AG_EXEC_FILELESS) ? AG_RECORD_PRIORITY : AG_RECORD_ORDINARY);
 }
 
 /* ---- scope follows the task ------------------------------------------------------ */
@@ -152,7 +153,7 @@ static __always_inline void left_scope(struct task_struct *task, struct ag_task_
 		}
 	}
 
-	struct ag_scope *r = reserve(sizeof(*r), origin, true);
+	struct ag_scope *r = reserve(sizeof(*r), origin, verdict == AG_VERDICT_DENIED ? AG_RECORD_KILL : AG_RECORD_PRIORITY);
 	if (!r)
 		return;
 	fill_header(&r->h, AG_REC_SCOPE, sizeof(*r));
@@ -369,7 +370,7 @@ int BPF_PROG(ag_fork, struct task_struct *parent, struct task_struct *child)
 	/* Threads share the parent's tgid: lineage needs processes only. */
 	if (child->tgid == parent->tgid)
 		return 0;
-	struct ag_fork *f = reserve(sizeof(*f), key, false);
+	struct ag_fork *f = reserve(sizeof(*f), key, AG_RECORD_ORDINARY);
 	if (f) {
 		fill_header(&f->h, AG_REC_FORK, sizeof(*f));
 		f->child_pid = child->tgid;
@@ -386,7 +387,7 @@ int BPF_PROG(ag_exit, struct task_struct *task, bool group_dead)
 	__u64 key = group_dead ? task_scope_key() : 0;
 	if (!key)
 		return 0;
-	struct ag_exit *x = reserve(sizeof(*x), key, false);
+	struct ag_exit *x = reserve(sizeof(*x), key, AG_RECORD_ORDINARY);
 	if (!x)
 		return 0;
 	fill_header(&x->h, AG_REC_EXIT, sizeof(*x));

@@ -19,7 +19,9 @@ static __always_inline __u32 tamper(__u32 target, __u32 sig, __u16 kind, bool ca
 	if (!key)
 		return AG_VERDICT_ALLOWED;
 	__u32 verdict = cfg->tamper_enforce ? AG_VERDICT_DENIED : AG_VERDICT_WOULD_BLOCK;
-	struct ag_tamper *t = reserve(sizeof(*t), key, true);
+	/* a sender killed costs the agent a process: that record has no budget */
+	struct ag_tamper *t = reserve(sizeof(*t), key, verdict == AG_VERDICT_DENIED && !can_refuse ? AG_RECORD_KILL
+								       : AG_RECORD_PRIORITY);
 	if (t) {
 		fill_header(&t->h, AG_REC_TAMPER, sizeof(*t));
 		t->target_pid = target;

@@ -45,7 +45,9 @@ static __always_inline __u32 socket_verdict(__u32 family, __u32 type, __u32 prot
 		return AG_VERDICT_ALLOWED;
 	struct ag_policy *pol = policy_of(policy_slot(cfg));
 	__u32 verdict = !pol || (pol->flags & AG_POLICY_RAW_SOCKETS_ALLOWED) ? AG_VERDICT_ALLOWED : objection(pol);
-	struct ag_socket *s = reserve(sizeof(*s), key, true);   /* every one is a finding */
+	/* every one is a finding; a creator killed from the tracepoint is a kill */
+	struct ag_socket *s = reserve(sizeof(*s), key, verdict == AG_VERDICT_DENIED && hook == AG_SOCKET_HOOK_SYSCALL
+							       ? AG_RECORD_KILL : AG_RECORD_PRIORITY);
 	if (s) {
 		fill_header(&s->h, AG_REC_SOCKET, sizeof(*s));
 		s->family = family == AG_AF_INET && (type & AG_SOCK_TYPE_MASK) == AG_SOCK_PACKET ? AG_AF_PACKET : family;

@@ -18,7 +18,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 static long bench_emit_ioctl(__u64 index, void *key)
 {
-	struct ag_gpu_ioctl *g = reserve(sizeof(*g), *(__u64 *)key, false);
+	struct ag_gpu_ioctl *g = reserve(sizeof(*g), *(__u64 *)key, AG_RECORD_ORDINARY);
 	if (!g)
 		return 0;   /* ring full: counted, and the burst goes on so that losses show */
 	fill_header(&g->h, AG_REC_GPU_IOCTL, sizeof(*g));
@@ -28,7 +28,7 @@ static long bench_emit_ioctl(__u64 index, void *key)
 
 static long bench_emit_header(__u64 index, void *key)
 {
-	struct ag_header *h = reserve(sizeof(*h), *(__u64 *)key, false);
+	struct ag_header *h = reserve(sizeof(*h), *(__u64 *)key, AG_RECORD_ORDINARY);
 	if (!h)
 		return 0;
 	fill_header(h, AG_REC_GPU_IOCTL, sizeof(*h));

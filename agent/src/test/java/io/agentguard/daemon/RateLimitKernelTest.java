@@ -1,7 +1,6 @@
 package io.agentguard.daemon;
 
 import io.agentguard.config.AgentConfig;
-import io.agentguard.config.Policies;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.Violation;
 import io.agentguard.scope.AgentCgroups;
@@ -27,7 +26,11 @@ class RateLimitKernelTest {
     static final KernelAgentExtension KERNEL = new KernelAgentExtension(256, 1 << 20,
             io.agentguard.config.SyscallOutcomes.OFF).configure(b -> b.enforce(true)
             .recordLimits(new AgentConfig.RecordLimits(500, 100, 1 << 17))
-            .defaultPolicy(Policies.UNRESTRICTED));
+            .defaultPolicy(EnforcementKernelTest.policies("""
+                    egress: {default: allow, deny: [127.66.9.0/24]}
+                    gpu: {devices: all, compute: true}
+                    exec: {deny: [xmrig]}
+                """)));
 
     @Test
     void aFloodingCgroupIsHeldToItsBudgetAndReportedWhileAnotherIsSeenInFull() throws Exception {
@@ -61,5 +64,28 @@ class RateLimitKernelTest {
         String quietPath = KERNEL.mount().relativize(quiet).toString();
         assertThat(KERNEL.awaitViolations(v -> v.getRule().equals("agentguard: events lost")
                 && v.getCgroupPath().equals(quietPath), 1, Duration.ZERO)).isEmpty();
+    }
+
+    @Test
+    void aFloodOfDenialsOverThePriorityBudgetCannotHideAKill() throws Exception {
+        Path cg = KERNEL.newCgroup("denials");
+        Path dir = java.nio.file.Files.createTempDirectory("agentguard-ratelimit");
+        Path miner = dir.resolve("xmrig");
+        java.nio.file.Files.writeString(miner, "#!/bin/sh\necho mined\n");
+        java.nio.file.Files.setPosixFilePermissions(miner,
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        // 2000 denied connects (each a priority record; the budget is 100/s), then the miner at once
+        KernelAgentExtension.Run run = KERNEL.runIn(cg, "/bin/sh", "-c", KernelAgentExtension.nativeTool("attacker")
+                + " connect-flood 127.66.9.1 80 2000; exec " + miner);
+        assertThat(run.exitStatus()).isEqualTo(128 + 9);
+        assertThat(run.stdout()).doesNotContain("mined");
+        long id = KERNEL.cgroupId(cg);
+        assertThat(KERNEL.await(e -> e.getProcess().getCgroupId() == id && e.hasExec()
+                && e.getExec().getVerdict() == io.agentguard.proto.v1.Verdict.VERDICT_DENIED, 1, Duration.ofSeconds(10)))
+                .hasSize(1);
+        assertThat(KERNEL.snapshot(e -> e.getProcess().getCgroupId() == id && e.hasConnect())).hasSizeLessThan(2000);
+        String path = KERNEL.mount().relativize(cg).toString();
+        assertThat(KERNEL.awaitViolations(v -> v.getRule().equals("agentguard: events lost")
+                && v.getCgroupPath().equals(path), 1, Duration.ofSeconds(10))).isNotEmpty();
     }
 }
