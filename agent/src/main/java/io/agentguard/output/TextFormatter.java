@@ -9,7 +9,12 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 
-/** One readable line per event, for people watching a terminal. */
+/**
+ * One readable line per event, for people watching a terminal. What the watched processes
+ * chose (arguments, file names, comm, paths) may hold newlines and terminal escapes: every
+ * control character is written as \xNN, so that no argument can forge a line or drive the
+ * terminal.
+ */
 public final class TextFormatter {
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSS").withZone(ZoneOffset.UTC);
 
@@ -29,6 +34,30 @@ public final class TextFormatter {
     }
 
     public static void append(io.agentguard.proto.v1.Violation v, StringBuilder sb) {
+        int start = sb.length();
+        appendRaw(v, sb);
+        escapeControls(sb, start);
+    }
+
+    public static void append(Event e, StringBuilder sb) {
+        int start = sb.length();
+        appendRaw(e, sb);
+        escapeControls(sb, start);
+    }
+
+    /** C0 controls and DEL from start on, as \xNN. */
+    static void escapeControls(StringBuilder sb, int start) {
+        for (int i = start; i < sb.length(); i++) {
+            char c = sb.charAt(i);
+            if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)) {
+                String hex = String.format("\\x%02x", (int) c);
+                sb.replace(i, i + 1, hex);
+                i += hex.length() - 1;
+            }
+        }
+    }
+
+    private static void appendRaw(io.agentguard.proto.v1.Violation v, StringBuilder sb) {
         sb.append(TIME.format(Instant.ofEpochSecond(v.getTime().getSeconds(), v.getTime().getNanos())))
                 .append(" VIOLATION ").append(v.getPriority().name().replace("PRIORITY_", ""))
                 .append(" [").append(v.getRule()).append("] ").append(v.getOutput());
@@ -46,7 +75,7 @@ public final class TextFormatter {
         }
     }
 
-    public static void append(Event e, StringBuilder sb) {
+    private static void appendRaw(Event e, StringBuilder sb) {
         var p = e.getProcess();
         sb.append(TIME.format(Instant.ofEpochSecond(e.getTime().getSeconds(), e.getTime().getNanos())))
                 .append(' ').append(p.getComm()).append('[').append(p.getPid()).append("] ");
