@@ -206,7 +206,7 @@ public final class RunCommand implements Callable<Integer> {
     @SuppressWarnings("sunapi")
     private static void installSighup(Agent agent, Path configFile) {
         try {
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
+            sun.misc.SignalHandler previous = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
                 agent.reloadRules("SIGHUP");
                 if (configFile != null) {
                     try {
@@ -217,6 +217,11 @@ public final class RunCommand implements Callable<Integer> {
                     }
                 }
             });
+            if (previous == sun.misc.SignalHandler.SIG_IGN) {
+                // the JVM keeps a signal its parent ignored (nohup) ignored: say so, reloads will not come
+                System.err.println("agentguard: SIGHUP was ignored when agentguard started (under nohup?): it will not"
+                        + " reload on SIGHUP; rule files are still watched, a restart reloads the configuration");
+            }
         } catch (IllegalArgumentException e) {
             System.err.println("agentguard: cannot handle SIGHUP: " + e.getMessage());
         }
