@@ -8,6 +8,9 @@ import io.agentguard.rules.RuleItems.MacroItem;
 import io.agentguard.rules.RuleItems.RuleItem;
 import io.agentguard.text.Suggestions;
 
+import com.google.re2j.Pattern;
+import com.google.re2j.PatternSyntaxException;
+
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -16,8 +19,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /**
  * Compiles rule files into a {@link RuleSet}: names resolved (lists, macros, fields), types

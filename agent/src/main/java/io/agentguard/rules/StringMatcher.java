@@ -1,10 +1,11 @@
 package io.agentguard.rules;
 
+import com.google.re2j.Matcher;
+import com.google.re2j.Pattern;
+
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * One string comparison with its literal(s), compiled: equality and `in` by hash set,

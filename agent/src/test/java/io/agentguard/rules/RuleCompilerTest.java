@@ -239,7 +239,10 @@ class RuleCompilerTest {
         fails(rule("conn.port = ssh"), "t.yaml:3:26: 'conn.port' is an int; \"ssh\" is not a number");
         fails(rule("conn.addr cidr (10.0.0.0/33)"), "t.yaml:3:30: invalid CIDR '10.0.0.0/33' (prefix length 33 > 32)");
         fails(rule("conn.addr = 10.0.0.0/8"), "t.yaml:3:26: '10.0.0.0/8' is a network: use cidr");
-        fails(rule("proc.cmdline regex '([a-z]'"), "t.yaml:3:33: invalid regex '([a-z]': Unclosed group");
+        fails(rule("proc.cmdline regex '([a-z]'"), "t.yaml:3:33: invalid regex '([a-z]': missing closing )");
+        // RE2 syntax, matched in linear time: no backreferences, no lookaround (argv cannot make it backtrack)
+        fails(rule("proc.cmdline regex '(a+)\\1'"), "t.yaml:3:33: invalid regex '(a+)\\1': invalid escape sequence");
+        fails(rule("proc.cmdline regex 'x(?=y)'"), "t.yaml:3:33: invalid regex 'x(?=y)': invalid or unsupported Perl syntax");
         fails(rule("proc.name in (privte_nets)") .replace("- rule", "- list: private_nets\n  items: [a]\n- rule"),
                 "t.yaml:5:28: unknown list 'privte_nets' (did you mean 'private_nets'?)");
         fails(rule("is_minr"), "t.yaml:3:14: unknown macro or field 'is_minr'");
