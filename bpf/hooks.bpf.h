@@ -188,15 +188,20 @@ static __always_inline bool cgroup_in_scope(struct cgroup *cg)
 	return false;
 }
 
-/* As cgroup_scope_key, for tracing programs: a task that left the agent cgroups in monitor
- * mode is still watched, under the cgroup it left (task storage; cgroup programs cannot
- * read it and need not: they run only inside the cgroups they are attached to). */
 /* Has any task gone on outside the agent cgroups still watched? */
 static __always_inline bool any_followed_outside(void)
 {
 	__u32 zero = 0;
 	__u64 *followed = bpf_map_lookup_elem(&ag_followed, &zero);
 	return followed && *followed;
+}
+
+/* The membership of a task, or of its thread group: a thread the kernel made without a fork
+ * (io_uring workers) or one that predates its process's move in carries none of its own. */
+static __always_inline struct ag_task_scope *task_membership(struct task_struct *task)
+{
+	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, task, 0, 0);
+	return ts ? ts : bpf_task_storage_get(&ag_tasks, task->group_leader, 0, 0);
 }
 
 /* The agent cgroup a task outside the agent cgroups is still watched for, or 0. */
@@ -208,12 +213,17 @@ static __always_inline __u64 followed_outside_key(struct task_struct *task)
 	return ts ? ts->origin_cgroup_id : 0;
 }
 
+/* As cgroup_scope_key, for tracing programs: a task that left the agent cgroups in monitor
+ * mode is still watched, under the cgroup it left (task storage; cgroup programs cannot
+ * read it and need not: they run only inside the cgroups they are attached to). The gate is
+ * tested before current is fetched: outside tasks pay one array lookup. */
 static __always_inline __u64 task_scope_key(void)
 {
 	__u64 key = cgroup_scope_key();
 	if (key || !any_followed_outside())
 		return key;
-	return followed_outside_key(bpf_get_current_task_btf());
+	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, bpf_get_current_task_btf(), 0, 0);
+	return ts ? ts->origin_cgroup_id : 0;
 }
 
 /* Is current watched? (tracing programs) */
@@ -309,6 +319,13 @@ static __always_inline struct ag_cgroup_budget *budget_of(__u64 key)
 	return bpf_map_lookup_elem(&ag_budgets, &overflow);
 }
 
+static __always_inline void ring_full(struct ag_cgroup_budget *b)
+{
+	count(AG_CNT_LOST);
+	if (b)
+		__sync_fetch_and_add(&b->dropped_ring, 1);
+}
+
 /* How a record is admitted to the ring (admit()). */
 enum ag_record_class {
 	AG_RECORD_ORDINARY = 0,   /* the cgroup's ordinary budget; leaves the reserve free */
@@ -347,19 +364,11 @@ static __always_inline bool admit(struct ag_cgroup_budget *b, __u64 size, __u32 
 		__u64 pending = bpf_ringbuf_query(&ag_ring, BPF_RB_AVAIL_DATA);
 		__u64 ring = bpf_ringbuf_query(&ag_ring, BPF_RB_RING_SIZE);
 		if (pending + size + cfg->ring_reserve_bytes > ring) {
-			__sync_fetch_and_add(&b->dropped_ring, 1);
-			count(AG_CNT_LOST);
+			ring_full(b);
 			return false;
 		}
 	}
 	return true;
-}
-
-static __always_inline void ring_full(struct ag_cgroup_budget *b)
-{
-	count(AG_CNT_LOST);
-	if (b)
-		__sync_fetch_and_add(&b->dropped_ring, 1);
 }
 
 /* Ring space for a record of agent cgroup key (see admit), or NULL: dropped and counted. */

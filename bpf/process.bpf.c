@@ -181,19 +181,12 @@ int BPF_PROG(ag_cgroup_attach, struct cgroup *dst, const char *path, struct task
 		watch_task(task, dest, 0);   /* moved into scope (or within it): watched from here */
 		return 0;
 	}
-	/* a thread that existed before its process was moved in was never marked itself: it is
-	 * watched through its thread-group leader */
-	struct ag_task_scope *ts = bpf_task_storage_get(&ag_tasks, task, 0, 0);
-	if (!ts)
-		ts = bpf_task_storage_get(&ag_tasks, task->group_leader, 0, 0);
+	struct ag_task_scope *ts = task_membership(task);
 	if (!ts || (ts->flags & AG_TASK_LEFT_SCOPE))
 		return 0;   /* never watched, or already reported */
-	/* The mover: inside, or itself watched (a task that moved itself is outside by now), or a
-	 * thread the kernel made for a watched process without a fork (io_uring's io-wq and
-	 * sqpoll workers write cgroup.procs for it): its thread-group leader is watched. */
-	struct task_struct *mover = bpf_get_current_task_btf();
-	bool mover_watched = cgroup_scope_key() || bpf_task_storage_get(&ag_tasks, mover, 0, 0) ||
-			     bpf_task_storage_get(&ag_tasks, mover->group_leader, 0, 0);
+	/* the mover: inside, or watched itself (a task that moved itself is outside by now; an
+	 * io_uring worker writes cgroup.procs for its process) */
+	bool mover_watched = cgroup_scope_key() || task_membership(bpf_get_current_task_btf());
 	left_scope(task, ts, dest, AG_SCOPE_CGROUP_WRITE, mover_watched);
 	return 0;
 }

@@ -283,21 +283,9 @@ final class KernelHooks implements AutoCloseable {
     /** Whether the running kernel has a kfunc (its name is a string of the kernel's BTF). */
     static boolean hasKfunc(String name) {
         try {
-            byte[] btf = Files.readAllBytes(Path.of("/sys/kernel/btf/vmlinux"));
-            byte[] needle = (name + "\0").getBytes(StandardCharsets.US_ASCII);
-            outer:
-            for (int i = 1; i + needle.length <= btf.length; i++) {
-                if (btf[i] != needle[0] || btf[i - 1] != 0) {
-                    continue;
-                }
-                for (int j = 1; j < needle.length; j++) {
-                    if (btf[i + j] != needle[j]) {
-                        continue outer;
-                    }
-                }
-                return true;
-            }
-            return false;
+            // the BTF string section holds every name, NUL-terminated
+            String btf = new String(Files.readAllBytes(Path.of("/sys/kernel/btf/vmlinux")), StandardCharsets.ISO_8859_1);
+            return btf.contains("\0" + name + "\0");
         } catch (IOException e) {
             return false;
         }
