@@ -20,10 +20,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class BpfInfo {
     /** enum bpf_link_type */
-    public static final int LINK_TYPE_RAW_TRACEPOINT = 1;
-    public static final int LINK_TYPE_TRACING = 2;
     public static final int LINK_TYPE_CGROUP = 3;
-    public static final int LINK_TYPE_PERF_EVENT = 7;
     /** enum bpf_attach_type values of agentguard's cgroup hooks. */
     public static final int ATTACH_CGROUP_INET_SOCK_CREATE = 2;
     public static final int ATTACH_CGROUP_DEVICE = 6;

@@ -81,9 +81,9 @@ public final class MapImage {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment key = arena.allocate(keySize, 8);
             MemorySegment value = arena.allocate(valueSize, 8);
+            java.util.Set<ByteBuffer> seen = new java.util.HashSet<>();
             if (exact) {
                 List<byte[]> present = keys(arena);
-                java.util.Set<ByteBuffer> seen = new java.util.HashSet<>();
                 for (byte[] k : present) {
                     ByteBuffer kb = ByteBuffer.wrap(k);
                     seen.add(kb);
@@ -98,8 +98,8 @@ public final class MapImage {
                 }
             }
             for (Map.Entry<ByteBuffer, byte[]> e : entries.entrySet()) {
-                if (missing.contains(e.getKey())) {
-                    continue;
+                if (exact && !seen.contains(e.getKey())) {
+                    continue;   // missing: found by the walk above
                 }
                 MemorySegment.copy(e.getKey().array(), 0, key, JAVA_BYTE, 0, keySize);
                 if (!map.lookup(key, value)) {

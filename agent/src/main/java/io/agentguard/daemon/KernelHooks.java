@@ -341,23 +341,29 @@ final class KernelHooks implements AutoCloseable {
      */
     List<StateDrift> verify() {
         List<StateDrift> drift = new ArrayList<>(attachments.adoptionDrift());
-        drift.addAll(attachments.verify());
-        StateDrift pinDrift = verifyPins();
-        if (pinDrift != null) {
-            drift.add(pinDrift);
-        }
-        for (StateDrift d : new StateDrift[] {scopeRoots.verify(), devices.verify(), config.verify()}) {
-            if (d != null) {
-                drift.add(d);
-            }
-        }
-        drift.addAll(foreignPrograms());
+        step(drift, "links", attachments::verify);
+        step(drift, "pins", () -> listOf(verifyPins()));
+        step(drift, Maps.SCOPE_ROOTS, () -> listOf(scopeRoots.verify()));
+        step(drift, Maps.DEVICES, () -> listOf(devices.verify()));
+        step(drift, Maps.CONFIG, () -> listOf(config.verify()));
+        step(drift, "programs", this::foreignPrograms);
         return drift;
     }
 
-    /** Pinned links that failed the check at adoption (replaced), not yet reported. */
-    List<StateDrift> adoptionDrift() {
-        return attachments.adoptionDrift();
+    /**
+     * One part of a check: a part that fails (a bpf() call refused) is itself a finding, not
+     * silence, and the other parts still run, so that drift found and repaired is reported.
+     */
+    static void step(List<StateDrift> drift, String object, java.util.function.Supplier<List<StateDrift>> check) {
+        try {
+            drift.addAll(check.get());
+        } catch (RuntimeException | AssertionError e) {   // AssertionError: how the bindings report a failed downcall
+            drift.add(StateDrift.unrepaired(object, "", "could not be checked", String.valueOf(e.getMessage())));
+        }
+    }
+
+    private static List<StateDrift> listOf(StateDrift d) {
+        return d == null ? List.of() : List.of(d);
     }
 
     /** All pins in one finding: removing the pin directory is one act, not thirty. */

@@ -60,7 +60,7 @@ final class KernelStateVerifier {
     void run() {
         try {
             List<StateDrift> found = new ArrayList<>(kernel.verify());
-            found.addAll(policies.verifyMaps());
+            KernelHooks.step(found, "policy maps", policies::verifyMaps);
             Set<String> stillUnrepaired = new HashSet<>();
             List<String> lines = new ArrayList<>();
             for (StateDrift d : found) {

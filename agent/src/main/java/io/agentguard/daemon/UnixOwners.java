@@ -146,7 +146,8 @@ final class UnixOwners implements AutoCloseable {
         }
     }
 
-    private void resolve(Event e) {
+    /** Synchronized with {@link #refresh}, which tests also call from their own thread. */
+    private synchronized void resolve(Event e) {
         ConnectEvent c = e.getConnect();
         String text = c.getUnixPath();
         Listener l = byText.get(text);
@@ -206,6 +207,9 @@ final class UnixOwners implements AutoCloseable {
             String comm = new String(out, commAt, commEnd - commAt, StandardCharsets.UTF_8);
             if (pid == 0) {
                 // a bound datagram socket has no listen()er: the process that holds it, from /proc
+                if (holders.size() > 16384) {
+                    holders.clear();   // not inside computeIfAbsent's function: that would be a concurrent change
+                }
                 int[] holder = holders.computeIfAbsent(b.getLong(at + (int) UnixListener.SOCK_INO), this::holder);
                 if (holder[0] > 0) {
                     pid = holder[0];
@@ -266,7 +270,7 @@ final class UnixOwners implements AutoCloseable {
         }
     }
 
-    /** Socket inode -> {pid} of a process holding it (0: none found); kept while the socket lives. */
+    /** Socket inode -> {pid} of a process holding it (0: none found); cleared when it grows past 16 384. */
     private final Map<Long, int[]> holders = new HashMap<>();
 
     /**
@@ -274,9 +278,6 @@ final class UnixOwners implements AutoCloseable {
      * process's descriptors, so done once per datagram socket (cached), on this thread.
      */
     private int[] holder(long ino) {
-        if (holders.size() > 16384) {
-            holders.clear();
-        }
         String link = "socket:[" + ino + "]";
         try (var procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().matches("\\d+"))) {
             for (Path proc : procs) {

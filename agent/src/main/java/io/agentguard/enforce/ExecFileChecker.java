@@ -98,8 +98,8 @@ public final class ExecFileChecker implements ConsumerPipeline.ExecFollowUp, Aut
 
     @Override
     public boolean wants(ExecRecord exec) {
-        if (exec.failed() || exec.verdict() == AG_VERDICT_DENIED) {
-            return false;   // never ran, or killed already
+        if (exec.failed() || exec.verdict() != AG_VERDICT_ALLOWED) {
+            return false;   // never ran, killed already, or the kernel's would-block is reported already
         }
         return anyDigests || anyDeny && exec.loader();
     }

@@ -60,10 +60,6 @@ public final class PolicyMaps {
     private final MapImage computeExes;
     private final ConfigFlip flip;
     private int generation;
-    private final List<Written> written = new ArrayList<>();
-
-    private record Written(MapImage map, byte[] key) {
-    }
 
     public PolicyMaps(BpfMap policies, BpfMap roots, BpfMap egress, BpfMap execNames, BpfMap execPaths,
                       BpfMap execExes, BpfMap computeExes, int generationInForce, ConfigFlip flip) {
@@ -114,8 +110,8 @@ public final class PolicyMaps {
      */
     public synchronized void apply(Placed defaultPolicy, List<Placed> cgroupPolicies, Map<Integer, List<Policy.EgressEntry>> extraDeny) {
         int next = generation ^ 1;
-        List<Written> previous = new ArrayList<>(written);
-        written.clear();
+        // a change that failed before its switch left part of itself in `next`: start clean
+        clearGeneration(next);
         long levels = 0;
         try (Arena arena = Arena.ofConfined()) {
             List<Placed> all = new ArrayList<>();
@@ -160,13 +156,8 @@ public final class PolicyMaps {
             }
             flip.write(next, levels);   // one map update: the programs now read generation `next`
             generation = next;
-            for (Written w : previous) {
-                MemorySegment key = arena.allocate(w.key().length, 8);
-                MemorySegment.copy(w.key(), 0, key, JAVA_BYTE, 0, w.key().length);
-                w.map().delete(key);
-            }
-            // and whatever else the retired generation holds (a previous run's entries in adopted maps,
-            // a failed change's): it would come back into force at the next switch
+            // the retired generation goes (with a previous run's entries in adopted maps): it would
+            // come back into force at the next switch
             clearGeneration(next ^ 1);
         }
     }
@@ -177,9 +168,8 @@ public final class PolicyMaps {
         return v;
     }
 
-    private void put(MapImage map, MemorySegment key, MemorySegment value) {
+    private static void put(MapImage map, MemorySegment key, MemorySegment value) {
         map.update(key, value);
-        written.add(new Written(map, key.toArray(JAVA_BYTE)));
     }
 
     private void writePolicy(Arena arena, int slot, Placed p) {
@@ -195,7 +185,7 @@ public final class PolicyMaps {
         MemorySegment value = arena.allocate(KernelAbi.Policy.SIZEOF, 8);
         value.set(JAVA_INT, KernelAbi.Policy.FLAGS, flags);
         value.set(JAVA_LONG, KernelAbi.Policy.GPU_ALLOWED, pol.gpuAllowed());
-        policies.update(key, value);   // array slots are overwritten, never deleted (not in `written`)
+        policies.update(key, value);   // array slots are overwritten, never deleted
     }
 
     /** Groups entries by network; each network's value lists its port/protocol rules in order. */

@@ -166,9 +166,9 @@ public final class KernelFindings {
             e -> "agentguard kernel state tampered with, not repaired: " + stateDrift(e));
 
     private static String stateDrift(Event e) {
-        var t = e.getTamper();
-        return t.getObject() + " " + t.getObjectName() + ": " + t.getDrift() + (t.getRepaired() ? "; repaired: "
-                : "; not repaired: ") + t.getRepair();
+        var t = e.getTamper();   // one format for the log line and the violation
+        return new io.agentguard.bpf.StateDrift(t.getObject(), t.getObjectName(), t.getDrift(), t.getRepaired(),
+                t.getRepair()).toString();
     }
 
     private KernelFindings() {

@@ -33,8 +33,6 @@ public final class LossMonitor {
     private final MemorySegment value = Arena.ofAuto().allocate(CgroupBudget.SIZEOF, 8);
     private final Map<Long, long[]> reported = new HashMap<>();   // cgroup -> {rate, ring, lastReportNs}
     private long lastScanNs = Long.MIN_VALUE;
-    private long rateLimitedTotal;
-    private long ringFullTotal;
 
     public LossMonitor(BpfMap budgets) {
         this.budgets = budgets;
@@ -46,7 +44,6 @@ public final class LossMonitor {
             return;
         }
         lastScanNs = nowNs;
-        long[] totals = new long[2];
         budgets.forEachKey(8, key -> {
             if (!budgets.lookup(key, value)) {
                 return;
@@ -54,8 +51,6 @@ public final class LossMonitor {
             long cgroupId = key.get(JAVA_LONG, 0);
             long rate = value.get(JAVA_LONG, CgroupBudget.DROPPED_RATE);
             long ring = value.get(JAVA_LONG, CgroupBudget.DROPPED_RING);
-            totals[0] += rate;
-            totals[1] += ring;
             long[] last = reported.computeIfAbsent(cgroupId, id -> new long[] {0, 0, Long.MIN_VALUE});
             if (rate < last[0] || ring < last[1]) {   // the entry was recreated: count from zero again
                 last[0] = 0;
@@ -74,17 +69,5 @@ public final class LossMonitor {
                 reported.remove(cgroupId);
             }
         });
-        rateLimitedTotal = totals[0];
-        ringFullTotal = totals[1];
-    }
-
-    /** Records dropped by the per-cgroup rate limits, in all cgroups, as of the last scan. */
-    public long rateLimitedTotal() {
-        return rateLimitedTotal;
-    }
-
-    /** Records dropped to a full ring (or ring share), in all cgroups, as of the last scan. */
-    public long ringFullTotal() {
-        return ringFullTotal;
     }
 }

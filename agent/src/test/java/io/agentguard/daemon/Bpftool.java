@@ -30,12 +30,22 @@ final class Bpftool {
     static String run(String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(path()));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new AssertionError(String.join(" ", cmd) + " failed: " + out);
+        java.nio.file.Path output = java.nio.file.Files.createTempFile("bpftool", ".out");
+        try {
+            // to a file, so that the timeout holds whatever bpftool writes (or does not)
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            boolean done = p.waitFor(30, TimeUnit.SECONDS);
+            if (!done) {
+                p.destroyForcibly();
+            }
+            String out = java.nio.file.Files.readString(output, StandardCharsets.UTF_8);
+            if (!done || p.exitValue() != 0) {
+                throw new AssertionError(String.join(" ", cmd) + (done ? " failed: " : " timed out: ") + out);
+            }
+            return out;
+        } finally {
+            java.nio.file.Files.deleteIfExists(output);
         }
-        return out;
     }
 
     /** bpftool -j ...: one line of JSON. */

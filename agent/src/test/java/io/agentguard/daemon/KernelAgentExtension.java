@@ -4,6 +4,7 @@ import io.agentguard.bpf.Libc;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.config.AgentConfigLoader;
 import io.agentguard.config.SyscallOutcomes;
+import io.agentguard.pipeline.KernelFindings;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.Violation;
 import io.agentguard.scope.AgentCgroups;
@@ -201,6 +202,8 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
 
     @Override
     public void afterAll(ExtensionContext context) throws Exception {
+        // the guard below proves nothing unless the checks ran
+        long checks = agent == null ? 1 : agent.stateVerifier().checks();
         if (agent != null) {
             agent.close();
         }
@@ -210,7 +213,11 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         cleanup();
         List<Violation> drift;
         synchronized (this) {
-            drift = violations.stream().filter(v -> v.getRule().startsWith("agentguard: agent kernel state tampered")).toList();
+            drift = violations.stream().filter(v -> v.getRule().equals(KernelFindings.STATE_DRIFT_REPAIRED.rule())
+                    || v.getRule().equals(KernelFindings.STATE_DRIFT_UNREPAIRED.rule())).toList();
+        }
+        if (checks == 0) {
+            throw new AssertionError("the kernel state checks never completed while the tests ran");
         }
         if (!expectStateDrift && !drift.isEmpty()) {
             throw new AssertionError("the kernel state checks found drift nobody made (a false alarm): "

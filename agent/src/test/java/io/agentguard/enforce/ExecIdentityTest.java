@@ -54,9 +54,9 @@ class ExecIdentityTest {
     @Test
     void theHostsDynamicLoaderIsFoundOnceWhateverItsLinks() {
         List<ExecLoaders.Found> found = ExecLoaders.find();
-        FileIdentity ld = FileIdentity.of(Path.of("/lib64/ld-linux-x86-64.so.2"));
-        if (ld != null) {
-            assertThat(found).filteredOn(f -> f.id().sameFile(ld.dev(), ld.ino())).hasSize(1);
+        assertThat(found).isNotEmpty();   // every glibc or musl host has one
+        for (ExecLoaders.Found f : found) {
+            assertThat(found).filteredOn(g -> g.id().sameFile(f.id().dev(), f.id().ino())).hasSize(1);
         }
         assertThat(ExecLoaders.isLoaderName("ld-linux-x86-64.so.2")).isTrue();
         assertThat(ExecLoaders.isLoaderName("ld-musl-x86_64.so.1")).isTrue();
