@@ -210,7 +210,7 @@ public final class RunCommand implements Callable<Integer> {
                 agent.reloadRules("SIGHUP");
                 if (configFile != null) {
                     try {
-                        agent.reloadPolicies(AgentConfigLoader.load(configFile));
+                        agent.reloadPolicies(AgentConfigLoader.load(configFile), "SIGHUP");
                     } catch (ConfigException e) {
                         System.err.println("agentguard: configuration reload failed, keeping the policies in force: "
                                 + e.getMessage());

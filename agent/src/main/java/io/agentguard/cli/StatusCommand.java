@@ -97,6 +97,16 @@ public final class StatusCommand implements Callable<Integer> {
         for (String u : k.getUnrepairedList()) {
             System.out.println("  NOT REPAIRED: " + u);
         }
+        if (s.hasWatchdog()) {
+            var w = s.getWatchdog();
+            System.out.printf("watchdog: systemd, %d ms; %d pings, %d withheld%s%n", w.getIntervalMs(), w.getPingsTotal(),
+                    w.getWithheldTotal(), w.getLastStall().isEmpty() ? "" : "; last stall: " + w.getLastStall());
+        } else {
+            System.out.println("watchdog: off (not started by systemd with WatchdogSec=)");
+        }
+        if (s.getWeakeningReloadsTotal() > 0) {
+            System.out.printf("reloads that weakened enforcement: %d (each a violation)%n", s.getWeakeningReloadsTotal());
+        }
         System.out.println("hooks:");
         for (Map.Entry<String, String> h : new TreeMap<>(s.getHooksMap()).entrySet()) {
             System.out.printf("  %-17s %s%n", h.getKey(), h.getValue());

@@ -11,6 +11,10 @@ import io.agentguard.enforce.BlastRadiusGuard;
 import io.agentguard.enforce.Enforcer;
 import io.agentguard.enforce.ExecFileChecker;
 import io.agentguard.enforce.PolicyController;
+import io.agentguard.enforce.PolicyWeakening;
+import io.agentguard.pipeline.KernelFindings;
+import io.agentguard.proto.v1.ReloadEvent;
+import com.google.protobuf.Timestamp;
 import io.agentguard.event.EventSink;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.gpu.GpuStandin;
@@ -87,6 +91,10 @@ public final class Agent implements AutoCloseable {
     private StatusServer statusServer;
     private volatile boolean stopped;
     private boolean closed;
+    /** System.nanoTime of housekeeping's last turn (the systemd watchdog's proof of progress). */
+    private volatile long housekeepingHeartbeatNs = System.nanoTime();
+    private Watchdog watchdog;
+    private final java.util.concurrent.atomic.LongAdder weakeningReloads = new java.util.concurrent.atomic.LongAdder();
 
     private Agent(AgentConfig config, EventSink sink, Consumer<Violation> violations, Log log, Path procDevices,
                   InstanceLock lock, Classifier classifier, AgentCgroups cgroups, List<GpuStandin> standins,
@@ -125,6 +133,7 @@ public final class Agent implements AutoCloseable {
                     config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), policies,
                     config.blockDurationMs(), this::countedEvent, violations);
             reloader.onSuccess(enforcer::rearm);
+            reloader.onWeakened((why, lines) -> weakened("rules", why, lines, false, false));
             this.execChecker = new ExecFileChecker(policies, config.execHashMaxBytes(), this::violation, log, Path.of("/proc"));
             BpfLink unixIterator = kernel.unixListeners();
             this.unixOwners = unixIterator == null ? null
@@ -182,6 +191,7 @@ public final class Agent implements AutoCloseable {
         housekeeping.scheduleWithFixedDelay(this::rescanDevices, config.deviceRescanMs(), config.deviceRescanMs(),
                 TimeUnit.MILLISECONDS);
         housekeeping.scheduleWithFixedDelay(policies::expireBlocks, 1, 1, TimeUnit.SECONDS);
+        housekeeping.scheduleWithFixedDelay(() -> housekeepingHeartbeatNs = System.nanoTime(), 1, 1, TimeUnit.SECONDS);
         housekeeping.scheduleWithFixedDelay(policies::recheckExecFiles, config.execRecheckMs(), config.execRecheckMs(),
                 TimeUnit.MILLISECONDS);
         if (config.ruleWatchMs() > 0) {
@@ -254,7 +264,46 @@ public final class Agent implements AutoCloseable {
         agent.printStartup();
         SystemdNotify.send("READY=1\nSTATUS=watching " + agent.cgroups.roots().size() + " agent cgroups, "
                 + agent.classifier.rules().size() + " rules");
+        agent.startWatchdog(Watchdog.Settings.fromEnvironment(System.getenv(), ProcessHandle.current().pid()));
         return agent;
+    }
+
+    private synchronized void startWatchdog(Watchdog.Settings settings) {
+        if (settings == null || stopped) {
+            log.info("watchdog: not asked for by systemd (WatchdogSec= in the unit)");
+            return;
+        }
+        watchdog = new Watchdog(settings, consumer::heartbeatNs, () -> housekeepingHeartbeatNs, log);
+        watchdog.start();
+        log.info("watchdog: pinging systemd every " + watchdog.intervalMs() / 2 + " ms while the ring consumer and"
+                + " housekeeping make progress (restart after " + watchdog.intervalMs() + " ms without)");
+    }
+
+    /** A reload took enforcement or detection away: an event and a violation (any thread). */
+    private void weakened(String what, String trigger, List<String> lines, boolean enforceBefore, boolean enforceAfter) {
+        weakeningReloads.increment();
+        log.warn("reload (" + trigger + ") weakened the " + what + ": " + String.join("; ", lines));
+        long nowMs = System.currentTimeMillis();
+        ReloadEvent.Builder reload = ReloadEvent.newBuilder().setWhat(what).setTrigger(trigger).addAllWeakened(lines);
+        if (what.equals("configuration")) {
+            reload.setModeBefore(enforceBefore ? "enforce" : "monitor").setModeAfter(enforceAfter ? "enforce" : "monitor");
+        }
+        Event evidence = Event.newBuilder()
+                .setTime(Timestamp.newBuilder().setSeconds(nowMs / 1000).setNanos((int) (nowMs % 1000) * 1_000_000))
+                .setMonotonicNs(System.nanoTime())
+                .setReload(reload)
+                .build();
+        countedEvent(evidence);
+        violation(KernelFindings.violation(KernelFindings.ENFORCEMENT_WEAKENED, evidence).build());
+    }
+
+    long weakeningReloads() {
+        return weakeningReloads.sum();
+    }
+
+    /** The systemd watchdog pinger, or null when systemd does not watch this process. */
+    Watchdog watchdog() {
+        return watchdog;
     }
 
     private void rescanDevices() {
@@ -309,7 +358,23 @@ public final class Agent implements AutoCloseable {
 
     /** Puts a reloaded configuration's mode and policies in force; null, or the error (nothing changed then). */
     public String reloadPolicies(AgentConfig next) {
-        return policies.reload(next);
+        return reloadPolicies(next, "reload");
+    }
+
+    /**
+     * As {@link #reloadPolicies(AgentConfig)}; a reload that weakens enforcement goes through
+     * and is a violation ("agentguard: enforcement weakened by reload").
+     */
+    public String reloadPolicies(AgentConfig next, String trigger) {
+        PolicyWeakening.State before = policies.state();
+        String error = policies.reload(next);
+        if (error == null) {
+            List<String> weakened = PolicyWeakening.between(before, policies.state());
+            if (!weakened.isEmpty()) {
+                weakened("configuration", trigger, weakened, before.enforce(), policies.state().enforce());
+            }
+        }
+        return error;
     }
 
     /** Adds a cgroup policy at run time (tests). */
@@ -428,6 +493,9 @@ public final class Agent implements AutoCloseable {
         }
         stopped = true;
         SystemdNotify.send("STOPPING=1");
+        if (watchdog != null) {
+            watchdog.stop();
+        }
         housekeeping.shutdownNow();
         try {
             housekeeping.awaitTermination(5, TimeUnit.SECONDS);   // no rescan or expiry writes maps after this

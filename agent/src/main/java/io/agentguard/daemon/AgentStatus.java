@@ -153,6 +153,13 @@ final class AgentStatus {
             b.setUnixOwners(io.agentguard.proto.v1.UnixOwnersStatus.newBuilder().setListenersOutside(owners.listeners())
                     .setFoundAfterTotal(owners.foundAfter()).setDroppedTotal(owners.dropped()));
         }
+        Watchdog watchdog = agent.watchdog();
+        if (watchdog != null) {
+            b.setWatchdog(io.agentguard.proto.v1.WatchdogStatus.newBuilder().setIntervalMs(watchdog.intervalMs())
+                    .setPingsTotal(watchdog.pings()).setWithheldTotal(watchdog.withheld())
+                    .setLastStall(watchdog.lastStall()));
+        }
+        b.setWeakeningReloadsTotal(agent.weakeningReloads());
         try {
             return JsonFormat.printer().print(b);
         } catch (InvalidProtocolBufferException e) {

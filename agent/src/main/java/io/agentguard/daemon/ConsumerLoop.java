@@ -44,6 +44,8 @@ final class ConsumerLoop {
     private volatile long failedRecords;
     private volatile long corruptions;
     private volatile Throwable failure;
+    /** CLOCK_MONOTONIC of the last loop turn (the systemd watchdog's proof of progress). */
+    private volatile long heartbeatNs = System.nanoTime();
 
     /** @param readerMap ag_reader, for batched wakeups (wakeupDelayMs > 0); else null */
     ConsumerLoop(RingBufferReader reader, ConsumerPipeline pipeline, BpfMap readerMap, int wakeupDelayMs,
@@ -61,6 +63,11 @@ final class ConsumerLoop {
         thread.start();
     }
 
+    /** When the loop last turned (System.nanoTime scale); stale once the thread has ended. */
+    long heartbeatNs() {
+        return thread.isAlive() && failure == null ? heartbeatNs : Long.MIN_VALUE / 2;
+    }
+
     private void run() {
         MemorySegment ts = Arena.ofAuto().allocate(16, 8);
         try (Arena parkArena = Arena.ofConfined()) {
@@ -71,6 +78,7 @@ final class ConsumerLoop {
             while (running) {
                 int n = poll();
                 long nowNs = Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC, ts);
+                heartbeatNs = nowNs;   // one volatile store per batch, not per record
                 watchLosses(nowNs);   // also in a flood, which is when records are dropped
                 if (n < BATCH_RECORDS) {
                     expireConnects(nowNs);

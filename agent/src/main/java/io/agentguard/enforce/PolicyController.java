@@ -169,6 +169,11 @@ public final class PolicyController implements Enforcer.Blocker {
         }
     }
 
+    /** The mode and policies in force (not the block copies): what a reload is compared with. */
+    public synchronized PolicyWeakening.State state() {
+        return new PolicyWeakening.State(globalEnforce, defaultPolicy, cgroupPolicies);
+    }
+
     /** Adds a cgroup policy at run time (tests). */
     public synchronized void add(Policy policy) {
         List<Policy> next = new ArrayList<>(cgroupPolicies);

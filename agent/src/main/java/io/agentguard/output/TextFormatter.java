@@ -187,6 +187,11 @@ public final class TextFormatter {
                 }
                 verdict(a.getVerdict(), sb);
             }
+            case RELOAD -> {
+                var r = e.getReload();
+                sb.append("RELOAD ").append(r.getWhat()).append(" (").append(r.getTrigger()).append(") weakened: ")
+                        .append(String.join("; ", r.getWeakenedList()));
+            }
             default -> sb.append("?");
         }
         sb.append("  cgroup=").append(p.getCgroupPath());

@@ -120,6 +120,15 @@ public final class KernelFindings {
                     + " that process may carry traffic the egress policy denies.",
             e -> "unix connect to an outside owner: " + unixText(e));
 
+    /** Raised by the daemon on a reload (SIGHUP, changed rule files); the evidence is a ReloadEvent. */
+    public static final Finding ENFORCEMENT_WEAKENED = new Finding("agentguard: enforcement weakened by reload",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "tamper", "config", "T1562.001"),
+            "A reload took away enforcement or detection (monitor instead of enforce, a policy or its denials removed,"
+                    + " rules removed or disarmed). It is in force: an operator may have meant it, an agent that could"
+                    + " write the configuration may have done it. Confirm who changed the files.",
+            e -> "reload (" + e.getReload().getTrigger() + ") weakened the " + e.getReload().getWhat() + ": "
+                    + String.join("; ", e.getReload().getWeakenedList()));
+
     /** " (pid N, cgroup PATH)": where an event's process is. */
     private static String where(Event e) {
         return " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")";

@@ -25,6 +25,7 @@ public final class RuleReloader {
     private volatile String lastError = "";
     private Map<Path, Long> seen;
     private volatile Runnable onSuccess = () -> { };
+    private volatile java.util.function.BiConsumer<String, List<String>> onWeakened = (why, lines) -> { };
 
     public RuleReloader(Classifier classifier, boolean defaultPack, List<String> paths, Log log) {
         this.classifier = classifier;
@@ -52,7 +53,11 @@ public final class RuleReloader {
     public synchronized boolean reload(String why) {
         try {
             RuleSet next = RuleLoader.load(defaultPack, paths);
+            List<String> weakened = RuleWeakening.between(classifier.rules(), next);
             classifier.swap(next);
+            if (!weakened.isEmpty()) {
+                onWeakened.accept(why, weakened);
+            }
             succeeded.incrementAndGet();
             onSuccess.run();
             lastError = "";
@@ -71,6 +76,11 @@ public final class RuleReloader {
     /** Runs after every successful reload (the enforcer re-arms its blast-radius guard). */
     public void onSuccess(Runnable action) {
         this.onSuccess = action;
+    }
+
+    /** Runs after a reload that took rules away (why, one line per weakening); see {@link RuleWeakening}. */
+    public void onWeakened(java.util.function.BiConsumer<String, List<String>> action) {
+        this.onWeakened = action;
     }
 
     public Status status() {

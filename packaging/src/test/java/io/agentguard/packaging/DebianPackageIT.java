@@ -128,7 +128,8 @@ class DebianPackageIT {
         install();
         // systemd-analyze checks that ExecStart exists on this host: point it at the throwaway root
         String unit = Files.readString(root.resolve("lib/systemd/system/agentguard.service"));
-        assertThat(unit).contains("Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure",
+        assertThat(unit).contains("Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=always",
+                "WatchdogSec=10s", "StartLimitIntervalSec=0",
                 "ExecStart=/usr/bin/agentguard run --config /etc/agentguard/agentguard.yaml");
         Path copy = Files.createDirectories(root.resolve("verify")).resolve("agentguard.service");
         Files.writeString(copy, unit.replace("ExecStart=/usr/bin/agentguard", "ExecStart=" + root.resolve("usr/bin/agentguard")));

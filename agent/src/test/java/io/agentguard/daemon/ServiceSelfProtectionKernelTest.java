@@ -1,0 +1,142 @@
+package io.agentguard.daemon;
+
+import io.agentguard.cli.Main;
+import io.agentguard.scope.Cgroup2Mount;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The daemon as systemd runs it (a separate process), against what stops or reconfigures it:
+ * the watchdog pings only while the daemon works, and a reload that weakens enforcement is a
+ * violation even when an agent made it.
+ */
+class ServiceSelfProtectionKernelTest {
+    @BeforeAll
+    static void needsRoot() {
+        KernelAgentExtension.requireRoot();
+    }
+
+    private static ProcessBuilder agent(Path config, Path dir) {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        return new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", config.toString(),
+                "--format", "text").redirectOutput(dir.resolve("out").toFile()).redirectError(dir.resolve("err").toFile());
+    }
+
+    private static String config(String relative, Path runtime, String mode) {
+        return """
+                agent_cgroups: [%s]
+                create_missing_cgroups: true
+                mode: %s
+                stats_interval_ms: 0
+                runtime_dir: %s
+                rules: {paths: []}
+                enforcement: {pin_path: ""}
+                """.formatted(relative, mode, runtime);
+    }
+
+    private static String statusJson(Path runtime) {
+        PrintStream saved = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true));
+        try {
+            assertThat(Main.execute("status", "--runtime-dir", runtime.toString(), "--json")).isZero();
+        } finally {
+            System.setOut(saved);
+        }
+        return out.toString();
+    }
+
+    private static void signal(String sig, long pid) throws Exception {
+        assertThat(new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).start().waitFor()).isZero();
+    }
+
+    /** The next WATCHDOG=1 within seconds, or false; other messages are skipped. */
+    private static boolean ping(NotifySocket notify, int seconds) throws Throwable {
+        return notify.await("WATCHDOG=1", seconds) != null;
+    }
+
+    @Test
+    void aStoppedDaemonStopsPingingTheWatchdogAndPingsAgainOnceContinued() throws Throwable {
+        String relative = "agentguard-test/wd-" + UUID.randomUUID().toString().substring(0, 8);
+        Path dir = Files.createTempDirectory("agentguard-wd");
+        Path runtime = dir.resolve("run");
+        Path config = dir.resolve("agentguard.yaml");
+        Files.writeString(config, config(relative, runtime, "enforce"));
+        try (NotifySocket notify = new NotifySocket(dir.resolve("notify.sock"))) {
+            ProcessBuilder pb = agent(config, dir);
+            pb.environment().put("NOTIFY_SOCKET", notify.path.toString());
+            pb.environment().put("WATCHDOG_USEC", "1000000");   // WatchdogSec=1s: a ping every 500 ms
+            Process p = pb.start();
+            try {
+                assertThat(notify.await("READY=1", 30)).as(Files.readString(dir.resolve("err"))).isNotNull();
+                assertThat(ping(notify, 5)).isTrue();
+                assertThat(ping(notify, 5)).isTrue();
+
+                signal("STOP", p.pid());   // from outside the agent cgroups: nothing continues it
+                Thread.sleep(300);   // a ping already in the socket is not the stopped daemon's
+                while (notify.receive() != null) {
+                    // drain
+                }
+                assertThat(ping(notify, 3)).as("a stopped daemon must not ping").isFalse();
+
+                signal("CONT", p.pid());
+                assertThat(ping(notify, 10)).isTrue();
+                assertThat(statusJson(runtime)).contains("\"watchdog\"").contains("\"intervalMs\": \"1000\"");
+                assertThat(Files.readString(dir.resolve("err"))).contains("watchdog: pinging systemd every 500 ms");
+            } finally {
+                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                Files.deleteIfExists(Cgroup2Mount.find().resolve(relative));
+            }
+        }
+    }
+
+    @Test
+    void anAgentThatRewritesTheConfigurationToMonitorAndSendsSighupRaisesAViolation() throws Throwable {
+        String relative = "agentguard-test/rw-" + UUID.randomUUID().toString().substring(0, 8);
+        Path cgroup = Cgroup2Mount.find().resolve(relative);
+        Path dir = Files.createTempDirectory("agentguard-rw");
+        Path runtime = dir.resolve("run");
+        Path config = dir.resolve("agentguard.yaml");
+        Files.writeString(config, config(relative, runtime, "enforce"));
+        try (NotifySocket notify = new NotifySocket(dir.resolve("notify.sock"))) {
+            ProcessBuilder pb = agent(config, dir);
+            pb.environment().put("NOTIFY_SOCKET", notify.path.toString());
+            Process p = pb.start();
+            try {
+                assertThat(notify.await("READY=1", 30)).as(Files.readString(dir.resolve("err"))).isNotNull();
+                // root in the agent cgroup: the file is root's, so it can write it (docs/OPERATIONS.md says how not to)
+                Process attacker = new ProcessBuilder("/bin/sh", "-c",
+                        "echo $$ > \"$0\" && sed -i 's/^mode: enforce$/mode: monitor/' \"$1\" && kill -HUP \"$2\"; sleep 5",
+                        cgroup.resolve("cgroup.procs").toString(), config.toString(), Long.toString(p.pid())).start();
+                assertThat(attacker.waitFor(30, TimeUnit.SECONDS)).isTrue();
+                assertThat(notify.await("RELOADING=1", 30)).isNotNull();
+                assertThat(notify.await("READY=1", 30)).isNotNull();
+
+                String out = "";
+                for (int i = 0; i < 100 && !out.contains("enforcement weakened by reload"); i++) {
+                    Thread.sleep(100);
+                    out = Files.readString(dir.resolve("out"));
+                }
+                assertThat(out).contains("agentguard: enforcement weakened by reload")
+                        .contains("mode enforce -> monitor");
+                // the SIGHUP itself was tampering: its sender (in the agent cgroup) was killed
+                assertThat(attacker.exitValue()).isEqualTo(128 + 9);
+                String status = statusJson(runtime);
+                assertThat(status).contains("\"mode\": \"monitor\"").contains("\"weakeningReloadsTotal\": \"1\"");
+            } finally {
+                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                Files.deleteIfExists(cgroup);
+            }
+        }
+    }
+}
