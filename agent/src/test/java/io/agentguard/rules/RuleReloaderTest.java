@@ -104,4 +104,24 @@ class RuleReloaderTest {
         assertThat(set.rules()).extracting(CompiledRule::name).containsExactly("a", "b");
         assertThat(RuleLoader.load(false, List.of(dir + "/missing/*.yaml")).size()).isZero();
     }
+
+    @Test
+    void aReloadThatRemovesRulesOrTheirActionsIsReportedAsWeakening(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("r.yaml");
+        Files.writeString(file, forkRule("kept") + forkRule("dropped") + forkRule("armed") + "  action: kill_process\n");
+        Classifier classifier = new Classifier(RuleLoader.load(false, List.of(file.toString())));
+        RuleReloader reloader = new RuleReloader(classifier, false, List.of(file.toString()),
+                new io.agentguard.log.Log(new PrintStream(new ByteArrayOutputStream()), io.agentguard.log.Log.Level.INFO, false));
+        List<String> weakened = new ArrayList<>();
+        reloader.onWeakened((why, lines) -> weakened.addAll(lines));
+
+        Files.writeString(file, forkRule("kept") + forkRule("armed") + forkRule("added"));
+        assertThat(reloader.reload("test")).isTrue();
+        assertThat(weakened).containsExactly("rules removed (1): dropped", "rule actions removed (1): armed");
+
+        weakened.clear();   // adding rules or actions weakens nothing
+        Files.writeString(file, forkRule("kept") + forkRule("armed") + "  action: kill_process\n" + forkRule("added"));
+        assertThat(reloader.reload("test")).isTrue();
+        assertThat(weakened).isEmpty();
+    }
 }
