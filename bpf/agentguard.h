@@ -569,7 +569,8 @@ enum ag_counter {
 	AG_CNT_EMITTED = 0,       /* records committed to the ring */
 	AG_CNT_LOST    = 1,       /* records dropped: ring full (or, for normal records, its reserve reached) */
 	AG_CNT_RATE_LIMITED = 2,  /* records dropped: their agent cgroup's rate limit */
-	AG_CNT_MAX     = 3,
+	AG_CNT_DAEMON_SIGHUP = 3, /* SIGHUPs sent to the daemon from agent cgroups: a reload they ask for is refused */
+	AG_CNT_MAX     = 4,
 };
 
 #endif /* AGENTGUARD_H */

@@ -35,6 +35,7 @@
 #define S_IFMT         00170000
 #define S_IFCHR        0020000
 #define BPF_DEVCG_DEV_CHAR 2
+#define SIGHUP         1
 #define SIGKILL        9
 #define SIGCHLD        17
 #define EPERM          1

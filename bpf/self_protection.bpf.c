@@ -18,6 +18,9 @@ static __always_inline __u32 tamper(__u32 target, __u32 sig, __u16 kind, bool ca
 	__u64 key = task_scope_key();
 	if (!key)
 		return AG_VERDICT_ALLOWED;
+	/* counted before the signal is delivered: the daemon's handler knows an agent asked for a reload */
+	if (sig == SIGHUP && kind == AG_TAMPER_SIGNAL)
+		count(AG_CNT_DAEMON_SIGHUP);
 	__u32 verdict = cfg->tamper_enforce ? AG_VERDICT_DENIED : AG_VERDICT_WOULD_BLOCK;
 	/* a sender killed costs the agent a process: that record has no budget */
 	struct ag_tamper *t = reserve(sizeof(*t), key, verdict == AG_VERDICT_DENIED && !can_refuse ? AG_RECORD_KILL

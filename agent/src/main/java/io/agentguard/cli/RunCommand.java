@@ -207,6 +207,9 @@ public final class RunCommand implements Callable<Integer> {
     private static void installSighup(Agent agent, Path configFile) {
         try {
             sun.misc.SignalHandler previous = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
+                if (agent.refuseReloadFromAgent()) {
+                    return;
+                }
                 agent.reloadRules("SIGHUP");
                 if (configFile != null) {
                     try {

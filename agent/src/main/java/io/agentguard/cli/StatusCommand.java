@@ -104,8 +104,9 @@ public final class StatusCommand implements Callable<Integer> {
         } else {
             System.out.println("watchdog: off (not started by systemd with WatchdogSec=)");
         }
-        if (s.getWeakeningReloadsTotal() > 0) {
-            System.out.printf("reloads that weakened enforcement: %d (each a violation)%n", s.getWeakeningReloadsTotal());
+        if (s.getWeakeningReloadsTotal() > 0 || s.getRefusedReloadsTotal() > 0) {
+            System.out.printf("reloads that weakened enforcement: %d (each a violation); refused (SIGHUP from an agent"
+                    + " cgroup): %d%n", s.getWeakeningReloadsTotal(), s.getRefusedReloadsTotal());
         }
         System.out.println("hooks:");
         for (Map.Entry<String, String> h : new TreeMap<>(s.getHooksMap()).entrySet()) {

@@ -42,6 +42,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
+import static io.agentguard.abi.KernelAbi.AG_CNT_DAEMON_SIGHUP;
 import static io.agentguard.abi.KernelAbi.AG_WAKEUP_BATCHED;
 import static io.agentguard.abi.KernelAbi.AG_WAKEUP_KERNEL;
 
@@ -94,6 +95,8 @@ public final class Agent implements AutoCloseable {
     /** System.nanoTime of housekeeping's last turn (the systemd watchdog's proof of progress). */
     private volatile long housekeepingHeartbeatNs = System.nanoTime();
     private Watchdog watchdog;
+    private long agentSighupsSeen;
+    private final java.util.concurrent.atomic.LongAdder refusedReloads = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder weakeningReloads = new java.util.concurrent.atomic.LongAdder();
 
     private Agent(AgentConfig config, EventSink sink, Consumer<Violation> violations, Log log, Path procDevices,
@@ -344,6 +347,30 @@ public final class Agent implements AutoCloseable {
         log.info("ring buffer " + (reader.dataSize() >> 10) + " KiB, " + (config.wakeupDelayMs() > 0
                 ? "read every " + config.wakeupDelayMs() + " ms or when a quarter full" : "reader woken per record")
                 + "; watching");
+    }
+
+    /**
+     * Whether a SIGHUP now in hand must be refused: an agent cgroup sent one since the last
+     * look (the kernel counts them before the signal is delivered, so the count is already up
+     * when the handler runs) and self-protection enforces. A reload an agent asks for is not one
+     * an operator asked for, whatever it changes; the sender was killed and reported. An
+     * operator's SIGHUP that coalesced with an agent's is refused too: sending it again works.
+     */
+    public synchronized boolean refuseReloadFromAgent() {
+        long now = kernelCounters.sum(AG_CNT_DAEMON_SIGHUP);
+        boolean fromAgent = now > agentSighupsSeen;
+        agentSighupsSeen = now;
+        if (fromAgent && config.selfProtection() && policies.mode().equals("enforce")) {
+            refusedReloads.increment();
+            log.warn("reload refused: SIGHUP from an agent cgroup (its sender was killed; see the tamper violation);"
+                    + " the configuration and rules in force stay. An operator's reload: send SIGHUP again");
+            return true;
+        }
+        return false;
+    }
+
+    long refusedReloads() {
+        return refusedReloads.sum();
     }
 
     /** Reloads the rules now (SIGHUP); the old set stays when the new one has an error. */

@@ -159,7 +159,7 @@ final class AgentStatus {
                     .setPingsTotal(watchdog.pings()).setWithheldTotal(watchdog.withheld())
                     .setLastStall(watchdog.lastStall()));
         }
-        b.setWeakeningReloadsTotal(agent.weakeningReloads());
+        b.setWeakeningReloadsTotal(agent.weakeningReloads()).setRefusedReloadsTotal(agent.refusedReloads());
         try {
             return JsonFormat.printer().print(b);
         } catch (InvalidProtocolBufferException e) {

@@ -101,7 +101,7 @@ class ServiceSelfProtectionKernelTest {
     }
 
     @Test
-    void anAgentThatRewritesTheConfigurationToMonitorAndSendsSighupRaisesAViolation() throws Throwable {
+    void aSighupFromAnAgentIsRefusedAndAnOperatorsReloadThatWeakensIsAViolation() throws Throwable {
         String relative = "agentguard-test/rw-" + UUID.randomUUID().toString().substring(0, 8);
         Path cgroup = Cgroup2Mount.find().resolve(relative);
         Path dir = Files.createTempDirectory("agentguard-rw");
@@ -119,20 +119,29 @@ class ServiceSelfProtectionKernelTest {
                         "echo $$ > \"$0\" && sed -i 's/^mode: enforce$/mode: monitor/' \"$1\" && kill -HUP \"$2\"; sleep 5",
                         cgroup.resolve("cgroup.procs").toString(), config.toString(), Long.toString(p.pid())).start();
                 assertThat(attacker.waitFor(30, TimeUnit.SECONDS)).isTrue();
+                assertThat(attacker.exitValue()).as("the SIGHUP's sender is killed").isEqualTo(128 + 9);
+                String err = "";
+                for (int i = 0; i < 100 && !err.contains("reload refused"); i++) {
+                    Thread.sleep(100);
+                    err = Files.readString(dir.resolve("err"));
+                }
+                assertThat(err).contains("reload refused: SIGHUP from an agent cgroup");
+                assertThat(Files.readString(config)).contains("mode: monitor");
+                assertThat(statusJson(runtime)).contains("\"mode\": \"enforce\"").contains("\"refusedReloadsTotal\": \"1\"")
+                        .doesNotContain("weakeningReloadsTotal");
+
+                // the operator's reload of the same file goes through, and is a violation
+                signal("HUP", p.pid());
                 assertThat(notify.await("RELOADING=1", 30)).isNotNull();
                 assertThat(notify.await("READY=1", 30)).isNotNull();
-
                 String out = "";
                 for (int i = 0; i < 100 && !out.contains("enforcement weakened by reload"); i++) {
                     Thread.sleep(100);
                     out = Files.readString(dir.resolve("out"));
                 }
-                assertThat(out).contains("agentguard: enforcement weakened by reload")
-                        .contains("mode enforce -> monitor");
-                // the SIGHUP itself was tampering: its sender (in the agent cgroup) was killed
-                assertThat(attacker.exitValue()).isEqualTo(128 + 9);
-                String status = statusJson(runtime);
-                assertThat(status).contains("\"mode\": \"monitor\"").contains("\"weakeningReloadsTotal\": \"1\"");
+                assertThat(out).contains("agentguard: enforcement weakened by reload").contains("mode enforce -> monitor");
+                assertThat(statusJson(runtime)).contains("\"mode\": \"monitor\"")
+                        .contains("\"weakeningReloadsTotal\": \"1\"");
             } finally {
                 p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
                 Files.deleteIfExists(cgroup);
