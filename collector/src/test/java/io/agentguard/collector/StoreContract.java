@@ -16,6 +16,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** What every store must do: the same tests run on SQLite and on a real PostgreSQL. */
 abstract class StoreContract {
+    static final String E = "00112233445566778899aabbccddeeff";
+
     abstract JdbcStore store() throws Exception;
 
     static Record violation(long seq, String rule, Priority p, long timeSeconds) {
@@ -26,19 +28,24 @@ abstract class StoreContract {
     @Test
     void eachNodeSequenceIsStoredOnceAndTheLastSequenceIsKept() throws Exception {
         try (JdbcStore s = store()) {
-            s.hello("n1", AgentHello.newBuilder().setNode("n1").setAgentVersion("1").build());
+            s.hello("n1", E, AgentHello.newBuilder().setNode("n1").setAgentVersion("1").build());
             long now = Instant.now().getEpochSecond();
-            assertThat(s.append("n1", List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now),
-                    violation(2, "b", Priority.PRIORITY_WARNING, now)))).isEqualTo(2);
+            assertThat(s.append("n1", E, List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now),
+                    violation(2, "b", Priority.PRIORITY_WARNING, now)), "t").stored()).isEqualTo(2);
             // resent after a reconnect: nothing stored twice
-            assertThat(s.append("n1", List.of(violation(2, "b", Priority.PRIORITY_WARNING, now),
-                    violation(3, "a", Priority.PRIORITY_NOTICE, now)))).isEqualTo(1);
-            assertThat(s.append("n2", List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now)))).isEqualTo(1);
-            assertThat(s.append("n1", List.of(Record.newBuilder().setSequence(4).setEvent(Event.newBuilder()
-                    .setTime(Timestamp.newBuilder().setSeconds(now))).build()))).isEqualTo(1);
-            assertThat(s.lastSequence("n1")).isEqualTo(4);
-            assertThat(s.lastSequence("n2")).isEqualTo(1);
-            assertThat(s.lastSequence("n3")).isZero();
+            var resent = s.append("n1", E, List.of(violation(2, "b", Priority.PRIORITY_WARNING, now),
+                    violation(3, "a", Priority.PRIORITY_NOTICE, now)), "t");
+            assertThat(resent.stored()).isEqualTo(1);
+            assertThat(resent.duplicates()).isEqualTo(1);
+            assertThat(resent.conflicts()).isEmpty();
+            assertThat(s.append("n2", E, List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now)), "t").stored())
+                    .isEqualTo(1);
+            assertThat(s.append("n1", E, List.of(Record.newBuilder().setSequence(4).setEvent(Event.newBuilder()
+                    .setTime(Timestamp.newBuilder().setSeconds(now))).build()), "t").stored()).isEqualTo(1);
+            assertThat(s.lastSequence("n1", E)).isEqualTo(4);
+            assertThat(s.lastSequence("n2", E)).isEqualTo(1);
+            assertThat(s.lastSequence("n3", E)).isZero();
+            assertThat(s.lastSequence("n1", "another")).isZero();
             assertThat(s.sequences("n1", "violations")).containsExactly(1L, 2L, 3L);
             assertThat(s.sequences("n1", "events")).containsExactly(4L);
         }
@@ -48,9 +55,10 @@ abstract class StoreContract {
     void queriesFilterByNodeRulePriorityAndTimeAndFollowFromAnId() throws Exception {
         try (JdbcStore s = store()) {
             long now = Instant.now().getEpochSecond();
-            s.append("n1", List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now),
-                    violation(2, "b", Priority.PRIORITY_WARNING, now), violation(3, "a", Priority.PRIORITY_DEBUG, now - 7200)));
-            s.append("n2", List.of(violation(1, "a", Priority.PRIORITY_ALERT, now)));
+            s.append("n1", E, List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now),
+                    violation(2, "b", Priority.PRIORITY_WARNING, now), violation(3, "a", Priority.PRIORITY_DEBUG, now - 7200)),
+                    "t");
+            s.append("n2", E, List.of(violation(1, "a", Priority.PRIORITY_ALERT, now)), "t");
             assertThat(s.query(new JdbcStore.Filter(null, "n1", null, null, 0, 100))).hasSize(3);
             assertThat(s.query(new JdbcStore.Filter(null, null, "a", null, 0, 100))).hasSize(3);
             assertThat(s.query(new JdbcStore.Filter(null, null, null, Priority.PRIORITY_WARNING_VALUE, 0, 100)))
