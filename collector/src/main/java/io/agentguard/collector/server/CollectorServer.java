@@ -67,8 +67,16 @@ public final class CollectorServer implements AutoCloseable {
         }
     }
 
-    /** The largest message a stream may carry (gRPC's maxInboundMessageSize): larger ones end it with RESOURCE_EXHAUSTED. */
+    /** The largest message a stream may carry: a larger one ends it with RESOURCE_EXHAUSTED, nothing of it stored. */
     public static final int MAX_MESSAGE_BYTES = 16 << 20;
+    /**
+     * gRPC's maxInboundMessageSize, above {@link #MAX_MESSAGE_BYTES}: grpc-java refuses a
+     * message over its transport limit on a client stream with a bare RST_STREAM, which the
+     * peer sees as CANCELLED (grpc/grpc-java#11245), so the documented limit is checked here
+     * after reading, where the peer gets RESOURCE_EXHAUSTED; only a message over this one is
+     * cut off unread (CANCELLED).
+     */
+    public static final int TRANSPORT_MAX_MESSAGE_BYTES = 2 * MAX_MESSAGE_BYTES;
     /** A spool epoch is 16 random bytes. */
     public static final int EPOCH_BYTES = 16;
 
@@ -143,7 +151,7 @@ public final class CollectorServer implements AutoCloseable {
         NettyServerBuilder builder = NettyServerBuilder.forAddress(listen)
                 .addService(io.grpc.ServerInterceptors.intercept(
                         io.grpc.ServerInterceptors.intercept(service, transportToContext), interceptors))
-                .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+                .maxInboundMessageSize(TRANSPORT_MAX_MESSAGE_BYTES)
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true);
         if (!tls.plaintext()) {
@@ -223,6 +231,12 @@ public final class CollectorServer implements AutoCloseable {
             @Override
             public void onNext(AgentMessage m) {
                 if (done) {
+                    return;
+                }
+                int size = m.getSerializedSize();
+                if (size > MAX_MESSAGE_BYTES) {
+                    fail(Status.RESOURCE_EXHAUSTED.withDescription("message of " + size + " bytes over the "
+                            + MAX_MESSAGE_BYTES + "-byte limit; nothing of it stored"), "too-large");
                     return;
                 }
                 try {
