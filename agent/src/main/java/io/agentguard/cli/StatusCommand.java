@@ -77,6 +77,9 @@ public final class StatusCommand implements Callable<Integer> {
             System.out.printf("report: %s; spool %d records (%d bytes), %d dropped%s%n", s.getReport().getState(),
                     s.getReport().getSpoolRecords(), s.getReport().getSpoolBytes(), s.getReport().getDropped(),
                     s.getReport().getLastError().isEmpty() ? "" : "; last error: " + s.getReport().getLastError());
+            System.out.printf("report integrity: spool epoch %s; %d records acknowledged as conflicts, %d collector"
+                    + " hellos ahead of the spool, %d records shrunk to the size limit%n", s.getReport().getSpoolEpoch(),
+                    s.getReport().getConflicts(), s.getReport().getCollectorAhead(), s.getReport().getOversized());
         } else {
             System.out.println("report: off");
         }

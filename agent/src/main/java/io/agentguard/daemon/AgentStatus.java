@@ -139,7 +139,9 @@ final class AgentStatus {
             b.setReport(ReportStatus.newBuilder().setState(reporter.state())
                     .setConnectedTo(reporter.connectedTo()).setSpoolRecords(reporter.spoolPending())
                     .setSpoolBytes(reporter.spool().bytes()).setDropped(reporter.dropped())
-                    .setLastError(reporter.lastError()));
+                    .setLastError(reporter.lastError())
+                    .setSpoolEpoch(reporter.spool().epochHex()).setConflicts(reporter.conflicts())
+                    .setOversized(reporter.oversized()).setCollectorAhead(reporter.collectorAhead()));
         }
         b.setEnforcement(EnforcementStatus.newBuilder()
                 .setActionsCarriedOut(agent.enforcer().carriedOut()).setActionsDropped(agent.enforcer().dropped())

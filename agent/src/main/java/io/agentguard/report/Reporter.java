@@ -39,10 +39,16 @@ import java.util.function.Supplier;
  *   <li>the consumer thread offers to a bounded queue and never waits (a full queue drops
  *       and counts);</li>
  *   <li>a writer thread appends to the disk {@link Spool}, which assigns sequences;</li>
- *   <li>a sender thread streams the spool to a collector, resending everything after the
- *       collector's HelloAck, and advances the spool on acknowledgements; on any failure it
- *       reconnects with exponential backoff and jitter, trying the next collector.</li>
+ *   <li>a sender thread streams the spool to a collector, resending everything the spool has
+ *       not seen acknowledged (never skipping on what a HelloAck says is stored: a peer that
+ *       wrote under this node's keys must not make its real records count as delivered), and
+ *       advances the spool on acknowledgements; on any failure it reconnects with exponential
+ *       backoff and jitter, trying the next collector.</li>
  * </ol>
+ * Messages stay under the collector's size limit: a batch is cut at {@link #MAX_BATCH_BYTES}
+ * and a record over the record limit is sent shrunk ({@link RecordLimits}); a collector that
+ * still answers RESOURCE_EXHAUSTED halves both limits (down to {@link RecordLimits#MIN_LIMIT}),
+ * so no record is refused forever.
  */
 public final class Reporter implements AutoCloseable {
     /** Where and how to connect. */
@@ -70,11 +76,19 @@ public final class Reporter implements AutoCloseable {
     private final AtomicLong droppedQueueFull = new AtomicLong();
     private final AtomicLong droppedWriteFailed = new AtomicLong();
     private final AtomicLong connects = new AtomicLong();
+    private final AtomicLong conflicts = new AtomicLong();
+    private final AtomicLong oversizedSent = new AtomicLong();
+    private final AtomicLong collectorAhead = new AtomicLong();
+    /** Bytes of records per Batch message: well under the collector's 16 MiB (CollectorServer.MAX_MESSAGE_BYTES). */
+    public static final int MAX_BATCH_BYTES = 8 << 20;
+    private volatile int batchBytes = MAX_BATCH_BYTES;
+    private volatile int recordBytes = Spool.MAX_RECORD_BYTES;
     private volatile String state = "starting";
     private volatile String connectedTo = "";
     private volatile String lastError = "";
     private volatile boolean running = true;
     private long lastLoggedFailureNs;
+    private long lastConflictLogNs;
 
     public Reporter(Settings settings, Spool spool, Supplier<Heartbeat.Builder> counters,
                     java.util.Map<String, String> hooks, String agentVersion, Log log) {
@@ -177,6 +191,9 @@ public final class Reporter implements AutoCloseable {
             } catch (InterruptedException e) {
                 return;
             } catch (Exception e) {
+                if (io.grpc.Status.fromThrowable(e).getCode() == io.grpc.Status.Code.RESOURCE_EXHAUSTED) {
+                    shrinkLimits(target);
+                }
                 state = "disconnected: " + e.getMessage();
                 lastError = target + ": " + e.getMessage();
                 connectedTo = "";
@@ -195,6 +212,14 @@ public final class Reporter implements AutoCloseable {
                 return;
             }
         }
+    }
+
+    /** The collector refused a message as too large: smaller batches, and records shrunk to the same limit. */
+    private void shrinkLimits(String target) {
+        batchBytes = Math.max(RecordLimits.MIN_LIMIT, batchBytes / 2);
+        recordBytes = Math.min(recordBytes, batchBytes);
+        log.warn("collector " + target + " refused a message as too large (RESOURCE_EXHAUSTED): batches"
+                + " now at most " + batchBytes + " bytes, larger records sent shrunk to " + recordBytes + " bytes");
     }
 
     private ManagedChannel channel(String target) throws IOException {
@@ -242,15 +267,22 @@ public final class Reporter implements AutoCloseable {
         try {
             out.onNext(AgentMessage.newBuilder().setHello(AgentHello.newBuilder().setNode(settings.node())
                     .setAgentVersion(agentVersion).setKernel(System.getProperty("os.version")).putAllHooks(hooks)
-                    .setMode(settings.mode())).build());
+                    .setMode(settings.mode()).setSpoolEpoch(spool.epoch())).build());
             Object first = inbox.poll(settings.ackTimeoutMs(), TimeUnit.MILLISECONDS);
             CollectorMessage hello = expect(first, end, "no hello acknowledgement within " + settings.ackTimeoutMs() + " ms");
             if (!hello.hasHelloAck()) {
                 throw new IOException("the collector answered the hello with " + hello.getKindCase());
             }
             long stored = hello.getHelloAck().getLastSequence();
-            spool.ack(Math.min(stored, spool.nextSequence() - 1));
-            long acked = spool.acked();
+            long written = spool.nextSequence() - 1;
+            if (stored > written) {
+                // this spool never wrote those: someone else sent records as this node and epoch
+                collectorAhead.incrementAndGet();
+                log.warn("collector " + target + " holds sequences up to " + stored + " for this node"
+                        + " and spool epoch " + spool.epochHex() + ", beyond the " + written + " this spool wrote: another"
+                        + " peer wrote as this node; what this agent sends under those sequences is kept as conflicts");
+            }
+            long acked = spool.acked();   // resend from our own acknowledgements, whatever the collector says it holds
             Spool.Cursor cursor = spool.cursor(acked + 1);
             spoolGrewPending.set(false);
             activeInbox = inbox;   // from here on the writer wakes this loop
@@ -275,7 +307,7 @@ public final class Reporter implements AutoCloseable {
                     if (records.isEmpty()) {
                         break;
                     }
-                    out.onNext(AgentMessage.newBuilder().setBatch(Batch.newBuilder().addAllRecords(records)).build());
+                    sendBatches(out, records);
                     sentUpTo = records.getLast().getSequence();
                     batchEnds[(head + inFlight++) % batchEnds.length] = sentUpTo;
                 }
@@ -303,6 +335,17 @@ public final class Reporter implements AutoCloseable {
                 CollectorMessage msg = expect(m, end, "");
                 if (msg.hasAck()) {
                     long ackedUpTo = msg.getAck().getSequence();
+                    if (msg.getAck().getConflictsCount() > 0) {
+                        conflicts.addAndGet(msg.getAck().getConflictsCount());
+                        long nowNs = System.nanoTime();
+                        if (nowNs - lastConflictLogNs > 10_000_000_000L || lastConflictLogNs == 0) {
+                            lastConflictLogNs = nowNs;
+                            log.warn("collector " + target + " already held other content under "
+                                + msg.getAck().getConflictsCount() + " of this node's sequences (e.g. "
+                                + msg.getAck().getConflicts(0) + ", spool epoch " + spool.epochHex() + "): ours are kept"
+                                + " there as conflicts; someone else wrote as this node");
+                        }
+                    }
                     spool.ack(ackedUpTo);
                     lastAckNs = System.nanoTime();
                     while (inFlight > 0 && batchEnds[head] <= ackedUpTo) {
@@ -319,6 +362,36 @@ public final class Reporter implements AutoCloseable {
             activeInbox = null;
             connectedTo = "";
         }
+    }
+
+    /**
+     * Sends records as one or more Batch messages of at most {@link #batchBytes} each, every
+     * record carrying the spool's epoch and none over {@link #recordBytes} (shrunk if so).
+     * Acks of the first messages advance the spool; the window counts the whole group.
+     */
+    private void sendBatches(StreamObserver<AgentMessage> out, List<Record> records) {
+        int maxBatch = batchBytes;
+        int maxRecord = recordBytes;
+        Batch.Builder batch = Batch.newBuilder();
+        long bytes = 0;
+        for (Record r : records) {
+            if (!r.getEpoch().equals(spool.epoch())) {
+                r = r.toBuilder().setEpoch(spool.epoch()).build();   // spooled before epochs: this spool's sequences
+            }
+            if (r.getSerializedSize() > maxRecord) {
+                r = RecordLimits.fit(r, maxRecord);
+                oversizedSent.incrementAndGet();
+            }
+            int size = r.getSerializedSize() + 8;
+            if (batch.getRecordsCount() > 0 && bytes + size > maxBatch) {
+                out.onNext(AgentMessage.newBuilder().setBatch(batch).build());
+                batch = Batch.newBuilder();
+                bytes = 0;
+            }
+            batch.addRecords(r);
+            bytes += size;
+        }
+        out.onNext(AgentMessage.newBuilder().setBatch(batch).build());
     }
 
     private static CollectorMessage expect(Object m, Object end, String timeoutMessage) throws IOException {
@@ -372,6 +445,21 @@ public final class Reporter implements AutoCloseable {
 
     public Spool spool() {
         return spool;
+    }
+
+    /** Records the collector acknowledged as conflicts: it already held other content under their keys. */
+    public long conflicts() {
+        return conflicts.get();
+    }
+
+    /** Records spooled or sent shrunk to a size limit (evidence removed, text cut; tagged {@value RecordLimits#TAG}). */
+    public long oversized() {
+        return oversizedSent.get() + spool.oversized();
+    }
+
+    /** Hellos answered with a last sequence beyond what this spool wrote (another peer wrote as this node). */
+    public long collectorAhead() {
+        return collectorAhead.get();
     }
 
     /** Stops: what is queued is spooled first (delivered by the next run if not now). */

@@ -24,8 +24,12 @@ import java.util.zip.CRC32C;
  * <pre>
  *   DIR/seg-&lt;first sequence, 20 digits&gt;.log   frames: magic u32 'AGSP' | length u32 | crc32c u32 | Record
  *   DIR/acked                                   the last sequence a collector acknowledged
+ *   DIR/epoch                                   this spool's epoch: 16 random bytes, hex, chosen at creation
  * </pre>
- * Sequences are assigned here, ascending from 1, continuing across restarts. A damaged
+ * Sequences are assigned here, ascending from 1, continuing across restarts. The epoch
+ * names this spool's sequence space: a spool created anew (deleted, lost, a new disk) gets
+ * a new one, so its sequences, which restart at 1, never meet the old ones at a collector;
+ * every record carries it. A damaged
  * frame (bad magic, length or checksum) is skipped by scanning to the next magic: the
  * records after it are still delivered, and the loss is counted. Segments wholly
  * acknowledged are deleted. One writer thread appends; one sender thread reads.
@@ -34,6 +38,7 @@ public final class Spool implements AutoCloseable {
     static final int MAGIC = 0x41475350;   // "AGSP"
     static final int FRAME_HEADER = 12;
     static final int MAX_RECORD_BYTES = 4 << 20;
+    static final int EPOCH_BYTES = 16;
 
     private final Path dir;
     private final long segmentBytes;
@@ -45,7 +50,9 @@ public final class Spool implements AutoCloseable {
     private volatile long acked;
     private volatile long corruptFrames;
     private volatile long droppedFull;
+    private volatile long oversized;
     private volatile long totalBytes;
+    private final com.google.protobuf.ByteString epoch;
 
     public Spool(Path dir, long segmentBytes, long maxBytes) {
         this.dir = dir;
@@ -53,6 +60,7 @@ public final class Spool implements AutoCloseable {
         this.maxBytes = maxBytes;
         try {
             Files.createDirectories(dir);
+            epoch = loadOrCreateEpoch(dir);
             Path ackFile = dir.resolve("acked");
             if (Files.exists(ackFile)) {
                 acked = Long.parseLong(Files.readString(ackFile).trim());
@@ -80,6 +88,47 @@ public final class Spool implements AutoCloseable {
     }
 
     /**
+     * The epoch in DIR/epoch, or a new random one written there (before any segment, so no
+     * record is ever spooled under an epoch the next start would not read back). An unreadable
+     * file also gets a new epoch: the records still here are then delivered under it, which
+     * at worst stores some a second time under the new epoch, never hides one.
+     */
+    private static com.google.protobuf.ByteString loadOrCreateEpoch(Path dir) throws IOException {
+        Path file = dir.resolve("epoch");
+        if (Files.exists(file)) {
+            try {
+                byte[] b = java.util.HexFormat.of().parseHex(Files.readString(file).trim());
+                if (b.length == EPOCH_BYTES) {
+                    return com.google.protobuf.ByteString.copyFrom(b);
+                }
+            } catch (IllegalArgumentException e) {
+                // damaged: a new epoch below
+            }
+        }
+        byte[] fresh = new byte[EPOCH_BYTES];
+        new java.security.SecureRandom().nextBytes(fresh);
+        Path tmp = dir.resolve("epoch.tmp");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(ByteBuffer.wrap((java.util.HexFormat.of().formatHex(fresh) + "\n").getBytes(
+                    java.nio.charset.StandardCharsets.US_ASCII)));
+            ch.force(true);
+        }
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        return com.google.protobuf.ByteString.copyFrom(fresh);
+    }
+
+    /** This spool's epoch (16 bytes): in the hello and in every record. */
+    public com.google.protobuf.ByteString epoch() {
+        return epoch;
+    }
+
+    /** The epoch as hex, as the collector and status show it. */
+    public String epochHex() {
+        return java.util.HexFormat.of().formatHex(epoch.toByteArray());
+    }
+
+    /**
      * Appends records (writer thread only), assigning sequences; returns the last one, or -1 if
      * none fit. They are in the file, readable by the sender at once, but not yet forced to disk:
      * {@link #force} does that, so that a slow disk does not hold up sending (a record sent and
@@ -93,7 +142,12 @@ public final class Spool implements AutoCloseable {
                 droppedFull++;
                 continue;
             }
-            byte[] payload = b.setSequence(nextSequence).build().toByteArray();
+            byte[] payload = b.setSequence(nextSequence).setEpoch(epoch).build().toByteArray();
+            if (payload.length > MAX_RECORD_BYTES) {
+                // a frame this long would read back as damage: the record goes in shrunk to fit, counted
+                payload = RecordLimits.fit(b.build(), MAX_RECORD_BYTES).toByteArray();
+                oversized++;
+            }
             if (current == null || currentSize >= segmentBytes) {
                 roll();
             }
@@ -370,6 +424,11 @@ public final class Spool implements AutoCloseable {
 
     public long droppedFull() {
         return droppedFull;
+    }
+
+    /** Records spooled shrunk because they exceeded {@link #MAX_RECORD_BYTES}. */
+    public long oversized() {
+        return oversized;
     }
 
     @Override

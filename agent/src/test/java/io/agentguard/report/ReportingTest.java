@@ -300,4 +300,193 @@ class ReportingTest {
             assertThat(r.spool().bytes()).isLessThan((32 << 10) + 2048);
         }
     }
+
+    /** Spools records with no collector reachable, then stops: they wait in the spool for the next start. */
+    private void spoolOffline(Path spool, String node, long from, long to) throws Exception {
+        try (Reporter offline = reporter(spool, List.of("127.0.0.1:1"), node, true, null, null)) {
+            long before = offline.spoolPending();
+            for (long i = from; i <= to; i++) {
+                offline.offer(violation(i));
+            }
+            await(() -> offline.spoolPending() == before + (to - from + 1), 10_000, "spooled");
+        }
+    }
+
+    /** Plays a peer that writes records under a node and spool epoch (plaintext, loopback). */
+    private static void writeAs(int port, String node, com.google.protobuf.ByteString epoch, String text, long from, long to)
+            throws Exception {
+        io.grpc.ManagedChannel ch = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress("127.0.0.1", port)
+                .usePlaintext().build();
+        try {
+            java.util.concurrent.LinkedBlockingQueue<Object> in = new java.util.concurrent.LinkedBlockingQueue<>();
+            var out = io.grpc.stub.ClientCalls.asyncBidiStreamingCall(ch.newCall(
+                    io.agentguard.proto.v1.CollectorService.STREAM, io.grpc.CallOptions.DEFAULT),
+                    new io.grpc.stub.StreamObserver<io.agentguard.proto.v1.CollectorMessage>() {
+                        public void onNext(io.agentguard.proto.v1.CollectorMessage m) {
+                            in.add(m);
+                        }
+
+                        public void onError(Throwable t) {
+                            in.add(t);
+                        }
+
+                        public void onCompleted() {
+                            in.add("completed");
+                        }
+                    });
+            out.onNext(io.agentguard.proto.v1.AgentMessage.newBuilder().setHello(io.agentguard.proto.v1.AgentHello
+                    .newBuilder().setNode(node).setSpoolEpoch(epoch)).build());
+            assertThat(in.poll(10, TimeUnit.SECONDS)).isInstanceOf(io.agentguard.proto.v1.CollectorMessage.class);
+            var batch = io.agentguard.proto.v1.Batch.newBuilder();
+            for (long i = from; i <= to; i++) {
+                batch.addRecords(Record.newBuilder().setSequence(i).setEpoch(epoch)
+                        .setViolation(violation(i).toBuilder().setOutput(text + " " + i)));
+            }
+            out.onNext(io.agentguard.proto.v1.AgentMessage.newBuilder().setBatch(batch).build());
+            Object ack = in.poll(10, TimeUnit.SECONDS);
+            assertThat(ack).isInstanceOf(io.agentguard.proto.v1.CollectorMessage.class);
+            assertThat(((io.agentguard.proto.v1.CollectorMessage) ack).getAck().getSequence()).isEqualTo(to);
+            out.onCompleted();
+            in.poll(10, TimeUnit.SECONDS);
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    private static com.google.protobuf.ByteString epochOf(Path spool) throws Exception {
+        return com.google.protobuf.ByteString.copyFrom(java.util.HexFormat.of().parseHex(
+                Files.readString(spool.resolve("epoch")).trim()));
+    }
+
+    @Test
+    void sequencesPrefilledByAnotherPeerDoNotMakeTheAgentsRecordsCountAsDeliveredAndVanish(@TempDir Path dir)
+            throws Exception {
+        Path spool = dir.resolve("spool");
+        spoolOffline(spool, "node-v", 1, 5);   // five violations wait for the collector
+        JdbcStore store = JdbcStore.open("sqlite:" + dir.resolve("c.db"));
+        try (CollectorServer server = server(store, 0, CollectorServer.Tls.plaintextForTests())) {
+            // the attacker knows the epoch (the worst case) and writes sequences 1..10 first
+            writeAs(server.port(), "node-v", epochOf(spool), "forged", 1, 10);
+            try (Reporter r = reporter(spool, List.of("127.0.0.1:" + server.port()), "node-v", true, null, null)) {
+                await(() -> r.spool().acked() == 5, 30_000, "the five delivered");
+                assertThat(r.conflicts()).isEqualTo(5);          // told: kept as conflicts, not stored as sent
+                assertThat(r.collectorAhead()).isPositive();     // and that the collector held more than it wrote
+            }
+            assertThat(store.conflicts("node-v", 0, 100)).extracting(c -> Violation.parseFrom(c.data()).getOutput())
+                    .containsExactly("violation 1", "violation 2", "violation 3", "violation 4", "violation 5");
+        } finally {
+            store.close();
+        }
+    }
+
+    @Test
+    void aDeletedSpoolStartsANewEpochAndItsRecordsAreStoredNotSwallowed(@TempDir Path dir) throws Exception {
+        Path spool = dir.resolve("spool");
+        JdbcStore store = JdbcStore.open("sqlite:" + dir.resolve("c.db"));
+        try (CollectorServer server = server(store, 0, CollectorServer.Tls.plaintextForTests())) {
+            String firstEpoch;
+            try (Reporter r = reporter(spool, List.of("127.0.0.1:" + server.port()), "node-e", true, null, null)) {
+                for (int i = 1; i <= 5; i++) {
+                    r.offer(violation(i));
+                }
+                await(() -> r.spool().acked() == 5, 30_000, "the first five delivered");
+                firstEpoch = r.spool().epochHex();
+            }
+            try (var files = Files.walk(spool)) {   // the spool is deleted
+                for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
+            spoolOffline(spool, "node-e", 101, 103);   // sequences 1..3 again, in a new spool
+            try (Reporter r = reporter(spool, List.of("127.0.0.1:" + server.port()), "node-e", true, null, null)) {
+                assertThat(r.spool().epochHex()).isNotEqualTo(firstEpoch).hasSize(32);
+                await(() -> r.spool().acked() == 3, 30_000, "the new spool's three delivered");
+                assertThat(store.sequences("node-e", r.spool().epochHex(), "violations")).containsExactly(1L, 2L, 3L);
+                assertThat(r.conflicts()).isZero();
+            }
+            assertThat(store.query(new JdbcStore.Filter(null, "node-e", null, null, 0, 100)))
+                    .extracting(v -> v.violation().getOutput()).containsExactly("violation 1", "violation 2",
+                            "violation 3", "violation 4", "violation 5", "violation 101", "violation 102", "violation 103");
+        } finally {
+            store.close();
+        }
+    }
+
+    @Test
+    void largeViolationsTogetherOverTheCollectorsMessageLimitAreDeliveredInSmallerBatches(@TempDir Path dir)
+            throws Exception {
+        JdbcStore store = JdbcStore.open("sqlite:" + dir.resolve("c.db"));
+        try (CollectorServer server = server(store, 0, CollectorServer.Tls.plaintextForTests());
+             Reporter r = reporter(dir.resolve("spool"), List.of("127.0.0.1:" + server.port()), "node-l", true, null,
+                     null)) {
+            // five of 3.5 MiB: under the spool's 4 MiB record limit each, 17.5 MiB together
+            for (int i = 1; i <= 5; i++) {
+                r.offer(violation(i).toBuilder().setOutput(i + "x".repeat(7 << 19)).build());
+            }
+            await(() -> r.spool().acked() == 5, 60_000, "all five delivered");
+            assertThat(store.sequences("node-l", "violations")).containsExactly(1L, 2L, 3L, 4L, 5L);
+            assertThat(r.oversized()).isZero();   // nothing had to be shrunk, only batched
+        } finally {
+            store.close();
+        }
+    }
+
+    @Test
+    void aRecordOverTheSpoolsLimitIsSpooledShrunkWithANoteInsteadOfReadingBackAsDamage(@TempDir Path dir)
+            throws Exception {
+        JdbcStore store = JdbcStore.open("sqlite:" + dir.resolve("c.db"));
+        try (CollectorServer server = server(store, 0, CollectorServer.Tls.plaintextForTests());
+             Reporter r = reporter(dir.resolve("spool"), List.of("127.0.0.1:" + server.port()), "node-h", true, null,
+                     null)) {
+            r.offer(violation(1).toBuilder().setOutput("y".repeat(5 << 20))
+                    .addEvidence(io.agentguard.proto.v1.Event.newBuilder().setCpu(1)).build());
+            await(() -> r.spool().acked() == 1, 30_000, "delivered");
+            Violation stored = store.query(new JdbcStore.Filter(null, "node-h", null, null, 0, 10)).getFirst().violation();
+            assertThat(stored.getTagsList()).contains(RecordLimits.TAG);
+            assertThat(stored.getEvidenceCount()).isZero();
+            assertThat(stored.getRule()).isEqualTo("rule-1");
+            assertThat(stored.getOutput()).startsWith("yyy").endsWith("evidence and ancestry removed, text cut]");
+            assertThat(r.oversized()).isEqualTo(1);
+            assertThat(r.spool().corruptFrames()).isZero();
+        } finally {
+            store.close();
+        }
+    }
+
+    @Test
+    void aCollectorThatRefusesAMessageAsTooLargeGetsItShrunkNotResentForever(@TempDir Path dir) throws Exception {
+        int limit = 200 << 10;
+        List<Record> received = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger refusals = new java.util.concurrent.atomic.AtomicInteger();
+        // a collector with a smaller limit than ours
+        io.grpc.Server small = peer((m, out) -> {
+            if (m.hasHello()) {
+                out.onNext(io.agentguard.proto.v1.CollectorMessage.newBuilder().setHelloAck(
+                        io.agentguard.proto.v1.HelloAck.getDefaultInstance()).build());
+            } else if (m.hasBatch() && m.getSerializedSize() > limit) {
+                refusals.incrementAndGet();
+                out.onError(io.grpc.Status.RESOURCE_EXHAUSTED.withDescription("too large").asRuntimeException());
+            } else if (m.hasBatch()) {
+                received.addAll(m.getBatch().getRecordsList());
+                out.onNext(io.agentguard.proto.v1.CollectorMessage.newBuilder().setAck(io.agentguard.proto.v1.Ack
+                        .newBuilder().setSequence(m.getBatch().getRecords(m.getBatch().getRecordsCount() - 1)
+                                .getSequence())).build());
+            }
+        });
+        try (Reporter r = new Reporter(new Reporter.Settings(List.of("127.0.0.1:" + small.getPort()), "node-x", "enforce",
+                true, null, null, null, 500, 4, 5000, 60_000, 200), new Spool(dir.resolve("spool"), 1 << 20, 1L << 30),
+                Heartbeat::newBuilder, Map.of(), "test", log)) {
+            r.offer(violation(1).toBuilder().setOutput("z".repeat(1 << 20)).build());
+            await(() -> r.spool().acked() == 1, 60_000, "delivered after shrinking");
+            assertThat(refusals.get()).isPositive();
+            assertThat(r.oversized()).isPositive();
+            assertThat(received).singleElement().satisfies(rec -> {
+                assertThat(rec.getViolation().getTagsList()).contains(RecordLimits.TAG);
+                assertThat(rec.getViolation().getRule()).isEqualTo("rule-1");
+                assertThat(rec.getSerializedSize()).isLessThanOrEqualTo(limit);
+            });
+        } finally {
+            small.shutdownNow();
+        }
+    }
 }

@@ -80,14 +80,17 @@ class CollectorServerTest {
         return new Call(out, in);
     }
 
+    static final com.google.protobuf.ByteString EPOCH = com.google.protobuf.ByteString.copyFrom(new byte[16]);
+
     private static AgentMessage hello(String node) {
-        return AgentMessage.newBuilder().setHello(AgentHello.newBuilder().setNode(node)).build();
+        return AgentMessage.newBuilder().setHello(AgentHello.newBuilder().setNode(node).setSpoolEpoch(EPOCH)).build();
     }
 
     private static AgentMessage batch(long... sequences) {
         Batch.Builder b = Batch.newBuilder();
         for (long s : sequences) {
-            b.addRecords(StoreContract.violation(s, "r", Priority.PRIORITY_NOTICE, 1_790_000_000L));
+            b.addRecords(StoreContract.violation(s, "r", Priority.PRIORITY_NOTICE, 1_790_000_000L).toBuilder()
+                    .setEpoch(EPOCH));
         }
         return AgentMessage.newBuilder().setBatch(b).build();
     }
@@ -139,11 +142,12 @@ class CollectorServerTest {
         c.out().onNext(hello("n"));
         c.next();
         AgentMessage big = AgentMessage.newBuilder().setBatch(Batch.newBuilder().addRecords(Record.newBuilder()
-                .setSequence(1).setViolation(io.agentguard.proto.v1.Violation.newBuilder()
+                .setSequence(1).setEpoch(EPOCH).setViolation(io.agentguard.proto.v1.Violation.newBuilder()
                         .setOutput("x".repeat(CollectorServer.MAX_MESSAGE_BYTES + 10))))).build();
         c.out().onNext(big);
-        // the server refuses it (RESOURCE_EXHAUSTED) and resets the stream, which a client may see as CANCELLED
-        assertThat(((Status) c.next()).getCode()).isIn(Status.Code.RESOURCE_EXHAUSTED, Status.Code.CANCELLED);
+        Status st = (Status) c.next();
+        assertThat(st.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);   // not a bare reset (CANCELLED)
+        assertThat(st.getDescription()).contains("over the " + CollectorServer.MAX_MESSAGE_BYTES + "-byte limit");
         assertThat(store.sequences("n", "violations")).isEmpty();
         Call after = call();   // and the server keeps serving
         after.out().onNext(hello("n"));

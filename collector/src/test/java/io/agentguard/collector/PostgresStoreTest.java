@@ -1,25 +1,47 @@
 package io.agentguard.collector;
 
 import io.agentguard.collector.store.JdbcStore;
-import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.AfterEach;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The store contract against a real PostgreSQL server, which scripts/test.sh (and so CI)
- * starts: AGENTGUARD_TEST_PG_URL, PGUSER, PGPASSWORD. Without them the tests are skipped,
- * except under AGENTGUARD_REQUIRE_BPF=1 (CI), where they fail.
+ * starts: AGENTGUARD_TEST_PG_URL, PGUSER, PGPASSWORD; each store in a schema of its own
+ * ({@link PgSchema}). Without them the tests are skipped, except under
+ * AGENTGUARD_REQUIRE_BPF=1 (CI), where they fail.
  */
 class PostgresStoreTest extends StoreContract {
+    private final List<PgSchema> schemas = new ArrayList<>();
+
     @Override
-    JdbcStore store() throws Exception {
-        String url = System.getenv("AGENTGUARD_TEST_PG_URL");
-        if (url == null) {
-            if ("1".equals(System.getenv("AGENTGUARD_REQUIRE_BPF"))) {
-                throw new IllegalStateException("AGENTGUARD_TEST_PG_URL is not set: run the suite with scripts/test.sh");
+    String emptyDatabase() throws Exception {
+        PgSchema s = PgSchema.create();
+        schemas.add(s);
+        return s.url();
+    }
+
+    @Override
+    void sql(String url, String... statements) throws Exception {
+        for (PgSchema s : schemas) {
+            if (s.url().equals(url)) {
+                s.execute(statements);
+                return;
             }
-            Assumptions.abort("no PostgreSQL for tests (scripts/postgres-for-tests.sh provides one)");
         }
-        JdbcStore s = JdbcStore.open(url);
-        s.truncate();
-        return s;
+        throw new IllegalArgumentException(url);
+    }
+
+    @Override
+    boolean postgres() {
+        return true;
+    }
+
+    @AfterEach
+    void dropSchemas() throws Exception {
+        for (PgSchema s : schemas) {
+            s.drop();
+        }
     }
 }

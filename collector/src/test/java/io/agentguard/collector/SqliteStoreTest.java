@@ -1,9 +1,11 @@
 package io.agentguard.collector;
 
-import io.agentguard.collector.store.JdbcStore;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
 import java.util.UUID;
 
 class SqliteStoreTest extends StoreContract {
@@ -11,7 +13,21 @@ class SqliteStoreTest extends StoreContract {
     Path dir;
 
     @Override
-    JdbcStore store() throws Exception {
-        return JdbcStore.open("sqlite:" + dir.resolve(UUID.randomUUID() + ".db"));
+    String emptyDatabase() {
+        return "sqlite:" + dir.resolve(UUID.randomUUID() + ".db");
+    }
+
+    @Override
+    void sql(String url, String... statements) throws Exception {
+        try (Connection c = DriverManager.getConnection("jdbc:" + url); Statement s = c.createStatement()) {
+            for (String q : statements) {
+                s.execute(q);
+            }
+        }
+    }
+
+    @Override
+    boolean postgres() {
+        return false;
     }
 }

@@ -13,10 +13,23 @@ import java.time.Instant;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** What every store must do: the same tests run on SQLite and on a real PostgreSQL. */
 abstract class StoreContract {
-    abstract JdbcStore store() throws Exception;
+    static final String E = "00112233445566778899aabbccddeeff";
+
+    /** A URL for JdbcStore.open on a database (or schema) with no tables. */
+    abstract String emptyDatabase() throws Exception;
+
+    /** Runs SQL directly on such a database (to build an older schema). */
+    abstract void sql(String url, String... statements) throws Exception;
+
+    abstract boolean postgres();
+
+    JdbcStore store() throws Exception {
+        return JdbcStore.open(emptyDatabase());
+    }
 
     static Record violation(long seq, String rule, Priority p, long timeSeconds) {
         return Record.newBuilder().setSequence(seq).setViolation(Violation.newBuilder().setRule(rule).setPriority(p)
@@ -26,31 +39,105 @@ abstract class StoreContract {
     @Test
     void eachNodeSequenceIsStoredOnceAndTheLastSequenceIsKept() throws Exception {
         try (JdbcStore s = store()) {
-            s.hello("n1", AgentHello.newBuilder().setNode("n1").setAgentVersion("1").build());
+            s.hello("n1", E, AgentHello.newBuilder().setNode("n1").setAgentVersion("1").build());
             long now = Instant.now().getEpochSecond();
-            assertThat(s.append("n1", List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now),
-                    violation(2, "b", Priority.PRIORITY_WARNING, now)))).isEqualTo(2);
+            assertThat(s.append("n1", E, List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now),
+                    violation(2, "b", Priority.PRIORITY_WARNING, now)), "t").stored()).isEqualTo(2);
             // resent after a reconnect: nothing stored twice
-            assertThat(s.append("n1", List.of(violation(2, "b", Priority.PRIORITY_WARNING, now),
-                    violation(3, "a", Priority.PRIORITY_NOTICE, now)))).isEqualTo(1);
-            assertThat(s.append("n2", List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now)))).isEqualTo(1);
-            assertThat(s.append("n1", List.of(Record.newBuilder().setSequence(4).setEvent(Event.newBuilder()
-                    .setTime(Timestamp.newBuilder().setSeconds(now))).build()))).isEqualTo(1);
-            assertThat(s.lastSequence("n1")).isEqualTo(4);
-            assertThat(s.lastSequence("n2")).isEqualTo(1);
-            assertThat(s.lastSequence("n3")).isZero();
+            var resent = s.append("n1", E, List.of(violation(2, "b", Priority.PRIORITY_WARNING, now),
+                    violation(3, "a", Priority.PRIORITY_NOTICE, now)), "t");
+            assertThat(resent.stored()).isEqualTo(1);
+            assertThat(resent.duplicates()).isEqualTo(1);
+            assertThat(resent.conflicts()).isEmpty();
+            assertThat(s.append("n2", E, List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now)), "t").stored())
+                    .isEqualTo(1);
+            assertThat(s.append("n1", E, List.of(Record.newBuilder().setSequence(4).setEvent(Event.newBuilder()
+                    .setTime(Timestamp.newBuilder().setSeconds(now))).build()), "t").stored()).isEqualTo(1);
+            assertThat(s.lastSequence("n1", E)).isEqualTo(4);
+            assertThat(s.lastSequence("n2", E)).isEqualTo(1);
+            assertThat(s.lastSequence("n3", E)).isZero();
+            assertThat(s.lastSequence("n1", "another")).isZero();
             assertThat(s.sequences("n1", "violations")).containsExactly(1L, 2L, 3L);
             assertThat(s.sequences("n1", "events")).containsExactly(4L);
         }
     }
 
     @Test
+    void aRecordUnderAHeldKeyIsADuplicateOnlyIfByteIdenticalElseAConflictKeptBesideIt() throws Exception {
+        try (JdbcStore s = store()) {
+            long now = Instant.now().getEpochSecond();
+            s.append("n", E, List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now)), "first");
+            var again = s.append("n", E, List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now)), "first");
+            assertThat(again.duplicates()).isEqualTo(1);
+            assertThat(again.conflicts()).isEmpty();
+            var other = s.append("n", E, List.of(violation(1, "b", Priority.PRIORITY_CRITICAL, now)), "second");
+            assertThat(other.conflicts()).containsExactly(1L);
+            assertThat(other.newConflicts()).isEqualTo(1);
+            assertThat(s.append("n", E, List.of(violation(1, "b", Priority.PRIORITY_CRITICAL, now)), "second")
+                    .newConflicts()).isZero();   // the same other version again: still a conflict, kept once
+            // the same key as the other kind (an event where a violation is held) is a conflict too
+            var event = s.append("n", E, List.of(Record.newBuilder().setSequence(1).setEvent(Event.newBuilder()
+                    .setTime(Timestamp.newBuilder().setSeconds(now))).build()), "third");
+            assertThat(event.conflicts()).containsExactly(1L);
+            assertThat(s.sequences("n", "events")).isEmpty();
+            assertThat(s.conflicts(null, 0, 10)).extracting(JdbcStore.Conflict::kind, JdbcStore.Conflict::firstKind,
+                    JdbcStore.Conflict::peer).containsExactly(org.assertj.core.groups.Tuple.tuple("violation", "violation",
+                    "second"), org.assertj.core.groups.Tuple.tuple("event", "violation", "third"));
+            assertThat(s.query(new JdbcStore.Filter(null, "n", null, null, 0, 10))).singleElement()
+                    .matches(JdbcStore.StoredViolation::conflicted).matches(v -> v.violation().getRule().equals("a"));
+            // another epoch is another key space: no conflict
+            assertThat(s.append("n", "ffeeddccbbaa99887766554433221100", List.of(violation(1, "b",
+                    Priority.PRIORITY_CRITICAL, now)), "x").stored()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aDatabaseFromBeforeEpochsIsUpgradedInPlaceAndANewerOneRefused() throws Exception {
+        String url = emptyDatabase();
+        String blob = postgres() ? "BYTEA" : "BLOB";
+        String id = postgres() ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
+        long now = Instant.now().getEpochSecond();
+        String data = java.util.HexFormat.of().formatHex(violation(1, "old", Priority.PRIORITY_ALERT, now).getViolation()
+                .toByteArray());
+        String literal = postgres() ? "'\\x" + data + "'" : "X'" + data + "'";
+        // version 1, as collectors wrote it before epochs
+        sql(url, "CREATE TABLE violations (id " + id + ", node TEXT NOT NULL, sequence BIGINT NOT NULL,"
+                        + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, rule TEXT NOT NULL, priority INTEGER NOT NULL,"
+                        + " cgroup TEXT, pid BIGINT, exe TEXT, data " + blob + " NOT NULL, UNIQUE (node, sequence))",
+                "CREATE TABLE events (id " + id + ", node TEXT NOT NULL, sequence BIGINT NOT NULL,"
+                        + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, data " + blob + " NOT NULL,"
+                        + " UNIQUE (node, sequence))",
+                "CREATE TABLE nodes (node TEXT PRIMARY KEY, last_sequence BIGINT NOT NULL DEFAULT 0,"
+                        + " agent_version TEXT, kernel TEXT, mode TEXT, last_seen_ms BIGINT, heartbeat " + blob + ")",
+                "INSERT INTO violations (node, sequence, received_ms, time_ms, rule, priority, data)"
+                        + " VALUES ('n-old', 1, 1, " + now * 1000 + ", 'old', 2, " + literal + ")",
+                "INSERT INTO nodes (node, last_sequence) VALUES ('n-old', 1)");
+        try (JdbcStore s = JdbcStore.open(url)) {
+            assertThat(s.schemaVersion()).isEqualTo(JdbcStore.SCHEMA_VERSION);
+            assertThat(s.query(new JdbcStore.Filter(null, "n-old", null, null, 0, 10))).singleElement()
+                    .matches(v -> v.epoch().isEmpty() && v.violation().getRule().equals("old"));
+            assertThat(s.lastSequence("n-old", "")).isEqualTo(1);
+            // its rows compare by content like new ones (hash computed from the stored bytes)
+            assertThat(s.append("n-old", "", List.of(violation(1, "old", Priority.PRIORITY_ALERT, now)), "t")
+                    .duplicates()).isEqualTo(1);
+            assertThat(s.append("n-old", "", List.of(violation(1, "forged", Priority.PRIORITY_ALERT, now)), "t")
+                    .conflicts()).containsExactly(1L);
+            assertThat(s.append("n-old", E, List.of(violation(1, "new", Priority.PRIORITY_ALERT, now)), "t")
+                    .stored()).isEqualTo(1);
+        }
+        sql(url, "UPDATE schema_info SET version = " + (JdbcStore.SCHEMA_VERSION + 1));
+        assertThatThrownBy(() -> JdbcStore.open(url)).isInstanceOf(java.sql.SQLException.class)
+                .hasMessageContaining("schema is version 3, newer than this collector's (2): upgrade the collector");
+    }
+
+    @Test
     void queriesFilterByNodeRulePriorityAndTimeAndFollowFromAnId() throws Exception {
         try (JdbcStore s = store()) {
             long now = Instant.now().getEpochSecond();
-            s.append("n1", List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now),
-                    violation(2, "b", Priority.PRIORITY_WARNING, now), violation(3, "a", Priority.PRIORITY_DEBUG, now - 7200)));
-            s.append("n2", List.of(violation(1, "a", Priority.PRIORITY_ALERT, now)));
+            s.append("n1", E, List.of(violation(1, "a", Priority.PRIORITY_CRITICAL, now),
+                    violation(2, "b", Priority.PRIORITY_WARNING, now), violation(3, "a", Priority.PRIORITY_DEBUG, now - 7200)),
+                    "t");
+            s.append("n2", E, List.of(violation(1, "a", Priority.PRIORITY_ALERT, now)), "t");
             assertThat(s.query(new JdbcStore.Filter(null, "n1", null, null, 0, 100))).hasSize(3);
             assertThat(s.query(new JdbcStore.Filter(null, null, "a", null, 0, 100))).hasSize(3);
             assertThat(s.query(new JdbcStore.Filter(null, null, null, Priority.PRIORITY_WARNING_VALUE, 0, 100)))

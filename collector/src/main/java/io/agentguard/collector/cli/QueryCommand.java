@@ -41,6 +41,10 @@ public final class QueryCommand implements Callable<Integer> {
     @Option(names = "--follow", description = "keep printing new violations")
     boolean follow;
 
+    @Option(names = "--conflicts", description = "instead: records that arrived under a (node, epoch, sequence) already"
+            + " holding other content, each with the version stored first; exit 3 if there are any")
+    boolean conflicts;
+
     @Option(names = "--limit", description = "at most this many (default 1000; per poll with --follow)")
     int limit = 1000;
 
@@ -58,6 +62,9 @@ public final class QueryCommand implements Callable<Integer> {
         Instant from = since == null ? null : Instant.now().minus(ServeCommand.parseDuration(since));
         JsonFormat.Printer printer = JsonFormat.printer().omittingInsignificantWhitespace();
         try (JdbcStore store = JdbcStore.open(db)) {
+            if (conflicts) {
+                return conflicts(store, printer);
+            }
             long after = 0;
             if (!json) {
                 System.out.printf("%-19s %-16s %-8s %-13s %-40s %s%n", "TIME", "NODE", "SEQ", "PRIORITY", "RULE", "OUTPUT");
@@ -69,12 +76,14 @@ public final class QueryCommand implements Callable<Integer> {
                     Violation v = r.violation();
                     if (json) {
                         String body = printer.print(v);
-                        System.out.println("{\"node\":\"" + r.node() + "\",\"sequence\":" + r.sequence() + ","
-                                + body.substring(1));
+                        System.out.println("{\"node\":" + quote(r.node()) + ",\"epoch\":\"" + r.epoch()
+                                + "\",\"sequence\":" + r.sequence() + (r.conflicted() ? ",\"conflict\":true" : "")
+                                + (body.length() > 2 ? "," + body.substring(1) : "}"));
                     } else {
                         System.out.printf("%-19s %-16s %-8d %-13s %-40s %s%n",
                                 TIME.format(Instant.ofEpochSecond(v.getTime().getSeconds())), r.node(), r.sequence(),
-                                v.getPriority().name().replace("PRIORITY_", ""), v.getRule(), v.getOutput());
+                                v.getPriority().name().replace("PRIORITY_", ""), v.getRule(),
+                                (r.conflicted() ? "[CONFLICT: see --conflicts] " : "") + v.getOutput());
                     }
                 }
                 System.out.flush();
@@ -85,5 +94,50 @@ public final class QueryCommand implements Callable<Integer> {
             } while (follow);
         }
         return 0;
+    }
+
+    /** Conflicting versions, oldest first; exit 3 when there are any (scripts and alerts can test for it). */
+    private int conflicts(JdbcStore store, JsonFormat.Printer printer) throws Exception {
+        List<JdbcStore.Conflict> rows = store.conflicts(node, 0, limit);
+        if (!json) {
+            System.out.printf("%-19s %-16s %-32s %-8s %-9s %s%n", "RECEIVED", "NODE", "EPOCH", "SEQ", "KIND", "VERSIONS");
+        }
+        for (JdbcStore.Conflict c : rows) {
+            if (json) {
+                System.out.println("{\"node\":" + quote(c.node()) + ",\"epoch\":\"" + c.epoch() + "\",\"sequence\":"
+                        + c.sequence() + ",\"received\":\"" + c.receivedAt() + "\",\"peer\":" + quote(c.peer())
+                        + ",\"stored_first\":" + render(printer, c.firstKind(), c.firstData())
+                        + ",\"conflicting\":" + render(printer, c.kind(), c.data()) + "}");
+            } else {
+                System.out.printf("%-19s %-16s %-32s %-8d %-9s first: %s%n%94s then (from %s): %s%n",
+                        TIME.format(c.receivedAt()), c.node(), c.epoch(), c.sequence(), c.kind(),
+                        summary(c.firstKind(), c.firstData()), "", c.peer(), summary(c.kind(), c.data()));
+            }
+        }
+        System.out.flush();
+        return rows.isEmpty() ? 0 : 3;
+    }
+
+    private static String render(JsonFormat.Printer printer, String kind, byte[] data) throws Exception {
+        if (data == null) {
+            return "null";
+        }
+        return "{\"" + kind + "\":" + printer.print("violation".equals(kind) ? Violation.parseFrom(data)
+                : io.agentguard.proto.v1.Event.parseFrom(data)) + "}";
+    }
+
+    private static String summary(String kind, byte[] data) throws Exception {
+        if (data == null) {
+            return "(removed by retention)";
+        }
+        if ("violation".equals(kind)) {
+            Violation v = Violation.parseFrom(data);
+            return "violation " + v.getRule() + ": " + v.getOutput();
+        }
+        return "event " + io.agentguard.proto.v1.Event.parseFrom(data).getKindCase();
+    }
+
+    private static String quote(String s) {
+        return s == null ? "null" : "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 }

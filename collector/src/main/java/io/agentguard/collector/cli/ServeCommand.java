@@ -39,8 +39,14 @@ public final class ServeCommand implements Callable<Integer> {
             + " signed by this CA; its CN is the node name")
     File clientCa;
 
-    @Option(names = "--plaintext", description = "no TLS (only on a trusted network)")
+    @Option(names = "--plaintext", description = "no TLS: on a loopback --listen only, unless"
+            + " --allow-unauthenticated-nodes")
     boolean plaintext;
+
+    @Option(names = "--allow-unauthenticated-nodes", description = "let plaintext or TLS without --client-ca listen on a"
+            + " non-loopback address: any peer that reaches it can then claim any node name (warned at start and at"
+            + " every hello)")
+    boolean allowUnauthenticated;
 
     @Option(names = "--metrics-listen", paramLabel = "HOST:PORT", description = "default: 127.0.0.1:9465; \"\" = off")
     String metricsListen = "127.0.0.1:9465";
@@ -55,6 +61,17 @@ public final class ServeCommand implements Callable<Integer> {
             System.err.println("agentguard-collector: TLS needs --tls-cert and --tls-key (or --plaintext, explicitly)");
             return 2;
         }
+        if (plaintext && (cert != null || key != null || clientCa != null)) {
+            System.err.println("agentguard-collector: --plaintext contradicts --tls-cert/--tls-key/--client-ca: choose one");
+            return 2;
+        }
+        CollectorServer.Tls tls = new CollectorServer.Tls(cert, key, clientCa, plaintext, allowUnauthenticated);
+        InetSocketAddress listenAddress = address(listen);
+        String refusal = CollectorServer.refusal(listenAddress, tls);
+        if (refusal != null) {   // before opening (and perhaps upgrading) the store
+            System.err.println("agentguard-collector: " + refusal);
+            return 2;
+        }
         Duration keep = retention == null ? null : parseDuration(retention);
         if (db.startsWith("sqlite:")) {
             File f = new File(db.substring("sqlite:".length()));
@@ -64,8 +81,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         JdbcStore store = JdbcStore.open(db);
         PrometheusRegistry registry = new PrometheusRegistry();
-        CollectorServer server = new CollectorServer(store, address(listen),
-                new CollectorServer.Tls(cert, key, clientCa, plaintext), registry);
+        CollectorServer server = new CollectorServer(store, listenAddress, tls, registry);
         HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
                 .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
                 .registry(registry).buildAndStart();
@@ -83,7 +99,7 @@ public final class ServeCommand implements Callable<Integer> {
             }, 0, 1, TimeUnit.HOURS);
         }
         System.err.println("agentguard-collector: listening on " + listen + " (" + (plaintext ? "plaintext"
-                : clientCa != null ? "mutual TLS" : "TLS") + "), port " + server.port() + "; store " + db
+                : clientCa != null ? "mutual TLS, node = client certificate CN" : "TLS") + "), port " + server.port() + "; store " + db
                 + (metrics != null ? "; metrics on " + metricsListen : ""));
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

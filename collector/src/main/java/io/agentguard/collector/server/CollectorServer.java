@@ -1,7 +1,9 @@
 package io.agentguard.collector.server;
 
 import io.agentguard.collector.store.JdbcStore;
+import com.google.protobuf.ByteString;
 import io.agentguard.proto.v1.Ack;
+import io.agentguard.proto.v1.AgentHello;
 import io.agentguard.proto.v1.AgentMessage;
 import io.agentguard.proto.v1.CollectorMessage;
 import io.agentguard.proto.v1.CollectorService;
@@ -27,33 +29,66 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
 
 /**
  * The gRPC server agents stream to. Per stream: the first message must be an AgentHello
- * (under mutual TLS the node name is the client certificate's CN, and a hello naming
- * another node is refused); batches must carry consecutive ascending sequences (a batch may
- * start after a gap: records the agent lost, counted); each batch
- * is stored in one transaction and then acknowledged. Bad peers get a gRPC status and the
- * stream ends; nothing they sent after the last acknowledgement is kept.
+ * with the agent's spool epoch; under mutual TLS the node is the client certificate's one
+ * CN and a hello naming another node is refused (PERMISSION_DENIED). Batches must carry
+ * consecutive ascending sequences of the hello's epoch (a batch may start after a gap:
+ * records the agent lost, counted); each batch is stored in one transaction and then
+ * acknowledged, naming the sequences that conflicted with content already held (kept, not
+ * dropped: {@link JdbcStore#append}). Bad peers get a gRPC status and the stream ends;
+ * nothing they sent after the last acknowledgement is kept.
+ * <p>
+ * Without mutual TLS any peer can claim any node: such a listener must be on a loopback
+ * address unless {@link Tls#allowUnauthenticated} says the operator accepts that.
  */
 public final class CollectorServer implements AutoCloseable {
-    /** TLS material: plaintext only when asked for explicitly. */
-    public record Tls(File certChain, File privateKey, File clientCa, boolean plaintext) {
+    /**
+     * TLS material: plaintext only when asked for explicitly. allowUnauthenticated: plaintext or
+     * server-only TLS may listen on a non-loopback address (nodes are then whoever they claim).
+     */
+    public record Tls(File certChain, File privateKey, File clientCa, boolean plaintext, boolean allowUnauthenticated) {
+        public Tls(File certChain, File privateKey, File clientCa, boolean plaintext) {
+            this(certChain, privateKey, clientCa, plaintext, false);
+        }
+
         public static Tls plaintextForTests() {
-            return new Tls(null, null, null, true);
+            return new Tls(null, null, null, true, false);
         }
     }
 
+    /** The largest message a stream may carry: a larger one ends it with RESOURCE_EXHAUSTED, nothing of it stored. */
     public static final int MAX_MESSAGE_BYTES = 16 << 20;
+    /**
+     * gRPC's maxInboundMessageSize, above {@link #MAX_MESSAGE_BYTES}: grpc-java refuses a
+     * message over its transport limit on a client stream with a bare RST_STREAM, which the
+     * peer sees as CANCELLED (grpc/grpc-java#11245), so the documented limit is checked here
+     * after reading, where the peer gets RESOURCE_EXHAUSTED; only a message over this one is
+     * cut off unread (CANCELLED).
+     */
+    public static final int TRANSPORT_MAX_MESSAGE_BYTES = 2 * MAX_MESSAGE_BYTES;
+    /** A spool epoch is 16 random bytes. */
+    public static final int EPOCH_BYTES = 16;
 
     private final JdbcStore store;
     private final Server server;
     private final boolean mutualTls;
+    private final boolean unauthenticatedExposed;
+    private final Consumer<String> log;
     private final AtomicInteger activeStreams = new AtomicInteger();
     private final Counter stored;
     private final Counter duplicates;
+    private final Counter conflicts;
     private final Counter rejected;
     private final Counter heartbeats;
     private final Counter gaps;
@@ -66,12 +101,32 @@ public final class CollectorServer implements AutoCloseable {
     /** With extra interceptors on the stream (the end-to-end benchmark times acks with one). */
     public CollectorServer(JdbcStore store, InetSocketAddress listen, Tls tls, PrometheusRegistry registry,
                            java.util.List<io.grpc.ServerInterceptor> interceptors) throws IOException {
+        this(store, listen, tls, registry, interceptors, line -> System.err.println("agentguard-collector: " + line));
+    }
+
+    /**
+     * @param log where refusals, conflicts and new spool epochs are reported (one line each,
+     *            "WARN " first for what an operator must look at)
+     * @throws IllegalArgumentException when the listener would accept unauthenticated nodes on
+     *            a non-loopback address without {@link Tls#allowUnauthenticated}
+     */
+    public CollectorServer(JdbcStore store, InetSocketAddress listen, Tls tls, PrometheusRegistry registry,
+                           java.util.List<io.grpc.ServerInterceptor> interceptors, Consumer<String> log) throws IOException {
+        String refusal = refusal(listen, tls);
+        if (refusal != null) {
+            throw new IllegalArgumentException(refusal);
+        }
         this.store = store;
-        this.mutualTls = tls.clientCa() != null;
+        this.log = log;
+        this.mutualTls = !tls.plaintext() && tls.clientCa() != null;
+        this.unauthenticatedExposed = !mutualTls && !isLoopback(listen);
         this.stored = Counter.builder().name("agentguard_collector_records_stored_total")
                 .help("records stored, by kind").labelNames("kind").register(registry);
         this.duplicates = Counter.builder().name("agentguard_collector_records_duplicate_total")
-                .help("records received again and ignored (already stored)").register(registry);
+                .help("records received again with identical content and ignored (already stored)").register(registry);
+        this.conflicts = Counter.builder().name("agentguard_collector_records_conflict_total")
+                .help("records received under a (node, epoch, sequence) already holding other content: kept as conflicts")
+                .register(registry);
         this.rejected = Counter.builder().name("agentguard_collector_streams_rejected_total")
                 .help("streams ended with an error status, by reason").labelNames("reason").register(registry);
         this.heartbeats = Counter.builder().name("agentguard_collector_heartbeats_total")
@@ -83,19 +138,20 @@ public final class CollectorServer implements AutoCloseable {
         ServerServiceDefinition service = ServerServiceDefinition.builder(CollectorService.SERVICE)
                 .addMethod(CollectorService.STREAM, ServerCalls.asyncBidiStreamingCall(this::stream))
                 .build();
-        io.grpc.ServerInterceptor sslToContext = new io.grpc.ServerInterceptor() {
+        io.grpc.ServerInterceptor transportToContext = new io.grpc.ServerInterceptor() {
             @Override
             public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, R> call,
                     io.grpc.Metadata headers, io.grpc.ServerCallHandler<Q, R> next) {
                 SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
-                return io.grpc.Contexts.interceptCall(io.grpc.Context.current().withValue(SSL_SESSION, session), call,
-                        headers, next);
+                java.net.SocketAddress remote = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+                return io.grpc.Contexts.interceptCall(io.grpc.Context.current().withValue(SSL_SESSION, session)
+                        .withValue(REMOTE, remote == null ? "unknown peer" : remote.toString()), call, headers, next);
             }
         };
         NettyServerBuilder builder = NettyServerBuilder.forAddress(listen)
                 .addService(io.grpc.ServerInterceptors.intercept(
-                        io.grpc.ServerInterceptors.intercept(service, sslToContext), interceptors))
-                .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+                        io.grpc.ServerInterceptors.intercept(service, transportToContext), interceptors))
+                .maxInboundMessageSize(TRANSPORT_MAX_MESSAGE_BYTES)
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true);
         if (!tls.plaintext()) {
@@ -106,6 +162,36 @@ public final class CollectorServer implements AutoCloseable {
             builder.sslContext(ssl.build());
         }
         this.server = builder.build().start();
+        if (unauthenticatedExposed) {
+            log.accept("WARN listening on " + listen + " (not loopback) " + (tls.plaintext() ? "in plaintext" : "without"
+                    + " client certificates") + ", as --allow-unauthenticated-nodes asks: any peer that reaches it can"
+                    + " claim any node name and write violations as that node");
+        }
+    }
+
+    /**
+     * Why this listener must not start, or null: without mutual TLS nothing proves which node a
+     * peer is, so only loopback (this host's processes) may reach it unless explicitly allowed.
+     */
+    public static String refusal(InetSocketAddress listen, Tls tls) {
+        boolean mutual = !tls.plaintext() && tls.clientCa() != null;
+        if (mutual || tls.allowUnauthenticated() || isLoopback(listen)) {
+            return null;
+        }
+        String what = tls.plaintext() ? "plaintext" : "TLS without client certificates (no --client-ca)";
+        return "refusing to listen on " + listen.getHostString() + ":" + listen.getPort() + " with " + what
+                + ": it is not a loopback address, and without mutual TLS any peer that reaches it could claim any"
+                + " node name and write violations as that node. Use mutual TLS (--tls-cert, --tls-key and"
+                + " --client-ca), listen on a loopback address (127.0.0.1, ::1), or pass --allow-unauthenticated-nodes"
+                + " to accept that risk";
+    }
+
+    /**
+     * Whether only this host can reach the address: a resolved loopback address. The wildcard
+     * (0.0.0.0, ::) and anything unresolved count as reachable from elsewhere.
+     */
+    public static boolean isLoopback(InetSocketAddress address) {
+        return !address.isUnresolved() && address.getAddress().isLoopbackAddress();
     }
 
     public int port() {
@@ -113,10 +199,32 @@ public final class CollectorServer implements AutoCloseable {
     }
 
     private StreamObserver<AgentMessage> stream(StreamObserver<CollectorMessage> out) {
-        String certificateNode = peerNode();
+        String remote = REMOTE.get();
         activeStreams.incrementAndGet();
+        AtomicBoolean released = new AtomicBoolean();
+        // every way a stream ends (our refusal, the peer's end, a cancel, a transport error) releases it once
+        Runnable release = () -> {
+            if (released.compareAndSet(false, true)) {
+                activeStreams.decrementAndGet();
+            }
+        };
+        if (out instanceof io.grpc.stub.ServerCallStreamObserver<CollectorMessage> call) {
+            call.setOnCancelHandler(release);
+        }
+        String certificateNode;
+        String certificateProblem = null;
+        if (mutualTls) {
+            String[] cn = certificateNode();
+            certificateNode = cn[0];
+            certificateProblem = cn[1];
+        } else {
+            certificateNode = null;
+        }
+        String problem = certificateProblem;
         return new StreamObserver<>() {
             private String node;
+            private String epoch;
+            private ByteString epochBytes;
             private long expectNext;
             private boolean done;
 
@@ -125,57 +233,16 @@ public final class CollectorServer implements AutoCloseable {
                 if (done) {
                     return;
                 }
+                int size = m.getSerializedSize();
+                if (size > MAX_MESSAGE_BYTES) {
+                    fail(Status.RESOURCE_EXHAUSTED.withDescription("message of " + size + " bytes over the "
+                            + MAX_MESSAGE_BYTES + "-byte limit; nothing of it stored"), "too-large");
+                    return;
+                }
                 try {
                     switch (m.getKindCase()) {
-                        case HELLO -> {
-                            String claimed = m.getHello().getNode();
-                            if (claimed.isEmpty()) {
-                                fail(Status.INVALID_ARGUMENT.withDescription("hello without a node name"), "no-node");
-                                return;
-                            }
-                            if (mutualTls && !claimed.equals(certificateNode)) {
-                                fail(Status.PERMISSION_DENIED.withDescription("node '" + claimed
-                                        + "' does not match the client certificate ('" + certificateNode + "')"), "node-mismatch");
-                                return;
-                            }
-                            node = claimed;
-                            store.hello(node, m.getHello());
-                            long last = store.lastSequence(node);
-                            expectNext = last + 1;
-                            out.onNext(CollectorMessage.newBuilder().setHelloAck(HelloAck.newBuilder().setLastSequence(last))
-                                    .build());
-                        }
-                        case BATCH -> {
-                            if (node == null) {
-                                fail(Status.FAILED_PRECONDITION.withDescription("a batch before the hello"), "no-hello");
-                                return;
-                            }
-                            var records = m.getBatch().getRecordsList();
-                            if (records.isEmpty()) {
-                                return;
-                            }
-                            long previous = records.getFirst().getSequence() - 1;
-                            for (Record r : records) {
-                                if (r.getSequence() != previous + 1 || r.getKindCase() == Record.KindCase.KIND_NOT_SET) {
-                                    fail(Status.INVALID_ARGUMENT.withDescription("batch sequences must be consecutive"
-                                            + " and every record must hold a violation or an event (at " + r.getSequence()
-                                            + ")"), "bad-batch");
-                                    return;
-                                }
-                                previous = r.getSequence();
-                            }
-                            if (records.getFirst().getSequence() > expectNext) {
-                                // records the agent lost (a damaged spool frame): counted, the rest stored
-                                gaps.inc(records.getFirst().getSequence() - expectNext);
-                            }
-                            int fresh = store.append(node, records);
-                            duplicates.inc(records.size() - fresh);
-                            long violations = records.stream().filter(Record::hasViolation).count();
-                            stored.labelValues("violation").inc(Math.min(violations, fresh));
-                            stored.labelValues("event").inc(Math.max(0, fresh - violations));
-                            expectNext = Math.max(expectNext, previous + 1);
-                            out.onNext(CollectorMessage.newBuilder().setAck(Ack.newBuilder().setSequence(previous)).build());
-                        }
+                        case HELLO -> hello(m.getHello());
+                        case BATCH -> batch(m.getBatch().getRecordsList());
                         case HEARTBEAT -> {
                             if (node != null) {
                                 store.heartbeat(node, m.getHeartbeat());
@@ -189,60 +256,171 @@ public final class CollectorServer implements AutoCloseable {
                 }
             }
 
+            private void hello(AgentHello hello) throws SQLException {
+                String claimed = hello.getNode();
+                if (node != null) {
+                    fail(Status.FAILED_PRECONDITION.withDescription("a second hello on one stream"), "second-hello");
+                    return;
+                }
+                if (claimed.isEmpty()) {
+                    fail(Status.INVALID_ARGUMENT.withDescription("hello without a node name"), "no-node");
+                    return;
+                }
+                if (mutualTls && problem != null) {
+                    log.accept("WARN refused " + remote + " claiming node '" + claimed + "': " + problem);
+                    fail(Status.PERMISSION_DENIED.withDescription(problem), "bad-certificate");
+                    return;
+                }
+                if (mutualTls && !claimed.equals(certificateNode)) {
+                    log.accept("WARN refused " + remote + ": its client certificate is for node '" + certificateNode
+                            + "' and its hello claims node '" + claimed + "'");
+                    fail(Status.PERMISSION_DENIED.withDescription("node '" + claimed
+                            + "' does not match the client certificate ('" + certificateNode + "')"), "node-mismatch");
+                    return;
+                }
+                if (hello.getSpoolEpoch().size() != EPOCH_BYTES) {
+                    fail(Status.FAILED_PRECONDITION.withDescription("hello without a spool epoch of " + EPOCH_BYTES
+                            + " bytes (it has " + hello.getSpoolEpoch().size() + "): an agent older than this collector;"
+                            + " upgrade it"), "no-epoch");
+                    return;
+                }
+                epochBytes = hello.getSpoolEpoch();
+                epoch = HexFormat.of().formatHex(epochBytes.toByteArray());
+                node = claimed;
+                if (unauthenticatedExposed) {
+                    log.accept("WARN unauthenticated hello from " + remote + " claiming node '" + node
+                            + "' (no client certificate: nothing proves it is that node)");
+                }
+                String previous = store.hello(node, epoch, hello);
+                if (previous != null) {
+                    log.accept("node '" + node + "' (" + remote + ") reports from a new spool epoch " + epoch
+                            + " (was " + previous + "): its spool was created anew; sequences restart under the new epoch");
+                }
+                long last = store.lastSequence(node, epoch);
+                expectNext = last + 1;
+                out.onNext(CollectorMessage.newBuilder().setHelloAck(HelloAck.newBuilder().setLastSequence(last)).build());
+            }
+
+            private void batch(List<Record> records) throws SQLException {
+                if (node == null) {
+                    fail(Status.FAILED_PRECONDITION.withDescription("a batch before the hello"), "no-hello");
+                    return;
+                }
+                if (records.isEmpty()) {
+                    return;
+                }
+                long previous = records.getFirst().getSequence() - 1;
+                for (Record r : records) {
+                    if (r.getSequence() != previous + 1 || r.getKindCase() == Record.KindCase.KIND_NOT_SET) {
+                        fail(Status.INVALID_ARGUMENT.withDescription("batch sequences must be consecutive"
+                                + " and every record must hold a violation or an event (at " + r.getSequence()
+                                + ")"), "bad-batch");
+                        return;
+                    }
+                    if (!r.getEpoch().equals(epochBytes)) {
+                        fail(Status.INVALID_ARGUMENT.withDescription("record " + r.getSequence() + " carries spool epoch '"
+                                + HexFormat.of().formatHex(r.getEpoch().toByteArray()) + "', the stream's is '" + epoch
+                                + "'"), "bad-epoch");
+                        return;
+                    }
+                    previous = r.getSequence();
+                }
+                if (records.getFirst().getSequence() > expectNext) {
+                    // records the agent lost (a damaged spool frame): counted, the rest stored
+                    gaps.inc(records.getFirst().getSequence() - expectNext);
+                }
+                JdbcStore.AppendResult result = store.append(node, epoch, records, (mutualTls ? "certificate '"
+                        + certificateNode + "' " : "unauthenticated ") + remote);
+                duplicates.inc(result.duplicates());
+                long violations = records.stream().filter(Record::hasViolation).count();
+                stored.labelValues("violation").inc(Math.min(violations, result.stored()));
+                stored.labelValues("event").inc(Math.max(0, result.stored() - violations));
+                if (!result.conflicts().isEmpty()) {
+                    conflicts.inc(result.newConflicts());
+                    log.accept("WARN node '" + node + "' epoch " + epoch + " from " + remote + ": "
+                            + result.conflicts().size() + " record(s) arrived under keys already holding other content"
+                            + " (sequences " + summary(result.conflicts()) + "); both versions kept, see"
+                            + " `agentguard-collector query --conflicts`: someone else wrote as this node");
+                }
+                expectNext = Math.max(expectNext, previous + 1);
+                out.onNext(CollectorMessage.newBuilder().setAck(Ack.newBuilder().setSequence(previous)
+                        .addAllConflicts(result.conflicts())).build());
+            }
+
             private void fail(Status status, String reason) {
                 done = true;
                 rejected.labelValues(reason).inc();
+                release.run();
                 out.onError(status.asRuntimeException());
             }
 
             @Override
             public void onError(Throwable t) {
-                end();
+                done = true;
+                release.run();
             }
 
             @Override
             public void onCompleted() {
                 boolean failed = done;
-                end();
+                done = true;
+                release.run();
                 if (!failed) {
                     out.onCompleted();
                 }
             }
-
-            private void end() {
-                if (!done) {
-                    activeStreams.decrementAndGet();
-                }
-                done = true;
-            }
         };
     }
 
-    /** Under mutual TLS: the CN of the client certificate of the current call. */
-    private String peerNode() {
-        if (!mutualTls) {
-            return null;
-        }
+    private static String summary(List<Long> sequences) {
+        return sequences.size() <= 8 ? sequences.toString()
+                : sequences.subList(0, 8).toString().replace("]", ", … " + sequences.getLast() + "]");
+    }
+
+    /**
+     * Under mutual TLS: {node, null} with the client certificate's one CN, or {null, why not}
+     * when the subject has no CN or several (the node must be unambiguous).
+     */
+    private static String[] certificateNode() {
         SSLSession session = SSL_SESSION.get();
         if (session == null) {
-            return null;
+            return new String[] {null, "no TLS session"};
         }
         try {
             X509Certificate cert = (X509Certificate) session.getPeerCertificates()[0];
-            String dn = cert.getSubjectX500Principal().getName();
-            for (String part : dn.split(",")) {
-                if (part.trim().startsWith("CN=")) {
-                    return part.trim().substring(3);
+            return nodeOf(cert.getSubjectX500Principal());
+        } catch (SSLPeerUnverifiedException e) {
+            return new String[] {null, "no verified client certificate"};
+        }
+    }
+
+    /** {CN, null} for a subject with exactly one CN, else {null, why}; parsed as an LDAP name, escapes honoured. */
+    static String[] nodeOf(javax.security.auth.x500.X500Principal subject) {
+        String dn = subject.getName(javax.security.auth.x500.X500Principal.RFC2253);
+        List<String> cns = new ArrayList<>();
+        try {
+            for (Rdn rdn : new LdapName(dn).getRdns()) {
+                javax.naming.directory.Attribute cn = rdn.toAttributes().get("CN");
+                if (cn != null) {
+                    for (int i = 0; i < cn.size(); i++) {
+                        cns.add(String.valueOf(cn.get(i)));
+                    }
                 }
             }
-            return dn;
-        } catch (SSLPeerUnverifiedException e) {
-            return null;
+        } catch (javax.naming.NamingException e) {
+            return new String[] {null, "the client certificate's subject '" + dn + "' does not parse: " + e.getMessage()};
         }
+        if (cns.size() != 1) {
+            return new String[] {null, "the client certificate's subject '" + dn + "' has " + cns.size()
+                    + " CN attributes; the node name must be exactly one CN"};
+        }
+        return new String[] {cns.getFirst(), null};
     }
 
     /** The TLS session of the current call, put in the gRPC context by an interceptor. */
     private static final io.grpc.Context.Key<SSLSession> SSL_SESSION = io.grpc.Context.key("agentguard-ssl-session");
+    /** The peer's address of the current call (for logs and the conflicts table). */
+    private static final io.grpc.Context.Key<String> REMOTE = io.grpc.Context.key("agentguard-remote");
 
     public int activeStreams() {
         return activeStreams.get();

@@ -6,6 +6,8 @@ import io.agentguard.proto.v1.Heartbeat;
 import io.agentguard.proto.v1.Record;
 import io.agentguard.proto.v1.Violation;
 
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -18,27 +20,65 @@ import java.util.List;
 
 /**
  * The collector's store on SQLite (one file, the default) or PostgreSQL (fleets; several
- * collector replicas may share one database). Each (node, sequence) is stored once: inserts
- * ignore a key already there, so resent records and racing replicas cannot duplicate.
- * A batch is one transaction: acknowledged only once committed.
+ * collector replicas may share one database). A record is keyed by (node, spool epoch,
+ * sequence) and stored once. A record that arrives again under a key already held is
+ * compared by the SHA-256 of its serialized violation or event: byte-identical is a resend
+ * (acknowledged, not stored again); different content is a <em>conflict</em> — someone else
+ * wrote under that key first — and is kept in the {@code conflicts} table next to the first
+ * version, which is flagged; nothing is dropped and the caller learns which sequences
+ * conflicted. A batch is one transaction: acknowledged only once committed.
+ * <p>
+ * Schema version 2 (epochs, hashes, conflicts); a version-1 database (before epochs) is
+ * upgraded in place at open, its rows under the empty epoch; a newer version is refused.
  */
 public final class JdbcStore implements AutoCloseable {
-    /** A stored violation with where it came from. */
-    public record StoredViolation(String node, long sequence, Instant receivedAt, Violation violation) {
+    /** The schema this code reads and writes (table schema_info). */
+    public static final int SCHEMA_VERSION = 2;
+
+    /** A stored violation with where it came from; conflicted: another version arrived under its key. */
+    public record StoredViolation(String node, long sequence, Instant receivedAt, Violation violation, String epoch,
+                                  boolean conflicted) {
     }
 
     /** Query filters; nulls mean "any". */
     public record Filter(Instant since, String node, String rule, Integer maxPriority, long afterId, int limit) {
     }
 
+    /**
+     * What a batch did: records stored, resends of identical content, and the sequences whose
+     * key already held other content (kept as conflicts; newConflicts of them first seen now).
+     */
+    public record AppendResult(int stored, int duplicates, List<Long> conflicts, int newConflicts) {
+    }
+
+    /**
+     * A version that arrived under a key already holding other content: the first version
+     * (kind and serialized violation or event) and this one, with when and from whom it came.
+     */
+    public record Conflict(long id, String node, String epoch, long sequence, Instant receivedAt, String peer,
+                           String kind, byte[] data, String firstKind, byte[] firstData) {
+    }
+
     private final Connection connection;
     private final boolean postgres;
+    private final MessageDigest sha256;
 
     private JdbcStore(Connection connection, boolean postgres) throws SQLException {
         this.connection = connection;
         this.postgres = postgres;
+        try {
+            this.sha256 = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
         connection.setAutoCommit(false);
-        createSchema();
+        try {
+            createSchema();
+        } catch (SQLException e) {
+            connection.rollback();
+            connection.close();
+            throw e;
+        }
     }
 
     /**
@@ -74,28 +114,136 @@ public final class JdbcStore implements AutoCloseable {
         throw new SQLException("unsupported database '" + url + "': use sqlite:/path/file.db or jdbc:postgresql://host/db");
     }
 
+    /**
+     * Creates the tables, or upgrades a version-1 database (keys (node, sequence), no epochs)
+     * in one transaction; replicas sharing a PostgreSQL database serialise on an advisory lock.
+     */
     private void createSchema() throws SQLException {
-        String blob = postgres ? "BYTEA" : "BLOB";
-        String id = postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
         try (Statement s = connection.createStatement()) {
-            s.execute("CREATE TABLE IF NOT EXISTS violations (id " + id + ", node TEXT NOT NULL, sequence BIGINT NOT NULL,"
-                    + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, rule TEXT NOT NULL, priority INTEGER NOT NULL,"
-                    + " cgroup TEXT, pid BIGINT, exe TEXT, data " + blob + " NOT NULL, UNIQUE (node, sequence))");
-            s.execute("CREATE TABLE IF NOT EXISTS events (id " + id + ", node TEXT NOT NULL, sequence BIGINT NOT NULL,"
-                    + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, data " + blob + " NOT NULL, UNIQUE (node, sequence))");
-            s.execute("CREATE TABLE IF NOT EXISTS nodes (node TEXT PRIMARY KEY, last_sequence BIGINT NOT NULL DEFAULT 0,"
-                    + " agent_version TEXT, kernel TEXT, mode TEXT, last_seen_ms BIGINT, heartbeat " + blob + ")");
-            s.execute("CREATE INDEX IF NOT EXISTS violations_time ON violations (time_ms)");
-            s.execute("CREATE INDEX IF NOT EXISTS violations_node_rule ON violations (node, rule)");
-            s.execute("CREATE INDEX IF NOT EXISTS events_time ON events (time_ms)");
+            if (postgres) {
+                s.execute("SELECT pg_advisory_xact_lock(4471706542)");   // one replica creates or upgrades at a time
+            }
+            int version = schemaVersion(s);
+            if (version > SCHEMA_VERSION) {
+                throw new SQLException("the database's schema is version " + version + ", newer than this collector's ("
+                        + SCHEMA_VERSION + "): upgrade the collector");
+            }
+            if (version == 1) {
+                upgradeFrom1(s);
+            }
+            createTables(s);
+            s.execute("DELETE FROM schema_info");
+            s.execute("INSERT INTO schema_info (version) VALUES (" + SCHEMA_VERSION + ")");
         }
         connection.commit();
     }
 
-    /** The highest sequence stored for the node (0: none): the agent resends after it. */
-    public synchronized long lastSequence(String node) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement("SELECT last_sequence FROM nodes WHERE node = ?")) {
+    /** 0: an empty database; 1: the tables before epochs (no schema_info); else schema_info's. */
+    private int schemaVersion(Statement s) throws SQLException {
+        if (tableExists("schema_info")) {
+            try (ResultSet rs = s.executeQuery("SELECT MAX(version) FROM schema_info")) {
+                if (rs.next() && rs.getObject(1) != null) {
+                    return rs.getInt(1);
+                }
+            }
+        }
+        return tableExists("violations") ? 1 : 0;
+    }
+
+    private boolean tableExists(String table) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(postgres
+                ? "SELECT to_regclass(?) IS NOT NULL"     // in the search path (currentSchema), like the statements
+                : "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?")) {
+            ps.setString(1, table);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
+    }
+
+    private void createTables(Statement s) throws SQLException {
+        String blob = postgres ? "BYTEA" : "BLOB";
+        String id = postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
+        s.execute("CREATE TABLE IF NOT EXISTS violations (" + violationColumns(id, blob) + ")");
+        s.execute("CREATE TABLE IF NOT EXISTS events (" + eventColumns(id, blob) + ")");
+        s.execute("CREATE TABLE IF NOT EXISTS nodes (node TEXT PRIMARY KEY, last_sequence BIGINT NOT NULL DEFAULT 0,"
+                + " agent_version TEXT, kernel TEXT, mode TEXT, last_seen_ms BIGINT, heartbeat " + blob + ", epoch TEXT)");
+        s.execute("CREATE TABLE IF NOT EXISTS spools (node TEXT NOT NULL, epoch TEXT NOT NULL,"
+                + " last_sequence BIGINT NOT NULL DEFAULT 0, first_seen_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL,"
+                + " PRIMARY KEY (node, epoch))");
+        s.execute("CREATE TABLE IF NOT EXISTS conflicts (id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL,"
+                + " sequence BIGINT NOT NULL, received_ms BIGINT NOT NULL, kind TEXT NOT NULL, hash " + blob + " NOT NULL,"
+                + " data " + blob + " NOT NULL, peer TEXT, UNIQUE (node, epoch, sequence, hash))");
+        s.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)");
+        s.execute("CREATE INDEX IF NOT EXISTS violations_time ON violations (time_ms)");
+        s.execute("CREATE INDEX IF NOT EXISTS violations_node_rule ON violations (node, rule)");
+        s.execute("CREATE INDEX IF NOT EXISTS events_time ON events (time_ms)");
+    }
+
+    private static String violationColumns(String id, String blob) {
+        return "id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', sequence BIGINT NOT NULL,"
+                + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, rule TEXT NOT NULL, priority INTEGER NOT NULL,"
+                + " cgroup TEXT, pid BIGINT, exe TEXT, data " + blob + " NOT NULL, hash " + blob + ","
+                + " conflicted INTEGER NOT NULL DEFAULT 0, UNIQUE (node, epoch, sequence)";
+    }
+
+    private static String eventColumns(String id, String blob) {
+        return "id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', sequence BIGINT NOT NULL,"
+                + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, data " + blob + " NOT NULL, hash " + blob + ","
+                + " conflicted INTEGER NOT NULL DEFAULT 0, UNIQUE (node, epoch, sequence)";
+    }
+
+    /**
+     * Version 1 keyed records by (node, sequence). Its rows keep their ids and move under the
+     * empty epoch (agents before epochs); hashes are computed when first compared.
+     */
+    private void upgradeFrom1(Statement s) throws SQLException {
+        if (postgres) {
+            for (String t : List.of("violations", "events")) {
+                s.execute("ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS epoch TEXT NOT NULL DEFAULT ''");
+                s.execute("ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS hash BYTEA");
+                s.execute("ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS conflicted INTEGER NOT NULL DEFAULT 0");
+                s.execute("ALTER TABLE " + t + " DROP CONSTRAINT IF EXISTS " + t + "_node_sequence_key");
+                s.execute("ALTER TABLE " + t + " ADD CONSTRAINT " + t + "_node_epoch_sequence_key UNIQUE (node, epoch, sequence)");
+            }
+            s.execute("ALTER TABLE nodes ADD COLUMN IF NOT EXISTS epoch TEXT");
+        } else {
+            // SQLite cannot drop a table constraint: the tables are rebuilt
+            s.execute("ALTER TABLE violations RENAME TO violations_v1");
+            s.execute("CREATE TABLE violations (" + violationColumns("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB") + ")");
+            s.execute("INSERT INTO violations (id, node, epoch, sequence, received_ms, time_ms, rule, priority, cgroup, pid,"
+                    + " exe, data) SELECT id, node, '', sequence, received_ms, time_ms, rule, priority, cgroup, pid, exe, data"
+                    + " FROM violations_v1");
+            s.execute("DROP TABLE violations_v1");
+            s.execute("ALTER TABLE events RENAME TO events_v1");
+            s.execute("CREATE TABLE events (" + eventColumns("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB") + ")");
+            s.execute("INSERT INTO events (id, node, epoch, sequence, received_ms, time_ms, data)"
+                    + " SELECT id, node, '', sequence, received_ms, time_ms, data FROM events_v1");
+            s.execute("DROP TABLE events_v1");
+            s.execute("ALTER TABLE nodes ADD COLUMN epoch TEXT");
+        }
+        s.execute("CREATE TABLE IF NOT EXISTS spools (node TEXT NOT NULL, epoch TEXT NOT NULL,"
+                + " last_sequence BIGINT NOT NULL DEFAULT 0, first_seen_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL,"
+                + " PRIMARY KEY (node, epoch))");
+        s.execute("INSERT INTO spools (node, epoch, last_sequence, first_seen_ms, last_seen_ms)"
+                + " SELECT node, '', last_sequence, COALESCE(last_seen_ms, 0), COALESCE(last_seen_ms, 0) FROM nodes");
+    }
+
+    /** The schema version of the open database (after any upgrade). */
+    public synchronized int schemaVersion() throws SQLException {
+        try (Statement s = connection.createStatement()) {
+            int v = schemaVersion(s);
+            connection.commit();
+            return v;
+        }
+    }
+
+    /** The highest sequence stored for the node's spool epoch (0: none). Information for the agent, never a skip. */
+    public synchronized long lastSequence(String node, String epoch) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(
+                "SELECT last_sequence FROM spools WHERE node = ? AND epoch = ?")) {
             ps.setString(1, node);
+            ps.setString(2, epoch);
             try (ResultSet rs = ps.executeQuery()) {
                 long v = rs.next() ? rs.getLong(1) : 0;
                 connection.commit();
@@ -104,21 +252,46 @@ public final class JdbcStore implements AutoCloseable {
         }
     }
 
-    public synchronized void hello(String node, AgentHello hello) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(postgres
-                ? "INSERT INTO nodes (node, agent_version, kernel, mode, last_seen_ms) VALUES (?, ?, ?, ?, ?)"
-                        + " ON CONFLICT (node) DO UPDATE SET agent_version = EXCLUDED.agent_version,"
-                        + " kernel = EXCLUDED.kernel, mode = EXCLUDED.mode, last_seen_ms = EXCLUDED.last_seen_ms"
-                : "INSERT INTO nodes (node, agent_version, kernel, mode, last_seen_ms) VALUES (?, ?, ?, ?, ?)"
-                        + " ON CONFLICT (node) DO UPDATE SET agent_version = excluded.agent_version,"
-                        + " kernel = excluded.kernel, mode = excluded.mode, last_seen_ms = excluded.last_seen_ms")) {
-            ps.setString(1, node);
-            ps.setString(2, hello.getAgentVersion());
-            ps.setString(3, hello.getKernel());
-            ps.setString(4, hello.getMode());
-            ps.setLong(5, System.currentTimeMillis());
-            ps.executeUpdate();
+    /**
+     * Records a hello: the node's version, kernel, mode and current spool epoch. Returns the
+     * epoch the node had before if it differs (its spool was created anew), else null.
+     */
+    public synchronized String hello(String node, String epoch, AgentHello hello) throws SQLException {
+        long now = System.currentTimeMillis();
+        String previous = null;
+        try {
+            try (PreparedStatement ps = connection.prepareStatement("SELECT epoch FROM nodes WHERE node = ?")) {
+                ps.setString(1, node);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next() && rs.getString(1) != null && !rs.getString(1).equals(epoch)) {
+                        previous = rs.getString(1);
+                    }
+                }
+            }
+            try (PreparedStatement ps = connection.prepareStatement(
+                    "INSERT INTO nodes (node, agent_version, kernel, mode, last_seen_ms, epoch) VALUES (?, ?, ?, ?, ?, ?)"
+                            + " ON CONFLICT (node) DO UPDATE SET agent_version = excluded.agent_version,"
+                            + " kernel = excluded.kernel, mode = excluded.mode, last_seen_ms = excluded.last_seen_ms,"
+                            + " epoch = excluded.epoch")) {
+                ps.setString(1, node);
+                ps.setString(2, hello.getAgentVersion());
+                ps.setString(3, hello.getKernel());
+                ps.setString(4, hello.getMode());
+                ps.setLong(5, now);
+                ps.setString(6, epoch);
+                ps.executeUpdate();
+            }
+            try (PreparedStatement ps = connection.prepareStatement(
+                    "INSERT INTO spools (node, epoch, last_sequence, first_seen_ms, last_seen_ms) VALUES (?, ?, 0, ?, ?)"
+                            + " ON CONFLICT (node, epoch) DO UPDATE SET last_seen_ms = excluded.last_seen_ms")) {
+                ps.setString(1, node);
+                ps.setString(2, epoch);
+                ps.setLong(3, now);
+                ps.setLong(4, now);
+                ps.executeUpdate();
+            }
             connection.commit();
+            return previous;
         } catch (SQLException e) {
             connection.rollback();
             throw e;
@@ -140,65 +313,142 @@ public final class JdbcStore implements AutoCloseable {
     }
 
     /**
-     * Stores a batch in one transaction; records already stored are ignored. Returns how many
-     * were new.
+     * Stores a batch of one spool epoch in one transaction. A key not yet held is stored; one
+     * held with byte-identical content (same SHA-256) is a resend; one held with other
+     * content — of either kind — is a conflict: this version goes to the conflicts table, the
+     * first is flagged, and the sequence is returned among the conflicts.
+     *
+     * @param peer who sent it (address, certificate), kept with conflicts
      */
-    public synchronized int append(String node, List<Record> records) throws SQLException {
+    public synchronized AppendResult append(String node, String epoch, List<Record> records, String peer)
+            throws SQLException {
         long now = System.currentTimeMillis();
-        int inserted = 0;
+        int stored = 0;
+        int duplicates = 0;
+        int newConflicts = 0;
+        List<Long> conflicts = new ArrayList<>();
         long max = 0;
-        try (PreparedStatement v = connection.prepareStatement("INSERT INTO violations (node, sequence, received_ms,"
-                + " time_ms, rule, priority, cgroup, pid, exe, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                + " ON CONFLICT (node, sequence) DO NOTHING");
-             PreparedStatement e = connection.prepareStatement("INSERT INTO events (node, sequence, received_ms, time_ms,"
-                     + " data) VALUES (?, ?, ?, ?, ?) ON CONFLICT (node, sequence) DO NOTHING")) {
+        try (PreparedStatement insertViolation = connection.prepareStatement("INSERT INTO violations (node, epoch,"
+                + " sequence, received_ms, time_ms, rule, priority, cgroup, pid, exe, data, hash)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, epoch, sequence) DO NOTHING");
+             PreparedStatement insertEvent = connection.prepareStatement("INSERT INTO events (node, epoch, sequence,"
+                     + " received_ms, time_ms, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                     + " ON CONFLICT (node, epoch, sequence) DO NOTHING");
+             PreparedStatement selectViolation = connection.prepareStatement(
+                     "SELECT hash, data FROM violations WHERE node = ? AND epoch = ? AND sequence = ?");
+             PreparedStatement selectEvent = connection.prepareStatement(
+                     "SELECT hash, data FROM events WHERE node = ? AND epoch = ? AND sequence = ?");
+             PreparedStatement insertConflict = connection.prepareStatement("INSERT INTO conflicts (node, epoch, sequence,"
+                     + " received_ms, kind, hash, data, peer) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                     + " ON CONFLICT (node, epoch, sequence, hash) DO NOTHING");
+             PreparedStatement flagViolation = connection.prepareStatement(
+                     "UPDATE violations SET conflicted = 1 WHERE node = ? AND epoch = ? AND sequence = ?");
+             PreparedStatement flagEvent = connection.prepareStatement(
+                     "UPDATE events SET conflicted = 1 WHERE node = ? AND epoch = ? AND sequence = ?")) {
             for (Record r : records) {
-                max = Math.max(max, r.getSequence());
-                if (r.hasViolation()) {
-                    Violation x = r.getViolation();
-                    v.setString(1, node);
-                    v.setLong(2, r.getSequence());
-                    v.setLong(3, now);
-                    v.setLong(4, x.getTime().getSeconds() * 1000 + x.getTime().getNanos() / 1_000_000);
-                    v.setString(5, x.getRule());
-                    v.setInt(6, x.getPriorityValue());
-                    v.setString(7, x.getCgroupPath());
-                    v.setLong(8, x.getProcess().getPid());
-                    v.setString(9, x.getProcess().getExe());
-                    v.setBytes(10, x.toByteArray());
-                    inserted += v.executeUpdate();
-                } else {
-                    e.setString(1, node);
-                    e.setLong(2, r.getSequence());
-                    e.setLong(3, now);
-                    e.setLong(4, r.getEvent().getTime().getSeconds() * 1000 + r.getEvent().getTime().getNanos() / 1_000_000);
-                    e.setBytes(5, r.getEvent().toByteArray());
-                    inserted += e.executeUpdate();
+                long seq = r.getSequence();
+                max = Math.max(max, seq);
+                boolean violation = r.hasViolation();
+                byte[] data = violation ? r.getViolation().toByteArray() : r.getEvent().toByteArray();
+                byte[] hash = sha256.digest(data);
+                PreparedStatement other = violation ? selectEvent : selectViolation;
+                boolean conflict = held(other, node, epoch, seq) != null;   // the same key as the other kind
+                if (!conflict) {
+                    int inserted;
+                    if (violation) {
+                        Violation x = r.getViolation();
+                        insertViolation.setString(1, node);
+                        insertViolation.setString(2, epoch);
+                        insertViolation.setLong(3, seq);
+                        insertViolation.setLong(4, now);
+                        insertViolation.setLong(5, x.getTime().getSeconds() * 1000 + x.getTime().getNanos() / 1_000_000);
+                        insertViolation.setString(6, x.getRule());
+                        insertViolation.setInt(7, x.getPriorityValue());
+                        insertViolation.setString(8, x.getCgroupPath());
+                        insertViolation.setLong(9, x.getProcess().getPid());
+                        insertViolation.setString(10, x.getProcess().getExe());
+                        insertViolation.setBytes(11, data);
+                        insertViolation.setBytes(12, hash);
+                        inserted = insertViolation.executeUpdate();
+                    } else {
+                        insertEvent.setString(1, node);
+                        insertEvent.setString(2, epoch);
+                        insertEvent.setLong(3, seq);
+                        insertEvent.setLong(4, now);
+                        insertEvent.setLong(5, r.getEvent().getTime().getSeconds() * 1000
+                                + r.getEvent().getTime().getNanos() / 1_000_000);
+                        insertEvent.setBytes(6, data);
+                        insertEvent.setBytes(7, hash);
+                        inserted = insertEvent.executeUpdate();
+                    }
+                    if (inserted == 1) {
+                        stored++;
+                        continue;
+                    }
+                    byte[] first = held(violation ? selectViolation : selectEvent, node, epoch, seq);
+                    if (first != null && MessageDigest.isEqual(first, hash)) {
+                        duplicates++;
+                        continue;
+                    }
+                    conflict = true;
                 }
+                // another version under this key: keep this one beside it, flag the first, tell the sender
+                insertConflict.setString(1, node);
+                insertConflict.setString(2, epoch);
+                insertConflict.setLong(3, seq);
+                insertConflict.setLong(4, now);
+                insertConflict.setString(5, violation ? "violation" : "event");
+                insertConflict.setBytes(6, hash);
+                insertConflict.setBytes(7, data);
+                insertConflict.setString(8, peer);
+                newConflicts += insertConflict.executeUpdate();
+                for (PreparedStatement flag : List.of(flagViolation, flagEvent)) {
+                    flag.setString(1, node);
+                    flag.setString(2, epoch);
+                    flag.setLong(3, seq);
+                    flag.executeUpdate();
+                }
+                conflicts.add(seq);
             }
-            try (PreparedStatement n = connection.prepareStatement(postgres
-                    ? "INSERT INTO nodes (node, last_sequence, last_seen_ms) VALUES (?, ?, ?) ON CONFLICT (node) DO UPDATE"
-                            + " SET last_sequence = GREATEST(nodes.last_sequence, EXCLUDED.last_sequence),"
-                            + " last_seen_ms = EXCLUDED.last_seen_ms"
-                    : "INSERT INTO nodes (node, last_sequence, last_seen_ms) VALUES (?, ?, ?) ON CONFLICT (node) DO UPDATE"
-                            + " SET last_sequence = MAX(last_sequence, excluded.last_sequence),"
-                            + " last_seen_ms = excluded.last_seen_ms")) {
+            try (PreparedStatement n = connection.prepareStatement(
+                    "INSERT INTO spools (node, epoch, last_sequence, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?)"
+                            + " ON CONFLICT (node, epoch) DO UPDATE SET last_sequence = "
+                            + (postgres ? "GREATEST(spools.last_sequence, excluded.last_sequence)"
+                                        : "MAX(last_sequence, excluded.last_sequence)")
+                            + ", last_seen_ms = excluded.last_seen_ms")) {
                 n.setString(1, node);
-                n.setLong(2, max);
-                n.setLong(3, now);
+                n.setString(2, epoch);
+                n.setLong(3, max);
+                n.setLong(4, now);
+                n.setLong(5, now);
                 n.executeUpdate();
             }
             connection.commit();
-            return inserted;
+            return new AppendResult(stored, duplicates, List.copyOf(conflicts), newConflicts);
         } catch (SQLException ex) {
             connection.rollback();
             throw ex;
         }
     }
 
+    /** The SHA-256 of the content held under the key by this select (computed for rows from before hashes), or null. */
+    private byte[] held(PreparedStatement select, String node, String epoch, long seq) throws SQLException {
+        select.setString(1, node);
+        select.setString(2, epoch);
+        select.setLong(3, seq);
+        try (ResultSet rs = select.executeQuery()) {
+            if (!rs.next()) {
+                return null;
+            }
+            byte[] hash = rs.getBytes(1);
+            return hash != null ? hash : sha256.digest(rs.getBytes(2));
+        }
+    }
+
     /** Violations matching the filter, oldest first (by id). */
     public synchronized List<StoredViolation> query(Filter f) throws SQLException {
-        StringBuilder sql = new StringBuilder("SELECT id, node, sequence, received_ms, data FROM violations WHERE id > ?");
+        StringBuilder sql = new StringBuilder("SELECT id, node, sequence, received_ms, data, epoch, conflicted FROM violations"
+                + " WHERE id > ?");
         List<Object> args = new ArrayList<>();
         args.add(f.afterId());
         if (f.since() != null) {
@@ -229,7 +479,7 @@ public final class JdbcStore implements AutoCloseable {
                 while (rs.next()) {
                     lastQueryMaxId = Math.max(lastQueryMaxId, rs.getLong(1));
                     out.add(new StoredViolation(rs.getString(2), rs.getLong(3), Instant.ofEpochMilli(rs.getLong(4)),
-                            Violation.parseFrom(rs.getBytes(5))));
+                            Violation.parseFrom(rs.getBytes(5)), rs.getString(6), rs.getInt(7) != 0));
                 }
             }
             connection.commit();
@@ -246,12 +496,23 @@ public final class JdbcStore implements AutoCloseable {
         return lastQueryMaxId;
     }
 
-    /** Sequences stored for a node, ascending (tests and audits). */
+    /** Sequences stored for a node (all its epochs), ascending (tests and audits). */
     public synchronized List<Long> sequences(String node, String table) throws SQLException {
+        return sequences(node, null, table);
+    }
+
+    /** Sequences stored for a node and spool epoch (null: all), ascending (tests and audits). */
+    public synchronized List<Long> sequences(String node, String epoch, String table) throws SQLException {
+        if (!List.of("violations", "events", "conflicts").contains(table)) {
+            throw new IllegalArgumentException("no table " + table);
+        }
         List<Long> out = new ArrayList<>();
         try (PreparedStatement ps = connection.prepareStatement("SELECT sequence FROM " + table
-                + " WHERE node = ? ORDER BY sequence")) {
+                + " WHERE node = ?" + (epoch != null ? " AND epoch = ?" : "") + " ORDER BY sequence")) {
             ps.setString(1, node);
+            if (epoch != null) {
+                ps.setString(2, epoch);
+            }
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(rs.getLong(1));
@@ -262,15 +523,71 @@ public final class JdbcStore implements AutoCloseable {
         return out;
     }
 
-    /** Deletes violations and events older than the instant; returns rows deleted. */
+    /**
+     * Conflicting versions (optionally of one node) after the given id, oldest first, each with
+     * the first version held under its key.
+     */
+    public synchronized List<Conflict> conflicts(String node, long afterId, int limit) throws SQLException {
+        List<Conflict> out = new ArrayList<>();
+        try (PreparedStatement ps = connection.prepareStatement("SELECT c.id, c.node, c.epoch, c.sequence, c.received_ms,"
+                + " c.peer, c.kind, c.data FROM conflicts c WHERE c.id > ?" + (node != null ? " AND c.node = ?" : "")
+                + " ORDER BY c.id LIMIT ?");
+             PreparedStatement firstVersion = connection.prepareStatement("SELECT 'violation', data FROM violations"
+                     + " WHERE node = ? AND epoch = ? AND sequence = ? UNION ALL SELECT 'event', data FROM events"
+                     + " WHERE node = ? AND epoch = ? AND sequence = ?")) {
+            int i = 1;
+            ps.setLong(i++, afterId);
+            if (node != null) {
+                ps.setString(i++, node);
+            }
+            ps.setInt(i, limit);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String firstKind = null;
+                    byte[] firstData = null;
+                    for (int k = 0; k < 2; k++) {
+                        firstVersion.setString(1 + 3 * k, rs.getString(2));
+                        firstVersion.setString(2 + 3 * k, rs.getString(3));
+                        firstVersion.setLong(3 + 3 * k, rs.getLong(4));
+                    }
+                    try (ResultSet f = firstVersion.executeQuery()) {
+                        if (f.next()) {
+                            firstKind = f.getString(1);
+                            firstData = f.getBytes(2);
+                        }
+                    }
+                    out.add(new Conflict(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getLong(4),
+                            Instant.ofEpochMilli(rs.getLong(5)), rs.getString(6), rs.getString(7), rs.getBytes(8),
+                            firstKind, firstData));
+                }
+            }
+            connection.commit();
+        }
+        return out;
+    }
+
+    /** Conflicting versions held (all nodes). */
+    public synchronized long conflictCount() throws SQLException {
+        try (Statement s = connection.createStatement(); ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM conflicts")) {
+            rs.next();
+            long n = rs.getLong(1);
+            connection.commit();
+            return n;
+        }
+    }
+
+    /** Deletes violations and events older than the instant, and conflicts received before it; returns rows deleted. */
     public synchronized long deleteOlderThan(Instant cutoff) throws SQLException {
         long deleted = 0;
         try (PreparedStatement v = connection.prepareStatement("DELETE FROM violations WHERE time_ms < ?");
-             PreparedStatement e = connection.prepareStatement("DELETE FROM events WHERE time_ms < ?")) {
+             PreparedStatement e = connection.prepareStatement("DELETE FROM events WHERE time_ms < ?");
+             PreparedStatement c = connection.prepareStatement("DELETE FROM conflicts WHERE received_ms < ?")) {
             v.setLong(1, cutoff.toEpochMilli());
             e.setLong(1, cutoff.toEpochMilli());
+            c.setLong(1, cutoff.toEpochMilli());
             deleted += v.executeUpdate();
             deleted += e.executeUpdate();
+            deleted += c.executeUpdate();
             connection.commit();
         } catch (SQLException ex) {
             connection.rollback();
@@ -285,6 +602,8 @@ public final class JdbcStore implements AutoCloseable {
             s.execute("DELETE FROM violations");
             s.execute("DELETE FROM events");
             s.execute("DELETE FROM nodes");
+            s.execute("DELETE FROM spools");
+            s.execute("DELETE FROM conflicts");
         }
         connection.commit();
     }
