@@ -95,8 +95,11 @@ class SelfProtectionKernelTest {
     }
 
     @Test
-    void aRootProcessWithoutCapabilitiesCannotOpenTheDaemonsMemory() throws Exception {
-        // outside the agent cgroups (nothing kills it): only the daemon's non-dumpable mark stands in its way
+    void theDaemonIsNotDumpableSoARootProcessWithoutCapabilitiesCannotOpenItsMemory() throws Exception {
+        // non-dumpable: ptrace_may_access wants CAP_SYS_PTRACE even from the daemon's own uid (root). Yama
+        // (ptrace_scope 1, common) refuses non-descendants too, so the mark itself is checked as well
+        assertThat(io.agentguard.bpf.Libc.prctl(io.agentguard.bpf.Libc.PR_GET_DUMPABLE, 0)).isZero();
+        // outside the agent cgroups (nothing kills it)
         Process p = new ProcessBuilder("setpriv", "--bounding-set=-all", "--inh-caps=-all", attacker(), "open-mem",
                 String.valueOf(daemonPid())).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
