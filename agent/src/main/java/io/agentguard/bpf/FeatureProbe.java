@@ -25,14 +25,6 @@ public final class FeatureProbe {
         return new Result(lsmReason == null, lsmReason, unixReason == null, unixReason, iterReason == null, iterReason);
     }
 
-    /**
-     * Null when the self-protection syscall programs load (they call kfuncs from a tracepoint
-     * program, which older kernels refuse), else why not.
-     */
-    public static String selfProtectionSyscalls(byte[] elf) {
-        return tryLoad(elf, Programs.PTRACE_ENTER, false);
-    }
-
     /** Null when the program loads (and, if asked, attaches); else why not. */
     private static String tryLoad(byte[] elf, String program, boolean attach) {
         try (BpfObject object = BpfObject.open(elf)) {
