@@ -535,10 +535,11 @@ final class KernelHooks implements AutoCloseable {
         attach(Programs.IOCTL_TP);
         ioctlAttached = true;
         attachPacketSocketTracepoint("sys_enter_ioctl is attached");
-        descriptions.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl (LSM refused: " + probe.lsmReason() + ")");
         if (settings.syscallOutcomes() == SyscallOutcomes.AUTO) {
             attachSyscallOutcomes("auto: the ioctl tracepoint already puts syscalls on the slow path");
         }
+        // last: whoever sees this description sees what came with the tracepoint attached too
+        descriptions.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl (LSM refused: " + probe.lsmReason() + ")");
     }
 
     /** Failed execs and connect() results: syscall tracepoints, so only when asked or already paid for. */
