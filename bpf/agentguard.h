@@ -325,21 +325,36 @@ struct ag_gpu_ioctl {
 	__u8  arg[AG_IOCTL_ARG_MAX];
 };
 
-/* ---- tamper: signals (and, with LSM, ptrace) aimed at the daemon from agent cgroups ---- */
+/* ---- tamper: what a process in an agent cgroup aims at the daemon (self_protection.bpf.c) ---- */
 
 enum ag_tamper_kind {
 	AG_TAMPER_SIGNAL = 1,
-	AG_TAMPER_PTRACE = 2,
+	AG_TAMPER_PTRACE = 2,         /* PTRACE_ATTACH / PTRACE_SEIZE (sys_enter_ptrace, or lsm/ptrace_access_check); value: the request */
 	AG_TAMPER_STATE_DRIFT = 3,    /* found by the daemon's own checks (no program emits it) */
+	AG_TAMPER_STOP = 4,           /* a stop signal (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU); the daemon is continued at once */
+	AG_TAMPER_FREEZE = 5,         /* the daemon's cgroup frozen (cgroup.freeze of it or an ancestor); target_cgroup_id */
+	AG_TAMPER_PROC_MEM = 6,       /* open of /proc/<daemon pid or tid>/mem (or /proc/P/task/T/mem) */
+	AG_TAMPER_OOM_SCORE_ADJ = 7,  /* the daemon's oom_score_adj written; value: the new value */
+	AG_TAMPER_VM_ACCESS = 8,      /* process_vm_readv / process_vm_writev on the daemon; value: 1 for a write */
+};
+
+enum ag_tamper_flags {
+	AG_TAMPER_KILL_BY_AGENT = 0x1,   /* enforce mode, the kernel could not kill the sender in this hook: the agent does */
+	AG_TAMPER_CONTINUED     = 0x2,   /* STOP: the kernel sends SIGCONT as the daemon takes the stop signal */
 };
 
 struct ag_tamper {
 	struct ag_header h;       /* the sender */
-	__u32 target_pid;
+	__u32 target_pid;         /* the daemon's tgid */
 	__u32 signal;
 	__u16 kind;               /* enum ag_tamper_kind */
-	__u16 verdict;            /* DENIED: refused (LSM) or the sender killed (tracepoint) */
+	__u16 verdict;            /* DENIED: refused (LSM) or the sender killed (by the kernel, or the agent: flags) */
 	__u32 reserved;
+	__u32 flags;              /* AG_TAMPER_* */
+	__u32 target_tid;         /* the thread named (ptrace, process_vm_*, /proc/TID/mem); else target_pid */
+	__u64 target_cgroup_id;   /* FREEZE: the daemon's cgroup */
+	__s32 value;              /* PTRACE: request; OOM_SCORE_ADJ: value written; VM_ACCESS: 1 = write */
+	__u32 reserved2;
 };
 
 /* ---- scope: a watched task left the agent cgroups (cgroup_attach_task, sched_process_fork) ---- */
@@ -563,6 +578,7 @@ struct ag_config {
 	__u32 priority_per_second;/* per agent cgroup, denials/kills/tamper/scope records; 0 = unlimited */
 	__u32 ring_reserve_bytes; /* ring space normal records leave free for priority records */
 	__u32 escape_kill;        /* 1: a watched task that leaves the agent cgroups is killed */
+	__u64 self_cgroup_id;     /* the daemon's cgroup v2 id: a freeze of it is tampering (0: not watched) */
 };
 
 enum ag_counter {

@@ -17,6 +17,11 @@
  *   attacker uring-write PATH TEXT PROG [ARGS...]
  *       writes TEXT to PATH through io_uring, forced onto an io-wq worker thread (IOSQE_ASYNC):
  *       the kernel's own thread of this process makes the write. Then execs PROG.
+ *   attacker ptrace-seize TID
+ *       PTRACE_SEIZE of TID (any thread); prints "seized" or the errno, holds the tracee for
+ *       200 ms, exits 0 (the tracee is released when the tracer exits).
+ *   attacker open-mem PID
+ *       opens /proc/PID/mem for reading; prints "opened" or the errno's name (EACCES, ...).
  *
  * Exits 2 on bad usage.
  */
@@ -36,6 +41,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -45,7 +51,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: attacker clone-into CGROUP_DIR PROG [ARGS...] | ioctl-flood PATH COUNT"
 			" | connect-flood ADDRESS PORT COUNT | leader-exit-move PATH PROG [ARGS...]"
-			" | uring-write PATH TEXT PROG [ARGS...]\n");
+			" | uring-write PATH TEXT PROG [ARGS...] | ptrace-seize TID | open-mem PID\n");
 	return 2;
 }
 
@@ -192,8 +198,49 @@ static int uring_write(const char *path, const char *text, char **argv)
 	return 127;
 }
 
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case EACCES: return "EACCES";
+	case EPERM: return "EPERM";
+	case ESRCH: return "ESRCH";
+	case ENOENT: return "ENOENT";
+	default: return strerror(e);
+	}
+}
+
+static int ptrace_seize(pid_t tid)
+{
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) != 0) {
+		printf("%s\n", errno_name(errno));
+		return 0;
+	}
+	printf("seized\n");
+	fflush(stdout);
+	usleep(200 * 1000);
+	return 0;
+}
+
+static int open_mem(const char *pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%s/mem", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		printf("%s\n", errno_name(errno));
+		return 0;
+	}
+	printf("opened\n");
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "ptrace-seize") == 0)
+		return ptrace_seize(atoi(argv[2]));
+	if (argc == 3 && strcmp(argv[1], "open-mem") == 0)
+		return open_mem(argv[2]);
 	if (argc >= 4 && strcmp(argv[1], "clone-into") == 0)
 		return clone_into(argv[2], argv + 3);
 	if (argc == 4 && strcmp(argv[1], "ioctl-flood") == 0)

@@ -78,6 +78,12 @@ public final class ConfigMap {
         write();
     }
 
+    /** The daemon's own cgroup (cgroup v2 id): freezing it from an agent cgroup is tampering. 0: not watched. */
+    public synchronized void selfCgroup(long cgroupId) {
+        value.set(JAVA_LONG, Config.SELF_CGROUP_ID, cgroupId);
+        write();
+    }
+
     public synchronized void tamperEnforce(boolean enforce) {
         value.set(JAVA_INT, Config.TAMPER_ENFORCE, enforce ? 1 : 0);
         write();

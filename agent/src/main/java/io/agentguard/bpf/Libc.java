@@ -65,6 +65,10 @@ public final class Libc {
     private static final MethodHandle KILL = errnoCall("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle OPEN_BY_HANDLE_AT = errnoCall("open_by_handle_at",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    /** prctl(2) is variadic: option, then up to four unsigned longs. */
+    private static final MethodHandle PRCTL = LINKER.downcallHandle(LIBC.find("prctl").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            CAPTURE_ERRNO, Linker.Option.firstVariadicArg(1));
     private static final MethodHandle PIDFD_OPEN = errnoCall("pidfd_open", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SOCKET = errnoCall("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SENDTO = errnoCall("sendto",
@@ -225,6 +229,19 @@ public final class Libc {
             throw new AssertionError(t);
         } finally {
             close(mountFd);
+        }
+    }
+
+    public static final int PR_SET_DUMPABLE = 4;
+    public static final int PR_GET_DUMPABLE = 3;
+
+    /** prctl(2) with one argument; returns its result or -errno. */
+    public static int prctl(int option, long arg) {
+        try {
+            int rc = (int) PRCTL.invokeExact(CAPTURE.get(), option, arg, 0L, 0L, 0L);
+            return rc >= 0 ? rc : -errno();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
         }
     }
 

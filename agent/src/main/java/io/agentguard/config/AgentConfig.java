@@ -32,7 +32,7 @@ import java.util.List;
  * @param cgroupPolicies        policies of particular cgroups (inside agent cgroups)
  * @param blastRadiusMaxTargets a kill action on more distinct cgroups/executables than this...
  * @param blastRadiusWindowMs   ...within this window disarms itself
- * @param selfProtection        kill (or, with LSM, refuse) signals and ptrace aimed at the daemon from agent cgroups
+ * @param selfProtection        kill (or, with LSM, refuse) signals, stops, freezes, ptrace, memory and OOM-score writes aimed at the daemon from agent cgroups
  * @param pinPath               bpffs directory where programs, links and maps are pinned
  * @param blockDurationMs       how long a block_destination action lasts
  * @param report                where and how violations (and events) are reported; null = not

@@ -72,6 +72,7 @@ public final class Agent implements AutoCloseable {
     private volatile NvidiaDevices devices;
     private final KernelHooks kernel;
     private final PolicyController policies;
+    private final SelfProtection self;   // null with enforcement.self_protection: false
     private final EventSink sink;
     private final Consumer<Violation> violations;
     // set once while starting; closeParts() releases those that exist when a start fails
@@ -124,6 +125,7 @@ public final class Agent implements AutoCloseable {
                 + " records leave " + limits.reserveBytesFor(config.ringBufferBytes()) + " bytes of the ring to priority"
                 + " ones; drops are counted per cgroup and reported as 'agentguard: events lost'; deny decisions never"
                 + " wait for ring space");
+        this.self = config.selfProtection() ? SelfProtection.start(kernel.config(), cgroups.mount(), log) : null;
         kernel.scope(cgroups, devices);
         this.policies = new PolicyController(config, cgroups, kernel.config(), kernel::map, log);
         policies.apply();
@@ -195,6 +197,9 @@ public final class Agent implements AutoCloseable {
                 TimeUnit.MILLISECONDS);
         housekeeping.scheduleWithFixedDelay(policies::expireBlocks, 1, 1, TimeUnit.SECONDS);
         housekeeping.scheduleWithFixedDelay(() -> housekeepingHeartbeatNs = System.nanoTime(), 1, 1, TimeUnit.SECONDS);
+        if (self != null) {
+            housekeeping.scheduleWithFixedDelay(self::checkOomScoreAdj, 500, 500, TimeUnit.MILLISECONDS);
+        }
         housekeeping.scheduleWithFixedDelay(policies::recheckExecFiles, config.execRecheckMs(), config.execRecheckMs(),
                 TimeUnit.MILLISECONDS);
         if (config.ruleWatchMs() > 0) {

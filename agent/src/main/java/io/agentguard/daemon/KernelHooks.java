@@ -57,6 +57,9 @@ final class KernelHooks implements AutoCloseable {
             Programs.SENDMSG4, Programs.SENDMSG6, Programs.DEV, Programs.SOCK_CREATE);
     private static final List<String> SYSCALL_OUTCOME_PROGRAMS = List.of(Programs.CONNECT_EXIT,
             Programs.EXECVE_ENTER, Programs.EXECVEAT_ENTER, Programs.EXECVE_EXIT, Programs.EXECVEAT_EXIT);
+    /** Self-protection from syscall tracepoints (no LSM): ptrace, process_vm_*, opens of /proc/PID/mem. */
+    private static final List<String> SELF_SYSCALL_PROGRAMS = List.of(Programs.PTRACE_ENTER, Programs.VM_READV_ENTER,
+            Programs.VM_WRITEV_ENTER, Programs.OPENAT_ENTER, Programs.OPENAT2_ENTER, Programs.OPEN_ENTER);
     /** enum bpf_attach_type of each cgroup program (what BPF_PROG_QUERY and the link info report). */
     private static final Map<String, Integer> ATTACH_TYPES = Map.of(Programs.CONNECT4, BpfInfo.ATTACH_CGROUP_INET4_CONNECT,
             Programs.CONNECT6, BpfInfo.ATTACH_CGROUP_INET6_CONNECT, Programs.SENDMSG4, BpfInfo.ATTACH_CGROUP_UDP4_SENDMSG,
@@ -85,10 +88,15 @@ final class KernelHooks implements AutoCloseable {
     private volatile boolean ioctlAttached;
     private volatile boolean syscallOutcomesAttached;
     private volatile boolean socketTracepointAttached;
+    private volatile boolean selfSyscallsAttached;
+    /** Why the self-protection syscall programs cannot load here, or null. */
+    private final String selfSyscallsRefused;
     private BpfLink unixListeners;
 
-    private KernelHooks(BpfObject object, FeatureProbe.Result probe, BpfPins pins, Settings settings, Log log) {
+    private KernelHooks(BpfObject object, FeatureProbe.Result probe, String selfSyscallsRefused, BpfPins pins,
+                        Settings settings, Log log) {
         this.object = object;
+        this.selfSyscallsRefused = selfSyscallsRefused;
         this.probe = probe;
         this.pins = pins;
         this.settings = settings;
@@ -110,6 +118,10 @@ final class KernelHooks implements AutoCloseable {
     static KernelHooks load(Settings settings, Log log) {
         byte[] elf = BpfObject.embeddedElf();
         FeatureProbe.Result probe = FeatureProbe.run(elf);
+        // they call kfuncs from tracepoint programs; bpf_task_from_vpid (6.13) is the newest they use. Decided
+        // from the kernel's BTF, not by one more probe load: start-up time is enforcement time
+        String selfSyscallsRefused = probe.lsm() ? "lsm/ptrace_access_check covers them"
+                : hasKfunc("bpf_task_from_vpid") ? null : "no kfunc bpf_task_from_vpid before Linux 6.13";
         BpfPins pins = settings.pinPath().isEmpty() ? null : new BpfPins(Path.of(settings.pinPath()), elf);
         if (pins != null) {
             BpfPins.ensureBpffs(pins.root());
@@ -120,7 +132,7 @@ final class KernelHooks implements AutoCloseable {
             }
             pins.prepare();
         }
-        BpfObject opened = open(elf, probe, settings.ringBufferBytes(), pins);
+        BpfObject opened = open(elf, probe, selfSyscallsRefused == null, settings.ringBufferBytes(), pins);
         try {
             opened.load();
         } catch (BpfException e) {
@@ -133,18 +145,19 @@ final class KernelHooks implements AutoCloseable {
                     + e.getMessage().lines().findFirst().orElse("") + "): replacing them");
             pins.removeAll();
             pins.prepare();
-            opened = open(elf, probe, settings.ringBufferBytes(), pins);
+            opened = open(elf, probe, selfSyscallsRefused == null, settings.ringBufferBytes(), pins);
             opened.load();
         }
         try {
-            return new KernelHooks(opened, probe, pins, settings, log);
+            return new KernelHooks(opened, probe, selfSyscallsRefused, pins, settings, log);
         } catch (RuntimeException e) {
             opened.close();
             throw e;
         }
     }
 
-    private static BpfObject open(byte[] elf, FeatureProbe.Result probe, int ringBufferBytes, BpfPins pins) {
+    private static BpfObject open(byte[] elf, FeatureProbe.Result probe, boolean selfSyscalls, int ringBufferBytes,
+                                  BpfPins pins) {
         BpfObject obj = BpfObject.open(elf);
         try {
             obj.map(Maps.RING).maxEntries(ringBufferBytes);
@@ -152,6 +165,9 @@ final class KernelHooks implements AutoCloseable {
             obj.program(Programs.IOCTL_TP).autoload(!probe.lsm());
             obj.program(Programs.SOCKET_ENTER).autoload(!probe.lsm());
             obj.program(Programs.UNIX_LISTENERS).autoload(probe.unixIterator());
+            for (String self : SELF_SYSCALL_PROGRAMS) {
+                obj.program(self).autoload(selfSyscalls);
+            }
             for (String lsm : List.of(Programs.EXEC_LSM, Programs.KILL_LSM, Programs.PTRACE_LSM, Programs.SOCKET_LSM)) {
                 obj.program(lsm).autoload(probe.lsm());
             }
@@ -269,7 +285,7 @@ final class KernelHooks implements AutoCloseable {
         }
         // attached later, when devices appear: kept even while this run has not attached them yet
         attachments.unpinStale(name -> name.equals(Programs.IOCTL_TP) || name.equals(Programs.SOCKET_ENTER)
-                || SYSCALL_OUTCOME_PROGRAMS.contains(name), log);
+                || SYSCALL_OUTCOME_PROGRAMS.contains(name) || SELF_SYSCALL_PROGRAMS.contains(name), log);
         descriptions.put("pinning", pins == null ? "off: enforcement ends when the agent stops"
                 : pins.root() + ": " + attachments.adopted() + " attachments adopted from a previous run, "
                 + attachments.made() + " made now; enforcement stays when the agent stops (agentguard unload removes it)");
@@ -300,9 +316,54 @@ final class KernelHooks implements AutoCloseable {
             descriptions.put("self-protection", "lsm/task_kill + lsm/ptrace_access_check refuse (EPERM)");
         } else {
             attach(Programs.SIGNAL);
-            descriptions.put("self-protection", "tp_btf/signal_generate: the sender is killed and reported (LSM refused:"
-                    + " " + probe.lsmReason() + "; ptrace is not seen)");
+            attach(Programs.SIGNAL_DELIVER);
+            descriptions.put("self-protection", "tp_btf/signal_generate: the sender is killed and reported; a stop"
+                    + " signal is undone as the daemon takes it (tp_btf/signal_deliver sends SIGCONT; LSM refused: "
+                    + probe.lsmReason() + ")");
+            descriptions.put("self-protection-syscalls", selfSyscallsRefused != null
+                    ? "unavailable (" + selfSyscallsRefused + "): PTRACE_SEIZE, process_vm_*, /proc/PID/mem unseen"
+                    : "ptrace, process_vm_*, /proc/PID/mem opens: unseen until a syscall tracepoint is attached for"
+                    + " another reason (then sys_enter_ptrace, sys_enter_process_vm_*, sys_enter_open*)");
         }
+        if (settings.selfProtection()) {
+            attach(Programs.FREEZE);
+            attach(Programs.OOM_SCORE_ADJ);
+            descriptions.put("self-freeze", "tp_btf/cgroup_freeze: a freeze of the daemon's cgroup (or an ancestor)"
+                    + " from an agent cgroup kills the writer and is reported once the daemon runs again");
+            descriptions.put("self-oom-score", "tp_btf/oom_score_adj_update: the writer is killed, the daemon puts its"
+                    + " value back");
+            if (attachments.pinned(Programs.PTRACE_ENTER)) {
+                attachSelfProtectionTracepoints("adopted");
+            }
+        }
+    }
+
+    /**
+     * ptrace, process_vm_* and /proc/PID/mem opens without LSM: syscall tracepoints, attached
+     * once another syscall tracepoint has put every task on the slow path anyway (each program
+     * returns at once for the calls it does not look at).
+     */
+    private synchronized void attachSelfProtectionTracepoints(String why) {
+        if (!settings.selfProtection() || selfSyscallsRefused != null || selfSyscallsAttached) {
+            return;
+        }
+        ensureTracefs();
+        for (String program : SELF_SYSCALL_PROGRAMS) {
+            // open(2) exists on x86-64, not on arm64: attach what this kernel has
+            if (!program.equals(Programs.OPEN_ENTER) || Files.isDirectory(tracepoint("sys_enter_open"))) {
+                attach(program);
+            }
+        }
+        selfSyscallsAttached = true;
+        descriptions.put("self-protection-syscalls", "sys_enter_ptrace (PTRACE_ATTACH/SEIZE), sys_enter_process_vm_*,"
+                + " sys_enter_open* of /proc/<daemon>/mem by absolute path (" + why + "): the caller is killed"
+                + " before the call returns");
+    }
+
+    private static Path tracepoint(String name) {
+        Path events = Files.isDirectory(TRACEFS.resolve("events")) ? TRACEFS.resolve("events")
+                : Path.of("/sys/kernel/debug/tracing/events");
+        return events.resolve("syscalls").resolve(name);
     }
 
     private void attach(String program) {
@@ -474,10 +535,11 @@ final class KernelHooks implements AutoCloseable {
         attach(Programs.IOCTL_TP);
         ioctlAttached = true;
         attachPacketSocketTracepoint("sys_enter_ioctl is attached");
-        descriptions.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl (LSM refused: " + probe.lsmReason() + ")");
         if (settings.syscallOutcomes() == SyscallOutcomes.AUTO) {
             attachSyscallOutcomes("auto: the ioctl tracepoint already puts syscalls on the slow path");
         }
+        // last: whoever sees this description sees what came with the tracepoint attached too
+        descriptions.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl (LSM refused: " + probe.lsmReason() + ")");
     }
 
     /** Failed execs and connect() results: syscall tracepoints, so only when asked or already paid for. */
@@ -500,6 +562,7 @@ final class KernelHooks implements AutoCloseable {
      * has put every task on the slow path anyway (one more program on socket() calls only).
      */
     private synchronized void attachPacketSocketTracepoint(String why) {
+        attachSelfProtectionTracepoints(why);
         if (probe.lsm() || socketTracepointAttached) {
             return;
         }

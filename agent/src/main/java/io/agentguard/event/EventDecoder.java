@@ -231,11 +231,16 @@ public final class EventDecoder {
 
     private Event onTamper(TamperRecord r, String exe, String cmdline) {
         return base(r, exe, cmdline).setTamper(TamperEvent.newBuilder()
-                .setKind(r.kind() == AG_TAMPER_PTRACE ? TamperKind.TAMPER_KIND_PTRACE : TamperKind.TAMPER_KIND_SIGNAL)
+                .setKind(TamperRecord.kindToProto(r.kind()))
                 .setTargetPid(r.targetPid())
                 .setSignal(r.signal())
                 .setSignalName(r.signal() > 0 ? Signals.name(r.signal()) : "")
-                .setVerdict(Verdicts.toProto(r.verdict()))).build();
+                .setVerdict(Verdicts.toProto(r.verdict()))
+                .setTargetTid(r.targetTid())
+                .setTargetCgroupId(r.targetCgroupId())
+                .setValue(r.value())
+                .setContinued((r.flags() & AG_TAMPER_CONTINUED) != 0)
+                .setKilledByAgent(r.killByAgent())).build();
     }
 
     /** An "events lost" report (no record: read from the kernel's counters); nowNs: CLOCK_MONOTONIC. */

@@ -14,14 +14,31 @@ public final class TamperRecord extends RecordFlyweight<TamperRecord> {
     /** enum ag_tamper_kind */
     public int kind() { return u16(Tamper.KIND); }
     public int verdict() { return u16(Tamper.VERDICT); }
+    /** AG_TAMPER_* flags */
+    public int flags() { return i32(Tamper.FLAGS); }
+    public boolean killByAgent() { return (flags() & AG_TAMPER_KILL_BY_AGENT) != 0; }
+    public int targetTid() { return i32(Tamper.TARGET_TID); }
+    public long targetCgroupId() { return i64(Tamper.TARGET_CGROUP_ID); }
+    public int value() { return i32(Tamper.VALUE); }
+
+    /** enum ag_tamper_kind to the proto kind (the numbers agree). */
+    public static TamperKind kindToProto(int kind) {
+        TamperKind k = TamperKind.forNumber(kind);
+        return k == null || kind == AG_TAMPER_STATE_DRIFT ? TamperKind.TAMPER_KIND_UNSPECIFIED : k;
+    }
 
     public int write(Event e) {
         TamperEvent t = e.getTamper();
         writeHeader(e, AG_REC_TAMPER, Tamper.SIZEOF);
         putI32(Tamper.TARGET_PID, t.getTargetPid());
         putI32(Tamper.SIGNAL, t.getSignal());
-        putU16(Tamper.KIND, t.getKind() == TamperKind.TAMPER_KIND_PTRACE ? AG_TAMPER_PTRACE : AG_TAMPER_SIGNAL);
+        putU16(Tamper.KIND, t.getKind() == TamperKind.TAMPER_KIND_UNSPECIFIED
+                || t.getKind() == TamperKind.TAMPER_KIND_STATE_DRIFT ? AG_TAMPER_SIGNAL : t.getKindValue());
         putU16(Tamper.VERDICT, Verdicts.toKernel(t.getVerdict()));
+        putI32(Tamper.FLAGS, (t.getKilledByAgent() ? AG_TAMPER_KILL_BY_AGENT : 0) | (t.getContinued() ? AG_TAMPER_CONTINUED : 0));
+        putI32(Tamper.TARGET_TID, t.getTargetTid());
+        putI64(Tamper.TARGET_CGROUP_ID, t.getTargetCgroupId());
+        putI32(Tamper.VALUE, t.getValue());
         return (int) Tamper.SIZEOF;
     }
 }

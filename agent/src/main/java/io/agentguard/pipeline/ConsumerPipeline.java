@@ -205,6 +205,9 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         if (type == AG_REC_SCOPE && records.scope.killByAgent() && killer != null) {
             killer.accept(records.scope.taskPid());   // the kernel could not signal it (before 6.13)
         }
+        if (type == AG_REC_TAMPER && records.tamper.killByAgent() && killer != null) {
+            killer.accept(h.pid());   // a stop signal's sender: the kernel spent its one signal on SIGCONT
+        }
         if (type == AG_REC_FORK) {
             processes.onFork(h.pid(), records.fork.childPid(), nowNs);
         } else if (type == AG_REC_EXIT) {

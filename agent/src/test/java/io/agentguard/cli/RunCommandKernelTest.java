@@ -41,7 +41,11 @@ class RunCommandKernelTest {
             while (!Files.isDirectory(cgroup) && System.currentTimeMillis() < deadline) {
                 Thread.sleep(20);
             }
-            Thread.sleep(1500);   // the agent attaches its hooks after creating the cgroup
+            // the agent attaches its hooks after creating the cgroup; the status socket comes after them
+            Path statusSocket = dir.resolve("run").resolve("status.sock");
+            while (!Files.exists(statusSocket) && System.currentTimeMillis() < deadline + 30_000) {
+                Thread.sleep(20);
+            }
             String marker = "json-" + UUID.randomUUID();
             Process p = new ProcessBuilder("/bin/sh", "-c", "echo $$ > \"$0\" && exec /bin/echo \"$1\"",
                     cgroup.resolve("cgroup.procs").toString(), marker).start();

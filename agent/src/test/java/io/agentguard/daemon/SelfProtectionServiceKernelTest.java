@@ -1,0 +1,229 @@
+package io.agentguard.daemon;
+
+import com.google.protobuf.util.JsonFormat;
+import io.agentguard.cli.Main;
+import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.TamperKind;
+import io.agentguard.proto.v1.Violation;
+import io.agentguard.scope.AgentCgroups;
+import io.agentguard.scope.Cgroup2Mount;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Stopping and freezing the daemon: it must run as a process of its own, in a cgroup of its
+ * own (outside the agent cgroups), as systemd runs it; events and violations come back as
+ * JSON lines. Enforcement (the kernel's) holds meanwhile.
+ */
+class SelfProtectionServiceKernelTest {
+    private static final String DENIED = "127.66.12.1";
+
+    private Path dir;
+    private Path agentRoot;
+    private Path daemonCgroup;
+    private Path output;
+    private Process daemon;
+    private NotifySocket notify;
+
+    @BeforeEach
+    void startDaemon() throws Throwable {
+        KernelAgentExtension.requireRoot();
+        String id = UUID.randomUUID().toString().substring(0, 8);
+        Path mount = Cgroup2Mount.find();
+        String relative = "agentguard-test/sp-" + id;
+        agentRoot = mount.resolve(relative);
+        daemonCgroup = mount.resolve("agentguard-test/sp-daemon-" + id);
+        Files.createDirectories(daemonCgroup);
+        dir = Files.createTempDirectory("agentguard-selfprot");
+        output = dir.resolve("out.jsonl");
+        Path config = dir.resolve("agentguard.yaml");
+        Files.writeString(config, """
+                mode: enforce
+                agent_cgroups: [%s]
+                create_missing_cgroups: true
+                stats_interval_ms: 0
+                runtime_dir: %s
+                metrics: {listen: "127.0.0.1:0"}
+                rules: {paths: []}
+                enforcement: {pin_path: ""}
+                policies:
+                  default:
+                    egress: {default: allow, deny: [127.66.12.0/24]}
+                """.formatted(relative, dir.resolve("run")));
+        String java = ProcessHandle.current().info().command().orElse("java");
+        notify = new NotifySocket(dir.resolve("notify.sock"));
+        ProcessBuilder pb = new ProcessBuilder(AgentCgroups.argvInside(daemonCgroup, List.of(java,
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", config.toString(),
+                "--format", "json", "--output", output.toString())))
+                .redirectOutput(dir.resolve("stdout").toFile()).redirectError(dir.resolve("stderr").toFile());
+        pb.environment().put("NOTIFY_SOCKET", notify.path.toString());
+        daemon = pb.start();
+        assertThat(notify.await("READY=1", 60)).as(Files.readString(dir.resolve("stderr"))).isNotNull();
+    }
+
+    @AfterEach
+    void stopDaemon() throws Exception {
+        if (daemonCgroup != null && Files.exists(daemonCgroup.resolve("cgroup.freeze"))) {
+            Files.writeString(daemonCgroup.resolve("cgroup.freeze"), "0");
+        }
+        if (daemon != null) {
+            daemon.destroy();
+            new ProcessBuilder("kill", "-CONT", String.valueOf(daemon.pid())).start().waitFor();
+            if (!daemon.waitFor(30, TimeUnit.SECONDS)) {
+                daemon.destroyForcibly().waitFor();
+            }
+        }
+        if (notify != null) {
+            notify.close();
+        }
+        for (Path cg : List.of(agentRoot, daemonCgroup)) {
+            if (cg != null && Files.exists(cg)) {
+                try (var children = Files.list(cg)) {
+                    for (Path child : children.filter(Files::isDirectory).toList()) {
+                        Files.deleteIfExists(child);
+                    }
+                }
+                Files.deleteIfExists(cg);
+            }
+        }
+    }
+
+    private int daemonPid() {
+        return (int) daemon.pid();
+    }
+
+    private Path agentCgroup(String name) throws IOException {
+        Path cg = agentRoot.resolve(name);
+        Files.createDirectories(cg);
+        return cg;
+    }
+
+    private record Run(int exitStatus, String stdout, int pid) {
+    }
+
+    private static Run runIn(Path cgroup, String... argv) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(AgentCgroups.argvInside(cgroup, List.of(argv))).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        return new Run(p.exitValue(), out, (int) p.pid());
+    }
+
+    private List<Violation> violations() throws IOException {
+        List<Violation> found = new ArrayList<>();
+        for (String line : Files.readAllLines(output)) {
+            if (line.contains("\"rule\"")) {
+                Violation.Builder b = Violation.newBuilder();
+                JsonFormat.parser().ignoringUnknownFields().merge(line, b);
+                found.add(b.build());
+            }
+        }
+        return found;
+    }
+
+    private List<Event> events() throws IOException {
+        List<Event> found = new ArrayList<>();
+        for (String line : Files.readAllLines(output)) {
+            if (!line.isBlank() && !line.contains("\"rule\"")) {
+                Event.Builder b = Event.newBuilder();
+                JsonFormat.parser().ignoringUnknownFields().merge(line, b);
+                found.add(b.build());
+            }
+        }
+        return found;
+    }
+
+    private Violation awaitViolation(Predicate<Violation> filter) throws Exception {
+        for (int i = 0; i < 300; i++) {
+            for (Violation v : violations()) {
+                if (filter.test(v)) {
+                    return v;
+                }
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no such violation; the daemon wrote " + violations() + "; stderr: "
+                + Files.readString(dir.resolve("stderr")));
+    }
+
+    private Event awaitEvent(Predicate<Event> filter) throws Exception {
+        for (int i = 0; i < 300; i++) {
+            for (Event e : events()) {
+                if (filter.test(e)) {
+                    return e;
+                }
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no such event (is the daemon stopped? state " + state() + ")");
+    }
+
+    /** The daemon's state letter in /proc/PID/stat: T when stopped. */
+    private String state() throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + daemonPid() + "/stat"));
+        return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    }
+
+    private static String connector() {
+        return KernelAgentExtension.nativeTool("connector").toString();
+    }
+
+    @Test
+    void aStopSignalFromAnAgentCgroupIsUndoneAtOnceAndItsSenderKilled() throws Exception {
+        Path cg = agentCgroup("stopper");
+        Run stopper = runIn(cg, "/bin/sh", "-c", "kill -STOP " + daemonPid() + "; echo survived");
+        assertThat(stopper.stdout()).doesNotContain("survived");
+        assertThat(stopper.exitStatus()).isEqualTo(128 + 9);
+
+        // running again by itself: its violation names the sender, and later events are classified
+        Violation v = awaitViolation(x -> x.getRule().equals("agentguard: tampering with the agent stopped")
+                && x.getProcess().getPid() == stopper.pid());
+        Event tamper = v.getEvidence(0);
+        assertThat(tamper.getTamper().getKind()).isEqualTo(TamperKind.TAMPER_KIND_STOP);
+        assertThat(tamper.getTamper().getSignalName()).isEqualTo("SIGSTOP");
+        assertThat(tamper.getTamper().getContinued()).isTrue();
+        Run later = runIn(agentCgroup("later"), connector(), "tcp4", DENIED, "80");
+        assertThat(later.stdout()).isEqualTo("EPERM\n");
+        awaitEvent(e -> e.hasConnect() && e.getProcess().getPid() == later.pid());
+        assertThat(state()).isNotEqualTo("T");
+    }
+
+    @Test
+    void freezingTheDaemonsCgroupKillsTheWriterEnforcementHoldsAndTheFreezeIsReportedOnThaw() throws Exception {
+        Path cg = agentCgroup("freezer");
+        Path freeze = daemonCgroup.resolve("cgroup.freeze");
+        Run freezer = runIn(cg, "/bin/sh", "-c", "echo 1 > " + freeze + "; echo survived");
+        assertThat(freezer.stdout()).doesNotContain("survived");
+        assertThat(freezer.exitStatus()).isEqualTo(128 + 9);
+        for (int i = 0; i < 200 && !Files.readString(daemonCgroup.resolve("cgroup.events")).contains("frozen 1"); i++) {
+            Thread.sleep(50);
+        }
+        assertThat(Files.readString(daemonCgroup.resolve("cgroup.events"))).contains("frozen 1");
+
+        // frozen daemon, kernel enforcement unchanged
+        Run denied = runIn(agentCgroup("while-frozen"), connector(), "tcp4", DENIED, "80");
+        assertThat(denied.stdout()).isEqualTo("EPERM\n");
+
+        // nothing in the daemon can thaw it: the operator (or the watchdog's restart) does; then the record waiting
+        // in the ring becomes the violation, naming the writer
+        Files.writeString(freeze, "0");
+        Violation v = awaitViolation(x -> x.getRule().equals("agentguard: tampering with the agent stopped")
+                && x.getProcess().getPid() == freezer.pid());
+        assertThat(v.getEvidence(0).getTamper().getKind()).isEqualTo(TamperKind.TAMPER_KIND_FREEZE);
+        assertThat(v.getEvidence(0).getTamper().getTargetCgroupId()).isEqualTo(AgentCgroups.inode(daemonCgroup));
+        awaitEvent(e -> e.hasConnect() && e.getProcess().getPid() == denied.pid());
+    }
+}
