@@ -19,7 +19,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the watchdog pings only while the daemon works, and a reload that weakens enforcement is a
  * violation even when an agent made it.
  */
-class ServiceSelfProtectionKernelTest {
+class WatchdogAndReloadServiceKernelTest {
     @BeforeAll
     static void needsRoot() {
         KernelAgentExtension.requireRoot();
