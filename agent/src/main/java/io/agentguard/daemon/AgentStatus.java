@@ -153,6 +153,7 @@ final class AgentStatus {
             b.setUnixOwners(io.agentguard.proto.v1.UnixOwnersStatus.newBuilder().setListenersOutside(owners.listeners())
                     .setFoundAfterTotal(owners.foundAfter()).setDroppedTotal(owners.dropped()));
         }
+        b.setPosture(agent.posture().status());
         try {
             return JsonFormat.printer().print(b);
         } catch (InvalidProtocolBufferException e) {

@@ -22,6 +22,7 @@ public final class Capabilities {
     };
 
     public static final int DAC_OVERRIDE = 1;
+    public static final int FOWNER = 3;
     public static final int NET_ADMIN = 12;
     public static final int NET_RAW = 13;
     public static final int SYS_MODULE = 16;
