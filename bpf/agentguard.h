@@ -62,6 +62,11 @@ enum ag_tcp_state {
 	AG_TCP_LISTEN      = 10,
 };
 
+/* task_struct.atomic_flags bits (include/linux/sched.h PFA_*, as masks) */
+enum ag_task_atomic_flags {
+	AG_PFA_NO_NEW_PRIVS = 0x1,   /* 1 << PFA_NO_NEW_PRIVS */
+};
+
 /* ---- record types ------------------------------------------------------------ */
 
 enum ag_record_type {
@@ -122,6 +127,12 @@ enum ag_exec_match {
 	AG_EXEC_MATCH_FILELESS  = 5,   /* AG_POLICY_EXEC_DENY_FILELESS */
 };
 
+/* struct ag_exec.cred_flags */
+enum ag_cred_flags {
+	AG_CRED_UID_ROOT       = 0x1,   /* real, effective or saved uid is 0 */
+	AG_CRED_NO_NEW_PRIVS   = 0x2,   /* PR_SET_NO_NEW_PRIVS: no exec can add capabilities */
+};
+
 struct ag_exec {
 	struct ag_header h;
 	__u32 old_pid;           /* tid that called execve (differs for a non-leader thread) */
@@ -135,6 +146,13 @@ struct ag_exec {
 	__u32 nlink;             /* of the executed file (0: memfd or deleted) */
 	__u64 dev;               /* kernel s_dev of the executed file's file system; 0 for a failed exec */
 	__u64 ino;               /* its inode: with dev, what the program is, whatever it was called */
+	/* The credentials the program runs with (after exec; the caller's for a failed exec), for the
+	 * daemon's posture check. Here rather than at the end: args is the variable-size tail. */
+	__u64 cap_effective;     /* kernel_cap_t, bit N = capability N */
+	__u64 cap_permitted;
+	__u64 cap_bset;          /* bounding set: what a later exec as uid 0 gets back without no_new_privs */
+	__u32 euid;
+	__u32 cred_flags;        /* AG_CRED_* */
 	char filename[AG_PATH_MAX];
 	char args[AG_ARGS_MAX];  /* only args_len bytes are sent */
 };

@@ -88,6 +88,20 @@ static __always_inline void exec_filename_read(struct ag_exec *e, long n)
 	e->filename_len = n - 1;
 }
 
+/* The task's credentials into the record: capability sets, euid, root and no_new_privs. */
+static __always_inline void exec_cred_read(struct ag_exec *e, struct task_struct *task)
+{
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	BPF_CORE_READ_INTO(&e->cap_effective, cred, cap_effective);
+	BPF_CORE_READ_INTO(&e->cap_permitted, cred, cap_permitted);
+	BPF_CORE_READ_INTO(&e->cap_bset, cred, cap_bset);
+	__u32 uid = BPF_CORE_READ(cred, uid.val);
+	__u32 suid = BPF_CORE_READ(cred, suid.val);
+	e->euid = BPF_CORE_READ(cred, euid.val);
+	e->cred_flags = (uid == 0 || e->euid == 0 || suid == 0 ? AG_CRED_UID_ROOT : 0)
+		| (BPF_CORE_READ(task, atomic_flags) & AG_PFA_NO_NEW_PRIVS ? AG_CRED_NO_NEW_PRIVS : 0);
+}
+
 /* Sends the exec record with only the argv bytes used (variable size: ringbuf_output);
  * a killed, objected-to or fileless exec is a priority record. */
 static __always_inline void exec_output(struct ag_exec *e, __u64 args_len, __u64 key)
@@ -316,6 +330,7 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	exec_filename_read(e, bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
 						       BPF_CORE_READ(bprm, filename)));
 	exec_file_read(e, BPF_CORE_READ(bprm, file));
+	exec_cred_read(e, task);
 
 	__u64 arg_start = BPF_CORE_READ(task, mm, arg_start);
 	__u64 arg_end = BPF_CORE_READ(task, mm, arg_end);
@@ -478,6 +493,7 @@ static __always_inline int on_exec_exit(long ret)
 	e->nlink = 0;
 	e->dev = 0;
 	e->ino = 0;
+	exec_cred_read(e, bpf_get_current_task_btf());
 	exec_filename_read(e, bpf_probe_read_user_str(e->filename, sizeof(e->filename), (void *)call.filename));
 
 	/* Walk argv; each string lands at off < AG_ARGS_MAX/2 and reads at most

@@ -2,7 +2,7 @@
 # Builds the agentguard .deb from the agent module's build output:
 #   build-deb.sh VERSION AGENT_TARGET_DIR OUT_DIR
 # The package carries a jlink'd Java runtime (modules found by jdeps), the agent jar and its
-# libraries, the native tools the demo and `replay` use, the systemd unit, the default
+# libraries, the native tools the demo, `replay` and `sandbox` use, the systemd unit, the default
 # configuration (a conffile) and the docs.
 set -euo pipefail
 VERSION=$1
@@ -24,7 +24,7 @@ install -d "$LIB/lib" "$LIB/native" "$STAGE/usr/bin" "$STAGE/etc/agentguard/rule
 
 install -m 0644 "$AGENT/agentguard-agent.jar" "$LIB/"
 install -m 0644 "$AGENT"/lib/*.jar "$LIB/lib/"
-for tool in nvreplay connector demo_miner; do
+for tool in nvreplay connector demo_miner sandbox_exec; do
     install -m 0755 "$AGENT/native/$tool" "$LIB/native/"
 done
 

@@ -3,7 +3,7 @@ package io.agentguard.cli;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 
-/** Where the native tools (nvreplay, connector, demo_miner) are: next to the agent's jar, in native/. */
+/** Where the native tools (sandbox_exec, nvreplay, connector, demo_miner) are: next to the agent's jar, in native/. */
 final class NativeTools {
     private NativeTools() {
     }

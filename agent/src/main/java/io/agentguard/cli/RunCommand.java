@@ -175,7 +175,7 @@ public final class RunCommand implements Callable<Integer> {
         EventWriter writer = new EventWriter(out, config.outputFormat(), 65536);
         Agent agent;
         try {
-            agent = Agent.start(config, writer, writer::acceptViolation, io.agentguard.log.Log.stderr());
+            agent = Agent.start(config, configFile, writer, writer::acceptViolation, io.agentguard.log.Log.stderr());
         } catch (RuntimeException e) {
             writer.close();
             System.err.println("agentguard: cannot start: " + e.getMessage());
@@ -219,6 +219,7 @@ public final class RunCommand implements Callable<Integer> {
                                 + e.getMessage());
                     }
                 }
+                agent.checkPaths("reload (SIGHUP)");
             });
             if (previous == sun.misc.SignalHandler.SIG_IGN) {
                 // the JVM keeps a signal its parent ignored (nohup) ignored: say so, reloads will not come

@@ -92,6 +92,18 @@ public final class StatusCommand implements Callable<Integer> {
                     + " %d not looked at (queue full)%n", s.getUnixOwners().getListenersOutside(),
                     s.getUnixOwners().getFoundAfterTotal(), s.getUnixOwners().getDroppedTotal());
         }
+        var posture = s.getPosture();
+        System.out.println(posture.getUnsafePathsCount() == 0 ? "paths: ok" + (posture.getPathsChecked().isEmpty() ? ""
+                : " (checked at " + posture.getPathsChecked() + ")") : "paths: " + posture.getUnsafePathsCount()
+                + " unsafe (checked at " + posture.getPathsChecked() + ")");
+        for (String u : posture.getUnsafePathsList()) {
+            System.out.println("  UNSAFE: " + u);
+        }
+        System.out.printf("posture: %d findings, %d repeats suppressed, %d execs not looked at%n",
+                posture.getFindingsTotal(), posture.getRepeatsSuppressedTotal(), posture.getDroppedTotal());
+        for (String f : posture.getAgentFindingsList()) {
+            System.out.println("  " + f);
+        }
         var k = s.getKernelState();
         System.out.printf("kernel state: %s; %d checks, %d drift found (%d repaired)%s%n",
                 k.getVerifyIntervalMs() > 0 ? "checked every " + k.getVerifyIntervalMs() + " ms" : "checked at start only",

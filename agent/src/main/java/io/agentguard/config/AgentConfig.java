@@ -42,6 +42,7 @@ import java.util.List;
  * @param execRecheckMs         how often exec deny paths and the dynamic loaders are resolved again
  * @param execHashMaxBytes      larger executed files are not hashed (exec.deny_sha256, denied paths' digests)
  * @param verifyIntervalMs      how often the daemon checks its links, pins and maps against the kernel; 0 = never
+ * @param posture               posture.*: privileges in agent cgroups, the guard's own paths
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -76,7 +77,13 @@ public record AgentConfig(
         RecordLimits recordLimits,
         long execRecheckMs,
         long execHashMaxBytes,
-        long verifyIntervalMs) {
+        long verifyIntervalMs,
+        Posture posture) {
+
+    /** posture.*: whether processes in agent cgroups are checked for privileges that defeat the guard, how often a finding repeats. */
+    public record Posture(boolean check, long repeatAfterMs, long rescanIntervalMs) {
+        public static final Posture DEFAULT = new Posture(true, 600_000, 60_000);
+    }
 
     /**
      * Per agent cgroup, per second: ordinary records and priority records (denials, kills,
@@ -147,6 +154,7 @@ public record AgentConfig(
         private long execRecheckMs;
         private long execHashMaxBytes;
         private long verifyIntervalMs = 2000;
+        private Posture posture = Posture.DEFAULT;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -182,6 +190,7 @@ public record AgentConfig(
             execRecheckMs = c.execRecheckMs;
             execHashMaxBytes = c.execHashMaxBytes;
             verifyIntervalMs = c.verifyIntervalMs;
+            posture = c.posture;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -216,6 +225,7 @@ public record AgentConfig(
         public Builder recordLimits(RecordLimits v) { recordLimits = v; return this; }
         public Builder execRecheckMs(long v) { execRecheckMs = v; return this; }
         public Builder execHashMaxBytes(long v) { execHashMaxBytes = v; return this; }
+        public Builder posture(Posture v) { posture = v; return this; }
         public Builder verifyIntervalMs(long v) { verifyIntervalMs = v; return this; }
 
         public AgentConfig build() {
@@ -224,7 +234,7 @@ public record AgentConfig(
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
-                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs);
+                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture);
         }
     }
 }

@@ -31,7 +31,7 @@ public final class AgentConfigLoader {
 
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
             "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode", "policies", "enforcement",
-            "report", "runtime_dir", "metrics");
+            "report", "runtime_dir", "metrics", "posture");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.ofEntries(
             Map.entry("output", Set.of("path", "format", "events")),
             Map.entry("rules", Set.of("default_pack", "paths", "watch_interval_ms")),
@@ -46,7 +46,8 @@ public final class AgentConfigLoader {
             Map.entry("ring_buffer", Set.of("size_bytes", "wakeup_delay_ms", "records_per_second_per_cgroup",
                     "priority_records_per_second_per_cgroup", "reserved_bytes")),
             Map.entry("gpu", Set.of("standins", "device_rescan_ms")),
-            Map.entry("connect", Set.of("outcome_timeout_ms")));
+            Map.entry("connect", Set.of("outcome_timeout_ms")),
+            Map.entry("posture", Set.of("check", "repeat_after_ms", "rescan_interval_ms")));
 
     private final String source;
     private final YamlNodes nodes;
@@ -117,6 +118,9 @@ public final class AgentConfigLoader {
         int blastMax = 5;
         long blastWindowMs = 60_000;
         boolean selfProtection = true;
+        boolean postureCheck = AgentConfig.Posture.DEFAULT.check();
+        long postureRepeatMs = AgentConfig.Posture.DEFAULT.repeatAfterMs();
+        long postureRescanMs = AgentConfig.Posture.DEFAULT.rescanIntervalMs();
         String pinPath = "/sys/fs/bpf/agentguard";
         long blockMs = 600_000;
         long verifyMs = 2000;
@@ -227,6 +231,9 @@ public final class AgentConfigLoader {
                             case "gpu.standins" -> standins = nodes.strings(sv, name);
                             case "gpu.device_rescan_ms" -> rescanMs = nodes.integer(sv, name, 100, 3_600_000);
                             case "connect.outcome_timeout_ms" -> outcomeTimeoutMs = nodes.integer(sv, name, 1, 600_000);
+                            case "posture.check" -> postureCheck = nodes.bool(sv, name);
+                            case "posture.repeat_after_ms" -> postureRepeatMs = nodes.integer(sv, name, 1000, 86_400_000L * 7);
+                            case "posture.rescan_interval_ms" -> postureRescanMs = nodes.integer(sv, name, 0, 86_400_000L);
                             default -> throw new AssertionError(name);
                         }
                     }
@@ -249,7 +256,7 @@ public final class AgentConfigLoader {
                 blockMs, report(collectors, node, tlsMode, ca, cert, keyFile, spoolDir, spoolMax, reportEvents,
                         eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs,
                 new AgentConfig.RecordLimits(recordsPerSecond, priorityPerSecond, (int) reservedBytes),
-                execRecheckMs, execHashMaxBytes, verifyMs);
+                execRecheckMs, execHashMaxBytes, verifyMs, new AgentConfig.Posture(postureCheck, postureRepeatMs, postureRescanMs));
     }
 
     private AgentConfig.Report report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert,

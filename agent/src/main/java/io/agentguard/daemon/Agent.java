@@ -82,6 +82,8 @@ public final class Agent implements AutoCloseable {
     private ExecFileChecker execChecker;
     private Reporter reporter;
     private UnixOwners unixOwners;
+    private io.agentguard.posture.PostureMonitor posture;
+    private volatile Path configFile;   // null: the embedded default or a config built in code
     private final ConsumerPipeline pipeline;
     private final int seededProcesses;
     private final WatchedTasks.Seeded watchedTasks;
@@ -143,6 +145,8 @@ public final class Agent implements AutoCloseable {
             BpfLink unixIterator = kernel.unixListeners();
             this.unixOwners = unixIterator == null ? null
                     : new UnixOwners(unixIterator, kernel.map(Maps.UNIX_OUTSIDE), this::violation, log);
+            this.posture = new io.agentguard.posture.PostureMonitor(config.posture(), cgroups, guardPaths(), this::violation,
+                    log, Path.of("/proc"));
             CgroupPaths agentCgroupPaths = new CgroupPaths(cgroups, 200_000_000L);
             UnixOwners owners = unixOwners;
             this.pipeline = ConsumerPipeline.builder(config, classifier)
@@ -155,7 +159,7 @@ public final class Agent implements AutoCloseable {
                     .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
                     .events(sink, config.emitEvents())
                     .violations(this::violation)
-                    .execFollowUp(execChecker)
+                    .execFollowUp(new ExecFollowUpPair(execChecker, posture))
                     .actions(enforcer::submit)
                     .reporting(config.report(), this::reportEvent)
                     .killer(pid -> Libc.kill(pid, 9))
@@ -200,6 +204,10 @@ public final class Agent implements AutoCloseable {
         if (self != null) {
             housekeeping.scheduleWithFixedDelay(self::checkOomScoreAdj, 500, 500, TimeUnit.MILLISECONDS);
         }
+        if (config.posture().check() && config.posture().rescanIntervalMs() > 0) {
+            housekeeping.scheduleWithFixedDelay(posture::rescan, config.posture().rescanIntervalMs(),
+                    config.posture().rescanIntervalMs(), TimeUnit.MILLISECONDS);
+        }
         housekeeping.scheduleWithFixedDelay(policies::recheckExecFiles, config.execRecheckMs(), config.execRecheckMs(),
                 TimeUnit.MILLISECONDS);
         if (config.ruleWatchMs() > 0) {
@@ -243,6 +251,11 @@ public final class Agent implements AutoCloseable {
 
     /** With another /proc/devices: tests simulate an NVIDIA driver loading after start. */
     static Agent start(AgentConfig config, EventSink sink, Consumer<Violation> violations, Log log, Path procDevices) {
+        return start(config, null, sink, violations, log, procDevices);
+    }
+
+    static Agent start(AgentConfig config, Path configFile, EventSink sink, Consumer<Violation> violations, Log log,
+                       Path procDevices) {
         InstanceLock lock = new InstanceLock(Path.of(config.runtimeDir(), "agentguard.lock"));
         KernelHooks kernel = null;
         Agent agent;
@@ -262,6 +275,7 @@ public final class Agent implements AutoCloseable {
             lock.close();
             throw e;
         }
+        agent.configFile = configFile;
         try {
             agent.metrics = new AgentMetrics(agent, config.metricsListen());
             agent.statusServer = new StatusServer(Path.of(config.runtimeDir(), "status.sock"), agent.status::json, log);
@@ -270,6 +284,8 @@ public final class Agent implements AutoCloseable {
             throw e;
         }
         agent.printStartup();
+        agent.posture.scanAtStart();
+        agent.posture.checkPaths(agent.guardPaths(), "start");
         SystemdNotify.send("READY=1\nSTATUS=watching " + agent.cgroups.roots().size() + " agent cgroups, "
                 + agent.classifier.rules().size() + " rules");
         agent.startWatchdog(Watchdog.Settings.fromEnvironment(System.getenv(), ProcessHandle.current().pid()));
@@ -386,6 +402,29 @@ public final class Agent implements AutoCloseable {
         } finally {
             SystemdNotify.send("READY=1");
         }
+    }
+
+    /** With the configuration file it was read from: the path checks include it. */
+    public static Agent start(AgentConfig config, Path configFile, EventSink sink, Consumer<Violation> violations, Log log) {
+        return start(config, configFile, sink, violations, log, PROC_DEVICES);
+    }
+
+    private io.agentguard.posture.GuardPaths guardPaths() {
+        return io.agentguard.posture.GuardPaths.of(config, configFile, cgroups.mount(),
+                io.agentguard.posture.GuardPaths.ownCgroup());
+    }
+
+    /**
+     * Checks the guard's paths again (reload): owner and mode of the configuration, rules,
+     * spool, runtime and pin paths and their directories; unsafe ones are logged, shown in
+     * status and raised as one violation. Returns them.
+     */
+    public List<String> checkPaths(String when) {
+        return posture.checkPaths(guardPaths(), when);
+    }
+
+    io.agentguard.posture.PostureMonitor posture() {
+        return posture;
     }
 
     /** Puts a reloaded configuration's mode and policies in force; null, or the error (nothing changed then). */
@@ -560,6 +599,9 @@ public final class Agent implements AutoCloseable {
 
     /** What the constructor made that holds threads, mappings or files. */
     private void closeParts() {
+        if (posture != null) {
+            posture.close();
+        }
         if (unixOwners != null) {
             unixOwners.close();
         }

@@ -47,6 +47,12 @@ final class AgentMetrics implements AutoCloseable {
         CounterWithCallback.builder().name("agentguard_loss_reports_total")
                 .help("'agentguard: events lost' violations raised (per agent cgroup, at most one per 10 s)")
                 .callback(cb -> cb.call(agent.pipelineCounters().lossReports())).register(registry);
+        CounterWithCallback.builder().name("agentguard_posture_findings_total")
+                .help("posture violations: privileges in agent cgroups that defeat the guard, unsafe guard paths")
+                .callback(cb -> cb.call(agent.posture().findings())).register(registry);
+        GaugeWithCallback.builder().name("agentguard_unsafe_paths")
+                .help("guard paths others can write, at the last path check (start, reload)")
+                .callback(cb -> cb.call(agent.posture().status().getUnsafePathsCount())).register(registry);
         CounterWithCallback.builder().name("agentguard_invalid_records_total")
                 .help("ring records with an impossible type or length, skipped")
                 .callback(cb -> cb.call(agent.stats().invalid())).register(registry);

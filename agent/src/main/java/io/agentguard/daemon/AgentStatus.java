@@ -162,6 +162,7 @@ final class AgentStatus {
                     .setLastStall(watchdog.lastStall()));
         }
         b.setWeakeningReloadsTotal(agent.weakeningReloads()).setRefusedReloadsTotal(agent.refusedReloads());
+        b.setPosture(agent.posture().status());
         try {
             return JsonFormat.printer().print(b);
         } catch (InvalidProtocolBufferException e) {

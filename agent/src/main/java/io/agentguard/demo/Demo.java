@@ -76,7 +76,7 @@ public final class Demo {
 
     /** Runs the demo; true when every step came out as expected. */
     public boolean run() throws Exception {
-        for (String tool : List.of("demo_miner", "nvreplay", "connector")) {
+        for (String tool : List.of("demo_miner", "nvreplay", "connector", "sandbox_exec")) {
             if (!Files.isExecutable(nativeDir.resolve(tool))) {
                 throw new IOException(nativeDir.resolve(tool) + " is missing (the demo's native tools; set"
                         + " -Dagentguard.native.dir or use the packaged launcher)");
@@ -233,7 +233,17 @@ public final class Demo {
     }
 
     private int runStep(Step step, Path cgroupDir, Path ws, Tally tally) throws IOException, InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder(AgentCgroups.argvInside(cgroupDir, step.argv())).directory(ws.toFile())
+        // each step runs as agents should: through the sandbox launcher, without capabilities and with
+        // cgroupfs, bpffs and the demo agent's own directories read-only (else: a posture violation)
+        List<String> argv = new java.util.ArrayList<>(List.of(nativeDir.resolve("sandbox_exec").toString(),
+                "--cgroup-procs", cgroupDir.resolve("cgroup.procs").toString()));
+        for (Path ro : List.of(Path.of("/sys/fs/cgroup"), io.agentguard.scope.Cgroup2Mount.find(), Path.of("/sys/fs/bpf"),
+                ws.resolve("run"), ws.resolve("spool"))) {
+            argv.addAll(List.of("--ro", ro.toString()));
+        }
+        argv.add("--");
+        argv.addAll(step.argv());
+        ProcessBuilder pb = new ProcessBuilder(argv).directory(ws.toFile())
                 .redirectErrorStream(true);
         pb.environment().remove("SSH_AUTH_SOCK");
         pb.environment().put("PATH", SYSTEM_PATH);

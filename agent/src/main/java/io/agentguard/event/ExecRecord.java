@@ -26,6 +26,13 @@ public final class ExecRecord extends RecordFlyweight<ExecRecord> {
     /** Kernel dev_t (major << 20 | minor) of the executed file's file system; 0 for a failed exec. */
     public long dev() { return i64(Exec.DEV); }
     public long ino() { return i64(Exec.INO); }
+    /** The program's capability sets (bit N = capability N), as it runs; the caller's for a failed exec. */
+    public long capEffective() { return i64(Exec.CAP_EFFECTIVE); }
+    public long capPermitted() { return i64(Exec.CAP_PERMITTED); }
+    public long capBounding() { return i64(Exec.CAP_BSET); }
+    public int euid() { return i32(Exec.EUID); }
+    /** AG_CRED_* */
+    public int credFlags() { return i32(Exec.CRED_FLAGS); }
     /** memfd, deleted file, or run through a descriptor: no name to judge it by. */
     public boolean fileless() { return (flags() & AG_EXEC_FILELESS) != 0; }
     public boolean loader() { return (flags() & AG_EXEC_LOADER) != 0; }

@@ -55,6 +55,9 @@ class RunCommandKernelTest {
 
             List<Event> events = new ArrayList<>();
             for (String line : Files.readAllLines(out)) {
+                if (line.contains("\"ruleSource\"")) {
+                    continue;   // a violation (the marker runs as root: a posture finding), not an event
+                }
                 Event.Builder b = Event.newBuilder();
                 JsonFormat.parser().merge(line, b);
                 events.add(b.build());

@@ -59,7 +59,9 @@ class PinAdoptionKernelTest {
                         """).defaultPolicy())
                 .enforce(true).rulePaths(List.of()).ruleWatchMs(0).statsIntervalMs(0)
                 .emitEvents(false).pinPath(pins.toString()).verifyIntervalMs(200)
-                .runtimeDir(run.toString()).metricsListen("").build();
+                .runtimeDir(run.toString()).metricsListen("")
+                // the test's processes run as root with every capability: not what this test is about
+                .posture(new io.agentguard.config.AgentConfig.Posture(false, 600_000, 0)).build();
         List<Violation> violations = new CopyOnWriteArrayList<>();
         try {
             try (Agent first = Agent.start(config, e -> { }, violations::add, Log.stderr())) {

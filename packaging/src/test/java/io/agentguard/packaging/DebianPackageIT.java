@@ -99,7 +99,7 @@ class DebianPackageIT {
         assertThat(root.resolve("usr/bin/agentguard")).isExecutable();
         assertThat(root.resolve("usr/lib/agentguard/runtime/bin/java")).isExecutable();
         assertThat(root.resolve("usr/lib/agentguard/agentguard-agent.jar")).isRegularFile();
-        for (String tool : List.of("nvreplay", "connector", "demo_miner")) {
+        for (String tool : List.of("nvreplay", "connector", "demo_miner", "sandbox_exec")) {
             assertThat(root.resolve("usr/lib/agentguard/native/" + tool)).isExecutable();
         }
         assertThat(root.resolve("lib/systemd/system/agentguard.service")).hasSameTextualContentAs(
