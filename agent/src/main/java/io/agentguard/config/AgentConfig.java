@@ -42,6 +42,7 @@ import java.util.List;
  * @param execRecheckMs         how often exec deny paths and the dynamic loaders are resolved again
  * @param execHashMaxBytes      larger executed files are not hashed (exec.deny_sha256, denied paths' digests)
  * @param verifyIntervalMs      how often the daemon checks its links, pins and maps against the kernel; 0 = never
+ * @param classification        what rule files and one event's classification may cost (rules.limits.*, classifier.*)
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -76,7 +77,8 @@ public record AgentConfig(
         RecordLimits recordLimits,
         long execRecheckMs,
         long execHashMaxBytes,
-        long verifyIntervalMs) {
+        long verifyIntervalMs,
+        Classification classification) {
 
     /**
      * Per agent cgroup, per second: ordinary records and priority records (denials, kills,
@@ -98,6 +100,17 @@ public record AgentConfig(
                          long heartbeatMs) {
     }
 
+
+    /**
+     * Bounds on classification (docs/RULES.md "Limits"): what a rule file may cost to read and
+     * compile, and the matching work one event may take, with how often running out of it is
+     * reported as a violation.
+     */
+    public record Classification(io.agentguard.rules.RuleLimits ruleLimits, long budgetPerEvent,
+                                 long budgetReportIntervalMs) {
+        public static final Classification DEFAULT = new Classification(io.agentguard.rules.RuleLimits.DEFAULT,
+                io.agentguard.rules.Classifier.DEFAULT_BUDGET_PER_EVENT, 10_000);
+    }
 
     public static final int MAX_ARGS_BYTES_CEILING = 8192;
 
@@ -147,6 +160,7 @@ public record AgentConfig(
         private long execRecheckMs;
         private long execHashMaxBytes;
         private long verifyIntervalMs = 2000;
+        private Classification classification = Classification.DEFAULT;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -182,6 +196,7 @@ public record AgentConfig(
             execRecheckMs = c.execRecheckMs;
             execHashMaxBytes = c.execHashMaxBytes;
             verifyIntervalMs = c.verifyIntervalMs;
+            classification = c.classification;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -217,6 +232,7 @@ public record AgentConfig(
         public Builder execRecheckMs(long v) { execRecheckMs = v; return this; }
         public Builder execHashMaxBytes(long v) { execHashMaxBytes = v; return this; }
         public Builder verifyIntervalMs(long v) { verifyIntervalMs = v; return this; }
+        public Builder classification(Classification v) { classification = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
@@ -224,7 +240,7 @@ public record AgentConfig(
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
-                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs);
+                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, classification);
         }
     }
 }
