@@ -157,7 +157,7 @@ class RuleLimitsTest {
         String terms = String.join(" or ", java.util.Collections.nCopies(100_000, "proc.pid = 1"));
         RuleSet set = assertTimeoutPreemptively(LIVENESS, () -> RuleTestSupport.compile(rule(terms)));
         assertThat(set.size()).isEqualTo(1);
-        String value = "-" + "=".repeat(1_000_000);
+        String value = "-" + "=".repeat(2_000_000);
         RuleSet set2 = assertTimeoutPreemptively(LIVENESS, () -> RuleTestSupport.compile(rule("proc.args contains " + value)));
         assertThat(set2.size()).isEqualTo(1);
     }
