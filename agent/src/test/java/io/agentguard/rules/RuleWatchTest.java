@@ -69,7 +69,7 @@ class RuleWatchTest {
         assertThat(s.failedBy()[RuleReloader.FailureReason.STACK_OVERFLOW.ordinal()]).isEqualTo(1);
         assertThat(s.failedBy()[RuleReloader.FailureReason.INTERNAL.ordinal()]).isEqualTo(1);
         assertThat(s.succeeded()).isEqualTo(1);
-        assertThat(s.watchChecks()).isGreaterThan(4);
+        assertThat(s.watchChecks()).isGreaterThanOrEqualTo(4);   // one look per change at least
     }
 
     private static void awaitLoads(AtomicInteger loads, int n) throws InterruptedException {
