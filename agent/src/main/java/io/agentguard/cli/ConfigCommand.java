@@ -30,7 +30,7 @@ public final class ConfigCommand {
             RuleSet rules;
             try {
                 config = AgentConfigLoader.load(file);
-                rules = RuleLoader.load(config.defaultRulePack(), config.rulePaths());
+                rules = RuleLoader.load(config.defaultRulePack(), config.rulePaths(), config.classification().ruleLimits());
             } catch (ConfigException | RuleException e) {
                 System.err.println(e.getMessage());
                 return 1;

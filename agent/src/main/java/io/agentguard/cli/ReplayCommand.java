@@ -59,7 +59,8 @@ public final class ReplayCommand implements Callable<Integer> {
         RuleSet set;
         try {
             config = configFile != null ? AgentConfigLoader.load(configFile) : AgentConfigLoader.embeddedDefault();
-            set = RuleLoader.load(!noDefaultPack && config.defaultRulePack(), rules != null ? rules : config.rulePaths());
+            set = RuleLoader.load(!noDefaultPack && config.defaultRulePack(), rules != null ? rules : config.rulePaths(),
+                    config.classification().ruleLimits());
         } catch (ConfigException | RuleException e) {
             System.err.println("agentguard: " + e.getMessage());
             return 2;

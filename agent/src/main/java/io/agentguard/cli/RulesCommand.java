@@ -3,15 +3,13 @@ package io.agentguard.cli;
 import io.agentguard.rules.CompiledRule;
 import io.agentguard.rules.RuleCompiler;
 import io.agentguard.rules.RuleException;
+import io.agentguard.rules.RuleLimits;
 import io.agentguard.rules.RuleLoader;
 import io.agentguard.rules.RuleSet;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,19 +40,11 @@ public final class RulesCommand {
             if (!noDefaultPack) {
                 sources.add(RuleLoader.defaultPack());
             }
-            for (Path f : files) {
-                try {
-                    sources.add(new RuleCompiler.Source(f.toString(), Files.readString(f)));
-                } catch (NoSuchFileException e) {
-                    System.err.println(f + ": no such file");
-                    return 1;
-                } catch (IOException e) {
-                    System.err.println(f + ": cannot read: " + e.getMessage());
-                    return 1;
-                }
-            }
             RuleSet set;
             try {
+                for (Path f : files) {
+                    sources.add(RuleLoader.read(f, RuleLimits.DEFAULT));   // size and UTF-8 checked, as the daemon does
+                }
                 set = RuleCompiler.compile(sources);
             } catch (RuleException e) {
                 System.err.println(e.getMessage());

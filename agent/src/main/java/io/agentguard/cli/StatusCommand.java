@@ -69,10 +69,17 @@ public final class StatusCommand implements Callable<Integer> {
                 s.getProcesses());
         System.out.printf("kernel drops: %d over per-cgroup rate limits, %d events-lost reports; %d tasks left the"
                 + " agent cgroups%n", s.getRateLimitedTotal(), s.getLossReportsTotal(), s.getScopeExitsTotal());
-        System.out.printf("rules: %d from %s; reloads %d ok, %d failed%s%n", s.getRules().getRules(),
+        System.out.printf("rules: %d from %s; reloads %d ok, %d failed%s%s%n", s.getRules().getRules(),
                 String.join(", ", s.getRules().getSourcesList()), s.getRules().getReloadsSucceeded(),
-                s.getRules().getReloadsFailed(), s.getRules().getLastError().isEmpty() ? ""
-                        : "; last error: " + s.getRules().getLastError());
+                s.getRules().getReloadsFailed(), s.getRules().getReloadsFailedByReasonMap().isEmpty() ? ""
+                        : " " + new java.util.TreeMap<>(s.getRules().getReloadsFailedByReasonMap()),
+                s.getRules().getLastError().isEmpty() ? ""
+                        : "; last error (" + s.getRules().getLastFailureReason() + "): " + s.getRules().getLastError());
+        if (s.hasClassifier()) {
+            System.out.printf("classifier: budget %d units per event; %d events over it, %d reported%n",
+                    s.getClassifier().getBudgetPerEvent(), s.getClassifier().getOverBudgetTotal(),
+                    s.getClassifier().getBudgetReportsTotal());
+        }
         if (s.hasReport()) {
             System.out.printf("report: %s; spool %d records (%d bytes), %d dropped%s%n", s.getReport().getState(),
                     s.getReport().getSpoolRecords(), s.getReport().getSpoolBytes(), s.getReport().getDropped(),

@@ -43,6 +43,7 @@ import java.util.List;
  * @param execHashMaxBytes      larger executed files are not hashed (exec.deny_sha256, denied paths' digests)
  * @param verifyIntervalMs      how often the daemon checks its links, pins and maps against the kernel; 0 = never
  * @param posture               posture.*: privileges in agent cgroups, the guard's own paths
+ * @param classification        what rule files and one event's classification may cost (rules.limits.*, classifier.*)
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -78,7 +79,7 @@ public record AgentConfig(
         long execRecheckMs,
         long execHashMaxBytes,
         long verifyIntervalMs,
-        Posture posture) {
+        Posture posture, Classification classification) {
 
     /** posture.*: whether processes in agent cgroups are checked for privileges that defeat the guard, how often a finding repeats. */
     public record Posture(boolean check, long repeatAfterMs, long rescanIntervalMs) {
@@ -105,6 +106,17 @@ public record AgentConfig(
                          long heartbeatMs) {
     }
 
+
+    /**
+     * Bounds on classification (docs/RULES.md "Limits"): what a rule file may cost to read and
+     * compile, and the matching work one event may take, with how often running out of it is
+     * reported as a violation.
+     */
+    public record Classification(io.agentguard.rules.RuleLimits ruleLimits, long budgetPerEvent,
+                                 long budgetReportIntervalMs) {
+        public static final Classification DEFAULT = new Classification(io.agentguard.rules.RuleLimits.DEFAULT,
+                io.agentguard.rules.Classifier.DEFAULT_BUDGET_PER_EVENT, 10_000);
+    }
 
     public static final int MAX_ARGS_BYTES_CEILING = 8192;
 
@@ -155,6 +167,7 @@ public record AgentConfig(
         private long execHashMaxBytes;
         private long verifyIntervalMs = 2000;
         private Posture posture = Posture.DEFAULT;
+        private Classification classification = Classification.DEFAULT;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -191,6 +204,7 @@ public record AgentConfig(
             execHashMaxBytes = c.execHashMaxBytes;
             verifyIntervalMs = c.verifyIntervalMs;
             posture = c.posture;
+            classification = c.classification;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -227,6 +241,7 @@ public record AgentConfig(
         public Builder execHashMaxBytes(long v) { execHashMaxBytes = v; return this; }
         public Builder posture(Posture v) { posture = v; return this; }
         public Builder verifyIntervalMs(long v) { verifyIntervalMs = v; return this; }
+        public Builder classification(Classification v) { classification = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
@@ -234,7 +249,7 @@ public record AgentConfig(
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
-                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture);
+                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture, classification);
         }
     }
 }

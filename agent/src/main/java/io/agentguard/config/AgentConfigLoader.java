@@ -1,9 +1,7 @@
 package io.agentguard.config;
 
-import org.snakeyaml.engine.v2.api.LoadSettings;
-import org.snakeyaml.engine.v2.api.lowlevel.Compose;
-import org.snakeyaml.engine.v2.exceptions.Mark;
-import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
+import io.agentguard.rules.RuleLimits;
+import io.agentguard.yaml.BoundedYaml;
 import org.snakeyaml.engine.v2.nodes.MappingNode;
 import org.snakeyaml.engine.v2.nodes.Node;
 import org.snakeyaml.engine.v2.nodes.NodeTuple;
@@ -31,10 +29,11 @@ public final class AgentConfigLoader {
 
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
             "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode", "policies", "enforcement",
-            "report", "runtime_dir", "metrics", "posture");
+            "report", "runtime_dir", "metrics", "posture", "classifier");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.ofEntries(
             Map.entry("output", Set.of("path", "format", "events")),
-            Map.entry("rules", Set.of("default_pack", "paths", "watch_interval_ms")),
+            Map.entry("rules", Set.of("default_pack", "paths", "watch_interval_ms", "limits")),
+            Map.entry("classifier", Set.of("budget_per_event", "budget_report_interval_ms")),
             Map.entry("state", Set.of("window_ms")),
             Map.entry("process_table", Set.of("capacity")),
             Map.entry("metrics", Set.of("listen")),
@@ -65,10 +64,18 @@ public final class AgentConfigLoader {
         }
     }
 
+    /**
+     * Fixed limits for agentguard.yaml (it cannot configure its own): the packaged file is
+     * about 10 KB and 4 levels deep.
+     */
+    public static final BoundedYaml.Limits LIMITS = new BoundedYaml.Limits(1L << 20, 32, 20, "");
+
     public static AgentConfig load(Path file) {
         String text;
         try {
-            text = Files.readString(file);
+            text = BoundedYaml.read(file, LIMITS);
+        } catch (BoundedYaml.Problem e) {
+            throw new ConfigException(e.where(file.toString()));
         } catch (NoSuchFileException e) {
             throw new ConfigException(file + ": no such file");
         } catch (IOException e) {
@@ -84,10 +91,9 @@ public final class AgentConfigLoader {
     private AgentConfig parse(String yaml) {
         Optional<Node> root;
         try {
-            root = new Compose(LoadSettings.builder().setLabel(source).build()).composeString(yaml);
-        } catch (MarkedYamlEngineException e) {
-            Mark mark = e.getProblemMark().orElse(null);
-            throw new ConfigException(nodes.where(mark) + "YAML syntax error: " + e.getProblem());
+            root = BoundedYaml.compose(source, yaml, LIMITS);
+        } catch (BoundedYaml.Problem e) {
+            throw new ConfigException(e.where(source));
         }
         List<String> cgroups = List.of();
         boolean create = false;
@@ -139,6 +145,9 @@ public final class AgentConfigLoader {
         Node reportNode = null;
         String runtimeDir = "/run/agentguard";
         String metricsListen = "127.0.0.1:9464";
+        RuleLimits ruleLimits = RuleLimits.DEFAULT;
+        long budgetPerEvent = AgentConfig.Classification.DEFAULT.budgetPerEvent();
+        long budgetReportMs = AgentConfig.Classification.DEFAULT.budgetReportIntervalMs();
         if (root.isEmpty()) {
             throw new ConfigException(source + ": empty configuration: at least agent_cgroups is needed");
         }
@@ -167,6 +176,10 @@ public final class AgentConfigLoader {
                             case "rules.default_pack" -> defaultPack = nodes.bool(sv, name);
                             case "rules.paths" -> rulePaths = nodes.strings(sv, name);
                             case "rules.watch_interval_ms" -> ruleWatchMs = nodes.integer(sv, name, 0, 3_600_000);
+                            case "rules.limits" -> ruleLimits = ruleLimits(nodes.mapping(sv, name));
+                            case "classifier.budget_per_event" -> budgetPerEvent = nodes.integer(sv, name, 1000, 1L << 40);
+                            case "classifier.budget_report_interval_ms" ->
+                                    budgetReportMs = nodes.integer(sv, name, 0, 3_600_000);
                             case "state.window_ms" -> windowMs = nodes.integer(sv, name, 100, 3_600_000);
                             case "process_table.capacity" -> tableCapacity = (int) nodes.integer(sv, name, 64, 4_194_304);
                             case "enforcement.blast_radius_max_targets" -> blastMax = (int) nodes.integer(sv, name, 1, 1_000_000);
@@ -256,7 +269,37 @@ public final class AgentConfigLoader {
                 blockMs, report(collectors, node, tlsMode, ca, cert, keyFile, spoolDir, spoolMax, reportEvents,
                         eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs,
                 new AgentConfig.RecordLimits(recordsPerSecond, priorityPerSecond, (int) reservedBytes),
-                execRecheckMs, execHashMaxBytes, verifyMs, new AgentConfig.Posture(postureCheck, postureRepeatMs, postureRescanMs));
+                execRecheckMs, execHashMaxBytes, verifyMs, new AgentConfig.Posture(postureCheck, postureRepeatMs, postureRescanMs),
+                new AgentConfig.Classification(ruleLimits, budgetPerEvent, budgetReportMs));
+    }
+
+    private static final Set<String> RULE_LIMIT_KEYS = Set.of("file_bytes", "yaml_depth", "yaml_aliases", "list_items",
+            "condition_depth", "compiled_size");
+
+    /** rules.limits: each key optional, the others keep their defaults. */
+    private RuleLimits ruleLimits(MappingNode m) {
+        RuleLimits d = RuleLimits.DEFAULT;
+        long fileBytes = d.fileBytes();
+        int yamlDepth = d.yamlDepth();
+        int yamlAliases = d.yamlAliases();
+        int listItems = d.listItems();
+        int conditionDepth = d.conditionDepth();
+        int compiledSize = d.compiledSize();
+        for (NodeTuple t : m.getValue()) {
+            String key = nodes.key(t, RULE_LIMIT_KEYS);
+            String name = "rules.limits." + key;
+            Node v = t.getValueNode();
+            switch (key) {
+                case "file_bytes" -> fileBytes = nodes.integer(v, name, 1024, 1L << 30);
+                case "yaml_depth" -> yamlDepth = (int) nodes.integer(v, name, 8, 1000);   // each level is a stack frame
+                case "yaml_aliases" -> yamlAliases = (int) nodes.integer(v, name, 0, 100_000);
+                case "list_items" -> listItems = (int) nodes.integer(v, name, 1, 100_000_000);
+                case "condition_depth" -> conditionDepth = (int) nodes.integer(v, name, 8, 1000);
+                case "compiled_size" -> compiledSize = (int) nodes.integer(v, name, 1000, 1_000_000_000);
+                default -> throw new AssertionError(key);
+            }
+        }
+        return new RuleLimits(fileBytes, yamlDepth, yamlAliases, listItems, conditionDepth, compiledSize);
     }
 
     private AgentConfig.Report report(List<String> collectors, String node, TlsMode tlsMode, String ca, String cert,

@@ -112,7 +112,8 @@ public final class Agent implements AutoCloseable {
         this.procDevices = procDevices;
         this.lock = lock;
         this.classifier = classifier;
-        this.reloader = new RuleReloader(classifier, config.defaultRulePack(), config.rulePaths(), log);
+        this.reloader = new RuleReloader(classifier, config.defaultRulePack(), config.rulePaths(),
+                config.classification().ruleLimits(), log);
         this.cgroups = cgroups;
         this.standins = standins;
         this.devices = NvidiaDevices.read(procDevices, standins);
@@ -261,7 +262,8 @@ public final class Agent implements AutoCloseable {
         Agent agent;
         try {
             // Rules first: a rule error stops the start before anything is attached.
-            Classifier classifier = new Classifier(RuleLoader.load(config.defaultRulePack(), config.rulePaths()));
+            Classifier classifier = new Classifier(RuleLoader.load(config.defaultRulePack(), config.rulePaths(),
+                    config.classification().ruleLimits()), config.classification().budgetPerEvent());
             AgentCgroups cgroups = AgentCgroups.resolve(Cgroup2Mount.find(), config.agentCgroups(),
                     config.createMissingCgroups());
             List<GpuStandin> standins = config.gpuStandins().stream().map(GpuStandin::parse).toList();
@@ -492,6 +494,19 @@ public final class Agent implements AutoCloseable {
 
     public RuleReloader.Status ruleStatus() {
         return reloader.status();
+    }
+
+    /** Events that ran out of the classifier's per-event budget, and the violations that reported them. */
+    long overBudgetEvents() {
+        return classifier.overBudgetEvents();
+    }
+
+    long budgetReports() {
+        return pipeline.budgetReports();
+    }
+
+    long budgetPerEvent() {
+        return classifier.budgetPerEvent();
     }
 
     List<String> ruleSources() {

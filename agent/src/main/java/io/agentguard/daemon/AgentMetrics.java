@@ -87,6 +87,22 @@ final class AgentMetrics implements AutoCloseable {
                     cb.call(agent.ruleStatus().succeeded(), "ok");
                     cb.call(agent.ruleStatus().failed(), "failed");
                 }).register(registry);
+        CounterWithCallback.builder().name("agentguard_rules_reload_failures_total")
+                .help("rule reloads that failed, by reason (invalid, limit, io, out_of_memory, stack_overflow, internal);"
+                        + " the rules in force stay and the file watch goes on")
+                .labelNames("reason").callback(cb -> {
+                    long[] by = agent.ruleStatus().failedBy();
+                    for (io.agentguard.rules.RuleReloader.FailureReason r : io.agentguard.rules.RuleReloader.FailureReason.values()) {
+                        cb.call(by[r.ordinal()], r.label());
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("agentguard_rules_watch_checks_total")
+                .help("looks at the rule files for changes (a watch that stopped would stop counting)")
+                .callback(cb -> cb.call(agent.ruleStatus().watchChecks())).register(registry);
+        CounterWithCallback.builder().name("agentguard_classifier_over_budget_total")
+                .help("events whose classification stopped at classifier.budget_per_event (rules after that point not"
+                        + " evaluated; reported as 'agentguard: classification budget exceeded')")
+                .callback(cb -> cb.call(agent.overBudgetEvents())).register(registry);
         CounterWithCallback.builder().name("agentguard_state_drift_total")
                 .help("differences found between agentguard's links, pins or maps and the kernel's (tampering),"
                         + " by object (link, pin, map, program) and whether it was put back")

@@ -74,7 +74,8 @@ final class AgentStatus {
             }
             RuleReloader.Status rules = agent.ruleStatus();
             if (rules.failed() > 0 && !rules.lastError().isEmpty()) {
-                log.warn("rules: " + rules.rules() + " in force; last reload failed: " + rules.lastError());
+                log.warn("rules: " + rules.rules() + " in force; last reload failed (" + rules.lastFailure().label()
+                        + "): " + rules.lastError());
             }
             eventsPerSecond = (s.events() - lastStatsEvents) / seconds;
             lastStatsEvents = s.events();
@@ -132,8 +133,18 @@ final class AgentStatus {
                     .setProcesses(countProcesses(r.directory())));
         }
         RuleReloader.Status rs = agent.ruleStatus();
-        b.setRules(RulesStatus.newBuilder().setRules(rs.rules()).addAllSources(agent.ruleSources())
-                .setReloadsSucceeded(rs.succeeded()).setReloadsFailed(rs.failed()).setLastError(rs.lastError()));
+        RulesStatus.Builder rules = RulesStatus.newBuilder().setRules(rs.rules()).addAllSources(agent.ruleSources())
+                .setReloadsSucceeded(rs.succeeded()).setReloadsFailed(rs.failed()).setLastError(rs.lastError())
+                .setWatchChecksTotal(rs.watchChecks())
+                .setLastFailureReason(rs.lastFailure() == null ? "" : rs.lastFailure().label());
+        for (RuleReloader.FailureReason r : RuleReloader.FailureReason.values()) {
+            if (rs.failedBy()[r.ordinal()] > 0) {
+                rules.putReloadsFailedByReason(r.label(), rs.failedBy()[r.ordinal()]);
+            }
+        }
+        b.setRules(rules);
+        b.setClassifier(io.agentguard.proto.v1.ClassifierStatus.newBuilder().setBudgetPerEvent(agent.budgetPerEvent())
+                .setOverBudgetTotal(agent.overBudgetEvents()).setBudgetReportsTotal(agent.budgetReports()));
         Reporter reporter = agent.reporter();
         if (reporter != null) {
             b.setReport(ReportStatus.newBuilder().setState(reporter.state())

@@ -17,6 +17,7 @@ import io.agentguard.proto.v1.Violation;
 import io.agentguard.rules.Classifier;
 import io.agentguard.rules.CompiledRule;
 import io.agentguard.rules.EventContext;
+import io.agentguard.rules.Field;
 import io.agentguard.rules.RuleItems;
 
 import java.lang.foreign.MemorySegment;
@@ -71,6 +72,10 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private long reportWindowStartNs;
     private long reportedInWindow;
     private long reportEventsLimited;
+    private final long budgetReportIntervalNs;
+    private long lastBudgetReportNs;
+    private long overBudgetUnreported;
+    private volatile long budgetReports;
 
     private final CompiledRule[] matched = new CompiledRule[MAX_MATCHES];
     private final String[] matchedOutput = new String[MAX_MATCHES];
@@ -112,12 +117,15 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.reportEventsPerSecond = b.reportEventsPerSecond;
         this.killer = b.killer;
         this.context = new EventContext(processes, cgroupPaths);
+        this.budgetReportIntervalNs = b.budgetReportIntervalMs * 1_000_000L;
+        this.lastBudgetReportNs = Long.MIN_VALUE;
     }
 
     /** A pipeline classifying against {@code classifier}, with the table, window and timeouts of {@code config}. */
     public static Builder builder(AgentConfig config, Classifier classifier) {
         return new Builder(classifier, new ProcessTable(config.processTableCapacity(), config.stateWindowMs() * 1_000_000L))
-                .connectOutcomeTimeoutMs(config.connectOutcomeTimeoutMs());
+                .connectOutcomeTimeoutMs(config.connectOutcomeTimeoutMs())
+                .budgetReportIntervalMs(config.classification().budgetReportIntervalMs());
     }
 
     @Override
@@ -169,12 +177,13 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         matchedCount = 0;
         classifier.classify(context, this);
         KernelFindings.Finding finding = matchedCount == 0 ? KernelFindings.finding(records) : null;
+        boolean budgetReport = classifier.lastOverBudget() && budgetReportDue(nowNs);
         boolean report = reportEvents != null && allowReport(nowNs);
         boolean followUp = type == AG_REC_EXEC && execFollowUp != null && execFollowUp.wants(records.exec);
         // a Unix connect the kernel did not know an outside owner for: the resolver looks for one
         boolean unixAsk = type == AG_REC_CONNECT && unixConnects != null && records.connect.family() == AG_AF_UNIX
                 && !records.connect.unixOutside() && records.connect.verdict() != AG_VERDICT_DENIED;
-        if (emitEvents || matchedCount > 0 || finding != null || report || followUp || unixAsk) {
+        if (emitEvents || matchedCount > 0 || finding != null || report || followUp || unixAsk || budgetReport) {
             String exe = slot >= 0 ? processes.exe(slot) : null;
             String cmdline = slot >= 0 ? processes.cmdline(slot) : null;
             Event event = decoder.decode(records, emitEvents, exe, cmdline);
@@ -195,6 +204,9 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 }
                 matched[i] = null;
                 matchedOutput[i] = null;
+            }
+            if (budgetReport) {
+                reportOverBudget(event, slot, nowNs);
             }
             if (finding != null) {
                 violationCount++;
@@ -240,6 +252,34 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
         return z ^ (z >>> 31);
+    }
+
+    /** Every event over budget is counted; one in each report interval is reported (the first). */
+    private boolean budgetReportDue(long nowNs) {
+        overBudgetUnreported++;
+        return lastBudgetReportNs == Long.MIN_VALUE || nowNs - lastBudgetReportNs >= budgetReportIntervalNs;
+    }
+
+    private void reportOverBudget(Event event, int slot, long nowNs) {
+        lastBudgetReportNs = nowNs;
+        CompiledRule at = classifier.lastStoppedAt();
+        String output = "classification budget exceeded: " + classifier.budgetPerEvent()
+                + " units (classifier.budget_per_event) spent before rule '" + at.name() + "' ("
+                + at.position() + ") was decided; it and the rules after it were not evaluated for this "
+                + Field.EVENT_TYPE_NAMES[context.type()] + " of " + event.getProcess().getComm() + " (pid "
+                + event.getProcess().getPid() + ", cgroup " + event.getProcess().getCgroupPath() + "); "
+                + overBudgetUnreported + " event" + (overBudgetUnreported == 1 ? "" : "s")
+                + " over budget since the last report, " + classifier.overBudgetEvents() + " in all";
+        overBudgetUnreported = 0;
+        budgetReports = budgetReports + 1;   // single writer
+        violationCount++;
+        violations.accept(withPrecedingEvents(withAncestry(KernelFindings.violation(
+                KernelFindings.CLASSIFICATION_BUDGET_EXCEEDED, output, event), slot).build(), event.getProcess().getPid()));
+    }
+
+    /** "agentguard: classification budget exceeded" violations raised (any thread). */
+    public long budgetReports() {
+        return budgetReports;
     }
 
     private boolean allowReport(long nowNs) {
@@ -384,6 +424,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         private Consumer<Event> unixConnects;
         private long reportEventsPerSecond;
         private IntConsumer killer;
+        private long budgetReportIntervalMs = 10_000;
 
         public Builder(Classifier classifier, ProcessTable processes) {
             this.classifier = classifier;
@@ -460,6 +501,12 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
          */
         public Builder killer(IntConsumer kill) {
             this.killer = kill;
+            return this;
+        }
+
+        /** At most one "classification budget exceeded" violation per interval (0: one per event over budget). */
+        public Builder budgetReportIntervalMs(long intervalMs) {
+            this.budgetReportIntervalMs = intervalMs;
             return this;
         }
 

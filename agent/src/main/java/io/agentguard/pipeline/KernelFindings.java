@@ -128,6 +128,18 @@ public final class KernelFindings {
                     + " write the configuration may have done it. Confirm who changed the files.",
             e -> "reload (" + e.getReload().getTrigger() + ") weakened the " + e.getReload().getWhat() + ": "
                     + String.join("; ", e.getReload().getWeakenedList()));
+    /**
+     * An event ran out of the classifier's per-event budget (classifier.budget_per_event):
+     * the rules after the one it stopped at were not evaluated for it. Raised at most once per
+     * classifier.budget_report_interval_ms; the output counts the events in between.
+     */
+    public static final Finding CLASSIFICATION_BUDGET_EXCEEDED = new Finding(
+            "agentguard: classification budget exceeded", Priority.PRIORITY_ERROR, RuleAction.RULE_ACTION_NONE,
+            List.of("agentguard", "classifier", "T1562"),
+            "An event needed more matching work than classifier.budget_per_event allows (long fields against many"
+                    + " string or regex terms); the classifier stopped on it, so rules may not have been evaluated for"
+                    + " it. Hostile input can aim for this; a rule set that needs more can raise the budget.",
+            e -> "classification budget exceeded" + where(e));
 
     /** " (pid N, cgroup PATH)": where an event's process is. */
     private static String where(Event e) {

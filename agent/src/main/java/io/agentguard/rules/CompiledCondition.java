@@ -61,6 +61,16 @@ public interface CompiledCondition {
         }
     }
 
+    /**
+     * Takes the units a string comparison costs from the event's budget (one per comparison,
+     * plus the value's length times the matcher's units per character), before it scans; false
+     * when the budget is spent: the comparison is not made, and the classifier discards the
+     * rule's result (a false under `not` must not become a match) and stops.
+     */
+    private static boolean charge(EventContext c, StringMatcher matcher, String value) {
+        return c.charge(1 + (long) value.length() * matcher.unitsPerChar());
+    }
+
     /** Conditions have no side effects, so and/or may test their terms in any order. */
     private static CompiledCondition[] byCost(CompiledCondition[] terms) {
         CompiledCondition[] sorted = terms.clone();
@@ -137,7 +147,7 @@ public interface CompiledCondition {
                 return false;
             }
             String v = c.string(field);
-            return v != null && matcher.matches(v) != negate;
+            return v != null && charge(c, matcher, v) && matcher.matches(v) != negate;
         }
     }
 
@@ -160,7 +170,11 @@ public interface CompiledCondition {
         public boolean test(EventContext c) {
             int n = c.ancestorCount();
             for (int i = 0; i < n; i++) {
-                if (matcher.matches(c.ancestorName(i)) != negate) {
+                String name = c.ancestorName(i);
+                if (!charge(c, matcher, name)) {
+                    return false;
+                }
+                if (matcher.matches(name) != negate) {
                     return true;
                 }
             }
@@ -187,7 +201,11 @@ public interface CompiledCondition {
 
         @Override
         public boolean test(EventContext c) {
-            return index < c.ancestorCount() && matcher.matches(c.ancestorName(index)) != negate;
+            if (index >= c.ancestorCount()) {
+                return false;
+            }
+            String name = c.ancestorName(index);
+            return charge(c, matcher, name) && matcher.matches(name) != negate;
         }
     }
 

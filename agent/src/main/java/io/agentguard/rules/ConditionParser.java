@@ -14,15 +14,24 @@ public final class ConditionParser {
 
     private final String text;
     private final SourcePosition start;
+    private final int maxDepth;
     private int pos;
+    private int depth;
+    private int[] lineStarts;   // offsets after each '\n', computed on first use
 
-    private ConditionParser(String text, SourcePosition start) {
+    private ConditionParser(String text, SourcePosition start, int maxDepth) {
         this.text = text;
         this.start = start;
+        this.maxDepth = maxDepth;
     }
 
     public static Condition parse(String text, SourcePosition start) {
-        ConditionParser p = new ConditionParser(text, start);
+        return parse(text, start, RuleLimits.DEFAULT.conditionDepth());
+    }
+
+    /** maxDepth: the deepest nesting of parentheses and `not` (the parser recurses once per level). */
+    public static Condition parse(String text, SourcePosition start, int maxDepth) {
+        ConditionParser p = new ConditionParser(text, start, maxDepth);
         p.skipSpace();
         if (p.pos == text.length()) {
             throw start.error("empty condition");
@@ -35,19 +44,34 @@ public final class ConditionParser {
         return c;
     }
 
-    /** Position of offset in the text: conditions may span lines (YAML folded or literal). */
+    /**
+     * Position of offset in the text: conditions may span lines (YAML folded or literal). A
+     * binary search in the line starts, not a scan from the beginning: every term asks for its
+     * position, and a scan would make a long condition quadratic to parse.
+     */
     private SourcePosition positionOf(int offset) {
-        int line = start.line();
-        int column = start.column();
-        for (int i = 0; i < offset && i < text.length(); i++) {
-            if (text.charAt(i) == '\n') {
-                line++;
-                column = 1;
-            } else {
-                column++;
+        offset = Math.min(offset, text.length());
+        if (lineStarts == null) {
+            int n = 0;
+            for (int i = 0; i < text.length(); i++) {
+                if (text.charAt(i) == '\n') {
+                    n++;
+                }
+            }
+            lineStarts = new int[n];
+            n = 0;
+            for (int i = 0; i < text.length(); i++) {
+                if (text.charAt(i) == '\n') {
+                    lineStarts[n++] = i + 1;
+                }
             }
         }
-        return new SourcePosition(start.file(), line, column);
+        int k = java.util.Arrays.binarySearch(lineStarts, offset);
+        int linesBefore = k >= 0 ? k + 1 : -k - 1;   // line starts at or before offset
+        if (linesBefore == 0) {
+            return new SourcePosition(start.file(), start.line(), start.column() + offset);
+        }
+        return new SourcePosition(start.file(), start.line() + linesBefore, offset - lineStarts[linesBefore - 1] + 1);
     }
 
     private SourcePosition here() {
@@ -75,6 +99,18 @@ public final class ConditionParser {
     }
 
     private Condition unary() {
+        if (++depth > maxDepth) {
+            throw here().overLimit("condition nested " + depth + " levels deep (parentheses and 'not'), over the limit of "
+                    + maxDepth + " " + RuleLimits.key("condition_depth"));
+        }
+        try {
+            return unaryTerm();
+        } finally {
+            depth--;
+        }
+    }
+
+    private Condition unaryTerm() {
         skipSpace();
         SourcePosition at = here();
         if (keyword("not")) {
@@ -189,26 +225,23 @@ public final class ConditionParser {
     /** A run of characters other than whitespace, parentheses, commas, quotes and =<>!. */
     private String bareWord() {
         int begin = pos;
+        // '=' inside a value such as -oRemoteForward=x or SendEnv=GIT is part of the word: one that
+        // starts with '-' or has had a '/' or ':' so far (tracked as we go: linear in the word)
+        boolean insideValue = false;
         while (pos < text.length()) {
             char c = text.charAt(pos);
             if (Character.isWhitespace(c) || c == '(' || c == ')' || c == ',' || c == '"' || c == '\'') {
                 break;
             }
-            if ((c == '=' || c == '<' || c == '>' || c == '!') && !insideValue(begin)) {
+            if ((c == '=' || c == '<' || c == '>' || c == '!') && !insideValue) {
                 break;
+            }
+            if (pos == begin && c == '-' || c == '/' || c == ':') {
+                insideValue = true;
             }
             pos++;
         }
         return text.substring(begin, pos);
-    }
-
-    /** '=' inside a value such as -oRemoteForward=x or SendEnv=GIT is part of the word. */
-    private boolean insideValue(int begin) {
-        if (pos == begin) {
-            return false;
-        }
-        String sofar = text.substring(begin, pos);
-        return sofar.startsWith("-") || sofar.contains("/") || sofar.contains(":");
     }
 
     private void skipSpace() {

@@ -49,6 +49,9 @@ public final class EventContext {
     private int ancestorCount = -1;
     private String cgroupPathCache;
     private long cgroupPathId = -1;
+    // what is left of the event's classification budget (Classifier); charged before each scan
+    private long budgetLeft = Long.MAX_VALUE;
+    private boolean overBudget;
 
     /** @param cgroupPaths cgroup id to path relative to the cgroup2 mount ("" if unknown) */
     public EventContext(ProcessTable processes, LongFunction<String> cgroupPaths) {
@@ -75,6 +78,35 @@ public final class EventContext {
             ipHigh = r.connect.addressHigh();
             ipLow = r.connect.addressLow();
         }
+    }
+
+    /** Starts the event's classification budget (Classifier, before the first rule). */
+    void startBudget(long units) {
+        budgetLeft = units;
+        overBudget = false;
+    }
+
+    /**
+     * Takes units of the budget before a matcher scans a value; false (and nothing taken)
+     * when they are not left: the scan is not made and the event is over budget.
+     */
+    boolean charge(long units) {
+        if (units > budgetLeft) {
+            overBudget = true;
+            return false;
+        }
+        budgetLeft -= units;
+        return true;
+    }
+
+    /** Units left of the event's budget (tests: what the default pack needs). */
+    long budgetLeft() {
+        return budgetLeft;
+    }
+
+    /** Some scan of this event was refused for want of budget. */
+    boolean overBudget() {
+        return overBudget;
     }
 
     // ---- what the predicates read ---------------------------------------------------

@@ -35,17 +35,26 @@ public final class RuleCompiler {
     private final Map<String, MacroItem> macros = new HashMap<>();
     private final Set<String> ruleNames = new LinkedHashSet<>();
     private final Deque<String> macroStack = new ArrayDeque<>();
+    private final RuleLimits limits;
+    private int compiledSize;   // nodes and values compiled so far, macros' own checks included
+    private int depth;          // of the condition being compiled, through macros
 
-    private RuleCompiler() {
+    private RuleCompiler(RuleLimits limits) {
+        this.limits = limits;
     }
 
     public static RuleSet compile(List<Source> sources) {
-        RuleCompiler c = new RuleCompiler();
+        return compile(sources, RuleLimits.DEFAULT);
+    }
+
+    /** Compiles within limits: the first thing over one is an error, like a syntax error. */
+    public static RuleSet compile(List<Source> sources, RuleLimits limits) {
+        RuleCompiler c = new RuleCompiler(limits);
         List<CompiledRule> rules = new ArrayList<>();
         List<String> names = new ArrayList<>();
         for (Source s : sources) {
             names.add(s.name());
-            for (Item item : RuleFileParser.parse(s.name(), s.text())) {
+            for (Item item : RuleFileParser.parse(s.name(), s.text(), limits)) {
                 CompiledRule r = c.add(item);
                 if (r != null) {
                     rules.add(r);
@@ -115,7 +124,35 @@ public final class RuleCompiler {
 
     // ---- conditions ------------------------------------------------------------------------
 
+    /**
+     * Each node compiled counts towards rules.limits.compiled_size, and the depth through
+     * macros is bounded: macros that use each other twice over would otherwise double the tree
+     * at each level (a few hundred bytes of YAML, gigabytes of nodes), and a chain of thousands
+     * would overflow the stack.
+     */
     private CompiledCondition compile(Condition c) {
+        grow(1, c.position());
+        if (++depth > limits.conditionDepth()) {
+            throw c.position().overLimit("condition nested " + depth + " levels deep through macros, over the limit of "
+                    + limits.conditionDepth() + " " + RuleLimits.key("condition_depth"));
+        }
+        try {
+            return compileNode(c);
+        } finally {
+            depth--;
+        }
+    }
+
+    private void grow(int n, SourcePosition at) {
+        compiledSize += n;
+        if (compiledSize > limits.compiledSize()) {
+            throw at.overLimit("the rules compile to more than " + limits.compiledSize() + " nodes and values (here: "
+                    + compiledSize + "), over the limit of " + limits.compiledSize() + " "
+                    + RuleLimits.key("compiled_size"));
+        }
+    }
+
+    private CompiledCondition compileNode(Condition c) {
         return switch (c) {
             case Condition.And a -> new CompiledCondition.And(a.terms().stream().map(this::compile)
                     .toArray(CompiledCondition[]::new));
@@ -304,16 +341,23 @@ public final class RuleCompiler {
         }
         List<Literal> out = new ArrayList<>();
         for (Literal v : values) {
-            expandInto(v, out, new ArrayDeque<>());
+            expandInto(v, v, out, new ArrayDeque<>());
         }
+        grow(out.size(), values.getFirst().position());
         return out;
     }
 
-    private void expandInto(Literal v, List<Literal> out, Deque<String> seen) {
+    /** Lists in lists are expanded as written, each use again: the count is checked as it grows. */
+    private void expandInto(Literal operand, Literal v, List<Literal> out, Deque<String> seen) {
         ListItem list = v.quoted() ? null : lists.get(v.text());
         if (list == null) {
             if (!v.quoted() && looksLikeListName(v.text()) && !lists.containsKey(v.text()) && similarList(v.text()) != null) {
                 throw v.position().error("unknown list '" + v.text() + "' (did you mean '" + similarList(v.text()) + "'?)");
+            }
+            if (out.size() >= limits.listItems()) {
+                throw operand.position().overLimit("'" + operand.text() + "' expands to more than " + limits.listItems()
+                        + " values (lists in lists), over the limit of " + limits.listItems() + " "
+                        + RuleLimits.key("list_items"));
             }
             out.add(v);
             return;
@@ -321,15 +365,31 @@ public final class RuleCompiler {
         if (seen.contains(list.name())) {
             throw v.position().error("list cycle: " + String.join(" -> ", seen) + " -> " + list.name());
         }
+        if (seen.size() >= limits.conditionDepth()) {   // a chain of thousands of lists would overflow the stack
+            throw operand.position().overLimit("'" + operand.text() + "' nests lists " + (seen.size() + 1)
+                    + " levels deep, over the limit of " + limits.conditionDepth() + " " + RuleLimits.key("condition_depth"));
+        }
         seen.push(list.name());
         for (Literal item : list.items()) {
-            expandInto(item, out, seen);
+            expandInto(operand, item, out, seen);
         }
         seen.pop();
     }
 
-    private static boolean looksLikeListName(String s) {
-        return s.matches("[a-z][a-z0-9_]*_[a-z0-9_]+");
+    /** [a-z][a-z0-9_]*_[a-z0-9_]+, checked in one pass (the regex backtracks on long runs of '_'). */
+    static boolean looksLikeListName(String s) {
+        if (s.length() < 3 || s.charAt(0) < 'a' || s.charAt(0) > 'z') {
+            return false;
+        }
+        boolean underscore = false;
+        for (int i = 1; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_')) {
+                return false;
+            }
+            underscore |= c == '_' && i < s.length() - 1;
+        }
+        return underscore;
     }
 
     private String similarList(String name) {

@@ -5,11 +5,9 @@ import io.agentguard.rules.RuleItems.ExceptionItem;
 import io.agentguard.rules.RuleItems.Item;
 import io.agentguard.rules.RuleItems.Priority;
 import io.agentguard.text.Suggestions;
-import org.snakeyaml.engine.v2.api.LoadSettings;
-import org.snakeyaml.engine.v2.api.lowlevel.Compose;
+import io.agentguard.yaml.BoundedYaml;
 import org.snakeyaml.engine.v2.common.ScalarStyle;
 import org.snakeyaml.engine.v2.exceptions.Mark;
-import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
 import org.snakeyaml.engine.v2.nodes.MappingNode;
 import org.snakeyaml.engine.v2.nodes.Node;
 import org.snakeyaml.engine.v2.nodes.NodeTuple;
@@ -33,24 +31,30 @@ public final class RuleFileParser {
     private static final Set<String> EXCEPTION_KEYS = Set.of("name", "fields", "comps", "values");
 
     private final String file;
-    private final String[] lines;
+    private final RuleLimits limits;
+    private String[] lines;
 
-    private RuleFileParser(String file, String text) {
+    private RuleFileParser(String file, RuleLimits limits) {
         this.file = file;
-        this.lines = text.split("\n", -1);
+        this.limits = limits;
     }
 
     public static List<Item> parse(String file, String text) {
-        return new RuleFileParser(file, text).items(text);
+        return parse(file, text, RuleLimits.DEFAULT);
+    }
+
+    public static List<Item> parse(String file, String text, RuleLimits limits) {
+        return new RuleFileParser(file, limits).items(text);
     }
 
     private List<Item> items(String text) {
         Optional<Node> root;
         try {
-            root = new Compose(LoadSettings.builder().setLabel(file).build()).composeString(text);
-        } catch (MarkedYamlEngineException e) {
-            throw at(e.getProblemMark().orElse(null)).error("YAML syntax error: " + e.getProblem());
+            root = BoundedYaml.compose(file, text, limits.yaml());
+        } catch (BoundedYaml.Problem e) {
+            throw new RuleException(e.where(file), e.overLimit());
         }
+        lines = text.split("\n", -1);
         if (root.isEmpty()) {
             return List.of();
         }
@@ -182,7 +186,7 @@ public final class RuleFileParser {
         if (!(n instanceof ScalarNode s)) {
             throw at(n).error("condition: expected a string");
         }
-        return ConditionParser.parse(s.getValue(), textStart(s));
+        return ConditionParser.parse(s.getValue(), textStart(s), limits.conditionDepth());
     }
 
     /** Where a scalar's text starts: after the quote, or on the line after a block indicator. */

@@ -1,5 +1,7 @@
 package io.agentguard.rules;
 
+import io.agentguard.yaml.BoundedYaml;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -79,19 +81,34 @@ public final class RuleLoader {
 
     /** Reads and compiles; throws RuleException (file:line:col) on the first problem. */
     public static RuleSet load(boolean defaultPack, List<String> paths) {
+        return load(defaultPack, paths, RuleLimits.DEFAULT);
+    }
+
+    /** As {@link #load(boolean, List)}, within limits (rules.limits.*). */
+    public static RuleSet load(boolean defaultPack, List<String> paths, RuleLimits limits) {
         List<RuleCompiler.Source> sources = new ArrayList<>();
         if (defaultPack) {
             sources.add(defaultPack());
         }
         for (Path f : files(paths).keySet()) {
-            try {
-                sources.add(new RuleCompiler.Source(f.toString(), Files.readString(f)));
-            } catch (NoSuchFileException e) {
-                throw new RuleException(f + ": no such file");
-            } catch (IOException e) {
-                throw new RuleException(f + ": cannot read: " + e.getMessage());
-            }
+            sources.add(read(f, limits));
         }
-        return RuleCompiler.compile(sources);
+        return RuleCompiler.compile(sources, limits);
+    }
+
+    /**
+     * One rule file: at most rules.limits.file_bytes, checked before anything is parsed, and
+     * strict UTF-8 (the error names the first bad byte's line, column and offset).
+     */
+    public static RuleCompiler.Source read(Path f, RuleLimits limits) {
+        try {
+            return new RuleCompiler.Source(f.toString(), BoundedYaml.read(f, limits.yaml()));
+        } catch (BoundedYaml.Problem e) {
+            throw new RuleException(e.where(f.toString()), e.overLimit());
+        } catch (NoSuchFileException e) {
+            throw new RuleException(f + ": no such file");
+        } catch (IOException e) {
+            throw new RuleException(f + ": cannot read: " + e.getMessage());
+        }
     }
 }

@@ -5,71 +5,142 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.Supplier;
 
 /**
  * Reloads rules when their files change (polled) or on request (SIGHUP): the new set is
  * compiled off the consumer thread and swapped in whole; a set with an error is not
  * applied, the old one keeps running, and the error is logged and kept for status.
+ *
+ * <p>Nothing a rule file does ends the watch: whatever a reload throws, {@link Error}s
+ * included (an OutOfMemoryError from a file that got past the limits, a StackOverflowError,
+ * a bug), is caught, counted by reason and shown in status and metrics, and the next change
+ * is looked at as usual. A scheduled task that throws is never run again, which is how a
+ * rules bomb once stopped the watch without a word.
  */
 public final class RuleReloader {
-    /** The outcome of the last reload attempt. */
-    public record Status(long succeeded, long failed, String lastError, int rules) {
+    /** Why a reload failed, for status and the metrics' reason label. */
+    public enum FailureReason {
+        /** The files say something wrong (syntax, unknown name, type). */
+        INVALID,
+        /** A limit of rules.limits.* refused a file. */
+        LIMIT,
+        /** A file could not be read. */
+        IO,
+        OUT_OF_MEMORY,
+        STACK_OVERFLOW,
+        /** Anything else thrown: a bug, reported rather than ending the watch. */
+        INTERNAL;
+
+        public String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** The outcome of the reload attempts so far. failedBy: counts indexed by FailureReason.ordinal(). */
+    public record Status(long succeeded, long failed, String lastError, int rules, long[] failedBy,
+                         FailureReason lastFailure, long watchChecks) {
     }
 
     private final Classifier classifier;
-    private final boolean defaultPack;
     private final List<String> paths;
+    private final Supplier<RuleSet> loader;
     private final Log log;
     private final AtomicLong succeeded = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
+    private final AtomicLongArray failedBy = new AtomicLongArray(FailureReason.values().length);
+    private final AtomicLong watchChecks = new AtomicLong();
     private volatile String lastError = "";
+    private volatile FailureReason lastFailure;
     private Map<Path, Long> seen;
     private volatile Runnable onSuccess = () -> { };
     private volatile java.util.function.BiConsumer<String, List<String>> onWeakened = (why, lines) -> { };
 
     public RuleReloader(Classifier classifier, boolean defaultPack, List<String> paths, Log log) {
+        this(classifier, defaultPack, paths, RuleLimits.DEFAULT, log);
+    }
+
+    public RuleReloader(Classifier classifier, boolean defaultPack, List<String> paths, RuleLimits limits, Log log) {
+        this(classifier, paths, () -> RuleLoader.load(defaultPack, paths, limits), log);
+    }
+
+    /** With another loader (tests: one that throws what no real file can any more). */
+    RuleReloader(Classifier classifier, List<String> paths, Supplier<RuleSet> loader, Log log) {
         this.classifier = classifier;
-        this.defaultPack = defaultPack;
         this.paths = paths;
+        this.loader = loader;
         this.log = log;
         this.seen = RuleLoader.files(paths);
     }
 
-    /** Reloads if the set of files or a modification time changed. Housekeeping thread only. */
+    /**
+     * Reloads if the set of files or a modification time changed. Housekeeping thread only;
+     * never throws, so that the scheduled watch goes on after any failure.
+     */
     public synchronized void checkForChanges() {
-        Map<Path, Long> now;
         try {
-            now = RuleLoader.files(paths);
-        } catch (RuleException e) {
-            return;
-        }
-        if (!now.equals(seen)) {
-            seen = now;
-            reload("files changed");
+            watchChecks.incrementAndGet();
+            Map<Path, Long> now;
+            try {
+                now = RuleLoader.files(paths);
+            } catch (RuleException e) {
+                return;
+            }
+            if (!now.equals(seen)) {
+                seen = now;   // before the reload: a file that fails is not retried until it changes again
+                reload("files changed");
+            }
+        } catch (Throwable t) {   // reload() catches everything; this is for what the listing itself might throw
+            record(t, "files changed");
         }
     }
 
-    /** Compiles and swaps; returns true when the new set was applied. */
+    /** Compiles and swaps; returns true when the new set was applied. Never throws. */
     public synchronized boolean reload(String why) {
+        RuleSet next;
         try {
-            RuleSet next = RuleLoader.load(defaultPack, paths);
-            List<String> weakened = RuleWeakening.between(classifier.rules(), next);
-            classifier.swap(next);
+            next = loader.get();
+        } catch (Throwable t) {
+            record(t, why);
+            return false;
+        }
+        RuleSet before = classifier.rules();
+        classifier.swap(next);
+        succeeded.incrementAndGet();
+        lastError = "";
+        try {
+            List<String> weakened = RuleWeakening.between(before, next);
             if (!weakened.isEmpty()) {
                 onWeakened.accept(why, weakened);
             }
-            succeeded.incrementAndGet();
             onSuccess.run();
-            lastError = "";
             log.info("rules reloaded (" + why + "): " + next.size() + " rules from "
                     + next.sources().size() + " sources");
-            return true;
-        } catch (RuleException | java.io.UncheckedIOException e) {
-            failed.incrementAndGet();
-            lastError = e.getMessage();
-            log.warn("rules reload failed (" + why + "), keeping the previous "
-                    + classifier.rules().size() + " rules: " + e.getMessage());
-            return false;
+        } catch (Throwable t) {   // the new rules are in force; what ran after is reported
+            log.warn("after the rules reload (" + why + "): " + t);
+        }
+        return true;
+    }
+
+    private void record(Throwable t, String why) {
+        FailureReason reason = switch (t) {
+            case RuleException e -> e.overLimit() ? FailureReason.LIMIT : FailureReason.INVALID;
+            case java.io.UncheckedIOException e -> FailureReason.IO;
+            case OutOfMemoryError e -> FailureReason.OUT_OF_MEMORY;
+            case StackOverflowError e -> FailureReason.STACK_OVERFLOW;
+            default -> FailureReason.INTERNAL;
+        };
+        failed.incrementAndGet();
+        failedBy.incrementAndGet(reason.ordinal());
+        lastFailure = reason;
+        String message = t instanceof RuleException || t instanceof java.io.UncheckedIOException ? t.getMessage()
+                : t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
+        lastError = message;
+        try {
+            log.warn("rules reload failed (" + why + "), keeping the previous " + classifier.rules().size()
+                    + " rules (" + reason.label() + "): " + message);
+        } catch (Throwable ignored) {   // the failure is counted and kept for status; the log may be what failed
         }
     }
 
@@ -84,6 +155,11 @@ public final class RuleReloader {
     }
 
     public Status status() {
-        return new Status(succeeded.get(), failed.get(), lastError, classifier.rules().size());
+        long[] by = new long[FailureReason.values().length];
+        for (int i = 0; i < by.length; i++) {
+            by[i] = failedBy.get(i);
+        }
+        return new Status(succeeded.get(), failed.get(), lastError, classifier.rules().size(), by, lastFailure,
+                watchChecks.get());
     }
 }

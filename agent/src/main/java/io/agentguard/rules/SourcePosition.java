@@ -10,6 +10,11 @@ public record SourcePosition(String file, int line, int column) {
         return new RuleException(this + ": " + message);
     }
 
+    /** A limit of rules.limits.* reached here. */
+    public RuleException overLimit(String message) {
+        return new RuleException(this + ": " + message, true);
+    }
+
     @Override
     public String toString() {
         return file + ":" + line + ":" + column;

@@ -20,8 +20,24 @@ interface StringMatcher {
         return 5;
     }
 
+    /**
+     * Budget units per character of the value (Classifier's per-event budget): 1 for
+     * equality, prefixes, suffixes and substrings, {@link #REGEX_UNITS_PER_CHAR} for glob and
+     * regex, whose linear-time matching costs about that much more per character (RE2/J's
+     * automaton against a hash or an Aho–Corasick step).
+     */
+    default int unitsPerChar() {
+        return 1;
+    }
+
+    int REGEX_UNITS_PER_CHAR = 16;
+
     /** A matcher with an explicit cost. */
     static StringMatcher costing(int cost, StringMatcher m) {
+        return costing(cost, 1, m);
+    }
+
+    static StringMatcher costing(int cost, int unitsPerChar, StringMatcher m) {
         return new StringMatcher() {
             @Override
             public boolean matches(String value) {
@@ -31,6 +47,11 @@ interface StringMatcher {
             @Override
             public int cost() {
                 return cost;
+            }
+
+            @Override
+            public int unitsPerChar() {
+                return unitsPerChar;
             }
         };
     }
@@ -44,8 +65,8 @@ interface StringMatcher {
                     : trie(CharTrie.of(literals, false, false), Kind.PREFIX));
             case "endswith" -> costing(5, literals.size() == 1 ? endsWith(literals.getFirst())
                     : trie(CharTrie.of(literals, true, false), Kind.SUFFIX));
-            case "glob" -> costing(25, pattern(alternation(literals.stream().map(StringMatcher::globToRegex).toList()), true));
-            case "regex" -> costing(30, pattern(alternation(literals), false));
+            case "glob" -> costing(25, REGEX_UNITS_PER_CHAR, pattern(alternation(literals.stream().map(StringMatcher::globToRegex).toList()), true));
+            case "regex" -> costing(30, REGEX_UNITS_PER_CHAR, pattern(alternation(literals), false));
             default -> throw new IllegalArgumentException(operator);
         };
     }

@@ -20,6 +20,9 @@ public final class Suggestions {
         String best = null;
         int bestEdits = maxEdits + 1;
         for (String candidate : new TreeSet<>(known)) {
+            if (Math.abs(typed.length() - candidate.length()) > maxEdits) {
+                continue;   // at least that many edits: skips the quadratic distance for a megabyte-long typo
+            }
             int edits = edits(typed, candidate);
             if (edits < bestEdits) {
                 best = candidate;

@@ -56,6 +56,57 @@ class AgentConfigLoaderTest {
     }
 
     @Test
+    void ruleLimitsAndTheClassifierBudgetAreReadWithDefaultsForWhatIsNotSet() {
+        AgentConfig d = AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\n");
+        assertThat(d.classification()).isEqualTo(AgentConfig.Classification.DEFAULT);
+        AgentConfig c = AgentConfigLoader.parse("a.yaml", """
+                agent_cgroups: [x]
+                rules:
+                  limits: {file_bytes: 65536, list_items: 500, condition_depth: 40}
+                classifier: {budget_per_event: 500000, budget_report_interval_ms: 60000}
+                """);
+        assertThat(c.classification().ruleLimits()).isEqualTo(new io.agentguard.rules.RuleLimits(65536,
+                io.agentguard.rules.RuleLimits.DEFAULT.yamlDepth(), io.agentguard.rules.RuleLimits.DEFAULT.yamlAliases(),
+                500, 40, io.agentguard.rules.RuleLimits.DEFAULT.compiledSize()));
+        assertThat(c.classification().budgetPerEvent()).isEqualTo(500_000);
+        assertThat(c.classification().budgetReportIntervalMs()).isEqualTo(60_000);
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nrules: {limits: {list_item: 5}}\n"))
+                .hasMessage("a.yaml:2:18: unknown key 'list_item' (did you mean 'list_items'?)");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nrules: {limits: {yaml_depth: 5000}}\n"))
+                .hasMessage("a.yaml:2:30: rules.limits.yaml_depth: 5000 is out of range 8..1000");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nclassifier: {budget_per_event: 10}\n"))
+                .hasMessage("a.yaml:2:32: classifier.budget_per_event: 10 is out of range 1000..1099511627776");
+    }
+
+    @Test
+    void aConfigNestedThousandsDeepIsALimitErrorNotAStackOverflow() {
+        String yaml = "agent_cgroups: [x]\npolicies: " + "[".repeat(5000) + "]".repeat(5000) + "\n";
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", yaml)).isInstanceOf(ConfigException.class)
+                .hasMessage("a.yaml:2:42: YAML nested 33 levels deep, over the limit of 32 (a fixed limit)");
+    }
+
+    @Test
+    void aConfigFileWithInvalidUtf8NamesTheBadByte(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = dir.resolve("agentguard.yaml");
+        java.nio.file.Files.write(file, new byte[] {'a', 'g', 'e', 'n', 't', '_', 'c', 'g', 'r', 'o', 'u', 'p', 's', ':',
+            ' ', '[', (byte) 0xC3, '(', ']', '\n'});
+        assertThatThrownBy(() -> AgentConfigLoader.load(file)).isInstanceOf(ConfigException.class)
+                .hasMessage(file + ":1:17: invalid UTF-8: byte 0xC3 at byte offset 16 (line 1, column 17); save the file"
+                        + " as UTF-8");
+    }
+
+    @Test
+    void anOversizedConfigFileIsRefusedBeforeItIsParsed(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = dir.resolve("agentguard.yaml");
+        java.nio.file.Files.writeString(file, "agent_cgroups: [x]\n" + "#".repeat(2 << 20) + "\n");
+        assertThatThrownBy(() -> AgentConfigLoader.load(file)).isInstanceOf(ConfigException.class)
+                .hasMessage(file + ": the file is " + java.nio.file.Files.size(file) + " bytes, over the limit of 1048576"
+                        + " bytes (a fixed limit)");
+    }
+
+    @Test
     void unknownKeyNamesFileLineColumnAndSuggests() {
         assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [x]\nexec:\n  max_arg_bytes: 3\n"))
                 .isInstanceOf(ConfigException.class)
