@@ -4,13 +4,15 @@
  * (scripts/bench-syscalls.sh runs it inside and outside an agent cgroup, with the agent
  * loaded and not).
  *
- *   syscall_bench connect-udp|connect-tcp|exec|ioctl ITERATIONS [DEVICE]
+ *   syscall_bench connect-udp|connect-tcp|exec|ioctl|open ITERATIONS [DEVICE]
  *
  * connect-udp  socket(), connect() to 127.0.0.1:9 (UDP: no packet is sent), close()
  * connect-tcp  connect() to a listener of its own on 127.0.0.1, accept(), close() both
  * exec         fork(), execve("/bin/true"), waitpid()
  * ioctl        NV_ESC_RM_CONTROL-shaped ioctl on DEVICE (a stand-in: the call fails with
  *              ENOTTY, after the tracepoint has decoded it)
+ * open         openat("/dev/null"), close(): what the self-protection open hooks cost every
+ *              process on a node where a syscall tracepoint is attached
  *
  * Prints "<op> <ns per call>" (the mean over ITERATIONS after a warm-up of ITERATIONS/10).
  *
@@ -116,6 +118,14 @@ static void exec_true(void)
 		die("exec /bin/true");
 }
 
+static void open_close(void)
+{
+	int fd = openat(AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open /dev/null");
+	close(fd);
+}
+
 static void nv_ioctl(void)
 {
 	struct rm_control p = { .client = 0xc1d00001, .object = 0xc1d00001, .cmd = 0x20800a2a };
@@ -217,7 +227,7 @@ int main(int argc, char **argv)
 		argc--;
 	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: syscall_bench connect-udp|connect-tcp|exec|ioctl ITERATIONS [DEVICE]\n");
+		fprintf(stderr, "usage: syscall_bench connect-udp|connect-tcp|exec|ioctl|open ITERATIONS [DEVICE]\n");
 		return 2;
 	}
 	const char *op = argv[1];
@@ -235,6 +245,8 @@ int main(int argc, char **argv)
 			die("listen");
 	} else if (strcmp(op, "exec") == 0) {
 		call = exec_true;
+	} else if (strcmp(op, "open") == 0) {
+		call = open_close;
 	} else if (strcmp(op, "ioctl") == 0 && argc > 3) {
 		call = nv_ioctl;
 		device_fd = open(argv[3], O_RDWR);

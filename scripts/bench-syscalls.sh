@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Syscall overhead (docs/BENCHMARKS.md): ns per connect() (UDP, TCP), fork+execve and
-# NVIDIA-style ioctl, for a process inside an agent cgroup and one outside, with the agent
+# Syscall overhead (docs/BENCHMARKS.md): ns per connect() (UDP, TCP), fork+execve,
+# NVIDIA-style ioctl and open+close, for a process inside an agent cgroup and one outside, with the agent
 # not loaded and loaded, alternating in every round. Needs root.
 #   scripts/bench-syscalls.sh [ROUNDS]        (default 5; results: stdout and target/bench-syscalls-*/)
 # SYSCALL_OUTCOMES=off|on|auto sets the agent's syscall_outcomes (default auto: on, since the
@@ -18,7 +18,7 @@ bench_init "syscalls-wakeup${WAKEUP_DELAY_MS:-2}-standin${GPU_STANDIN:-1}-outcom
 rm -f "$OUT/samples.tsv"
 
 # op iterations: each run takes about a second here
-OPS=("connect-udp 100000" "connect-tcp 30000" "exec 1000" "ioctl 300000")
+OPS=("connect-udp 100000" "connect-tcp 30000" "exec 1000" "ioctl 300000" "open 300000")
 
 measure() {   # where op iterations -> ns per call
     local where=$1 op=$2 n=$3
