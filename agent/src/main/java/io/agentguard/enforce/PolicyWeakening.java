@@ -72,12 +72,12 @@ public final class PolicyWeakening {
         }
         if (!was.gpuAll() && now.gpuAll()) {
             out.add(what + ": every NVIDIA device allowed");
-        } else if (!now.gpuAll() && (now.gpuAllowed() & ~was.gpuAllowed()) != 0) {
+        } else if (!was.gpuAll() && !now.gpuAll() && (now.gpuAllowed() & ~was.gpuAllowed()) != 0) {
             out.add(what + ": NVIDIA devices allowed " + devices(now.gpuAllowed() & ~was.gpuAllowed()));
         }
         if (!was.computeAllowed() && now.computeAllowed()) {
             out.add(what + ": GPU compute allowed to every process");
-        } else if (!now.computeAllowed()) {
+        } else if (!was.computeAllowed() && !now.computeAllowed()) {
             removed(what + ": GPU compute allowed to executables", now.computeExecutables(), was.computeExecutables(), out);
         }
         removed(what + ": exec deny names removed", was.execDenyNames(), now.execDenyNames(), out);

@@ -218,7 +218,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
             killer.accept(records.scope.taskPid());   // the kernel could not signal it (before 6.13)
         }
         if (type == AG_REC_TAMPER && records.tamper.killByAgent() && killer != null) {
-            killer.accept(h.pid());   // a stop signal's sender: the kernel spent its one signal on SIGCONT
+            killer.accept(h.pid());   // the kernel's kill failed: this CPU's irq_work held another signal (EBUSY)
         }
         if (type == AG_REC_FORK) {
             processes.onFork(h.pid(), records.fork.childPid(), nowNs);

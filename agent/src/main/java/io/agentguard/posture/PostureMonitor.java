@@ -350,7 +350,7 @@ public final class PostureMonitor implements ConsumerPipeline.ExecFollowUp, Auto
             findings.incrementAndGet();
             violations.accept(KernelFindings.violation(UNSAFE_PATHS, evidence).build());
         }
-        if (settings.check() && !jobs.offer(() -> scanExisting(PostureSource.POSTURE_SOURCE_START))) {
+        if (settings.check() && !jobs.offer(() -> scanExisting(PostureSource.POSTURE_SOURCE_RESCAN))) {
             dropped.incrementAndGet();
         }
         return unsafe;

@@ -66,4 +66,13 @@ class PolicyWeakeningTest {
         assertThat(lines).containsExactly("policy for agents/trainer: enforce -> monitor",
                 "policy for agents/trainer: every NVIDIA device allowed");
     }
+
+    @Test
+    void narrowingEveryDeviceAndAllComputeToSomeIsNotWeakening() {
+        assertThat(PolicyWeakening.between(state("enforce", "127.66.9.0/24", "xmrig",
+                        "    - {cgroup: agents/trainer, gpu: {devices: all, compute: true}}"),
+                state("enforce", "127.66.9.0/24", "xmrig",
+                        "    - {cgroup: agents/trainer, gpu: {devices: [0], compute: false,"
+                                + " compute_executables: [/usr/bin/python3]}}"))).isEmpty();
+    }
 }
