@@ -111,6 +111,14 @@ int BPF_PROG(ag_signal, int sig, struct kernel_siginfo *info, struct task_struct
 	struct ag_config *cfg = ag_cfg();
 	if (!cfg || !cfg->daemon_tgid || task->tgid != cfg->daemon_tgid)
 		return 0;
+	if (sig == SIGCONT) {
+		/* from anyone: it discards the daemon's pending stop signals, so none is left to undo,
+		 * and an operator's later SIGSTOP must not be taken for the agent's */
+		__u32 zero = 0;
+		__u64 *pending = bpf_map_lookup_elem(&ag_stops_pending, &zero);
+		if (pending)
+			__sync_lock_test_and_set(pending, 0);
+	}
 	__u32 verdict;
 	__u64 key = tamperer(cfg, &verdict);
 	if (!key)

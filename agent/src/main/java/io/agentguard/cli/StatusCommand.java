@@ -132,7 +132,7 @@ public final class StatusCommand implements Callable<Integer> {
         }
         System.out.println("hooks:");
         for (Map.Entry<String, String> h : new TreeMap<>(s.getHooksMap()).entrySet()) {
-            System.out.printf("  %-17s %s%n", h.getKey(), h.getValue());
+            System.out.printf("  %-24s %s%n", h.getKey(), h.getValue());
         }
         return 0;
     }
