@@ -354,6 +354,7 @@ enum ag_tamper_kind {
 	AG_TAMPER_PROC_MEM = 6,       /* open of /proc/<daemon pid or tid>/mem (or /proc/P/task/T/mem) */
 	AG_TAMPER_OOM_SCORE_ADJ = 7,  /* the daemon's oom_score_adj written; value: the new value */
 	AG_TAMPER_VM_ACCESS = 8,      /* process_vm_readv / process_vm_writev on the daemon; value: 1 for a write */
+	AG_TAMPER_MIGRATE = 9,        /* a daemon task moved to another cgroup (v2, or a v1 hierarchy such as freezer); target_cgroup_id: the destination */
 };
 
 enum ag_tamper_flags {

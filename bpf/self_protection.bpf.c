@@ -7,6 +7,7 @@
  *   tp_btf/signal_generate      a signal, seen once generated: the sender is killed; a stop
  *                               signal is undone at once (SIGCONT to the daemon)
  *   tp_btf/cgroup_freeze        the daemon's cgroup frozen (itself or through an ancestor)
+ *   tp_btf/cgroup_attach_task   a daemon task moved to another cgroup (any hierarchy)
  *   tp_btf/oom_score_adj_update the daemon's oom_score_adj written (the daemon puts it back)
  *   sys_enter_ptrace            PTRACE_ATTACH / PTRACE_SEIZE of any daemon thread
  *   sys_enter_process_vm_*      process_vm_readv / process_vm_writev of the daemon
@@ -191,6 +192,33 @@ int BPF_PROG(ag_freeze, struct cgroup *cgrp, const char *path)
 	if (verdict == AG_VERDICT_DENIED && bpf_send_signal(SIGKILL) != 0)
 		flags |= AG_TAMPER_KILL_BY_AGENT;
 	tamper_record(key, verdict, AG_TAMPER_FREEZE, cfg->daemon_tgid, cfg->daemon_tgid, 0, 0, id, flags,
+		      verdict == AG_VERDICT_DENIED);
+	return 0;
+}
+
+/*
+ * A daemon task moved to another cgroup (cgroup.procs, cgroup.threads, or a v1 hierarchy's
+ * tasks/cgroup.procs: cgroup_attach_task fires for every hierarchy, after the move). Moving the
+ * daemon is the other way to freeze it: into an already frozen v2 cgroup (no cgroup_freeze
+ * fires: the cgroup's state does not change), into a cgroup frozen later (not the one
+ * ag_freeze watches), or into a v1 freezer cgroup (freezer.state FROZEN has no tracepoint).
+ * Nothing here can move it back; the mover is killed (irq_work: the path lock is held with
+ * IRQs off) and the record waits in the ring for the daemon to run again.
+ */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(ag_self_migrate, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg || !cfg->daemon_tgid || task->tgid != cfg->daemon_tgid)
+		return 0;
+	__u32 verdict;
+	__u64 key = tamperer(cfg, &verdict);
+	if (!key)
+		return 0;
+	__u32 flags = 0;
+	if (verdict == AG_VERDICT_DENIED && bpf_send_signal(SIGKILL) != 0)
+		flags |= AG_TAMPER_KILL_BY_AGENT;
+	tamper_record(key, verdict, AG_TAMPER_MIGRATE, task->tgid, task->pid, 0, 0, BPF_CORE_READ(dst, kn, id), flags,
 		      verdict == AG_VERDICT_DENIED);
 	return 0;
 }

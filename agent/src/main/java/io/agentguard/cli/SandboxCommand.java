@@ -120,6 +120,11 @@ public final class SandboxCommand implements Callable<Integer> {
         paths.add(Path.of("/sys/fs/cgroup"));
         paths.add(cgroupMount);
         paths.add(Path.of("/sys/fs/bpf"));
+        // kernel tunables and the SysRq trigger are root's files too (mode 0644 / 0200): uid 0 without capabilities
+        // would set kernel.core_pattern to a pipe that the kernel runs as full root outside every cgroup on the next
+        // crash, or reboot the host
+        paths.add(Path.of("/proc/sys"));
+        paths.add(Path.of("/proc/sysrq-trigger"));
         if (!config.pinPath().isEmpty()) {
             paths.add(Path.of(config.pinPath()));
         }

@@ -327,9 +327,11 @@ final class KernelHooks implements AutoCloseable {
         }
         if (settings.selfProtection()) {
             attach(Programs.FREEZE);
+            attach(Programs.SELF_MIGRATE);
             attach(Programs.OOM_SCORE_ADJ);
             descriptions.put("self-freeze", "tp_btf/cgroup_freeze: a freeze of the daemon's cgroup (or an ancestor)"
-                    + " from an agent cgroup kills the writer and is reported once the daemon runs again");
+                    + " from an agent cgroup kills the writer and is reported once the daemon runs again; so does a move"
+                    + " of a daemon task to another cgroup (tp_btf/cgroup_attach_task, v1 hierarchies included)");
             descriptions.put("self-oom-score", "tp_btf/oom_score_adj_update: the writer is killed, the daemon puts its"
                     + " value back");
             if (attachments.pinned(Programs.PTRACE_ENTER)) {

@@ -131,12 +131,13 @@ public final class RuleReloader {
             case StackOverflowError e -> FailureReason.STACK_OVERFLOW;
             default -> FailureReason.INTERNAL;
         };
-        failed.incrementAndGet();
-        failedBy.incrementAndGet(reason.ordinal());
-        lastFailure = reason;
         String message = t instanceof RuleException || t instanceof java.io.UncheckedIOException ? t.getMessage()
                 : t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
+        // the reason and message first, the count last: a reader that sees the count sees why
+        failedBy.incrementAndGet(reason.ordinal());
+        lastFailure = reason;
         lastError = message;
+        failed.incrementAndGet();
         try {
             log.warn("rules reload failed (" + why + "), keeping the previous " + classifier.rules().size()
                     + " rules (" + reason.label() + "): " + message);

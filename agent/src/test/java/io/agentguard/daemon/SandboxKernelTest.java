@@ -102,6 +102,20 @@ class SandboxKernelTest {
     }
 
     @Test
+    void sandboxedRootCannotWriteKernelTunables() throws Exception {
+        // kernel.core_pattern is root's (0644): "|/path" would run /path as full root outside every cgroup on the next
+        // crash. Written here with its own value, so that the old behaviour changes nothing
+        Path cg = KERNEL.newCgroup("sandbox");
+        Path corePattern = Path.of("/proc/sys/kernel/core_pattern");
+        String before = Files.readString(corePattern);
+        Sandboxed s = sandbox(cg, List.of(), "sh", "-c", "cat " + corePattern + " > /tmp/.ag-core-pattern-$$"
+                + " && cat /tmp/.ag-core-pattern-$$ > " + corePattern + " && echo written; rm -f /tmp/.ag-core-pattern-$$");
+        assertThat(s.stdout()).as(s.stderr()).doesNotContain("written");
+        assertThat(s.stderr()).contains(corePattern + ": Read-only file system");
+        assertThat(Files.readString(corePattern)).isEqualTo(before);
+    }
+
+    @Test
     void sandboxedProcessCannotOpenARawSocketAndAnotherUserCannotStopRoot() throws Exception {
         Path cg = KERNEL.newCgroup("sandbox");
         Process decoy = new ProcessBuilder("sleep", "60").start();   // root, outside: the daemon's stand-in

@@ -226,4 +226,59 @@ class SelfProtectionServiceKernelTest {
         assertThat(v.getEvidence(0).getTamper().getTargetCgroupId()).isEqualTo(AgentCgroups.inode(daemonCgroup));
         awaitEvent(e -> e.hasConnect() && e.getProcess().getPid() == denied.pid());
     }
+
+    @Test
+    void movingTheDaemonIntoAnAlreadyFrozenCgroupKillsTheMoverAndIsReportedOnThaw() throws Exception {
+        // no cgroup_freeze fires (the trap's state does not change) and the trap is not the daemon's cgroup
+        Path trap = daemonCgroup.resolveSibling(daemonCgroup.getFileName() + "-trap");
+        Files.createDirectories(trap);
+        try {
+            Files.writeString(trap.resolve("cgroup.freeze"), "1");
+            Path cg = agentCgroup("mover");
+            Run mover = runIn(cg, "/bin/sh", "-c", "echo " + daemonPid() + " > " + trap.resolve("cgroup.procs")
+                    + "; echo survived");
+            assertThat(mover.stdout()).doesNotContain("survived");
+            assertThat(mover.exitStatus()).isEqualTo(128 + 9);
+
+            Run denied = runIn(agentCgroup("while-moved"), connector(), "tcp4", DENIED, "80");
+            assertThat(denied.stdout()).isEqualTo("EPERM\n");
+
+            Files.writeString(trap.resolve("cgroup.freeze"), "0");
+            Violation v = awaitViolation(x -> x.getRule().equals("agentguard: tampering with the agent stopped")
+                    && x.getProcess().getPid() == mover.pid());
+            assertThat(v.getEvidence(0).getTamper().getKind()).isEqualTo(TamperKind.TAMPER_KIND_MIGRATE);
+            assertThat(v.getEvidence(0).getTamper().getTargetCgroupId()).isEqualTo(AgentCgroups.inode(trap));
+        } finally {
+            Files.writeString(trap.resolve("cgroup.freeze"), "0");
+            Files.writeString(daemonCgroup.resolve("cgroup.procs"), String.valueOf(daemonPid()));
+            Files.deleteIfExists(trap);
+        }
+    }
+
+    @Test
+    void movingTheDaemonIntoACgroupV1FreezerKillsTheMoverAndIsReported() throws Exception {
+        // the legacy freezer (freezer.state FROZEN) has no tracepoint: the move into it is what can be seen
+        Path hierarchy = Files.createDirectories(dir.resolve("freezer-v1"));
+        assertThat(new ProcessBuilder("mount", "-t", "cgroup", "-o", "freezer", "agentguard-test", hierarchy.toString())
+                .inheritIO().start().waitFor()).isZero();
+        Path trap = hierarchy.resolve("agentguard-trap-" + daemonPid());
+        try {
+            Files.createDirectories(trap);
+            Run mover = runIn(agentCgroup("v1-mover"), "/bin/sh", "-c", "echo " + daemonPid() + " > "
+                    + trap.resolve("cgroup.procs") + "; echo survived");
+            assertThat(mover.stdout()).doesNotContain("survived");
+            assertThat(mover.exitStatus()).isEqualTo(128 + 9);
+            Violation v = awaitViolation(x -> x.getRule().equals("agentguard: tampering with the agent stopped")
+                    && x.getProcess().getPid() == mover.pid());
+            assertThat(v.getEvidence(0).getTamper().getKind()).isEqualTo(TamperKind.TAMPER_KIND_MIGRATE);
+            assertThat(v.getEvidence(0).getTamper().getTargetPid()).isEqualTo(daemonPid());
+        } finally {
+            if (Files.exists(trap)) {
+                Files.writeString(trap.resolve("freezer.state"), "THAWED");
+                Files.writeString(hierarchy.resolve("cgroup.procs"), String.valueOf(daemonPid()));
+                Files.deleteIfExists(trap);
+            }
+            new ProcessBuilder("umount", hierarchy.toString()).inheritIO().start().waitFor();
+        }
+    }
 }
