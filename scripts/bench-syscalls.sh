@@ -72,9 +72,9 @@ summary() {
                 med[k] = m; lo[k] = v[k, 1]; hi[k] = v[k, c]
             }
             printf "%-12s %-8s %14s %22s %14s %22s %9s\n", "call", "process", "off ns", "off min..max", "on ns", "on min..max", "overhead"
-            split("connect-udp connect-tcp exec ioctl", ops, " ")
+            split("connect-udp connect-tcp exec ioctl open", ops, " ")
             split("outside inside", wheres, " ")
-            for (i = 1; i <= 4; i++) for (j = 1; j <= 2; j++) {
+            for (i = 1; i <= 5; i++) for (j = 1; j <= 2; j++) {
                 a = ops[i] " " wheres[j] " off"; b = ops[i] " " wheres[j] " on"
                 printf "%-12s %-8s %14.0f %22s %14.0f %22s %+8.1f%%\n", ops[i], wheres[j], med[a],
                     sprintf("%.0f..%.0f", lo[a], hi[a]), med[b], sprintf("%.0f..%.0f", lo[b], hi[b]),
