@@ -385,7 +385,8 @@ public final class Agent implements AutoCloseable {
         agentSighupsSeen = now;
         if (fromAgent && config.selfProtection() && policies.mode().equals("enforce")) {
             refusedReloads.increment();
-            log.warn("reload refused: SIGHUP from an agent cgroup (its sender was killed; see the tamper violation);"
+            log.warn("reload refused: SIGHUP from an agent cgroup (its sender was killed, or it came through"
+                    + " file-async I/O; see the tamper violation);"
                     + " the configuration and rules in force stay. An operator's reload: send SIGHUP again");
             return true;
         }
