@@ -177,8 +177,10 @@ int BPF_PROG(ag_signal, int sig, struct kernel_siginfo *info, struct task_struct
 		verdict = AG_VERDICT_WOULD_BLOCK;
 		flags = AG_TAMPER_FASYNC;
 	}
-	/* counted before the signal is delivered: the daemon's handler knows an agent asked for a reload */
-	if (sig == SIGHUP)
+	/* counted before the signal is delivered: the daemon's handler knows an agent asked for a reload.
+	 * Only one the kernel queued (not one merged into a SIGHUP already pending): each count is one
+	 * run of the handler, which takes one (file-async I/O sends several in a row). */
+	if (sig == SIGHUP && (result == TRACE_SIGNAL_DELIVERED || result == TRACE_SIGNAL_LOSE_INFO))
 		count(AG_CNT_DAEMON_SIGHUP);
 	__u16 kind = AG_TAMPER_SIGNAL;
 	if (stop_signal(sig)) {

@@ -26,7 +26,7 @@
  *       connects to ADDRESS:PORT (IPv4, an HTTP server in process PID), makes PID the owner of
  *       its own end (F_SETOWN), SIG its signal (F_SETSIG; 0: plain SIGIO) and sets O_ASYNC, then
  *       sends an HTTP GET: the server's reply makes the kernel send SIG to PID from the server's
- *       own context (send_sigio). Reads the reply to its end (10 s at most), holds the socket 200 ms, prints
+ *       own context (send_sigio). Sleeps 500 ms, reads the reply to its end (10 s at most), holds the socket 200 ms, prints
  *       "replied N" (bytes) and exits 0.
  *
  * Exits 2 on bad usage.
@@ -266,6 +266,9 @@ static int sigio_own(pid_t owner, int sig, const char *address, int port)
 		perror("write");
 		return 1;
 	}
+	/* not blocked in read meanwhile: a waiting reader sets SOCKWQ_ASYNC_WAITDATA, and TCP's
+	 * data-ready wakeup then sends no signal (sock_wake_async, SOCK_WAKE_WAITD) */
+	usleep(500 * 1000);
 	char buf[4096];
 	long total = 0;
 	ssize_t n;
