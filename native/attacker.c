@@ -22,6 +22,12 @@
  *       200 ms, exits 0 (the tracee is released when the tracer exits).
  *   attacker open-mem PID
  *       opens /proc/PID/mem for reading; prints "opened" or the errno's name (EACCES, ...).
+ *   attacker sigio-own PID SIG ADDRESS PORT
+ *       connects to ADDRESS:PORT (IPv4, an HTTP server in process PID), makes PID the owner of
+ *       its own end (F_SETOWN), SIG its signal (F_SETSIG; 0: plain SIGIO) and sets O_ASYNC, then
+ *       sends an HTTP GET: the server's reply makes the kernel send SIG to PID from the server's
+ *       own context (send_sigio). Sleeps 500 ms, reads the reply to its end (10 s at most), holds the socket 200 ms, prints
+ *       "replied N" (bytes) and exits 0.
  *
  * Exits 2 on bad usage.
  */
@@ -44,6 +50,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,7 +58,8 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: attacker clone-into CGROUP_DIR PROG [ARGS...] | ioctl-flood PATH COUNT"
 			" | connect-flood ADDRESS PORT COUNT | leader-exit-move PATH PROG [ARGS...]"
-			" | uring-write PATH TEXT PROG [ARGS...] | ptrace-seize TID | open-mem PID\n");
+			" | uring-write PATH TEXT PROG [ARGS...] | ptrace-seize TID | open-mem PID"
+			" | sigio-own PID SIG ADDRESS PORT\n");
 	return 2;
 }
 
@@ -235,6 +243,43 @@ static int open_mem(const char *pid)
 	return 0;
 }
 
+static int sigio_own(pid_t owner, int sig, const char *address, int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	if (inet_pton(AF_INET, address, &sin.sin_addr) != 1)
+		return usage();
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		perror("connect");
+		return 1;
+	}
+	/* a server stopped mid-reply never ends it: give up after 10 s (prints what came) */
+	struct timeval timeout = { .tv_sec = 10 };
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	if (fcntl(s, F_SETOWN, owner) != 0 || fcntl(s, F_SETSIG, sig) != 0
+	    || fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_ASYNC) != 0) {
+		perror("fcntl");
+		return 1;
+	}
+	static const char get[] = "GET /metrics HTTP/1.0\r\nHost: agentguard\r\n\r\n";
+	if (write(s, get, sizeof(get) - 1) != (ssize_t)(sizeof(get) - 1)) {
+		perror("write");
+		return 1;
+	}
+	/* not blocked in read meanwhile: a waiting reader sets SOCKWQ_ASYNC_WAITDATA, and TCP's
+	 * data-ready wakeup then sends no signal (sock_wake_async, SOCK_WAKE_WAITD) */
+	usleep(500 * 1000);
+	char buf[4096];
+	long total = 0;
+	ssize_t n;
+	while ((n = read(s, buf, sizeof(buf))) > 0)
+		total += n;
+	usleep(200 * 1000);
+	printf("replied %ld\n", total);
+	close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "ptrace-seize") == 0)
@@ -249,6 +294,8 @@ int main(int argc, char **argv)
 		return leader_exit_move(argv[2], argv + 3);
 	if (argc >= 5 && strcmp(argv[1], "uring-write") == 0)
 		return uring_write(argv[2], argv[3], argv + 4);
+	if (argc == 6 && strcmp(argv[1], "sigio-own") == 0)
+		return sigio_own(atoi(argv[2]), atoi(argv[3]), argv[4], atoi(argv[5]));
 	if (argc == 5 && strcmp(argv[1], "connect-flood") == 0)
 		return connect_flood(argv[2], atoi(argv[3]), atol(argv[4]));
 	return usage();

@@ -136,6 +136,7 @@ public final class Agent implements AutoCloseable {
         try {
             this.reader = new RingBufferReader(kernel.map(Maps.RING));
             this.kernelCounters = new KernelCounters(kernel.map(Maps.COUNTERS));
+            this.agentSighupsSeen = kernelCounters.sum(AG_CNT_DAEMON_SIGHUP);   // adopted maps keep old counts
             this.status = new AgentStatus(this, kernelCounters, config.statsIntervalMs(), log);
             this.enforcer = new Enforcer(cgroups.mount(), policies::enforcing, new BlastRadiusGuard(
                     config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), policies,
@@ -378,14 +379,19 @@ public final class Agent implements AutoCloseable {
      * when the handler runs) and self-protection enforces. A reload an agent asks for is not one
      * an operator asked for, whatever it changes; the sender was killed and reported. An
      * operator's SIGHUP that coalesced with an agent's is refused too: sending it again works.
+     * The kernel counts only SIGHUPs it queued, so each count is one run of this handler: one is
+     * taken per run (file-async I/O can send several before the first run reads the count).
      */
     public synchronized boolean refuseReloadFromAgent() {
         long now = kernelCounters.sum(AG_CNT_DAEMON_SIGHUP);
         boolean fromAgent = now > agentSighupsSeen;
-        agentSighupsSeen = now;
+        if (fromAgent) {
+            agentSighupsSeen++;   // one queued SIGHUP per run of the handler: a second agent SIGHUP is refused too
+        }
         if (fromAgent && config.selfProtection() && policies.mode().equals("enforce")) {
             refusedReloads.increment();
-            log.warn("reload refused: SIGHUP from an agent cgroup (its sender was killed; see the tamper violation);"
+            log.warn("reload refused: SIGHUP from an agent cgroup (its sender was killed, or it came through"
+                    + " file-async I/O; see the tamper violation);"
                     + " the configuration and rules in force stay. An operator's reload: send SIGHUP again");
             return true;
         }

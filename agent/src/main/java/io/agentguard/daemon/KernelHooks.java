@@ -168,7 +168,8 @@ final class KernelHooks implements AutoCloseable {
             for (String self : SELF_SYSCALL_PROGRAMS) {
                 obj.program(self).autoload(selfSyscalls);
             }
-            for (String lsm : List.of(Programs.EXEC_LSM, Programs.KILL_LSM, Programs.PTRACE_LSM, Programs.SOCKET_LSM)) {
+            for (String lsm : List.of(Programs.EXEC_LSM, Programs.KILL_LSM, Programs.PTRACE_LSM, Programs.SOCKET_LSM,
+                    Programs.FASYNC_LSM)) {
                 obj.program(lsm).autoload(probe.lsm());
             }
             BpfProgram unix = obj.program(Programs.CONNECT_UNIX);
@@ -313,12 +314,15 @@ final class KernelHooks implements AutoCloseable {
         } else if (probe.lsm()) {
             attach(Programs.KILL_LSM);
             attach(Programs.PTRACE_LSM);
-            descriptions.put("self-protection", "lsm/task_kill + lsm/ptrace_access_check refuse (EPERM)");
+            attach(Programs.FASYNC_LSM);
+            descriptions.put("self-protection", "lsm/task_kill + lsm/ptrace_access_check + lsm/file_send_sigiotask"
+                    + " refuse (EPERM)");
         } else {
             attach(Programs.SIGNAL);
             attach(Programs.SIGNAL_DELIVER);
             descriptions.put("self-protection", "tp_btf/signal_generate: the sender is killed and reported; a stop"
-                    + " signal is undone as the daemon takes it (tp_btf/signal_deliver sends SIGCONT; LSM refused: "
+                    + " signal is undone as the daemon takes it (tp_btf/signal_deliver sends SIGCONT); one sent through file-async"
+                    + " I/O (F_SETOWN) is reported, sender unknown, a stop undone, a SIGHUP's reload refused (LSM refused: "
                     + probe.lsmReason() + ")");
             descriptions.put("self-protection-syscalls", selfSyscallsRefused != null
                     ? "unavailable (" + selfSyscallsRefused + "): PTRACE_SEIZE, process_vm_*, /proc/PID/mem unseen"

@@ -240,6 +240,7 @@ public final class EventDecoder {
                 .setTargetCgroupId(r.targetCgroupId())
                 .setValue(r.value())
                 .setContinued((r.flags() & AG_TAMPER_CONTINUED) != 0)
+                .setFasync(r.fasync())
                 .setKilledByAgent(r.killByAgent())).build();
     }
 

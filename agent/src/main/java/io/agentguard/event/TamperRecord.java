@@ -17,6 +17,8 @@ public final class TamperRecord extends RecordFlyweight<TamperRecord> {
     /** AG_TAMPER_* flags */
     public int flags() { return i32(Tamper.FLAGS); }
     public boolean killByAgent() { return (flags() & AG_TAMPER_KILL_BY_AGENT) != 0; }
+    /** Sent through file-async I/O: the sender (who set F_SETOWN) is unknown; the header is the I/O's context. */
+    public boolean fasync() { return (flags() & AG_TAMPER_FASYNC) != 0; }
     public int targetTid() { return i32(Tamper.TARGET_TID); }
     public long targetCgroupId() { return i64(Tamper.TARGET_CGROUP_ID); }
     public int value() { return i32(Tamper.VALUE); }
@@ -35,7 +37,8 @@ public final class TamperRecord extends RecordFlyweight<TamperRecord> {
         putU16(Tamper.KIND, t.getKind() == TamperKind.TAMPER_KIND_UNSPECIFIED
                 || t.getKind() == TamperKind.TAMPER_KIND_STATE_DRIFT ? AG_TAMPER_SIGNAL : t.getKindValue());
         putU16(Tamper.VERDICT, Verdicts.toKernel(t.getVerdict()));
-        putI32(Tamper.FLAGS, (t.getKilledByAgent() ? AG_TAMPER_KILL_BY_AGENT : 0) | (t.getContinued() ? AG_TAMPER_CONTINUED : 0));
+        putI32(Tamper.FLAGS, (t.getKilledByAgent() ? AG_TAMPER_KILL_BY_AGENT : 0) | (t.getContinued() ? AG_TAMPER_CONTINUED : 0)
+                | (t.getFasync() ? AG_TAMPER_FASYNC : 0));
         putI32(Tamper.TARGET_TID, t.getTargetTid());
         putI64(Tamper.TARGET_CGROUP_ID, t.getTargetCgroupId());
         putI32(Tamper.VALUE, t.getValue());

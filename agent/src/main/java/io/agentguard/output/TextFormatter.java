@@ -156,6 +156,9 @@ public final class TextFormatter {
                             .append(t.getRepair());
                 } else {
                     sb.append(" ").append(t.getSignalName()).append(" -> agentguard[").append(t.getTargetPid()).append(']');
+                    if (t.getFasync()) {
+                        sb.append(" sent through file-async I/O; sender unknown");
+                    }
                     verdict(t.getVerdict(), sb);
                 }
             }

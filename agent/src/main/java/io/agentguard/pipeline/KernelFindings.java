@@ -73,6 +73,17 @@ public final class KernelFindings {
             "A process in an agent cgroup went for the agentguard daemon; self-protection only reported it.",
             e -> "tampering with the agent: " + e.getTamper().getKind() + " " + e.getTamper().getSignalName()
                     + " from " + e.getProcess().getComm() + where(e));
+    static final Finding TAMPER_FASYNC = new Finding("agentguard: tampering with the agent through file-async I/O",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "tamper", "T1562.001"),
+            "A signal reached the agentguard daemon through file-async I/O: someone set the daemon as the owner"
+                    + " (F_SETOWN, F_SETSIG) of an O_ASYNC socket, pipe or tty, or of a file lease, and the daemon's own"
+                    + " I/O on it sent the signal. The kernel cannot name who set the owner, so nobody was killed; a stop"
+                    + " signal is undone, a SIGHUP's reload is refused (enforce), SIGKILL cannot be undone (systemd"
+                    + " restarts the daemon). Under BPF LSM the signal is refused. Look for the agent process that"
+                    + " connected to the daemon or leased a file it opens.",
+            e -> "tampering with the agent: " + e.getTamper().getKind() + " " + e.getTamper().getSignalName()
+                    + " sent through file-async I/O; sender unknown (signalled while " + e.getProcess().getComm()
+                    + " [" + e.getProcess().getPid() + "] did I/O)" + (e.getTamper().getContinued() ? "; continued" : ""));
 
     static final Finding LEFT_SCOPE_KILLED = new Finding("agentguard: process left the agent cgroups",
             Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS,
@@ -202,7 +213,8 @@ public final class KernelFindings {
                     ? (records.exec.fileless() && !records.exec.failed() ? EXEC_FILELESS : null)
                     : killOrWouldKill(records.exec.verdict(), EXEC_KILLED, EXEC_WOULD_KILL);
             case AG_REC_GPU_IOCTL -> killOrWouldKill(records.gpuIoctl.verdict(), GPU_KILLED, GPU_WOULD_KILL);
-            case AG_REC_TAMPER -> records.tamper.verdict() == AG_VERDICT_DENIED ? TAMPER_STOPPED : TAMPER_SEEN;
+            case AG_REC_TAMPER -> records.tamper.fasync() ? TAMPER_FASYNC
+                    : records.tamper.verdict() == AG_VERDICT_DENIED ? TAMPER_STOPPED : TAMPER_SEEN;
             case AG_REC_SCOPE -> switch (records.scope.verdict()) {
                 case AG_VERDICT_DENIED -> LEFT_SCOPE_KILLED;
                 case AG_VERDICT_WOULD_BLOCK -> LEFT_SCOPE_FOLLOWED;

@@ -20,6 +20,8 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -196,6 +198,42 @@ class SelfProtectionServiceKernelTest {
         assertThat(tamper.getTamper().getSignalName()).isEqualTo("SIGSTOP");
         assertThat(tamper.getTamper().getContinued()).isTrue();
         Run later = runIn(agentCgroup("later"), connector(), "tcp4", DENIED, "80");
+        assertThat(later.stdout()).isEqualTo("EPERM\n");
+        awaitEvent(e -> e.hasConnect() && e.getProcess().getPid() == later.pid());
+        assertThat(state()).isNotEqualTo("T");
+    }
+
+    /** The daemon's metrics port, from its log line "metrics on 127.0.0.1:PORT". */
+    private int metricsPort() throws Exception {
+        for (int i = 0; i < 200; i++) {
+            Matcher m = Pattern.compile("metrics on 127\\.0\\.0\\.1:(\\d+)").matcher(Files.readString(dir.resolve("stderr")));
+            if (m.find()) {
+                return Integer.parseInt(m.group(1));
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no metrics line: " + Files.readString(dir.resolve("stderr")));
+    }
+
+    @Test
+    void aStopSignalSentThroughFileAsyncIoByTheDaemonsOwnReplyIsUndoneAndReportedWithItsSenderUnknown() throws Exception {
+        // the agent makes the daemon the owner of its end of a metrics connection (F_SETOWN, F_SETSIG SIGSTOP,
+        // O_ASYNC): the daemon's own write of the reply sends the daemon SIGSTOP, no agent process in sight
+        Run attacker = runIn(agentCgroup("sigio"), KernelAgentExtension.nativeTool("attacker").toString(), "sigio-own",
+                String.valueOf(daemonPid()), "19", "127.0.0.1", String.valueOf(metricsPort()));
+        assertThat(attacker.stdout()).startsWith("replied ");
+        assertThat(attacker.exitStatus()).as("nobody is killed: the sender is unknown").isZero();
+
+        Violation v = awaitViolation(x -> x.getRule().equals("agentguard: tampering with the agent through file-async I/O")
+                && x.getEvidence(0).getTamper().getSignalName().equals("SIGSTOP"));
+        assertThat(v.getOutput()).contains("SIGSTOP sent through file-async I/O; sender unknown").contains("continued");
+        Event tamper = v.getEvidence(0);
+        assertThat(tamper.getTamper().getKind()).isEqualTo(TamperKind.TAMPER_KIND_STOP);
+        assertThat(tamper.getTamper().getFasync()).isTrue();
+        assertThat(tamper.getTamper().getContinued()).isTrue();
+        assertThat(tamper.getTamper().getKilledByAgent()).isFalse();
+        // running: a later event is classified
+        Run later = runIn(agentCgroup("after-sigio"), connector(), "tcp4", DENIED, "80");
         assertThat(later.stdout()).isEqualTo("EPERM\n");
         awaitEvent(e -> e.hasConnect() && e.getProcess().getPid() == later.pid());
         assertThat(state()).isNotEqualTo("T");

@@ -11,6 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -96,6 +98,55 @@ class WatchdogAndReloadServiceKernelTest {
             } finally {
                 p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
                 Files.deleteIfExists(Cgroup2Mount.find().resolve(relative));
+            }
+        }
+    }
+
+    @Test
+    void aSighupSentThroughFileAsyncIoByTheDaemonsOwnReplyIsRefusedAsAnAgents() throws Throwable {
+        String relative = "agentguard-test/rf-" + UUID.randomUUID().toString().substring(0, 8);
+        Path cgroup = Cgroup2Mount.find().resolve(relative);
+        Path dir = Files.createTempDirectory("agentguard-rf");
+        Path runtime = dir.resolve("run");
+        Path config = dir.resolve("agentguard.yaml");
+        Files.writeString(config, config(relative, runtime, "enforce") + "metrics: {listen: \"127.0.0.1:0\"}\n");
+        try (NotifySocket notify = new NotifySocket(dir.resolve("notify.sock"))) {
+            ProcessBuilder pb = agent(config, dir);
+            pb.environment().put("NOTIFY_SOCKET", notify.path.toString());
+            Process p = pb.start();
+            try {
+                assertThat(notify.await("READY=1", 30)).as(Files.readString(dir.resolve("err"))).isNotNull();
+                Matcher port = Pattern.compile("metrics on 127\\.0\\.0\\.1:(\\d+)").matcher(Files.readString(dir.resolve("err")));
+                assertThat(port.find()).isTrue();
+                // root in the agent cgroup edits the config, then has the daemon's own metrics reply send it SIGHUP
+                // (F_SETOWN + F_SETSIG SIGHUP + O_ASYNC on its end): no agent process sends the signal
+                Process attacker = new ProcessBuilder("/bin/sh", "-c",
+                        "echo $$ > \"$0\" && sed -i 's/^mode: enforce$/mode: monitor/' \"$1\" && exec \"$2\" sigio-own \"$3\" 1"
+                                + " 127.0.0.1 \"$4\"",
+                        cgroup.resolve("cgroup.procs").toString(), config.toString(),
+                        KernelAgentExtension.nativeTool("attacker").toString(), Long.toString(p.pid()), port.group(1))
+                        .redirectErrorStream(true).start();
+                assertThat(attacker.waitFor(30, TimeUnit.SECONDS)).isTrue();
+                assertThat(new String(attacker.getInputStream().readAllBytes())).startsWith("replied ");
+                String err = "";
+                for (int i = 0; i < 100 && !err.contains("reload refused"); i++) {
+                    Thread.sleep(100);
+                    err = Files.readString(dir.resolve("err"));
+                }
+                assertThat(err).contains("reload refused: SIGHUP from an agent cgroup");
+                assertThat(Files.readString(config)).contains("mode: monitor");
+                // each reply segment and the close may each send one: refused once or more, never reloaded
+                assertThat(statusJson(runtime)).contains("\"mode\": \"enforce\"").contains("\"refusedReloadsTotal\"")
+                        .doesNotContain("weakeningReloadsTotal");
+                String out = "";
+                for (int i = 0; i < 100 && !out.contains("file-async"); i++) {
+                    Thread.sleep(100);
+                    out = Files.readString(dir.resolve("out"));
+                }
+                assertThat(out).contains("SIGHUP sent through file-async I/O; sender unknown");
+            } finally {
+                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                Files.deleteIfExists(cgroup);
             }
         }
     }
