@@ -29,14 +29,15 @@ import java.util.concurrent.Callable;
                 "CMD runs with no capabilities (bounding, effective, permitted, inheritable and ambient sets empty),"
                         + " no_new_privs set, supplementary groups cleared, and, in a mount namespace of its own,"
                         + " cgroupfs, bpffs and agentguard's configuration, rules, spool and runtime paths read-only.",
-                "As uid 0 (no --user, or --user root) file permissions protect none of root's files, so the whole"
+                "As uid 0 (no --user, or --user root; or keeping chown, dac_override or fowner) file permissions"
+                        + " protect none of root's files, so the whole"
                         + " mount tree is read-only too (as systemd's ProtectSystem=strict) except /tmp, /var/tmp,"
                         + " /dev/shm, the working directory when it is a workspace (strictly below /tmp, /var/tmp,"
                         + " /home/USER, /srv, /mnt, /media, /work, /workspace[s]) and each --writable PATH; /dev and /proc"
                         + " stay as mounted, less /proc/sys and the kernel's other tunables.",
                 "One line on stderr says what was dropped and what is read-only. Exit 126: the sandbox could not be"
-                        + " set up or verified, and CMD did not run; 125: a bad launcher argument (e.g. --writable of a"
-                        + " guard path)."})
+                        + " set up or verified, and CMD did not run; 2: a bad option (an unknown capability, --writable"
+                        + " of a guard path or inside one), and CMD did not run."})
 public final class SandboxCommand implements Callable<Integer> {
     /** The packaged configuration directory: read-only in the sandbox even when another file is used. */
     private static final Path PACKAGED_CONFIG_DIR = Path.of("/etc/agentguard");
