@@ -3,15 +3,26 @@
  * sandbox_exec: the launcher behind `agentguard sandbox`. Java cannot act between fork and
  * exec, so this small program takes the keys away and then execs the agent's command:
  *
- *   sandbox_exec [--cgroup-procs FILE] [--label TEXT] [--ro PATH]... [--user NAME|UID]
- *                [--group NAME|GID] [--groups G[,G...]] [--keep CAP[,CAP...]] -- CMD [ARGS...]
+ *   sandbox_exec [--cgroup-procs FILE] [--label TEXT] [--ro PATH]... [--writable PATH]...
+ *                [--user NAME|UID] [--group NAME|GID] [--groups G[,G...]] [--keep CAP[,CAP...]]
+ *                -- CMD [ARGS...]
  *
  * In this order (each step needs what the later ones take away):
  *   1. writes its own pid to FILE (the agent cgroup's cgroup.procs): CMD starts inside;
  *   2. a private mount namespace (changes never propagate back) in which every --ro PATH
  *      (cgroupfs, bpffs, agentguard's config, rules, spool and runtime paths) is a read-only
  *      bind mount, submounts included: uid 0 without capabilities still owns those files,
- *      and would otherwise write them (cgroup.procs, cgroup.freeze, the config);
+ *      and would otherwise write them (cgroup.procs, cgroup.freeze, the config).
+ *      When CMD runs as uid 0 (or keeps chown, dac_override or fowner, which get past file
+ *      permissions), file permissions protect nothing of root's: a capless uid 0 could still
+ *      plant a cron job, a systemd unit, a .bashrc or a new agentguard jar and get every key back
+ *      later. So first, as systemd's ProtectSystem=strict, every mount is made read-only
+ *      (mount_setattr(AT_RECURSIVE) on "/", kernel 5.12+; without it CMD does not run) except
+ *      the writable paths: /tmp, /var/tmp, /dev/shm, the working directory when it is a
+ *      workspace (see cwd_is_workspace), and every --writable PATH; /dev and /proc keep their
+ *      mounts as they were, less the kernel's tunables (/proc/sys, /proc/sysrq-trigger, ...);
+ *      /sys, /run, /etc, /usr, /boot, /root, /var, /home and all the rest are read-only.
+ *      A --writable PATH at or inside a guard path is refused (exit 125);
  *   3. supplementary groups: cleared, or exactly --groups; then gid and uid (real, effective,
  *      saved) to --group / --user (a user's primary group when --group is absent);
  *   4. capabilities: every one not kept leaves the bounding set, then effective, permitted and
@@ -19,7 +30,9 @@
  *      capability survives exec for a non-root uid; it is empty when nothing is kept);
  *   5. no_new_privs: no setuid binary or file capability can give any back;
  *   6. verifies all of it, with capget/prctl and again from /proc/self/status, and the mounts
- *      with statvfs: anything left that should not be, and it refuses to exec (exit 126).
+ *      with statvfs and /proc/self/mountinfo (uid 0: "/", /etc and every mount outside the
+ *      writable paths, /dev and /proc read-only; each writable path and a workspace cwd
+ *      writable): anything left that should not be, and it refuses to exec (exit 126).
  * Then it prints one line to stderr saying what it dropped, and execs CMD.
  *
  * Capability names: net_raw, CAP_NET_RAW or a number. Exit status: CMD's (it is exec'd); 125
@@ -58,8 +71,36 @@
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
 
 #define MAX_RO 64
+#define MAX_OPEN 80
+
+/* Writable for uid 0 in a read-only system when they exist and were writable before. */
+static const char *const DEFAULT_WRITABLE[] = { "/tmp", "/var/tmp", "/dev/shm" };
+/* Kept as they were mounted (device nodes are written whatever the mount says; /proc/self is
+ * written by ordinary programs), less the kernel's tunables below. */
+static const char *const KEPT_AS_MOUNTED[] = { "/dev", "/proc" };
+/* Root's files that set the kernel (systemd's ProtectKernelTunables): read-only for uid 0
+ * whether or not the caller names them with --ro. /sys is read-only with the rest of the tree
+ * (module parameters, /sys/power/state are mode 0644 root, no capability checked). */
+static const char *const KERNEL_TUNABLES[] = {
+	"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/acpi",
+	"/proc/asound", "/proc/latency_stats", "/proc/timer_stats",
+};
+/* Where a workspace lives: a working directory strictly below one of these is writable for
+ * uid 0 without --writable (but not a home directory itself, /home/NAME, whose dotfiles a login
+ * runs). Anywhere else ("/", /etc, /usr, /root, /var/lib, /opt...) it stays read-only: an
+ * allow list, so that an unforeseen place fails safe (read-only, and the line says so). */
+static const char *const WORKSPACE_ROOTS[] = {
+	"/tmp", "/var/tmp", "/dev/shm", "/home", "/srv", "/mnt", "/media", "/work", "/workspace", "/workspaces",
+};
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define MAX_GROUPS 64
 
 /* Index = capability number (include/uapi/linux/capability.h). */
@@ -87,7 +128,8 @@ static int fail(const char *fmt, ...)
 static int usage(const char *why)
 {
 	fprintf(stderr, "sandbox_exec: %s\nusage: sandbox_exec [--cgroup-procs FILE] [--label TEXT] [--ro PATH]..."
-		" [--user NAME|UID] [--group NAME|GID] [--groups G[,G...]] [--keep CAP[,CAP...]] -- CMD [ARGS...]\n", why);
+		" [--writable PATH]... [--user NAME|UID] [--group NAME|GID] [--groups G[,G...]] [--keep CAP[,CAP...]]"
+		" -- CMD [ARGS...]\n", why);
 	return 125;
 }
 
@@ -152,6 +194,30 @@ static int group_parse(const char *text, gid_t *out)
 	return 0;
 }
 
+/* path is base or inside it (both absolute, no trailing slash but "/"). */
+static int path_within(const char *path, const char *base)
+{
+	size_t len = strlen(base);
+	if (strcmp(base, "/") == 0)
+		return 1;
+	return strncmp(path, base, len) == 0 && (path[len] == 0 || path[len] == '/');
+}
+
+/* The working directory may be written by uid 0 without --writable: see WORKSPACE_ROOTS. */
+static int cwd_is_workspace(const char *cwd)
+{
+	for (int i = 0; i < COUNT(WORKSPACE_ROOTS); i++) {
+		const char *root = WORKSPACE_ROOTS[i];
+		size_t len = strlen(root);
+		if (!path_within(cwd, root) || cwd[len] == 0)
+			continue;
+		if (strcmp(root, "/home") == 0 && !strchr(cwd + len + 1, '/'))
+			return 0;
+		return 1;
+	}
+	return 0;
+}
+
 /* Every mount at or under path read-only, in this (private) namespace. */
 static int make_read_only(const char *path)
 {
@@ -164,9 +230,25 @@ static int make_read_only(const char *path)
 	return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
 }
 
-/* Every mount point at or under path (from /proc/self/mountinfo) must be read-only: the last
- * mount listed at a mount point is the one on top, the one a path resolves to. */
-static int verify_read_only(const char *path)
+/* mountinfo writes space, tab, newline and backslash as \ooo: back to the path. */
+static void unescape(char *text)
+{
+	char *out = text;
+	for (char *in = text; *in; in++)
+		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' && in[3] >= '0'
+		    && in[3] <= '7') {
+			*out++ = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
+			in += 3;
+		} else {
+			*out++ = *in;
+		}
+	*out = 0;
+}
+
+/* Every mount point at or under path (from /proc/self/mountinfo) must be read-only, except
+ * those at or under one of the exempt paths: the last mount listed at a mount point is the one
+ * on top, the one a path resolves to. */
+static int verify_read_only_except(const char *path, char *const *exempt, int nexempt)
 {
 	struct statvfs s;
 	if (statvfs(path, &s) != 0 || !(s.f_flag & ST_RDONLY))
@@ -174,23 +256,28 @@ static int verify_read_only(const char *path)
 	FILE *f = fopen("/proc/self/mountinfo", "r");
 	if (!f)
 		return fail("cannot read /proc/self/mountinfo: %s", strerror(errno));
-	enum { MAX_POINTS = 512 };
-	static char points[MAX_POINTS][512];
+	enum { MAX_POINTS = 4096, POINT_LEN = 1024 };
+	static char points[MAX_POINTS][POINT_LEN];
 	static int writable[MAX_POINTS];
 	int n = 0;
-	char line[4096];
-	size_t plen = strlen(path);
+	char line[8192];
 	while (fgets(line, sizeof(line), f)) {
 		char point[4096], opts[256];
 		if (sscanf(line, "%*s %*s %*s %*s %4095s %255s", point, opts) != 2)
 			continue;
-		if (strncmp(point, path, plen) != 0 || (point[plen] != '/' && point[plen] != 0 && plen > 1))
+		unescape(point);
+		if (!path_within(point, path))
+			continue;
+		int skip = 0;
+		for (int k = 0; k < nexempt && !skip; k++)
+			skip = path_within(point, exempt[k]);
+		if (skip)
 			continue;
 		int at = 0;
 		while (at < n && strcmp(points[at], point) != 0)
 			at++;
 		if (at == n) {
-			if (n == MAX_POINTS || strlen(point) >= sizeof(points[0])) {
+			if (n == MAX_POINTS || strlen(point) >= POINT_LEN) {
 				fclose(f);
 				return fail("too many or too long mount points under %s to verify", path);
 			}
@@ -203,6 +290,11 @@ static int verify_read_only(const char *path)
 		if (writable[i])
 			return fail("mount %s under %s is still writable in the sandbox's mount namespace", points[i], path);
 	return 0;
+}
+
+static int verify_read_only(const char *path)
+{
+	return verify_read_only_except(path, NULL, 0);
 }
 
 /* /proc/self/status line "Name:\t<hex>" as a number; -1 when absent. */
@@ -321,11 +413,93 @@ static int verify(uint64_t keep, int last, uid_t uid, gid_t gid, const gid_t *gr
 	return 0;
 }
 
+/* A path that stays as it was mounted (writable) when everything else is made read-only. */
+struct open_path {
+	char *path;
+	int kept;    /* /dev, /proc: as mounted, not claimed writable */
+	int cwd;     /* the working directory, writable as a workspace */
+	int fd;      /* its mount tree, cloned before "/" became read-only */
+};
+
+static int by_length(const void *a, const void *b)
+{
+	return (int)strlen(((const struct open_path *)a)->path) - (int)strlen(((const struct open_path *)b)->path);
+}
+
+static int writable_mount(const char *path)
+{
+	struct statvfs s;
+	return statvfs(path, &s) == 0 && !(s.f_flag & ST_RDONLY);
+}
+
+/* ProtectSystem=strict: the mount trees of the open paths are cloned as they are, "/" and every
+ * mount under it become read-only, and the clones go back on top (parents first), so that each
+ * open path keeps exactly the mounts and flags it had, read-only submounts included. */
+static int read_only_system(struct open_path *open, int nopen)
+{
+	for (int k = 0; k < nopen; k++) {
+		open[k].fd = (int)syscall(SYS_open_tree, AT_FDCWD, open[k].path,
+					  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (open[k].fd < 0)
+			return fail("cannot keep %s writable: open_tree: %s", open[k].path, strerror(errno));
+	}
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+	if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof(attr)) != 0)
+		return fail("cannot make the mount tree read-only for uid 0: mount_setattr(\"/\", AT_RECURSIVE,"
+			    " MOUNT_ATTR_RDONLY): %s%s; run the command as another user (--user)", strerror(errno),
+			    errno == ENOSYS ? " (it needs Linux 5.12 or later)" : "");
+	for (int k = 0; k < nopen; k++) {
+		if (syscall(SYS_move_mount, open[k].fd, "", AT_FDCWD, open[k].path, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+			return fail("cannot keep %s writable: move_mount: %s", open[k].path, strerror(errno));
+		close(open[k].fd);
+	}
+	return 0;
+}
+
+/* Step 6 for uid 0: "/", /etc and every mount outside the open paths read-only, the kernel's
+ * tunables too, each writable path writable, and the working directory as the line says. */
+static int verify_system(struct open_path *open, int nopen, int cwd_writable)
+{
+	char *exempt[MAX_OPEN];
+	for (int k = 0; k < nopen; k++)
+		exempt[k] = open[k].path;
+	if (verify_read_only_except("/", exempt, nopen) != 0)
+		return 126;
+	int etc_open = 0;
+	for (int k = 0; k < nopen; k++)
+		etc_open |= path_within("/etc", open[k].path);
+	struct statvfs s;
+	if (!etc_open && (statvfs("/etc", &s) != 0 || !(s.f_flag & ST_RDONLY)))
+		return fail("/etc is still writable in the sandbox's mount namespace");
+	for (int i = 0; i < COUNT(KERNEL_TUNABLES); i++)
+		if (access(KERNEL_TUNABLES[i], F_OK) == 0 && verify_read_only(KERNEL_TUNABLES[i]) != 0)
+			return 126;
+	for (int k = 0; k < nopen; k++)
+		if (!open[k].kept && !writable_mount(open[k].path))
+			return fail("%s should be writable but is read-only in the sandbox's mount namespace", open[k].path);
+	if (cwd_writable >= 0 && writable_mount(".") != cwd_writable)
+		return fail("the working directory is %s, not %s", cwd_writable ? "read-only" : "writable",
+			    cwd_writable ? "writable" : "read-only");
+	return 0;
+}
+
+/* snprintf that stays inside the buffer however much is appended. */
+static int append(char *buf, size_t size, int len, const char *fmt, ...)
+{
+	if (len < 0 || (size_t)len >= size)
+		return len;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+	return n < 0 ? len : ((size_t)(len + n) >= size ? (int)size - 1 : len + n);
+}
+
 int main(int argc, char **argv)
 {
 	const char *procs = NULL, *label = NULL, *user = NULL, *group = NULL, *groups_arg = NULL, *keep_arg = NULL;
-	char *ro[MAX_RO];
-	int nro = 0, i;
+	char *ro[MAX_RO], *writable_arg[MAX_OPEN];
+	int nro = 0, nwritable = 0, i;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -342,6 +516,10 @@ int main(int argc, char **argv)
 			if (nro == MAX_RO)
 				return usage("too many --ro paths");
 			ro[nro++] = argv[++i];
+		} else if (strcmp(a, "--writable") == 0) {
+			if (nwritable == MAX_OPEN - COUNT(DEFAULT_WRITABLE) - COUNT(KEPT_AS_MOUNTED) - 1)
+				return usage("too many --writable paths");
+			writable_arg[nwritable++] = argv[++i];
 		} else if (strcmp(a, "--user") == 0)
 			user = argv[++i];
 		else if (strcmp(a, "--group") == 0)
@@ -411,6 +589,76 @@ int main(int argc, char **argv)
 		free(copy);
 	}
 
+	/* uid 0 owns the system's files, and chown, dac_override and fowner get past any owner:
+	 * then only a read-only mount keeps them */
+	uint64_t past_permissions = 1ull << CAP_CHOWN | 1ull << CAP_DAC_OVERRIDE | 1ull << CAP_FOWNER;
+	int strict = uid == 0 || (keep & past_permissions);
+	/* the guard paths as the kernel resolves them: a writable path must not be one or inside one */
+	char *guards[MAX_RO + COUNT(KERNEL_TUNABLES)];
+	int nguards = 0;
+	for (int k = 0; k < nro; k++)
+		if ((guards[nguards] = realpath(ro[k], NULL)))
+			nguards++;
+	for (int k = 0; k < COUNT(KERNEL_TUNABLES); k++)
+		if ((guards[nguards] = realpath(KERNEL_TUNABLES[k], NULL)))
+			nguards++;
+	struct open_path opens[MAX_OPEN];
+	int nopen = 0;
+	for (int k = 0; k < nwritable; k++) {
+		char *real = realpath(writable_arg[k], NULL);
+		if (!real) {
+			fprintf(stderr, "agentguard sandbox: --writable %s: %s\n", writable_arg[k], strerror(errno));
+			return 125;
+		}
+		if (strcmp(real, "/") == 0) {
+			fprintf(stderr, "agentguard sandbox: --writable %s: that is the whole tree; name the directories the"
+				" command writes\n", writable_arg[k]);
+			return 125;
+		}
+		for (int g = 0; g < nguards; g++)
+			if (path_within(real, guards[g])) {
+				fprintf(stderr, "agentguard sandbox: --writable %s: %s the guard path %s, which stays read-only\n",
+					writable_arg[k], strcmp(real, guards[g]) == 0 ? "is" : "is inside", guards[g]);
+				return 125;
+			}
+		if (strict && !writable_mount(real)) {
+			fprintf(stderr, "agentguard sandbox: --writable %s: is on a read-only mount already\n", writable_arg[k]);
+			return 125;
+		}
+		opens[nopen++] = (struct open_path){ .path = real };
+	}
+	/* the working directory: writable for uid 0 when it is a workspace (cwd_is_workspace) */
+	char cwd[4096];
+	int have_cwd = getcwd(cwd, sizeof(cwd)) != NULL, cwd_writable = -1;
+	if (strict) {
+		for (int k = 0; k < COUNT(KEPT_AS_MOUNTED); k++)
+			if (access(KEPT_AS_MOUNTED[k], F_OK) == 0)
+				opens[nopen++] = (struct open_path){ .path = strdup(KEPT_AS_MOUNTED[k]), .kept = 1 };
+		for (int k = 0; k < COUNT(DEFAULT_WRITABLE); k++)
+			if (writable_mount(DEFAULT_WRITABLE[k]))
+				opens[nopen++] = (struct open_path){ .path = strdup(DEFAULT_WRITABLE[k]) };
+		if (have_cwd) {
+			int inside_guard = 0;
+			for (int g = 0; g < nguards; g++)
+				inside_guard |= path_within(cwd, guards[g]);
+			if (!inside_guard && cwd_is_workspace(cwd) && writable_mount(cwd))
+				opens[nopen++] = (struct open_path){ .path = strdup(cwd), .cwd = 1 };
+			/* checked where this launcher decides it: in /dev or /proc it is as mounted (-1) */
+			int within_kept = 0;
+			cwd_writable = 0;
+			for (int k = 0; k < nopen; k++)
+				if (path_within(cwd, opens[k].path)) {
+					within_kept |= opens[k].kept;
+					cwd_writable |= !opens[k].kept;
+				}
+			if (inside_guard)
+				cwd_writable = 0;
+			else if (!cwd_writable && within_kept)
+				cwd_writable = -1;
+		}
+		qsort(opens, nopen, sizeof(opens[0]), by_length);
+	}
+
 	/* 1. into the agent cgroup, while we may still write its cgroup.procs */
 	if (procs) {
 		int fd = open(procs, O_WRONLY | O_CLOEXEC);
@@ -420,15 +668,26 @@ int main(int argc, char **argv)
 			return fail("cannot join the agent cgroup through %s: %s", procs, strerror(errno));
 		close(fd);
 	}
-	/* 2. read-only guard paths in a mount namespace of our own */
-	if (nro > 0) {
+	/* 2. read-only guard paths (uid 0: a read-only system first) in a mount namespace of our own */
+	if (nro > 0 || strict) {
 		if (unshare(CLONE_NEWNS) != 0)
 			return fail("unshare(CLONE_NEWNS): %s", strerror(errno));
 		if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
 			return fail("making the mount namespace a slave: %s", strerror(errno));
+		if (strict) {
+			if (read_only_system(opens, nopen) != 0)
+				return 126;
+			for (int k = 0; k < COUNT(KERNEL_TUNABLES); k++)
+				if (access(KERNEL_TUNABLES[k], F_OK) == 0 && make_read_only(KERNEL_TUNABLES[k]) != 0)
+					return fail("cannot make %s read-only: %s", KERNEL_TUNABLES[k], strerror(errno));
+		}
 		for (int k = 0; k < nro; k++)
 			if (access(ro[k], F_OK) == 0 && make_read_only(ro[k]) != 0)
 				return fail("cannot make %s read-only: %s", ro[k], strerror(errno));
+		/* the working directory was looked up before the mounts above: look it up again, so that
+		 * relative paths reach the mount now on top (read-only, or the writable clone) */
+		if (have_cwd && chdir(cwd) != 0)
+			return fail("cannot return to the working directory %s: %s", cwd, strerror(errno));
 	}
 	/* the bounding set first: dropping needs CAP_SETPCAP in the effective set, which a change to
 	 * a non-zero uid clears; it takes nothing that setgroups/setresuid below need */
@@ -465,28 +724,52 @@ int main(int argc, char **argv)
 	/* 6. */
 	if (verify(keep, last, uid, gid, groups, ngroups, ro, nro) != 0)
 		return 126;
+	if (strict && verify_system(opens, nopen, cwd_writable) != 0)
+		return 126;
 
 	int total = last + 1, kept = __builtin_popcountll(keep);
-	char line[2048];
-	int len = snprintf(line, sizeof(line), "agentguard sandbox: %s%suid %u, gid %u, capabilities dropped: ",
-			   label ? label : "", label ? ", " : "", uid, gid);
+	char line[8192];
+	int len = append(line, sizeof(line), 0, "agentguard sandbox: %s%suid %u, gid %u, capabilities dropped: ",
+			 label ? label : "", label ? ", " : "", uid, gid);
 	if (kept == 0)
-		len += snprintf(line + len, sizeof(line) - len, "all %d", total);
+		len = append(line, sizeof(line), len, "all %d", total);
 	else
-		len += snprintf(line + len, sizeof(line) - len, "%d of %d", total - kept, total);
-	len += snprintf(line + len, sizeof(line) - len, " (bounding, effective, permitted, inheritable, ambient)");
+		len = append(line, sizeof(line), len, "%d of %d", total - kept, total);
+	len = append(line, sizeof(line), len, " (bounding, effective, permitted, inheritable, ambient)");
 	if (kept) {
-		len += snprintf(line + len, sizeof(line) - len, ", kept:");
+		len = append(line, sizeof(line), len, ", kept:");
 		for (int cap = 0; cap <= last; cap++)
 			if ((keep >> cap) & 1) {
 				char buf[16];
-				len += snprintf(line + len, sizeof(line) - len, " %s", cap_name(cap, buf, sizeof(buf)));
+				len = append(line, sizeof(line), len, " %s", cap_name(cap, buf, sizeof(buf)));
 			}
 	}
-	len += snprintf(line + len, sizeof(line) - len, ", no_new_privs, supplementary groups %s",
-			ngroups ? "set" : "cleared");
-	if (nro)
-		len += snprintf(line + len, sizeof(line) - len, ", read-only: %d guard paths", nro);
+	len = append(line, sizeof(line), len, ", no_new_privs, supplementary groups %s", ngroups ? "set" : "cleared");
+	if (strict) {
+		/* the writable paths in the order given: defaults, cwd, --writable, then the kept ones */
+		len = append(line, sizeof(line), len, ", read-only: everything but");
+		const char *sep = " ";
+		for (int pass = 0; pass < 4; pass++)
+			for (int k = 0; k < nopen; k++) {
+				int is_default = 0;
+				for (int d = 0; d < COUNT(DEFAULT_WRITABLE); d++)
+					is_default |= strcmp(opens[k].path, DEFAULT_WRITABLE[d]) == 0 && !opens[k].cwd;
+				int kind = opens[k].kept ? 3 : is_default ? 0 : opens[k].cwd ? 1 : 2;
+				if (kind != pass)
+					continue;
+				len = append(line, sizeof(line), len, "%s%s%s", sep, opens[k].path, opens[k].cwd ? " (cwd)" : "");
+				sep = ", ";
+			}
+		if (nro)
+			len = append(line, sizeof(line), len, "; also in those: %d guard paths and", nro);
+		else
+			len = append(line, sizeof(line), len, "; also in those:");
+		len = append(line, sizeof(line), len, " the kernel's tunables (/proc/sys, /proc/sysrq-trigger...)");
+		if (have_cwd && cwd_writable == 0)
+			len = append(line, sizeof(line), len, "; cwd %s read-only (--writable to write it)", cwd);
+	} else if (nro) {
+		len = append(line, sizeof(line), len, ", read-only: %d guard paths", nro);
+	}
 	fprintf(stderr, "%s\n", line);
 	execvp(command[0], command);
 	fprintf(stderr, "agentguard sandbox: cannot run %s: %s\n", command[0], strerror(errno));

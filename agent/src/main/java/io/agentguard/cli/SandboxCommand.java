@@ -28,9 +28,16 @@ import java.util.concurrent.Callable;
                 + " and exits with its exit status. Everything it does is seen by a running `agentguard run`.",
                 "CMD runs with no capabilities (bounding, effective, permitted, inheritable and ambient sets empty),"
                         + " no_new_privs set, supplementary groups cleared, and, in a mount namespace of its own,"
-                        + " cgroupfs, bpffs and agentguard's configuration, rules, spool and runtime paths read-only."
-                        + " One line on stderr says what was dropped. Exit 126: the sandbox could not be set up or"
-                        + " verified, and CMD did not run."})
+                        + " cgroupfs, bpffs and agentguard's configuration, rules, spool and runtime paths read-only.",
+                "As uid 0 (no --user, or --user root; or keeping chown, dac_override or fowner) file permissions"
+                        + " protect none of root's files, so the whole"
+                        + " mount tree is read-only too (as systemd's ProtectSystem=strict) except /tmp, /var/tmp,"
+                        + " /dev/shm, the working directory when it is a workspace (strictly below /tmp, /var/tmp,"
+                        + " /home/USER, /srv, /mnt, /media, /work, /workspace[s]) and each --writable PATH; /dev and /proc"
+                        + " stay as mounted, less /proc/sys and the kernel's other tunables.",
+                "One line on stderr says what was dropped and what is read-only. Exit 126: the sandbox could not be"
+                        + " set up or verified, and CMD did not run; 2: a bad option (an unknown capability, --writable"
+                        + " of a guard path or inside one), and CMD did not run."})
 public final class SandboxCommand implements Callable<Integer> {
     /** The packaged configuration directory: read-only in the sandbox even when another file is used. */
     private static final Path PACKAGED_CONFIG_DIR = Path.of("/etc/agentguard");
@@ -60,6 +67,12 @@ public final class SandboxCommand implements Callable<Integer> {
                     + " kept in every set, ambient included, so that it survives exec for any user")
     List<String> keepCaps;
 
+    @Option(names = "--writable", paramLabel = "PATH",
+            description = "for uid 0: keep PATH writable in the otherwise read-only mount tree (repeatable; a"
+                    + " directory the command must write, e.g. its workspace outside the defaults). Refused for a"
+                    + " guard path or a path inside one; no effect for another --user, whose file permissions apply")
+    List<Path> writable;
+
     @Parameters(arity = "1..*", paramLabel = "CMD", description = "command and arguments (put them after --)")
     List<String> command;
 
@@ -88,9 +101,27 @@ public final class SandboxCommand implements Callable<Integer> {
         List<String> argv = new ArrayList<>(List.of(launcher.toString(),
                 "--cgroup-procs", root.directory().resolve("cgroup.procs").toString(),
                 "--label", "cgroup " + root.relativePath()));
-        for (Path p : readOnlyPaths(config, mount)) {
-            argv.add("--ro");
-            argv.add(p.toString());
+        Set<Path> guards = guardPaths(config, mount);
+        for (Path w : writable == null ? List.<Path>of() : writable) {
+            // the launcher refuses it too (for existing paths, as the kernel resolves them); said here for every
+            // guard path, existing or not, in the user's own words
+            Path abs = w.toAbsolutePath().normalize();
+            for (Path g : guards) {
+                if (abs.startsWith(g.toAbsolutePath().normalize())) {
+                    System.err.println("agentguard sandbox: --writable " + w + ": " + (abs.equals(g) ? "is" : "is inside")
+                            + " the guard path " + g + ", which stays read-only. CMD did not run.");
+                    return 2;
+                }
+            }
+        }
+        for (Path p : guards) {
+            if (Files.exists(p)) {
+                argv.add("--ro");
+                argv.add(p.toString());
+            }
+        }
+        for (Path w : writable == null ? List.<Path>of() : writable) {
+            argv.addAll(List.of("--writable", w.toAbsolutePath().toString()));
         }
         if (user != null) {
             argv.addAll(List.of("--user", user));
@@ -112,10 +143,11 @@ public final class SandboxCommand implements Callable<Integer> {
 
     /**
      * What a process without capabilities may still write when it runs as the files' owner
-     * (uid 0 owns cgroupfs, bpffs and the configuration): made read-only for it. Existing
-     * paths only; a rules or spool path is protected through its directory.
+     * (uid 0 owns cgroupfs, bpffs and the configuration): made read-only for it, existing
+     * paths or not (only existing ones are passed to the launcher); a rules or spool path is
+     * protected through its directory.
      */
-    private Set<Path> readOnlyPaths(AgentConfig config, Path cgroupMount) {
+    private Set<Path> guardPaths(AgentConfig config, Path cgroupMount) {
         Set<Path> paths = new LinkedHashSet<>();
         paths.add(Path.of("/sys/fs/cgroup"));
         paths.add(cgroupMount);
@@ -140,7 +172,7 @@ public final class SandboxCommand implements Callable<Integer> {
         if (config.report() != null && config.report().spoolDir() != null && !config.report().spoolDir().isEmpty()) {
             paths.add(Path.of(config.report().spoolDir()));
         }
-        paths.removeIf(p -> p == null || !Files.exists(p));
+        paths.remove(null);
         return paths;
     }
 }

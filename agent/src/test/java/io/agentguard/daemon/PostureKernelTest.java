@@ -98,7 +98,9 @@ class PostureKernelTest {
         try {
             running.add(execd(sandboxed(nobody, List.of("--user", "nobody"), "sleep", "20")));
             running.add(execd(sandboxed(readOnly, ro, "sleep", "20")));
-            running.add(execd(sandboxed(writable, List.of(), "sleep", "20")));
+            // uid 0 gets a read-only mount tree from the launcher: cgroupfs named writable (no guard path here) plays
+            // a capless root on a writable cgroupfs
+            running.add(execd(sandboxed(writable, List.of("--writable", KERNEL.mount().toString()), "sleep", "20")));
             List<Violation> barrier = KERNEL.awaitViolations(v -> v.getRule().equals(PostureMonitor.PRIVILEGES.rule())
                     && v.getCgroupPath().equals(KERNEL.mount().relativize(writable).toString()), 1, Duration.ofSeconds(15));
             assertThat(barrier).hasSize(1);

@@ -38,6 +38,12 @@ class SandboxKernelTest {
 
     /** `agentguard sandbox --cgroup CGROUP OPTIONS -- CMD` as a user runs it: a process of its own. */
     static Sandboxed sandbox(Path cgroup, List<String> options, String... command) throws IOException, InterruptedException {
+        return sandbox(null, cgroup, options, command);
+    }
+
+    /** The same, started in the working directory cwd (null: this JVM's). */
+    static Sandboxed sandbox(Path cwd, Path cgroup, List<String> options, String... command)
+            throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> argv = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow",
@@ -49,7 +55,8 @@ class SandboxKernelTest {
         argv.addAll(List.of(command));
         Path err = Files.createTempFile("agentguard-sandbox", ".err");
         try {
-            Process p = new ProcessBuilder(argv).redirectError(err.toFile()).start();
+            Process p = new ProcessBuilder(argv).directory(cwd == null ? null : cwd.toFile())
+                    .redirectError(err.toFile()).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
             return new Sandboxed(p.exitValue(), out, Files.readString(err));
@@ -161,5 +168,121 @@ class SandboxKernelTest {
         assertThat(s.exitStatus()).isEqualTo(2);
         assertThat(s.stdout()).doesNotContain("ran");
         assertThat(s.stderr()).contains("--keep-cap: unknown capability 'net_rwa' (did you mean 'net_raw'?)");
+    }
+
+    /** Fresh directories the test makes (as full root, outside the sandbox) and always removes. */
+    private static final class TempDirs implements AutoCloseable {
+        final List<Path> dirs = new ArrayList<>();
+
+        Path in(String parent) throws IOException {
+            Path d = Files.createTempDirectory(Path.of(parent), "agentguard-sandbox-test");
+            dirs.add(d);
+            return d;
+        }
+
+        @Override
+        public void close() throws IOException {
+            for (Path d : dirs.reversed()) {
+                try (var files = Files.walk(d)) {
+                    for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                        Files.deleteIfExists(f);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void sandboxedRootCannotPlantACronJobAUnitADotfileOrABinaryButWritesTmp() throws Exception {
+        // uid 0 without capabilities still owns /etc, /root, /usr: a cron job, a systemd unit, a .bashrc or a new
+        // binary there gives every key back later, outside the sandbox. Fresh directories in each stand for them
+        Path cg = KERNEL.newCgroup("sandbox");
+        try (TempDirs temp = new TempDirs()) {
+            List<Path> system = new ArrayList<>(List.of(temp.in("/etc"), temp.in("/root"), temp.in("/usr/local/bin")));
+            if (Files.isDirectory(Path.of("/etc/systemd/system"))) {
+                system.add(temp.in("/etc/systemd/system"));
+            }
+            List<Path> scratch = List.of(temp.in("/tmp"), temp.in("/var/tmp"), temp.in("/dev/shm"));
+            Path cwd = temp.in("/etc");    // not a workspace: stays read-only, and the line says so
+            StringBuilder script = new StringBuilder();
+            for (Path d : system) {
+                script.append("echo planted > ").append(d.resolve("x")).append(" && echo '").append(d).append(" WRITABLE'; ");
+            }
+            script.append("echo planted > here && echo 'cwd WRITABLE'; ");
+            for (Path d : scratch) {
+                script.append("echo ok > ").append(d.resolve("x")).append(" && echo '").append(d).append(" written'; ");
+            }
+            Sandboxed s = sandbox(cwd, cg, List.of(), "sh", "-c", script.toString());
+            assertThat(s.stdout()).as(s.stderr()).doesNotContain("WRITABLE");
+            for (Path d : system) {
+                assertThat(s.stderr()).contains(d.resolve("x") + ": Read-only file system");
+                assertThat(d.resolve("x")).doesNotExist();
+            }
+            assertThat(s.stderr()).contains("here: Read-only file system");
+            assertThat(cwd.resolve("here")).doesNotExist();
+            for (Path d : scratch) {
+                assertThat(s.stdout()).contains(d + " written");
+                assertThat(d.resolve("x")).hasContent("ok");
+            }
+            assertThat(s.stderr()).contains(", read-only: everything but /tmp, /var/tmp, /dev/shm, /dev, /proc;")
+                    .contains("cwd " + cwd + " read-only (--writable to write it)");
+        }
+    }
+
+    @Test
+    void sandboxedRootWritesItsWorkspaceAndEachWritablePathButNothingBesideThem() throws Exception {
+        Path cg = KERNEL.newCgroup("sandbox");
+        try (TempDirs temp = new TempDirs()) {
+            Path workspace = temp.in("/srv");          // a workspace: strictly below /srv
+            Path data = temp.in("/var/lib");           // --writable
+            Path beside = temp.in("/var/lib");         // not named: read-only
+            Sandboxed s = sandbox(workspace, cg, List.of("--writable", data.toString()), "sh", "-c",
+                    "echo ok > out && echo 'workspace written'; echo ok > " + data.resolve("x") + " && echo 'data written';"
+                            + " echo planted > " + beside.resolve("x") + " && echo 'beside WRITABLE'");
+            assertThat(s.stdout()).as(s.stderr()).contains("workspace written").contains("data written")
+                    .doesNotContain("WRITABLE");
+            assertThat(workspace.resolve("out")).hasContent("ok");
+            assertThat(data.resolve("x")).hasContent("ok");
+            assertThat(s.stderr()).contains(beside.resolve("x") + ": Read-only file system")
+                    .contains("read-only: everything but /tmp, /var/tmp, /dev/shm, " + workspace + " (cwd), " + data
+                            + ", /dev, /proc;");
+            assertThat(beside.resolve("x")).doesNotExist();
+        }
+    }
+
+    @Test
+    void aWritableGuardPathIsRefusedAndNothingRuns() throws Exception {
+        Path cg = KERNEL.newCgroup("sandbox");
+        // through agentguard sandbox: every guard path, existing or not
+        Sandboxed s = sandbox(cg, List.of("--writable", "/etc/agentguard"), "echo", "ran");
+        assertThat(s.exitStatus()).as(s.stderr()).isEqualTo(2);
+        assertThat(s.stdout()).doesNotContain("ran");
+        assertThat(s.stderr()).contains("agentguard sandbox: --writable /etc/agentguard: is the guard path /etc/agentguard,"
+                + " which stays read-only");
+        // the launcher alone (the demo, scripts): a path inside cgroupfs
+        Process p = new ProcessBuilder(KernelAgentExtension.nativeTool("sandbox_exec").toString(), "--ro", "/sys/fs/cgroup",
+                "--writable", cg.toString(), "--", "echo", "ran").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isEqualTo(125);
+        assertThat(out).isEqualTo("agentguard sandbox: --writable " + cg + ": is inside the guard path /sys/fs/cgroup,"
+                + " which stays read-only\n");
+    }
+
+    @Test
+    void anotherUserKeepsTheMountsAsTheyAreAndFilePermissionsDecide() throws Exception {
+        // not a new guarantee: --user keeps today's behaviour (root's files are protected by their permissions, the
+        // user's own stay writable anywhere), with the guard paths read-only as before
+        Path cg = KERNEL.newCgroup("sandbox");
+        try (TempDirs temp = new TempDirs()) {
+            Path own = temp.in("/var/lib");
+            Files.setOwner(own, own.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody"));
+            Path roots = temp.in("/etc");
+            Sandboxed s = sandbox(cg, List.of("--user", "nobody"), "sh", "-c", "echo ok > " + own.resolve("x")
+                    + " && echo 'own written'; echo planted > " + roots.resolve("x") + " && echo 'etc WRITABLE'");
+            assertThat(s.stdout()).as(s.stderr()).contains("own written").doesNotContain("WRITABLE");
+            assertThat(s.stderr()).contains(roots.resolve("x") + ": Permission denied")
+                    .contains("uid 65534").contains("guard paths").doesNotContain("everything but");
+            assertThat(own.resolve("x")).hasContent("ok");
+        }
     }
 }
