@@ -92,6 +92,24 @@ static __always_inline __u32 tamper(__u32 target, __u32 sig, __u16 kind)
 	return verdict;
 }
 
+/*
+ * The doer (current) went for the daemon from an agent cgroup, in a hook that cannot refuse:
+ * in enforce mode it is killed (deferred to irq_work where IRQs are off; the daemon kills it
+ * if that fails) and the record says what it did. Nothing for a doer outside the scope.
+ */
+static __always_inline void tamper_by_current(struct ag_config *cfg, __u16 kind, __u32 target_pid, __u32 target_tid,
+					      __s32 value, __u64 cgroup_id)
+{
+	__u32 verdict;
+	__u64 key = tamperer(cfg, &verdict);
+	if (!key)
+		return;
+	__u32 flags = 0;
+	if (verdict == AG_VERDICT_DENIED && bpf_send_signal(SIGKILL) != 0)
+		flags |= AG_TAMPER_KILL_BY_AGENT;
+	tamper_record(key, verdict, kind, target_pid, target_tid, 0, value, cgroup_id, flags, verdict == AG_VERDICT_DENIED);
+}
+
 static __always_inline bool stop_signal(int sig)
 {
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
@@ -238,15 +256,7 @@ int BPF_PROG(ag_freeze, struct cgroup *cgrp, const char *path)
 	__u64 id = BPF_CORE_READ(cgrp, kn, id);
 	if (id != cfg->self_cgroup_id)
 		return 0;
-	__u32 verdict;
-	__u64 key = tamperer(cfg, &verdict);
-	if (!key)
-		return 0;
-	__u32 flags = 0;
-	if (verdict == AG_VERDICT_DENIED && bpf_send_signal(SIGKILL) != 0)
-		flags |= AG_TAMPER_KILL_BY_AGENT;
-	tamper_record(key, verdict, AG_TAMPER_FREEZE, cfg->daemon_tgid, cfg->daemon_tgid, 0, 0, id, flags,
-		      verdict == AG_VERDICT_DENIED);
+	tamper_by_current(cfg, AG_TAMPER_FREEZE, cfg->daemon_tgid, cfg->daemon_tgid, 0, id);
 	return 0;
 }
 
@@ -265,15 +275,7 @@ int BPF_PROG(ag_self_migrate, struct cgroup *dst, const char *path, struct task_
 	struct ag_config *cfg = ag_cfg();
 	if (!cfg || !cfg->daemon_tgid || task->tgid != cfg->daemon_tgid)
 		return 0;
-	__u32 verdict;
-	__u64 key = tamperer(cfg, &verdict);
-	if (!key)
-		return 0;
-	__u32 flags = 0;
-	if (verdict == AG_VERDICT_DENIED && bpf_send_signal(SIGKILL) != 0)
-		flags |= AG_TAMPER_KILL_BY_AGENT;
-	tamper_record(key, verdict, AG_TAMPER_MIGRATE, task->tgid, task->pid, 0, 0, BPF_CORE_READ(dst, kn, id), flags,
-		      verdict == AG_VERDICT_DENIED);
+	tamper_by_current(cfg, AG_TAMPER_MIGRATE, task->tgid, task->pid, 0, BPF_CORE_READ(dst, kn, id));
 	return 0;
 }
 
@@ -285,15 +287,7 @@ int BPF_PROG(ag_oom_score_adj, struct task_struct *task)
 	struct ag_config *cfg = ag_cfg();
 	if (!cfg || !cfg->daemon_tgid || task->tgid != cfg->daemon_tgid)
 		return 0;
-	__u32 verdict;
-	__u64 key = tamperer(cfg, &verdict);
-	if (!key)
-		return 0;
-	__u32 flags = 0;
-	if (verdict == AG_VERDICT_DENIED && bpf_send_signal(SIGKILL) != 0)
-		flags |= AG_TAMPER_KILL_BY_AGENT;
-	tamper_record(key, verdict, AG_TAMPER_OOM_SCORE_ADJ, task->tgid, task->pid, 0,
-		      BPF_CORE_READ(task, signal, oom_score_adj), 0, flags, verdict == AG_VERDICT_DENIED);
+	tamper_by_current(cfg, AG_TAMPER_OOM_SCORE_ADJ, task->tgid, task->pid, BPF_CORE_READ(task, signal, oom_score_adj), 0);
 	return 0;
 }
 

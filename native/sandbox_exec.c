@@ -297,8 +297,8 @@ static int verify_read_only(const char *path)
 	return verify_read_only_except(path, NULL, 0);
 }
 
-/* /proc/self/status line "Name:\t<hex>" as a number; -1 when absent. */
-static int status_hex(const char *name, uint64_t *out)
+/* /proc/self/status line "Name:\t<number>" in base; -1 when absent. */
+static int status_number(const char *name, int base, uint64_t *out)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	if (!f)
@@ -308,7 +308,7 @@ static int status_hex(const char *name, uint64_t *out)
 	int rc = -1;
 	while (fgets(line, sizeof(line), f))
 		if (strncmp(line, name, len) == 0 && line[len] == ':') {
-			*out = strtoull(line + len + 1, NULL, 16);
+			*out = strtoull(line + len + 1, NULL, base);
 			rc = 0;
 			break;
 		}
@@ -316,22 +316,14 @@ static int status_hex(const char *name, uint64_t *out)
 	return rc;
 }
 
+static int status_hex(const char *name, uint64_t *out)
+{
+	return status_number(name, 16, out);
+}
+
 static int status_dec(const char *name, uint64_t *out)
 {
-	FILE *f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	char line[256];
-	size_t len = strlen(name);
-	int rc = -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, name, len) == 0 && line[len] == ':') {
-			*out = strtoull(line + len + 1, NULL, 10);
-			rc = 0;
-			break;
-		}
-	fclose(f);
-	return rc;
+	return status_number(name, 10, out);
 }
 
 static int capget_sets(uint64_t *eff, uint64_t *prm, uint64_t *inh)

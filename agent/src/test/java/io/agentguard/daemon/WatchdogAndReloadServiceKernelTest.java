@@ -58,6 +58,16 @@ class WatchdogAndReloadServiceKernelTest {
         return out.toString();
     }
 
+    /** The file's text once it contains text, or after 10 s (the assertion that follows says what was missing). */
+    private static String awaitContains(Path file, String text) throws Exception {
+        String content = Files.readString(file);
+        for (int i = 0; i < 100 && !content.contains(text); i++) {
+            Thread.sleep(100);
+            content = Files.readString(file);
+        }
+        return content;
+    }
+
     private static void signal(String sig, long pid) throws Exception {
         assertThat(new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).start().waitFor()).isZero();
     }
@@ -128,21 +138,13 @@ class WatchdogAndReloadServiceKernelTest {
                         .redirectErrorStream(true).start();
                 assertThat(attacker.waitFor(30, TimeUnit.SECONDS)).isTrue();
                 assertThat(new String(attacker.getInputStream().readAllBytes())).startsWith("replied ");
-                String err = "";
-                for (int i = 0; i < 100 && !err.contains("reload refused"); i++) {
-                    Thread.sleep(100);
-                    err = Files.readString(dir.resolve("err"));
-                }
+                String err = awaitContains(dir.resolve("err"), "reload refused: SIGHUP");
                 assertThat(err).contains("reload refused: SIGHUP from an agent cgroup");
                 assertThat(Files.readString(config)).contains("mode: monitor");
                 // each reply segment and the close may each send one: refused once or more, never reloaded
                 assertThat(statusJson(runtime)).contains("\"mode\": \"enforce\"").contains("\"refusedReloadsTotal\"")
                         .doesNotContain("weakeningReloadsTotal");
-                String out = "";
-                for (int i = 0; i < 100 && !out.contains("file-async"); i++) {
-                    Thread.sleep(100);
-                    out = Files.readString(dir.resolve("out"));
-                }
+                String out = awaitContains(dir.resolve("out"), "file-async");
                 assertThat(out).contains("SIGHUP sent through file-async I/O; sender unknown");
             } finally {
                 p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
@@ -171,11 +173,7 @@ class WatchdogAndReloadServiceKernelTest {
                         cgroup.resolve("cgroup.procs").toString(), config.toString(), Long.toString(p.pid())).start();
                 assertThat(attacker.waitFor(30, TimeUnit.SECONDS)).isTrue();
                 assertThat(attacker.exitValue()).as("the SIGHUP's sender is killed").isEqualTo(128 + 9);
-                String err = "";
-                for (int i = 0; i < 100 && !err.contains("reload refused"); i++) {
-                    Thread.sleep(100);
-                    err = Files.readString(dir.resolve("err"));
-                }
+                String err = awaitContains(dir.resolve("err"), "reload refused: SIGHUP");
                 assertThat(err).contains("reload refused: SIGHUP from an agent cgroup");
                 assertThat(Files.readString(config)).contains("mode: monitor");
                 assertThat(statusJson(runtime)).contains("\"mode\": \"enforce\"").contains("\"refusedReloadsTotal\": \"1\"")
@@ -185,11 +183,7 @@ class WatchdogAndReloadServiceKernelTest {
                 signal("HUP", p.pid());
                 assertThat(notify.await("RELOADING=1", 30)).isNotNull();
                 assertThat(notify.await("READY=1", 30)).isNotNull();
-                String out = "";
-                for (int i = 0; i < 100 && !out.contains("enforcement weakened by reload"); i++) {
-                    Thread.sleep(100);
-                    out = Files.readString(dir.resolve("out"));
-                }
+                String out = awaitContains(dir.resolve("out"), "enforcement weakened by reload");
                 assertThat(out).contains("agentguard: enforcement weakened by reload").contains("mode enforce -> monitor");
                 assertThat(statusJson(runtime)).contains("\"mode\": \"monitor\"")
                         .contains("\"weakeningReloadsTotal\": \"1\"");
