@@ -170,6 +170,22 @@ class RuleLimitsTest {
         assertThat(set.size()).isEqualTo(1);
     }
 
+    /**
+     * Lists of references to an empty list: nothing is ever added to the expansion, so the
+     * list-items count never grows while the walk visits 10^12 references (1 KB of YAML).
+     */
+    @Test
+    void referencesToEmptyListsCountTooTheWalkIsBounded() {
+        StringBuilder y = new StringBuilder("- list: l0\n  items: []\n");
+        for (int i = 1; i <= 12; i++) {
+            y.append("- list: l").append(i).append("\n  items: [")
+                    .append(String.join(", ", java.util.Collections.nCopies(10, "l" + (i - 1)))).append("]\n");
+        }
+        RuleException e = refused(y + rule("proc.name in (l12)"));
+        assertThat(e.overLimit()).isTrue();
+        assertThat(e.getMessage()).contains("(rules.limits.compiled_size)");
+    }
+
     @Test
     void limitsAreConfigurableAndNamedInTheError() {
         RuleLimits small = new RuleLimits(1 << 20, 64, 50, 5, 100, 2_000_000);
