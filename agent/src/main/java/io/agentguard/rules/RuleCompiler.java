@@ -369,6 +369,9 @@ public final class RuleCompiler {
             throw operand.position().overLimit("'" + operand.text() + "' nests lists " + (seen.size() + 1)
                     + " levels deep, over the limit of " + limits.conditionDepth() + " " + RuleLimits.key("condition_depth"));
         }
+        // each list walked counts towards compiled_size: references to empty lists add no value,
+        // so without this a few lines of lists of lists of an empty list are walked 10^n times
+        grow(1, operand.position());
         seen.push(list.name());
         for (Literal item : list.items()) {
             expandInto(operand, item, out, seen);

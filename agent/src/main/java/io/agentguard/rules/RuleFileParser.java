@@ -182,11 +182,24 @@ public final class RuleFileParser {
         return new ExceptionItem(name, fields, fieldPositions, comps, values, at(m));
     }
 
+    /**
+     * Parsed conditions and value lists by YAML node: an alias is the node it names, parsed
+     * once. Aliases to scalars are not counted by rules.limits.yaml_aliases, so a long
+     * condition used through thousands of aliases would otherwise be parsed thousands of times.
+     */
+    private final Map<Node, Condition> conditions = new java.util.IdentityHashMap<>();
+    private final Map<Node, List<Condition.Literal>> literalLists = new java.util.IdentityHashMap<>();
+
     private Condition condition(Node n) {
         if (!(n instanceof ScalarNode s)) {
             throw at(n).error("condition: expected a string");
         }
-        return ConditionParser.parse(s.getValue(), textStart(s), limits.conditionDepth());
+        Condition c = conditions.get(n);
+        if (c == null) {
+            c = ConditionParser.parse(s.getValue(), textStart(s), limits.conditionDepth());
+            conditions.put(n, c);
+        }
+        return c;
     }
 
     /** Where a scalar's text starts: after the quote, or on the line after a block indicator. */
@@ -262,6 +275,15 @@ public final class RuleFileParser {
         if (!(n instanceof SequenceNode seq)) {
             throw at(n).error(what + ": expected a list");
         }
+        List<Condition.Literal> parsed = literalLists.get(n);
+        if (parsed == null) {
+            parsed = List.copyOf(parseLiterals(seq, what));
+            literalLists.put(n, parsed);
+        }
+        return parsed;
+    }
+
+    private List<Condition.Literal> parseLiterals(SequenceNode seq, String what) {
         List<Condition.Literal> out = new ArrayList<>();
         for (Node item : seq.getValue()) {
             if (!(item instanceof ScalarNode s)) {

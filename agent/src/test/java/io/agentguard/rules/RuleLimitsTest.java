@@ -170,6 +170,49 @@ class RuleLimitsTest {
         assertThat(set.size()).isEqualTo(1);
     }
 
+    /**
+     * Lists of references to an empty list: nothing is ever added to the expansion, so the
+     * list-items count never grows while the walk visits 10^12 references (1 KB of YAML).
+     */
+    @Test
+    void referencesToEmptyListsCountTooTheWalkIsBounded() {
+        StringBuilder y = new StringBuilder("- list: l0\n  items: []\n");
+        for (int i = 1; i <= 12; i++) {
+            y.append("- list: l").append(i).append("\n  items: [")
+                    .append(String.join(", ", java.util.Collections.nCopies(10, "l" + (i - 1)))).append("]\n");
+        }
+        RuleException e = refused(y + rule("proc.name in (l12)"));
+        assertThat(e.overLimit()).isTrue();
+        assertThat(e.getMessage()).contains("(rules.limits.compiled_size)");
+    }
+
+    /**
+     * YAML aliases to scalars are not counted by the alias limit, and each use of an aliased
+     * condition or list was parsed again: a 2 MB condition used by 60 000 macros through
+     * aliases (a 4 MB file) meant 60 000 parses and ASTs. Aliased nodes are parsed once (the
+     * test keeps the sizes small enough for the old code to finish, and checks the sharing).
+     */
+    @Test
+    void aliasedConditionsAndListsAreParsedOnceNotOncePerUse() {
+        String big = String.join(" or ", java.util.Collections.nCopies(1_000, "proc.name = x"));
+        StringBuilder y = new StringBuilder("- macro: m0\n  condition: &c " + big + "\n"
+                + "- list: k0\n  items: &l [" + String.join(", ", java.util.Collections.nCopies(1_000, "v")) + "]\n");
+        for (int i = 1; i < 1_000; i++) {
+            y.append("- macro: m").append(i).append("\n  condition: *c\n");
+        }
+        for (int i = 1; i < 50; i++) {
+            y.append("- list: k").append(i).append("\n  items: *l\n");
+        }
+        String yaml = y + rule("m1 and proc.name in (k1)");
+        List<RuleItems.Item> items = assertTimeoutPreemptively(LIVENESS, () -> RuleFileParser.parse("t.yaml", yaml));
+        // items: m0, k0, m1 .. m999, k1 .. k49, r
+        assertThat(((RuleItems.MacroItem) items.get(999)).condition())
+                .isSameAs(((RuleItems.MacroItem) items.get(0)).condition());
+        assertThat(((RuleItems.ListItem) items.get(1_049)).items())
+                .isSameAs(((RuleItems.ListItem) items.get(1)).items());
+        assertThat(assertTimeoutPreemptively(LIVENESS, () -> RuleTestSupport.compile(yaml)).size()).isEqualTo(1);
+    }
+
     @Test
     void limitsAreConfigurableAndNamedInTheError() {
         RuleLimits small = new RuleLimits(1 << 20, 64, 50, 5, 100, 2_000_000);
