@@ -28,6 +28,13 @@ class RuleWatchTest {
         return "- rule: " + name + "\n  desc: d\n  condition: evt.type = fork\n  output: o\n  priority: NOTICE\n";
     }
 
+    /** As an editor saving: the watcher never reads a half-written file (an empty one would load fine). */
+    private static void writeAtomically(Path file, String text) throws java.io.IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, text);
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
     private static Log quietLog() {
         return new Log(new PrintStream(new ByteArrayOutputStream()), Log.Level.INFO, false);
     }
@@ -50,13 +57,14 @@ class RuleWatchTest {
         try {
             watch.scheduleWithFixedDelay(reloader::checkForChanges, 10, 10, TimeUnit.MILLISECONDS);   // as the daemon does
             for (int edit = 1; edit <= 3; edit++) {
-                Files.writeString(file, forkRule("broken-" + edit) + "#" + "x".repeat(edit));   // size changes: seen
+                writeAtomically(file, forkRule("broken-" + edit) + "#" + "x".repeat(edit));   // size changes: seen
                 awaitLoads(loads, edit);
             }
-            Files.writeString(file, forkRule("good") + "# the good edit, after three failures");
+            writeAtomically(file, forkRule("good") + "# the good edit, after three failures");
             awaitLoads(loads, 4);
             long deadline = System.nanoTime() + 30_000_000_000L;
-            while (reloader.status().succeeded() == 0 && System.nanoTime() < deadline) {
+            while (!classifier.rules().rules().stream().map(CompiledRule::name).toList().equals(List.of("good"))
+                    && System.nanoTime() < deadline) {
                 Thread.sleep(10);
             }
         } finally {
