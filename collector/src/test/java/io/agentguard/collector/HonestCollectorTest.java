@@ -322,6 +322,25 @@ class HonestCollectorTest {
     }
 
     @Test
+    void aNodeNameThatCouldForgeLogLinesIsRefused() throws Exception {
+        plaintextServer();
+        ByteString epoch = newEpoch();
+        for (String node : List.of("n\nWARN refused 127.0.0.1: forged", "with space", "x".repeat(254), "n\u0000")) {
+            Call c = call(channel);
+            c.out().onNext(hello(node, epoch));
+            Object answer = c.next();
+            assertThat(answer).as(node).isInstanceOf(Status.class);
+            assertThat(((Status) answer).getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(((Status) answer).getDescription()).contains("printable ASCII");
+        }
+        Call ok = call(channel);
+        ok.out().onNext(hello("gpu-node-7.example", epoch));
+        assertThat(ok.next()).isNotInstanceOf(Status.class);
+        ok.out().onCompleted();
+        await(() -> server.activeStreams() == 0, "every stream released");
+    }
+
+    @Test
     void unauthenticatedListenersOffLoopbackAreRefusedUnlessForced() throws Exception {
         InetSocketAddress any = new InetSocketAddress("0.0.0.0", 4317);
         InetSocketAddress any6 = new InetSocketAddress("::", 4317);

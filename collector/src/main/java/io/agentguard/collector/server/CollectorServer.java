@@ -79,6 +79,8 @@ public final class CollectorServer implements AutoCloseable {
     public static final int TRANSPORT_MAX_MESSAGE_BYTES = 2 * MAX_MESSAGE_BYTES;
     /** A spool epoch is 16 random bytes. */
     public static final int EPOCH_BYTES = 16;
+    /** A host name's limit; a hello claiming more (or anything unprintable) is refused. */
+    static final int MAX_NODE_CHARS = 253;
 
     private final JdbcStore store;
     private final Server server;
@@ -264,6 +266,12 @@ public final class CollectorServer implements AutoCloseable {
                 }
                 if (claimed.isEmpty()) {
                     fail(Status.INVALID_ARGUMENT.withDescription("hello without a node name"), "no-node");
+                    return;
+                }
+                if (claimed.length() > MAX_NODE_CHARS || !claimed.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+                    // it goes into log lines and query output as is: no control characters, no spaces
+                    fail(Status.INVALID_ARGUMENT.withDescription("node name must be 1.." + MAX_NODE_CHARS
+                            + " printable ASCII characters without spaces"), "bad-node-name");
                     return;
                 }
                 if (mutualTls && problem != null) {
