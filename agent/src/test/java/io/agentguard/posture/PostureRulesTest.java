@@ -109,4 +109,22 @@ class PostureRulesTest {
         assertThat(creds(65534, Capabilities.bit(Capabilities.DAC_OVERRIDE), 0, 0, true).mayWrite(0, 0, 0600)).isTrue();
         assertThat(creds(65534, 0, 0, 0, true).mayWrite(0, 0, 0666)).isTrue();
     }
+
+    @Test
+    void fownerChownAndSetuidGetPastFilePermissionsAsTheSandboxLauncherCountsThem() {
+        // fowner: chmod the file, then write it; chown: make it its own; setuid: setuid(0), its owner
+        for (int cap : new int[] {Capabilities.FOWNER, Capabilities.CHOWN, Capabilities.SETUID}) {
+            assertThat(creds(65534, 0, Capabilities.bit(cap), 0, true).mayWrite(0, 0, 0444)).as(Capabilities.name(cap))
+                    .isTrue();
+        }
+        assertThat(creds(65534, Capabilities.bit(5) /* kill */, 0, 0, true).mayWrite(0, 0, 0444)).isFalse();
+    }
+
+    @Test
+    void holdingSetuidWithoutNoNewPrivsRegainsTheBoundingSetLikeUidZero() {
+        // setuid(0) needs no exec: then the next exec of anything as uid 0 gets the bounding set back
+        long setuid = Capabilities.bit(Capabilities.SETUID);
+        assertThat(creds(1000, 0, setuid, ALL, false).dangerousRegainable()).isEqualTo(Capabilities.DANGEROUS);
+        assertThat(creds(1000, 0, setuid, ALL, true).dangerousRegainable()).isZero();
+    }
 }
