@@ -3,6 +3,7 @@ package io.agentguard.posture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -80,6 +81,19 @@ class PostureRulesTest {
         assertThat(c.writableView(config)).isNull();
         assertThat(c.writableView(h.locate(Path.of("/srv/config/agentguard.yaml"))).path())
                 .isEqualTo("/host/etc/agentguard.yaml");
+    }
+
+    @Test
+    void aMountPointThatIsNotUtf8DoesNotHideTheOthers(@TempDir Path dir) throws Exception {
+        // an agent can mount in a user namespace of its own, under any name: the rest of its table still counts
+        Path table = dir.resolve("mountinfo");
+        Files.write(table, ("1 0 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+                + "2 1 0:31 / /tmp/\377x rw - tmpfs x rw\n"
+                + "3 1 0:32 / /tmp/caf\303\251\\040y rw - tmpfs y rw\n").getBytes(StandardCharsets.ISO_8859_1));
+        MountTable t = MountTable.read(table);
+        assertThat(t.writableView(new MountTable.FsLocation("8:1", "/etc/agentguard/agentguard.yaml")).path())
+                .isEqualTo("/etc/agentguard/agentguard.yaml");
+        assertThat(t.mountOf("/tmp/caf\u00e9 y/z").point()).isEqualTo("/tmp/caf\u00e9 y");
     }
 
     @Test
