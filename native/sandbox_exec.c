@@ -14,7 +14,7 @@
  *      bind mount, submounts included: uid 0 without capabilities still owns those files,
  *      and would otherwise write them (cgroup.procs, cgroup.freeze, the config).
  *      When CMD runs as uid 0 (or keeps chown, dac_override or fowner, which get past file
- *      permissions), file permissions protect nothing of root's: a capless uid 0 could still
+ *      permissions, or setuid, which makes it uid 0 again), file permissions protect nothing of root's: a capless uid 0 could still
  *      plant a cron job, a systemd unit, a .bashrc or a new agentguard jar and get every key back
  *      later. So first, as systemd's ProtectSystem=strict, every mount is made read-only
  *      (mount_setattr(AT_RECURSIVE) on "/", kernel 5.12+; without it CMD does not run) except
@@ -582,8 +582,9 @@ int main(int argc, char **argv)
 	}
 
 	/* uid 0 owns the system's files, and chown, dac_override and fowner get past any owner:
-	 * then only a read-only mount keeps them */
-	uint64_t past_permissions = 1ull << CAP_CHOWN | 1ull << CAP_DAC_OVERRIDE | 1ull << CAP_FOWNER;
+	 * then only a read-only mount keeps them. setuid too: setuid(0) needs no exec, so
+	 * no_new_privs does not stop it, and the command is uid 0 again */
+	uint64_t past_permissions = 1ull << CAP_CHOWN | 1ull << CAP_DAC_OVERRIDE | 1ull << CAP_FOWNER | 1ull << CAP_SETUID;
 	int strict = uid == 0 || (keep & past_permissions);
 	/* the guard paths as the kernel resolves them: a writable path must not be one or inside one */
 	char *guards[MAX_RO + COUNT(KERNEL_TUNABLES)];

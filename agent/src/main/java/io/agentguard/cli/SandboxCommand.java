@@ -29,7 +29,7 @@ import java.util.concurrent.Callable;
                 "CMD runs with no capabilities (bounding, effective, permitted, inheritable and ambient sets empty),"
                         + " no_new_privs set, supplementary groups cleared, and, in a mount namespace of its own,"
                         + " cgroupfs, bpffs and agentguard's configuration, rules, spool and runtime paths read-only.",
-                "As uid 0 (no --user, or --user root; or keeping chown, dac_override or fowner) file permissions"
+                "As uid 0 (no --user, or --user root; or keeping chown, dac_override, fowner or setuid) file permissions"
                         + " protect none of root's files, so the whole"
                         + " mount tree is read-only too (as systemd's ProtectSystem=strict) except /tmp, /var/tmp,"
                         + " /dev/shm, the working directory when it is a workspace (strictly below /tmp, /var/tmp,"

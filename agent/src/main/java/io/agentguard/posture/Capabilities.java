@@ -21,8 +21,10 @@ public final class Capabilities {
             "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
     };
 
+    public static final int CHOWN = 0;
     public static final int DAC_OVERRIDE = 1;
     public static final int FOWNER = 3;
+    public static final int SETUID = 7;
     public static final int NET_ADMIN = 12;
     public static final int NET_RAW = 13;
     public static final int SYS_MODULE = 16;

@@ -51,19 +51,33 @@ public record Credentials(int uid, int euid, int suid, int fsuid, int fsgid, int
         return uid == 0 || euid == 0 || suid == 0;
     }
 
+    /** uid 0 now, or at will: setuid(0) is a system call, which no_new_privs does not stop. */
+    public boolean uidRootAtWill() {
+        return uidRoot() || ((capEffective | capPermitted) & Capabilities.bit(Capabilities.SETUID)) != 0;
+    }
+
     /** Dangerous capabilities held now: effective, or permitted (raised to effective at will). */
     public long dangerousHeld() {
         return (capEffective | capPermitted) & Capabilities.DANGEROUS;
     }
 
-    /** Dangerous capabilities an exec gives back (uid 0 without no_new_privs), beyond those held. */
+    /**
+     * Dangerous capabilities an exec gives back (uid 0, or setuid held, without no_new_privs),
+     * beyond those held.
+     */
     public long dangerousRegainable() {
-        return uidRoot() && !noNewPrivs ? capBounding & Capabilities.DANGEROUS & ~dangerousHeld() : 0;
+        return uidRootAtWill() && !noNewPrivs ? capBounding & Capabilities.DANGEROUS & ~dangerousHeld() : 0;
     }
 
-    /** May these credentials write a file of this owner and mode, as the kernel's DAC check decides? */
+    /**
+     * May these credentials write a file of this owner and mode, as the kernel's DAC check decides?
+     * dac_override writes it; fowner chmods it first, chown makes it its own, setuid becomes its
+     * owner (the sandbox launcher counts the same four as getting past file permissions).
+     */
     public boolean mayWrite(int ownerUid, int ownerGid, int mode) {
-        if (((capEffective | capPermitted) & Capabilities.bit(Capabilities.DAC_OVERRIDE)) != 0) {
+        long pastPermissions = Capabilities.bit(Capabilities.DAC_OVERRIDE) | Capabilities.bit(Capabilities.FOWNER)
+                | Capabilities.bit(Capabilities.CHOWN) | Capabilities.bit(Capabilities.SETUID);
+        if (((capEffective | capPermitted) & pastPermissions) != 0) {
             return true;
         }
         if (fsuid == ownerUid) {

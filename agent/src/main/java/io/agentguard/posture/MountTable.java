@@ -1,6 +1,7 @@
 package io.agentguard.posture;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,7 +25,9 @@ public final class MountTable {
 
     public static MountTable read(Path mountinfo) throws IOException {
         List<Mount> out = new ArrayList<>();
-        for (String line : Files.readAllLines(mountinfo)) {
+        // bytes, not UTF-8: a mount point is any bytes, and one name that is not UTF-8 (a mount an
+        // agent made in its own user namespace) must not make the whole table unreadable
+        for (String line : Files.readAllLines(mountinfo, StandardCharsets.ISO_8859_1)) {
             String[] f = line.split(" ");
             int dash = List.of(f).indexOf("-");
             if (f.length < 10 || dash < 6 || dash + 3 >= f.length) {
@@ -45,10 +48,10 @@ public final class MountTable {
         return false;
     }
 
-    /** mountinfo escapes space, tab, newline and backslash as \ooo. */
+    /** mountinfo escapes space, tab, newline and backslash as \ooo; then the bytes as UTF-8, as Java names paths. */
     private static String unescape(String s) {
         if (s.indexOf('\\') < 0) {
-            return s;
+            return new String(s.getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
         }
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < s.length(); i++) {
@@ -64,7 +67,7 @@ public final class MountTable {
             }
             b.append(c);
         }
-        return b.toString();
+        return new String(b.toString().getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
     }
 
     /** The mount a path resolves to: the longest mount point above it, the last one mounted there. */

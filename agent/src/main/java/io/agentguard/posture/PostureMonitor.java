@@ -48,7 +48,7 @@ import java.util.stream.Stream;
  *
  * <p>What counts: a dangerous capability ({@link Capabilities#DANGEROUS}) in the effective or
  * permitted set (held now; ambient is a subset of permitted); one in the bounding set of a
- * process with uid 0 and without no_new_privs (any exec gives it back: reported as
+ * process with uid 0 (or holding setuid) and without no_new_privs (any exec gives it back: reported as
  * regainable); and guard files the process can write through its own mounts (cgroupfs files
  * that move processes or freeze the daemon, the pins, the configuration, rules, spool and
  * runtime directory). A non-root process without no_new_privs can still gain capabilities

@@ -269,6 +269,22 @@ class SandboxKernelTest {
     }
 
     @Test
+    void anotherUserKeepingSetuidMakesItselfRootButFindsTheTreeReadOnly() throws Exception {
+        // setuid(0) is a system call, not an exec: no_new_privs does not stop it, and uid 0 owns /etc again
+        Path cg = KERNEL.newCgroup("sandbox");
+        try (TempDirs temp = new TempDirs()) {
+            Path roots = temp.in("/etc");
+            Sandboxed s = sandbox(cg, List.of("--user", "nobody", "--keep-cap", "setuid"), "/usr/bin/perl", "-e",
+                    "$< = 0; $> = 0; print \"uid $<\\n\"; open(F, '>', '" + roots.resolve("x")
+                            + "') or die \"open: $!\\n\"; print \"etc WRITABLE\\n\"");
+            assertThat(s.stdout()).as(s.stderr()).contains("uid 0").doesNotContain("WRITABLE");
+            assertThat(s.stderr()).contains("open: Read-only file system").contains("kept: setuid")
+                    .contains("read-only: everything but");
+            assertThat(roots.resolve("x")).doesNotExist();
+        }
+    }
+
+    @Test
     void anotherUserKeepsTheMountsAsTheyAreAndFilePermissionsDecide() throws Exception {
         // not a new guarantee: --user keeps today's behaviour (root's files are protected by their permissions, the
         // user's own stay writable anywhere), with the guard paths read-only as before

@@ -3,6 +3,7 @@ package io.agentguard.posture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -83,6 +84,19 @@ class PostureRulesTest {
     }
 
     @Test
+    void aMountPointThatIsNotUtf8DoesNotHideTheOthers(@TempDir Path dir) throws Exception {
+        // an agent can mount in a user namespace of its own, under any name: the rest of its table still counts
+        Path table = dir.resolve("mountinfo");
+        Files.write(table, ("1 0 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+                + "2 1 0:31 / /tmp/\377x rw - tmpfs x rw\n"
+                + "3 1 0:32 / /tmp/caf\303\251\\040y rw - tmpfs y rw\n").getBytes(StandardCharsets.ISO_8859_1));
+        MountTable t = MountTable.read(table);
+        assertThat(t.writableView(new MountTable.FsLocation("8:1", "/etc/agentguard/agentguard.yaml")).path())
+                .isEqualTo("/etc/agentguard/agentguard.yaml");
+        assertThat(t.mountOf("/tmp/caf\u00e9 y/z").point()).isEqualTo("/tmp/caf\u00e9 y");
+    }
+
+    @Test
     void unsafePathsAreGroupOrOtherWritableOnesAndTheirDirectoriesButNotStickyOnes(@TempDir Path dir) throws Exception {
         Path conf = dir.resolve("conf");
         Files.createDirectories(conf);
@@ -108,5 +122,23 @@ class PostureRulesTest {
         assertThat(creds(65534, 0, 0, 0, true).mayWrite(0, 0, 0644)).isFalse();
         assertThat(creds(65534, Capabilities.bit(Capabilities.DAC_OVERRIDE), 0, 0, true).mayWrite(0, 0, 0600)).isTrue();
         assertThat(creds(65534, 0, 0, 0, true).mayWrite(0, 0, 0666)).isTrue();
+    }
+
+    @Test
+    void fownerChownAndSetuidGetPastFilePermissionsAsTheSandboxLauncherCountsThem() {
+        // fowner: chmod the file, then write it; chown: make it its own; setuid: setuid(0), its owner
+        for (int cap : new int[] {Capabilities.FOWNER, Capabilities.CHOWN, Capabilities.SETUID}) {
+            assertThat(creds(65534, 0, Capabilities.bit(cap), 0, true).mayWrite(0, 0, 0444)).as(Capabilities.name(cap))
+                    .isTrue();
+        }
+        assertThat(creds(65534, Capabilities.bit(5) /* kill */, 0, 0, true).mayWrite(0, 0, 0444)).isFalse();
+    }
+
+    @Test
+    void holdingSetuidWithoutNoNewPrivsRegainsTheBoundingSetLikeUidZero() {
+        // setuid(0) needs no exec: then the next exec of anything as uid 0 gets the bounding set back
+        long setuid = Capabilities.bit(Capabilities.SETUID);
+        assertThat(creds(1000, 0, setuid, ALL, false).dangerousRegainable()).isEqualTo(Capabilities.DANGEROUS);
+        assertThat(creds(1000, 0, setuid, ALL, true).dangerousRegainable()).isZero();
     }
 }
