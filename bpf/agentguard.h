@@ -131,6 +131,7 @@ enum ag_exec_match {
 enum ag_cred_flags {
 	AG_CRED_UID_ROOT       = 0x1,   /* real, effective or saved uid is 0 */
 	AG_CRED_NO_NEW_PRIVS   = 0x2,   /* PR_SET_NO_NEW_PRIVS: no exec can add capabilities */
+	AG_CRED_NESTED_USER_NS = 0x4,   /* in a user namespace below the host's: its capabilities count only there */
 };
 
 struct ag_exec {

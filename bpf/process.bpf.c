@@ -99,7 +99,8 @@ static __always_inline void exec_cred_read(struct ag_exec *e, struct task_struct
 	__u32 suid = BPF_CORE_READ(cred, suid.val);
 	e->euid = BPF_CORE_READ(cred, euid.val);
 	e->cred_flags = (uid == 0 || e->euid == 0 || suid == 0 ? AG_CRED_UID_ROOT : 0)
-		| (BPF_CORE_READ(task, atomic_flags) & AG_PFA_NO_NEW_PRIVS ? AG_CRED_NO_NEW_PRIVS : 0);
+		| (BPF_CORE_READ(task, atomic_flags) & AG_PFA_NO_NEW_PRIVS ? AG_CRED_NO_NEW_PRIVS : 0)
+		| (BPF_CORE_READ(cred, user_ns, level) != 0 ? AG_CRED_NESTED_USER_NS : 0);
 }
 
 /* Sends the exec record with only the argv bytes used (variable size: ringbuf_output);

@@ -8,9 +8,19 @@ import java.util.Arrays;
 /**
  * What a process may do, as /proc/PID/status says: its uids, groups, capability sets and
  * no_new_privs. Read off the hot path (the posture thread, the start scan).
+ *
+ * @param nestedUserNs the process is in a user namespace below the host's (rootless containers,
+ *                     bwrap, `unshare -U`): its capabilities act only on what that namespace
+ *                     owns, never on the host's cgroups, bpffs or root's files, so none counts
  */
 public record Credentials(int uid, int euid, int suid, int fsuid, int fsgid, int[] groups, long capEffective,
-                          long capPermitted, long capBounding, boolean noNewPrivs) {
+                          long capPermitted, long capBounding, boolean noNewPrivs, boolean nestedUserNs) {
+
+    /** In the host's user namespace. */
+    public Credentials(int uid, int euid, int suid, int fsuid, int fsgid, int[] groups, long capEffective,
+                       long capPermitted, long capBounding, boolean noNewPrivs) {
+        this(uid, euid, suid, fsuid, fsgid, groups, capEffective, capPermitted, capBounding, noNewPrivs, false);
+    }
 
     /** The credentials of a running process; IOException when it is gone. */
     public static Credentials read(Path procPid) throws IOException {
@@ -39,7 +49,18 @@ public record Credentials(int uid, int euid, int suid, int fsuid, int fsgid, int
                 }
             }
         }
-        return new Credentials(uids[0], uids[1], uids[2], uids[3], gids[3], groups, eff, prm, bnd, nnp);
+        return new Credentials(uids[0], uids[1], uids[2], uids[3], gids[3], groups, eff, prm, bnd, nnp,
+                nestedUserNs(procPid));
+    }
+
+    /** Whether the process's user namespace is another than the daemon's (the daemon runs in the host's). */
+    static boolean nestedUserNs(Path procPid) {
+        try {
+            return !Files.readSymbolicLink(procPid.resolve("ns/user"))
+                    .equals(Files.readSymbolicLink(Path.of("/proc/self/ns/user")));
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;   // unknown: judged as the host's, the stricter reading
+        }
     }
 
     private static int[] ints(String value) {
@@ -53,12 +74,12 @@ public record Credentials(int uid, int euid, int suid, int fsuid, int fsgid, int
 
     /** uid 0 now, or at will: setuid(0) is a system call, which no_new_privs does not stop. */
     public boolean uidRootAtWill() {
-        return uidRoot() || ((capEffective | capPermitted) & Capabilities.bit(Capabilities.SETUID)) != 0;
+        return uidRoot() || (!nestedUserNs && ((capEffective | capPermitted) & Capabilities.bit(Capabilities.SETUID)) != 0);
     }
 
     /** Dangerous capabilities held now: effective, or permitted (raised to effective at will). */
     public long dangerousHeld() {
-        return (capEffective | capPermitted) & Capabilities.DANGEROUS;
+        return nestedUserNs ? 0 : (capEffective | capPermitted) & Capabilities.DANGEROUS;
     }
 
     /**
@@ -66,7 +87,7 @@ public record Credentials(int uid, int euid, int suid, int fsuid, int fsgid, int
      * beyond those held.
      */
     public long dangerousRegainable() {
-        return uidRootAtWill() && !noNewPrivs ? capBounding & Capabilities.DANGEROUS & ~dangerousHeld() : 0;
+        return uidRootAtWill() && !noNewPrivs && !nestedUserNs ? capBounding & Capabilities.DANGEROUS & ~dangerousHeld() : 0;
     }
 
     /**
@@ -77,7 +98,7 @@ public record Credentials(int uid, int euid, int suid, int fsuid, int fsgid, int
     public boolean mayWrite(int ownerUid, int ownerGid, int mode) {
         long pastPermissions = Capabilities.bit(Capabilities.DAC_OVERRIDE) | Capabilities.bit(Capabilities.FOWNER)
                 | Capabilities.bit(Capabilities.CHOWN) | Capabilities.bit(Capabilities.SETUID);
-        if (((capEffective | capPermitted) & pastPermissions) != 0) {
+        if (!nestedUserNs && ((capEffective | capPermitted) & pastPermissions) != 0) {
             return true;
         }
         if (fsuid == ownerUid) {

@@ -192,7 +192,7 @@ public record GuardPaths(List<Guarded> paths) {
         int mode = (int) Files.getAttribute(dir, "unix:mode");
         int uid = (int) Files.getAttribute(dir, "unix:uid");
         boolean stickyAgainst = (mode & S_ISVTX) != 0 && uid != c.fsuid()
-                && (c.capEffective() & Capabilities.bit(Capabilities.FOWNER)) == 0;
+                && (c.nestedUserNs() || (c.capEffective() & Capabilities.bit(Capabilities.FOWNER)) == 0);
         return !stickyAgainst && c.mayWrite(uid, (int) Files.getAttribute(dir, "unix:gid"), mode);
     }
 }

@@ -185,15 +185,16 @@ public final class PostureMonitor implements ConsumerPipeline.ExecFollowUp, Auto
     private void lookAtExec(Event exec, long eff, long prm, long bnd, int euid, int flags) {
         ProcessInfo p = exec.getProcess();
         boolean nnp = (flags & KernelAbi.AG_CRED_NO_NEW_PRIVS) != 0;
+        boolean nested = (flags & KernelAbi.AG_CRED_NESTED_USER_NS) != 0;
         Credentials c;
         try {
             // the record's capability sets are the truth at exec; fsuid and groups only /proc has
             Credentials now = Credentials.read(proc.resolve(String.valueOf(p.getPid())));
             c = new Credentials(now.uid(), now.euid(), now.suid(), now.fsuid(), now.fsgid(), now.groups(), eff, prm, bnd,
-                    nnp);
+                    nnp, nested);
         } catch (IOException e) {
             int uid = (flags & KernelAbi.AG_CRED_UID_ROOT) != 0 ? 0 : euid;
-            c = new Credentials(uid, euid, uid, euid, p.getGid(), new int[0], eff, prm, bnd, nnp);
+            c = new Credentials(uid, euid, uid, euid, p.getGid(), new int[0], eff, prm, bnd, nnp, nested);
         }
         evaluate(PostureSource.POSTURE_SOURCE_EXEC, p, exec.getTime(), exec.getMonotonicNs(), c, exec);
     }

@@ -86,6 +86,7 @@ class PostureKernelTest {
         Path nobody = KERNEL.newCgroup("nobody");
         Path readOnly = KERNEL.newCgroup("root-read-only");
         Path writable = KERNEL.newCgroup("root-capless");
+        Path userNs = KERNEL.newCgroup("nobody-user-ns");
         List<String> ro = new ArrayList<>();
         for (String p : List.of("/sys/fs/cgroup", KERNEL.mount().toString(), "/sys/fs/bpf",
                 KERNEL.standin("run").toString())) {
@@ -98,6 +99,8 @@ class PostureKernelTest {
         try {
             running.add(execd(sandboxed(nobody, List.of("--user", "nobody"), "sleep", "20")));
             running.add(execd(sandboxed(readOnly, ro, "sleep", "20")));
+            // every capability, but in a user namespace of its own (rootless containers, bwrap): none acts on the host
+            running.add(execd(sandboxed(userNs, List.of("--user", "nobody"), "unshare", "-Ur", "sleep", "20")));
             // uid 0 gets a read-only mount tree from the launcher: cgroupfs named writable (no guard path here) plays
             // a capless root on a writable cgroupfs
             running.add(execd(sandboxed(writable, List.of("--writable", KERNEL.mount().toString()), "sleep", "20")));
@@ -112,6 +115,7 @@ class PostureKernelTest {
                     .anyMatch(p -> p.startsWith(KERNEL.mount().resolve("cgroup.procs") + " "));
             assertThat(privileges(nobody)).isEmpty();
             assertThat(privileges(readOnly)).isEmpty();
+            assertThat(privileges(userNs)).isEmpty();
         } finally {
             running.forEach(Process::destroyForcibly);
         }

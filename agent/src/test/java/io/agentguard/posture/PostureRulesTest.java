@@ -141,4 +141,20 @@ class PostureRulesTest {
         assertThat(creds(1000, 0, setuid, ALL, false).dangerousRegainable()).isEqualTo(Capabilities.DANGEROUS);
         assertThat(creds(1000, 0, setuid, ALL, true).dangerousRegainable()).isZero();
     }
+
+    @Test
+    void capabilitiesInANestedUserNamespaceDoNotCount() {
+        long all = (1L << 41) - 1;
+        Credentials nested = new Credentials(0, 0, 0, 0, 0, new int[0], all, all, all, false, true);
+        assertThat(nested.dangerousHeld()).isZero();
+        assertThat(nested.dangerousRegainable()).isZero();
+        assertThat(nested.mayWrite(0, 0, 0644)).as("uid 0 as seen from the host still owns root's files")
+                .isTrue();
+        Credentials nestedUser = new Credentials(65534, 65534, 65534, 65534, 65534, new int[0], all, all, all, false, true);
+        assertThat(nestedUser.mayWrite(0, 0, 0644)).isFalse();
+        assertThat(nestedUser.uidRootAtWill()).isFalse();
+        Credentials host = new Credentials(65534, 65534, 65534, 65534, 65534, new int[0], all, all, all, false, false);
+        assertThat(host.dangerousHeld()).isNotZero();
+        assertThat(host.mayWrite(0, 0, 0644)).isTrue();
+    }
 }
