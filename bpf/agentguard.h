@@ -279,6 +279,7 @@ enum ag_device_role {
 	AG_DEV_MODESET   = 4,   /* /dev/nvidia-modeset */
 	AG_DEV_UVM_TOOLS = 5,   /* /dev/nvidia-uvm-tools */
 	AG_DEV_CAPS      = 6,   /* /dev/nvidia-caps/ */
+	AG_DEV_BLOCK     = 7,   /* any block device (disk, partition, loop, zram): raw access rewrites file systems under their mounts */
 	/* wildcard entries (minor AG_DEV_ANY_MINOR): role decided from the minor */
 	AG_DEV_NVIDIA_MAJOR = 16, /* major 195 */
 	AG_DEV_UVM_MAJOR    = 17, /* nvidia-uvm's dynamic major */

@@ -73,15 +73,23 @@ static __always_inline bool device_role(__u32 major, __u32 minor, struct ag_devi
 SEC("cgroup/dev")
 int ag_dev(struct bpf_cgroup_dev_ctx *ctx)
 {
-	if ((ctx->access_type & 0xffff) != BPF_DEVCG_DEV_CHAR)
+	struct ag_device_role_value role = { .role = AG_DEV_BLOCK, .index = 0 };
+	__u32 type = ctx->access_type & 0xffff;
+	if (type == BPF_DEVCG_DEV_CHAR) {
+		if (!device_role(ctx->major, ctx->minor, &role))
+			return 1;
+	} else if (type != BPF_DEVCG_DEV_BLOCK) {
 		return 1;
-	struct ag_device_role_value role;
-	if (!device_role(ctx->major, ctx->minor, &role))
-		return 1;
+	}
 	__u32 verdict = AG_VERDICT_ALLOWED;
 	struct ag_config *cfg = ag_cfg();
 	struct ag_policy *pol = cfg ? policy_of(policy_slot(cfg)) : NULL;
-	if (pol && !(pol->flags & AG_POLICY_GPU_ALL)) {
+	if (role.role == AG_DEV_BLOCK) {
+		/* a disk opened raw (or made by mknod) writes under every read-only mount: never an agent's.
+		 * Device nodes ignore mount flags, so this is what keeps uid 0 in the sandbox off the disks. */
+		if (pol)
+			verdict = objection(pol);
+	} else if (pol && !(pol->flags & AG_POLICY_GPU_ALL)) {
 		/* control, uvm and other shared nodes: allowed when some GPU is granted */
 		bool granted = role.role == AG_DEV_GPU ? role.index < 64 && (pol->gpu_allowed >> role.index) & 1
 						       : pol->gpu_allowed != 0;

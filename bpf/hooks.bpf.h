@@ -34,6 +34,7 @@
  * the records carry (address families, TCP states) are agentguard.h's AG_AF_*, AG_TCP_*. */
 #define S_IFMT         00170000
 #define S_IFCHR        0020000
+#define BPF_DEVCG_DEV_BLOCK 1
 #define BPF_DEVCG_DEV_CHAR 2
 #define SIGHUP         1
 #define SIGKILL        9

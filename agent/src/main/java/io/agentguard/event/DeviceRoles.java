@@ -17,6 +17,7 @@ final class DeviceRoles {
             case AG_DEV_MODESET -> DeviceRole.DEVICE_ROLE_MODESET;
             case AG_DEV_UVM_TOOLS -> DeviceRole.DEVICE_ROLE_UVM_TOOLS;
             case AG_DEV_CAPS -> DeviceRole.DEVICE_ROLE_CAPS;
+            case AG_DEV_BLOCK -> DeviceRole.DEVICE_ROLE_BLOCK;
             default -> DeviceRole.DEVICE_ROLE_UNSPECIFIED;
         };
     }
@@ -29,6 +30,7 @@ final class DeviceRoles {
             case DEVICE_ROLE_MODESET -> AG_DEV_MODESET;
             case DEVICE_ROLE_UVM_TOOLS -> AG_DEV_UVM_TOOLS;
             case DEVICE_ROLE_CAPS -> AG_DEV_CAPS;
+            case DEVICE_ROLE_BLOCK -> AG_DEV_BLOCK;
             default -> AG_DEV_NONE;
         };
     }

@@ -122,7 +122,9 @@ public final class TextFormatter {
             }
             case GPU -> {
                 GpuEvent g = e.getGpu();
-                sb.append("gpu ").append(g.getRole().name().replace("DEVICE_ROLE_", "").toLowerCase());
+                sb.append(g.getRole() == io.agentguard.proto.v1.DeviceRole.DEVICE_ROLE_BLOCK
+                        ? "device block " + g.getMajor() + ":" + g.getMinor()
+                        : "gpu " + g.getRole().name().replace("DEVICE_ROLE_", "").toLowerCase());
                 if (g.getRole() == io.agentguard.proto.v1.DeviceRole.DEVICE_ROLE_GPU) {
                     sb.append(g.getGpuIndex());
                 }

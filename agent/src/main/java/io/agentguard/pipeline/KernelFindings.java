@@ -85,6 +85,18 @@ public final class KernelFindings {
                     + " sent through file-async I/O; sender unknown (signalled while " + e.getProcess().getComm()
                     + " [" + e.getProcess().getPid() + "] did I/O)" + (e.getTamper().getContinued() ? "; continued" : ""));
 
+    static final Finding BLOCK_DEVICE_DENIED = new Finding("agentguard: block device open denied",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "enforcement", "device", "T1006"),
+            "A process in an agent cgroup opened (or made) a block device node: raw access to a disk writes under every"
+                    + " read-only mount and around file permissions. The kernel refused it (EPERM).",
+            e -> "block device " + e.getGpu().getMajor() + ":" + e.getGpu().getMinor() + " open denied: "
+                    + e.getProcess().getComm() + where(e));
+    static final Finding BLOCK_DEVICE_WOULD_DENY = new Finding("agentguard: block device open denied (monitor)",
+            Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "device", "T1006"),
+            "A process in an agent cgroup opened (or made) a block device node; in monitor mode it got it.",
+            e -> "block device " + e.getGpu().getMajor() + ":" + e.getGpu().getMinor() + " open, would have been denied: "
+                    + e.getProcess().getComm() + where(e));
+
     static final Finding LEFT_SCOPE_KILLED = new Finding("agentguard: process left the agent cgroups",
             Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS,
             List.of("agentguard", "enforcement", "scope", "T1562.001"),
@@ -213,6 +225,12 @@ public final class KernelFindings {
                     ? (records.exec.fileless() && !records.exec.failed() ? EXEC_FILELESS : null)
                     : killOrWouldKill(records.exec.verdict(), EXEC_KILLED, EXEC_WOULD_KILL);
             case AG_REC_GPU_IOCTL -> killOrWouldKill(records.gpuIoctl.verdict(), GPU_KILLED, GPU_WOULD_KILL);
+            case AG_REC_GPU_OPEN -> records.gpuOpen.role() != AG_DEV_BLOCK ? null
+                    : switch (records.gpuOpen.verdict()) {
+                        case AG_VERDICT_DENIED -> BLOCK_DEVICE_DENIED;
+                        case AG_VERDICT_WOULD_BLOCK -> BLOCK_DEVICE_WOULD_DENY;
+                        default -> null;
+                    };
             case AG_REC_TAMPER -> records.tamper.fasync() ? TAMPER_FASYNC
                     : records.tamper.verdict() == AG_VERDICT_DENIED ? TAMPER_STOPPED : TAMPER_SEEN;
             case AG_REC_SCOPE -> switch (records.scope.verdict()) {

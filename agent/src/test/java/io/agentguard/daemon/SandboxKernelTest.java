@@ -123,6 +123,29 @@ class SandboxKernelTest {
     }
 
     @Test
+    void sandboxedRootCannotOpenABlockDeviceWhichReadOnlyMountsDoNotCover() throws Exception {
+        Path cg = KERNEL.newCgroup("sandbox");
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "agentguard-blk");
+        Path node = dir.resolve("disk");
+        try {
+            // a block node the agent can reach (mode 0666: file permissions let it in); loop 250 need not exist:
+            // the device check comes before the driver's open (ENXIO without the check)
+            assertThat(new ProcessBuilder("mknod", "-m", "0666", node.toString(), "b", "7", "250").start().waitFor()).isZero();
+            Sandboxed root = sandbox(cg, List.of(), "sh", "-c", "exec 3<>" + node + " && echo opened");
+            assertThat(root.stdout()).doesNotContain("opened");
+            assertThat(root.stderr()).contains("Operation not permitted");
+            List<io.agentguard.proto.v1.Violation> v = KERNEL.awaitViolations(
+                    x -> x.getRule().equals("agentguard: block device open denied")
+                            && x.getCgroupPath().equals(KERNEL.mount().relativize(cg).toString()), 1, java.time.Duration.ofSeconds(10));
+            assertThat(v).hasSize(1);
+            assertThat(v.getFirst().getOutput()).contains("block device 7:250 open denied: sh");
+        } finally {
+            Files.deleteIfExists(node);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    @Test
     void sandboxedProcessCannotOpenARawSocketAndAnotherUserCannotStopRoot() throws Exception {
         Path cg = KERNEL.newCgroup("sandbox");
         Process decoy = new ProcessBuilder("sleep", "60").start();   // root, outside: the daemon's stand-in
