@@ -34,6 +34,10 @@ public final class RulesCommand {
         @Option(names = "--list", description = "list the compiled rules")
         boolean list;
 
+        @Option(names = "--config", paramLabel = "FILE",
+                description = "take rules.limits.* from this daemon configuration (default: the built-in limits)")
+        Path config;
+
         @Override
         public Integer call() {
             List<RuleCompiler.Source> sources = new ArrayList<>();
@@ -42,11 +46,14 @@ public final class RulesCommand {
             }
             RuleSet set;
             try {
+                // the daemon's limits, so that check refuses and accepts what the daemon would
+                RuleLimits limits = config == null ? RuleLimits.DEFAULT
+                        : io.agentguard.config.AgentConfigLoader.load(config).classification().ruleLimits();
                 for (Path f : files) {
-                    sources.add(RuleLoader.read(f, RuleLimits.DEFAULT));   // size and UTF-8 checked, as the daemon does
+                    sources.add(RuleLoader.read(f, limits));   // size and UTF-8 checked, as the daemon does
                 }
-                set = RuleCompiler.compile(sources);
-            } catch (RuleException e) {
+                set = RuleCompiler.compile(sources, limits);
+            } catch (RuleException | io.agentguard.config.ConfigException e) {
                 System.err.println(e.getMessage());
                 return 1;
             }

@@ -287,8 +287,8 @@ public final class Agent implements AutoCloseable {
             throw e;
         }
         agent.printStartup();
-        agent.posture.scanAtStart();
-        agent.posture.checkPaths(agent.guardPaths(), "start");
+        agent.posture.checkPaths(agent.guardPaths(), "start", false);
+        agent.posture.scanAtStart();   // one look at the processes there, with the paths just checked
         SystemdNotify.send("READY=1\nSTATUS=watching " + agent.cgroups.roots().size() + " agent cgroups, "
                 + agent.classifier.rules().size() + " rules");
         agent.startWatchdog(Watchdog.Settings.fromEnvironment(System.getenv(), ProcessHandle.current().pid()));

@@ -332,6 +332,11 @@ public final class PostureMonitor implements ConsumerPipeline.ExecFollowUp, Auto
      * paths may differ. Returns the unsafe paths.
      */
     public List<String> checkPaths(GuardPaths paths, String when) {
+        return checkPaths(paths, when, true);
+    }
+
+    /** As {@link #checkPaths(GuardPaths, String)}; lookAgain false at start, where the start scan follows. */
+    public List<String> checkPaths(GuardPaths paths, String when, boolean lookAgain) {
         this.guardPaths = paths;
         List<String> unsafe = paths.unsafe(io.agentguard.bpf.Libc.geteuid());
         unsafePaths = unsafe;
@@ -351,7 +356,7 @@ public final class PostureMonitor implements ConsumerPipeline.ExecFollowUp, Auto
             findings.incrementAndGet();
             violations.accept(KernelFindings.violation(UNSAFE_PATHS, evidence).build());
         }
-        if (settings.check() && !jobs.offer(() -> scanExisting(PostureSource.POSTURE_SOURCE_RESCAN))) {
+        if (lookAgain && settings.check() && !jobs.offer(() -> scanExisting(PostureSource.POSTURE_SOURCE_RESCAN))) {
             dropped.incrementAndGet();
         }
         return unsafe;

@@ -52,6 +52,19 @@ class RulesAndReplayCommandTest {
     }
 
     @Test
+    void checkWithTheDaemonsConfigurationAppliesItsRuleLimits(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("big.yaml");
+        Files.writeString(f, "- list: many\n  items: [" + String.join(", ", java.util.Collections.nCopies(2000, "x"))
+                + "]\n- rule: r\n  desc: d\n  condition: proc.name in (many)\n  output: o\n  priority: NOTICE\n");
+        Path config = dir.resolve("agentguard.yaml");
+        Files.writeString(config, "agent_cgroups: [x]\nrules:\n  limits: {compiled_size: 1000}\n");
+        assertThat(run("rules", "check", "--no-default-pack", f.toString()).code()).isZero();
+        Result r = run("rules", "check", "--no-default-pack", "--config", config.toString(), f.toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("over the limit of 1000 (rules.limits.compiled_size)");
+    }
+
+    @Test
     void checkReportsTheFirstErrorWithFileLineColumnAndExitsOne(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("bad.yaml");
         Files.writeString(f, "- rule: r\n  desc: d\n  condition: conn.port = ssh\n  output: o\n  priority: NOTICE\n");
