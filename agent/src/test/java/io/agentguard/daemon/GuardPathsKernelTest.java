@@ -1,12 +1,9 @@
 package io.agentguard.daemon;
 
-import io.agentguard.cli.Main;
 import io.agentguard.scope.Cgroup2Mount;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -27,15 +24,7 @@ class GuardPathsKernelTest {
     }
 
     private static String status(Path runtime) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true));
-        try {
-            assertThat(Main.execute("status", "--runtime-dir", runtime.toString())).isZero();
-        } finally {
-            System.setOut(saved);
-        }
-        return out.toString();
+        return CliProcess.status(runtime, false);
     }
 
     private static String awaitIn(Path file, String text, int times) throws Exception {
@@ -66,12 +55,9 @@ class GuardPathsKernelTest {
                 enforcement: {pin_path: ""}
                 """.formatted(relative, runtime));
         Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-rw-rw-"));
-        String java = ProcessHandle.current().info().command().orElse("java");
         Path out = dir.resolve("out");
         Path err = dir.resolve("err");
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", config.toString(),
-                "--format", "text").redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        Process p = CliProcess.runText(config, out, err).start();
         String unsafe = "configuration " + config + ": is writable by others (mode 0666)";
         try {
             String log = awaitIn(err, "unsafe guard path (start): " + unsafe, 1);

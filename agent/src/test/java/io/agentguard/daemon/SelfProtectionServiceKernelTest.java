@@ -1,7 +1,6 @@
 package io.agentguard.daemon;
 
 import com.google.protobuf.util.JsonFormat;
-import io.agentguard.cli.Main;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.TamperKind;
 import io.agentguard.proto.v1.Violation;
@@ -65,12 +64,9 @@ class SelfProtectionServiceKernelTest {
                   default:
                     egress: {default: allow, deny: [127.66.12.0/24]}
                 """.formatted(relative, dir.resolve("run")));
-        String java = ProcessHandle.current().info().command().orElse("java");
         notify = new NotifySocket(dir.resolve("notify.sock"));
-        ProcessBuilder pb = new ProcessBuilder(AgentCgroups.argvInside(daemonCgroup, List.of(java,
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", config.toString(),
-                "--format", "json", "--output", output.toString())))
+        ProcessBuilder pb = new ProcessBuilder(AgentCgroups.argvInside(daemonCgroup, CliProcess.argv("run", "--config",
+                config.toString(), "--format", "json", "--output", output.toString())))
                 .redirectOutput(dir.resolve("stdout").toFile()).redirectError(dir.resolve("stderr").toFile());
         pb.environment().put("NOTIFY_SOCKET", notify.path.toString());
         daemon = pb.start();

@@ -1,12 +1,9 @@
 package io.agentguard.daemon;
 
-import io.agentguard.cli.Main;
 import io.agentguard.scope.Cgroup2Mount;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -31,27 +28,6 @@ class ServiceKernelTest {
         KernelAgentExtension.requireRoot();
     }
 
-    private static ProcessBuilder agent(Path config, Path out, Path err) {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        return new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", config.toString(),
-                "--format", "text").redirectOutput(out.toFile()).redirectError(err.toFile());
-    }
-
-    private static String status(Path runtime, boolean json) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true));
-        try {
-            int rc = json ? Main.execute("status", "--runtime-dir", runtime.toString(), "--json")
-                    : Main.execute("status", "--runtime-dir", runtime.toString());
-            assertThat(rc).isZero();
-        } finally {
-            System.setOut(saved);
-        }
-        return out.toString();
-    }
-
     @Test
     void readyStatusMetricsReloadSingleInstanceAndStop() throws Throwable {
         String id = UUID.randomUUID().toString().substring(0, 8);
@@ -70,7 +46,7 @@ class ServiceKernelTest {
                 enforcement: {pin_path: ""}
                 """.formatted(relative, runtime));
         try (NotifySocket notify = new NotifySocket(dir.resolve("notify.sock"))) {
-            ProcessBuilder pb = agent(config, dir.resolve("out"), dir.resolve("err"));
+            ProcessBuilder pb = CliProcess.runText(config, dir.resolve("out"), dir.resolve("err"));
             pb.environment().put("NOTIFY_SOCKET", notify.path.toString());
             Process p = pb.start();
             try {
@@ -80,10 +56,10 @@ class ServiceKernelTest {
                 Process inside = new ProcessBuilder("/bin/sh", "-c", "echo $$ > \"$0\" && exec sleep 30",
                         cgroup.resolve("cgroup.procs").toString()).start();
                 Thread.sleep(300);
-                String text = status(runtime, false);
+                String text = CliProcess.status(runtime, false);
                 assertThat(text).contains("mode enforce").containsPattern(relative + "\\s+1 processes")
                         .contains("rules: 19 from (default pack)").contains("report: off");
-                assertThat(status(runtime, true)).contains("\"mode\": \"enforce\"").contains("\"eventsTotal\"");
+                assertThat(CliProcess.status(runtime, true)).contains("\"mode\": \"enforce\"").contains("\"eventsTotal\"");
                 assertThat(Files.getPosixFilePermissions(runtime.resolve("status.sock")).toString())
                         .isEqualTo("[OWNER_READ, OWNER_WRITE]");
 
@@ -98,7 +74,7 @@ class ServiceKernelTest {
                 inside.destroy();
 
                 // a second instance refuses to start
-                Process second = agent(config, dir.resolve("out2"), dir.resolve("err2")).start();
+                Process second = CliProcess.runText(config, dir.resolve("out2"), dir.resolve("err2")).start();
                 assertThat(second.waitFor(30, TimeUnit.SECONDS)).isTrue();
                 assertThat(second.exitValue()).isEqualTo(1);
                 assertThat(Files.readString(dir.resolve("err2"))).contains("another agentguard is running (pid " + p.pid());

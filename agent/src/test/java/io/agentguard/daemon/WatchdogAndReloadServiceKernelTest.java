@@ -1,12 +1,9 @@
 package io.agentguard.daemon;
 
-import io.agentguard.cli.Main;
 import io.agentguard.scope.Cgroup2Mount;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.UUID;
@@ -28,10 +25,7 @@ class WatchdogAndReloadServiceKernelTest {
     }
 
     private static ProcessBuilder agent(Path config, Path dir) {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        return new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", config.toString(),
-                "--format", "text").redirectOutput(dir.resolve("out").toFile()).redirectError(dir.resolve("err").toFile());
+        return CliProcess.runText(config, dir.resolve("out"), dir.resolve("err"));
     }
 
     private static String config(String relative, Path runtime, String mode) {
@@ -47,25 +41,7 @@ class WatchdogAndReloadServiceKernelTest {
     }
 
     private static String statusJson(Path runtime) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true));
-        try {
-            assertThat(Main.execute("status", "--runtime-dir", runtime.toString(), "--json")).isZero();
-        } finally {
-            System.setOut(saved);
-        }
-        return out.toString();
-    }
-
-    /** The file's text once it contains text, or after 10 s (the assertion that follows says what was missing). */
-    private static String awaitContains(Path file, String text) throws Exception {
-        String content = Files.readString(file);
-        for (int i = 0; i < 100 && !content.contains(text); i++) {
-            Thread.sleep(100);
-            content = Files.readString(file);
-        }
-        return content;
+        return CliProcess.status(runtime, true);
     }
 
     private static void signal(String sig, long pid) throws Exception {
@@ -138,13 +114,13 @@ class WatchdogAndReloadServiceKernelTest {
                         .redirectErrorStream(true).start();
                 assertThat(attacker.waitFor(30, TimeUnit.SECONDS)).isTrue();
                 assertThat(new String(attacker.getInputStream().readAllBytes())).startsWith("replied ");
-                String err = awaitContains(dir.resolve("err"), "reload refused: SIGHUP");
+                String err = CliProcess.awaitContains(dir.resolve("err"), "reload refused: SIGHUP");
                 assertThat(err).contains("reload refused: SIGHUP from an agent cgroup");
                 assertThat(Files.readString(config)).contains("mode: monitor");
                 // each reply segment and the close may each send one: refused once or more, never reloaded
                 assertThat(statusJson(runtime)).contains("\"mode\": \"enforce\"").contains("\"refusedReloadsTotal\"")
                         .doesNotContain("weakeningReloadsTotal");
-                String out = awaitContains(dir.resolve("out"), "file-async");
+                String out = CliProcess.awaitContains(dir.resolve("out"), "file-async");
                 assertThat(out).contains("SIGHUP sent through file-async I/O; sender unknown");
             } finally {
                 p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
@@ -173,7 +149,7 @@ class WatchdogAndReloadServiceKernelTest {
                         cgroup.resolve("cgroup.procs").toString(), config.toString(), Long.toString(p.pid())).start();
                 assertThat(attacker.waitFor(30, TimeUnit.SECONDS)).isTrue();
                 assertThat(attacker.exitValue()).as("the SIGHUP's sender is killed").isEqualTo(128 + 9);
-                String err = awaitContains(dir.resolve("err"), "reload refused: SIGHUP");
+                String err = CliProcess.awaitContains(dir.resolve("err"), "reload refused: SIGHUP");
                 assertThat(err).contains("reload refused: SIGHUP from an agent cgroup");
                 assertThat(Files.readString(config)).contains("mode: monitor");
                 assertThat(statusJson(runtime)).contains("\"mode\": \"enforce\"").contains("\"refusedReloadsTotal\": \"1\"")
@@ -183,7 +159,7 @@ class WatchdogAndReloadServiceKernelTest {
                 signal("HUP", p.pid());
                 assertThat(notify.await("RELOADING=1", 30)).isNotNull();
                 assertThat(notify.await("READY=1", 30)).isNotNull();
-                String out = awaitContains(dir.resolve("out"), "enforcement weakened by reload");
+                String out = CliProcess.awaitContains(dir.resolve("out"), "enforcement weakened by reload");
                 assertThat(out).contains("agentguard: enforcement weakened by reload").contains("mode enforce -> monitor");
                 assertThat(statusJson(runtime)).contains("\"mode\": \"monitor\"")
                         .contains("\"weakeningReloadsTotal\": \"1\"");

@@ -1,5 +1,7 @@
 package io.agentguard.report;
 
+import io.agentguard.collector.TestPki;
+
 import com.google.protobuf.Timestamp;
 import io.agentguard.collector.server.CollectorServer;
 import io.agentguard.collector.store.JdbcStore;

@@ -23,13 +23,13 @@ import java.time.temporal.ChronoUnit;
 import java.util.Date;
 
 /** Certificates made by the tests themselves (never committed): a CA, a server, clients. */
-final class TestPki {
-    final Path dir;
+public final class TestPki {
+    public final Path dir;
     private final KeyPair caKeys;
     private final X509CertificateHolder ca;
     private long serial = 1;
 
-    TestPki(Path dir) throws Exception {
+    public TestPki(Path dir) throws Exception {
         this.dir = dir;
         caKeys = keys();
         X500Name name = new X500Name("CN=agentguard test CA");
@@ -40,17 +40,17 @@ final class TestPki {
         write("ca.pem", ca);
     }
 
-    File caFile() {
+    public File caFile() {
         return dir.resolve("ca.pem").toFile();
     }
 
     /** Writes NAME.pem and NAME.key (PKCS#8) for a leaf certificate with CN and localhost SANs. */
-    void issue(String fileName, String commonName) throws Exception {
+    public void issue(String fileName, String commonName) throws Exception {
         issueSubject(fileName, "CN=" + commonName);
     }
 
     /** As {@link #issue}, with any subject (e.g. two CNs). */
-    void issueSubject(String fileName, String subject) throws Exception {
+    public void issueSubject(String fileName, String subject) throws Exception {
         KeyPair keys = keys();
         var builder = new JcaX509v3CertificateBuilder(ca.getSubject(), BigInteger.valueOf(serial++), from(), until(),
                 new X500Name(subject), keys.getPublic());
@@ -60,11 +60,11 @@ final class TestPki {
         write(fileName + ".key", keys.getPrivate());
     }
 
-    File cert(String name) {
+    public File cert(String name) {
         return dir.resolve(name + ".pem").toFile();
     }
 
-    File key(String name) {
+    public File key(String name) {
         return dir.resolve(name + ".key").toFile();
     }
 
