@@ -114,6 +114,8 @@ enum ag_exec_flags {
 	AG_EXEC_MEMFD               = 0x80,  /* the executed file is a memfd (memfd_create) */
 	AG_EXEC_BY_FD               = 0x100, /* run through a descriptor: execveat(AT_EMPTY_PATH), fexecve ("/dev/fd/N") */
 	AG_EXEC_LOADER              = 0x200, /* the executed file is a dynamic loader (ld.so) run as the program */
+	AG_EXEC_HELD                = 0x400, /* a tunnel program stopped at exec (SIGSTOP) until the daemon judges it */
+	AG_EXEC_STDIO_SOCKET        = 0x800, /* stdin or stdout is an inet socket (a shell served over the network) */
 	AG_EXEC_FILELESS            = 0x140, /* UNLINKED | BY_FD: what exec.deny_fileless denies */
 };
 
@@ -154,6 +156,9 @@ struct ag_exec {
 	__u64 cap_bset;          /* bounding set: what a later exec as uid 0 gets back without no_new_privs */
 	__u32 euid;
 	__u32 cred_flags;        /* AG_CRED_* */
+	__u64 exe_ctime_ns;      /* the executed file's inode ctime (CLOCK_REALTIME): when it was made or last changed */
+	__u32 exe_uid;           /* its owner */
+	__u32 exe_reserved;
 	char filename[AG_PATH_MAX];
 	char args[AG_ARGS_MAX];  /* only args_len bytes are sent */
 };
@@ -180,6 +185,9 @@ enum ag_connect_flags {
 	AG_CONNECT_SENDMSG          = 0x2,   /* from sendmsg4/6 (unconnected UDP), reported only when not allowed,
 					      * or sendmsg_unix (unconnected Unix datagram), reported only when outside */
 	AG_CONNECT_UNIX_OUTSIDE     = 0x4,   /* Unix: the listener's owner is outside the agent cgroups (peer_* set) */
+	AG_CONNECT_TUNNEL           = 0x8,   /* the caller is a judged tunnel (SSH forwarding, tunnel tool) */
+	AG_CONNECT_SHELL            = 0x10,  /* the caller is a shell (bash /dev/tcp and the like) */
+	AG_CONNECT_EXPLICIT_ALLOW   = 0x20,  /* an egress allow entry decided, not the policy's default */
 };
 
 struct ag_connect {
@@ -440,6 +448,9 @@ enum ag_policy_flags {
 	AG_POLICY_UNIX_OUTSIDE_DENY   = 0x20,  /* Unix connects to listeners outside the agent cgroups are denied */
 	AG_POLICY_EXEC_DENY_FILELESS  = 0x40,  /* exec.deny_fileless: memfd, deleted files, AT_EMPTY_PATH */
 	AG_POLICY_EXEC_DENY_LOADER    = 0x100, /* exec.deny_loader: ld.so run directly (except --list, --verify) */
+	AG_POLICY_TUNNEL_DENY         = 0x200, /* egress.tunnels: deny: tunnels reach only explicitly allowed destinations */
+	AG_POLICY_SHELL_CONNECT_DENY  = 0x400, /* egress.shells: deny: shells reach only explicitly allowed destinations */
+	AG_POLICY_EXEC_DENY_SOCKET_SHELL = 0x800, /* exec.deny_socket_shell: a program run on an inet socket as stdio dies */
 };
 
 struct ag_policy {

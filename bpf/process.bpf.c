@@ -206,6 +206,16 @@ int BPF_PROG(ag_cgroup_attach, struct cgroup *dst, const char *path, struct task
 	return 0;
 }
 
+/* inode ctime: i_ctime_sec/nsec since 6.11, __i_ctime (a timespec64) from 6.6 to 6.10 */
+struct inode___ctime_ts { struct timespec64 __i_ctime; } __attribute__((preserve_access_index));
+static __always_inline __u64 inode_ctime_ns(struct inode *inode)
+{
+	if (bpf_core_field_exists(inode->i_ctime_sec))
+		return BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ULL + BPF_CORE_READ(inode, i_ctime_nsec);
+	struct inode___ctime_ts *old = (void *)inode;
+	return BPF_CORE_READ(old, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(old, __i_ctime.tv_nsec);
+}
+
 /* The executed file: identity, link count, memfd or not. For a `#!` script, bprm->file is
  * the interpreter here (exec_binprm swapped it in before this tracepoint). */
 static __always_inline void exec_file_read(struct ag_exec *e, struct file *file)
@@ -214,6 +224,8 @@ static __always_inline void exec_file_read(struct ag_exec *e, struct file *file)
 	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	e->ino = BPF_CORE_READ(inode, i_ino);
 	e->nlink = BPF_CORE_READ(inode, __i_nlink);
+	e->exe_ctime_ns = inode_ctime_ns(inode);
+	e->exe_uid = BPF_CORE_READ(inode, i_uid.val);
 	if (e->nlink == 0)
 		e->flags |= AG_EXEC_UNLINKED;
 	/* memfd_create names its file "memfd:<name>" (mm/memfd.c) */

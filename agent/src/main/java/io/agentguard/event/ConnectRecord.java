@@ -22,6 +22,10 @@ public final class ConnectRecord extends RecordFlyweight<ConnectRecord> {
     public int flags() { return i32(Connect.FLAGS); }
     public boolean resultFollows() { return (flags() & AG_CONNECT_RESULT_FOLLOWS) != 0; }
     public boolean sendmsg() { return (flags() & AG_CONNECT_SENDMSG) != 0; }
+    public boolean tunnel() { return (flags() & AG_CONNECT_TUNNEL) != 0; }
+    public boolean shell() { return (flags() & AG_CONNECT_SHELL) != 0; }
+    /** An egress allow entry decided, not the policy's default. */
+    public boolean explicitAllow() { return (flags() & AG_CONNECT_EXPLICIT_ALLOW) != 0; }
     public byte[] address() { return bytes(Connect.ADDR, family() == AG_AF_INET ? 4 : 16); }
 
     /** The destination as 128 bits (network order, IPv4 as ::ffff:a.b.c.d): high half. */
@@ -81,7 +85,9 @@ public final class ConnectRecord extends RecordFlyweight<ConnectRecord> {
         putI32(Connect.VERDICT, Verdicts.toKernel(c.getVerdict()));
         // an owner found after the connect was not in the kernel's map: no flag in the record
         boolean outside = c.hasUnixOutsideOwner() && !c.getUnixOutsideOwner().getFoundAfter();
-        putI32(Connect.FLAGS, (c.getSendmsg() ? AG_CONNECT_SENDMSG : 0) | (outside ? AG_CONNECT_UNIX_OUTSIDE : 0));
+        putI32(Connect.FLAGS, (c.getSendmsg() ? AG_CONNECT_SENDMSG : 0) | (outside ? AG_CONNECT_UNIX_OUTSIDE : 0)
+                | (c.getTunnel() ? AG_CONNECT_TUNNEL : 0) | (c.getShell() ? AG_CONNECT_SHELL : 0)
+                | (c.getExplicitAllow() ? AG_CONNECT_EXPLICIT_ALLOW : 0));
         putI32(Connect.PEER_PID, outside ? c.getUnixOutsideOwner().getPid() : 0);
         putI32(Connect.PEER_UID, outside ? c.getUnixOutsideOwner().getUid() : 0);
         putI64(Connect.PEER_CGROUP_ID, outside ? c.getUnixOutsideOwner().getCgroupId() : 0);

@@ -135,6 +135,8 @@ public final class EventDecoder {
                 .setFileless(r.fileless()).setMemfd((flags & AG_EXEC_MEMFD) != 0)
                 .setUnlinked((flags & AG_EXEC_UNLINKED) != 0).setByFd((flags & AG_EXEC_BY_FD) != 0)
                 .setLoader(r.loader()).setDenyMatchValue(r.match())
+                .setHeld(r.held()).setStdioSocket(r.stdioSocket())
+                .setExeCtimeNs(r.exeCtimeNs()).setExeUid(r.exeUid())
                 .setFilename(r.filename())
                 .addAllArgs(r.args())
                 .setArgsTruncated((flags & AG_EXEC_ARGS_TRUNCATED) != 0)
@@ -186,7 +188,7 @@ public final class EventDecoder {
             }
             default -> c.setFamily(AddressFamily.ADDRESS_FAMILY_UNSPECIFIED);
         }
-        c.setSendmsg(r.sendmsg());
+        c.setSendmsg(r.sendmsg()).setTunnel(r.tunnel()).setShell(r.shell()).setExplicitAllow(r.explicitAllow());
         if (r.verdict() == AG_VERDICT_DENIED) {
             c.setOutcome(ConnectOutcome.CONNECT_OUTCOME_DENIED).setErrorNumber(Errno.EPERM).setErrorName("EPERM");
         } else if (!r.resultFollows()) {

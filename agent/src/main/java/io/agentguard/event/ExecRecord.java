@@ -33,6 +33,13 @@ public final class ExecRecord extends RecordFlyweight<ExecRecord> {
     public int euid() { return i32(Exec.EUID); }
     /** AG_CRED_* */
     public int credFlags() { return i32(Exec.CRED_FLAGS); }
+    /** The executed file's inode ctime, wall-clock ns: when it was written or last changed. */
+    public long exeCtimeNs() { return i64(Exec.EXE_CTIME_NS); }
+    public int exeUid() { return i32(Exec.EXE_UID); }
+    /** A tunnel program stopped at exec until the daemon judges it. */
+    public boolean held() { return (flags() & AG_EXEC_HELD) != 0; }
+    /** stdin or stdout is an inet socket. */
+    public boolean stdioSocket() { return (flags() & AG_EXEC_STDIO_SOCKET) != 0; }
     /** memfd, deleted file, or run through a descriptor: no name to judge it by. */
     public boolean fileless() { return (flags() & AG_EXEC_FILELESS) != 0; }
     public boolean loader() { return (flags() & AG_EXEC_LOADER) != 0; }
@@ -82,6 +89,7 @@ public final class ExecRecord extends RecordFlyweight<ExecRecord> {
                 | (x.getArgsUnreadable() ? AG_EXEC_ARGS_UNREADABLE : 0) | (!x.getSuccess() ? AG_EXEC_FAILED : 0)
                 | (x.getUnlinked() ? AG_EXEC_UNLINKED : 0) | (x.getMemfd() ? AG_EXEC_MEMFD : 0)
                 | (x.getByFd() ? AG_EXEC_BY_FD : 0) | (x.getLoader() ? AG_EXEC_LOADER : 0)
+                | (x.getHeld() ? AG_EXEC_HELD : 0) | (x.getStdioSocket() ? AG_EXEC_STDIO_SOCKET : 0)
                 | switch (Verdicts.toKernel(x.getVerdict())) {
                     case AG_VERDICT_DENIED -> AG_EXEC_DENIED;
                     case AG_VERDICT_WOULD_BLOCK -> AG_EXEC_WOULD_BLOCK;
@@ -93,6 +101,8 @@ public final class ExecRecord extends RecordFlyweight<ExecRecord> {
         putI32(Exec.NLINK, x.getNlink());
         putI64(Exec.DEV, ((long) x.getDevMajor() << 20) | x.getDevMinor());
         putI64(Exec.INO, x.getInode());
+        putI64(Exec.EXE_CTIME_NS, x.getExeCtimeNs());
+        putI32(Exec.EXE_UID, x.getExeUid());
         putBytes(Exec.ARGS, args, argsLen);
         return (int) size;
     }
