@@ -53,7 +53,7 @@ static __always_inline void track_connect_call(struct ag_connect *c)
 /* Egress verdict for a destination: the longest matching network of the policy decides,
  * by its first port/protocol entry that matches; no entry or no network: the default. */
 static __always_inline __u32 egress_verdict(__u32 slot, struct ag_policy *pol, const __u8 addr[16],
-					     __u16 protocol, __u16 port)
+					     __u16 protocol, __u16 port, __u32 *flags)
 {
 	struct ag_egress_key key = { .prefixlen = 32 + 128, .policy = slot };
 	__builtin_memcpy(key.addr, addr, 16);
@@ -63,11 +63,39 @@ static __always_inline __u32 egress_verdict(__u32 slot, struct ag_policy *pol, c
 			if (i >= v->count)
 				break;
 			struct ag_egress_rule *r = &v->rules[i];
-			if ((r->protocol == 0 || r->protocol == protocol) && port >= r->port_lo && port <= r->port_hi)
-				return r->action == AG_EGRESS_DENY ? objection(pol) : AG_VERDICT_ALLOWED;
+			if ((r->protocol == 0 || r->protocol == protocol) && port >= r->port_lo && port <= r->port_hi) {
+				if (r->action == AG_EGRESS_DENY)
+					return objection(pol);
+				*flags |= AG_CONNECT_EXPLICIT_ALLOW;
+				return AG_VERDICT_ALLOWED;
+			}
 		}
 	}
 	return pol->flags & AG_POLICY_EGRESS_DEFAULT_DENY ? objection(pol) : AG_VERDICT_ALLOWED;
+}
+
+/* A judged tunnel (SSH forwarding, tunnel tool) reaches only explicitly allowed destinations
+ * when its policy says egress.tunnels: deny. Sets AG_CONNECT_TUNNEL for any judged tunnel. */
+static __always_inline __u32 tunnel_verdict(struct ag_policy *pol, __u32 *flags)
+{
+	return AG_VERDICT_ALLOWED;
+}
+
+/* A shell (bash /dev/tcp, ...) reaches only explicitly allowed destinations and the loopback
+ * address when its policy says egress.shells: deny. Sets AG_CONNECT_SHELL for a shell. */
+static __always_inline __u32 shell_verdict(struct ag_policy *pol, const __u8 dest[16], __u32 *flags)
+{
+	return AG_VERDICT_ALLOWED;
+}
+
+/* What the caller is can narrow an allowed destination: tunnels and shells need an explicit allow. */
+static __always_inline __u32 caller_verdict(struct ag_policy *pol, const __u8 dest[16], __u32 verdict, __u32 *flags)
+{
+	__u32 t = tunnel_verdict(pol, flags);
+	__u32 sh = shell_verdict(pol, dest, flags);
+	if (verdict != AG_VERDICT_ALLOWED || (*flags & AG_CONNECT_EXPLICIT_ALLOW))
+		return verdict;
+	return t != AG_VERDICT_ALLOWED ? t : sh;
 }
 
 static __always_inline void destination(struct bpf_sock_addr *ctx, __u16 family, __u8 addr[16])
@@ -120,15 +148,19 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
 	struct ag_policy *pol = policy_of(slot);
 	__u8 dest[16];
 	destination(ctx, family, dest);
-	__u32 verdict = pol ? egress_verdict(slot, pol, dest, ctx->protocol, bpf_ntohs(ctx->user_port))
-			    : AG_VERDICT_ALLOWED;
+	__u32 cflags = 0;
+	__u32 verdict = AG_VERDICT_ALLOWED;
+	if (pol) {
+		verdict = egress_verdict(slot, pol, dest, ctx->protocol, bpf_ntohs(ctx->user_port), &cflags);
+		verdict = caller_verdict(pol, dest, verdict, &cflags);
+	}
 
 	/* decided above: the record below is reported if there is room, never asked */
 	__u64 key = cgroup_scope_key();
 	struct ag_connect *c = reserve(sizeof(*c), key, verdict != AG_VERDICT_ALLOWED ? AG_RECORD_PRIORITY : AG_RECORD_ORDINARY);
 	if (!c)
 		return verdict == AG_VERDICT_DENIED ? 0 : 1;
-	fill_inet_connect(c, ctx, family, dest, verdict, 0);
+	fill_inet_connect(c, ctx, family, dest, verdict, cflags);
 	if (verdict == AG_VERDICT_DENIED) {
 		submit(c);   /* no outcome to wait for: connect() fails with EPERM */
 		return 0;
@@ -166,12 +198,14 @@ static __always_inline int on_sendmsg(struct bpf_sock_addr *ctx, __u16 family)
 		return 1;
 	__u8 dest[16];
 	destination(ctx, family, dest);
-	__u32 verdict = egress_verdict(slot, pol, dest, ctx->protocol, bpf_ntohs(ctx->user_port));
+	__u32 cflags = AG_CONNECT_SENDMSG;
+	__u32 verdict = egress_verdict(slot, pol, dest, ctx->protocol, bpf_ntohs(ctx->user_port), &cflags);
+	verdict = caller_verdict(pol, dest, verdict, &cflags);
 	if (verdict == AG_VERDICT_ALLOWED)
 		return 1;
 	struct ag_connect *c = reserve(sizeof(*c), cgroup_scope_key(), AG_RECORD_PRIORITY);
 	if (c) {
-		fill_inet_connect(c, ctx, family, dest, verdict, AG_CONNECT_SENDMSG);
+		fill_inet_connect(c, ctx, family, dest, verdict, cflags);
 		submit(c);
 	}
 	return verdict == AG_VERDICT_DENIED ? 0 : 1;
