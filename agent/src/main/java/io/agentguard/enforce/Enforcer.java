@@ -11,6 +11,7 @@ import io.agentguard.proto.v1.Verdict;
 import io.agentguard.proto.v1.Violation;
 import io.agentguard.rules.CompiledRule;
 import io.agentguard.rules.RuleItems.Action;
+import io.agentguard.rules.RuleLoader;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -124,7 +125,9 @@ public final class Enforcer implements AutoCloseable {
             return;
         }
         Action a = rule.action();
-        if (a == Action.KILL_PROCESS || a == Action.KILL_CGROUP) {
+        // The pack's kill rules are vetted and high-confidence; guarding them would let the watched
+        // agent disarm every kill by tripping the guard with a few distinct programs first.
+        if ((a == Action.KILL_PROCESS || a == Action.KILL_CGROUP) && !fromDefaultPack(rule)) {
             String target = a == Action.KILL_CGROUP ? "cgroup:" + cgroup : "exe:" + v.getProcess().getExe();
             boolean wasDisarmed = guard.disarmed();
             if (!guard.allow(target, System.nanoTime())) {
@@ -208,6 +211,10 @@ public final class Enforcer implements AutoCloseable {
                 .setCgroupPath(v.getCgroupPath())
                 .addEvidence(v.getEvidence(0))
                 .build();
+    }
+
+    private static boolean fromDefaultPack(CompiledRule rule) {
+        return rule.position() != null && RuleLoader.DEFAULT_PACK_NAME.equals(rule.position().file());
     }
 
     /** Re-arms the blast-radius guard before the next action (on a successful rules reload; any thread). */

@@ -15,7 +15,10 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** A kill rule firing on more distinct cgroups than allowed disarms itself and says so. */
+/**
+ * A kill rule firing on more distinct cgroups than allowed disarms itself and says so; the
+ * default pack's kill rules are not disarmed with it.
+ */
 class BlastRadiusKernelTest {
     static final Path RULES;
 
@@ -57,5 +60,10 @@ class BlastRadiusKernelTest {
                 .containsExactly(Verdict.VERDICT_DENIED, Verdict.VERDICT_DENIED, Verdict.VERDICT_WOULD_BLOCK);
         assertThat(actions.get(2).getAction().getResult()).isEqualTo("disarmed by the blast-radius guard");
         assertThat(KERNEL.agent().enforcer().disarmed()).isTrue();
+
+        // the watched agent tripped the guard on purpose: the default pack's kill rules still kill
+        int miner = KERNEL.runIn(KERNEL.newCgroup("after-trip"), "/bin/sh", "-c", "sleep 3", "--donate-level", "1")
+                .exitStatus();
+        assertThat(miner).as("killed by the pack's miner rule despite the tripped guard").isEqualTo(128 + 9);
     }
 }
