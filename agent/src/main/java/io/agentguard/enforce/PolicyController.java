@@ -61,6 +61,7 @@ public final class PolicyController implements Enforcer.Blocker {
                 maps.apply(Maps.EXEC_DENY_NAMES), maps.apply(Maps.EXEC_DENY_PATHS), maps.apply(Maps.EXEC_DENY_EXES),
                 maps.apply(Maps.COMPUTE_EXES), config.generation(), config::policy);
         this.loaderMap = maps.apply(Maps.EXEC_LOADERS);
+        this.births = PolicySnapshot.directoryCtime(cgroups.mount());
     }
 
     /** What the deny paths named when last written, and the loaders: the recheck compares with them. */
@@ -70,9 +71,10 @@ public final class PolicyController implements Enforcer.Blocker {
     private final List<Runnable> listeners = new ArrayList<>();
     /** What the rule fields read: replaced (one volatile write) after every change of the policies in force. */
     private volatile PolicySnapshot view = PolicySnapshot.of(false, io.agentguard.config.Policies.SAFE_DEFAULT,
-            List.of(), io.agentguard.process.KnownPrograms.NONE, null);
+            List.of(), io.agentguard.process.KnownPrograms.NONE, path -> -1);
     /** The known programs, resolved at start and at each reload (not at blocks: those change no program). */
     private io.agentguard.process.KnownPrograms programs = io.agentguard.process.KnownPrograms.NONE;
+    private final java.util.function.ToLongFunction<String> births;
 
     /** The policies in force for the rule fields (any thread; the consumer reads it per event). */
     public PolicySnapshot view() {
@@ -306,7 +308,7 @@ public final class PolicyController implements Enforcer.Blocker {
         List<String> denyFiles = denyFiles();   // before writing: a change during the write is seen by the next recheck
         maps.apply(defaults, placed, deny);
         resolvedDenyFiles = denyFiles;
-        view = PolicySnapshot.of(globalEnforce, defaultPolicy, cgroupPolicies, programs, cgroups.mount());
+        view = PolicySnapshot.of(globalEnforce, defaultPolicy, cgroupPolicies, programs, births);
         for (Runnable l : listeners) {
             l.run();
         }

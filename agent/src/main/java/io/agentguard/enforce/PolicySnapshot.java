@@ -12,6 +12,7 @@ import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToLongFunction;
 
 /**
  * The policies in force as the rule fields read them: an immutable copy that
@@ -25,10 +26,10 @@ public final class PolicySnapshot implements PolicyView {
     private final Policy[] policies;        // 0: the default policy
     private final long[][] computeExes;     // per policy: dev, ino, dev, ino, ...
     private final KnownPrograms programs;
-    private final Path mount;               // the cgroup2 mount, for births; null: unknown
+    private final ToLongFunction<String> births;   // cgroup path -> birth, wall clock ns; -1 unknown
 
     private PolicySnapshot(boolean globalEnforce, Policy defaultPolicy, List<Policy> cgroupPolicies,
-                           KnownPrograms programs, Path mount) {
+                           KnownPrograms programs, ToLongFunction<String> births) {
         this.globalEnforce = globalEnforce;
         List<Policy> all = new ArrayList<>();
         all.add(defaultPolicy);
@@ -49,22 +50,28 @@ public final class PolicySnapshot implements PolicyView {
             computeExes[i] = java.util.Arrays.copyOf(ids, n);
         }
         this.programs = programs;
-        this.mount = mount;
+        this.births = births;
     }
 
     /**
      * @param globalEnforce the global mode (a policy without a mode of its own takes it)
      * @param programs      the known programs as resolved at start or the last reload
-     * @param mount         the cgroup2 mount (cgroup births), or null
+     * @param births        cgroup path (relative to the cgroup2 mount) to its birth, wall clock ns, -1 if
+     *                      unknown: {@link #directoryCtime} in the daemon
      */
     public static PolicySnapshot of(boolean globalEnforce, Policy defaultPolicy, List<Policy> cgroupPolicies,
-                                    KnownPrograms programs, Path mount) {
-        return new PolicySnapshot(globalEnforce, defaultPolicy, List.copyOf(cgroupPolicies), programs, mount);
+                                    KnownPrograms programs, ToLongFunction<String> births) {
+        return new PolicySnapshot(globalEnforce, defaultPolicy, List.copyOf(cgroupPolicies), programs, births);
     }
 
     /** A configuration's mode and policies, the known programs of this machine, no cgroup births (tests). */
     public static PolicySnapshot forTests(AgentConfig config) {
-        return of(config.enforce(), config.defaultPolicy(), config.cgroupPolicies(), KnownPrograms.resolve(), null);
+        return forTests(config, KnownPrograms.resolve(), path -> -1);
+    }
+
+    /** A configuration's mode and policies with given programs and cgroup births (tests). */
+    public static PolicySnapshot forTests(AgentConfig config, KnownPrograms programs, ToLongFunction<String> births) {
+        return of(config.enforce(), config.defaultPolicy(), config.cgroupPolicies(), programs, births);
     }
 
     /**
@@ -73,6 +80,11 @@ public final class PolicySnapshot implements PolicyView {
      */
     public static PolicySnapshot forTests(String configYaml) {
         return forTests(AgentConfigLoader.parse("test-policies.yaml", configYaml));
+    }
+
+    /** The same with given programs and cgroup births (tests). */
+    public static PolicySnapshot forTests(String configYaml, KnownPrograms programs, ToLongFunction<String> births) {
+        return forTests(AgentConfigLoader.parse("test-policies.yaml", configYaml), programs, births);
     }
 
     /** Number of policies (the default one included). */
@@ -137,8 +149,13 @@ public final class PolicySnapshot implements PolicyView {
         return programs.name(exeDev, exeIno);
     }
 
+    @Override
+    public long cgroupBirthNs(String cgroupPath) {
+        return births.applyAsLong(cgroupPath);
+    }
+
     /**
-     * The ctime of the cgroup's directory. cgroup2 (kernfs) keeps no creation time: a
+     * Births as the daemon reads them: the ctime of the cgroup's directory. cgroup2 (kernfs) keeps no creation time: a
      * kernfs inode's times are set when the inode is first instantiated, which is the first
      * path walk through the directory (measured on 6.18: mkdir alone does not instantiate
      * it, a stat or the first write to its cgroup.procs does), and stay unless kernfs keeps
@@ -147,16 +164,14 @@ public final class PolicySnapshot implements PolicyView {
      * written from inside the cgroup is always younger. Files inside (cgroup.controllers)
      * are worse: their inodes appear when someone first looks at them, often the daemon.
      */
-    @Override
-    public long cgroupBirthNs(String cgroupPath) {
-        if (mount == null) {
-            return -1;
-        }
-        try {
-            FileTime ctime = (FileTime) Files.getAttribute(mount.resolve(cgroupPath), "unix:ctime");
-            return ctime.to(TimeUnit.NANOSECONDS);
-        } catch (java.io.IOException | RuntimeException e) {
-            return -1;
-        }
+    public static ToLongFunction<String> directoryCtime(Path mount) {
+        return cgroupPath -> {
+            try {
+                FileTime ctime = (FileTime) Files.getAttribute(mount.resolve(cgroupPath), "unix:ctime");
+                return ctime.to(TimeUnit.NANOSECONDS);
+            } catch (java.io.IOException | RuntimeException e) {
+                return -1;
+            }
+        };
     }
 }
