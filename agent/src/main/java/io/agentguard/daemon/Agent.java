@@ -158,6 +158,7 @@ public final class Agent implements AutoCloseable {
                         return path.isEmpty() ? owners.cgroupPath(id) : path;
                     })
                     .unixConnects(owners == null ? null : owners::offer)
+                    .policies(policies::view)
                     .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
                     .events(sink, config.emitEvents())
                     .violations(this::violation)

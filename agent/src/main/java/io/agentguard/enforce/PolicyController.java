@@ -61,6 +61,7 @@ public final class PolicyController implements Enforcer.Blocker {
                 maps.apply(Maps.EXEC_DENY_NAMES), maps.apply(Maps.EXEC_DENY_PATHS), maps.apply(Maps.EXEC_DENY_EXES),
                 maps.apply(Maps.COMPUTE_EXES), config.generation(), config::policy);
         this.loaderMap = maps.apply(Maps.EXEC_LOADERS);
+        this.births = PolicySnapshot.directoryCtime(cgroups.mount());
     }
 
     /** What the deny paths named when last written, and the loaders: the recheck compares with them. */
@@ -68,6 +69,17 @@ public final class PolicyController implements Enforcer.Blocker {
     private List<ExecLoaders.Found> loaders = List.of();
     private final BpfMap loaderMap;
     private final List<Runnable> listeners = new ArrayList<>();
+    /** What the rule fields read: replaced (one volatile write) after every change of the policies in force. */
+    private volatile PolicySnapshot view = PolicySnapshot.of(false, io.agentguard.config.Policies.SAFE_DEFAULT,
+            List.of(), io.agentguard.process.KnownPrograms.NONE, path -> -1);
+    /** The known programs, resolved at start and at each reload (not at blocks: those change no program). */
+    private io.agentguard.process.KnownPrograms programs = io.agentguard.process.KnownPrograms.NONE;
+    private final java.util.function.ToLongFunction<String> births;
+
+    /** The policies in force for the rule fields (any thread; the consumer reads it per event). */
+    public PolicySnapshot view() {
+        return view;
+    }
 
     /** Called after every change of the policies in force (the exec file checker takes its snapshot). */
     public synchronized void onChange(Runnable listener) {
@@ -136,6 +148,7 @@ public final class PolicyController implements Enforcer.Blocker {
 
     /** Puts the configured policies in force (start). */
     public synchronized void apply() {
+        programs = io.agentguard.process.KnownPrograms.resolve();
         loaders = ExecLoaders.find();
         ExecLoaders.write(loaderMap, loaders);
         applyPolicies();
@@ -151,7 +164,9 @@ public final class PolicyController implements Enforcer.Blocker {
         Policy oldDefault = defaultPolicy;
         List<Policy> oldCgroups = cgroupPolicies;
         boolean oldEnforce = globalEnforce;
+        io.agentguard.process.KnownPrograms oldPrograms = programs;
         try {
+            programs = io.agentguard.process.KnownPrograms.resolve();   // a program installed or upgraded since
             defaultPolicy = next.defaultPolicy();
             cgroupPolicies = List.copyOf(next.cgroupPolicies());
             globalEnforce = next.enforce();
@@ -164,6 +179,7 @@ public final class PolicyController implements Enforcer.Blocker {
             defaultPolicy = oldDefault;
             cgroupPolicies = oldCgroups;
             globalEnforce = oldEnforce;
+            programs = oldPrograms;
             log.warn("policy reload failed, keeping the policies in force: " + e.getMessage());
             return e.getMessage();
         }
@@ -292,6 +308,7 @@ public final class PolicyController implements Enforcer.Blocker {
         List<String> denyFiles = denyFiles();   // before writing: a change during the write is seen by the next recheck
         maps.apply(defaults, placed, deny);
         resolvedDenyFiles = denyFiles;
+        view = PolicySnapshot.of(globalEnforce, defaultPolicy, cgroupPolicies, programs, births);
         for (Runnable l : listeners) {
             l.run();
         }

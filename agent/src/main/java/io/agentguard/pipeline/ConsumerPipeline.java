@@ -116,7 +116,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.unixConnects = b.unixConnects;
         this.reportEventsPerSecond = b.reportEventsPerSecond;
         this.killer = b.killer;
-        this.context = new EventContext(processes, cgroupPaths);
+        this.context = new EventContext(processes, cgroupPaths, b.policies);
         this.budgetReportIntervalNs = b.budgetReportIntervalMs * 1_000_000L;
         this.lastBudgetReportNs = Long.MIN_VALUE;
     }
@@ -151,7 +151,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         switch (type) {
             case AG_REC_EXEC -> slot = records.exec.failed() ? ensure(h, nowNs)
                     : processes.onExec(h.pid(), h.ppid(), h.cgroupId(), h.uid(), h.comm(), records.exec.filename(),
-                    records.exec.args(), nowNs);
+                    records.exec.args(), nowNs, records.exec.dev(), records.exec.ino(), records.exec.exeCtimeNs());
             case AG_REC_CONNECT -> {
                 slot = ensure(h, nowNs);
                 ConnectRecord c = records.connect;
@@ -164,7 +164,8 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 slot = ensure(h, nowNs);
                 NvidiaIoctlDecoder nvidia = records.nvidia();
                 if (nvidia.computeContext()) {
-                    processes.markGpuCompute(slot);   // before classifying: proc.gpu_compute holds for this event
+                    // before classifying: proc.gpu_compute and gpu.compute_new hold for this event
+                    processes.markGpuCompute(slot, records.gpuIoctl.index());
                 }
                 if (nvidia.hasAllocBytes() && nvidia.allocBytes() >= 0) {   // >= 2^63: no driver grants it
                     processes.addGpuMemory(slot, nvidia.allocBytes());
@@ -425,6 +426,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         private long reportEventsPerSecond;
         private IntConsumer killer;
         private long budgetReportIntervalMs = 10_000;
+        private java.util.function.Supplier<io.agentguard.rules.PolicyView> policies = () -> io.agentguard.rules.PolicyView.NONE;
 
         public Builder(Classifier classifier, ProcessTable processes) {
             this.classifier = classifier;
@@ -435,6 +437,17 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         public Builder cgroupPaths(LongFunction<String> paths) {
             this.cgroupPaths = paths;
             return this;
+        }
+
+        /** The policies in force for the policy.* fields, read once per event that asks (the daemon: the controller's snapshot). */
+        public Builder policies(java.util.function.Supplier<io.agentguard.rules.PolicyView> view) {
+            this.policies = view;
+            return this;
+        }
+
+        /** A fixed policy view (replay, tests). */
+        public Builder policies(io.agentguard.rules.PolicyView view) {
+            return policies(() -> view);
         }
 
         /** CLOCK_REALTIME - CLOCK_MONOTONIC, read per event for its wall-clock time. */

@@ -7,7 +7,7 @@ import java.util.Arrays;
  * consumer thread allocate nothing. Deletion uses backward shift, so no tombstones build
  * up. Single writer.
  */
-final class LongIndex {
+public final class LongIndex {
     private static final long EMPTY = Long.MIN_VALUE;
 
     private final long[] keys;
@@ -15,7 +15,7 @@ final class LongIndex {
     private final int mask;
     private int size;
 
-    LongIndex(int capacity) {
+    public LongIndex(int capacity) {
         int n = Integer.highestOneBit(Math.max(4, capacity * 2 - 1)) << 1;
         keys = new long[n];
         values = new int[n];
@@ -29,7 +29,7 @@ final class LongIndex {
     }
 
     /** The slot for key, or -1. */
-    int get(long key) {
+    public int get(long key) {
         int i = hash(key) & mask;
         while (true) {
             long k = keys[i];
@@ -43,7 +43,7 @@ final class LongIndex {
         }
     }
 
-    void put(long key, int value) {
+    public void put(long key, int value) {
         int i = hash(key) & mask;
         while (true) {
             long k = keys[i];
@@ -61,7 +61,7 @@ final class LongIndex {
         }
     }
 
-    void remove(long key) {
+    public void remove(long key) {
         int i = hash(key) & mask;
         while (keys[i] != key) {
             if (keys[i] == EMPTY) {
@@ -89,11 +89,11 @@ final class LongIndex {
         }
     }
 
-    int size() {
+    public int size() {
         return size;
     }
 
-    void clear() {
+    public void clear() {
         Arrays.fill(keys, EMPTY);
         size = 0;
     }

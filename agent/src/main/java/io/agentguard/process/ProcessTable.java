@@ -41,7 +41,15 @@ public final class ProcessTable {
     private final String[] cmdline;
     private final String[] args;
     private final boolean[] gpuCompute;
+    /** Bit N: the process allocated a compute object on GPU N (gpu.compute_new). */
+    private final long[] computeGpus;
+    /** The process's last compute object was its first on that GPU. */
+    private final boolean[] computeNew;
     private final long[] gpuMemBytes;
+    // the executed file: kernel dev_t, inode, inode ctime (wall clock ns); 0 where unknown
+    private final long[] exeDev;
+    private final long[] exeIno;
+    private final long[] exeCtimeNs;
     private final DestinationWindow[] destinations;
     private final int[] freeSlots;
     private int freeCount;
@@ -51,6 +59,8 @@ public final class ProcessTable {
     private final LongIndex byCgroup = new LongIndex(MAX_CGROUPS);
     private final boolean[] cgroupCompute = new boolean[MAX_CGROUPS];
     private final long[] cgroupMemBytes = new long[MAX_CGROUPS];
+    /** When the cgroup came to be (wall clock ns); 0: not looked up yet, -1: unknown. */
+    private final long[] cgroupBirthNs = new long[MAX_CGROUPS];
     private final DestinationWindow[] cgroupDestinations = new DestinationWindow[MAX_CGROUPS];
     private int cgroupCount;
     private long cgroupResets;
@@ -71,7 +81,12 @@ public final class ProcessTable {
         cmdline = new String[capacity];
         args = new String[capacity];
         gpuCompute = new boolean[capacity];
+        computeGpus = new long[capacity];
+        computeNew = new boolean[capacity];
         gpuMemBytes = new long[capacity];
+        exeDev = new long[capacity];
+        exeIno = new long[capacity];
+        exeCtimeNs = new long[capacity];
         destinations = new DestinationWindow[capacity];
         freeSlots = new int[capacity];
         for (int i = 0; i < capacity; i++) {
@@ -101,11 +116,28 @@ public final class ProcessTable {
     /** A successful exec replaces the program; state that belongs to the process stays. */
     public int onExec(int processId, int parentId, long cgroup, int userId, String taskComm, String filename,
                       List<String> argv, long nowNs) {
+        return onExec(processId, parentId, cgroup, userId, taskComm, filename, argv, nowNs, 0, 0, 0);
+    }
+
+    /**
+     * With the executed file as the kernel saw it: its file system (kernel dev_t), inode and
+     * inode ctime (wall clock ns), which proc.exe_program and proc.exe_created_in_cgroup read.
+     */
+    public int onExec(int processId, int parentId, long cgroup, int userId, String taskComm, String filename,
+                      List<String> argv, long nowNs, long fileDev, long fileIno, long fileCtimeNs) {
         int slot = byPid.get(processId);
         long started = slot >= 0 ? startNs[slot] : nowNs;
         slot = put(processId, parentId, cgroup, userId, taskComm, filename, argv, started);
         lastSeenNs[slot] = nowNs;
+        setFile(slot, fileDev, fileIno, fileCtimeNs);
         return slot;
+    }
+
+    /** The executed file of a slot (exec record, or /proc/PID/exe when seeding). */
+    public void setFile(int slot, long fileDev, long fileIno, long fileCtimeNs) {
+        exeDev[slot] = fileDev;
+        exeIno[slot] = fileIno;
+        exeCtimeNs[slot] = fileCtimeNs;
     }
 
     /** The child starts as a copy of its parent's program and cgroup. */
@@ -127,6 +159,9 @@ public final class ProcessTable {
             args[slot] = args[parentSlot];
             cgroupId[slot] = cgroupId[parentSlot];
             uid[slot] = uid[parentSlot];
+            exeDev[slot] = exeDev[parentSlot];
+            exeIno[slot] = exeIno[parentSlot];
+            exeCtimeNs[slot] = exeCtimeNs[parentSlot];
         }
         return slot;
     }
@@ -167,8 +202,23 @@ public final class ProcessTable {
     // ---- rule state ------------------------------------------------------------------
 
     public void markGpuCompute(int slot) {
+        markGpuCompute(slot, 0);
+    }
+
+    /**
+     * A compute object allocated on GPU {@code gpuIndex} (mod 64; calls through the control
+     * node, which do not name a GPU, count as GPU 0). Returns whether it is the process's
+     * first there, which {@link #computeNew} then answers until the next compute object: a
+     * CUDA context allocates one per channel, and gpu.compute_new fires once per process and GPU.
+     */
+    public boolean markGpuCompute(int slot, int gpuIndex) {
         gpuCompute[slot] = true;
         cgroupCompute[cgroupSlot(cgroupId[slot])] = true;
+        long bit = 1L << (gpuIndex & 63);
+        boolean first = (computeGpus[slot] & bit) == 0;
+        computeGpus[slot] |= bit;
+        computeNew[slot] = first;
+        return first;
     }
 
     public void addGpuMemory(int slot, long bytes) {
@@ -206,6 +256,17 @@ public final class ProcessTable {
         return s >= 0 ? cgroupMemBytes[s] : 0;
     }
 
+    /** The cgroup's birth as last stored (wall clock ns); 0: never looked up, -1: could not be known. */
+    public long cgroupBirthNs(long cgroup) {
+        int s = byCgroup.get(cgroup);
+        return s >= 0 ? cgroupBirthNs[s] : 0;
+    }
+
+    /** Stores a cgroup's birth (looked up once per cgroup by the rule fields). */
+    public void cgroupBirthNs(long cgroup, long birthNs) {
+        cgroupBirthNs[cgroupSlot(cgroup)] = birthNs;
+    }
+
     public int cgroupDistinctDestinations(long cgroup, long nowNs) {
         int s = byCgroup.get(cgroup);
         return s >= 0 && cgroupDestinations[s] != null ? cgroupDestinations[s].count(nowNs, windowNs) : 0;
@@ -221,6 +282,7 @@ public final class ProcessTable {
             for (int i = 0; i < MAX_CGROUPS; i++) {
                 cgroupCompute[i] = false;
                 cgroupMemBytes[i] = 0;
+                cgroupBirthNs[i] = 0;
                 if (cgroupDestinations[i] != null) {
                     cgroupDestinations[i].clear();
                 }
@@ -256,6 +318,13 @@ public final class ProcessTable {
     public String cmdline(int slot) { return cmdline[slot]; }
     public String args(int slot) { return args[slot]; }
     public boolean gpuCompute(int slot) { return gpuCompute[slot]; }
+    /** The last compute object of the process was its first on that GPU (see {@link #markGpuCompute(int, int)}). */
+    public boolean computeNew(int slot) { return computeNew[slot]; }
+    /** Kernel dev_t of the executed file's file system; 0 unknown. */
+    public long exeDev(int slot) { return exeDev[slot]; }
+    public long exeIno(int slot) { return exeIno[slot]; }
+    /** The executed file's inode ctime, wall clock ns; 0 unknown. */
+    public long exeCtimeNs(int slot) { return exeCtimeNs[slot]; }
     public long gpuMemBytes(int slot) { return gpuMemBytes[slot]; }
 
     public int size() {
@@ -289,7 +358,12 @@ public final class ProcessTable {
         cmdline[slot] = null;
         args[slot] = null;
         gpuCompute[slot] = false;
+        computeGpus[slot] = 0;
+        computeNew[slot] = false;
         gpuMemBytes[slot] = 0;
+        exeDev[slot] = 0;
+        exeIno[slot] = 0;
+        exeCtimeNs[slot] = 0;
         if (destinations[slot] != null) {
             destinations[slot].clear();
         }
@@ -379,11 +453,23 @@ public final class ProcessTable {
             String cg = cgroupOf(dir);
             int userId = (Integer) Files.getAttribute(dir, "unix:uid");
             long startNanos = startTicks * 10_000_000L;   // USER_HZ = 100 on Linux
-            put(processId, parent, cg == null ? 0 : cgroupIds.applyAsLong(cg), userId, taskComm, filename, argv,
-                    startNanos);
+            int slot = put(processId, parent, cg == null ? 0 : cgroupIds.applyAsLong(cg), userId, taskComm, filename,
+                    argv, startNanos);
+            seedFile(slot, dir.resolve("exe"));
             return parent;
         } catch (IOException | RuntimeException e) {
             return -1;   // exited meanwhile
+        }
+    }
+
+    /** The executed file of a process running before the agent started: what /proc/PID/exe is now. */
+    private void seedFile(int slot, Path exeLink) {
+        try {
+            java.util.Map<String, Object> a = Files.readAttributes(exeLink, "unix:dev,ino,ctime");
+            setFile(slot, io.agentguard.enforce.FileIdentity.kernelDev((Long) a.get("dev")), (Long) a.get("ino"),
+                    ((java.nio.file.attribute.FileTime) a.get("ctime")).to(java.util.concurrent.TimeUnit.NANOSECONDS));
+        } catch (IOException | RuntimeException e) {
+            setFile(slot, 0, 0, 0);   // a kernel thread, or gone: unknown
         }
     }
 

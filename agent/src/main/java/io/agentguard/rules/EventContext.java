@@ -3,11 +3,13 @@ package io.agentguard.rules;
 import io.agentguard.event.NvidiaIoctlDecoder;
 import io.agentguard.event.RecordFlyweight;
 import io.agentguard.event.Records;
+import io.agentguard.process.LongIndex;
 import io.agentguard.process.ProcessTable;
 import io.agentguard.proto.v1.ClassKind;
 
 import java.util.Locale;
 import java.util.function.LongFunction;
+import java.util.function.Supplier;
 
 import static io.agentguard.abi.KernelAbi.*;
 
@@ -16,6 +18,10 @@ import static io.agentguard.abi.KernelAbi.*;
  * consumer's {@link Records}, already wrapped) plus what the process table knows. Reused
  * for every event by the consumer thread; reads allocate nothing, except values computed
  * lazily and only when a rule asks (the Unix path, an unnamed ioctl's name).
+ *
+ * <p>The policy fields read the {@link PolicyView} in force (taken once per event, when a
+ * rule first asks); which policy a cgroup has is looked up once per cgroup and view, then
+ * kept in a primitive map (no allocation, no boxing per event).
  */
 public final class EventContext {
     private static final String[] DEVICE_NAMES = {"", "control", "gpu", "uvm", "modeset", "uvm_tools", "caps"};
@@ -31,8 +37,15 @@ public final class EventContext {
         }
     }
 
+    private static final int POLICY_CACHE_CGROUPS = 4096;
+
     private final ProcessTable processes;
     private final LongFunction<String> cgroupPaths;
+    private final Supplier<PolicyView> policySource;
+    private PolicyView view;                 // of this event, read when a field first needs it
+    private PolicyView cachedView;           // what policyByCgroup was filled from
+    private final LongIndex policyByCgroup = new LongIndex(POLICY_CACHE_CGROUPS);
+    private int policy = -1;                 // of this event, -1: not looked up yet
     private Records records;
     private RecordFlyweight<?> record;
     private NvidiaIoctlDecoder nvidia;
@@ -55,8 +68,14 @@ public final class EventContext {
 
     /** @param cgroupPaths cgroup id to path relative to the cgroup2 mount ("" if unknown) */
     public EventContext(ProcessTable processes, LongFunction<String> cgroupPaths) {
+        this(processes, cgroupPaths, () -> PolicyView.NONE);
+    }
+
+    /** @param policies the policies in force, read at most once per event (a volatile read) */
+    public EventContext(ProcessTable processes, LongFunction<String> cgroupPaths, Supplier<PolicyView> policies) {
         this.processes = processes;
         this.cgroupPaths = cgroupPaths;
+        this.policySource = policies;
     }
 
     /**
@@ -73,6 +92,8 @@ public final class EventContext {
         cgroupDistinctDests = cgroupDests;
         ancestorCount = -1;
         unixPath = null;
+        view = null;
+        policy = -1;
         nvidia = type == AG_REC_GPU_IOCTL ? r.nvidia() : null;
         if (type == AG_REC_CONNECT) {
             ipHigh = r.connect.addressHigh();
@@ -130,6 +151,7 @@ public final class EventContext {
             case CONN_ADDR, CONN_PORT -> records.connect.family() != AG_AF_UNIX;
             case CONN_UNIX_PATH, CONN_UNIX_OUTSIDE -> records.connect.family() == AG_AF_UNIX;
             case CONN_PEER_PID, CONN_PEER_UID, CONN_PEER_COMM -> records.connect.unixOutside();
+            case GPU_COMPUTE_NEW -> nvidia.hasClass();
             case GPU_INDEX -> role() == AG_DEV_GPU;
             case GPU_CLASS, GPU_CLASS_KIND, GPU_COMPUTE -> nvidia.hasClass();
             case GPU_ALLOC_BYTES -> nvidia.hasAllocBytes() && nvidia.allocBytes() >= 0;
@@ -141,6 +163,9 @@ public final class EventContext {
     public String string(Field f) {
         return switch (f) {
             case EVT_TYPE -> Field.EVENT_TYPE_NAMES[type];
+            case EVT_VERDICT -> verdictName();
+            case POLICY_MODE -> view().enforcing(policy()) ? "enforce" : "monitor";
+            case PROC_EXE_PROGRAM -> slot >= 0 ? view().program(processes.exeDev(slot), processes.exeIno(slot)) : "";
             case PROC_NAME -> slot >= 0 && processes.name(slot) != null ? processes.name(slot) : record.comm();
             case PROC_COMM -> slot >= 0 && processes.comm(slot) != null ? processes.comm(slot) : record.comm();
             case PROC_EXE -> processes.exe(slot);
@@ -217,6 +242,17 @@ public final class EventContext {
             case EXEC_LOADER -> records.exec.loader();
             case CONN_UNIX_OUTSIDE -> records.connect.unixOutside();
             case GPU_COMPUTE -> nvidia.computeContext();
+            case GPU_COMPUTE_NEW -> nvidia.computeContext() && slot >= 0 && processes.computeNew(slot);
+            case EXEC_HELD -> records.exec.held();
+            case EXEC_STDIO_SOCKET -> records.exec.stdioSocket();
+            case CONN_TUNNEL -> records.connect.tunnel();
+            case CONN_SHELL -> records.connect.shell();
+            case POLICY_EGRESS_ALLOWED_EXPLICITLY -> records.connect.family() != AG_AF_UNIX
+                    && records.connect.explicitAllow();
+            case POLICY_GPU_GRANTED -> view().gpuGranted(policy(), gpuNodeIndex());
+            case POLICY_COMPUTE_GRANTED -> view().computeGranted(policy(), slot >= 0 ? processes.exeDev(slot) : 0,
+                    slot >= 0 ? processes.exeIno(slot) : 0);
+            case PROC_EXE_CREATED_IN_CGROUP -> exeCreatedInCgroup();
             default -> throw new IllegalArgumentException(f + " is not a bool field");
         };
     }
@@ -255,6 +291,84 @@ public final class EventContext {
 
     private int parentSlot() {
         return ancestorCount() > 0 ? ancestorSlots[0] : -1;
+    }
+
+    /** The kernel's verdict of the record; records the kernel does not judge are allowed. */
+    private String verdictName() {
+        int v = switch (type) {
+            case AG_REC_EXEC -> records.exec.verdict();
+            case AG_REC_CONNECT -> records.connect.verdict();
+            case AG_REC_GPU_OPEN -> records.gpuOpen.verdict();
+            case AG_REC_GPU_IOCTL -> records.gpuIoctl.verdict();
+            case AG_REC_SOCKET -> records.socket.verdict();
+            default -> AG_VERDICT_ALLOWED;
+        };
+        return v == AG_VERDICT_DENIED ? "denied" : v == AG_VERDICT_WOULD_BLOCK ? "would_block" : "allowed";
+    }
+
+    private PolicyView view() {
+        if (view == null) {
+            view = policySource.get();
+        }
+        return view;
+    }
+
+    /** The policy of the event's cgroup: per event, then per cgroup and view, then asked of the view. */
+    private int policy() {
+        if (policy >= 0) {
+            return policy;
+        }
+        PolicyView v = view();
+        if (v != cachedView) {
+            policyByCgroup.clear();   // a new view (start, reload): policies may have moved
+            cachedView = v;
+        }
+        long id = record.cgroupId();
+        int p = policyByCgroup.get(id);
+        if (p < 0) {
+            String path = cgroupPath();
+            p = v.policyOf(path);
+            if (!path.isEmpty()) {   // "": not known yet (a cgroup just made); ask again next time
+                if (policyByCgroup.size() >= POLICY_CACHE_CGROUPS) {
+                    policyByCgroup.clear();
+                }
+                policyByCgroup.put(id, p);
+            }
+        }
+        return policy = p;
+    }
+
+    /** The GPU a GPU event names (a gpu node), else -1: any GPU. */
+    private int gpuNodeIndex() {
+        if ((type == AG_REC_GPU_OPEN || type == AG_REC_GPU_IOCTL) && role() == AG_DEV_GPU) {
+            return type == AG_REC_GPU_OPEN ? records.gpuOpen.index() : records.gpuIoctl.index();
+        }
+        return -1;
+    }
+
+    /**
+     * The executable's ctime is after the birth of the cgroup the process runs in (looked up
+     * once per cgroup, kept in the process table). Unknown either side: false.
+     */
+    private boolean exeCreatedInCgroup() {
+        if (slot < 0) {
+            return false;
+        }
+        long ctime = processes.exeCtimeNs(slot);
+        if (ctime <= 0) {
+            return false;
+        }
+        long cgroup = record.cgroupId();
+        long birth = processes.cgroupBirthNs(cgroup);
+        if (birth == 0) {
+            String path = cgroupPath();
+            if (path.isEmpty()) {
+                return false;   // not known yet: ask again at the next event
+            }
+            birth = view().cgroupBirthNs(path);
+            processes.cgroupBirthNs(cgroup, birth == 0 ? -1 : birth);
+        }
+        return birth > 0 && ctime > birth;
     }
 
     private int role() {
