@@ -1,7 +1,10 @@
 package io.agentguard.rules;
 
+import io.agentguard.enforce.FileIdentity;
+import io.agentguard.enforce.PolicySnapshot;
 import io.agentguard.pipeline.ConsumerPipeline;
 import io.agentguard.event.Records;
+import io.agentguard.process.KnownPrograms;
 import io.agentguard.process.ProcessTable;
 import io.agentguard.proto.v1.AddressFamily;
 import io.agentguard.proto.v1.ConnectEvent;
@@ -15,10 +18,13 @@ import io.agentguard.proto.v1.GpuIoctl;
 import io.agentguard.proto.v1.GpuOpen;
 import io.agentguard.proto.v1.ProcessInfo;
 import io.agentguard.proto.v1.SocketType;
+import io.agentguard.proto.v1.Verdict;
 import io.agentguard.proto.v1.Violation;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
+import org.snakeyaml.engine.v2.api.Dump;
+import org.snakeyaml.engine.v2.api.DumpSettings;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 
@@ -59,6 +65,44 @@ class DefaultPackTest {
             Map.entry("CARD_INFO", 0xc90046c8), Map.entry("ATTACH_GPUS_TO_FD", 0xc00446d4),
             Map.entry("NUMA_INFO", 0xc23046d7), Map.entry("RM_MAP_MEMORY_DMA", 0xc0384657),
             Map.entry("RM_UNMAP_MEMORY", 0xc020464f), Map.entry("RM_DUP_OBJECT", 0xc01c4634));
+
+    /** Birth of every agent cgroup in these cases (wall clock ns): `created_in_cgroup` files are younger. */
+    private static final long CGROUP_BIRTH_NS = 1_700_000_000_000_000_000L;
+    /** Programs by identity (proc.exe_program): an event's `program: ssh` gives its file this identity. */
+    private static final List<String> PROGRAMS = List.of("ssh", "scp", "sftp", "ssh-keyscan", "git", "python3", "bash");
+
+    private static FileIdentity programIdentity(String name) {
+        return new FileIdentity((8L << 20) | 1, 900_000 + PROGRAMS.indexOf(name), 0, 0);
+    }
+
+    private static final KnownPrograms KNOWN = KnownPrograms.of(PROGRAMS.stream()
+            .collect(java.util.stream.Collectors.toMap(DefaultPackTest::programIdentity, n -> n)));
+
+    /**
+     * The policies a case runs under: the embedded default configuration's unless an event of
+     * the case has `policy:` (the default policy, as in agentguard.yaml's policies.default).
+     */
+    @SuppressWarnings("unchecked")
+    private static PolicySnapshot policies(List<Map<String, Object>> sequence) {
+        Map<String, Object> policy = null;
+        for (Map<String, Object> spec : sequence) {
+            if (spec.containsKey("policy")) {
+                policy = (Map<String, Object>) spec.get("policy");
+            }
+        }
+        String config;
+        if (policy == null) {
+            try (InputStream in = DefaultPackTest.class.getResourceAsStream("/io/agentguard/config/default.yaml")) {
+                config = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        } else {
+            config = "mode: enforce\nagent_cgroups: [agentguard/sandbox]\n"
+                    + new Dump(DumpSettings.builder().build()).dumpToString(Map.of("policies", Map.of("default", policy)));
+        }
+        return PolicySnapshot.forTests(config, KNOWN, path -> CGROUP_BIRTH_NS);
+    }
 
     @SuppressWarnings("unchecked")
     private static List<Map<String, Object>> cases() {
@@ -120,7 +164,8 @@ class DefaultPackTest {
         List<Violation> violations = new ArrayList<>();
         ProcessTable table = new ProcessTable(1024, 10_000_000_000L);
         ConsumerPipeline pipeline = new ConsumerPipeline.Builder(new Classifier(PACK), table)
-                .cgroupPaths(id -> cgroupPaths.getOrDefault(id, "")).violations(violations::add).build();
+                .cgroupPaths(id -> cgroupPaths.getOrDefault(id, "")).policies(policies(sequence))
+                .violations(violations::add).build();
         Records records = new Records();
         MemorySegment buf = Arena.ofAuto().allocate(Records.maxRecordBytes(), 8);
         Set<Integer> installed = new HashSet<>();
@@ -135,6 +180,10 @@ class DefaultPackTest {
             List<Object> ancestors = (List<Object>) spec.getOrDefault("ancestors", List.of());
             if (installed.add(pid)) {
                 install(table, pid, cgroupId, ancestors, type.equals("exec") ? null : spec);
+                if (!type.equals("exec")) {
+                    FileIdentity id = spec.containsKey("program") ? programIdentity((String) spec.get("program")) : null;
+                    table.setFile(table.slot(pid), id != null ? id.dev() : 0, id != null ? id.ino() : 0, exeCtime(spec));
+                }
             }
             Event e = event(spec, pid, table.ppid(table.slot(pid)), cgroupId, now);
             int length = records.write(e, buf, 0);
@@ -195,6 +244,26 @@ class DefaultPackTest {
         return n.length() > 15 ? n.substring(0, 15) : n;
     }
 
+    /** `created_in_cgroup: true`: the executable was written after the cgroup's birth; else before it. */
+    private static long exeCtime(Map<String, Object> s) {
+        return Boolean.TRUE.equals(s.get("created_in_cgroup")) ? CGROUP_BIRTH_NS + 1_000_000_000L
+                : CGROUP_BIRTH_NS - 1_000_000_000L;
+    }
+
+    private static boolean flag(Map<String, Object> s, String key) {
+        return Boolean.TRUE.equals(s.get(key));
+    }
+
+    /** `verdict: denied | would_block` (default allowed): the kernel's verdict on the record. */
+    private static Verdict verdict(Map<String, Object> s) {
+        return switch (String.valueOf(s.getOrDefault("verdict", "allowed"))) {
+            case "denied" -> Verdict.VERDICT_DENIED;
+            case "would_block" -> Verdict.VERDICT_WOULD_BLOCK;
+            case "allowed" -> Verdict.VERDICT_ALLOWED;
+            default -> throw new IllegalArgumentException("verdict " + s.get("verdict"));
+        };
+    }
+
     @SuppressWarnings("unchecked")
     private static Event event(Map<String, Object> s, int pid, int ppid, long cgroupId, long now) {
         String type = (String) s.get("type");
@@ -205,9 +274,17 @@ class DefaultPackTest {
         switch (type) {
             case "exec" -> {
                 boolean failed = Boolean.TRUE.equals(s.get("failed"));
-                e.setExec(ExecEvent.newBuilder().setFilename(exe)
+                ExecEvent.Builder x = ExecEvent.newBuilder().setFilename(exe)
                         .addAllArgs(stringify((List<Object>) s.getOrDefault("args", List.of(comm(exe)))))
-                        .setSuccess(!failed).setErrorNumber(failed ? 2 : 0));
+                        .setSuccess(!failed).setErrorNumber(failed ? 2 : 0).setVerdict(verdict(s))
+                        .setHeld(flag(s, "held")).setStdioSocket(flag(s, "stdio_socket")).setExeCtimeNs(exeCtime(s));
+                if (s.containsKey("program")) {
+                    FileIdentity id = programIdentity((String) s.get("program"));
+                    x.setDevMajor((int) (id.dev() >>> 20)).setDevMinor((int) (id.dev() & 0xfffff)).setInode(id.ino());
+                } else {
+                    x.setDevMajor(8).setDevMinor(1).setInode(100 + Math.abs(exe.hashCode() % 100000));
+                }
+                e.setExec(x);
             }
             case "fork" -> e.setFork(ForkEvent.newBuilder().setChildPid(pid + 1000));
             case "exit" -> {
@@ -216,10 +293,15 @@ class DefaultPackTest {
                 e.setExit(ExitEvent.newBuilder().setWaitStatus(signal != 0 ? signal : code << 8));
             }
             case "connect" -> {
-                ConnectEvent.Builder c = ConnectEvent.newBuilder().setSocketCookie(now);
+                ConnectEvent.Builder c = ConnectEvent.newBuilder().setSocketCookie(now).setVerdict(verdict(s))
+                        .setExplicitAllow(flag(s, "explicit_allow")).setTunnel(flag(s, "tunnel")).setShell(flag(s, "shell"));
                 if (s.containsKey("unix_path")) {
                     c.setFamily(AddressFamily.ADDRESS_FAMILY_UNIX).setUnixPath((String) s.get("unix_path"))
                             .setSocketType(SocketType.SOCKET_TYPE_STREAM);
+                    if (flag(s, "unix_outside")) {   // a live listener outside the agent cgroups
+                        c.setUnixOutsideOwner(io.agentguard.proto.v1.UnixOwner.newBuilder().setPid(77).setUid(0)
+                                .setComm("nvidia-cuda-mps").setCgroupId(1));
+                    }
                 } else {
                     String addr = String.valueOf(s.get("addr"));
                     boolean udp = "udp".equals(s.get("proto"));
@@ -230,7 +312,8 @@ class DefaultPackTest {
                 }
                 e.setConnect(c);
             }
-            case "gpu_open" -> e.setGpu(device(s).setOpen(GpuOpen.newBuilder().setRead(true).setWrite(true)));
+            case "gpu_open" -> e.setGpu(device(s).setOpen(GpuOpen.newBuilder().setRead(true).setWrite(true)
+                    .setVerdict(verdict(s))));
             case "gpu_ioctl" -> {
                 GpuEvent.Builder g = device(s);
                 String op = (String) s.getOrDefault("op", "RM_CONTROL");
@@ -239,7 +322,7 @@ class DefaultPackTest {
                 if (cmd == null) {
                     throw new IllegalArgumentException("unknown op " + op + " for the test harness");
                 }
-                GpuIoctl.Builder io = GpuIoctl.newBuilder().setCmd(cmd).setInnerCmd(cmd).setName(op);
+                GpuIoctl.Builder io = GpuIoctl.newBuilder().setCmd(cmd).setInnerCmd(cmd).setName(op).setVerdict(verdict(s));
                 if (s.containsKey("class")) {
                     io.setAllocClass((int) num(s.get("class")));
                 }
