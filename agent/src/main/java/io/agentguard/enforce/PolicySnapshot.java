@@ -107,8 +107,9 @@ public final class PolicySnapshot implements PolicyView {
         int bestLength = -1;
         for (int i = 1; i < policies.length; i++) {
             String root = policies[i].cgroup();
-            if (root.length() > bestLength && (cgroupPath.equals(root) || cgroupPath.startsWith(root) && cgroupPath.length() > root.length()
-                    && cgroupPath.charAt(root.length()) == '/')) {
+            boolean within = cgroupPath.equals(root) || cgroupPath.startsWith(root)
+                    && cgroupPath.length() > root.length() && cgroupPath.charAt(root.length()) == '/';
+            if (within && root.length() > bestLength) {
                 best = i;
                 bestLength = root.length();
             }

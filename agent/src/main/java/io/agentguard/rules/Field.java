@@ -11,7 +11,8 @@ public enum Field {
     EVT_TYPE("evt.type", Type.STRING, Mask.ALL,
             "exec", "the event type: exec, fork, exit, connect, gpu_open, gpu_ioctl, socket"),
     EVT_VERDICT("evt.verdict", Type.STRING, Mask.ALL,
-            "denied", "the kernel's verdict on the event: allowed, denied (blocked), would_block (monitor mode); allowed where the kernel judges nothing"),
+            "denied", "the kernel's verdict on the event: allowed, denied (blocked), would_block (monitor mode);"
+                    + " allowed where the kernel judges nothing"),
     PROC_PID("proc.pid", Type.INT, Mask.ALL,
             "4242", "process id (thread group id)"),
     PROC_PPID("proc.ppid", Type.INT, Mask.ALL,
@@ -47,9 +48,11 @@ public enum Field {
     PROC_DISTINCT_DESTS("proc.distinct_dests", Type.INT, Mask.ALL,
             "3", "distinct destinations (address and port) this process connected to in the state window"),
     PROC_EXE_CREATED_IN_CGROUP("proc.exe_created_in_cgroup", Type.BOOL, Mask.ALL,
-            "true", "the executable file was written (its ctime) after the process's cgroup came to be: dropped or built inside the sandbox; false when unknown"),
+            "true", "the executable file was written (its ctime) after the process's cgroup came to be: dropped or"
+                    + " built inside the sandbox; false when unknown"),
     PROC_EXE_PROGRAM("proc.exe_program", Type.STRING, Mask.ALL,
-            "ssh", "what the executable is by identity (file system and inode of a well-known program on PATH: ssh, git, curl, bash, nc, socat, nvidia-smi...), whatever its name; \"\" if none"),
+            "ssh", "what the executable is by identity (file system and inode of a well-known program on PATH: ssh,"
+                    + " git, curl, bash, nc, socat, nvidia-smi...), whatever its name; \"\" if none"),
     CGROUP_GPU_COMPUTE("cgroup.gpu_compute", Type.BOOL, Mask.ALL,
             "true", "a process of the event's cgroup has created a GPU compute context"),
     CGROUP_GPU_MEM_BYTES("cgroup.gpu_mem_bytes", Type.INT, Mask.ALL,
@@ -61,7 +64,8 @@ public enum Field {
     POLICY_GPU_GRANTED("policy.gpu_granted", Type.BOOL, Mask.ALL,
             "true", "the policy grants this GPU (a GPU node: its index; control/UVM nodes and other events: any GPU)"),
     POLICY_COMPUTE_GRANTED("policy.compute_granted", Type.BOOL, Mask.ALL,
-            "true", "the policy grants GPU compute to this process (compute: true, or its executable is one of the policy's compute executables)"),
+            "true", "the policy grants GPU compute to this process (compute: true, or its executable is one of the"
+                    + " policy's compute executables)"),
     POLICY_EGRESS_ALLOWED_EXPLICITLY("policy.egress_allowed_explicitly", Type.BOOL, Mask.bit(AG_REC_CONNECT),
             "true", "the kernel allowed this inet connect by an allow entry of the policy (not by the default)"),
     EXEC_FAILED("exec.failed", Type.BOOL, Mask.bit(AG_REC_EXEC),
@@ -123,7 +127,8 @@ public enum Field {
     GPU_COMPUTE("gpu.compute", Type.BOOL, Mask.bit(AG_REC_GPU_IOCTL),
             "true", "this call creates a GPU compute object"),
     GPU_COMPUTE_NEW("gpu.compute_new", Type.BOOL, Mask.bit(AG_REC_GPU_IOCTL),
-            "true", "this call creates the process's first compute object on this GPU (once per process and GPU; a CUDA context makes several)"),
+            "true", "this call creates the process's first compute object on this GPU (once per process and GPU; a"
+                    + " CUDA context makes several)"),
     GPU_ALLOC_BYTES("gpu.alloc_bytes", Type.INT, Mask.bit(AG_REC_GPU_IOCTL),
             "2097152", "allocation size of this call"),
     GPU_CONTROL("gpu.control", Type.INT, Mask.bit(AG_REC_GPU_IOCTL),

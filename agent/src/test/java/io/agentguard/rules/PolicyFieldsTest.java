@@ -322,6 +322,45 @@ class PolicyFieldsTest {
                 .containsEntry("program", "").containsEntry("created", "false");
     }
 
+    @Test
+    void readingThePolicyFieldsOfARepeatedEventAllocatesNothing() {
+        ConsumerPipeline p = new ConsumerPipeline.Builder(new Classifier(RuleCompiler.compile(List.of(
+                new RuleCompiler.Source("r.yaml", """
+                        - rule: r1
+                          desc: every policy field read and none true, so the event matches nothing
+                          condition: >
+                            policy.mode = nomode or proc.exe_program = noprogram or evt.verdict = noverdict
+                            or policy.gpu_granted = false or policy.compute_granted = false
+                            or proc.exe_created_in_cgroup = true or gpu.compute_new = true
+                            or conn.tunnel or conn.shell or policy.egress_allowed_explicitly
+                          output: o
+                          priority: NOTICE
+                        """)))), new ProcessTable(256, 10_000_000_000L))
+                .cgroupPaths(id -> PATHS.getOrDefault(id, "")).policies(live::get).violations(violations::add).build();
+        pipeline = p;
+        feed(exec(ALL, 200, "/usr/bin/python3", ssh, 1));
+        feed(computeAlloc(ALL, 200, DeviceRole.DEVICE_ROLE_CONTROL, 0, Verdict.VERDICT_ALLOWED));   // the first: new
+        violations.clear();
+        int gpuLength = records.write(computeAlloc(ALL, 200, DeviceRole.DEVICE_ROLE_CONTROL, 0,
+                Verdict.VERDICT_ALLOWED), buf, 0);
+        MemorySegment connect = Arena.ofAuto().allocate(Records.maxRecordBytes(), 8);
+        int connectLength = records.write(connect(ALL, 200, Verdict.VERDICT_ALLOWED, false), connect, 0);
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long allocated = 0;
+        for (int round = 0; round < 3; round++) {   // the last rounds count: the first warms up
+            long before = threads.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 20_000; i++) {
+                p.onRecord(buf, 0, gpuLength);
+                p.onRecord(connect, 0, connectLength);
+            }
+            allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        }
+        assertThat(violations).isEmpty();
+        // under a byte per event (a few KiB of JIT and TLAB noise): any object per event would be 16 or more
+        assertThat(allocated).as("bytes for 40000 events").isLessThan(40_000);
+    }
+
     // ---- the field catalogue --------------------------------------------------------------------------
 
     @Test
