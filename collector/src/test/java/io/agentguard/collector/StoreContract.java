@@ -127,7 +127,8 @@ abstract class StoreContract {
         }
         sql(url, "UPDATE schema_info SET version = " + (JdbcStore.SCHEMA_VERSION + 1));
         assertThatThrownBy(() -> JdbcStore.open(url)).isInstanceOf(java.sql.SQLException.class)
-                .hasMessageContaining("schema is version 3, newer than this collector's (2): upgrade the collector");
+                .hasMessageContaining("schema is version " + (JdbcStore.SCHEMA_VERSION + 1) + ", newer than this collector's ("
+                        + JdbcStore.SCHEMA_VERSION + "): upgrade the collector");
     }
 
     @Test
@@ -149,6 +150,42 @@ abstract class StoreContract {
             assertThat(rest).extracting(JdbcStore.StoredViolation::sequence).containsExactly(3L, 1L);
             assertThat(s.deleteOlderThan(Instant.now().minusSeconds(3600))).isEqualTo(1);
             assertThat(s.sequences("n1", "violations")).containsExactly(1L, 2L);
+        }
+    }
+
+    static Record aggregated(long seq, String key, long count, boolean summary, long timeSeconds) {
+        Violation.Builder v = Violation.newBuilder().setRule("agentguard: connection denied by egress policy")
+                .setPriority(Priority.PRIORITY_WARNING).setTime(Timestamp.newBuilder().setSeconds(timeSeconds))
+                .setOutput("denied " + seq).setCount(count).setAggregationKey(key).setSummary(summary)
+                .setBlockKind(io.agentguard.proto.v1.BlockKind.BLOCK_KIND_CONNECT);
+        if (summary) {
+            v.setLastTime(Timestamp.newBuilder().setSeconds(timeSeconds + 9));
+        }
+        return Record.newBuilder().setSequence(seq).setViolation(v).build();
+    }
+
+    @Test
+    void aSummaryFoldsIntoItsFirstOccurrenceSoAnAggregatedViolationIsOneRowWithItsCount() throws Exception {
+        try (JdbcStore s = store()) {
+            long now = Instant.now().getEpochSecond();
+            s.append("n", E, List.of(aggregated(1, "k1", 1, false, now), violation(2, "other", Priority.PRIORITY_ERROR, now)),
+                    "t");
+            s.append("n", E, List.of(aggregated(3, "k1", 1000, true, now)), "t");
+            var rows = s.query(new JdbcStore.Filter(null, "n", null, null, 0, 100));
+            assertThat(rows).extracting(r -> r.sequence() + ":" + Math.max(1, r.violation().getCount()))
+                    .containsExactly("1:1000", "2:1");
+            assertThat(rows.getFirst().violation().getLastTime().getSeconds()).isEqualTo(now + 9);
+            assertThat(s.sequences("n", "violations")).containsExactly(1L, 2L, 3L);   // every record held
+            // a resent summary is a duplicate and counts nothing twice
+            assertThat(s.append("n", E, List.of(aggregated(3, "k1", 1000, true, now)), "t").duplicates()).isEqualTo(1);
+            assertThat(s.query(new JdbcStore.Filter(null, "n", null, null, 0, 100)).getFirst().violation().getCount())
+                    .isEqualTo(1000);
+            // following: the summary is shown too, after the first it belongs to
+            assertThat(s.query(new JdbcStore.Filter(null, "n", null, null, 0, 100), true)).hasSize(3);
+            // a summary whose first is not held stands alone, with its count
+            s.append("n", E, List.of(aggregated(4, "k2", 7, true, now)), "t");
+            assertThat(s.query(new JdbcStore.Filter(null, "n", null, null, 0, 100)))
+                    .extracting(r -> r.sequence() + ":" + r.violation().getCount()).contains("4:7");
         }
     }
 }
