@@ -188,4 +188,30 @@ abstract class StoreContract {
                     .extracting(r -> r.sequence() + ":" + r.violation().getCount()).contains("4:7");
         }
     }
+
+    @Test
+    void aVersion2DatabaseGainsTheAggregationColumnsInPlaceItsRowsOneOccurrenceEach() throws Exception {
+        String url = emptyDatabase();
+        String blob = postgres() ? "BYTEA" : "BLOB";
+        String id = postgres() ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
+        long now = Instant.now().getEpochSecond();
+        String data = java.util.HexFormat.of().formatHex(violation(1, "v2", Priority.PRIORITY_ALERT, now).getViolation()
+                .toByteArray());
+        String literal = postgres() ? "'\\x" + data + "'" : "X'" + data + "'";
+        sql(url, "CREATE TABLE violations (id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '',"
+                        + " sequence BIGINT NOT NULL, received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, rule TEXT NOT NULL,"
+                        + " priority INTEGER NOT NULL, cgroup TEXT, pid BIGINT, exe TEXT, data " + blob + " NOT NULL,"
+                        + " hash " + blob + ", conflicted INTEGER NOT NULL DEFAULT 0, UNIQUE (node, epoch, sequence))",
+                "CREATE TABLE schema_info (version INTEGER NOT NULL)", "INSERT INTO schema_info (version) VALUES (2)",
+                "INSERT INTO violations (node, epoch, sequence, received_ms, time_ms, rule, priority, data)"
+                        + " VALUES ('n2', '" + E + "', 1, 1, " + now * 1000 + ", 'v2', 2, " + literal + ")");
+        try (JdbcStore s = JdbcStore.open(url)) {
+            assertThat(s.schemaVersion()).isEqualTo(3);
+            assertThat(s.query(new JdbcStore.Filter(null, "n2", null, null, 0, 10))).singleElement()
+                    .matches(v -> v.violation().getRule().equals("v2") && v.violation().getCount() == 0);
+            s.append("n2", E, List.of(aggregated(2, "k", 1, false, now), aggregated(3, "k", 5, true, now)), "t");
+            assertThat(s.query(new JdbcStore.Filter(null, "n2", null, null, 0, 10)))
+                    .extracting(r -> r.sequence() + ":" + r.violation().getCount()).containsExactly("1:0", "2:5");
+        }
+    }
 }
