@@ -182,18 +182,6 @@ public final class KernelFindings {
             List.of("agentguard", "monitor", "network", "shell", "T1059.004"),
             "A shell connected out over the network itself (a reverse shell); in monitor mode it went through.",
             e -> "shell network connection, would have been refused: " + connectText(e));
-    static final Finding SOCKET_SHELL_KILLED = new Finding("agentguard: shell on a network socket killed",
-            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS,
-            List.of("agentguard", "enforcement", "exec", "shell", "T1059.004"),
-            "A shell was started with its standard input or output on an internet socket (nc -e, socat EXEC, a pty"
-                    + " spawned over a socket: a reverse shell); exec.deny_socket_shell killed it before it ran.",
-            e -> "shell on a network socket killed before it ran: " + e.getExec().getFilename() + where(e));
-    static final Finding SOCKET_SHELL_WOULD_KILL = new Finding("agentguard: shell on a network socket killed (monitor)",
-            Priority.PRIORITY_ERROR, RuleAction.RULE_ACTION_NONE,
-            List.of("agentguard", "monitor", "exec", "shell", "T1059.004"),
-            "A shell was started with its standard input or output on an internet socket (a reverse shell); in monitor"
-                    + " mode it ran.",
-            e -> "shell on a network socket, would have been killed: " + e.getExec().getFilename() + where(e));
     static final Finding GPU_OPEN_DENIED = new Finding("agentguard: GPU device open denied", Priority.PRIORITY_WARNING,
             RuleAction.RULE_ACTION_NONE, List.of("agentguard", "enforcement", "gpu", "device"),
             "A process in an agent cgroup opened an NVIDIA device node its policy does not grant (gpu.devices);"
@@ -298,8 +286,6 @@ public final class KernelFindings {
         return switch (records.type()) {
             case AG_REC_EXEC -> records.exec.verdict() == AG_VERDICT_ALLOWED
                     ? (records.exec.fileless() && !records.exec.failed() ? EXEC_FILELESS : null)
-                    : socketShell(records.exec)
-                    ? killOrWouldKill(records.exec.verdict(), SOCKET_SHELL_KILLED, SOCKET_SHELL_WOULD_KILL)
                     : killOrWouldKill(records.exec.verdict(), EXEC_KILLED, EXEC_WOULD_KILL);
             case AG_REC_GPU_IOCTL -> killOrWouldKill(records.gpuIoctl.verdict(), GPU_KILLED, GPU_WOULD_KILL);
             case AG_REC_GPU_OPEN -> records.gpuOpen.role() == AG_DEV_BLOCK
@@ -326,18 +312,6 @@ public final class KernelFindings {
                     ? killOrWouldKill(records.connect.verdict(), SHELL_CONNECT_DENIED, SHELL_CONNECT_WOULD_DENY)
                     : killOrWouldKill(records.connect.verdict(), CONNECT_DENIED, CONNECT_WOULD_DENY);
             default -> null;
-        };
-    }
-
-    /**
-     * A shell killed (or let run, monitor) at exec because its stdin or stdout is an inet
-     * socket: the exec policy's deny_socket_shell, not one of its deny lists.
-     */
-    private static boolean socketShell(io.agentguard.event.ExecRecord exec) {
-        return exec.stdioSocket() && switch (exec.match()) {
-            case AG_EXEC_MATCH_IDENTITY, AG_EXEC_MATCH_NAME, AG_EXEC_MATCH_PATH, AG_EXEC_MATCH_LOADER,
-                 AG_EXEC_MATCH_FILELESS -> false;
-            default -> true;
         };
     }
 
