@@ -3,7 +3,7 @@
 #   build-deb.sh VERSION AGENT_TARGET_DIR OUT_DIR
 # The package carries a jlink'd Java runtime (modules found by jdeps), the agent jar and its
 # libraries, the native tools the demo, `replay` and `sandbox` use, the systemd unit, the default
-# configuration (a conffile) and the docs.
+# configuration (a conffile), the default rule pack as a readable file and the docs.
 set -euo pipefail
 VERSION=$1
 AGENT=$(readlink -f "$2")
@@ -41,6 +41,20 @@ find "$LIB/runtime/bin" -type f ! -name java -delete
 install -m 0755 "$HERE/debian/agentguard.launcher" "$STAGE/usr/bin/agentguard"
 install -m 0644 "$HERE/debian/agentguard.service" "$STAGE/lib/systemd/system/agentguard.service"
 install -m 0644 "$HERE/debian/agentguard.yaml" "$STAGE/etc/agentguard/agentguard.yaml"
+# The default rule pack as a readable file: what the daemon loads is the copy inside the jar;
+# this one is for reading and for writing overrides against (not a conffile: it is replaced on
+# upgrade, local changes go to /etc/agentguard/rules.d/ with override: or append:).
+PACK_HEADER="# do not edit: override in /etc/agentguard/rules.d/ (override: / append:, docs/RULES.md); the daemon loads the copy inside its jar"
+PACK="$STAGE/usr/share/agentguard/rules/default.yaml"
+install -d "$STAGE/usr/share/agentguard/rules"
+EMBEDDED="$AGENT/classes/io/agentguard/rules/default.yaml"   # what went into the jar
+[ -f "$EMBEDDED" ] || EMBEDDED="$ROOT/agent/src/main/resources/io/agentguard/rules/default.yaml"
+if head -n 1 "$EMBEDDED" | grep -q "do not edit: override in /etc/agentguard/rules.d/"; then
+    install -m 0644 "$EMBEDDED" "$PACK"
+else
+    { echo "$PACK_HEADER"; cat "$EMBEDDED"; } > "$PACK"
+    chmod 0644 "$PACK"
+fi
 install -m 0644 "$ROOT/README.md" "$ROOT"/docs/*.md "$STAGE/usr/share/doc/agentguard/"
 cat > "$STAGE/usr/share/doc/agentguard/copyright" <<'COPYRIGHT'
 agentguard: Java parts Apache-2.0; BPF programs and native tools GPL-2.0-only.

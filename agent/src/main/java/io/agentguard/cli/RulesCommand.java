@@ -19,10 +19,11 @@ import java.util.concurrent.Callable;
 @Command(name = "rules", mixinStandardHelpOptions = true, description = "Rule files (docs/RULES.md).",
         subcommands = {RulesCommand.Check.class, RulesCommand.Fields.class})
 public final class RulesCommand {
-    /** agentguard rules check FILE...: compile, report the first error with file:line:col. */
+    /** agentguard rules check FILE...: compile, report every error with file:line:col, in file order. */
     @Command(name = "check", mixinStandardHelpOptions = true,
-            description = {"Compiles rule files as the daemon would (after the embedded default pack, whose lists"
-                    + " and macros they may use) and reports the first error as FILE:LINE:COL: message.",
+            description = {"Compiles rule files as the daemon would (after the embedded default pack, whose lists,"
+                    + " macros and rules they may use, append to or override) and reports every error, one per line"
+                    + " in file order, as FILE:LINE:COL: message.",
                     "Exit status: 0 valid, 1 invalid, 2 usage."})
     public static final class Check implements Callable<Integer> {
         @Parameters(arity = "0..*", paramLabel = "FILE", description = "rule files, in load order")
@@ -53,7 +54,12 @@ public final class RulesCommand {
                     sources.add(RuleLoader.read(f, limits));   // size and UTF-8 checked, as the daemon does
                 }
                 set = RuleCompiler.compile(sources, limits);
-            } catch (RuleException | io.agentguard.config.ConfigException e) {
+            } catch (RuleException e) {
+                for (RuleException problem : e.problems()) {   // every error, file order, one per line
+                    System.err.println(problem.getMessage());
+                }
+                return 1;
+            } catch (io.agentguard.config.ConfigException e) {
                 System.err.println(e.getMessage());
                 return 1;
             }

@@ -44,6 +44,8 @@ import java.util.List;
  * @param verifyIntervalMs      how often the daemon checks its links, pins and maps against the kernel; 0 = never
  * @param posture               posture.*: privileges in agent cgroups, the guard's own paths
  * @param classification        what rule files and one event's classification may cost (rules.limits.*, classifier.*)
+ * @param aggregationWindowMs   repeats of a violation (rule, process, cgroup, GPU) within this window are counted into
+ *                              one summary (report.aggregation_window_ms); 0: every occurrence reported alone
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -79,7 +81,8 @@ public record AgentConfig(
         long execRecheckMs,
         long execHashMaxBytes,
         long verifyIntervalMs,
-        Posture posture, Classification classification) {
+        Posture posture, Classification classification,
+        long aggregationWindowMs) {
 
     /** posture.*: whether processes in agent cgroups are checked for privileges that defeat the guard, how often a finding repeats. */
     public record Posture(boolean check, long repeatAfterMs, long rescanIntervalMs) {
@@ -119,6 +122,8 @@ public record AgentConfig(
     }
 
     public static final int MAX_ARGS_BYTES_CEILING = 8192;
+    /** report.aggregation_window_ms when not set. */
+    public static final long DEFAULT_AGGREGATION_WINDOW_MS = 10_000;
 
     public AgentConfig {
         agentCgroups = List.copyOf(agentCgroups);
@@ -168,6 +173,7 @@ public record AgentConfig(
         private long verifyIntervalMs = 2000;
         private Posture posture = Posture.DEFAULT;
         private Classification classification = Classification.DEFAULT;
+        private long aggregationWindowMs = DEFAULT_AGGREGATION_WINDOW_MS;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -205,6 +211,7 @@ public record AgentConfig(
             verifyIntervalMs = c.verifyIntervalMs;
             posture = c.posture;
             classification = c.classification;
+            aggregationWindowMs = c.aggregationWindowMs;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -242,6 +249,7 @@ public record AgentConfig(
         public Builder posture(Posture v) { posture = v; return this; }
         public Builder verifyIntervalMs(long v) { verifyIntervalMs = v; return this; }
         public Builder classification(Classification v) { classification = v; return this; }
+        public Builder aggregationWindowMs(long v) { aggregationWindowMs = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
@@ -249,7 +257,8 @@ public record AgentConfig(
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
-                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture, classification);
+                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture, classification,
+                    aggregationWindowMs);
         }
     }
 }

@@ -38,7 +38,7 @@ public final class AgentConfigLoader {
             Map.entry("process_table", Set.of("capacity")),
             Map.entry("metrics", Set.of("listen")),
             Map.entry("report", Set.of("collectors", "node", "tls", "ca", "cert", "key", "spool_dir", "spool_max_bytes", "events",
-                    "events_per_second", "evidence_events", "heartbeat_ms")),
+                    "events_per_second", "evidence_events", "heartbeat_ms", "aggregation_window_ms")),
             Map.entry("enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
                     "block_duration_ms", "verify_interval_ms")),
             Map.entry("exec", Set.of("max_args_bytes", "recheck_ms", "hash_max_bytes")),
@@ -142,6 +142,7 @@ public final class AgentConfigLoader {
         long eventsPerSecond = 1000;
         int evidence = 8;
         long heartbeatMs = 10_000;
+        long aggregationWindowMs = AgentConfig.DEFAULT_AGGREGATION_WINDOW_MS;
         Node reportNode = null;
         String runtimeDir = "/run/agentguard";
         String metricsListen = "127.0.0.1:9464";
@@ -222,6 +223,8 @@ public final class AgentConfigLoader {
                             case "report.events_per_second" -> eventsPerSecond = nodes.integer(sv, name, 1, 1_000_000);
                             case "report.evidence_events" -> evidence = (int) nodes.integer(sv, name, 0, 64);
                             case "report.heartbeat_ms" -> heartbeatMs = nodes.integer(sv, name, 100, 3_600_000);
+                            case "report.aggregation_window_ms" ->
+                                    aggregationWindowMs = nodes.integer(sv, name, 0, 3_600_000);
                             case "exec.max_args_bytes" -> maxArgs = (int) nodes.integer(sv, name, 1, AgentConfig.MAX_ARGS_BYTES_CEILING);
                             case "exec.recheck_ms" -> execRecheckMs = nodes.integer(sv, name, 100, 3_600_000);
                             case "exec.hash_max_bytes" -> execHashMaxBytes = nodes.integer(sv, name, 0, 1L << 40);
@@ -270,7 +273,7 @@ public final class AgentConfigLoader {
                         eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs,
                 new AgentConfig.RecordLimits(recordsPerSecond, priorityPerSecond, (int) reservedBytes),
                 execRecheckMs, execHashMaxBytes, verifyMs, new AgentConfig.Posture(postureCheck, postureRepeatMs, postureRescanMs),
-                new AgentConfig.Classification(ruleLimits, budgetPerEvent, budgetReportMs));
+                new AgentConfig.Classification(ruleLimits, budgetPerEvent, budgetReportMs), aggregationWindowMs);
     }
 
     private static final Set<String> RULE_LIMIT_KEYS = Set.of("file_bytes", "yaml_depth", "yaml_aliases", "list_items",

@@ -1,5 +1,7 @@
 package io.agentguard.daemon;
 
+import io.agentguard.pipeline.ConsumerPipeline;
+import io.agentguard.proto.v1.BlockKind;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.Violation;
 import io.prometheus.metrics.core.metrics.Counter;
@@ -21,6 +23,19 @@ import static io.agentguard.abi.KernelAbi.*;
 final class AgentMetrics implements AutoCloseable {
     private static final String[] TYPE_NAMES = {null, "exec", "fork", "exit", "connect", "connect_result", "gpu_open",
         "gpu_ioctl", "tamper", null, "scope"};
+
+    /** BlockKind by number, lower case without its prefix: the kind label of agentguard_blocked_total. */
+    private static final String[] BLOCK_KIND_NAMES = blockKindNames();
+
+    private static String[] blockKindNames() {
+        String[] names = new String[BlockKind.values().length];
+        for (BlockKind k : BlockKind.values()) {
+            if (k != BlockKind.UNRECOGNIZED) {
+                names[k.getNumber()] = k.name().replace("BLOCK_KIND_", "").toLowerCase(java.util.Locale.ROOT);
+            }
+        }
+        return names;
+    }
 
     final PrometheusRegistry registry = new PrometheusRegistry();
     private final Counter violations;
@@ -77,6 +92,30 @@ final class AgentMetrics implements AutoCloseable {
         CounterWithCallback.builder().name("agentguard_report_dropped_total")
                 .help("records that could not be spooled (queue full, disk full)")
                 .callback(cb -> cb.call(agent.reporter() == null ? 0 : agent.reporter().dropped())).register(registry);
+        CounterWithCallback.builder().name("agentguard_blocked_total")
+                .help("records the kernel blocked (verdict denied) or would have blocked in monitor mode (would_block),"
+                        + " by kind; every one is counted, repeats aggregated into one violation included")
+                .labelNames("kind", "verdict").callback(cb -> {
+                    ConsumerPipeline.Counters c = agent.pipelineCounters();
+                    for (BlockKind k : BlockKind.values()) {
+                        if (k == BlockKind.BLOCK_KIND_UNSPECIFIED || k == BlockKind.UNRECOGNIZED) {
+                            continue;
+                        }
+                        String kind = BLOCK_KIND_NAMES[k.getNumber()];
+                        cb.call(c.blocked(k.getNumber(), false), kind, "denied");
+                        cb.call(c.blocked(k.getNumber(), true), kind, "would_block");
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("agentguard_violations_aggregated_total")
+                .help("occurrences of a violation counted into its aggregate (same rule, process, cgroup and GPU within"
+                        + " report.aggregation_window_ms) instead of being reported alone")
+                .callback(cb -> cb.call(agent.pipelineCounters().aggregated())).register(registry);
+        CounterWithCallback.builder().name("agentguard_aggregation_summaries_total")
+                .help("summary violations reported at the end of an aggregation window (count > 1)")
+                .callback(cb -> cb.call(agent.pipelineCounters().summaries())).register(registry);
+        CounterWithCallback.builder().name("agentguard_aggregation_overflow_total")
+                .help("violations reported alone, untracked, because the aggregation table was full")
+                .callback(cb -> cb.call(agent.pipelineCounters().aggregationOverflows())).register(registry);
         violations = Counter.builder().name("agentguard_violations_total").help("violations, by rule and priority")
                 .labelNames("rule", "priority").register(registry);
         actions = Counter.builder().name("agentguard_enforcement_actions_total")

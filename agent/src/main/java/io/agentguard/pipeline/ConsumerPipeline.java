@@ -79,16 +79,43 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
 
     private final CompiledRule[] matched = new CompiledRule[MAX_MATCHES];
     private final String[] matchedOutput = new String[MAX_MATCHES];
-    private int matchedCount;
+    private final int[] matchedSlot = new int[MAX_MATCHES];
+    private int matchedCount;       // matches to report now
+    private int matchedAny;         // matches, repeats counted into an aggregate included
+
+    private final ViolationAggregator aggregator;
+    private final ViolationAggregator.Summaries summarySink = this::summary;
+    private final LongSupplier wallMinusMonotonicNs;
+    private int currentTgid;
+    private long currentNowNs;
+    private long currentCgroup;
+    private long currentFact;       // GPU index for GPU events, else 0: part of the aggregation key
+    private long currentDest;       // the connect's destination key (block_destination rules aggregate per destination)
+    private int currentBlockKind;   // BlockKind number of this record, 0 if nothing was blocked
+    /** Blocked records by BlockKind number * 2 + (0 denied, 1 would_block): every record, repeats included. */
+    private final long[] blocked = new long[BLOCK_KINDS * 2];
+    static final int BLOCK_KINDS = io.agentguard.proto.v1.BlockKind.BLOCK_KIND_TAMPER_VALUE + 1;
 
     private final long[] byType = new long[AG_REC_TYPE_MAX + 1];
     private long invalid;
     private long violationCount;
-    private volatile Counters published = new Counters(new long[AG_REC_TYPE_MAX + 1], 0, 0, 0, 0, 0, 0);
+    private volatile Counters published = new Counters(new long[AG_REC_TYPE_MAX + 1], 0, 0, 0, 0, 0, 0,
+            new long[BLOCK_KINDS * 2], 0, 0, 0);
 
-    /** Counters as last published by the consumer thread. */
+    /**
+     * Counters as last published by the consumer thread. blocked: by BlockKind number * 2 +
+     * (0 denied, 1 would_block); aggregated: occurrences counted into an aggregate instead of
+     * reported alone; summaries: aggregate violations reported; aggregationOverflows: keys
+     * reported untracked because the aggregation table was full.
+     */
     public record Counters(long[] byType, long invalid, long violations, int processes, long processEvictions,
-                           long reportEventsLimited, long lossReports) {
+                           long reportEventsLimited, long lossReports, long[] blocked, long aggregated,
+                           long summaries, long aggregationOverflows) {
+        /** Blocked records of a kind (BlockKind number); wouldBlock: monitor mode's. */
+        public long blocked(int kind, boolean wouldBlock) {
+            return blocked[kind * 2 + (wouldBlock ? 1 : 0)];
+        }
+
         /** Events: every record but connect results, which only complete a connect. */
         public long events() {
             long sum = 0;
@@ -119,13 +146,16 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.context = new EventContext(processes, cgroupPaths, b.policies);
         this.budgetReportIntervalNs = b.budgetReportIntervalMs * 1_000_000L;
         this.lastBudgetReportNs = Long.MIN_VALUE;
+        this.aggregator = new ViolationAggregator(b.aggregationWindowMs);
+        this.wallMinusMonotonicNs = b.wallMinusMonotonicNs;
     }
 
     /** A pipeline classifying against {@code classifier}, with the table, window and timeouts of {@code config}. */
     public static Builder builder(AgentConfig config, Classifier classifier) {
         return new Builder(classifier, new ProcessTable(config.processTableCapacity(), config.stateWindowMs() * 1_000_000L))
                 .connectOutcomeTimeoutMs(config.connectOutcomeTimeoutMs())
-                .budgetReportIntervalMs(config.classification().budgetReportIntervalMs());
+                .budgetReportIntervalMs(config.classification().budgetReportIntervalMs())
+                .aggregationWindowMs(config.aggregationWindowMs());
     }
 
     @Override
@@ -157,6 +187,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 ConnectRecord c = records.connect;
                 long dest = c.family() == AG_AF_UNIX ? destinationKey(c.sockCookie(), 0, 0)
                         : destinationKey(c.addressHigh(), c.addressLow(), c.port());
+                currentDest = dest;
                 processDests = processes.recordDestination(slot, dest, nowNs);
                 cgroupDests = processes.cgroupDistinctDestinations(h.cgroupId(), nowNs);
             }
@@ -176,8 +207,28 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
 
         context.set(records, slot, nowNs, processDests, cgroupDests);
         matchedCount = 0;
+        matchedAny = 0;
+        currentTgid = h.pid();
+        currentNowNs = nowNs;
+        currentCgroup = h.cgroupId();
+        currentFact = type == AG_REC_GPU_IOCTL ? records.gpuIoctl.index()
+                : type == AG_REC_GPU_OPEN ? records.gpuOpen.index() : 0;
+        int blockKind = KernelFindings.blockKind(records);
+        currentBlockKind = blockKind;
+        if (blockKind != 0) {
+            blocked[blockKind * 2 + (KernelFindings.blockVerdict(records) == AG_VERDICT_DENIED ? 0 : 1)]++;
+        }
         classifier.classify(context, this);
-        KernelFindings.Finding finding = matchedCount == 0 ? KernelFindings.finding(records) : null;
+        // a blocked record always makes one violation: a rule's (with block_kind), else the kernel's finding;
+        // other findings only where no rule spoke. Repeats within the window are counted, not built.
+        KernelFindings.Finding finding = matchedAny == 0 ? KernelFindings.finding(records) : null;
+        int findingSlot = ViolationAggregator.UNTRACKED;
+        if (finding != null) {
+            findingSlot = aggregator.admit(finding, currentTgid, currentCgroup, currentFact, nowNs, summarySink);
+            if (findingSlot == ViolationAggregator.REPEAT) {
+                finding = null;
+            }
+        }
         boolean budgetReport = classifier.lastOverBudget() && budgetReportDue(nowNs);
         boolean report = reportEvents != null && allowReport(nowNs);
         boolean followUp = type == AG_REC_EXEC && execFollowUp != null && execFollowUp.wants(records.exec);
@@ -198,7 +249,11 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 unixConnects.accept(event);
             }
             for (int i = 0; i < matchedCount; i++) {
-                Violation v = withPrecedingEvents(violation(matched[i], matchedOutput[i], event, slot), h.pid());
+                Violation v = withPrecedingEvents(violation(matched[i], matchedOutput[i], event, slot, blockKind,
+                        matchedSlot[i]), h.pid());
+                if (matchedSlot[i] >= 0) {
+                    aggregator.remember(matchedSlot[i], v);
+                }
                 violations.accept(v);
                 if (actions != null && matched[i].action() != RuleItems.Action.NONE) {
                     actions.accept(v, matched[i]);
@@ -211,8 +266,13 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
             }
             if (finding != null) {
                 violationCount++;
-                violations.accept(withPrecedingEvents(withAncestry(KernelFindings.violation(finding, event), slot).build(),
-                        h.pid()));
+                Violation.Builder fv = withAncestry(KernelFindings.violation(finding, event), slot);
+                aggregated(fv, blockKind, findingSlot, finding.rule());
+                Violation v = withPrecedingEvents(fv.build(), h.pid());
+                if (findingSlot >= 0) {
+                    aggregator.remember(findingSlot, v);
+                }
+                violations.accept(v);
             }
         }
         if (type == AG_REC_SCOPE && records.scope.killByAgent() && killer != null) {
@@ -225,7 +285,34 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
             processes.onFork(h.pid(), records.fork.childPid(), nowNs);
         } else if (type == AG_REC_EXIT) {
             processes.onExit(h.pid());
+            aggregator.processExited(h.pid(), summarySink);   // it repeats nothing more: its counts go out now
         }
+    }
+
+    /** count 1, block_kind, and the aggregation key of a tracked first occurrence. */
+    private void aggregated(Violation.Builder v, int blockKind, int aggregationSlot, String rule) {
+        v.setCount(1);
+        if (blockKind != 0) {
+            v.setBlockKindValue(blockKind);
+        }
+        if (aggregationSlot >= 0) {
+            v.setAggregationKey(aggregator.key(aggregationSlot, rule));
+        }
+    }
+
+    /** A window that counted more than one occurrence: its first violation again, with the count. */
+    private void summary(Violation first, long count, long lastNs) {
+        long wall = lastNs + wallMinusMonotonicNs.getAsLong();
+        Violation v = first.toBuilder()
+                .setCount(count)
+                .setSummary(true)
+                .setLastTime(com.google.protobuf.Timestamp.newBuilder().setSeconds(Math.floorDiv(wall, 1_000_000_000L))
+                        .setNanos((int) Math.floorMod(wall, 1_000_000_000L)))
+                .setOutput(first.getOutput() + " [" + count + " times in "
+                        + Math.max(0, (lastNs - first.getEvidence(0).getMonotonicNs()) / 1_000_000L) + " ms]")
+                .build();
+        violationCount++;
+        violations.accept(v);
     }
 
     /**
@@ -324,14 +411,23 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
 
     @Override
     public void onMatch(CompiledRule rule, EventContext c) {
+        matchedAny++;
         if (matchedCount < MAX_MATCHES) {
+            long fact = rule.action() == RuleItems.Action.BLOCK_DESTINATION && records.type() == AG_REC_CONNECT
+                    ? currentDest : currentFact;
+            int aggregationSlot = aggregator.admit(rule, currentTgid, currentCgroup, fact, currentNowNs, summarySink);
+            if (aggregationSlot == ViolationAggregator.REPEAT) {
+                return;   // counted into the window's summary: nothing rendered, nothing built
+            }
             matched[matchedCount] = rule;
             matchedOutput[matchedCount] = rule.output().render(c);   // now: the context moves on
+            matchedSlot[matchedCount] = aggregationSlot;
             matchedCount++;
         }
     }
 
-    private Violation violation(CompiledRule rule, String output, Event evidence, int slot) {
+    private Violation violation(CompiledRule rule, String output, Event evidence, int slot, int blockKind,
+                                int aggregationSlot) {
         violationCount++;
         Violation.Builder v = Violation.newBuilder()
                 .setTime(evidence.getTime())
@@ -345,6 +441,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 .setCgroupPath(evidence.getProcess().getCgroupPath())
                 .addEvidence(evidence)
                 .setRuleSource(rule.position().toString());
+        aggregated(v, blockKind, aggregationSlot, rule.name());
         return withAncestry(v, slot).build();
     }
 
@@ -383,19 +480,25 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         violations.accept(KernelFindings.violation(KernelFindings.EVENTS_LOST, event).build());
     }
 
-    /** Emits TCP connects whose outcome did not come in time. nowNs: CLOCK_MONOTONIC. */
+    /**
+     * Emits TCP connects whose outcome did not come in time, and the summaries of aggregation
+     * windows that are over. nowNs: CLOCK_MONOTONIC (Long.MAX_VALUE: everything, at shutdown).
+     */
     public void expireConnects(long nowNs) {
         decoder.expireConnects(nowNs);
+        aggregator.expire(nowNs, summarySink);
     }
 
-    /** Emits every TCP connect still waiting for its outcome (shutdown, end of a replay). */
+    /** Emits every TCP connect still waiting for its outcome and every open aggregate (shutdown, end of a replay). */
     public void flush() {
         decoder.flush();
+        aggregator.expire(Long.MAX_VALUE, summarySink);
     }
 
     public void publishCounters() {
         published = new Counters(byType.clone(), invalid, violationCount, processes.size(), processes.evictions(),
-                reportEventsLimited, lossReports);
+                reportEventsLimited, lossReports, blocked.clone(), aggregator.repeats(), aggregator.summaries(),
+                aggregator.overflows());
         VarHandle.releaseFence();
     }
 
@@ -427,6 +530,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         private IntConsumer killer;
         private long budgetReportIntervalMs = 10_000;
         private java.util.function.Supplier<io.agentguard.rules.PolicyView> policies = () -> io.agentguard.rules.PolicyView.NONE;
+        private long aggregationWindowMs;
 
         public Builder(Classifier classifier, ProcessTable processes) {
             this.classifier = classifier;
@@ -520,6 +624,15 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         /** At most one "classification budget exceeded" violation per interval (0: one per event over budget). */
         public Builder budgetReportIntervalMs(long intervalMs) {
             this.budgetReportIntervalMs = intervalMs;
+            return this;
+        }
+
+        /**
+         * Repeats of a violation (same rule, process, cgroup, GPU) within windowMs of its first
+         * are counted into one summary (report.aggregation_window_ms); 0: each is reported alone.
+         */
+        public Builder aggregationWindowMs(long windowMs) {
+            this.aggregationWindowMs = windowMs;
             return this;
         }
 

@@ -1,6 +1,7 @@
 package io.agentguard.pipeline;
 
 import io.agentguard.event.Records;
+import io.agentguard.proto.v1.BlockKind;
 import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.Priority;
 import io.agentguard.proto.v1.RuleAction;
@@ -143,6 +144,55 @@ public final class KernelFindings {
                     + " that process may carry traffic the egress policy denies.",
             e -> "unix connect to an outside owner: " + unixText(e));
 
+    // ---- blocks: every record the kernel blocked (or would have, in monitor mode) is a violation ----
+
+    static final Finding CONNECT_DENIED = new Finding("agentguard: connection denied by egress policy",
+            Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "enforcement", "network"),
+            "A process in an agent cgroup connected (or sent a datagram) to a destination its egress policy denies;"
+                    + " the kernel refused it (EPERM). Repeats of the same process within report.aggregation_window_ms"
+                    + " are counted into one summary.",
+            e -> "connection denied by egress policy: " + connectText(e));
+    static final Finding CONNECT_WOULD_DENY = new Finding("agentguard: connection denied by egress policy (monitor)",
+            Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "network"),
+            "A process in an agent cgroup connected to a destination its egress policy denies; in monitor mode it went"
+                    + " through.",
+            e -> "connection the egress policy denies, would have been refused: " + connectText(e));
+    static final Finding TUNNEL_CONNECT_DENIED = new Finding("agentguard: tunnel connection denied",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE,
+            List.of("agentguard", "enforcement", "network", "tunnel", "T1572"),
+            "A program judged to be a tunnel (SSH forwarding, a tunnel tool) connected to a destination the egress"
+                    + " policy does not explicitly allow (egress.tunnels: deny); the kernel refused it, so the tunnel"
+                    + " never came up.",
+            e -> "tunnel connection denied: " + connectText(e));
+    static final Finding TUNNEL_CONNECT_WOULD_DENY = new Finding("agentguard: tunnel connection denied (monitor)",
+            Priority.PRIORITY_ERROR, RuleAction.RULE_ACTION_NONE,
+            List.of("agentguard", "monitor", "network", "tunnel", "T1572"),
+            "A program judged to be a tunnel connected to a destination the egress policy does not explicitly allow;"
+                    + " in monitor mode it went through.",
+            e -> "tunnel connection, would have been refused: " + connectText(e));
+    static final Finding SHELL_CONNECT_DENIED = new Finding("agentguard: shell network connection denied",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE,
+            List.of("agentguard", "enforcement", "network", "shell", "T1059.004"),
+            "A shell connected out over the network itself (bash /dev/tcp redirections: a reverse shell) to a"
+                    + " destination the egress policy does not explicitly allow (egress.shells: deny); the kernel"
+                    + " refused it.",
+            e -> "shell network connection denied: " + connectText(e));
+    static final Finding SHELL_CONNECT_WOULD_DENY = new Finding("agentguard: shell network connection denied (monitor)",
+            Priority.PRIORITY_ERROR, RuleAction.RULE_ACTION_NONE,
+            List.of("agentguard", "monitor", "network", "shell", "T1059.004"),
+            "A shell connected out over the network itself (a reverse shell); in monitor mode it went through.",
+            e -> "shell network connection, would have been refused: " + connectText(e));
+    static final Finding GPU_OPEN_DENIED = new Finding("agentguard: GPU device open denied", Priority.PRIORITY_WARNING,
+            RuleAction.RULE_ACTION_NONE, List.of("agentguard", "enforcement", "gpu", "device"),
+            "A process in an agent cgroup opened an NVIDIA device node its policy does not grant (gpu.devices);"
+                    + " the kernel refused it (EPERM).",
+            e -> "GPU device " + gpuDeviceText(e) + " open denied: " + e.getProcess().getComm() + where(e));
+    static final Finding GPU_OPEN_WOULD_DENY = new Finding("agentguard: GPU device open denied (monitor)",
+            Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "gpu", "device"),
+            "A process in an agent cgroup opened an NVIDIA device node its policy does not grant; in monitor mode it"
+                    + " got it.",
+            e -> "GPU device " + gpuDeviceText(e) + " open, would have been denied: " + e.getProcess().getComm() + where(e));
+
     /** Raised by the daemon on a reload (SIGHUP, changed rule files); the evidence is a ReloadEvent. */
     public static final Finding ENFORCEMENT_WEAKENED = new Finding("agentguard: enforcement weakened by reload",
             Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "tamper", "config", "T1562.001"),
@@ -167,6 +217,19 @@ public final class KernelFindings {
     /** " (pid N, cgroup PATH)": where an event's process is. */
     private static String where(Event e) {
         return " (pid " + e.getProcess().getPid() + ", cgroup " + e.getProcess().getCgroupPath() + ")";
+    }
+
+    private static String connectText(Event e) {
+        var c = e.getConnect();
+        String dest = c.getUnixPath().isEmpty() ? c.getAddress() + " port " + c.getPort() : c.getUnixPath();
+        return dest + " by " + e.getProcess().getComm() + where(e);
+    }
+
+    private static String gpuDeviceText(Event e) {
+        var g = e.getGpu();
+        String role = g.getRole().name().replace("DEVICE_ROLE_", "").toLowerCase();
+        return role + (g.getRole() == io.agentguard.proto.v1.DeviceRole.DEVICE_ROLE_GPU ? " " + g.getGpuIndex() : "")
+                + " (" + g.getMajor() + ":" + g.getMinor() + ")";
     }
 
     private static String scopeText(Event e) {
@@ -225,12 +288,9 @@ public final class KernelFindings {
                     ? (records.exec.fileless() && !records.exec.failed() ? EXEC_FILELESS : null)
                     : killOrWouldKill(records.exec.verdict(), EXEC_KILLED, EXEC_WOULD_KILL);
             case AG_REC_GPU_IOCTL -> killOrWouldKill(records.gpuIoctl.verdict(), GPU_KILLED, GPU_WOULD_KILL);
-            case AG_REC_GPU_OPEN -> records.gpuOpen.role() != AG_DEV_BLOCK ? null
-                    : switch (records.gpuOpen.verdict()) {
-                        case AG_VERDICT_DENIED -> BLOCK_DEVICE_DENIED;
-                        case AG_VERDICT_WOULD_BLOCK -> BLOCK_DEVICE_WOULD_DENY;
-                        default -> null;
-                    };
+            case AG_REC_GPU_OPEN -> records.gpuOpen.role() == AG_DEV_BLOCK
+                    ? killOrWouldKill(records.gpuOpen.verdict(), BLOCK_DEVICE_DENIED, BLOCK_DEVICE_WOULD_DENY)
+                    : killOrWouldKill(records.gpuOpen.verdict(), GPU_OPEN_DENIED, GPU_OPEN_WOULD_DENY);
             case AG_REC_TAMPER -> records.tamper.fasync() ? TAMPER_FASYNC
                     : records.tamper.verdict() == AG_VERDICT_DENIED ? TAMPER_STOPPED : TAMPER_SEEN;
             case AG_REC_SCOPE -> switch (records.scope.verdict()) {
@@ -244,10 +304,55 @@ public final class KernelFindings {
                 case AG_VERDICT_WOULD_BLOCK -> SOCKET_WOULD_DENY;
                 default -> SOCKET_ALLOWED;
             };
-            case AG_REC_CONNECT -> !records.connect.unixOutside() ? null
-                    : records.connect.verdict() == AG_VERDICT_DENIED ? UNIX_OUTSIDE_DENIED : UNIX_OUTSIDE;
+            case AG_REC_CONNECT -> records.connect.unixOutside()
+                    ? (records.connect.verdict() == AG_VERDICT_DENIED ? UNIX_OUTSIDE_DENIED : UNIX_OUTSIDE)
+                    : records.connect.tunnel()
+                    ? killOrWouldKill(records.connect.verdict(), TUNNEL_CONNECT_DENIED, TUNNEL_CONNECT_WOULD_DENY)
+                    : records.connect.shell()
+                    ? killOrWouldKill(records.connect.verdict(), SHELL_CONNECT_DENIED, SHELL_CONNECT_WOULD_DENY)
+                    : killOrWouldKill(records.connect.verdict(), CONNECT_DENIED, CONNECT_WOULD_DENY);
             default -> null;
         };
+    }
+
+    /**
+     * What the kernel blocked in this record (a BlockKind number), or 0: nothing was blocked,
+     * not even in monitor mode. {@link #blockVerdict} tells a block from a would-block. A switch
+     * on the record's fields: no allocation, asked for every record.
+     */
+    public static int blockKind(Records records) {
+        if (blockVerdict(records) == AG_VERDICT_ALLOWED) {
+            return 0;
+        }
+        return switch (records.type()) {
+            case AG_REC_EXEC -> BlockKind.BLOCK_KIND_EXEC_VALUE;
+            case AG_REC_CONNECT -> records.connect.unixOutside() ? BlockKind.BLOCK_KIND_UNIX_OUTSIDE_VALUE
+                    : records.connect.tunnel() ? BlockKind.BLOCK_KIND_TUNNEL_CONNECT_VALUE
+                    : records.connect.shell() ? BlockKind.BLOCK_KIND_SHELL_CONNECT_VALUE
+                    : BlockKind.BLOCK_KIND_CONNECT_VALUE;
+            case AG_REC_GPU_OPEN -> records.gpuOpen.role() == AG_DEV_BLOCK ? BlockKind.BLOCK_KIND_BLOCK_DEVICE_VALUE
+                    : BlockKind.BLOCK_KIND_GPU_OPEN_VALUE;
+            case AG_REC_GPU_IOCTL -> BlockKind.BLOCK_KIND_GPU_COMPUTE_VALUE;
+            case AG_REC_SOCKET -> BlockKind.BLOCK_KIND_SOCKET_VALUE;
+            case AG_REC_SCOPE -> BlockKind.BLOCK_KIND_SCOPE_VALUE;
+            case AG_REC_TAMPER -> BlockKind.BLOCK_KIND_TAMPER_VALUE;
+            default -> 0;
+        };
+    }
+
+    /** The record's verdict: AG_VERDICT_DENIED, AG_VERDICT_WOULD_BLOCK, or AG_VERDICT_ALLOWED (also for records without one). */
+    public static int blockVerdict(Records records) {
+        int v = switch (records.type()) {
+            case AG_REC_EXEC -> records.exec.verdict();
+            case AG_REC_CONNECT -> records.connect.verdict();
+            case AG_REC_GPU_OPEN -> records.gpuOpen.verdict();
+            case AG_REC_GPU_IOCTL -> records.gpuIoctl.verdict();
+            case AG_REC_SOCKET -> records.socket.verdict();
+            case AG_REC_SCOPE -> records.scope.verdict();
+            case AG_REC_TAMPER -> records.tamper.verdict();
+            default -> AG_VERDICT_ALLOWED;
+        };
+        return v == AG_VERDICT_DENIED || v == AG_VERDICT_WOULD_BLOCK ? v : AG_VERDICT_ALLOWED;
     }
 
     /** What matched and what was run: "identity 252:1 inode 1234", "name", "memfd", ... */

@@ -21,10 +21,13 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Compiles rule files into a {@link RuleSet}: names resolved (lists, macros, fields), types
- * checked, each comparison turned into the matching structure for its operator and
- * literals, each rule indexed by the event types it can match. The first error aborts the
- * whole compilation: a rule set is applied entirely or not at all.
+ * Compiles rule files into a {@link RuleSet}: every file parsed, then merged ({@link
+ * RuleMerger}: override and append change earlier items), then names resolved (lists, macros,
+ * fields: any file's, wherever defined), types checked, each comparison turned into the
+ * matching structure for its operator and literals, each rule indexed by the event types it can
+ * match. An item in error is left out and compilation goes on, so that every error is reported
+ * (in file order, one per line); any error fails the whole compilation: a rule set is applied
+ * entirely or not at all.
  */
 public final class RuleCompiler {
     /** One file's text and the name errors should use for it. */
@@ -33,58 +36,96 @@ public final class RuleCompiler {
 
     private final Map<String, ListItem> lists = new HashMap<>();
     private final Map<String, MacroItem> macros = new HashMap<>();
-    private final Set<String> ruleNames = new LinkedHashSet<>();
     private final Deque<String> macroStack = new ArrayDeque<>();
     private final RuleLimits limits;
+    private final Set<String> broken;   // items that did not parse: uses of their names are not errors of their own
+    /** A use of a broken item: its own error is reported where it is, this one is not. */
+    private static final RuleException ALREADY_REPORTED = new RuleException("(reported where it is defined)");
     private int compiledSize;   // nodes and values compiled so far, macros' own checks included
     private int depth;          // of the condition being compiled, through macros
 
-    private RuleCompiler(RuleLimits limits) {
+    private RuleCompiler(RuleLimits limits, Set<String> broken) {
         this.limits = limits;
+        this.broken = broken;
     }
 
     public static RuleSet compile(List<Source> sources) {
         return compile(sources, RuleLimits.DEFAULT);
     }
 
-    /** Compiles within limits: the first thing over one is an error, like a syntax error. */
+    /**
+     * Compiles within limits: something over one is an error, like a syntax error (and ends the
+     * compilation: going on would only cost more). Throws a RuleException carrying every error,
+     * in file order ({@link RuleException#problems}).
+     */
     public static RuleSet compile(List<Source> sources, RuleLimits limits) {
-        RuleCompiler c = new RuleCompiler(limits);
-        List<CompiledRule> rules = new ArrayList<>();
+        List<RuleException> errors = new ArrayList<>();
+        Set<String> broken = new java.util.HashSet<>();
         List<String> names = new ArrayList<>();
+        List<List<Item>> files = new ArrayList<>();
         for (Source s : sources) {
             names.add(s.name());
-            for (Item item : RuleFileParser.parse(s.name(), s.text(), limits)) {
+            files.add(RuleFileParser.parseAll(s.name(), s.text(), limits, errors, broken));
+            if (errors.stream().anyMatch(RuleException::overLimit)) {
+                throw failed(errors, names);
+            }
+        }
+        List<Item> items = RuleMerger.merge(files, errors, broken);
+        RuleCompiler c = new RuleCompiler(limits, broken);
+        for (Item item : items) {   // names first: an item may use a list or macro any file defines
+            switch (item) {
+                case ListItem l -> c.lists.put(l.name(), l);
+                case MacroItem m -> c.macros.put(m.name(), m);
+                case RuleItem r -> {
+                }
+            }
+        }
+        List<CompiledRule> rules = new ArrayList<>();
+        for (Item item : items) {
+            try {
                 CompiledRule r = c.add(item);
                 if (r != null) {
                     rules.add(r);
                 }
+            } catch (RuleException e) {
+                if (e != ALREADY_REPORTED) {
+                    errors.add(e);
+                }
+                if (e.overLimit()) {
+                    break;
+                }
             }
         }
+        if (!errors.isEmpty()) {
+            throw failed(errors, names);
+        }
         return new RuleSet(rules, names);
+    }
+
+    /** Every error once, in file order (the sources' order, then line and column). */
+    private static RuleException failed(List<RuleException> errors, List<String> sourceNames) {
+        Map<String, RuleException> once = new java.util.LinkedHashMap<>();
+        for (RuleException e : errors) {
+            once.putIfAbsent(e.getMessage(), e);
+        }
+        List<RuleException> sorted = new ArrayList<>(once.values());
+        sorted.sort(java.util.Comparator.comparingInt((RuleException e) -> e.position() == null ? -1
+                        : sourceNames.indexOf(e.position().file()))
+                .thenComparingInt(e -> e.position() == null ? 0 : e.position().line())
+                .thenComparingInt(e -> e.position() == null ? 0 : e.position().column()));
+        return RuleException.all(sorted);
     }
 
     private CompiledRule add(Item item) {
         switch (item) {
             case ListItem l -> {
-                if (lists.containsKey(l.name())) {
-                    throw l.position().error("list '" + l.name() + "' is already defined at " + lists.get(l.name()).position());
-                }
-                lists.put(l.name(), l);
                 return null;
             }
             case MacroItem m -> {
-                if (macros.containsKey(m.name())) {
-                    throw m.position().error("macro '" + m.name() + "' is already defined at " + macros.get(m.name()).position());
-                }
-                macros.put(m.name(), m);
                 compile(m.condition());   // report errors where the macro is, not where it is used
                 return null;
             }
             case RuleItem r -> {
-                if (!ruleNames.add(r.name())) {
-                    throw r.position().error("rule '" + r.name() + "' is already defined");
-                }
                 CompiledCondition condition = compile(r.condition());
                 int eventTypes = eventTypes(r.condition());
                 if (!r.exceptions().isEmpty()) {
@@ -112,8 +153,16 @@ public final class RuleCompiler {
                 CompiledCondition[] all = new CompiledCondition[e.fields().size()];
                 for (int i = 0; i < all.length; i++) {
                     Literal v = tuple.get(i);
+                    String comp = e.comps().get(i);
+                    // a bare name of a list stands for its items (Falco's values: [[my_list]]): = becomes in
+                    boolean list = !v.quoted() && lists.containsKey(v.text());
+                    if (list && !comp.equals("=") && !comp.equals("in")) {
+                        throw v.position().error("exception '" + e.name() + "': '" + v.text() + "' is a list, which"
+                                + " comp '" + comp + "' cannot take (use = or in)");
+                    }
+                    boolean many = list || comp.equals("in");
                     Condition.Compare cmp = new Condition.Compare(e.fields().get(i), e.fieldPositions().get(i),
-                            e.comps().get(i), List.of(v), false, v.position());
+                            many ? "in" : comp, List.of(v), many, v.position());
                     all[i] = compile(cmp);
                 }
                 any.add(all.length == 1 ? all[0] : new CompiledCondition.And(all));
@@ -180,6 +229,16 @@ public final class RuleCompiler {
         if (lists.containsKey(n.name())) {
             throw n.position().error("'" + n.name() + "' is a list: use it as an operand, e.g. proc.name in ("
                     + n.name() + ")");
+        }
+        if (broken.contains(n.name())) {
+            throw ALREADY_REPORTED;
+        }
+        if (n.name().equals(RuleMerger.PREVIOUS)) {
+            throw n.position().error("'" + RuleMerger.PREVIOUS + "' is reserved");
+        }
+        String falco = FalcoNames.macro(n.name());
+        if (falco != null) {
+            throw n.position().error("unknown macro '" + n.name() + "' (Falco macro; agentguard: " + falco + ")");
         }
         throw n.position().error("unknown macro or field '" + n.name() + "'" + suggestName(n.name()));
     }
@@ -260,8 +319,9 @@ public final class RuleCompiler {
             for (Literal v : values) {
                 int t = Field.eventType(v.text());
                 if (t < 0) {
-                    throw v.position().error("unknown event type '" + v.text()
-                            + "' (exec, fork, exit, connect, gpu_open, gpu_ioctl)");
+                    String falco = FalcoNames.eventType(v.text());
+                    throw v.position().error("unknown event type '" + v.text() + "' (" + (falco != null
+                            ? "Falco name; agentguard: " + falco : "exec, fork, exit, connect, gpu_open, gpu_ioctl") + ")");
                 }
                 mask |= 1 << t;
             }
@@ -435,6 +495,10 @@ public final class RuleCompiler {
     // ---- suggestions -------------------------------------------------------------------------
 
     static String suggestField(String name) {
+        String falco = FalcoNames.field(name);
+        if (falco != null) {
+            return " (Falco name; agentguard: " + falco + ")";
+        }
         return Suggestions.didYouMean(name, Field.names(), 3);
     }
 

@@ -7,12 +7,12 @@ public record SourcePosition(String file, int line, int column) {
     }
 
     public RuleException error(String message) {
-        return new RuleException(this + ": " + message);
+        return new RuleException(this + ": " + message, false, this);
     }
 
     /** A limit of rules.limits.* reached here. */
     public RuleException overLimit(String message) {
-        return new RuleException(this + ": " + message, true);
+        return new RuleException(this + ": " + message, true, this);
     }
 
     @Override

@@ -75,6 +75,46 @@ class RulesAndReplayCommandTest {
     }
 
     @Test
+    void checkReportsEveryErrorOfEveryFileInFileOrderAndExitsOne(@TempDir Path dir) throws Exception {
+        Path a = dir.resolve("10-a.yaml");
+        Files.writeString(a, "- rule: r\n  desc: d\n  condition: conn.port = ssh\n  output: o\n  priority: NOTICE\n"
+                + "- rule: s\n  desc: d\n  condition: evt.type = connect and fd.sport = 22\n  output: o\n  priority: NOTICE\n");
+        Path b = dir.resolve("20-b.yaml");
+        Files.writeString(b, "- rule: Miner binary started\n  enabled: false\n");
+        Result r = run("rules", "check", a.toString(), b.toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip().split("\n")).containsExactly(
+                a + ":3:26: 'conn.port' is an int; \"ssh\" is not a number",
+                a + ":8:37: unknown field 'fd.sport' (Falco name; agentguard: conn.port)",
+                b + ":1:3: missing 'desc' (a new rule needs desc, condition, output and priority; to change the earlier"
+                        + " rule 'Miner binary started', add override: {enabled: replace})");
+        // a whole rule of a name the pack has: both places named
+        Files.writeString(b, "- rule: Miner binary started\n  desc: d\n  condition: evt.type = exec\n  output: o\n"
+                + "  priority: NOTICE\n");
+        assertThat(run("rules", "check", b.toString()).err().strip()).isEqualTo(b + ":1:3: rule 'Miner binary started'"
+                + " is already defined at (default pack):" + packLine("Miner binary started") + "; to change it, add"
+                + " override: (e.g. override: {condition: append}) or append: true");
+        // the way out it names works: the pack's rule disabled from a file of the operator's
+        Files.writeString(b, "- rule: Miner binary started\n  enabled: false\n  override: {enabled: replace}\n");
+        Result ok = run("rules", "check", "--list", a.toString().replace("10-a", "none"), b.toString());
+        assertThat(ok.err()).contains("no such file");
+        Result fixed = run("rules", "check", "--list", b.toString());
+        assertThat(fixed.code()).isZero();
+        assertThat(fixed.out()).doesNotContain("Miner binary started");
+    }
+
+    /** line:column of a rule in the embedded pack. */
+    private static String packLine(String rule) throws Exception {
+        String[] lines = io.agentguard.rules.RuleLoader.defaultPack().text().split("\n", -1);
+        for (int i = 0; i < lines.length; i++) {
+            if (lines[i].equals("- rule: " + rule)) {
+                return (i + 1) + ":3";
+            }
+        }
+        throw new AssertionError(rule);
+    }
+
+    @Test
     void replayClassifiesRecordedEventsOffline(@TempDir Path dir) throws Exception {
         JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
         ProcessInfo p = ProcessInfo.newBuilder().setPid(10).setPpid(9).setComm("bash").setCgroupId(5).build();

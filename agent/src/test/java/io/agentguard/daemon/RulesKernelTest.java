@@ -55,12 +55,12 @@ class RulesKernelTest {
     }
 
     @Test
-    void replayedComputeContextFromAnUnsanctionedProgramIsAViolation() throws Exception {
+    void replayedComputeContextWithoutAComputeGrantIsOneViolation() throws Exception {
         Path cg = KERNEL.newCgroup("gpu");
         KERNEL.runIn(cg, KernelAgentExtension.nativeTool("nvreplay").toString(), "--ctl",
                 KERNEL.standin("nvidiactl").toString(), "--gpu", KERNEL.standin("nvidia0").toString(), "--uvm",
                 KERNEL.standin("nvidia-uvm").toString());
-        List<Violation> v = KERNEL.awaitViolations(x -> x.getRule().equals("GPU compute context by unsanctioned process")
+        List<Violation> v = KERNEL.awaitViolations(x -> x.getRule().equals("GPU compute context without a compute grant")
                 && x.getCgroupPath().equals(KERNEL.mount().relativize(cg).toString()), 1, Duration.ofSeconds(10));
         assertThat(v).hasSize(1);
         assertThat(v.getFirst().getEvidence(0).getGpu().getIoctl().getComputeContext()).isTrue();

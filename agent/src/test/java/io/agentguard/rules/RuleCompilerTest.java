@@ -266,16 +266,22 @@ class RuleCompilerTest {
                   condition: a
                 - macro: a
                   condition: b
-                """, "t.yaml:5:3: macro 'a' is already defined at t.yaml:1:3");
-        // a macro may only use macros defined before it, so a cycle is a self reference
+                """, "t.yaml:5:3: macro 'a' is already defined at t.yaml:1:3; to change it, add override: (e.g."
+                + " override: {condition: append}) or append: true");
         fails("- macro: a\n  condition: a or proc.name = x\n", "t.yaml:2:14: macro cycle: a -> a");
-        fails(rule("proc.name = x") + rule("proc.name = y"), "t.yaml:6:3: rule 'r' is already defined");
+        // every file's macros are known before any is compiled (overrides may use later ones): a cycle through two
+        fails("- macro: a\n  condition: b\n- macro: b\n  condition: a\n", "t.yaml:2:14: macro cycle: b -> a -> b\n"
+                + "t.yaml:4:14: macro cycle: a -> b -> a");
+        fails(rule("proc.name = x") + rule("proc.name = y"), "t.yaml:6:3: rule 'r' is already defined at t.yaml:1:3;"
+                + " to change it, add override: (e.g. override: {condition: append}) or append: true");
     }
 
     @Test
     void itemShapeErrorsNameTheKey() {
         fails("- rule: r\n  desc: d\n  condtion: x\n", "t.yaml:3:3: unknown key 'condtion' in a rule (did you mean 'condition'?)");
-        fails("- rule: r\n  desc: d\n  output: o\n  priority: NOTICE\n", "t.yaml:1:3: missing 'condition'");
+        fails("- rule: r\n  desc: d\n  output: o\n  priority: NOTICE\n", "t.yaml:1:3: missing 'condition' (a new rule needs"
+                + " desc, condition, output and priority; to change the earlier rule 'r', add override: {desc: replace,"
+                + " output: replace, priority: replace})");
         fails(rule("proc.name = x").replace("NOTICE", "LOUD"), "t.yaml:5:13: priority 'LOUD' is not one of EMERGENCY,"
                 + " ALERT, CRITICAL, ERROR, WARNING, NOTICE, INFORMATIONAL, DEBUG");
         fails("- rules: x\n", "t.yaml:1:3: unknown item: expected a 'rule', 'list' or 'macro' key");

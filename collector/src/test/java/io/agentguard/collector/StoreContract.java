@@ -127,7 +127,8 @@ abstract class StoreContract {
         }
         sql(url, "UPDATE schema_info SET version = " + (JdbcStore.SCHEMA_VERSION + 1));
         assertThatThrownBy(() -> JdbcStore.open(url)).isInstanceOf(java.sql.SQLException.class)
-                .hasMessageContaining("schema is version 3, newer than this collector's (2): upgrade the collector");
+                .hasMessageContaining("schema is version " + (JdbcStore.SCHEMA_VERSION + 1) + ", newer than this collector's ("
+                        + JdbcStore.SCHEMA_VERSION + "): upgrade the collector");
     }
 
     @Test
@@ -149,6 +150,68 @@ abstract class StoreContract {
             assertThat(rest).extracting(JdbcStore.StoredViolation::sequence).containsExactly(3L, 1L);
             assertThat(s.deleteOlderThan(Instant.now().minusSeconds(3600))).isEqualTo(1);
             assertThat(s.sequences("n1", "violations")).containsExactly(1L, 2L);
+        }
+    }
+
+    static Record aggregated(long seq, String key, long count, boolean summary, long timeSeconds) {
+        Violation.Builder v = Violation.newBuilder().setRule("agentguard: connection denied by egress policy")
+                .setPriority(Priority.PRIORITY_WARNING).setTime(Timestamp.newBuilder().setSeconds(timeSeconds))
+                .setOutput("denied " + seq).setCount(count).setAggregationKey(key).setSummary(summary)
+                .setBlockKind(io.agentguard.proto.v1.BlockKind.BLOCK_KIND_CONNECT);
+        if (summary) {
+            v.setLastTime(Timestamp.newBuilder().setSeconds(timeSeconds + 9));
+        }
+        return Record.newBuilder().setSequence(seq).setViolation(v).build();
+    }
+
+    @Test
+    void aSummaryFoldsIntoItsFirstOccurrenceSoAnAggregatedViolationIsOneRowWithItsCount() throws Exception {
+        try (JdbcStore s = store()) {
+            long now = Instant.now().getEpochSecond();
+            s.append("n", E, List.of(aggregated(1, "k1", 1, false, now), violation(2, "other", Priority.PRIORITY_ERROR, now)),
+                    "t");
+            s.append("n", E, List.of(aggregated(3, "k1", 1000, true, now)), "t");
+            var rows = s.query(new JdbcStore.Filter(null, "n", null, null, 0, 100));
+            assertThat(rows).extracting(r -> r.sequence() + ":" + Math.max(1, r.violation().getCount()))
+                    .containsExactly("1:1000", "2:1");
+            assertThat(rows.getFirst().violation().getLastTime().getSeconds()).isEqualTo(now + 9);
+            assertThat(s.sequences("n", "violations")).containsExactly(1L, 2L, 3L);   // every record held
+            // a resent summary is a duplicate and counts nothing twice
+            assertThat(s.append("n", E, List.of(aggregated(3, "k1", 1000, true, now)), "t").duplicates()).isEqualTo(1);
+            assertThat(s.query(new JdbcStore.Filter(null, "n", null, null, 0, 100)).getFirst().violation().getCount())
+                    .isEqualTo(1000);
+            // following: the summary is shown too, after the first it belongs to
+            assertThat(s.query(new JdbcStore.Filter(null, "n", null, null, 0, 100), true)).hasSize(3);
+            // a summary whose first is not held stands alone, with its count
+            s.append("n", E, List.of(aggregated(4, "k2", 7, true, now)), "t");
+            assertThat(s.query(new JdbcStore.Filter(null, "n", null, null, 0, 100)))
+                    .extracting(r -> r.sequence() + ":" + r.violation().getCount()).contains("4:7");
+        }
+    }
+
+    @Test
+    void aVersion2DatabaseGainsTheAggregationColumnsInPlaceItsRowsOneOccurrenceEach() throws Exception {
+        String url = emptyDatabase();
+        String blob = postgres() ? "BYTEA" : "BLOB";
+        String id = postgres() ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
+        long now = Instant.now().getEpochSecond();
+        String data = java.util.HexFormat.of().formatHex(violation(1, "v2", Priority.PRIORITY_ALERT, now).getViolation()
+                .toByteArray());
+        String literal = postgres() ? "'\\x" + data + "'" : "X'" + data + "'";
+        sql(url, "CREATE TABLE violations (id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '',"
+                        + " sequence BIGINT NOT NULL, received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, rule TEXT NOT NULL,"
+                        + " priority INTEGER NOT NULL, cgroup TEXT, pid BIGINT, exe TEXT, data " + blob + " NOT NULL,"
+                        + " hash " + blob + ", conflicted INTEGER NOT NULL DEFAULT 0, UNIQUE (node, epoch, sequence))",
+                "CREATE TABLE schema_info (version INTEGER NOT NULL)", "INSERT INTO schema_info (version) VALUES (2)",
+                "INSERT INTO violations (node, epoch, sequence, received_ms, time_ms, rule, priority, data)"
+                        + " VALUES ('n2', '" + E + "', 1, 1, " + now * 1000 + ", 'v2', 2, " + literal + ")");
+        try (JdbcStore s = JdbcStore.open(url)) {
+            assertThat(s.schemaVersion()).isEqualTo(3);
+            assertThat(s.query(new JdbcStore.Filter(null, "n2", null, null, 0, 10))).singleElement()
+                    .matches(v -> v.violation().getRule().equals("v2") && v.violation().getCount() == 0);
+            s.append("n2", E, List.of(aggregated(2, "k", 1, false, now), aggregated(3, "k", 5, true, now)), "t");
+            assertThat(s.query(new JdbcStore.Filter(null, "n2", null, null, 0, 10)))
+                    .extracting(r -> r.sequence() + ":" + r.violation().getCount()).containsExactly("1:0", "2:5");
         }
     }
 }

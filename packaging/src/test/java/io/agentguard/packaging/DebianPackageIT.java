@@ -124,6 +124,29 @@ class DebianPackageIT {
     }
 
     @Test
+    void theRulePackShipsAsAReadableFileTheSameAsTheOneTheDaemonLoads() throws Exception {
+        install();
+        Path pack = root.resolve("usr/share/agentguard/rules/default.yaml");
+        assertThat(pack).isRegularFile();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(pack))).isEqualTo("rw-r--r--");
+        assertThat(dpkg("-s", "agentguard").output()).doesNotContain("/usr/share/agentguard/rules");   // not a conffile
+        List<String> lines = Files.readAllLines(pack);
+        assertThat(lines.getFirst()).startsWith("# do not edit: override in /etc/agentguard/rules.d/");
+        byte[] embedded;
+        try (java.util.zip.ZipFile jar = new java.util.zip.ZipFile(root.resolve("usr/lib/agentguard/agentguard-agent.jar")
+                .toFile())) {
+            embedded = jar.getInputStream(jar.getEntry("io/agentguard/rules/default.yaml")).readAllBytes();
+        }
+        byte[] shipped = Files.readAllBytes(pack);
+        String text = new String(shipped, StandardCharsets.UTF_8);
+        // byte for byte the embedded pack, after the header line (added here if the pack lacks it)
+        String embeddedText = new String(embedded, StandardCharsets.UTF_8);
+        String body = embeddedText.startsWith("# do not edit: override in /etc/agentguard/rules.d/") ? text
+                : text.substring(text.indexOf('\n') + 1);
+        assertThat(body.getBytes(StandardCharsets.UTF_8)).isEqualTo(embedded);
+    }
+
+    @Test
     void theUnitVerifiesCleanly() throws Exception {
         install();
         // systemd-analyze checks that ExecStart exists on this host: point it at the throwaway root

@@ -38,7 +38,8 @@ public final class QueryCommand implements Callable<Integer> {
     @Option(names = "--json", description = "JSON lines (protobuf JSON mapping of Violation, with node and sequence)")
     boolean json;
 
-    @Option(names = "--follow", description = "keep printing new violations")
+    @Option(names = "--follow", description = "keep printing new violations (and the summaries of aggregated ones,"
+            + " COUNT marked +, as they come)")
     boolean follow;
 
     @Option(names = "--conflicts", description = "instead: records that arrived under a (node, epoch, sequence) already"
@@ -67,11 +68,13 @@ public final class QueryCommand implements Callable<Integer> {
             }
             long after = 0;
             if (!json) {
-                System.out.printf("%-19s %-16s %-8s %-13s %-40s %s%n", "TIME", "NODE", "SEQ", "PRIORITY", "RULE", "OUTPUT");
+                System.out.printf("%-19s %-16s %-8s %-13s %-7s %-40s %s%n", "TIME", "NODE", "SEQ", "PRIORITY", "COUNT",
+                        "RULE", "OUTPUT");
             }
             do {
+                // following: a summary comes after its first was printed, so it is printed too (with its count)
                 List<JdbcStore.StoredViolation> rows = store.query(new JdbcStore.Filter(from, node, rule, maxPriority,
-                        after, limit));
+                        after, limit), follow);
                 for (JdbcStore.StoredViolation r : rows) {
                     Violation v = r.violation();
                     if (json) {
@@ -80,9 +83,10 @@ public final class QueryCommand implements Callable<Integer> {
                                 + "\",\"sequence\":" + r.sequence() + (r.conflicted() ? ",\"conflict\":true" : "")
                                 + (body.length() > 2 ? "," + body.substring(1) : "}"));
                     } else {
-                        System.out.printf("%-19s %-16s %-8d %-13s %-40s %s%n",
+                        System.out.printf("%-19s %-16s %-8d %-13s %-7s %-40s %s%n",
                                 TIME.format(Instant.ofEpochSecond(v.getTime().getSeconds())), r.node(), r.sequence(),
-                                v.getPriority().name().replace("PRIORITY_", ""), v.getRule(),
+                                v.getPriority().name().replace("PRIORITY_", ""),
+                                Math.max(1, v.getCount()) + (v.getSummary() ? "+" : ""), v.getRule(),
                                 (r.conflicted() ? "[CONFLICT: see --conflicts] " : "") + v.getOutput());
                     }
                 }

@@ -28,12 +28,24 @@ import java.util.List;
  * version, which is flagged; nothing is dropped and the caller learns which sequences
  * conflicted. A batch is one transaction: acknowledged only once committed.
  * <p>
- * Schema version 2 (epochs, hashes, conflicts); a version-1 database (before epochs) is
- * upgraded in place at open, its rows under the empty epoch; a newer version is refused.
+ * Aggregated violations: an agent reports the first occurrence of a violation at once (count
+ * 1, an {@code aggregation_key}) and, at the end of its window, a summary with the same key
+ * whose count is every occurrence in the window. The summary is stored as a record like any
+ * other (its sequence is held, resends and conflicts work as for the rest) and then
+ * <em>folded</em> into the first: the first's row takes the summary's count and last time, the
+ * summary's row is marked folded and queries leave it out. So a loop of a thousand denied
+ * connects is one row with count 1000 at the collector. Setting (not adding) the count keeps
+ * a resent summary from counting twice. A summary whose first is not held (deleted by
+ * retention) stays a row of its own, with its count.
+ * <p>
+ * Schema version 3 (aggregation: occurrences, summary, aggregation_key, block_kind,
+ * last_time_ms, folded); version 2 (epochs, hashes, conflicts) gains the columns in place; a
+ * version-1 database (before epochs) is upgraded in place at open, its rows under the empty
+ * epoch; a newer version is refused.
  */
 public final class JdbcStore implements AutoCloseable {
     /** The schema this code reads and writes (table schema_info). */
-    public static final int SCHEMA_VERSION = 2;
+    public static final int SCHEMA_VERSION = 3;
 
     /** A stored violation with where it came from; conflicted: another version arrived under its key. */
     public record StoredViolation(String node, long sequence, Instant receivedAt, Violation violation, String epoch,
@@ -131,6 +143,9 @@ public final class JdbcStore implements AutoCloseable {
             if (version == 1) {
                 upgradeFrom1(s);
             }
+            if (version == 1 || version == 2) {
+                upgradeFrom2(s);
+            }
             createTables(s);
             s.execute("DELETE FROM schema_info");
             s.execute("INSERT INTO schema_info (version) VALUES (" + SCHEMA_VERSION + ")");
@@ -177,6 +192,7 @@ public final class JdbcStore implements AutoCloseable {
         s.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)");
         s.execute("CREATE INDEX IF NOT EXISTS violations_time ON violations (time_ms)");
         s.execute("CREATE INDEX IF NOT EXISTS violations_node_rule ON violations (node, rule)");
+        s.execute("CREATE INDEX IF NOT EXISTS violations_aggregation ON violations (node, aggregation_key)");
         s.execute("CREATE INDEX IF NOT EXISTS events_time ON events (time_ms)");
     }
 
@@ -184,7 +200,35 @@ public final class JdbcStore implements AutoCloseable {
         return "id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', sequence BIGINT NOT NULL,"
                 + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, rule TEXT NOT NULL, priority INTEGER NOT NULL,"
                 + " cgroup TEXT, pid BIGINT, exe TEXT, data " + blob + " NOT NULL, hash " + blob + ","
-                + " conflicted INTEGER NOT NULL DEFAULT 0, UNIQUE (node, epoch, sequence)";
+                + " conflicted INTEGER NOT NULL DEFAULT 0, " + AGGREGATION_COLUMNS + ", UNIQUE (node, epoch, sequence)";
+    }
+
+    /** Version 3: what aggregation adds to a violation's row. */
+    private static final String AGGREGATION_COLUMNS = "occurrences BIGINT NOT NULL DEFAULT 1,"
+            + " summary INTEGER NOT NULL DEFAULT 0, aggregation_key TEXT, block_kind INTEGER NOT NULL DEFAULT 0,"
+            + " last_time_ms BIGINT, folded INTEGER NOT NULL DEFAULT 0";
+
+    /** Version 2 to 3: the aggregation columns, added in place (old rows: one occurrence each). */
+    private void upgradeFrom2(Statement s) throws SQLException {
+        for (String column : AGGREGATION_COLUMNS.split(",\\s*")) {
+            String name = column.substring(0, column.indexOf(' '));
+            if (!columnExists("violations", name)) {
+                s.execute("ALTER TABLE violations ADD COLUMN " + column);
+            }
+        }
+    }
+
+    private boolean columnExists(String table, String column) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(postgres
+                ? "SELECT COUNT(*) > 0 FROM information_schema.columns WHERE table_schema = current_schema()"
+                        + " AND table_name = ? AND column_name = ?"
+                : "SELECT COUNT(*) > 0 FROM pragma_table_info(?) WHERE name = ?")) {
+            ps.setString(1, table);
+            ps.setString(2, column);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
     }
 
     private static String eventColumns(String id, String blob) {
@@ -329,8 +373,14 @@ public final class JdbcStore implements AutoCloseable {
         List<Long> conflicts = new ArrayList<>();
         long max = 0;
         try (PreparedStatement insertViolation = connection.prepareStatement("INSERT INTO violations (node, epoch,"
-                + " sequence, received_ms, time_ms, rule, priority, cgroup, pid, exe, data, hash)"
-                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, epoch, sequence) DO NOTHING");
+                + " sequence, received_ms, time_ms, rule, priority, cgroup, pid, exe, data, hash, occurrences, summary,"
+                + " aggregation_key, block_kind, last_time_ms)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, epoch, sequence) DO NOTHING");
+             PreparedStatement foldIntoFirst = connection.prepareStatement("UPDATE violations SET occurrences = "
+                     + (postgres ? "GREATEST" : "MAX") + "(occurrences, ?), last_time_ms = ? WHERE node = ?"
+                     + " AND aggregation_key = ? AND summary = 0 AND folded = 0");
+             PreparedStatement markFolded = connection.prepareStatement(
+                     "UPDATE violations SET folded = 1 WHERE node = ? AND epoch = ? AND sequence = ?");
              PreparedStatement insertEvent = connection.prepareStatement("INSERT INTO events (node, epoch, sequence,"
                      + " received_ms, time_ms, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
                      + " ON CONFLICT (node, epoch, sequence) DO NOTHING");
@@ -369,7 +419,26 @@ public final class JdbcStore implements AutoCloseable {
                         insertViolation.setString(10, x.getProcess().getExe());
                         insertViolation.setBytes(11, data);
                         insertViolation.setBytes(12, hash);
+                        insertViolation.setLong(13, Math.max(1, x.getCount()));
+                        insertViolation.setInt(14, x.getSummary() ? 1 : 0);
+                        insertViolation.setString(15, x.getAggregationKey().isEmpty() ? null : x.getAggregationKey());
+                        insertViolation.setInt(16, x.getBlockKindValue());
+                        long last = x.hasLastTime() ? x.getLastTime().getSeconds() * 1000 + x.getLastTime().getNanos() / 1_000_000
+                                : x.getTime().getSeconds() * 1000 + x.getTime().getNanos() / 1_000_000;
+                        insertViolation.setLong(17, last);
                         inserted = insertViolation.executeUpdate();
+                        if (inserted == 1 && x.getSummary() && !x.getAggregationKey().isEmpty()) {
+                            foldIntoFirst.setLong(1, x.getCount());
+                            foldIntoFirst.setLong(2, last);
+                            foldIntoFirst.setString(3, node);
+                            foldIntoFirst.setString(4, x.getAggregationKey());
+                            if (foldIntoFirst.executeUpdate() > 0) {
+                                markFolded.setString(1, node);
+                                markFolded.setString(2, epoch);
+                                markFolded.setLong(3, seq);
+                                markFolded.executeUpdate();
+                            }
+                        }
                     } else {
                         insertEvent.setString(1, node);
                         insertEvent.setString(2, epoch);
@@ -445,10 +514,21 @@ public final class JdbcStore implements AutoCloseable {
         }
     }
 
-    /** Violations matching the filter, oldest first (by id). */
+    /**
+     * Violations matching the filter, oldest first (by id); an aggregated one once, its count
+     * and last time those of its summary (the summary's own row left out).
+     */
     public synchronized List<StoredViolation> query(Filter f) throws SQLException {
-        StringBuilder sql = new StringBuilder("SELECT id, node, sequence, received_ms, data, epoch, conflicted FROM violations"
-                + " WHERE id > ?");
+        return query(f, false);
+    }
+
+    /**
+     * As {@link #query(Filter)}; withFoldedSummaries: the summaries folded into an earlier row
+     * too (for --follow, which printed that row before the summary came).
+     */
+    public synchronized List<StoredViolation> query(Filter f, boolean withFoldedSummaries) throws SQLException {
+        StringBuilder sql = new StringBuilder("SELECT id, node, sequence, received_ms, data, epoch, conflicted,"
+                + " occurrences, last_time_ms FROM violations WHERE id > ?" + (withFoldedSummaries ? "" : " AND folded = 0"));
         List<Object> args = new ArrayList<>();
         args.add(f.afterId());
         if (f.since() != null) {
@@ -478,8 +558,16 @@ public final class JdbcStore implements AutoCloseable {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     lastQueryMaxId = Math.max(lastQueryMaxId, rs.getLong(1));
+                    Violation v = Violation.parseFrom(rs.getBytes(5));
+                    long occurrences = rs.getLong(8);
+                    if (occurrences > Math.max(1, v.getCount())) {   // a summary folded into this first occurrence
+                        long lastMs = rs.getLong(9);
+                        v = v.toBuilder().setCount(occurrences).setLastTime(com.google.protobuf.Timestamp.newBuilder()
+                                .setSeconds(Math.floorDiv(lastMs, 1000)).setNanos((int) Math.floorMod(lastMs, 1000) * 1_000_000))
+                                .build();
+                    }
                     out.add(new StoredViolation(rs.getString(2), rs.getLong(3), Instant.ofEpochMilli(rs.getLong(4)),
-                            Violation.parseFrom(rs.getBytes(5)), rs.getString(6), rs.getInt(7) != 0));
+                            v, rs.getString(6), rs.getInt(7) != 0));
                 }
             }
             connection.commit();
