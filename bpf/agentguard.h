@@ -524,6 +524,7 @@ enum nv_escape {
 	NV_ESC_RM_ALLOC            = 0x2b,
 	NV_ESC_RM_VID_HEAP_CONTROL = 0x4a,
 	NV_ESC_IOCTL_XFER_CMD      = 0xd3,
+	NV_ESC_RM_UPDATE_DEVICE_MAPPING_INFO = 0x5e,  /* nv_escape.h; issued by CUDA 13 on driver 580 */
 };
 
 /* RM_ALLOC classes (hClass) the programs look at. */
@@ -568,6 +569,24 @@ struct nv_rm_free {
 	__u32 h_object_parent;
 	__u32 h_object_old;
 	__u32 status;
+};
+
+/* RM_ALLOC_MEMORY: nv_ioctl_nvos02_parameters_with_fd, NVOS02 + fd (56 B). Driver 580 (CUDA 13)
+ * never uses RM_VID_HEAP_CONTROL: its memory comes from RM_ALLOC of NV01_MEMORY_* and from
+ * this call (pinned host memory, class 0x71 OS descriptor). The size asked is limit + 1. */
+struct nv_rm_alloc_memory {
+	__u32 h_root;
+	__u32 h_object_parent;
+	__u32 h_object_new;
+	__u32 h_class;
+	__u32 flags;
+	__u32 pad;
+	__u64 p_memory;           /* the caller's memory (OS descriptor) or the mapping returned */
+	__u64 limit;              /* last byte: size - 1 */
+	__u32 status;
+	__u32 pad2;
+	__s32 fd;
+	__u32 pad3;
 };
 
 /* IOCTL_XFER_CMD wraps another call: the real cmd, its size and its params pointer. */

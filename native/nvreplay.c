@@ -7,6 +7,10 @@
  * tracer at sys_enter_ioctl still sees each call and its argument struct.
  * One table, calls[], drives both --list and a real run.
  * Facts: docs/EVENTS.md (GpuIoctl) and the NVIDIA numbers of bpf/agentguard.h.
+ *
+ * --trace FILE replays a recorded trace instead (the LD_PRELOAD tracer's format,
+ * one ioctl a line: PID FD MAJOR:MINOR REQUEST RET ERRNO HEX): every call the
+ * real program made, with its recorded parameter bytes, on the stand-in nodes.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 /* /dev/nvidiactl and /dev/nvidiaN: _IOWR('F', nr, sizeof(arg)) */
@@ -528,15 +533,311 @@ static int run(const struct opts *o)
 	return ret;
 }
 
+/* ---- --trace: a recorded program, call for call ------------------------------- */
+
+#define NV_MAJOR		195
+#define NV_MINOR_CTL		255
+#define TRACE_ARG_BYTES		256	/* parameter bytes kept a line; the tracer records at most 96 */
+#define TRACE_LINE_MAX		1024
+#define TRACE_ARG_MIN		4096	/* the buffer behind a replayed ioctl: at least a page */
+#define TRACE_FDS_MAX		1024	/* distinct (pid, fd) pairs */
+#define NV_IOC_TYPE(req)	(((req) >> 8) & 0xff)
+#define NV_IOC_NR(req)		((req) & 0xff)
+#define NV_IOC_SIZE(req)	(((req) >> 16) & 0x3fff)
+/* Parameter fields that are pointers into the recording process; the BPF decoder reads
+ * behind some of them (RM_ALLOC's pAllocParms), so they are pointed at a scratch page. */
+#define RM_ALLOC_PARAMS_AT	16	/* NVOS21/NVOS64 pAllocParms */
+#define RM_ALLOC_RIGHTS_AT	24	/* NVOS64 pRightsRequested */
+#define RM_CONTROL_PARAMS_AT	16	/* NVOS54 params */
+#define XFER_PTR_AT		8	/* IOCTL_XFER_CMD ptr */
+#define NVOS64_SIZE		48
+
+struct trace_call {
+	unsigned line;
+	int pid, fd, dev;		/* dev: enum dev */
+	uint32_t req;
+	uint16_t len;			/* recorded parameter bytes; 0: unreadable ("-") */
+	uint8_t bytes[TRACE_ARG_BYTES];
+};
+
+struct trace {
+	struct trace_call *calls;
+	size_t n, cap;
+	unsigned skipped;		/* lines on other devices (modeset, caps, uvm-tools) */
+};
+
+struct trace_opts {
+	const char *file;
+	const char *path[DEV_COUNT];
+	long pid;			/* -1: every pid */
+	long uvm_major;			/* -1: any major other than 195 */
+	uint64_t repeat, delay_us;
+	int keep_going, verbose;
+};
+
+static uint8_t trace_arg[ARG_ARENA_SIZE] __attribute__((aligned(4096)));
+static uint8_t trace_scratch[TRACE_ARG_MIN] __attribute__((aligned(4096)));
+
+static int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The node a recorded call went to, or -1 for devices the replay has no stand-in for. */
+static int trace_dev(unsigned maj, unsigned min, const struct trace_opts *o)
+{
+	if (maj == NV_MAJOR)
+		return min == NV_MINOR_CTL ? DEV_CTL : min <= GPU_INDEX_MAX ? DEV_GPU : -1;
+	if (o->uvm_major >= 0 ? maj == (unsigned long)o->uvm_major : 1)
+		return min == 0 ? DEV_UVM : -1;
+	return -1;
+}
+
+/* One line: PID FD MAJOR:MINOR REQUEST RET ERRNO HEX. 1: a call, 0: skipped, -1: malformed. */
+static int parse_trace_line(const char *s, const struct trace_opts *o, struct trace_call *c)
+{
+	char hex[TRACE_LINE_MAX];
+	unsigned maj, min;
+	unsigned long req;
+	long ret;
+	int err, end = -1;
+	size_t i, n;
+
+	if (sscanf(s, "%d %d %u:%u %lx %ld %d %1023s %n", &c->pid, &c->fd, &maj, &min, &req, &ret, &err,
+		   hex, &end) != 8 || end < 0 || s[end] || req > UINT32_MAX || c->fd < 0)
+		return -1;
+	c->req = (uint32_t)req;
+	c->len = 0;
+	if (strcmp(hex, "-")) {
+		n = strlen(hex);
+		if (n % 2 || n / 2 > TRACE_ARG_BYTES)
+			return -1;
+		for (i = 0; i < n / 2; i++) {
+			int hi = hex_digit((unsigned char)hex[2 * i]), lo = hex_digit((unsigned char)hex[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c->bytes[i] = (uint8_t)(hi << 4 | lo);
+		}
+		c->len = (uint16_t)(n / 2);
+	}
+	c->dev = trace_dev(maj, min, o);
+	return c->dev >= 0;
+}
+
+/* Reads the whole trace first: a malformed line fails the run before any call is made. */
+static int load_trace(const struct trace_opts *o, struct trace *t)
+{
+	char line[TRACE_LINE_MAX];
+	unsigned no = 0;
+	FILE *f = fopen(o->file, "r");
+
+	if (!f) {
+		fprintf(stderr, "nvreplay: cannot read %s: %s\n", o->file, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct trace_call c;
+		int r;
+
+		no++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			fprintf(stderr, "nvreplay: %s:%u: line longer than %d bytes\n", o->file, no, TRACE_LINE_MAX - 1);
+			goto bad;
+		}
+		if (line[strspn(line, " \t\r\n")] == '\0')
+			continue;
+		r = parse_trace_line(line, o, &c);
+		if (r < 0) {
+			fprintf(stderr, "nvreplay: %s:%u: not PID FD MAJOR:MINOR REQUEST RET ERRNO HEX: %s",
+				o->file, no, line);
+			goto bad;
+		}
+		if (o->pid >= 0 && c.pid != o->pid)
+			continue;
+		if (r == 0) {
+			t->skipped++;
+			continue;
+		}
+		if (!o->path[c.dev]) {
+			fprintf(stderr, "nvreplay: %s:%u: a call on the %s node, and no --%s given\n",
+				o->file, no, dev_names[c.dev], dev_names[c.dev]);
+			goto bad;
+		}
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? 2 * t->cap : 1024;
+			struct trace_call *more = realloc(t->calls, cap * sizeof(*more));
+			if (!more) {
+				fprintf(stderr, "nvreplay: out of memory\n");
+				goto bad;
+			}
+			t->calls = more;
+			t->cap = cap;
+		}
+		c.line = no;
+		t->calls[t->n++] = c;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "nvreplay: cannot read %s: %s\n", o->file, strerror(errno));
+		goto bad;
+	}
+	fclose(f);
+	if (!t->n) {
+		fprintf(stderr, "nvreplay: %s: no calls to replay%s\n", o->file, o->pid >= 0 ? " for --pid" : "");
+		return -1;
+	}
+	return 0;
+bad:
+	fclose(f);
+	return -1;
+}
+
+static void point_at_scratch(size_t at, size_t len)
+{
+	uint64_t p;
+
+	if (at + sizeof(p) > len)
+		return;
+	memcpy(&p, trace_arg + at, sizeof(p));
+	if (p) {	/* a null pointer stays null: the driver (and BPF) treat it as absent */
+		p = ptr64(trace_scratch);
+		memcpy(trace_arg + at, &p, sizeof(p));
+	}
+}
+
+/* The recorded bytes in a zeroed buffer of at least max(recorded, _IOC_SIZE, a page). */
+static void build_trace_arg(const struct trace_call *c)
+{
+	size_t size = NV_IOC_SIZE(c->req), len = c->len;
+
+	if (size < len)
+		size = len;
+	if (size < TRACE_ARG_MIN)
+		size = TRACE_ARG_MIN;
+	memset(trace_arg, 0, size);
+	memset(trace_scratch, 0, sizeof(trace_scratch));
+	memcpy(trace_arg, c->bytes, len);
+	if (c->dev == DEV_UVM || NV_IOC_TYPE(c->req) != NV_IOCTL_MAGIC)
+		return;
+	switch (NV_IOC_NR(c->req)) {
+	case NV_ESC_RM_ALLOC:
+		point_at_scratch(RM_ALLOC_PARAMS_AT, len);
+		if (NV_IOC_SIZE(c->req) >= NVOS64_SIZE)
+			point_at_scratch(RM_ALLOC_RIGHTS_AT, len);
+		break;
+	case NV_ESC_RM_CONTROL:
+		point_at_scratch(RM_CONTROL_PARAMS_AT, len);
+		break;
+	case NV_ESC_IOCTL_XFER_CMD:
+		point_at_scratch(XFER_PTR_AT, len);
+		break;
+	default:
+		break;
+	}
+}
+
+struct trace_fd {
+	int pid, fd, real;		/* real: the replay's fd, -1 when its open failed */
+};
+
+static int replay_once(const struct trace_opts *o, const struct trace *t, int *open_failed)
+{
+	static struct trace_fd fds[TRACE_FDS_MAX];
+	size_t nfds = 0, i, k;
+	int ret = 0;
+
+	for (i = 0; i < t->n; i++) {
+		const struct trace_call *c = &t->calls[i];
+		struct trace_fd *slot = NULL;
+		int r, err;
+
+		for (k = 0; k < nfds && !slot; k++)
+			if (fds[k].pid == c->pid && fds[k].fd == c->fd)
+				slot = &fds[k];
+		if (!slot) {	/* the first call on a recorded fd opens its node, once */
+			if (nfds == TRACE_FDS_MAX) {
+				fprintf(stderr, "nvreplay: more than %d distinct (pid, fd) pairs\n", TRACE_FDS_MAX);
+				ret = 2;
+				break;
+			}
+			slot = &fds[nfds++];
+			*slot = (struct trace_fd){ .pid = c->pid, .fd = c->fd,
+				.real = open(o->path[c->dev], O_RDWR | O_CLOEXEC) };
+			if (slot->real < 0) {
+				fprintf(stderr, "nvreplay: line %u: cannot open %s (--%s): %s\n", c->line,
+					o->path[c->dev], dev_names[c->dev], strerror(errno));
+				*open_failed = 1;
+				if (!o->keep_going)
+					break;
+			}
+		}
+		if (slot->real < 0)
+			continue;	/* --keep-going: a node that did not open gets no calls */
+		build_trace_arg(c);
+		r = ioctl(slot->real, (unsigned long)c->req, trace_arg);
+		err = errno;
+		if (o->verbose) {
+			fprintf(stderr, "line=%u pid=%d fd=%d dev=%s cmd=0x%x", c->line, c->pid, c->fd,
+				dev_names[c->dev], c->req);
+			if (c->dev != DEV_UVM && NV_IOC_TYPE(c->req) == NV_IOCTL_MAGIC &&
+			    NV_IOC_NR(c->req) == NV_ESC_RM_ALLOC && c->len >= 16) {
+				uint32_t cls;
+				memcpy(&cls, c->bytes + offsetof(struct nvos64, hClass), sizeof(cls));
+				fprintf(stderr, " class=0x%x", cls);
+			}
+			fprintf(stderr, " -> %s\n", r < 0 ? errno_name(err) : "ok");
+		}
+		if (o->delay_us) {
+			struct timespec ts = { .tv_sec = (time_t)(o->delay_us / 1000000),
+					       .tv_nsec = (long)(o->delay_us % 1000000) * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	for (k = 0; k < nfds; k++)
+		if (fds[k].real >= 0)
+			close(fds[k].real);
+	return ret;
+}
+
+static int run_trace(const struct trace_opts *o)
+{
+	struct trace t = { 0 };
+	int open_failed = 0, ret = 0;
+	uint64_t r;
+
+	if (load_trace(o, &t)) {
+		free(t.calls);
+		return 2;
+	}
+	for (r = 0; r < o->repeat && !ret && (!open_failed || o->keep_going); r++)
+		ret = replay_once(o, &t, &open_failed);
+	if (o->verbose)
+		fprintf(stderr, "nvreplay: %zu calls a run, %llu run(s), %u line(s) on other devices skipped\n",
+			t.n, (unsigned long long)o->repeat, t.skipped);
+	free(t.calls);
+	return ret ? ret : open_failed;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: nvreplay --ctl PATH --gpu PATH --uvm PATH [--arch hopper|ampere]\n"
 		"                [--mode cuda|smi] [--alloc-bytes N] [--gpu-index N] [-v]\n"
 		"       nvreplay --list [--arch ...] [--mode ...] [--alloc-bytes N] [--gpu-index N]\n"
+		"       nvreplay --trace FILE --ctl PATH --gpu PATH [--uvm PATH] [--uvm-major N]\n"
+		"                [--pid N] [--repeat N] [--delay-us N] [--keep-going] [-v]\n"
 		"Issue the NVIDIA driver ioctls of a CUDA program (cuda, default) or of\n"
 		"nvidia-smi (smi; --uvm optional). ioctl errors are ignored. --list prints\n"
-		"the calls a run would issue, one per line, and opens nothing.\n");
+		"the calls a run would issue, one per line, and opens nothing.\n"
+		"--trace replays a recorded trace (PID FD MAJOR:MINOR REQUEST RET ERRNO HEX a\n"
+		"line): 195:255 on --ctl, 195:N on --gpu, minor 0 of --uvm-major (default: any\n"
+		"other major) on --uvm; each recorded (pid, fd) opened once, at its first call;\n"
+		"each call with its recorded bytes. --pid keeps one process's calls, --repeat\n"
+		"replays N times (nodes opened anew each time), --delay-us waits after each\n"
+		"call. Exit 1 when a node did not open (the run stops there, or with\n"
+		"--keep-going goes on without that fd's calls), 2 for a bad trace or usage.\n");
 }
 
 /* Exit status 2; getopt has already named an unknown option */
@@ -572,13 +873,21 @@ int main(int argc, char **argv)
 		{ "alloc-bytes", required_argument, NULL, 'b' },
 		{ "gpu-index", required_argument, NULL, 'i' },
 		{ "list", no_argument, NULL, 'l' },
+		{ "trace", required_argument, NULL, 't' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "repeat", required_argument, NULL, 'r' },
+		{ "delay-us", required_argument, NULL, 'd' },
+		{ "uvm-major", required_argument, NULL, 'U' },
+		{ "keep-going", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .arch = &arches[0], .mode = M_CUDA, .alloc_bytes = DEFAULT_ALLOC_BYTES };
+	struct trace_opts t = { .pid = -1, .uvm_major = -1, .repeat = 1 };
+	const char *table_only = NULL, *trace_only = NULL;	/* an option of the other mode */
 	uint64_t v;
 	size_t a;
-	int ch;
+	int ch, d;
 
 	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -586,9 +895,36 @@ int main(int argc, char **argv)
 		case 'g': o.path[DEV_GPU] = optarg; break;
 		case 'u': o.path[DEV_UVM] = optarg; break;
 		case 'v': o.verbose = 1; break;
-		case 'l': o.list = 1; break;
+		case 'l': o.list = 1; table_only = "--list"; break;
+		case 't': t.file = optarg; break;
+		case 'k': t.keep_going = 1; trace_only = "--keep-going"; break;
+		case 'p':
+			if (parse_u64(optarg, &v) || v > INT32_MAX)
+				return bad_usage("--pid", optarg);
+			t.pid = (long)v;
+			trace_only = "--pid";
+			break;
+		case 'r':
+			if (parse_u64(optarg, &v) || !v)
+				return bad_usage("--repeat", optarg);
+			t.repeat = v;
+			trace_only = "--repeat";
+			break;
+		case 'd':
+			if (parse_u64(optarg, &v) || v > 60000000)
+				return bad_usage("--delay-us", optarg);
+			t.delay_us = v;
+			trace_only = "--delay-us";
+			break;
+		case 'U':
+			if (parse_u64(optarg, &v) || v > 4095)
+				return bad_usage("--uvm-major", optarg);
+			t.uvm_major = (long)v;
+			trace_only = "--uvm-major";
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'a':
+			table_only = "--arch";
 			for (a = 0; a < N_ARCHES && strcmp(optarg, arches[a].name); a++)
 				;
 			if (a == N_ARCHES)
@@ -596,16 +932,19 @@ int main(int argc, char **argv)
 			o.arch = &arches[a];
 			break;
 		case 'm':
+			table_only = "--mode";
 			if (strcmp(optarg, "cuda") && strcmp(optarg, "smi"))
 				return bad_usage("--mode", optarg);
 			o.mode = strcmp(optarg, "smi") ? M_CUDA : M_SMI;
 			break;
 		case 'b':
+			table_only = "--alloc-bytes";
 			if (parse_u64(optarg, &v) || !v)
 				return bad_usage("--alloc-bytes", optarg);
 			o.alloc_bytes = v;
 			break;
 		case 'i':
+			table_only = "--gpu-index";
 			if (parse_u64(optarg, &v) || v > GPU_INDEX_MAX)
 				return bad_usage("--gpu-index", optarg);
 			o.gpu_index = (uint32_t)v;
@@ -616,6 +955,24 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return bad_usage("argument", argv[optind]);
+	if (t.file && table_only) {
+		fprintf(stderr, "nvreplay: %s does not go with --trace\n", table_only);
+		return bad_usage(NULL, NULL);
+	}
+	if (!t.file && trace_only) {
+		fprintf(stderr, "nvreplay: %s needs --trace\n", trace_only);
+		return bad_usage(NULL, NULL);
+	}
+	if (t.file) {
+		if (!o.path[DEV_CTL] || !o.path[DEV_GPU]) {
+			fprintf(stderr, "nvreplay: --ctl and --gpu are required\n");
+			return bad_usage(NULL, NULL);
+		}
+		for (d = 0; d < DEV_COUNT; d++)
+			t.path[d] = o.path[d];
+		t.verbose = o.verbose;
+		return run_trace(&t);
+	}
 	if (!o.list && (!o.path[DEV_CTL] || !o.path[DEV_GPU] ||
 			(o.mode == M_CUDA && !o.path[DEV_UVM]))) {
 		fprintf(stderr, "nvreplay: --ctl, --gpu%s are required\n",

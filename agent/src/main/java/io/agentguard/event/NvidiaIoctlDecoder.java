@@ -1,6 +1,7 @@
 package io.agentguard.event;
 
 import io.agentguard.abi.KernelAbi.NvRmAlloc;
+import io.agentguard.abi.KernelAbi.NvRmAllocMemory;
 import io.agentguard.abi.KernelAbi.NvRmControl;
 import io.agentguard.abi.KernelAbi.NvRmFree;
 import io.agentguard.proto.v1.ClassKind;
@@ -31,6 +32,7 @@ public final class NvidiaIoctlDecoder {
         ESCAPE_NAMES[0x4f] = "RM_UNMAP_MEMORY";
         ESCAPE_NAMES[0x52] = "RM_GET_EVENT_DATA";
         ESCAPE_NAMES[0x57] = "RM_MAP_MEMORY_DMA";
+        ESCAPE_NAMES[NV_ESC_RM_UPDATE_DEVICE_MAPPING_INFO] = "RM_UPDATE_DEVICE_MAPPING_INFO";
         ESCAPE_NAMES[0xc8] = "CARD_INFO";
         ESCAPE_NAMES[0xc9] = "REGISTER_FD";
         ESCAPE_NAMES[0xce] = "ALLOC_OS_EVENT";
@@ -43,6 +45,7 @@ public final class NvidiaIoctlDecoder {
         ESCAPE_NAMES[0xda] = "WAIT_OPEN_COMPLETE";
 
         UVM_NAMES[0x17] = "UVM_CREATE_RANGE_GROUP";
+        UVM_NAMES[0x18] = "UVM_DESTROY_RANGE_GROUP";
         UVM_NAMES[0x19] = "UVM_REGISTER_GPU_VASPACE";
         UVM_NAMES[0x1b] = "UVM_REGISTER_CHANNEL";
         UVM_NAMES[0x21] = "UVM_MAP_EXTERNAL_ALLOCATION";
@@ -50,6 +53,7 @@ public final class NvidiaIoctlDecoder {
         UVM_NAMES[0x25] = "UVM_REGISTER_GPU";
         UVM_NAMES[0x27] = "UVM_PAGEABLE_MEM_ACCESS";
         UVM_NAMES[0x33] = "UVM_MIGRATE";
+        UVM_NAMES[0x41] = "UVM_MAP_DYNAMIC_PARALLELISM_REGION";   // uvm_ioctl.h UVM_IOCTL_BASE(65)
         UVM_NAMES[0x44] = "UVM_ALLOC_SEMAPHORE_POOL";
         UVM_NAMES[0x48] = "UVM_VALIDATE_VA_RANGE";
         UVM_NAMES[0x49] = "UVM_CREATE_EXTERNAL_RANGE";
@@ -63,7 +67,7 @@ public final class NvidiaIoctlDecoder {
     private long allocClass;     // RM_ALLOC hClass
     private ClassKind classKind;
     private boolean hasAllocBytes;
-    private long allocBytes;     // bytes an allocation asks for (a u64 the caller chose)
+    private long allocBytes;     // bytes an allocation asks for (a u64 the caller chose; RM_ALLOC_MEMORY: limit + 1)
     private long deviceId;       // RM_ALLOC of NV01_DEVICE_0: the GPU index
     private long controlId;      // RM_CONTROL cmd
     private long heapFunction;   // RM_VID_HEAP_CONTROL function
@@ -122,6 +126,17 @@ public final class NvidiaIoctlDecoder {
                     hObject = r.argU32(NvRmFree.H_OBJECT_OLD);
                 }
             }
+            case NV_ESC_RM_ALLOC_MEMORY -> {
+                // Driver 580 never uses RM_VID_HEAP_CONTROL: CUDA's memory comes from RM_ALLOC of
+                // the memory classes and from here (NVOS02 + fd), whose limit is the last byte.
+                if (NvRmAllocMemory.LIMIT + 8 <= r.argLength()) {
+                    hasAllocBytes = true;
+                    allocBytes = r.argU64(NvRmAllocMemory.LIMIT) + 1;   // u64: a limit of 2^64-1 asks for nothing
+                    hClient = r.argU32(NvRmAllocMemory.H_ROOT);
+                    hParent = r.argU32(NvRmAllocMemory.H_OBJECT_PARENT);
+                    hObject = r.argU32(NvRmAllocMemory.H_OBJECT_NEW);
+                }
+            }
             case NV_ESC_RM_VID_HEAP_CONTROL -> {
                 heapFunction = r.argU32(NVOS32_FUNCTION_OFFSET);
                 if (heapFunction == NVOS32_FUNCTION_ALLOC_SIZE && NVOS32_ALLOC_SIZE_OFFSET + 8 <= r.argLength()) {
@@ -143,7 +158,7 @@ public final class NvidiaIoctlDecoder {
     public ClassKind classKind() { return classKind; }
     /** An RM_ALLOC of a compute class: a CUDA (or other compute) context now exists on the GPU. */
     public boolean computeContext() { return classKind == ClassKind.CLASS_KIND_COMPUTE; }
-    /** Whether the call asks for memory: RM_ALLOC of a memory class, RM_VID_HEAP_CONTROL ALLOC_SIZE. */
+    /** Whether the call asks for memory: RM_ALLOC of a memory class, RM_ALLOC_MEMORY, RM_VID_HEAP_CONTROL ALLOC_SIZE. */
     public boolean hasAllocBytes() { return hasAllocBytes; }
     /** The bytes asked for, as the caller wrote them (a u64: negative as a long when absurdly large). */
     public long allocBytes() { return allocBytes; }
@@ -226,7 +241,8 @@ public final class NvidiaIoctlDecoder {
     /** Kind of object an RM_ALLOC of hClass creates. */
     public static ClassKind classKind(int hClass) {
         switch (hClass) {
-            case 0x41: return ClassKind.CLASS_KIND_CLIENT;
+            // NV01_ROOT (0): how CUDA 13 and NVML allocate their client on driver 580; 0x41 elsewhere
+            case 0x0, 0x1, 0x41: return ClassKind.CLASS_KIND_CLIENT;
             case 0x80: return ClassKind.CLASS_KIND_DEVICE;
             case 0x2080: return ClassKind.CLASS_KIND_SUBDEVICE;
             case NV01_MEMORY_LOCAL_USER, NV01_MEMORY_SYSTEM: return ClassKind.CLASS_KIND_MEMORY;
@@ -260,7 +276,19 @@ public final class NvidiaIoctlDecoder {
     /** A readable class name where one is well known. */
     public static String className(int hClass) {
         return switch (hClass) {
+            case 0x0 -> "NV01_ROOT";
+            case 0x1 -> "NV01_ROOT_NON_PRIV";
             case 0x41 -> "NV01_ROOT_CLIENT";
+            case 0x71 -> "NV01_MEMORY_SYSTEM_OS_DESCRIPTOR";
+            case 0xde -> "RM_USER_SHARED_DATA";
+            case 0x2081 -> "NV2081_BINAPI";
+            case 0x503c -> "NV50_THIRD_PARTY_P2P";
+            case 0x50a0 -> "NV50_MEMORY_VIRTUAL";
+            case 0x83de -> "GT200_DEBUGGER";
+            case 0x90e6 -> "GF100_SUBDEVICE_MASTER";
+            case 0xc639 -> "AMPERE_SMC_CONFIG_SESSION";
+            case 0xc640 -> "AMPERE_SMC_MONITOR_SESSION";
+            case 0xcb33 -> "NV_CONFIDENTIAL_COMPUTE";
             case 0x80 -> "NV01_DEVICE_0";
             case 0x2080 -> "NV20_SUBDEVICE_0";
             case NV01_MEMORY_LOCAL_USER -> "NV01_MEMORY_LOCAL_USER";
@@ -326,6 +354,13 @@ public final class NvidiaIoctlDecoder {
                 r.putArgU32(NvRmFree.H_OBJECT_PARENT, io.getHParent());
                 r.putArgU32(NvRmFree.H_OBJECT_OLD, io.getHObject());
                 return (int) NvRmFree.SIZEOF;
+            }
+            case NV_ESC_RM_ALLOC_MEMORY -> {
+                r.putArgU32(NvRmAllocMemory.H_ROOT, io.getHClient());
+                r.putArgU32(NvRmAllocMemory.H_OBJECT_PARENT, io.getHParent());
+                r.putArgU32(NvRmAllocMemory.H_OBJECT_NEW, io.getHObject());
+                r.putArgU64(NvRmAllocMemory.LIMIT, io.getAllocSizeBytes() - 1);
+                return (int) NvRmAllocMemory.SIZEOF;
             }
             case NV_ESC_RM_VID_HEAP_CONTROL -> {
                 r.putArgU32(NVOS32_FUNCTION_OFFSET, io.getHeapFunction());
