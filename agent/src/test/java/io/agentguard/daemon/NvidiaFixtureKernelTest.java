@@ -186,6 +186,7 @@ class NvidiaFixtureKernelTest {
 
         // dropped: the same program copied in after the cgroup exists, under an innocuous name
         Path dropped = cgroup("spin-dropped", true, true, null);
+        Thread.sleep(20);   // inode times are taken from the coarse clock: a copy in the same tick is not "after"
         Path helper = Files.createTempDirectory("agentguard-drop").resolve("nccl-helper");
         Files.copy(nvreplay(), helper, StandardCopyOption.COPY_ATTRIBUTES);   // mtime kept, ctime now
         assertThat(ctime(helper)).isAfter(ctime(dropped));

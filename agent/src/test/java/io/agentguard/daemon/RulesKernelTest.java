@@ -1,5 +1,6 @@
 package io.agentguard.daemon;
 
+import io.agentguard.config.Policy;
 import io.agentguard.proto.v1.Priority;
 import io.agentguard.proto.v1.Violation;
 import org.junit.jupiter.api.Test;
@@ -57,6 +58,9 @@ class RulesKernelTest {
     @Test
     void replayedComputeContextWithoutAComputeGrantIsOneViolation() throws Exception {
         Path cg = KERNEL.newCgroup("gpu");
+        // devices granted, compute not, monitor mode: the rule reports, the kernel lets the replay finish
+        KERNEL.agent().addPolicyForTest(new Policy(KERNEL.mount().relativize(cg).toString(), false, false, List.of(),
+                true, 0, false, List.of(), List.of(), List.of()));
         KERNEL.runIn(cg, KernelAgentExtension.nativeTool("nvreplay").toString(), "--ctl",
                 KERNEL.standin("nvidiactl").toString(), "--gpu", KERNEL.standin("nvidia0").toString(), "--uvm",
                 KERNEL.standin("nvidia-uvm").toString());
