@@ -141,14 +141,13 @@ class CorpusKernelTest {
 
     @AfterAll
     static void report() throws IOException {
-        if (sshd != null) {
-            sshd.close();
-        }
-        if (standins != null) {
-            try (Stream<Path> files = Files.walk(standins)) {
-                for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(f);
-                }
+        try {
+            if (sshd != null) {
+                sshd.close();
+            }
+        } finally {
+            if (standins != null) {
+                deleteTree(standins);
             }
         }
         String table = scoreTable();

@@ -79,6 +79,8 @@ public final class SshdFixture implements AutoCloseable {
                 Process p = new ProcessBuilder(SSHD.toString(), "-D", "-e", "-f", config.toString())
                         .redirectErrorStream(true).redirectOutput(log.toFile()).start();
                 if (awaitListening(p, host, chosen)) {
+                    // a test JVM that ends without close() (killed fork, failed @AfterAll) takes sshd with it
+                    Runtime.getRuntime().addShutdownHook(new Thread(p::destroyForcibly, "sshd-fixture-stop"));
                     return new SshdFixture(host, chosen, dir, userKey, log, p);
                 }
                 p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
