@@ -69,6 +69,8 @@ public final class StatusCommand implements Callable<Integer> {
                 s.getProcesses());
         System.out.printf("kernel drops: %d over per-cgroup rate limits, %d events-lost reports; %d tasks left the"
                 + " agent cgroups%n", s.getRateLimitedTotal(), s.getLossReportsTotal(), s.getScopeExitsTotal());
+        System.out.printf("aggregation: %d repeats counted into %d summaries, %d reported untracked (table full)%n",
+                s.getViolationsAggregatedTotal(), s.getAggregationSummariesTotal(), s.getAggregationOverflowTotal());
         System.out.printf("rules: %d from %s; reloads %d ok, %d failed%s%s%n", s.getRules().getRules(),
                 String.join(", ", s.getRules().getSourcesList()), s.getRules().getReloadsSucceeded(),
                 s.getRules().getReloadsFailed(), s.getRules().getReloadsFailedByReasonMap().isEmpty() ? ""

@@ -308,8 +308,9 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 .setSummary(true)
                 .setLastTime(com.google.protobuf.Timestamp.newBuilder().setSeconds(Math.floorDiv(wall, 1_000_000_000L))
                         .setNanos((int) Math.floorMod(wall, 1_000_000_000L)))
-                .setOutput(first.getOutput() + " [" + count + " times in "
-                        + Math.max(0, (lastNs - first.getEvidence(0).getMonotonicNs()) / 1_000_000L) + " ms]")
+                .setOutput(first.getOutput() + " [" + count + " times"
+                        + (first.getEvidenceCount() == 0 ? "" : " in "
+                        + Math.max(0, (lastNs - first.getEvidence(0).getMonotonicNs()) / 1_000_000L) + " ms") + "]")
                 .build();
         violationCount++;
         violations.accept(v);

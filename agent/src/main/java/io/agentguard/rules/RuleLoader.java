@@ -79,7 +79,12 @@ public final class RuleLoader {
         }
     }
 
-    /** Reads and compiles; throws RuleException (file:line:col) on the first problem. */
+    /**
+     * Reads and compiles (every file merged first: later files may override or append to the
+     * pack's items); throws one RuleException carrying every problem, in file order
+     * (file:line:col, one per line; {@link RuleException#problems}). A file that cannot be read
+     * ends it at once.
+     */
     public static RuleSet load(boolean defaultPack, List<String> paths) {
         return load(defaultPack, paths, RuleLimits.DEFAULT);
     }

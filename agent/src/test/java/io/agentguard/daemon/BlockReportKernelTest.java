@@ -140,6 +140,16 @@ class BlockReportKernelTest {
         });
         assertThat(KERNEL.agent().pipelineCounters().blocked(BlockKind.BLOCK_KIND_CONNECT_VALUE, false) - blockedBefore)
                 .isGreaterThanOrEqualTo(1000);
+        // and so in the metrics an operator scrapes
+        java.lang.reflect.Field f = Agent.class.getDeclaredField("metrics");
+        f.setAccessible(true);
+        AgentMetrics metrics = (AgentMetrics) f.get(KERNEL.agent());
+        java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
+        new io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter(false).write(text, metrics.registry.scrape());
+        String scraped = text.toString();
+        assertThat(scraped).containsPattern("agentguard_blocked_total\\{kind=\"connect\",verdict=\"denied\"} [0-9.E]+")
+                .contains("agentguard_blocked_total{kind=\"gpu_open\",verdict=\"would_block\"}")
+                .containsPattern("agentguard_violations_aggregated_total [0-9.E]+");
     }
 
     @Test

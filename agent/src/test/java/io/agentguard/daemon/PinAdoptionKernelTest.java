@@ -67,7 +67,8 @@ class PinAdoptionKernelTest {
             try (Agent first = Agent.start(config, e -> { }, violations::add, Log.stderr())) {
                 assertThat(connect(cgroup)).isEqualTo("EPERM");
             }   // a clean stop: the pinned hooks stay
-            assertThat(violations).isEmpty();
+            // nothing but the block of its denied connect (every block is a violation): no drift at a clean stop
+            assertThat(violations).allMatch(v -> v.getBlockKind() == io.agentguard.proto.v1.BlockKind.BLOCK_KIND_CONNECT);
             long root = AgentCgroups.inode(cgroup);
             Path connect4 = pins.resolve("links/ag_connect4@" + root);
             Path connect6 = pins.resolve("links/ag_connect6@" + root);

@@ -237,4 +237,32 @@ class BlockViolationsTest {
         assertThat(violations.subList(ViolationAggregator.MAX_ENTRIES + 20, violations.size()))
                 .allSatisfy(v -> assertThat(v.getCount()).isEqualTo(2));
     }
+
+    @Test
+    void aRepeatCountedIntoItsAggregateAllocatesNothing() {
+        ConsumerPipeline p = pipeline("""
+                - rule: outbound to the test net
+                  desc: d
+                  condition: evt.type = connect and conn.addr cidr 127.66.0.0/24
+                  output: "connect %conn.addr"
+                  priority: WARNING
+                """, WINDOW_MS);
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)
+                java.lang.management.ManagementFactory.getThreadMXBean();
+        long tid = Thread.currentThread().threadId();
+        for (int round = 0; round < 3; round++) {   // warm up the paths (JIT, lazily made tables) first
+            long t0 = 5_000_000_000L + round * 1_000_000L;
+            for (int i = 0; i < 2000; i++) {
+                deniedConnect(p, 100, 7, 9, t0 + i, 0, AG_VERDICT_DENIED);   // the rule's repeats
+                deniedConnect(p, 101, 7, 9, t0 + i, 0, AG_VERDICT_DENIED + 0);
+            }
+        }
+        long before = threads.getThreadAllocatedBytes(tid);
+        for (int i = 0; i < 10_000; i++) {
+            deniedConnect(p, 100, 7, 9, 6_000_000_000L + i, 0, AG_VERDICT_DENIED);
+        }
+        long allocated = threads.getThreadAllocatedBytes(tid) - before;
+        assertThat(violations).hasSize(2);   // the first of each process, nothing for 16 000 repeats
+        assertThat(allocated).as("bytes for 10 000 repeats").isLessThan(10_000);
+    }
 }
