@@ -133,6 +133,12 @@ public final class Agent implements AutoCloseable {
         this.policies = new PolicyController(config, cgroups, kernel.config(), kernel::map, log);
         policies.apply();
         kernel.attach(cgroups, devices);
+        // dup2/dup3 onto stdio: syscall tracepoints, attached once a policy (now or after a reload) asks
+        policies.onChange(() -> {
+            if (policies.policiesInForce().stream().anyMatch(io.agentguard.config.Policy::execDenySocketShell)) {
+                kernel.attachSocketShellTracepoints("exec.deny_socket_shell in a policy");
+            }
+        });
         try {
             this.reader = new RingBufferReader(kernel.map(Maps.RING));
             this.kernelCounters = new KernelCounters(kernel.map(Maps.COUNTERS));

@@ -143,6 +143,34 @@ public final class KernelFindings {
                     + " that process may carry traffic the egress policy denies.",
             e -> "unix connect to an outside owner: " + unixText(e));
 
+    static final Finding SOCKET_SHELL_KILLED = new Finding("agentguard: shell on a network socket killed",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS,
+            List.of("agentguard", "enforcement", "reverse-shell", "T1059.004"),
+            "A process in an agent cgroup put a remote network socket on its stdin/stdout (dup2 onto 0-2, or exec or"
+                    + " fork with one there): a shell served over the network (nc -e, python/perl socket + dup2, bash"
+                    + " >& /dev/tcp). exec.deny_socket_shell: the kernel killed it before it ran on.",
+            e -> "shell on a network socket, killed: " + socketShellText(e));
+    static final Finding SOCKET_SHELL_WOULD_KILL = new Finding("agentguard: shell on a network socket (monitor)",
+            Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE,
+            List.of("agentguard", "monitor", "reverse-shell", "T1059.004"),
+            "A process in an agent cgroup put a remote network socket on its stdin/stdout; exec.deny_socket_shell kills"
+                    + " it in enforce mode.",
+            e -> "shell on a network socket, would have been killed: " + socketShellText(e));
+
+    private static String socketShellText(Event e) {
+        if (e.hasExec()) {
+            return "exec of " + e.getExec().getFilename() + " with a network socket as stdin/stdout" + where(e);
+        }
+        var s = e.getStdioSocket();
+        String how = switch (s.getHow()) {
+            case STDIO_HOW_FORK -> "fork with fd " + s.getFd() + " on";
+            default -> s.getHow().name().replace("STDIO_HOW_", "").toLowerCase() + "(" + s.getSourceFd() + ", "
+                    + s.getFd() + ") of";
+        };
+        return how + " a " + (s.getProtocol() == 17 ? "UDP" : "TCP") + " socket to " + s.getPeerAddr() + ":"
+                + s.getPeerPort() + " by " + e.getProcess().getComm() + where(e);
+    }
+
     /** Raised by the daemon on a reload (SIGHUP, changed rule files); the evidence is a ReloadEvent. */
     public static final Finding ENFORCEMENT_WEAKENED = new Finding("agentguard: enforcement weakened by reload",
             Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "tamper", "config", "T1562.001"),
@@ -223,7 +251,12 @@ public final class KernelFindings {
         return switch (records.type()) {
             case AG_REC_EXEC -> records.exec.verdict() == AG_VERDICT_ALLOWED
                     ? (records.exec.fileless() && !records.exec.failed() ? EXEC_FILELESS : null)
+                    // the exec policy decides first; a verdict it did not make is the socket-as-stdio check's
+                    : records.exec.stdioSocket() && records.exec.match() == AG_EXEC_MATCH_NONE
+                    ? killOrWouldKill(records.exec.verdict(), SOCKET_SHELL_KILLED, SOCKET_SHELL_WOULD_KILL)
                     : killOrWouldKill(records.exec.verdict(), EXEC_KILLED, EXEC_WOULD_KILL);
+            case AG_REC_STDIO_SOCKET -> killOrWouldKill(records.stdioSocket.verdict(), SOCKET_SHELL_KILLED,
+                    SOCKET_SHELL_WOULD_KILL);
             case AG_REC_GPU_IOCTL -> killOrWouldKill(records.gpuIoctl.verdict(), GPU_KILLED, GPU_WOULD_KILL);
             case AG_REC_GPU_OPEN -> records.gpuOpen.role() != AG_DEV_BLOCK ? null
                     : switch (records.gpuOpen.verdict()) {
