@@ -333,7 +333,7 @@ static __always_inline void exec_stdio_read(struct ag_config *cfg, struct ag_exe
 	e->flags |= AG_EXEC_STDIO_SOCKET;
 	if (e->flags & (AG_EXEC_DENIED | AG_EXEC_WOULD_BLOCK))
 		return;
-	__u32 verdict = socket_shell_verdict(cfg);
+	__u32 verdict = socket_shell_verdict(cfg, &peer);
 	if (verdict == AG_VERDICT_DENIED) {
 		bpf_send_signal(SIGKILL);
 		e->flags |= AG_EXEC_DENIED;
@@ -355,7 +355,7 @@ static __always_inline void fork_stdio_check(struct task_struct *parent, struct 
 	__u32 fd = 0;
 	if (!stdio_on_remote_socket(parent, &fd, &r))
 		return;
-	__u32 verdict = socket_shell_verdict(cfg);
+	__u32 verdict = socket_shell_verdict(cfg, &r);
 	if (verdict == AG_VERDICT_DENIED) {
 		bpf_send_signal(SIGKILL);
 		if ((void *)bpf_send_signal_task != NULL && bpf_send_signal_task(child, SIGKILL, PIDTYPE_TGID, 0) == 0)

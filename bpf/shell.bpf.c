@@ -29,7 +29,7 @@ static __always_inline int on_dup(__u32 oldfd, __u32 newfd, __u16 how)
 		return 0;
 	struct ag_stdio_socket r = {};
 	stdio_peer(sk, &r);
-	__u32 verdict = r.flags & AG_STDIO_LOOPBACK ? AG_VERDICT_ALLOWED : socket_shell_verdict(cfg);
+	__u32 verdict = r.flags & AG_STDIO_LOOPBACK ? AG_VERDICT_ALLOWED : socket_shell_verdict(cfg, &r);
 	/* decided before the record: the pending SIGKILL is taken on the way back to user space,
 	 * so the process never runs with the socket as its stdio */
 	if (verdict == AG_VERDICT_DENIED)

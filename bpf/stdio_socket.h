@@ -17,6 +17,41 @@
 
 #define S_IFSOCK 0140000
 
+/* connect.bpf.c's egress map (the same definition; the linker keeps connect.bpf.c's): a
+ * socket to a destination an allow entry names is what the operator let out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ag_egress_key);
+	__type(value, struct ag_egress_value);
+} ag_egress SEC(".maps") __weak;
+
+/* Does an allow entry of the policy decide this peer (as connect.bpf.c egress_verdict does)? */
+static __always_inline bool peer_explicitly_allowed(__u32 slot, struct ag_stdio_socket *r)
+{
+	struct ag_egress_key key = { .prefixlen = 32 + 128, .policy = slot };
+	if (r->family == AG_AF_INET) {
+		key.addr[10] = 0xff;
+		key.addr[11] = 0xff;
+		__builtin_memcpy(key.addr + 12, r->addr, 4);
+	} else {
+		__builtin_memcpy(key.addr, r->addr, 16);
+	}
+	struct ag_egress_value *v = bpf_map_lookup_elem(&ag_egress, &key);
+	if (!v)
+		return false;
+	for (int i = 0; i < AG_EGRESS_RULES; i++) {
+		if (i >= v->count)
+			break;
+		struct ag_egress_rule *rule = &v->rules[i];
+		if ((rule->protocol == 0 || rule->protocol == r->protocol) && r->port >= rule->port_lo
+		    && r->port <= rule->port_hi)
+			return rule->action == AG_EGRESS_ALLOW;
+	}
+	return false;
+}
+
 /* The socket behind a task's descriptor fd, when it is an inet (TCP/UDP) socket; else NULL. */
 static __always_inline struct sock *fd_inet_sock(struct task_struct *task, __u32 fd)
 {
@@ -89,11 +124,13 @@ static __always_inline bool stdio_on_remote_socket(struct task_struct *task, __u
 	return false;
 }
 
-/* ALLOWED, or the policy's objection when it says exec.deny_socket_shell. */
-static __always_inline __u32 socket_shell_verdict(struct ag_config *cfg)
+/* ALLOWED, or the policy's objection when it says exec.deny_socket_shell; a peer an egress
+ * allow entry names (a shell's `> /dev/tcp/mirror/80` to the package mirror) is allowed. */
+static __always_inline __u32 socket_shell_verdict(struct ag_config *cfg, struct ag_stdio_socket *r)
 {
-	struct ag_policy *pol = policy_of(policy_slot(cfg));
-	if (!pol || !(pol->flags & AG_POLICY_EXEC_DENY_SOCKET_SHELL))
+	__u32 slot = policy_slot(cfg);
+	struct ag_policy *pol = policy_of(slot);
+	if (!pol || !(pol->flags & AG_POLICY_EXEC_DENY_SOCKET_SHELL) || peer_explicitly_allowed(slot, r))
 		return AG_VERDICT_ALLOWED;
 	return objection(pol);
 }
