@@ -30,14 +30,8 @@ struct {
 	__type(value, __u64);
 } ag_connect_calls SEC(".maps");
 
-/* Egress networks per policy slot -> port/protocol rules. Agent-written; actions add entries. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 16384);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct ag_egress_key);
-	__type(value, struct ag_egress_value);
-} ag_egress SEC(".maps");
+/* ag_egress (egress networks per policy slot): in stdio_socket.h, shared with shell.bpf.c. */
+#include "stdio_socket.h"
 
 /* With syscall outcomes on, sys_exit_connect reports connect()'s return value. */
 static __always_inline void track_connect_call(struct ag_connect *c)

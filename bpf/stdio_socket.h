@@ -17,8 +17,10 @@
 
 #define S_IFSOCK 0140000
 
-/* connect.bpf.c's egress map (the same definition; the linker keeps connect.bpf.c's): a
- * socket to a destination an allow entry names is what the operator let out. */
+/* Egress networks per policy slot -> port/protocol rules. Agent-written; actions add entries.
+ * Read by connect.bpf.c (egress_verdict) and by the stdio checks here: a socket to a
+ * destination an allow entry names is what the operator let out. __weak as in hooks.bpf.h:
+ * both files carry it, the linker keeps one. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 16384);
