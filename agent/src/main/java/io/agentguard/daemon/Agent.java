@@ -80,6 +80,7 @@ public final class Agent implements AutoCloseable {
     private KernelCounters kernelCounters;
     private Enforcer enforcer;
     private ExecFileChecker execChecker;
+    private io.agentguard.enforce.MinerArgsChecker minerArgs;
     private Reporter reporter;
     private UnixOwners unixOwners;
     private io.agentguard.posture.PostureMonitor posture;
@@ -150,6 +151,7 @@ public final class Agent implements AutoCloseable {
             reloader.onSuccess(enforcer::rearm);
             reloader.onWeakened((why, lines) -> weakened("rules", why, lines, false, false));
             this.execChecker = new ExecFileChecker(policies, config.execHashMaxBytes(), this::violation, log, Path.of("/proc"));
+            this.minerArgs = new io.agentguard.enforce.MinerArgsChecker(policies, this::violation, log, Path.of("/proc"));
             BpfLink unixIterator = kernel.unixListeners();
             this.unixOwners = unixIterator == null ? null
                     : new UnixOwners(unixIterator, kernel.map(Maps.UNIX_OUTSIDE), this::violation, log);
@@ -167,7 +169,7 @@ public final class Agent implements AutoCloseable {
                     .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
                     .events(sink, config.emitEvents())
                     .violations(this::violation)
-                    .execFollowUp(new ExecFollowUpPair(execChecker, posture))
+                    .execFollowUp(new ExecFollowUpPair(new ExecFollowUpPair(execChecker, posture), minerArgs))
                     .actions(enforcer::submit)
                     .reporting(config.report(), this::reportEvent)
                     .killer(pid -> Libc.kill(pid, 9))
@@ -634,6 +636,9 @@ public final class Agent implements AutoCloseable {
         }
         if (reporter != null) {
             reporter.close();
+        }
+        if (minerArgs != null) {
+            minerArgs.close();
         }
         if (execChecker != null) {
             execChecker.close();

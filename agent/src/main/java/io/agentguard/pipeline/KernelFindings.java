@@ -157,6 +157,20 @@ public final class KernelFindings {
                     + " it in enforce mode.",
             e -> "shell on a network socket, would have been killed: " + socketShellText(e));
 
+    /** Raised by the daemon's miner argument check, off the consumer thread (enforce.MinerArgsChecker). */
+    public static final Finding MINER_ARGS_KILLED = new Finding("agentguard: miner arguments beyond the exec record",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS,
+            List.of("agentguard", "enforcement", "mining", "T1496"),
+            "A program in an agent cgroup ran with cryptominer arguments (pool URL, --donate-level, a proof-of-work"
+                    + " algorithm, a wallet) past the part of its argv the exec record carries (exec.max_args_bytes);"
+                    + " the daemon read its whole command line and killed it.",
+            e -> "miner arguments beyond the exec record, killed: " + e.getExec().getFilename() + where(e));
+    public static final Finding MINER_ARGS_SEEN = new Finding("agentguard: miner arguments beyond the exec record (monitor)",
+            Priority.PRIORITY_ERROR, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "mining", "T1496"),
+            "A program in an agent cgroup ran with cryptominer arguments past the part of its argv the exec record"
+                    + " carries; in monitor mode it runs.",
+            e -> "miner arguments beyond the exec record, would have been killed: " + e.getExec().getFilename() + where(e));
+
     private static String socketShellText(Event e) {
         if (e.hasExec()) {
             return "exec of " + e.getExec().getFilename() + " with a network socket as stdin/stdout" + where(e);

