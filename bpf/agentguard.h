@@ -81,7 +81,8 @@ enum ag_record_type {
 	/* 9 is kept free */
 	AG_REC_SCOPE          = 10,
 	AG_REC_SOCKET         = 11,
-	AG_REC_TYPE_MAX       = 11,
+	AG_REC_STDIO_SOCKET   = 12,
+	AG_REC_TYPE_MAX       = 12,
 };
 
 /* Every record starts with this header. Fields describe current at the hook, except
@@ -228,6 +229,36 @@ struct ag_socket {
 	__u16 hook;              /* enum ag_socket_hook */
 	__u16 reserved;
 	__u32 reserved2;
+};
+
+/* ---- an inet socket made a process's stdin, stdout or stderr (a shell served over the network) ---- */
+
+/* How the socket got there (struct ag_stdio_socket.how). An exec on such a socket is
+ * AG_EXEC_STDIO_SOCKET in the exec record instead. */
+enum ag_stdio_how {
+	AG_STDIO_DUP2 = 1,       /* dup2(sock, 0|1|2): sys_enter_dup2 */
+	AG_STDIO_DUP3 = 2,       /* dup3(sock, 0|1|2, flags): sys_enter_dup3 */
+	AG_STDIO_FORK = 3,       /* fork of a process whose stdin or stdout is one (python pty.spawn) */
+};
+
+enum ag_stdio_flags {
+	AG_STDIO_LOOPBACK = 0x1, /* the peer is exactly 127.0.0.1 or ::1: reported, never killed */
+	AG_STDIO_CHILD_KILLED = 0x2, /* AG_STDIO_FORK, DENIED: the new child was killed too */
+};
+
+struct ag_stdio_socket {
+	struct ag_header h;
+	__u16 how;               /* enum ag_stdio_how */
+	__u16 fd;                /* the stdio descriptor: 0, 1 or 2 */
+	__u16 verdict;           /* enum ag_verdict: DENIED = killed before the call returned */
+	__u16 flags;             /* AG_STDIO_* */
+	__u16 family;            /* AG_AF_INET, AG_AF_INET6 */
+	__u16 protocol;          /* IPPROTO_TCP, IPPROTO_UDP */
+	__u16 port;              /* the peer's port, host byte order (0: not connected) */
+	__u16 state;             /* the socket's state (enum ag_tcp_state for TCP) */
+	__u32 source_fd;         /* the descriptor dup'ed (fork: the stdio one) */
+	__u32 reserved;
+	__u8  addr[16];          /* the peer, network order; IPv4 in the first 4 bytes */
 };
 
 /* ---- Unix listeners outside the agent cgroups (iter/unix -> the agent -> ag_unix_outside) ---- */

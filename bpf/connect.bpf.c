@@ -30,14 +30,8 @@ struct {
 	__type(value, __u64);
 } ag_connect_calls SEC(".maps");
 
-/* Egress networks per policy slot -> port/protocol rules. Agent-written; actions add entries. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 16384);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct ag_egress_key);
-	__type(value, struct ag_egress_value);
-} ag_egress SEC(".maps");
+/* ag_egress (egress networks per policy slot): in stdio_socket.h, shared with shell.bpf.c. */
+#include "stdio_socket.h"
 
 /* With syscall outcomes on, sys_exit_connect reports connect()'s return value. */
 static __always_inline void track_connect_call(struct ag_connect *c)
@@ -81,11 +75,63 @@ static __always_inline __u32 tunnel_verdict(struct ag_policy *pol, __u32 *flags)
 	return AG_VERDICT_ALLOWED;
 }
 
+/* Shells and socket relays by name: the comm (sh, bash, dash, zsh, ksh, mksh, ash, busybox;
+ * nc, ncat, netcat, socat, telnet), NUL padded -> unused. Written by the agent at start. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, char[AG_COMM_LEN]);
+	__type(value, __u8);
+} ag_shell_names SEC(".maps");
+
+/* The same programs by identity (s_dev, i_ino of each resolved on PATH; hard links and
+ * symlinks reach the same file): a script run as ./job (comm "job") is still bash.
+ * Written by the agent at start and when a program is replaced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct ag_file_id);
+	__type(value, __u8);
+} ag_shell_exes SEC(".maps");
+
+/* Is the caller a shell (or a socket relay)? Its comm, then its executable's identity
+ * (current->mm->exe_file: the interpreter of a #! script). */
+static __always_inline bool caller_is_shell(void)
+{
+	char comm[AG_COMM_LEN] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (bpf_map_lookup_elem(&ag_shell_names, comm))
+		return true;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	if (!inode)
+		return false;
+	struct ag_file_id id = { .dev = BPF_CORE_READ(inode, i_sb, s_dev), .ino = BPF_CORE_READ(inode, i_ino) };
+	return bpf_map_lookup_elem(&ag_shell_exes, &id) != NULL;
+}
+
+/* Exactly 127.0.0.1 or ::1 (dest as from destination()): a health probe, not a way out.
+ * The rest of 127/8 is not exempt: it is where tests (and tricks) put "outside" hosts. */
+static __always_inline bool loopback_host(const __u8 dest[16])
+{
+	for (int i = 0; i < 10; i++)
+		if (dest[i])
+			return false;
+	if (dest[10] == 0xff && dest[11] == 0xff)
+		return dest[12] == 127 && dest[13] == 0 && dest[14] == 0 && dest[15] == 1;
+	return dest[10] == 0 && dest[11] == 0 && dest[12] == 0 && dest[13] == 0 && dest[14] == 0 && dest[15] == 1;
+}
+
 /* A shell (bash /dev/tcp, ...) reaches only explicitly allowed destinations and the loopback
- * address when its policy says egress.shells: deny. Sets AG_CONNECT_SHELL for a shell. */
+ * address when its policy says egress.shells: deny. Sets AG_CONNECT_SHELL for a shell.
+ * bash, zsh and ksh connect only for /dev/tcp|udp redirections and a netcat only for what
+ * it relays: every spelling of "shell connects out" ends here, renamed scripts included. */
 static __always_inline __u32 shell_verdict(struct ag_policy *pol, const __u8 dest[16], __u32 *flags)
 {
-	return AG_VERDICT_ALLOWED;
+	if (loopback_host(dest) || !caller_is_shell())
+		return AG_VERDICT_ALLOWED;
+	*flags |= AG_CONNECT_SHELL;
+	return pol->flags & AG_POLICY_SHELL_CONNECT_DENY ? objection(pol) : AG_VERDICT_ALLOWED;
 }
 
 /* What the caller is can narrow an allowed destination: tunnels and shells need an explicit allow. */

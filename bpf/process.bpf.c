@@ -9,6 +9,7 @@
  * report them.
  */
 #include "hooks.bpf.h"
+#include "stdio_socket.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -320,6 +321,55 @@ static __always_inline void exec_policy(struct ag_config *cfg, struct ag_exec *e
 	}
 }
 
+/* An exec on an inet socket as stdin or stdout (stdio_socket.h: nc -e, ncat --sh-exec, a shell
+ * exec'd by a reverse-shell one-liner): AG_EXEC_STDIO_SOCKET, and under exec.deny_socket_shell
+ * killed here like a denied program (unless the exec policy decided already). */
+static __always_inline void exec_stdio_read(struct ag_config *cfg, struct ag_exec *e, struct task_struct *task)
+{
+	struct ag_stdio_socket peer = {};
+	__u32 fd = 0;
+	if (!stdio_on_remote_socket(task, &fd, &peer))
+		return;
+	e->flags |= AG_EXEC_STDIO_SOCKET;
+	if (e->flags & (AG_EXEC_DENIED | AG_EXEC_WOULD_BLOCK))
+		return;
+	__u32 verdict = socket_shell_verdict(cfg, &peer);
+	if (verdict == AG_VERDICT_DENIED) {
+		bpf_send_signal(SIGKILL);
+		e->flags |= AG_EXEC_DENIED;
+	} else if (verdict == AG_VERDICT_WOULD_BLOCK) {
+		e->flags |= AG_EXEC_WOULD_BLOCK;
+	}
+}
+
+/* A fork by a process whose stdin or stdout is a remote inet socket: the relay of a shell
+ * (python pty.spawn, a renamed shell running a command). Under exec.deny_socket_shell both
+ * are killed (the child where bpf_send_signal_task exists, 6.13+; else its exec on the
+ * socket or its dead relay ends it); one STDIO_SOCKET record either way. */
+static __always_inline void fork_stdio_check(struct task_struct *parent, struct task_struct *child, __u64 key)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg)
+		return;
+	struct ag_stdio_socket r = {};
+	__u32 fd = 0;
+	if (!stdio_on_remote_socket(parent, &fd, &r))
+		return;
+	__u32 verdict = socket_shell_verdict(cfg, &r);
+	if (verdict == AG_VERDICT_DENIED) {
+		bpf_send_signal(SIGKILL);
+		if ((void *)bpf_send_signal_task != NULL && bpf_send_signal_task(child, SIGKILL, PIDTYPE_TGID, 0) == 0)
+			r.flags |= AG_STDIO_CHILD_KILLED;
+	}
+	fill_header(&r.h, AG_REC_STDIO_SOCKET, sizeof(r));
+	r.how = AG_STDIO_FORK;
+	r.fd = fd;
+	r.verdict = verdict;
+	r.source_fd = fd;
+	output(&r, sizeof(r), key, verdict == AG_VERDICT_DENIED ? AG_RECORD_KILL
+	       : verdict == AG_VERDICT_ALLOWED ? AG_RECORD_ORDINARY : AG_RECORD_PRIORITY);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -362,6 +412,7 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		len = 0;
 	}
 	exec_policy(cfg, e, len);
+	exec_stdio_read(cfg, e, task);
 	exec_output(e, len, key);
 	return 0;
 }
@@ -391,6 +442,7 @@ int BPF_PROG(ag_fork, struct task_struct *parent, struct task_struct *child)
 	/* Threads share the parent's tgid: lineage needs processes only. */
 	if (child->tgid == parent->tgid)
 		return 0;
+	fork_stdio_check(parent, child, key);
 	struct ag_fork *f = reserve(sizeof(*f), key, AG_RECORD_ORDINARY);
 	if (f) {
 		fill_header(&f->h, AG_REC_FORK, sizeof(*f));

@@ -23,11 +23,26 @@ import java.util.List;
  *                        created (they are reported either way); default false
  * @param unixOutsideDeny Unix connects to listeners whose owner is outside the agent cgroups are denied
  *                        (they are reported either way); default false
+ * @param shellConnectDeny   egress.shells: deny: shells and socket relays (bash /dev/tcp, nc, socat) reach only
+ *                        explicitly allowed destinations and exactly 127.0.0.1/::1; default false (allow)
+ * @param execDenySocketShell exec.deny_socket_shell: a process that puts a remote inet socket on its stdio (dup2,
+ *                        exec or fork on one) is killed in the kernel; default false
  */
 public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
                      long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
                      List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
-                     boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny) {
+                     boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny,
+                     boolean shellConnectDeny, boolean execDenySocketShell) {
+
+    /** Without the reverse-shell keys: shells connect as any program, sockets on stdio are reported only. */
+    public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
+                  long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
+                  List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
+                  boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny) {
+        this(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
+                unixOutsideDeny, false, false);
+    }
 
     /** A policy without digests, fileless or loader denial; raw sockets denied, Unix connects outside allowed. */
     public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
@@ -67,7 +82,14 @@ public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, 
     public Policy withCgroup(String path) {
         return new Policy(path, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny);
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell);
+    }
+
+    /** The same policy with the reverse-shell keys set (egress.shells, exec.deny_socket_shell). */
+    public Policy withShellKeys(boolean shellConnectDeny, boolean execDenySocketShell) {
+        return new Policy(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell);
     }
 
     /** Whether the daemon must look at this policy's executions after the fact (digests, paths to hash). */

@@ -77,6 +77,8 @@ final class PolicyParser {
         boolean denyLoader = base.execDenyLoader();
         boolean rawSockets = base.rawSocketsAllowed();
         boolean unixOutsideDeny = base.unixOutsideDeny();
+        boolean shellsDeny = base.shellConnectDeny();
+        boolean denySocketShell = base.execDenySocketShell();
         for (NodeTuple t : m.getValue()) {
             String k = nodes.key(t, Set.of("cgroup", "mode", "egress", "gpu", "exec"));
             Node v = t.getValueNode();
@@ -89,8 +91,9 @@ final class PolicyParser {
                     egressDeny = false;
                     rawSockets = false;        // keys left out of an egress section take their defaults
                     unixOutsideDeny = false;
+                    shellsDeny = false;
                     for (NodeTuple e : nodes.mapping(v, "egress").getValue()) {
-                        String ek = nodes.key(e, Set.of("default", "allow", "deny", "raw_sockets", "unix_outside"));
+                        String ek = nodes.key(e, Set.of("default", "allow", "deny", "raw_sockets", "unix_outside", "shells"));
                         switch (ek) {
                             case "default" -> egressDeny = nodes.oneOf(e.getValueNode(), "egress.default", "allow", "deny")
                                     .equals("deny");
@@ -98,6 +101,7 @@ final class PolicyParser {
                                     "deny").equals("allow");
                             case "unix_outside" -> unixOutsideDeny = nodes.oneOf(e.getValueNode(), "egress.unix_outside",
                                     "allow", "deny").equals("deny");
+                            case "shells" -> shellsDeny = shells(e.getValueNode());
                             default -> {
                                 if (!(e.getValueNode() instanceof SequenceNode seq)) {
                                     throw new ConfigException(nodes.where(e.getValueNode()) + "egress." + ek
@@ -150,7 +154,8 @@ final class PolicyParser {
                 }
                 default -> {
                     for (NodeTuple x : nodes.mapping(v, "exec").getValue()) {
-                        String xk = nodes.key(x, Set.of("deny", "deny_sha256", "deny_fileless", "deny_loader"));
+                        String xk = nodes.key(x, Set.of("deny", "deny_sha256", "deny_fileless", "deny_loader",
+                                "deny_socket_shell"));
                         Node xv = x.getValueNode();
                         switch (xk) {
                             case "deny" -> {
@@ -176,6 +181,7 @@ final class PolicyParser {
                                 }
                             }
                             case "deny_fileless" -> denyFileless = nodes.bool(xv, "exec.deny_fileless");
+                            case "deny_socket_shell" -> denySocketShell = nodes.bool(xv, "exec.deny_socket_shell");
                             default -> denyLoader = nodes.bool(xv, "exec.deny_loader");
                         }
                     }
@@ -184,7 +190,13 @@ final class PolicyParser {
         }
         return new Policy(cgroup, mode, egressDeny, egress, gpuAll, gpuAllowed, compute, computeExes, denyNames, denyPaths,
                 denySha256, denyFileless, denyLoader,
-                rawSockets, unixOutsideDeny);
+                rawSockets, unixOutsideDeny)
+                .withShellKeys(shellsDeny, denySocketShell);
+    }
+
+    /** egress.shells: deny (shells and socket relays reach only explicit allows and 127.0.0.1/::1) or allow. */
+    private boolean shells(Node v) {
+        return nodes.oneOf(v, "egress.shells", "allow", "deny").equals("deny");
     }
 
     /** "CIDR", "CIDR tcp", "CIDR 22", "CIDR tcp/22", "CIDR udp/1000-2000". */

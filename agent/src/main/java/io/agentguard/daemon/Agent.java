@@ -80,6 +80,7 @@ public final class Agent implements AutoCloseable {
     private KernelCounters kernelCounters;
     private Enforcer enforcer;
     private ExecFileChecker execChecker;
+    private io.agentguard.enforce.MinerArgsChecker minerArgs;
     private Reporter reporter;
     private UnixOwners unixOwners;
     private io.agentguard.posture.PostureMonitor posture;
@@ -133,6 +134,12 @@ public final class Agent implements AutoCloseable {
         this.policies = new PolicyController(config, cgroups, kernel.config(), kernel::map, log);
         policies.apply();
         kernel.attach(cgroups, devices);
+        // dup2/dup3 onto stdio: syscall tracepoints, attached once a policy (now or after a reload) asks
+        policies.onChange(() -> {
+            if (policies.policiesInForce().stream().anyMatch(io.agentguard.config.Policy::execDenySocketShell)) {
+                kernel.attachSocketShellTracepoints("exec.deny_socket_shell in a policy");
+            }
+        });
         try {
             this.reader = new RingBufferReader(kernel.map(Maps.RING));
             this.kernelCounters = new KernelCounters(kernel.map(Maps.COUNTERS));
@@ -144,6 +151,7 @@ public final class Agent implements AutoCloseable {
             reloader.onSuccess(enforcer::rearm);
             reloader.onWeakened((why, lines) -> weakened("rules", why, lines, false, false));
             this.execChecker = new ExecFileChecker(policies, config.execHashMaxBytes(), this::violation, log, Path.of("/proc"));
+            this.minerArgs = new io.agentguard.enforce.MinerArgsChecker(policies, this::violation, log, Path.of("/proc"));
             BpfLink unixIterator = kernel.unixListeners();
             this.unixOwners = unixIterator == null ? null
                     : new UnixOwners(unixIterator, kernel.map(Maps.UNIX_OUTSIDE), this::violation, log);
@@ -162,7 +170,7 @@ public final class Agent implements AutoCloseable {
                     .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
                     .events(sink, config.emitEvents())
                     .violations(this::violation)
-                    .execFollowUp(new ExecFollowUpPair(execChecker, posture))
+                    .execFollowUp(new ExecFollowUpPair(new ExecFollowUpPair(execChecker, posture), minerArgs))
                     .actions(enforcer::submit)
                     .reporting(config.report(), this::reportEvent)
                     .killer(pid -> Libc.kill(pid, 9))
@@ -629,6 +637,9 @@ public final class Agent implements AutoCloseable {
         }
         if (reporter != null) {
             reporter.close();
+        }
+        if (minerArgs != null) {
+            minerArgs.close();
         }
         if (execChecker != null) {
             execChecker.close();

@@ -60,6 +60,8 @@ final class KernelHooks implements AutoCloseable {
     /** Self-protection from syscall tracepoints (no LSM): ptrace, process_vm_*, opens of /proc/PID/mem. */
     private static final List<String> SELF_SYSCALL_PROGRAMS = List.of(Programs.PTRACE_ENTER, Programs.VM_READV_ENTER,
             Programs.VM_WRITEV_ENTER, Programs.OPENAT_ENTER, Programs.OPENAT2_ENTER, Programs.OPEN_ENTER);
+    /** A remote socket dup'ed onto stdio (shell.bpf.c): syscall tracepoints, attached while a policy asks. */
+    private static final List<String> SOCKET_SHELL_PROGRAMS = List.of(Programs.DUP2_ENTER, Programs.DUP3_ENTER);
     /** enum bpf_attach_type of each cgroup program (what BPF_PROG_QUERY and the link info report). */
     private static final Map<String, Integer> ATTACH_TYPES = Map.of(Programs.CONNECT4, BpfInfo.ATTACH_CGROUP_INET4_CONNECT,
             Programs.CONNECT6, BpfInfo.ATTACH_CGROUP_INET6_CONNECT, Programs.SENDMSG4, BpfInfo.ATTACH_CGROUP_UDP4_SENDMSG,
@@ -89,6 +91,7 @@ final class KernelHooks implements AutoCloseable {
     private volatile boolean syscallOutcomesAttached;
     private volatile boolean socketTracepointAttached;
     private volatile boolean selfSyscallsAttached;
+    private volatile boolean socketShellAttached;
     /** Why the self-protection syscall programs cannot load here, or null. */
     private final String selfSyscallsRefused;
     private BpfLink unixListeners;
@@ -284,9 +287,11 @@ final class KernelHooks implements AutoCloseable {
                     : "off (auto: no syscall tracepoint attached; failed execs unseen, UDP/Unix connect outcome"
                     + " not observed)");
         }
+        describeSocketShell();
         // attached later, when devices appear: kept even while this run has not attached them yet
         attachments.unpinStale(name -> name.equals(Programs.IOCTL_TP) || name.equals(Programs.SOCKET_ENTER)
-                || SYSCALL_OUTCOME_PROGRAMS.contains(name) || SELF_SYSCALL_PROGRAMS.contains(name), log);
+                || SYSCALL_OUTCOME_PROGRAMS.contains(name) || SELF_SYSCALL_PROGRAMS.contains(name)
+                || SOCKET_SHELL_PROGRAMS.contains(name), log);
         descriptions.put("pinning", pins == null ? "off: enforcement ends when the agent stops"
                 : pins.root() + ": " + attachments.adopted() + " attachments adopted from a previous run, "
                 + attachments.made() + " made now; enforcement stays when the agent stops (agentguard unload removes it)");
@@ -546,6 +551,39 @@ final class KernelHooks implements AutoCloseable {
         }
         // last: whoever sees this description sees what came with the tracepoint attached too
         descriptions.put("gpu-ioctl", "tracepoint/syscalls/sys_enter_ioctl (LSM refused: " + probe.lsmReason() + ")");
+    }
+
+    private void describeSocketShell() {
+        if (attachments.pinned(Programs.DUP3_ENTER)) {
+            attachSocketShellTracepoints("adopted");
+        } else if (!socketShellAttached) {
+            descriptions.put("socket-shell", "tp_btf/sched_process_exec and sched_process_fork: a process exec'd or forking"
+                    + " with a remote inet socket as stdin/stdout is killed under exec.deny_socket_shell; dup2/dup3 onto"
+                    + " stdio unseen until a policy asks for exec.deny_socket_shell (then sys_enter_dup2/dup3)");
+        }
+    }
+
+    /**
+     * dup2/dup3 of a remote inet socket onto stdin, stdout or stderr (shell.bpf.c): syscall
+     * tracepoints, which put every task's syscalls on the slow path, so attached only once some
+     * policy asks for exec.deny_socket_shell (or a previous run did: adopted). Never detached.
+     */
+    synchronized void attachSocketShellTracepoints(String why) {
+        if (socketShellAttached) {
+            return;
+        }
+        ensureTracefs();
+        for (String program : SOCKET_SHELL_PROGRAMS) {
+            // dup2(2) exists on x86-64, not on arm64 (dup3 only): attach what this kernel has
+            if (!program.equals(Programs.DUP2_ENTER) || Files.isDirectory(tracepoint("sys_enter_dup2"))) {
+                attach(program);
+            }
+        }
+        socketShellAttached = true;
+        attachPacketSocketTracepoint("the dup2/dup3 tracepoints are attached");
+        descriptions.put("socket-shell", "sys_enter_dup2/dup3 (" + why + ") + tp_btf/sched_process_exec and"
+                + " sched_process_fork: a process that puts a remote inet socket on its stdio, or execs or forks with one"
+                + " there, is killed before it runs on (exec.deny_socket_shell; 127.0.0.1/::1 peers reported only)");
     }
 
     /** Failed execs and connect() results: syscall tracepoints, so only when asked or already paid for. */

@@ -62,6 +62,23 @@ public final class PolicyController implements Enforcer.Blocker {
                 maps.apply(Maps.COMPUTE_EXES), config.generation(), config::policy);
         this.loaderMap = maps.apply(Maps.EXEC_LOADERS);
         this.births = PolicySnapshot.directoryCtime(cgroups.mount());
+        this.shellNameMap = maps.apply(Maps.SHELL_NAMES);
+        this.shellExeMap = maps.apply(Maps.SHELL_EXES);
+    }
+
+    /** Shells and socket relays for egress.shells (ShellPrograms), as last resolved. */
+    private List<FileIdentity> shells = List.of();
+    private final BpfMap shellNameMap;
+    private final BpfMap shellExeMap;
+
+    /** Resolves the shells again; writes only on a change (an upgraded bash is a new inode). */
+    private void writeShells(boolean always) {
+        List<FileIdentity> now = ShellPrograms.find();
+        List<String> ids = now.stream().map(f -> f.dev() + ":" + f.ino()).sorted().toList();
+        if (always || !ids.equals(shells.stream().map(f -> f.dev() + ":" + f.ino()).sorted().toList())) {
+            ShellPrograms.write(shellNameMap, shellExeMap, now);
+            shells = now;
+        }
     }
 
     /** What the deny paths named when last written, and the loaders: the recheck compares with them. */
@@ -116,6 +133,7 @@ public final class PolicyController implements Enforcer.Blocker {
                 loaders = nowLoaders;
                 log.info("exec: dynamic loaders " + nowLoaders.stream().map(f -> f.path().toString()).toList());
             }
+            writeShells(false);
             if (!denyFiles().equals(resolvedDenyFiles)) {
                 applyPolicies();
                 log.info("exec: a denied path names another file now; identities rewritten");
@@ -151,6 +169,7 @@ public final class PolicyController implements Enforcer.Blocker {
         programs = io.agentguard.process.KnownPrograms.resolve();
         loaders = ExecLoaders.find();
         ExecLoaders.write(loaderMap, loaders);
+        writeShells(true);
         applyPolicies();
         config.tamperEnforce(selfProtection && globalEnforce);
         config.escapeKill(globalEnforce);

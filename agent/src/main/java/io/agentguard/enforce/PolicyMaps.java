@@ -179,7 +179,8 @@ public final class PolicyMaps {
                 | (pol.execDenyFileless() ? AG_POLICY_EXEC_DENY_FILELESS : 0)
                 | (pol.execDenyLoader() ? AG_POLICY_EXEC_DENY_LOADER : 0)
                 | (pol.rawSocketsAllowed() ? AG_POLICY_RAW_SOCKETS_ALLOWED : 0)
-                | (pol.unixOutsideDeny() ? AG_POLICY_UNIX_OUTSIDE_DENY : 0);
+                | (pol.unixOutsideDeny() ? AG_POLICY_UNIX_OUTSIDE_DENY : 0)
+                | shellFlags(pol);
         MemorySegment key = arena.allocate(4, 4);
         key.set(JAVA_INT, 0, slot);
         MemorySegment value = arena.allocate(KernelAbi.Policy.SIZEOF, 8);
@@ -244,5 +245,11 @@ public final class PolicyMaps {
         byte[] b = text.getBytes(StandardCharsets.UTF_8);
         MemorySegment.copy(b, 0, key, JAVA_BYTE, textOffset, Math.min(b.length, maxBytes));
         return key;
+    }
+
+    /** egress.shells: deny and exec.deny_socket_shell (the reverse-shell keys). */
+    static int shellFlags(Policy pol) {
+        return (pol.shellConnectDeny() ? AG_POLICY_SHELL_CONNECT_DENY : 0)
+                | (pol.execDenySocketShell() ? AG_POLICY_EXEC_DENY_SOCKET_SHELL : 0);
     }
 }

@@ -95,6 +95,16 @@ public final class PolicyWeakening {
         if (was.unixOutsideDeny() && !now.unixOutsideDeny()) {
             out.add(what + ": Unix connects to listeners outside the agent cgroups allowed");
         }
+        shellKeysWeakened(what, was, now, out);
+    }
+
+    private static void shellKeysWeakened(String what, Policy was, Policy now, List<String> out) {
+        if (was.shellConnectDeny() && !now.shellConnectDeny()) {
+            out.add(what + ": shells may connect out (egress.shells: allow)");
+        }
+        if (was.execDenySocketShell() && !now.execDenySocketShell()) {
+            out.add(what + ": processes on a network socket as stdio no longer killed (exec.deny_socket_shell)");
+        }
     }
 
     /** Entries of one kind as written (network, protocol, ports), not by object identity. */

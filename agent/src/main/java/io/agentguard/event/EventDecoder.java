@@ -83,6 +83,8 @@ public final class EventDecoder {
                     .setProtocol(r.socket.protocol())
                     .setVerdict(Verdicts.toProto(r.socket.verdict()))
                     .setHook(SocketRecord.hookToProto(r.socket.hook()))).build(), emit);
+            case AG_REC_STDIO_SOCKET -> send(base(r.stdioSocket, exe, cmdline).setStdioSocket(r.stdioSocket.toProto()).build(),
+                    emit);
             default -> throw new IllegalArgumentException("record type " + r.type());
         };
     }

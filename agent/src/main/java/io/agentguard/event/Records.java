@@ -30,6 +30,7 @@ public final class Records {
         sizes(AG_REC_TAMPER, KernelAbi.Tamper.SIZEOF, KernelAbi.Tamper.SIZEOF);
         sizes(AG_REC_SCOPE, KernelAbi.Scope.SIZEOF, KernelAbi.Scope.SIZEOF);
         sizes(AG_REC_SOCKET, KernelAbi.Socket.SIZEOF, KernelAbi.Socket.SIZEOF);
+        sizes(AG_REC_STDIO_SOCKET, KernelAbi.StdioSocket.SIZEOF, KernelAbi.StdioSocket.SIZEOF);
     }
 
     private static void sizes(int type, long min, long max) {
@@ -48,6 +49,7 @@ public final class Records {
     public final TamperRecord tamper = new TamperRecord();
     public final ScopeRecord scope = new ScopeRecord();
     public final SocketRecord socket = new SocketRecord();
+    public final StdioSocketRecord stdioSocket = new StdioSocketRecord();
     private final NvidiaIoctlDecoder nvidia = new NvidiaIoctlDecoder();
     private boolean nvidiaDecoded;
     private int type;
@@ -79,6 +81,7 @@ public final class Records {
             case AG_REC_GPU_IOCTL -> gpuIoctl.wrap(data, offset);
             case AG_REC_TAMPER -> tamper.wrap(data, offset);
             case AG_REC_SOCKET -> socket.wrap(data, offset);
+            case AG_REC_STDIO_SOCKET -> stdioSocket.wrap(data, offset);
             default -> scope.wrap(data, offset);
         }
         type = t;
@@ -114,6 +117,7 @@ public final class Records {
             case TAMPER -> tamper.wrap(data, offset).write(e);
             case SCOPE -> scope.wrap(data, offset).write(e);
             case SOCKET -> socket.wrap(data, offset).write(e);
+            case STDIO_SOCKET -> stdioSocket.wrap(data, offset).write(e);
             default -> throw new IllegalArgumentException("no kernel record for an event of kind " + e.getKindCase());
         };
         wrap(data, offset, length);

@@ -171,6 +171,13 @@ public final class TextFormatter {
                         .append(" protocol=").append(k.getProtocol());
                 verdict(k.getVerdict(), sb);
             }
+            case STDIO_SOCKET -> {
+                var k = e.getStdioSocket();
+                sb.append("STDIO-SOCKET ").append(k.getHow().name().replace("STDIO_HOW_", "").toLowerCase())
+                        .append(" fd=").append(k.getFd()).append(" peer=").append(k.getPeerAddr()).append(':')
+                        .append(k.getPeerPort());
+                verdict(k.getVerdict(), sb);
+            }
             case SCOPE -> {
                 var s = e.getScope();
                 sb.append("LEFT-SCOPE ").append(s.getHow().name().replace("SCOPE_EXIT_", "").toLowerCase())

