@@ -57,6 +57,16 @@ class ReverseShellKernelTest {
         try {
             SCRATCH = Files.createTempDirectory("agentguard-revshell");
             Files.setPosixFilePermissions(SCRATCH, PosixFilePermissions.fromString("rwxr-xr-x"));
+            // the pack's reverse-shell rules kill from the daemon too: switched off here, so that what
+            // these tests see is the kernel's mechanism alone (and the unguarded cgroup really is unguarded)
+            StringBuilder off = new StringBuilder();
+            for (String rule : List.of("Shell redirected to /dev/tcp or /dev/udp", "Netcat with command execution",
+                    "Socat executing a program", "Named pipe shell piped to netcat", "Interpreter reverse shell one-liner",
+                    "Shell spawned by network relay")) {
+                off.append("- rule: ").append(rule).append("\n  enabled: false\n  override: {enabled: replace}\n");
+            }
+            Files.createDirectories(SCRATCH.resolve("rules"));
+            Files.writeString(SCRATCH.resolve("rules/pack-kills-off.yaml"), off);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -71,7 +81,8 @@ class ReverseShellKernelTest {
             """.formatted(MIRROR);
 
     @RegisterExtension
-    static final KernelAgentExtension KERNEL = new KernelAgentExtension(4096).configure(b -> b.enforce(true)
+    static final KernelAgentExtension KERNEL = new KernelAgentExtension(4096)
+            .withRules(List.of(SCRATCH.resolve("rules") + "/*.yaml")).configure(b -> b.enforce(true)
             .defaultPolicy(EnforcementKernelTest.policies(POLICY)));
 
     @AfterAll
