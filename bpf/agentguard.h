@@ -82,7 +82,8 @@ enum ag_record_type {
 	AG_REC_SCOPE          = 10,
 	AG_REC_SOCKET         = 11,
 	AG_REC_STDIO_SOCKET   = 12,
-	AG_REC_TYPE_MAX       = 12,
+	AG_REC_APP_PROTO      = 13,
+	AG_REC_TYPE_MAX       = 13,
 };
 
 /* Every record starts with this header. Fields describe current at the hook, except
@@ -259,6 +260,56 @@ struct ag_stdio_socket {
 	__u32 source_fd;         /* the descriptor dup'ed (fork: the stdio one) */
 	__u32 reserved;
 	__u8  addr[16];          /* the peer, network order; IPv4 in the first 4 bytes */
+};
+
+/* ---- what a connection speaks: the first payload bytes of an agent task's TCP connection ---- */
+
+/* The protocol recognised (struct ag_app_proto.proto). */
+enum ag_app_proto_kind {
+	AG_APP_PROTO_SSH     = 1,   /* "SSH-": an SSH client's identification string (RFC 4253 4.2) */
+	AG_APP_PROTO_STRATUM = 2,   /* '{' ... "mining.subscribe|authorize|submit" or "login" + "agent" (xmrig) */
+};
+
+enum ag_app_proto_sizes {
+	AG_APP_PROTO_BYTES = 32,    /* first payload bytes kept as evidence */
+	AG_APP_PROTO_SCAN  = 256,   /* payload bytes searched for the stratum methods */
+};
+
+/* What the cgroup_skb/egress program (payload.bpf.c) knows of a socket (sk storage, written by
+ * cgroup/connect4/6 when the policy says egress.protocols: deny and no allow entry decided):
+ * the connecting task's header, since the packet may leave from softirq context. */
+enum ag_app_proto_state {
+	AG_APP_PROTO_PENDING = 1,   /* no payload looked at yet (or fewer than 4 bytes, all a prefix of "SSH-") */
+	AG_APP_PROTO_PASSED  = 2,   /* looked at: nothing more to do for this socket */
+	AG_APP_PROTO_DROPPED = 3,   /* denied: every later packet with payload is dropped too */
+};
+
+enum ag_app_proto_sock_flags {
+	AG_APP_PROTO_SSH_CLIENT = 0x1,   /* the connecting process runs the host's ssh (ag_ssh_exes) */
+};
+
+struct ag_app_proto_sock {
+	struct ag_header h;       /* the connecting task, at connect */
+	__u64 scope_key;          /* its agent cgroup (record budget) */
+	__u32 state;              /* enum ag_app_proto_state */
+	__u32 objection;          /* enum ag_verdict: DENIED (enforce) or WOULD_BLOCK (monitor) */
+	__u32 flags;              /* AG_APP_PROTO_SSH_CLIENT */
+	__u32 head_len;           /* bytes of head[] seen so far (< 4 while PENDING) */
+	__u8  head[4];
+	__u32 reserved;
+};
+
+struct ag_app_proto {
+	struct ag_header h;       /* the connecting task (from connect); ktime and cpu of the packet */
+	__u64 sock_cookie;
+	__u16 family;             /* AG_AF_INET, AG_AF_INET6 (of the packet) */
+	__u16 protocol;           /* IPPROTO_TCP */
+	__u16 port;               /* destination port, host byte order */
+	__u16 proto;              /* enum ag_app_proto_kind */
+	__u8  addr[16];           /* network order; IPv4 in the first 4 bytes */
+	__u32 verdict;            /* enum ag_verdict: DENIED = the packet was dropped */
+	__u32 first_len;          /* bytes of first[] that are payload */
+	__u8  first[AG_APP_PROTO_BYTES];
 };
 
 /* ---- Unix listeners outside the agent cgroups (iter/unix -> the agent -> ag_unix_outside) ---- */
@@ -482,6 +533,7 @@ enum ag_policy_flags {
 	AG_POLICY_TUNNEL_DENY         = 0x200, /* egress.tunnels: deny: tunnels reach only explicitly allowed destinations */
 	AG_POLICY_SHELL_CONNECT_DENY  = 0x400, /* egress.shells: deny: shells reach only explicitly allowed destinations */
 	AG_POLICY_EXEC_DENY_SOCKET_SHELL = 0x800, /* exec.deny_socket_shell: a program run on an inet socket as stdio dies */
+	AG_POLICY_APP_PROTO_DENY      = 0x1000, /* egress.protocols: deny: SSH and stratum reach only explicitly allowed destinations */
 };
 
 struct ag_policy {

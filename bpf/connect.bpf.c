@@ -32,6 +32,8 @@ struct {
 
 /* ag_egress (egress networks per policy slot): in stdio_socket.h, shared with shell.bpf.c. */
 #include "stdio_socket.h"
+/* ag_app_proto_socks, ag_ssh_exes: shared with payload.bpf.c. */
+#include "app_proto.h"
 
 /* With syscall outcomes on, sys_exit_connect reports connect()'s return value. */
 static __always_inline void track_connect_call(struct ag_connect *c)
@@ -183,6 +185,33 @@ static __always_inline void fill_inet_connect(struct ag_connect *c, struct bpf_s
 		__builtin_memcpy(c->addr, dest, 16);
 }
 
+/* egress.protocols: deny: a TCP connection no allow entry decided is looked at once more when
+ * its first payload leaves (payload.bpf.c): SSH and stratum are the policy's objection. The
+ * connecting task is stored with the socket, since the packet may leave in softirq context. */
+static __always_inline void app_proto_watch(struct bpf_sock_addr *ctx, struct ag_policy *pol, __u64 key, __u32 cflags)
+{
+	if (!(pol->flags & AG_POLICY_APP_PROTO_DENY) || (cflags & AG_CONNECT_EXPLICIT_ALLOW)
+	    || ctx->protocol != IPPROTO_TCP || !ctx->sk)
+		return;
+	struct ag_app_proto_sock *st = bpf_sk_storage_get(&ag_app_proto_socks, ctx->sk, 0,
+							  BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	fill_header(&st->h, AG_REC_APP_PROTO, sizeof(struct ag_app_proto));
+	st->scope_key = key;
+	st->state = AG_APP_PROTO_PENDING;
+	st->objection = objection(pol);
+	st->flags = 0;
+	st->head_len = 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	if (inode) {
+		struct ag_file_id id = { .dev = BPF_CORE_READ(inode, i_sb, s_dev), .ino = BPF_CORE_READ(inode, i_ino) };
+		if (bpf_map_lookup_elem(&ag_ssh_exes, &id))
+			st->flags |= AG_APP_PROTO_SSH_CLIENT;
+	}
+}
+
 /* Attached to each agent cgroup root, so the subtree is the scope. Returns 0 (EPERM) when
  * the policy denies in enforce mode. */
 static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
@@ -203,6 +232,8 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
 
 	/* decided above: the record below is reported if there is room, never asked */
 	__u64 key = cgroup_scope_key();
+	if (pol && verdict != AG_VERDICT_DENIED)
+		app_proto_watch(ctx, pol, key, cflags);
 	struct ag_connect *c = reserve(sizeof(*c), key, verdict != AG_VERDICT_ALLOWED ? AG_RECORD_PRIORITY : AG_RECORD_ORDINARY);
 	if (!c)
 		return verdict == AG_VERDICT_DENIED ? 0 : 1;

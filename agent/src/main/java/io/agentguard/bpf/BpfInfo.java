@@ -22,6 +22,7 @@ public final class BpfInfo {
     /** enum bpf_link_type */
     public static final int LINK_TYPE_CGROUP = 3;
     /** enum bpf_attach_type values of agentguard's cgroup hooks. */
+    public static final int ATTACH_CGROUP_INET_EGRESS = 1;
     public static final int ATTACH_CGROUP_INET_SOCK_CREATE = 2;
     public static final int ATTACH_CGROUP_DEVICE = 6;
     public static final int ATTACH_CGROUP_INET4_CONNECT = 10;

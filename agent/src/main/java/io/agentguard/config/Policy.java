@@ -27,12 +27,26 @@ import java.util.List;
  *                        explicitly allowed destinations and exactly 127.0.0.1/::1; default false (allow)
  * @param execDenySocketShell exec.deny_socket_shell: a process that puts a remote inet socket on its stdio (dup2,
  *                        exec or fork on one) is killed in the kernel; default false
+ * @param protocolsDeny   egress.protocols: deny: a TCP connection no allow entry decided may not speak SSH (unless
+ *                        from the host's ssh) or stratum: its first payload is dropped and the process killed;
+ *                        default false (allow)
  */
 public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
                      long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
                      List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
                      boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny,
-                     boolean shellConnectDeny, boolean execDenySocketShell) {
+                     boolean shellConnectDeny, boolean execDenySocketShell, boolean protocolsDeny) {
+
+    /** Without egress.protocols (allow). */
+    public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
+                  long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
+                  List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
+                  boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny,
+                  boolean shellConnectDeny, boolean execDenySocketShell) {
+        this(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, false);
+    }
 
     /** Without the reverse-shell keys: shells connect as any program, sockets on stdio are reported only. */
     public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
@@ -82,14 +96,21 @@ public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, 
     public Policy withCgroup(String path) {
         return new Policy(path, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny, shellConnectDeny, execDenySocketShell);
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, protocolsDeny);
+    }
+
+    /** The same policy with egress.protocols set (deny: true). */
+    public Policy withProtocolsDeny(boolean deny) {
+        return new Policy(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, deny);
     }
 
     /** The same policy with the reverse-shell keys set (egress.shells, exec.deny_socket_shell). */
     public Policy withShellKeys(boolean shellConnectDeny, boolean execDenySocketShell) {
         return new Policy(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny, shellConnectDeny, execDenySocketShell);
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, protocolsDeny);
     }
 
     /** Whether the daemon must look at this policy's executions after the fact (digests, paths to hash). */

@@ -79,6 +79,7 @@ final class PolicyParser {
         boolean unixOutsideDeny = base.unixOutsideDeny();
         boolean shellsDeny = base.shellConnectDeny();
         boolean denySocketShell = base.execDenySocketShell();
+        boolean protocolsDeny = base.protocolsDeny();
         for (NodeTuple t : m.getValue()) {
             String k = nodes.key(t, Set.of("cgroup", "mode", "egress", "gpu", "exec"));
             Node v = t.getValueNode();
@@ -92,8 +93,10 @@ final class PolicyParser {
                     rawSockets = false;        // keys left out of an egress section take their defaults
                     unixOutsideDeny = false;
                     shellsDeny = false;
+                    protocolsDeny = false;
                     for (NodeTuple e : nodes.mapping(v, "egress").getValue()) {
-                        String ek = nodes.key(e, Set.of("default", "allow", "deny", "raw_sockets", "unix_outside", "shells"));
+                        String ek = nodes.key(e, Set.of("default", "allow", "deny", "raw_sockets", "unix_outside", "shells",
+                                "protocols"));
                         switch (ek) {
                             case "default" -> egressDeny = nodes.oneOf(e.getValueNode(), "egress.default", "allow", "deny")
                                     .equals("deny");
@@ -102,6 +105,8 @@ final class PolicyParser {
                             case "unix_outside" -> unixOutsideDeny = nodes.oneOf(e.getValueNode(), "egress.unix_outside",
                                     "allow", "deny").equals("deny");
                             case "shells" -> shellsDeny = shells(e.getValueNode());
+                            case "protocols" -> protocolsDeny = nodes.oneOf(e.getValueNode(), "egress.protocols", "allow",
+                                    "deny").equals("deny");
                             default -> {
                                 if (!(e.getValueNode() instanceof SequenceNode seq)) {
                                     throw new ConfigException(nodes.where(e.getValueNode()) + "egress." + ek
@@ -191,7 +196,8 @@ final class PolicyParser {
         return new Policy(cgroup, mode, egressDeny, egress, gpuAll, gpuAllowed, compute, computeExes, denyNames, denyPaths,
                 denySha256, denyFileless, denyLoader,
                 rawSockets, unixOutsideDeny)
-                .withShellKeys(shellsDeny, denySocketShell);
+                .withShellKeys(shellsDeny, denySocketShell)
+                .withProtocolsDeny(protocolsDeny);
     }
 
     /** egress.shells: deny (shells and socket relays reach only explicit allows and 127.0.0.1/::1) or allow. */

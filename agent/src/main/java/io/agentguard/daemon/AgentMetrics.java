@@ -22,7 +22,7 @@ import static io.agentguard.abi.KernelAbi.*;
  */
 final class AgentMetrics implements AutoCloseable {
     private static final String[] TYPE_NAMES = {null, "exec", "fork", "exit", "connect", "connect_result", "gpu_open",
-        "gpu_ioctl", "tamper", null, "scope", "socket", "stdio_socket"};
+        "gpu_ioctl", "tamper", null, "scope", "socket", "stdio_socket", "app_proto"};
 
     /** BlockKind by number, lower case without its prefix: the kind label of agentguard_blocked_total. */
     private static final String[] BLOCK_KIND_NAMES = blockKindNames();

@@ -54,7 +54,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 final class KernelHooks implements AutoCloseable {
     private static final Path TRACEFS = Path.of("/sys/kernel/tracing");
     private static final List<String> CGROUP_PROGRAMS = List.of(Programs.CONNECT4, Programs.CONNECT6,
-            Programs.SENDMSG4, Programs.SENDMSG6, Programs.DEV, Programs.SOCK_CREATE);
+            Programs.SENDMSG4, Programs.SENDMSG6, Programs.DEV, Programs.SOCK_CREATE, Programs.PAYLOAD_EGRESS);
     private static final List<String> SYSCALL_OUTCOME_PROGRAMS = List.of(Programs.CONNECT_EXIT,
             Programs.EXECVE_ENTER, Programs.EXECVEAT_ENTER, Programs.EXECVE_EXIT, Programs.EXECVEAT_EXIT);
     /** Self-protection from syscall tracepoints (no LSM): ptrace, process_vm_*, opens of /proc/PID/mem. */
@@ -67,7 +67,8 @@ final class KernelHooks implements AutoCloseable {
             Programs.CONNECT6, BpfInfo.ATTACH_CGROUP_INET6_CONNECT, Programs.SENDMSG4, BpfInfo.ATTACH_CGROUP_UDP4_SENDMSG,
             Programs.SENDMSG6, BpfInfo.ATTACH_CGROUP_UDP6_SENDMSG, Programs.DEV, BpfInfo.ATTACH_CGROUP_DEVICE,
             Programs.CONNECT_UNIX, BpfProgram.ATTACH_CGROUP_UNIX_CONNECT, Programs.SENDMSG_UNIX,
-            BpfProgram.ATTACH_CGROUP_UNIX_SENDMSG, Programs.SOCK_CREATE, BpfInfo.ATTACH_CGROUP_INET_SOCK_CREATE);
+            BpfProgram.ATTACH_CGROUP_UNIX_SENDMSG, Programs.SOCK_CREATE, BpfInfo.ATTACH_CGROUP_INET_SOCK_CREATE,
+            Programs.PAYLOAD_EGRESS, BpfInfo.ATTACH_CGROUP_INET_EGRESS);
 
     /** What the hooks depend on in the configuration. */
     public record Settings(int ringBufferBytes, boolean selfProtection, SyscallOutcomes syscallOutcomes,
@@ -240,6 +241,8 @@ final class KernelHooks implements AutoCloseable {
                 : "unavailable (" + probe.connectUnixReason() + ")");
         descriptions.put("gpu-open", "cgroup/dev on agent cgroups (denied opens fail with EPERM)");
         descriptions.put("egress", "cgroup/connect4/6 + sendmsg4/6 on agent cgroups (denied calls fail with EPERM)");
+        descriptions.put("app-protocols", "cgroup_skb/egress on agent cgroups: the first payload of a TCP connection"
+                + " no allow entry decided; SSH and stratum dropped under egress.protocols: deny");
         descriptions.put("raw-sockets", "cgroup/sock_create on agent cgroups: raw and ping IP sockets, which no"
                 + " connect/sendmsg hook governs, are denied (EPERM) unless the policy allows them; reported either way");
         descriptions.put("unix-owner", probe.unixIterator() && probe.connectUnix()

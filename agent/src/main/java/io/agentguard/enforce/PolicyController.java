@@ -64,7 +64,12 @@ public final class PolicyController implements Enforcer.Blocker {
         this.births = PolicySnapshot.directoryCtime(cgroups.mount());
         this.shellNameMap = maps.apply(Maps.SHELL_NAMES);
         this.shellExeMap = maps.apply(Maps.SHELL_EXES);
+        this.sshExeMap = maps.apply(Maps.SSH_EXES);
     }
+
+    /** The host's ssh for egress.protocols (SshClients), as last resolved. */
+    private List<FileIdentity> sshClients = List.of();
+    private final BpfMap sshExeMap;
 
     /** Shells and socket relays for egress.shells (ShellPrograms), as last resolved. */
     private List<FileIdentity> shells = List.of();
@@ -78,6 +83,11 @@ public final class PolicyController implements Enforcer.Blocker {
         if (always || !ids.equals(shells.stream().map(f -> f.dev() + ":" + f.ino()).sorted().toList())) {
             ShellPrograms.write(shellNameMap, shellExeMap, now);
             shells = now;
+        }
+        List<FileIdentity> ssh = SshClients.find();
+        if (always || !ssh.equals(sshClients)) {
+            SshClients.write(sshExeMap, ssh);
+            sshClients = ssh;
         }
     }
 

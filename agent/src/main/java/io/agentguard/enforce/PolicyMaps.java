@@ -250,6 +250,7 @@ public final class PolicyMaps {
     /** egress.shells: deny and exec.deny_socket_shell (the reverse-shell keys). */
     static int shellFlags(Policy pol) {
         return (pol.shellConnectDeny() ? AG_POLICY_SHELL_CONNECT_DENY : 0)
-                | (pol.execDenySocketShell() ? AG_POLICY_EXEC_DENY_SOCKET_SHELL : 0);
+                | (pol.execDenySocketShell() ? AG_POLICY_EXEC_DENY_SOCKET_SHELL : 0)
+                | (pol.protocolsDeny() ? AG_POLICY_APP_PROTO_DENY : 0);
     }
 }

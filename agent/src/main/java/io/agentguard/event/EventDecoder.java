@@ -85,6 +85,7 @@ public final class EventDecoder {
                     .setHook(SocketRecord.hookToProto(r.socket.hook()))).build(), emit);
             case AG_REC_STDIO_SOCKET -> send(base(r.stdioSocket, exe, cmdline).setStdioSocket(r.stdioSocket.toProto()).build(),
                     emit);
+            case AG_REC_APP_PROTO -> send(base(r.appProto, exe, cmdline).setAppProto(r.appProto.toProto()).build(), emit);
             default -> throw new IllegalArgumentException("record type " + r.type());
         };
     }

@@ -31,6 +31,7 @@ public final class Records {
         sizes(AG_REC_SCOPE, KernelAbi.Scope.SIZEOF, KernelAbi.Scope.SIZEOF);
         sizes(AG_REC_SOCKET, KernelAbi.Socket.SIZEOF, KernelAbi.Socket.SIZEOF);
         sizes(AG_REC_STDIO_SOCKET, KernelAbi.StdioSocket.SIZEOF, KernelAbi.StdioSocket.SIZEOF);
+        sizes(AG_REC_APP_PROTO, KernelAbi.AppProto.SIZEOF, KernelAbi.AppProto.SIZEOF);
     }
 
     private static void sizes(int type, long min, long max) {
@@ -50,6 +51,7 @@ public final class Records {
     public final ScopeRecord scope = new ScopeRecord();
     public final SocketRecord socket = new SocketRecord();
     public final StdioSocketRecord stdioSocket = new StdioSocketRecord();
+    public final AppProtoRecord appProto = new AppProtoRecord();
     private final NvidiaIoctlDecoder nvidia = new NvidiaIoctlDecoder();
     private boolean nvidiaDecoded;
     private int type;
@@ -82,6 +84,7 @@ public final class Records {
             case AG_REC_TAMPER -> tamper.wrap(data, offset);
             case AG_REC_SOCKET -> socket.wrap(data, offset);
             case AG_REC_STDIO_SOCKET -> stdioSocket.wrap(data, offset);
+            case AG_REC_APP_PROTO -> appProto.wrap(data, offset);
             default -> scope.wrap(data, offset);
         }
         type = t;
@@ -118,6 +121,7 @@ public final class Records {
             case SCOPE -> scope.wrap(data, offset).write(e);
             case SOCKET -> socket.wrap(data, offset).write(e);
             case STDIO_SOCKET -> stdioSocket.wrap(data, offset).write(e);
+            case APP_PROTO -> appProto.wrap(data, offset).write(e);
             default -> throw new IllegalArgumentException("no kernel record for an event of kind " + e.getKindCase());
         };
         wrap(data, offset, length);

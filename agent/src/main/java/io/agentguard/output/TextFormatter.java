@@ -178,6 +178,17 @@ public final class TextFormatter {
                         .append(k.getPeerPort());
                 verdict(k.getVerdict(), sb);
             }
+            case APP_PROTO -> {
+                var k = e.getAppProto();
+                sb.append("APP-PROTO ").append(k.getProto().name().replace("APP_PROTO_", "").toLowerCase())
+                        .append(' ').append(k.getAddress()).append(':').append(k.getPort()).append(" first=\"");
+                for (byte b : k.getFirstBytes().toByteArray()) {
+                    sb.append(b >= 0x20 && b < 0x7f && b != '"' && b != '\\' ? String.valueOf((char) b)
+                            : String.format("\\x%02x", b & 0xff));
+                }
+                sb.append('"');
+                verdict(k.getVerdict(), sb);
+            }
             case SCOPE -> {
                 var s = e.getScope();
                 sb.append("LEFT-SCOPE ").append(s.getHow().name().replace("SCOPE_EXIT_", "").toLowerCase())

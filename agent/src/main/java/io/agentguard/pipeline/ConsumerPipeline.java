@@ -278,6 +278,11 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         if (type == AG_REC_SCOPE && records.scope.killByAgent() && killer != null) {
             killer.accept(records.scope.taskPid());   // the kernel could not signal it (before 6.13)
         }
+        if (type == AG_REC_APP_PROTO && records.appProto.verdict() == AG_VERDICT_DENIED && killer != null) {
+            // the kernel dropped the banner or login (the protocol failed); the kill stops the retries. The
+            // header is the connecting task's: the packet may have left from softirq, where no signal fits
+            killer.accept(h.pid());
+        }
         if (type == AG_REC_TAMPER && records.tamper.killByAgent() && killer != null) {
             killer.accept(h.pid());   // the kernel's kill failed: this CPU's irq_work held another signal (EBUSY)
         }

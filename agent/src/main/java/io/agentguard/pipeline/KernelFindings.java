@@ -182,6 +182,47 @@ public final class KernelFindings {
             List.of("agentguard", "monitor", "network", "shell", "T1059.004"),
             "A shell connected out over the network itself (a reverse shell); in monitor mode it went through.",
             e -> "shell network connection, would have been refused: " + connectText(e));
+    static final Finding APP_PROTO_SSH_DENIED = new Finding(
+            "agentguard: SSH from a program that is not a judged ssh client denied", Priority.PRIORITY_CRITICAL,
+            RuleAction.RULE_ACTION_KILL_PROCESS, List.of("agentguard", "enforcement", "network", "tunnel", "T1572"),
+            "A program that is not the host's ssh (a renamed copy, an SSH library such as paramiko or x/crypto/ssh)"
+                    + " opened an SSH session to a destination the egress policy does not explicitly allow"
+                    + " (egress.protocols: deny); the kernel dropped its banner, so no key exchange took place, and"
+                    + " the daemon killed the process.",
+            e -> "SSH client banner dropped, process killed: " + appProtoText(e));
+    static final Finding APP_PROTO_SSH_WOULD_DENY = new Finding(
+            "agentguard: SSH from a program that is not a judged ssh client denied (monitor)", Priority.PRIORITY_ERROR,
+            RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "network", "tunnel", "T1572"),
+            "A program that is not the host's ssh opened an SSH session to a destination the egress policy does not"
+                    + " explicitly allow; in monitor mode it went through.",
+            e -> "SSH client banner, would have been dropped: " + appProtoText(e));
+    static final Finding APP_PROTO_STRATUM_DENIED = new Finding("agentguard: mining pool protocol denied",
+            Priority.PRIORITY_CRITICAL, RuleAction.RULE_ACTION_KILL_PROCESS,
+            List.of("agentguard", "enforcement", "network", "mining", "T1496"),
+            "A program spoke stratum (mining.subscribe / mining.authorize / mining.submit, or xmrig's login) to a"
+                    + " destination the egress policy does not explicitly allow (egress.protocols: deny); the kernel"
+                    + " dropped the request, so the pool never saw it, and the daemon killed the process.",
+            e -> "mining pool request dropped, process killed: " + appProtoText(e));
+    static final Finding APP_PROTO_STRATUM_WOULD_DENY = new Finding("agentguard: mining pool protocol denied (monitor)",
+            Priority.PRIORITY_ERROR, RuleAction.RULE_ACTION_NONE, List.of("agentguard", "monitor", "network", "mining",
+            "T1496"),
+            "A program spoke stratum to a destination the egress policy does not explicitly allow; in monitor mode it"
+                    + " went through.",
+            e -> "mining pool request, would have been dropped: " + appProtoText(e));
+
+    private static String appProtoText(Event e) {
+        var a = e.getAppProto();
+        StringBuilder b = new StringBuilder();
+        b.append(a.getAddress().contains(":") ? "[" + a.getAddress() + "]" : a.getAddress()).append(':').append(a.getPort())
+                .append(" by ").append(e.getProcess().getComm()).append(" (pid ").append(e.getProcess().getPid())
+                .append(", cgroup ").append(e.getProcess().getCgroupPath()).append("), first bytes \"");
+        for (byte c : a.getFirstBytes().toByteArray()) {
+            b.append(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? String.valueOf((char) c)
+                    : String.format("\\x%02x", c & 0xff));
+        }
+        return b.append('"').toString();
+    }
+
     static final Finding GPU_OPEN_DENIED = new Finding("agentguard: GPU device open denied", Priority.PRIORITY_WARNING,
             RuleAction.RULE_ACTION_NONE, List.of("agentguard", "enforcement", "gpu", "device"),
             "A process in an agent cgroup opened an NVIDIA device node its policy does not grant (gpu.devices);"
@@ -333,6 +374,9 @@ public final class KernelFindings {
                     : killOrWouldKill(records.exec.verdict(), EXEC_KILLED, EXEC_WOULD_KILL);
             case AG_REC_STDIO_SOCKET -> killOrWouldKill(records.stdioSocket.verdict(), SOCKET_SHELL_KILLED,
                     SOCKET_SHELL_WOULD_KILL);
+            case AG_REC_APP_PROTO -> records.appProto.ssh()
+                    ? killOrWouldKill(records.appProto.verdict(), APP_PROTO_SSH_DENIED, APP_PROTO_SSH_WOULD_DENY)
+                    : killOrWouldKill(records.appProto.verdict(), APP_PROTO_STRATUM_DENIED, APP_PROTO_STRATUM_WOULD_DENY);
             case AG_REC_GPU_IOCTL -> killOrWouldKill(records.gpuIoctl.verdict(), GPU_KILLED, GPU_WOULD_KILL);
             case AG_REC_GPU_OPEN -> records.gpuOpen.role() == AG_DEV_BLOCK
                     ? killOrWouldKill(records.gpuOpen.verdict(), BLOCK_DEVICE_DENIED, BLOCK_DEVICE_WOULD_DENY)
@@ -383,6 +427,8 @@ public final class KernelFindings {
             case AG_REC_SCOPE -> BlockKind.BLOCK_KIND_SCOPE_VALUE;
             case AG_REC_TAMPER -> BlockKind.BLOCK_KIND_TAMPER_VALUE;
             case AG_REC_STDIO_SOCKET -> BlockKind.BLOCK_KIND_EXEC_VALUE;
+            case AG_REC_APP_PROTO -> records.appProto.ssh() ? BlockKind.BLOCK_KIND_TUNNEL_CONNECT_VALUE
+                    : BlockKind.BLOCK_KIND_CONNECT_VALUE;
             default -> 0;
         };
     }
@@ -398,6 +444,7 @@ public final class KernelFindings {
             case AG_REC_SCOPE -> records.scope.verdict();
             case AG_REC_TAMPER -> records.tamper.verdict();
             case AG_REC_STDIO_SOCKET -> records.stdioSocket.verdict();
+            case AG_REC_APP_PROTO -> records.appProto.verdict();
             default -> AG_VERDICT_ALLOWED;
         };
         return v == AG_VERDICT_DENIED || v == AG_VERDICT_WOULD_BLOCK ? v : AG_VERDICT_ALLOWED;
