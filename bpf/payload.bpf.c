@@ -27,7 +27,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Per-CPU room for the searched bytes (the stack is 512 bytes). 8 bytes of slack after the
  * window: the search reads 8-byte words. */
-struct ag_payload_scratch {
+struct payload_scratch {
 	__u8 buf[AG_APP_PROTO_SCAN + 8];
 };
 
@@ -35,7 +35,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct ag_payload_scratch);
+	__type(value, struct payload_scratch);
 } ag_payload_scratch SEC(".maps");
 
 /* Little-endian 8-byte words of the patterns (BPF on x86 and arm64 is little-endian). */
@@ -49,8 +49,8 @@ struct {
 /* Stratum: the request starts with '{' and, in the first AG_APP_PROTO_SCAN bytes, names
  * "mining.subscribe", "mining.authorize" or "mining.submit" (stratum v1) or both "login" and
  * "agent" (xmrig's JSON-RPC login). One pass; bpf_loop, so the verifier checks the body once. */
-struct ag_stratum_scan {
-	struct ag_payload_scratch *s;
+struct stratum_scan {
+	struct payload_scratch *s;
 	__u64 n;
 	__u32 found;              /* STRATUM_* bits */
 };
@@ -59,10 +59,10 @@ enum { STRATUM_METHOD = 1, STRATUM_LOGIN = 2, STRATUM_AGENT = 4 };
 
 static long stratum_at(__u64 i, void *ctx)
 {
-	struct ag_stratum_scan *c = ctx;
+	struct stratum_scan *c = ctx;
 	if (i + 7 > c->n || i >= AG_APP_PROTO_SCAN)
 		return 1;
-	struct ag_payload_scratch *s = c->s;
+	struct payload_scratch *s = c->s;
 	__u64 w = *(__u64 *)&s->buf[i & (AG_APP_PROTO_SCAN - 1)];   /* buf has 8 bytes of slack */
 	if (w == MINING_W && i + 10 <= c->n) {
 		__u8 a = s->buf[(i + 8) & (AG_APP_PROTO_SCAN - 1)];
@@ -79,9 +79,9 @@ static long stratum_at(__u64 i, void *ctx)
 	return 0;
 }
 
-static __always_inline bool stratum(struct ag_payload_scratch *s, __u64 n)
+static __always_inline bool stratum(struct payload_scratch *s, __u64 n)
 {
-	struct ag_stratum_scan c = { .s = s, .n = n, .found = 0 };
+	struct stratum_scan c = { .s = s, .n = n, .found = 0 };
 	bpf_loop(AG_APP_PROTO_SCAN, stratum_at, &c, 0);
 	return (c.found & STRATUM_METHOD) || (c.found & (STRATUM_LOGIN | STRATUM_AGENT)) == (STRATUM_LOGIN | STRATUM_AGENT);
 }
@@ -132,7 +132,7 @@ int ag_payload_egress(struct __sk_buff *skb)
 	__u32 len = skb->len - off;
 
 	__u32 zero = 0;
-	struct ag_payload_scratch *s = bpf_map_lookup_elem(&ag_payload_scratch, &zero);
+	struct payload_scratch *s = bpf_map_lookup_elem(&ag_payload_scratch, &zero);
 	if (!s)
 		return 1;
 	__u64 n = len < AG_APP_PROTO_SCAN ? len : AG_APP_PROTO_SCAN;
