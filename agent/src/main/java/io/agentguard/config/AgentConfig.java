@@ -44,6 +44,7 @@ import java.util.List;
  * @param verifyIntervalMs      how often the daemon checks its links, pins and maps against the kernel; 0 = never
  * @param posture               posture.*: privileges in agent cgroups, the guard's own paths
  * @param classification        what rule files and one event's classification may cost (rules.limits.*, classifier.*)
+ * @param tunnels               tunnels.*: the programs held at exec where egress.tunnels is deny, and how long
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -79,7 +80,23 @@ public record AgentConfig(
         long execRecheckMs,
         long execHashMaxBytes,
         long verifyIntervalMs,
-        Posture posture, Classification classification) {
+        Posture posture, Classification classification,
+        Tunnels tunnels) {
+
+    /**
+     * tunnels.*: programs (names, or absolute paths) that are tunnels or may carry one; where a
+     * policy says egress.tunnels: deny, their execs are stopped until the tunnel judge decides
+     * (at most holdTimeoutMs, then resumed as tunnels: fail closed on egress).
+     */
+    public record Tunnels(List<String> programs, long holdTimeoutMs) {
+        public static final List<String> DEFAULT_PROGRAMS = List.of("ssh", "autossh", "sshuttle", "dbclient", "plink",
+                "chisel", "frpc", "ngrok", "cloudflared", "gost", "wstunnel", "bore", "socat", "tailscale", "devtunnel");
+        public static final Tunnels DEFAULT = new Tunnels(DEFAULT_PROGRAMS, 250);
+
+        public Tunnels {
+            programs = List.copyOf(programs);
+        }
+    }
 
     /** posture.*: whether processes in agent cgroups are checked for privileges that defeat the guard, how often a finding repeats. */
     public record Posture(boolean check, long repeatAfterMs, long rescanIntervalMs) {
@@ -168,6 +185,7 @@ public record AgentConfig(
         private long verifyIntervalMs = 2000;
         private Posture posture = Posture.DEFAULT;
         private Classification classification = Classification.DEFAULT;
+        private Tunnels tunnels = Tunnels.DEFAULT;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -205,6 +223,7 @@ public record AgentConfig(
             verifyIntervalMs = c.verifyIntervalMs;
             posture = c.posture;
             classification = c.classification;
+            tunnels = c.tunnels;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -242,6 +261,7 @@ public record AgentConfig(
         public Builder posture(Posture v) { posture = v; return this; }
         public Builder verifyIntervalMs(long v) { verifyIntervalMs = v; return this; }
         public Builder classification(Classification v) { classification = v; return this; }
+        public Builder tunnels(Tunnels v) { tunnels = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
@@ -249,7 +269,8 @@ public record AgentConfig(
                     syscallOutcomes, emitEvents, defaultRulePack, rulePaths, ruleWatchMs, stateWindowMs,
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
-                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture, classification);
+                    recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture, classification,
+                    tunnels);
         }
     }
 }

@@ -23,11 +23,25 @@ import java.util.List;
  *                        created (they are reported either way); default false
  * @param unixOutsideDeny Unix connects to listeners whose owner is outside the agent cgroups are denied
  *                        (they are reported either way); default false
+ * @param tunnelDeny      egress.tunnels: deny: SSH forwarding and tunnel programs (tunnels.programs) reach only
+ *                        explicitly allowed destinations; their execs are held until judged (docs/ENFORCEMENT.md,
+ *                        "Tunnels"); default false (allow)
  */
 public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
                      long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
                      List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
-                     boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny) {
+                     boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny,
+                     boolean tunnelDeny) {
+
+    /** Tunnels allowed (egress.tunnels at its default). */
+    public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
+                  long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
+                  List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
+                  boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny) {
+        this(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
+                unixOutsideDeny, false);
+    }
 
     /** A policy without digests, fileless or loader denial; raw sockets denied, Unix connects outside allowed. */
     public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
@@ -67,7 +81,14 @@ public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, 
     public Policy withCgroup(String path) {
         return new Policy(path, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny);
+                unixOutsideDeny, tunnelDeny);
+    }
+
+    /** The same policy with egress.tunnels set (deny: true). */
+    public Policy withTunnelDeny(boolean deny) {
+        return new Policy(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
+                unixOutsideDeny, deny);
     }
 
     /** Whether the daemon must look at this policy's executions after the fact (digests, paths to hash). */

@@ -77,6 +77,7 @@ final class PolicyParser {
         boolean denyLoader = base.execDenyLoader();
         boolean rawSockets = base.rawSocketsAllowed();
         boolean unixOutsideDeny = base.unixOutsideDeny();
+        boolean tunnelDeny = base.tunnelDeny();
         for (NodeTuple t : m.getValue()) {
             String k = nodes.key(t, Set.of("cgroup", "mode", "egress", "gpu", "exec"));
             Node v = t.getValueNode();
@@ -89,9 +90,12 @@ final class PolicyParser {
                     egressDeny = false;
                     rawSockets = false;        // keys left out of an egress section take their defaults
                     unixOutsideDeny = false;
+                    tunnelDeny = false;
                     for (NodeTuple e : nodes.mapping(v, "egress").getValue()) {
-                        String ek = nodes.key(e, Set.of("default", "allow", "deny", "raw_sockets", "unix_outside"));
+                        String ek = nodes.key(e, Set.of("default", "allow", "deny", "raw_sockets", "unix_outside",
+                                "tunnels"));
                         switch (ek) {
+                            case "tunnels" -> tunnelDeny = tunnels(e.getValueNode());
                             case "default" -> egressDeny = nodes.oneOf(e.getValueNode(), "egress.default", "allow", "deny")
                                     .equals("deny");
                             case "raw_sockets" -> rawSockets = nodes.oneOf(e.getValueNode(), "egress.raw_sockets", "allow",
@@ -184,7 +188,13 @@ final class PolicyParser {
         }
         return new Policy(cgroup, mode, egressDeny, egress, gpuAll, gpuAllowed, compute, computeExes, denyNames, denyPaths,
                 denySha256, denyFileless, denyLoader,
-                rawSockets, unixOutsideDeny);
+                rawSockets, unixOutsideDeny,
+                tunnelDeny);
+    }
+
+    /** egress.tunnels: deny (true) or allow. */
+    private boolean tunnels(Node v) {
+        return nodes.oneOf(v, "egress.tunnels", "allow", "deny").equals("deny");
     }
 
     /** "CIDR", "CIDR tcp", "CIDR 22", "CIDR tcp/22", "CIDR udp/1000-2000". */
