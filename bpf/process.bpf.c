@@ -354,13 +354,15 @@ static __always_inline void exec_policy(struct ag_config *cfg, struct ag_exec *e
 extern int ag_daemon_alive(void);
 
 /*
- * Tunnel hold: a tunnel program (by identity or comm) run where egress.tunnels is deny. The
+ * Tunnel hold: a tunnel program (by identity or comm, or the dynamic loader run as a program)
+ * run where egress.tunnels is deny. The
  * process is marked a tunnel (PENDING: fail closed) unless it is one already (inherited), and
  * in enforce mode stopped (SIGSTOP, taken before its first instruction) so that the daemon can
  * read its command line and configuration files before it can connect anywhere; the daemon
  * then writes the verdict and resumes it. Monitor mode: flagged for the judge, not stopped.
  */
-static __always_inline void tunnel_hold(struct ag_config *cfg, struct ag_exec *e, struct task_struct *task)
+static __always_inline void tunnel_hold(struct ag_config *cfg, struct ag_exec *e, struct task_struct *task,
+					__u64 args_len)
 {
 	if (e->flags & AG_EXEC_DENIED)
 		return;
@@ -370,7 +372,9 @@ static __always_inline void tunnel_hold(struct ag_config *cfg, struct ag_exec *e
 	struct ag_file_id id = { .dev = e->dev, .ino = e->ino };
 	struct ag_comm_key comm = {};
 	bpf_get_current_comm(comm.name, sizeof(comm.name));
-	if (!bpf_map_lookup_elem(&ag_exec_hold, &id) && !bpf_map_lookup_elem(&ag_exec_hold_names, &comm))
+	/* ld.so PROGRAM: the program is in argv, which only the judge reads: held too (rare) */
+	if (!bpf_map_lookup_elem(&ag_exec_hold, &id) && !bpf_map_lookup_elem(&ag_exec_hold_names, &comm)
+	    && !((e->flags & AG_EXEC_LOADER) && !loader_inspects_only(e, args_len)))
 		return;
 	e->flags |= AG_EXEC_TUNNEL_JUDGE;
 	if (!(pol->flags & AG_POLICY_ENFORCE))
@@ -431,7 +435,7 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		len = 0;
 	}
 	exec_policy(cfg, e, len);
-	tunnel_hold(cfg, e, task);
+	tunnel_hold(cfg, e, task, len);
 	exec_output(e, len, key);
 	return 0;
 }

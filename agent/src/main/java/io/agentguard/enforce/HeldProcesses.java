@@ -48,6 +48,8 @@ public final class HeldProcesses implements AutoCloseable {
     private final Log log;
     /** Program files the hold knows by identity -> program name ("ssh" for every file that is ssh). */
     private volatile Map<FileIdentity, String> programs = Map.of();
+    /** The names of tunnels.programs (file names, at most 15 bytes as the kernel compares comm). */
+    private volatile java.util.Set<String> programNames = java.util.Set.of();
     private final AtomicLong resumedByTimeout = new AtomicLong();
     private final AtomicLong resumedAtStart = new AtomicLong();
     private final AtomicLong judged = new AtomicLong();
@@ -116,6 +118,13 @@ public final class HeldProcesses implements AutoCloseable {
             }
         }
         programs = Map.copyOf(byIdentity);
+        programNames = names.stream().map(p -> p.substring(p.lastIndexOf('/') + 1)).collect(
+                java.util.stream.Collectors.toUnmodifiableSet());
+    }
+
+    /** Whether a file name is one of tunnels.programs (a program run through the loader, say). */
+    public boolean isProgramName(String fileName) {
+        return programNames.contains(fileName);
     }
 
     /** The tunnels.programs name of a program file known by identity (kernel dev, inode); null if none. */

@@ -125,16 +125,36 @@ public final class TunnelJudge implements ConsumerPipeline.ExecFollowUp, AutoClo
         ExecEvent x = e.getExec();
         int pid = e.getProcess().getPid();
         long dev = ((long) x.getDevMajor() << 20) | x.getDevMinor();
-        int verdict = verdict(pid, dev, x.getInode());
+        int verdict = verdict(pid, dev, x.getInode(), x.getLoader());
         held.settle(pid, verdict, x.getHeld(), dev, x.getInode(), proc);
     }
 
-    private int verdict(int pid, long dev, long ino) {
-        if (!"ssh".equals(held.programOf(dev, ino))) {
+    private int verdict(int pid, long dev, long ino, boolean loader) {
+        Path dir = proc.resolve(String.valueOf(pid));
+        String program = held.programOf(dev, ino);
+        List<String> argv = null;
+        if (loader) {
+            // ld.so [options] PROGRAM args: judged as PROGRAM with its own argv
+            argv = nulSeparated(readProc(dir.resolve("cmdline"), MAX_CMDLINE));
+            String file = ExecFileChecker.loaderProgram(argv);
+            if (file == null) {
+                return AG_TUNNEL_NONE;   // --list, --verify: runs nothing
+            }
+            Path path = dir.resolve(file.startsWith("/") ? "root" : "cwd").resolve(file.replaceAll("^/+", ""));
+            FileIdentity id = FileIdentity.of(path);
+            program = id == null ? "unknown" : held.programOf(id.dev(), id.ino());
+            if (program == null) {
+                String base = file.substring(file.lastIndexOf('/') + 1);
+                return held.isProgramName(base) ? AG_TUNNEL_TOOL : AG_TUNNEL_NONE;
+            }
+            argv = argv.subList(argv.indexOf(file), argv.size());
+        }
+        if (!"ssh".equals(program)) {
             return AG_TUNNEL_TOOL;
         }
-        Path dir = proc.resolve(String.valueOf(pid));
-        List<String> argv = nulSeparated(readProc(dir.resolve("cmdline"), MAX_CMDLINE));
+        if (argv == null) {
+            argv = nulSeparated(readProc(dir.resolve("cmdline"), MAX_CMDLINE));
+        }
         if (argv.isEmpty()) {
             return AG_TUNNEL_TOOL;   // gone or unreadable: its mark stays (fail closed)
         }

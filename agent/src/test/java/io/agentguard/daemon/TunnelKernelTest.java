@@ -235,6 +235,21 @@ class TunnelKernelTest {
         }
     }
 
+    /** ld.so /usr/bin/ssh: the executed file is the loader; the judge finds ssh in argv. */
+    @Test
+    void sshRunThroughTheDynamicLoaderIsStopped() throws Exception {
+        Path cg = cgroup("loader", DENY);
+        int port = freeLoopbackPort();
+        List<String> argv = new ArrayList<>(List.of(Path.of("/lib64/ld-linux-x86-64.so.2").toRealPath().toString()));
+        argv.addAll(List.of(reverse("/usr/bin/ssh", port, List.of("-R", "127.0.0.1:" + port + ":127.0.0.1:9"))));
+        KernelAgentExtension.Run run = KERNEL.runIn(cg, argv.toArray(String[]::new));
+        try {
+            assertStoppedInKernel(cg, run, port);
+        } finally {
+            killAll(cg);
+        }
+    }
+
     @Test
     void dynamicForwardIsStoppedBeforeItListens() throws Exception {
         Path cg = cgroup("dynamic", DENY);
