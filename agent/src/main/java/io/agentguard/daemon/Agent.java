@@ -629,7 +629,12 @@ public final class Agent implements AutoCloseable {
         lock.close();
     }
 
-    /** The tunnel hold's kernel side (tests). */
+    /** Tunnel execs the judge could not queue. */
+    long tunnelJudgeDropped() {
+        return tunnelJudge == null ? 0 : tunnelJudge.dropped();
+    }
+
+    /** The tunnel hold's kernel side (status, tests). */
     public io.agentguard.enforce.HeldProcesses heldProcesses() {
         return heldProcesses;
     }
