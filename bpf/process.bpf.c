@@ -355,11 +355,12 @@ extern int ag_daemon_alive(void);
 
 /*
  * Tunnel hold: a tunnel program (by identity or comm, or the dynamic loader run as a program)
- * run where egress.tunnels is deny. The
- * process is marked a tunnel (PENDING: fail closed) unless it is one already (inherited), and
+ * run where egress.tunnels is deny. The process is marked a tunnel (PENDING: fail closed)
+ * unless it is one already (inherited), and
  * in enforce mode stopped (SIGSTOP, taken before its first instruction) so that the daemon can
  * read its command line and configuration files before it can connect anywhere; the daemon
  * then writes the verdict and resumes it. Monitor mode: flagged for the judge, not stopped.
+ * Another process resuming it early (SIGCONT) gains nothing: the mark already denies.
  */
 static __always_inline void tunnel_hold(struct ag_config *cfg, struct ag_exec *e, struct task_struct *task,
 					__u64 args_len)

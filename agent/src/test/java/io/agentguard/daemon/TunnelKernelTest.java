@@ -250,6 +250,31 @@ class TunnelKernelTest {
         }
     }
 
+    /**
+     * The connect is made by a ProxyCommand child (sh, then ncat: no tunnel program), not by ssh:
+     * the mark of the forwarding ssh is copied to its children at fork and kept across their exec.
+     */
+    @Test
+    void proxyCommandChildOfAForwardingSshIsATunnelToo() throws Exception {
+        Path cg = cgroup("proxycommand", DENY);
+        int port = freeLoopbackPort();
+        // ncat's stderr is not runIn's pipe: where ncat is not stopped, the test fails instead of waiting on it
+        String proxy = "ProxyCommand=ncat 127.66.0.22 " + sshd.port() + " 2>/dev/null";
+        KernelAgentExtension.Run run = KERNEL.runIn(cg, reverse("ssh", port, List.of("-R",
+                "127.0.0.1:" + port + ":127.0.0.1:9", "-o", proxy)));
+        try {
+            long id = KERNEL.cgroupId(cg);
+            assertThat(KERNEL.await(e -> e.hasConnect() && e.getProcess().getCgroupId() == id
+                    && e.getProcess().getComm().equals("ncat") && e.getConnect().getTunnel()
+                    && e.getConnect().getVerdict() == Verdict.VERDICT_DENIED, 1, Duration.ofSeconds(10)))
+                    .as("ncat's connect denied as a tunnel's; ssh said: %s", run.stdout()).isNotEmpty();
+            assertThat(run.exitStatus()).as(run.stdout()).isNotZero();
+            assertThat(listeningWithin(port, 3000)).as("remote forward bound through the proxy").isFalse();
+        } finally {
+            killAll(cg);
+        }
+    }
+
     @Test
     void dynamicForwardIsStoppedBeforeItListens() throws Exception {
         Path cg = cgroup("dynamic", DENY);
