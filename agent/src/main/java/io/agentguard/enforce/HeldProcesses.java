@@ -179,7 +179,8 @@ public final class HeldProcesses implements AutoCloseable {
                 resume(pid);
                 held.delete(key);
                 resumedByTimeout.incrementAndGet();
-                log.warn("tunnel hold of pid " + pid + " timed out: resumed as a tunnel (its connects need an explicit allow)");
+                log.warn("tunnel hold of pid " + pid
+                        + " timed out: resumed as a tunnel (its connects need an explicit allow)");
             }
         });
     }

@@ -238,7 +238,8 @@ public final class TunnelJudge implements ConsumerPipeline.ExecFollowUp, AutoClo
                                     String k = kv[0];
                                     if (k.equals("clearallforwardings")) {
                                         clear = kv[1].equalsIgnoreCase("yes");
-                                    } else if (FORWARDING_KEYWORDS.contains(k) && !OFF_VALUES.contains(kv[1].toLowerCase(Locale.ROOT))) {
+                                    } else if (FORWARDING_KEYWORDS.contains(k)
+                                            && !OFF_VALUES.contains(kv[1].toLowerCase(Locale.ROOT))) {
                                         if (k.endsWith("forward")) {
                                             forwardOptions = true;
                                         } else {
