@@ -27,21 +27,24 @@ import java.util.List;
  *                        explicitly allowed destinations and exactly 127.0.0.1/::1; default false (allow)
  * @param execDenySocketShell exec.deny_socket_shell: a process that puts a remote inet socket on its stdio (dup2,
  *                        exec or fork on one) is killed in the kernel; default false
+ * @param tunnelDeny      egress.tunnels: deny: SSH forwarding and tunnel programs (tunnels.programs) reach only
+ *                        explicitly allowed destinations; their execs are held until judged (docs/ENFORCEMENT.md,
+ *                        "Tunnels"); default false (allow)
  */
 public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
                      long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
                      List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
                      boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny,
-                     boolean shellConnectDeny, boolean execDenySocketShell) {
+                     boolean shellConnectDeny, boolean execDenySocketShell, boolean tunnelDeny) {
 
-    /** Without the reverse-shell keys: shells connect as any program, sockets on stdio are reported only. */
+    /** Without the reverse-shell and tunnel keys (egress.shells, exec.deny_socket_shell, egress.tunnels at their defaults). */
     public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
                   long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
                   List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
                   boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny) {
         this(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny, false, false);
+                unixOutsideDeny, false, false, false);
     }
 
     /** A policy without digests, fileless or loader denial; raw sockets denied, Unix connects outside allowed. */
@@ -82,14 +85,21 @@ public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, 
     public Policy withCgroup(String path) {
         return new Policy(path, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny, shellConnectDeny, execDenySocketShell);
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, tunnelDeny);
     }
 
     /** The same policy with the reverse-shell keys set (egress.shells, exec.deny_socket_shell). */
     public Policy withShellKeys(boolean shellConnectDeny, boolean execDenySocketShell) {
         return new Policy(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny, shellConnectDeny, execDenySocketShell);
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, tunnelDeny);
+    }
+
+    /** The same policy with egress.tunnels set (deny: true). */
+    public Policy withTunnelDeny(boolean deny) {
+        return new Policy(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, deny);
     }
 
     /** Whether the daemon must look at this policy's executions after the fact (digests, paths to hash). */
