@@ -118,6 +118,8 @@ enum ag_exec_flags {
 	AG_EXEC_LOADER              = 0x200, /* the executed file is a dynamic loader (ld.so) run as the program */
 	AG_EXEC_HELD                = 0x400, /* a tunnel program stopped at exec (SIGSTOP) until the daemon judges it */
 	AG_EXEC_STDIO_SOCKET        = 0x800, /* stdin or stdout is an inet socket (a shell served over the network) */
+	AG_EXEC_TUNNEL_JUDGE        = 0x1000, /* a tunnel program (tunnels.programs) under egress.tunnels: deny: the daemon
+	                                       * judges its command line (held until then where HELD is set too) */
 	AG_EXEC_FILELESS            = 0x140, /* UNLINKED | BY_FD: what exec.deny_fileless denies */
 };
 
@@ -536,6 +538,17 @@ enum ag_policy_flags {
 	AG_POLICY_APP_PROTO_DENY      = 0x1000, /* egress.protocols: deny: SSH and stratum reach only explicitly allowed destinations */
 };
 
+/* Values of ag_tunnel_pids (tgid -> what the tunnel judge made of the process). A process
+ * with any value but NONE is a tunnel: under egress.tunnels: deny it reaches only explicitly
+ * allowed destinations. Copied to children at fork; kept across exec (a tunnel cannot shed
+ * its mark by exec'ing something else); deleted at exit. */
+enum ag_tunnel {
+	AG_TUNNEL_NONE       = 0,
+	AG_TUNNEL_FORWARDING = 1,   /* ssh with forwarding, a jump, a proxy command or a tun device */
+	AG_TUNNEL_TOOL       = 2,   /* a tunnel tool by name or identity (chisel, autossh, socat...) */
+	AG_TUNNEL_PENDING    = 3,   /* held, not judged yet (or the judge timed out, or no daemon): a tunnel */
+};
+
 struct ag_policy {
 	__u32 flags;              /* AG_POLICY_* */
 	__u32 reserved;
@@ -590,7 +603,12 @@ struct ag_exe_key {
 	__u64 ino;
 };
 
-/* A file, as the kernel names it: (s_dev, i_ino). Keys of ag_exec_loaders. */
+/* A program's comm (file name, first 15 bytes, NUL padded). Keys of ag_exec_hold_names. */
+struct ag_comm_key {
+	char  name[AG_COMM_LEN];
+};
+
+/* A file, as the kernel names it: (s_dev, i_ino). Keys of ag_exec_loaders and ag_exec_hold. */
 struct ag_file_id {
 	__u64 dev;                /* kernel dev_t (MKDEV: major << 20 | minor), not stat's st_dev */
 	__u64 ino;

@@ -74,7 +74,12 @@ static __always_inline __u32 egress_verdict(__u32 slot, struct ag_policy *pol, c
  * when its policy says egress.tunnels: deny. Sets AG_CONNECT_TUNNEL for any judged tunnel. */
 static __always_inline __u32 tunnel_verdict(struct ag_policy *pol, __u32 *flags)
 {
-	return AG_VERDICT_ALLOWED;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u8 *tunnel = bpf_map_lookup_elem(&ag_tunnel_pids, &tgid);
+	if (!tunnel || *tunnel == AG_TUNNEL_NONE)
+		return AG_VERDICT_ALLOWED;
+	*flags |= AG_CONNECT_TUNNEL;
+	return pol->flags & AG_POLICY_TUNNEL_DENY ? objection(pol) : AG_VERDICT_ALLOWED;
 }
 
 /* Shells and socket relays by name: the comm (sh, bash, dash, zsh, ksh, mksh, ash, busybox;

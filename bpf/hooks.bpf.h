@@ -126,6 +126,16 @@ struct {
 	__type(value, struct ag_cgroup_budget);
 } ag_budgets SEC(".maps") __weak;
 
+/* Tunnel processes (tgid -> enum ag_tunnel): marked at the exec of a tunnel program (process.bpf.c),
+ * judged by the daemon, copied to children at fork, deleted at exit; read by the connect hooks.
+ * A full map leaves a new tunnel unmarked: sized for every process of the agent cgroups at once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} ag_tunnel_pids SEC(".maps") __weak;
+
 /* ---- helpers ------------------------------------------------------------------- */
 
 static __always_inline struct ag_config *ag_cfg(void)

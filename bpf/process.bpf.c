@@ -59,6 +59,32 @@ struct {
 	__type(value, __u8);
 } ag_exec_loaders SEC(".maps");
 
+/* Tunnel programs (tunnels.programs), by identity: (s_dev, i_ino) of each program file the
+ * agent resolved on PATH or was given as a path. Agent-written, at start. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct ag_file_id);
+	__type(value, __u8);
+} ag_exec_hold SEC(".maps");
+
+/* Tunnel programs by comm. Agent-written, at start. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct ag_comm_key);
+	__type(value, __u8);
+} ag_exec_hold_names SEC(".maps");
+
+/* Processes stopped at exec until the daemon judges them (tgid -> bpf_ktime_get_ns() of the stop).
+ * Pinned with the other maps: a daemon that starts resumes every process a previous run left here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u64);
+} ag_held SEC(".maps");
+
 /* Scratch for building an exec path key (too big for the BPF stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -105,7 +131,7 @@ static __always_inline void exec_cred_read(struct ag_exec *e, struct task_struct
 }
 
 /* Sends the exec record with only the argv bytes used (variable size: ringbuf_output);
- * a killed, objected-to or fileless exec is a priority record. */
+ * a killed, objected-to, held or fileless exec is a priority record. */
 static __always_inline void exec_output(struct ag_exec *e, __u64 args_len, __u64 key)
 {
 	e->args_len = args_len;
@@ -114,7 +140,8 @@ static __always_inline void exec_output(struct ag_exec *e, __u64 args_len, __u64
 	if (size > sizeof(*e))   /* for the verifier: bounds the output size */
 		return;
 	output(e, size, key, e->flags & AG_EXEC_DENIED ? AG_RECORD_KILL
-	       : e->flags & (AG_EXEC_WOULD_BLOCK | AG_EXEC_FILELESS) ? AG_RECORD_PRIORITY : AG_RECORD_ORDINARY);
+	       : e->flags & (AG_EXEC_WOULD_BLOCK | AG_EXEC_FILELESS | AG_EXEC_TUNNEL_JUDGE) ? AG_RECORD_PRIORITY
+	       : AG_RECORD_ORDINARY);
 }
 
 /* ---- scope follows the task ------------------------------------------------------ */
@@ -370,6 +397,53 @@ static __always_inline void fork_stdio_check(struct task_struct *parent, struct 
 	       : verdict == AG_VERDICT_ALLOWED ? AG_RECORD_ORDINARY : AG_RECORD_PRIORITY);
 }
 
+#define SIGSTOP 19
+
+/* Is the daemon there to judge and resume a held process? (self_protection.bpf.c: the kfuncs
+ * it needs may be declared in one object file only) */
+extern int ag_daemon_alive(void);
+
+/*
+ * Tunnel hold: a tunnel program (by identity or comm, or the dynamic loader run as a program)
+ * run where egress.tunnels is deny. The process is marked a tunnel (PENDING: fail closed)
+ * unless it is one already (inherited), and
+ * in enforce mode stopped (SIGSTOP, taken before its first instruction) so that the daemon can
+ * read its command line and configuration files before it can connect anywhere; the daemon
+ * then writes the verdict and resumes it. Monitor mode: flagged for the judge, not stopped.
+ * Another process resuming it early (SIGCONT) gains nothing: the mark already denies.
+ */
+static __always_inline void tunnel_hold(struct ag_config *cfg, struct ag_exec *e, struct task_struct *task,
+					__u64 args_len)
+{
+	if (e->flags & AG_EXEC_DENIED)
+		return;
+	struct ag_policy *pol = policy_of(policy_slot(cfg));
+	if (!pol || !(pol->flags & AG_POLICY_TUNNEL_DENY))
+		return;
+	struct ag_file_id id = { .dev = e->dev, .ino = e->ino };
+	struct ag_comm_key comm = {};
+	bpf_get_current_comm(comm.name, sizeof(comm.name));
+	/* ld.so PROGRAM: the program is in argv, which only the judge reads: held too (rare) */
+	if (!bpf_map_lookup_elem(&ag_exec_hold, &id) && !bpf_map_lookup_elem(&ag_exec_hold_names, &comm)
+	    && !((e->flags & AG_EXEC_LOADER) && !loader_inspects_only(e, args_len)))
+		return;
+	e->flags |= AG_EXEC_TUNNEL_JUDGE;
+	if (!(pol->flags & AG_POLICY_ENFORCE))
+		return;
+	__u32 tgid = task->tgid;
+	__u8 pending = AG_TUNNEL_PENDING;
+	bpf_map_update_elem(&ag_tunnel_pids, &tgid, &pending, BPF_NOEXIST);
+	if (!ag_daemon_alive())
+		return;   /* marked, not stopped: its connects need an explicit allow */
+	__u64 now = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&ag_held, &tgid, &now, BPF_ANY) != 0)
+		return;
+	if (bpf_send_signal(SIGSTOP) == 0)
+		e->flags |= AG_EXEC_HELD;
+	else
+		bpf_map_delete_elem(&ag_held, &tgid);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -413,6 +487,7 @@ int BPF_PROG(ag_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	}
 	exec_policy(cfg, e, len);
 	exec_stdio_read(cfg, e, task);
+	tunnel_hold(cfg, e, task, len);
 	exec_output(e, len, key);
 	return 0;
 }
@@ -443,6 +518,14 @@ int BPF_PROG(ag_fork, struct task_struct *parent, struct task_struct *child)
 	if (child->tgid == parent->tgid)
 		return 0;
 	fork_stdio_check(parent, child, key);
+	/* a tunnel's children are tunnels (autossh -> ssh, ssh -f, a ProxyCommand) */
+	__u32 ptgid = parent->tgid;
+	__u8 *tunnel = bpf_map_lookup_elem(&ag_tunnel_pids, &ptgid);
+	if (tunnel) {
+		__u32 ctgid = child->tgid;
+		__u8 mark = *tunnel;
+		bpf_map_update_elem(&ag_tunnel_pids, &ctgid, &mark, BPF_ANY);
+	}
 	struct ag_fork *f = reserve(sizeof(*f), key, AG_RECORD_ORDINARY);
 	if (f) {
 		fill_header(&f->h, AG_REC_FORK, sizeof(*f));
@@ -460,6 +543,9 @@ int BPF_PROG(ag_exit, struct task_struct *task, bool group_dead)
 	__u64 key = group_dead ? task_scope_key() : 0;
 	if (!key)
 		return 0;
+	__u32 tgid = task->tgid;
+	bpf_map_delete_elem(&ag_tunnel_pids, &tgid);
+	bpf_map_delete_elem(&ag_held, &tgid);
 	struct ag_exit *x = reserve(sizeof(*x), key, AG_RECORD_ORDINARY);
 	if (!x)
 		return 0;

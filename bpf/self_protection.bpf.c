@@ -292,6 +292,27 @@ int BPF_PROG(ag_oom_score_adj, struct task_struct *task)
 }
 
 /*
+ * Is the daemon there to judge and resume a process the tunnel hold would stop (process.bpf.c)?
+ * Its pinned programs outlive it, and a process stopped with nobody to resume it would hang
+ * until the next start. Without the kfunc (before 6.2): assumed alive, and the next start
+ * resumes what a previous run left in ag_held. A global function: process.bpf.c calls it.
+ */
+__noinline int ag_daemon_alive(void)
+{
+	struct ag_config *cfg = ag_cfg();
+	if (!cfg || !cfg->daemon_tgid)
+		return 0;
+	if ((void *)bpf_task_from_pid == NULL)
+		return 1;
+	struct task_struct *t = bpf_task_from_pid(cfg->daemon_tgid);
+	if (!t)
+		return 0;
+	int alive = t->tgid == cfg->daemon_tgid && !(t->flags & 0x4 /* PF_EXITING */);
+	bpf_task_release(t);
+	return alive;
+}
+
+/*
  * The task a pid from current's point of view names: in current's pid namespace
  * (bpf_task_from_vpid, 6.13+); without it, only for callers in the initial pid namespace,
  * where a pid is the global one (a container's pid 40 is not the host's pid 40). The tgid,

@@ -46,6 +46,7 @@ import java.util.List;
  * @param classification        what rule files and one event's classification may cost (rules.limits.*, classifier.*)
  * @param aggregationWindowMs   repeats of a violation (rule, process, cgroup, GPU) within this window are counted into
  *                              one summary (report.aggregation_window_ms); 0: every occurrence reported alone
+ * @param tunnels               tunnels.*: the programs held at exec where egress.tunnels is deny, and how long
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -82,7 +83,22 @@ public record AgentConfig(
         long execHashMaxBytes,
         long verifyIntervalMs,
         Posture posture, Classification classification,
-        long aggregationWindowMs) {
+        long aggregationWindowMs, Tunnels tunnels) {
+
+    /**
+     * tunnels.*: programs (names, or absolute paths) that are tunnels or may carry one; where a
+     * policy says egress.tunnels: deny, their execs are stopped until the tunnel judge decides
+     * (at most holdTimeoutMs, then resumed as tunnels: fail closed on egress).
+     */
+    public record Tunnels(List<String> programs, long holdTimeoutMs) {
+        public static final List<String> DEFAULT_PROGRAMS = List.of("ssh", "autossh", "sshuttle", "dbclient", "plink",
+                "chisel", "frpc", "ngrok", "cloudflared", "gost", "wstunnel", "bore", "socat", "tailscale", "devtunnel");
+        public static final Tunnels DEFAULT = new Tunnels(DEFAULT_PROGRAMS, 250);
+
+        public Tunnels {
+            programs = List.copyOf(programs);
+        }
+    }
 
     /** posture.*: whether processes in agent cgroups are checked for privileges that defeat the guard, how often a finding repeats. */
     public record Posture(boolean check, long repeatAfterMs, long rescanIntervalMs) {
@@ -174,6 +190,7 @@ public record AgentConfig(
         private Posture posture = Posture.DEFAULT;
         private Classification classification = Classification.DEFAULT;
         private long aggregationWindowMs = DEFAULT_AGGREGATION_WINDOW_MS;
+        private Tunnels tunnels = Tunnels.DEFAULT;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -212,6 +229,7 @@ public record AgentConfig(
             posture = c.posture;
             classification = c.classification;
             aggregationWindowMs = c.aggregationWindowMs;
+            tunnels = c.tunnels;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -250,6 +268,7 @@ public record AgentConfig(
         public Builder verifyIntervalMs(long v) { verifyIntervalMs = v; return this; }
         public Builder classification(Classification v) { classification = v; return this; }
         public Builder aggregationWindowMs(long v) { aggregationWindowMs = v; return this; }
+        public Builder tunnels(Tunnels v) { tunnels = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
@@ -258,7 +277,7 @@ public record AgentConfig(
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
                     recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture, classification,
-                    aggregationWindowMs);
+                    aggregationWindowMs, tunnels);
         }
     }
 }

@@ -29,7 +29,8 @@ public final class AgentConfigLoader {
 
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
             "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode", "policies", "enforcement",
-            "report", "runtime_dir", "metrics", "posture", "classifier");
+            "report", "runtime_dir", "metrics", "posture", "classifier",
+            "tunnels");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.ofEntries(
             Map.entry("output", Set.of("path", "format", "events")),
             Map.entry("rules", Set.of("default_pack", "paths", "watch_interval_ms", "limits")),
@@ -46,7 +47,8 @@ public final class AgentConfigLoader {
                     "priority_records_per_second_per_cgroup", "reserved_bytes")),
             Map.entry("gpu", Set.of("standins", "device_rescan_ms")),
             Map.entry("connect", Set.of("outcome_timeout_ms")),
-            Map.entry("posture", Set.of("check", "repeat_after_ms", "rescan_interval_ms")));
+            Map.entry("posture", Set.of("check", "repeat_after_ms", "rescan_interval_ms")),
+            Map.entry("tunnels", Set.of("programs", "hold_timeout_ms")));
 
     private final String source;
     private final YamlNodes nodes;
@@ -128,6 +130,8 @@ public final class AgentConfigLoader {
         long postureRepeatMs = AgentConfig.Posture.DEFAULT.repeatAfterMs();
         long postureRescanMs = AgentConfig.Posture.DEFAULT.rescanIntervalMs();
         String pinPath = "/sys/fs/bpf/agentguard";
+        List<String> tunnelPrograms = AgentConfig.Tunnels.DEFAULT.programs();
+        long holdTimeoutMs = AgentConfig.Tunnels.DEFAULT.holdTimeoutMs();
         long blockMs = 600_000;
         long verifyMs = 2000;
         List<String> collectors = List.of();
@@ -250,6 +254,8 @@ public final class AgentConfigLoader {
                             case "posture.check" -> postureCheck = nodes.bool(sv, name);
                             case "posture.repeat_after_ms" -> postureRepeatMs = nodes.integer(sv, name, 1000, 86_400_000L * 7);
                             case "posture.rescan_interval_ms" -> postureRescanMs = nodes.integer(sv, name, 0, 86_400_000L);
+                            case "tunnels.programs" -> tunnelPrograms = tunnelPrograms(sv, name);
+                            case "tunnels.hold_timeout_ms" -> holdTimeoutMs = nodes.integer(sv, name, 10, 10_000);
                             default -> throw new AssertionError(name);
                         }
                     }
@@ -273,7 +279,24 @@ public final class AgentConfigLoader {
                         eventsPerSecond, evidence, heartbeatMs, reportNode), runtimeDir, metricsListen, wakeupDelayMs,
                 new AgentConfig.RecordLimits(recordsPerSecond, priorityPerSecond, (int) reservedBytes),
                 execRecheckMs, execHashMaxBytes, verifyMs, new AgentConfig.Posture(postureCheck, postureRepeatMs, postureRescanMs),
-                new AgentConfig.Classification(ruleLimits, budgetPerEvent, budgetReportMs), aggregationWindowMs);
+                new AgentConfig.Classification(ruleLimits, budgetPerEvent, budgetReportMs), aggregationWindowMs,
+                new AgentConfig.Tunnels(tunnelPrograms, holdTimeoutMs));
+    }
+
+    /** tunnels.programs: names (a program's file name, as comm: at most 15 bytes) or absolute paths. */
+    private List<String> tunnelPrograms(Node v, String name) {
+        List<String> programs = nodes.strings(v, name);
+        for (String p : programs) {
+            if (p.isEmpty() || p.contains("/") && (!p.startsWith("/") || p.endsWith("/") || p.length() > 255)) {
+                throw new ConfigException(nodes.where(v) + name + ": '" + p + "' is neither a program name (no '/')"
+                        + " nor an absolute path of a file (at most 255 bytes)");
+            }
+            if (!p.contains("/") && p.getBytes(StandardCharsets.UTF_8).length > 15) {
+                throw new ConfigException(nodes.where(v) + name + ": '" + p + "' is longer than 15 bytes; the kernel"
+                        + " names a program by the first 15 bytes of its file name: give the path instead");
+            }
+        }
+        return programs;
     }
 
     private static final Set<String> RULE_LIMIT_KEYS = Set.of("file_bytes", "yaml_depth", "yaml_aliases", "list_items",

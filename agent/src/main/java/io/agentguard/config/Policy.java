@@ -27,6 +27,9 @@ import java.util.List;
  *                        explicitly allowed destinations and exactly 127.0.0.1/::1; default false (allow)
  * @param execDenySocketShell exec.deny_socket_shell: a process that puts a remote inet socket on its stdio (dup2,
  *                        exec or fork on one) is killed in the kernel; default false
+ * @param tunnelDeny      egress.tunnels: deny: SSH forwarding and tunnel programs (tunnels.programs) reach only
+ *                        explicitly allowed destinations; their execs are held until judged (docs/ENFORCEMENT.md,
+ *                        "Tunnels"); default false (allow)
  * @param protocolsDeny   egress.protocols: deny: a TCP connection no allow entry decided may not speak SSH (unless
  *                        from the host's ssh) or stratum: its first payload is dropped and the process killed;
  *                        default false (allow)
@@ -35,27 +38,28 @@ public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, 
                      long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
                      List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
                      boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny,
-                     boolean shellConnectDeny, boolean execDenySocketShell, boolean protocolsDeny) {
+                     boolean shellConnectDeny, boolean execDenySocketShell, boolean tunnelDeny,
+                     boolean protocolsDeny) {
 
     /** Without egress.protocols (allow). */
     public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
                   long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
                   List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
                   boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny,
-                  boolean shellConnectDeny, boolean execDenySocketShell) {
+                  boolean shellConnectDeny, boolean execDenySocketShell, boolean tunnelDeny) {
         this(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny, shellConnectDeny, execDenySocketShell, false);
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, tunnelDeny, false);
     }
 
-    /** Without the reverse-shell keys: shells connect as any program, sockets on stdio are reported only. */
+    /** Without the reverse-shell and tunnel keys (egress.shells, exec.deny_socket_shell, egress.tunnels at their defaults). */
     public Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, List<EgressEntry> egress, boolean gpuAll,
                   long gpuAllowed, boolean computeAllowed, List<String> computeExecutables, List<String> execDenyNames,
                   List<String> execDenyPaths, List<String> execDenySha256, boolean execDenyFileless,
                   boolean execDenyLoader, boolean rawSocketsAllowed, boolean unixOutsideDeny) {
         this(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny, false, false);
+                unixOutsideDeny, false, false, false);
     }
 
     /** A policy without digests, fileless or loader denial; raw sockets denied, Unix connects outside allowed. */
@@ -96,21 +100,28 @@ public record Policy(String cgroup, Boolean enforce, boolean egressDefaultDeny, 
     public Policy withCgroup(String path) {
         return new Policy(path, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny, shellConnectDeny, execDenySocketShell, protocolsDeny);
-    }
-
-    /** The same policy with egress.protocols set (deny: true). */
-    public Policy withProtocolsDeny(boolean deny) {
-        return new Policy(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
-                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny, shellConnectDeny, execDenySocketShell, deny);
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, tunnelDeny, protocolsDeny);
     }
 
     /** The same policy with the reverse-shell keys set (egress.shells, exec.deny_socket_shell). */
     public Policy withShellKeys(boolean shellConnectDeny, boolean execDenySocketShell) {
         return new Policy(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
                 execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
-                unixOutsideDeny, shellConnectDeny, execDenySocketShell, protocolsDeny);
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, tunnelDeny, protocolsDeny);
+    }
+
+    /** The same policy with egress.tunnels set (deny: true). */
+    public Policy withTunnelDeny(boolean deny) {
+        return new Policy(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, deny, protocolsDeny);
+    }
+
+    /** The same policy with egress.protocols set (deny: true). */
+    public Policy withProtocolsDeny(boolean deny) {
+        return new Policy(cgroup, enforce, egressDefaultDeny, egress, gpuAll, gpuAllowed, computeAllowed, computeExecutables,
+                execDenyNames, execDenyPaths, execDenySha256, execDenyFileless, execDenyLoader, rawSocketsAllowed,
+                unixOutsideDeny, shellConnectDeny, execDenySocketShell, tunnelDeny, deny);
     }
 
     /** Whether the daemon must look at this policy's executions after the fact (digests, paths to hash). */

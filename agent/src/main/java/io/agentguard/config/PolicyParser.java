@@ -79,6 +79,7 @@ final class PolicyParser {
         boolean unixOutsideDeny = base.unixOutsideDeny();
         boolean shellsDeny = base.shellConnectDeny();
         boolean denySocketShell = base.execDenySocketShell();
+        boolean tunnelDeny = base.tunnelDeny();
         boolean protocolsDeny = base.protocolsDeny();
         for (NodeTuple t : m.getValue()) {
             String k = nodes.key(t, Set.of("cgroup", "mode", "egress", "gpu", "exec"));
@@ -93,11 +94,13 @@ final class PolicyParser {
                     rawSockets = false;        // keys left out of an egress section take their defaults
                     unixOutsideDeny = false;
                     shellsDeny = false;
+                    tunnelDeny = false;
                     protocolsDeny = false;
                     for (NodeTuple e : nodes.mapping(v, "egress").getValue()) {
                         String ek = nodes.key(e, Set.of("default", "allow", "deny", "raw_sockets", "unix_outside", "shells",
-                                "protocols"));
+                                "tunnels", "protocols"));
                         switch (ek) {
+                            case "tunnels" -> tunnelDeny = tunnels(e.getValueNode());
                             case "default" -> egressDeny = nodes.oneOf(e.getValueNode(), "egress.default", "allow", "deny")
                                     .equals("deny");
                             case "raw_sockets" -> rawSockets = nodes.oneOf(e.getValueNode(), "egress.raw_sockets", "allow",
@@ -196,13 +199,18 @@ final class PolicyParser {
         return new Policy(cgroup, mode, egressDeny, egress, gpuAll, gpuAllowed, compute, computeExes, denyNames, denyPaths,
                 denySha256, denyFileless, denyLoader,
                 rawSockets, unixOutsideDeny)
-                .withShellKeys(shellsDeny, denySocketShell)
+                .withShellKeys(shellsDeny, denySocketShell).withTunnelDeny(tunnelDeny)
                 .withProtocolsDeny(protocolsDeny);
     }
 
     /** egress.shells: deny (shells and socket relays reach only explicit allows and 127.0.0.1/::1) or allow. */
     private boolean shells(Node v) {
         return nodes.oneOf(v, "egress.shells", "allow", "deny").equals("deny");
+    }
+
+    /** egress.tunnels: deny (true) or allow. */
+    private boolean tunnels(Node v) {
+        return nodes.oneOf(v, "egress.tunnels", "allow", "deny").equals("deny");
     }
 
     /** "CIDR", "CIDR tcp", "CIDR 22", "CIDR tcp/22", "CIDR udp/1000-2000". */

@@ -81,6 +81,8 @@ public final class Agent implements AutoCloseable {
     private Enforcer enforcer;
     private ExecFileChecker execChecker;
     private io.agentguard.enforce.MinerArgsChecker minerArgs;
+    private io.agentguard.enforce.HeldProcesses heldProcesses;
+    private io.agentguard.enforce.TunnelJudge tunnelJudge;
     private Reporter reporter;
     private UnixOwners unixOwners;
     private io.agentguard.posture.PostureMonitor posture;
@@ -131,6 +133,11 @@ public final class Agent implements AutoCloseable {
                 + " wait for ring space");
         this.self = config.selfProtection() ? SelfProtection.start(kernel.config(), cgroups.mount(), log) : null;
         kernel.scope(cgroups, devices);
+        // before the policies: a previous run's holds are resumed, and this run's holds begin with the policy
+        this.heldProcesses = new io.agentguard.enforce.HeldProcesses(kernel.map(Maps.HELD), kernel.map(Maps.TUNNEL_PIDS),
+                kernel.map(Maps.EXEC_HOLD), kernel.map(Maps.EXEC_HOLD_NAMES), config.tunnels().holdTimeoutMs(), log);
+        heldProcesses.resumeLeftOver(System.nanoTime());
+        heldProcesses.programs(config.tunnels().programs());
         this.policies = new PolicyController(config, cgroups, kernel.config(), kernel::map, log);
         policies.apply();
         kernel.attach(cgroups, devices);
@@ -152,6 +159,7 @@ public final class Agent implements AutoCloseable {
             reloader.onWeakened((why, lines) -> weakened("rules", why, lines, false, false));
             this.execChecker = new ExecFileChecker(policies, config.execHashMaxBytes(), this::violation, log, Path.of("/proc"));
             this.minerArgs = new io.agentguard.enforce.MinerArgsChecker(policies, this::violation, log, Path.of("/proc"));
+            this.tunnelJudge = new io.agentguard.enforce.TunnelJudge(heldProcesses, Path.of("/proc"), log);
             BpfLink unixIterator = kernel.unixListeners();
             this.unixOwners = unixIterator == null ? null
                     : new UnixOwners(unixIterator, kernel.map(Maps.UNIX_OUTSIDE), this::violation, log);
@@ -170,10 +178,12 @@ public final class Agent implements AutoCloseable {
                     .wallMinusMonotonicNs(clock::wallMinusMonotonicNs)
                     .events(sink, config.emitEvents())
                     .violations(this::violation)
-                    .execFollowUp(new ExecFollowUpPair(new ExecFollowUpPair(execChecker, posture), minerArgs))
+                    .execFollowUp(new ExecFollowUpPair(new ExecFollowUpPair(new ExecFollowUpPair(execChecker, posture),
+                            minerArgs), tunnelJudge))
                     .actions(enforcer::submit)
                     .reporting(config.report(), this::reportEvent)
                     .killer(pid -> Libc.kill(pid, 9))
+                    .tunnelDenied(heldProcesses::killDeniedTunnel)
                     .build();
             Set<String> roots = cgroups.roots().stream().map(AgentCgroups.Root::relativePath).collect(Collectors.toSet());
             this.seededProcesses = pipeline.processes().seedFromProc(Path.of("/proc"), roots, relative -> {
@@ -211,6 +221,8 @@ public final class Agent implements AutoCloseable {
         housekeeping.scheduleWithFixedDelay(this::rescanDevices, config.deviceRescanMs(), config.deviceRescanMs(),
                 TimeUnit.MILLISECONDS);
         housekeeping.scheduleWithFixedDelay(policies::expireBlocks, 1, 1, TimeUnit.SECONDS);
+        long sweepMs = Math.max(10, config.tunnels().holdTimeoutMs() / 4);
+        housekeeping.scheduleWithFixedDelay(heldProcesses::sweep, sweepMs, sweepMs, TimeUnit.MILLISECONDS);
         housekeeping.scheduleWithFixedDelay(() -> housekeepingHeartbeatNs = System.nanoTime(), 1, 1, TimeUnit.SECONDS);
         if (self != null) {
             housekeeping.scheduleWithFixedDelay(self::checkOomScoreAdj, 500, 500, TimeUnit.MILLISECONDS);
@@ -627,8 +639,24 @@ public final class Agent implements AutoCloseable {
         lock.close();
     }
 
+    /** Tunnel execs the judge could not queue. */
+    long tunnelJudgeDropped() {
+        return tunnelJudge == null ? 0 : tunnelJudge.dropped();
+    }
+
+    /** The tunnel hold's kernel side (status, tests). */
+    public io.agentguard.enforce.HeldProcesses heldProcesses() {
+        return heldProcesses;
+    }
+
     /** What the constructor made that holds threads, mappings or files. */
     private void closeParts() {
+        if (tunnelJudge != null) {
+            tunnelJudge.close();
+        }
+        if (heldProcesses != null) {
+            heldProcesses.close();   // nobody would judge what is held now: resumed, still marked tunnels
+        }
         if (posture != null) {
             posture.close();
         }

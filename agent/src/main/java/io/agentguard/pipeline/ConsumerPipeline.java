@@ -68,6 +68,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final Consumer<Event> reportEvents;
     private final long reportEventsPerSecond;
     private final IntConsumer killer;
+    private final IntConsumer tunnelDenied;
     private long lossReports;
     private long reportWindowStartNs;
     private long reportedInWindow;
@@ -143,6 +144,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.unixConnects = b.unixConnects;
         this.reportEventsPerSecond = b.reportEventsPerSecond;
         this.killer = b.killer;
+        this.tunnelDenied = b.tunnelDenied;
         this.context = new EventContext(processes, cgroupPaths, b.policies);
         this.budgetReportIntervalNs = b.budgetReportIntervalMs * 1_000_000L;
         this.lastBudgetReportNs = Long.MIN_VALUE;
@@ -282,6 +284,10 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
             // the kernel dropped the banner or login (the protocol failed); the kill stops the retries. The
             // header is the connecting task's: the packet may have left from softirq, where no signal fits
             killer.accept(h.pid());
+        }
+        if (type == AG_REC_CONNECT && tunnelDenied != null && records.connect.tunnel()
+                && records.connect.verdict() == AG_VERDICT_DENIED) {
+            tunnelDenied.accept(h.pid());   // a tunnel refused by egress.tunnels: deny dies before it tries another way
         }
         if (type == AG_REC_TAMPER && records.tamper.killByAgent() && killer != null) {
             killer.accept(h.pid());   // the kernel's kill failed: this CPU's irq_work held another signal (EBUSY)
@@ -534,6 +540,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         private Consumer<Event> unixConnects;
         private long reportEventsPerSecond;
         private IntConsumer killer;
+        private IntConsumer tunnelDenied;
         private long budgetReportIntervalMs = 10_000;
         private java.util.function.Supplier<io.agentguard.rules.PolicyView> policies = () -> io.agentguard.rules.PolicyView.NONE;
         private long aggregationWindowMs;
@@ -624,6 +631,12 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
          */
         public Builder killer(IntConsumer kill) {
             this.killer = kill;
+            return this;
+        }
+
+        /** Told the pid of each tunnel connect the kernel denied (egress.tunnels: deny). Unset: nothing. */
+        public Builder tunnelDenied(IntConsumer onDenied) {
+            this.tunnelDenied = onDenied;
             return this;
         }
 

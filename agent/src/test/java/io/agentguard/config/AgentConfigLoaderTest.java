@@ -11,8 +11,44 @@ class AgentConfigLoaderTest {
         AgentConfig c = AgentConfigLoader.embeddedDefault();
         assertThat(c.agentCgroups()).containsExactly("agentguard/sandbox");
         assertThat(c.createMissingCgroups()).isTrue();
-        assertThat(c.maxArgsBytes()).isEqualTo(4096);
+        assertThat(c.maxArgsBytes()).isEqualTo(8192);
         assertThat(c.outputFormat()).isEqualTo(OutputFormat.JSON);
+    }
+
+    @Test
+    void embeddedDefaultStopsTunnelsShellsAndSocketShellsAndAggregates() {
+        AgentConfig c = AgentConfigLoader.embeddedDefault();
+        assertThat(c.enforce()).isTrue();
+        assertThat(c.defaultPolicy().tunnelDeny()).isTrue();
+        assertThat(c.defaultPolicy().shellConnectDeny()).isTrue();
+        assertThat(c.defaultPolicy().execDenySocketShell()).isTrue();
+        assertThat(c.defaultPolicy().computeAllowed()).isFalse();
+        assertThat(c.tunnels().programs()).contains("ssh", "autossh", "chisel", "socat");
+        assertThat(c.aggregationWindowMs()).isEqualTo(10_000);
+    }
+
+    @Test
+    void packagedConfigurationStopsWhatTheEmbeddedDefaultStops() throws Exception {
+        AgentConfig embedded = AgentConfigLoader.embeddedDefault();
+        java.nio.file.Path file = java.nio.file.Path.of("../packaging/debian/agentguard.yaml");
+        AgentConfig packaged = AgentConfigLoader.parse(file.toString(), java.nio.file.Files.readString(file));
+        for (AgentConfig c : java.util.List.of(embedded, packaged)) {
+            assertThat(c.enforce()).isTrue();
+            assertThat(c.maxArgsBytes()).isEqualTo(8192);
+            assertThat(c.aggregationWindowMs()).isEqualTo(10_000);
+            assertThat(c.tunnels()).isEqualTo(embedded.tunnels());
+        }
+        Policy e = embedded.defaultPolicy();
+        Policy p = packaged.defaultPolicy();
+        assertThat(p.tunnelDeny()).isEqualTo(e.tunnelDeny()).isTrue();
+        assertThat(p.shellConnectDeny()).isEqualTo(e.shellConnectDeny()).isTrue();
+        assertThat(p.execDenySocketShell()).isEqualTo(e.execDenySocketShell()).isTrue();
+        assertThat(p.execDenyNames()).isEqualTo(e.execDenyNames());
+        assertThat(p.computeAllowed()).isEqualTo(e.computeAllowed());
+        assertThat(p.gpuAll()).isEqualTo(e.gpuAll());
+        assertThat(p.gpuAllowed()).isEqualTo(e.gpuAllowed());
+        assertThat(p.egressDefaultDeny()).isEqualTo(e.egressDefaultDeny());
+        assertThat(p.egress()).extracting(Policy.EgressEntry::text).isEqualTo(e.egress().stream().map(Policy.EgressEntry::text).toList());
     }
 
     @Test

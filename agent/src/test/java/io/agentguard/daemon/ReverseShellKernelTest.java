@@ -439,7 +439,7 @@ class ReverseShellKernelTest {
             Policy monitor = new Policy(KERNEL.mount().relativize(cg).toString(), false, base.egressDefaultDeny(),
                     base.egress(), base.gpuAll(), base.gpuAllowed(), base.computeAllowed(), base.computeExecutables(),
                     base.execDenyNames(), base.execDenyPaths(), base.execDenySha256(), base.execDenyFileless(),
-                    base.execDenyLoader(), base.rawSocketsAllowed(), base.unixOutsideDeny(), true, true);
+                    base.execDenyLoader(), base.rawSocketsAllowed(), base.unixOutsideDeny(), true, true, base.tunnelDeny());
             KERNEL.agent().addPolicyForTest(monitor);
             KERNEL.runIn(cg, attack("python-pty", ATTACKER, l.port()).toArray(String[]::new));
             assertThat(l.awaitMarker(Duration.ofSeconds(20))).isTrue();
