@@ -42,6 +42,7 @@ class AgentConfigLoaderTest {
         Policy p = packaged.defaultPolicy();
         assertThat(p.tunnelDeny()).isEqualTo(e.tunnelDeny()).isTrue();
         assertThat(p.shellConnectDeny()).isEqualTo(e.shellConnectDeny()).isTrue();
+        assertThat(p.protocolsDeny()).isEqualTo(e.protocolsDeny()).isTrue();
         assertThat(p.execDenySocketShell()).isEqualTo(e.execDenySocketShell()).isTrue();
         assertThat(p.execDenyNames()).isEqualTo(e.execDenyNames());
         assertThat(p.computeAllowed()).isEqualTo(e.computeAllowed());

@@ -417,6 +417,8 @@ class CorpusKernelTest {
             case SCOPE -> denied(e.getScope().getVerdict()) ? "scope" : null;
             case TAMPER -> denied(e.getTamper().getVerdict()) ? "tamper" : null;
             case STDIO_SOCKET -> denied(e.getStdioSocket().getVerdict()) ? "exec" : null;   // block_kind EXEC
+            case APP_PROTO -> !denied(e.getAppProto().getVerdict()) ? null      // block_kind as KernelFindings gives it
+                    : e.getAppProto().getProto() == io.agentguard.proto.v1.AppProto.APP_PROTO_SSH ? "tunnel_connect" : "connect";
             default -> null;
         };
     }
