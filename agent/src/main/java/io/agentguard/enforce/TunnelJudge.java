@@ -168,6 +168,9 @@ public final class TunnelJudge implements ConsumerPipeline.ExecFollowUp, AutoClo
         if (cmd.configFile() != null) {
             if (!cmd.configFile().equals("none")) {
                 String f = cmd.configFile();
+                if (readsAnotherProcessesStream(f)) {
+                    return AG_TUNNEL_FORWARDING;   // -F /dev/stdin: what it holds is ssh's to read, not ours
+                }
                 configs.add(f.startsWith("/") ? inRoot(root, f) : dir.resolve("cwd").resolve(f));
             }
         } else {
@@ -295,6 +298,9 @@ public final class TunnelJudge implements ConsumerPipeline.ExecFollowUp, AutoClo
         if (depth > MAX_DEPTH) {
             return false;
         }
+        if (unreadable(file)) {
+            return true;   // a FIFO, socket or device (but /dev/null): judged as forwarding, fail closed
+        }
         byte[] bytes = read(file, MAX_CONFIG);
         if (bytes.length == 0) {
             return false;
@@ -309,6 +315,10 @@ public final class TunnelJudge implements ConsumerPipeline.ExecFollowUp, AutoClo
                 if (!(clearForwards && k.endsWith("forward"))) {
                     return true;
                 }
+            } else if (k.equals("match") && MATCH_EXEC.matcher(kv[1]).find()) {
+                // ssh runs the command before it reads on: it can write the forwarding into a file
+                // included after it, which the judge read before it existed (fail closed)
+                return true;
             } else if (k.equals("include")) {
                 for (String pattern : kv[1].split("\\s+")) {
                     for (Path included : includes(pattern, root, home, user)) {
@@ -403,6 +413,30 @@ public final class TunnelJudge implements ConsumerPipeline.ExecFollowUp, AutoClo
             out.add(new String(bytes, start, bytes.length - start, StandardCharsets.UTF_8));
         }
         return out;
+    }
+
+    private static final java.util.regex.Pattern MATCH_EXEC = java.util.regex.Pattern.compile(
+            "(?i)(^|[\\s!])exec(\\s|=|$)");
+
+    /** A -F path that is a stream of the process itself (its stdin, a descriptor): reading it would take ssh's data. */
+    static boolean readsAnotherProcessesStream(String path) {
+        return path.equals("-") || path.startsWith("/dev/stdin") || path.startsWith("/dev/fd/")
+                || path.startsWith("/proc/self/") || path.startsWith("/proc/thread-self/") || path.matches("/proc/\\d+/fd/.*");
+    }
+
+    /**
+     * A configuration file that exists but is not a regular file (a FIFO, a socket, a device):
+     * ssh reads it, the judge cannot without blocking or consuming it. /dev/null (char 1:3) is empty.
+     */
+    static boolean unreadable(Path file) {
+        try {
+            java.util.Map<String, Object> a = Files.readAttributes(file, "unix:mode,rdev");
+            int type = (Integer) a.get("mode") & 0170000;
+            boolean devNull = type == 0020000 && (Long) a.get("rdev") == ((1L << 8) | 3);
+            return type != 0100000 && type != 0040000 && !devNull;
+        } catch (IOException | RuntimeException e) {
+            return false;   // absent: ssh finds nothing there either
+        }
     }
 
     /** Up to max bytes of a regular file (not a FIFO or a device: a read must not block the judge); empty if none. */

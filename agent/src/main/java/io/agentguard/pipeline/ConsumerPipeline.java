@@ -5,6 +5,7 @@ import io.agentguard.config.AgentConfig;
 import io.agentguard.event.ConnectRecord;
 import io.agentguard.event.EventDecoder;
 import io.agentguard.event.EventSink;
+import io.agentguard.event.ExecRecord;
 import io.agentguard.event.HeaderRecord;
 import io.agentguard.event.NvidiaIoctlDecoder;
 import io.agentguard.event.Records;
@@ -183,7 +184,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         switch (type) {
             case AG_REC_EXEC -> slot = records.exec.failed() ? ensure(h, nowNs)
                     : processes.onExec(h.pid(), h.ppid(), h.cgroupId(), h.uid(), h.comm(), records.exec.filename(),
-                    records.exec.args(), nowNs, records.exec.dev(), records.exec.ino(), records.exec.exeCtimeNs());
+                    records.exec.args(), nowNs, records.exec.dev(), records.exec.ino(), programCtimeNs(records.exec));
             case AG_REC_CONNECT -> {
                 slot = ensure(h, nowNs);
                 ConnectRecord c = records.connect;
@@ -514,7 +515,16 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         VarHandle.releaseFence();
     }
 
-    public Counters counters() {
+    /**
+     * The ctime proc.exe_created_in_cgroup compares: the executed file's; for the dynamic loader
+     * run as a program (ld.so ./x) the program is a file the kernel did not look at, so it counts
+     * as written inside (fail closed: "created in cgroup" only ever adds scrutiny).
+     */
+    private static long programCtimeNs(ExecRecord exec) {
+        return exec.loader() ? Long.MAX_VALUE : exec.exeCtimeNs();
+    }
+
+        public Counters counters() {
         return published;
     }
 

@@ -26,8 +26,13 @@ import java.util.Set;
  * </ul>
  */
 public final class MinerArgsScanner {
-    /** The most of a command line the daemon reads and scans. */
-    public static final int MAX_BYTES = 64 * 1024;
+    /**
+     * The most of a command line the daemon reads and scans: all of it. The kernel caps argv and
+     * environment together at a quarter of the stack limit and never above 6 MiB (fs/exec.c:
+     * _STK_LIM / 4 * 3), so nothing can be placed beyond this (a 64 KiB bound was passed by a
+     * red-team miner with 70 KiB of filler). One buffer, allocated once; the scan is linear.
+     */
+    public static final int MAX_BYTES = 6 * 1024 * 1024;
 
     private static final String[] SCHEMES = {"stratum+tcp://", "stratum+ssl://", "stratum+tls://", "stratum2+tcp://",
         "stratum1+tcp://"};

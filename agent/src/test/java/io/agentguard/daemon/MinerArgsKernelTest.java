@@ -28,8 +28,12 @@ class MinerArgsKernelTest {
 
     /** python3 sleeping, whatever its argv says (a miner's stand-in: it only needs to be running). */
     private static String[] argv(double seconds, boolean miner) {
+        return argv(seconds, miner, 600);
+    }
+
+    private static String[] argv(double seconds, boolean miner, int fillers) {
         List<String> a = new ArrayList<>(List.of("/usr/bin/python3", "-c", "import time; time.sleep(" + seconds + ")"));
-        for (int i = 0; i < 600; i++) {
+        for (int i = 0; i < fillers; i++) {
             a.add("object-" + i + ".o");
         }
         if (miner) {
@@ -52,6 +56,17 @@ class MinerArgsKernelTest {
         assertThat(v).hasSize(1);
         assertThat(v.getFirst().getEvidence(0).getExec().getArgsTruncated()).isTrue();
         assertThat(v.getFirst().getOutput()).contains("killed").contains("--donate-level at byte");
+    }
+
+    @Test
+    void minerFlagsAfterHundredsOfKilobytesOfArgvAreFoundToo() throws Exception {
+        // red team: flags after 70 KiB of filler ran free while the daemon read 64 KiB of argv
+        Path cg = KERNEL.newCgroup("miner-huge-argv");
+        KernelAgentExtension.Run run = KERNEL.runIn(cg, argv(30, true, 30_000));   // ~450 KiB
+        assertThat(run.exitStatus()).isEqualTo(128 + 9);
+        List<Violation> v = violations(cg, RULE, 1, Duration.ofSeconds(10));
+        assertThat(v).hasSize(1);
+        assertThat(v.getFirst().getOutput()).contains("--donate-level at byte");
     }
 
     @Test

@@ -85,4 +85,37 @@ class TunnelJudgeTest {
         new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor();
         assertThat(TunnelJudge.read(fifo, 1024)).isEmpty();   // opening it would block the judge
     }
+
+    @Test
+    void aConfigTheJudgeCannotReadIsJudgedForwarding(@TempDir Path root) throws Exception {
+        // red team: ssh -F FIFO with the forward written into it by a background job was judged PLAIN
+        Path fifo = root.resolve("fwd.fifo");
+        new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor();
+        assertThat(TunnelJudge.configForwards(fifo, root, null, true, false, 0)).isTrue();
+        Path etc = Files.createDirectories(root.resolve("etc/ssh"));
+        Files.writeString(etc.resolve("ssh_config"), "Host *\n  Include /fwd.fifo\n");   // paths are in the process's root
+        assertThat(TunnelJudge.configForwards(etc.resolve("ssh_config"), root, null, false, false, 0)).isTrue();
+        // /dev/null is empty, a regular file is read
+        assertThat(TunnelJudge.configForwards(Path.of("/dev/null"), root, null, true, false, 0)).isFalse();
+        Files.writeString(root.resolve("plain.conf"), "Host x\n  User u\n");
+        assertThat(TunnelJudge.configForwards(root.resolve("plain.conf"), root, null, true, false, 0)).isFalse();
+        // -F /dev/stdin and descriptors are the process's own streams
+        assertThat(TunnelJudge.readsAnotherProcessesStream("/dev/stdin")).isTrue();
+        assertThat(TunnelJudge.readsAnotherProcessesStream("/dev/fd/3")).isTrue();
+        assertThat(TunnelJudge.readsAnotherProcessesStream("/proc/self/fd/0")).isTrue();
+        assertThat(TunnelJudge.readsAnotherProcessesStream("/proc/4242/fd/0")).isTrue();
+        assertThat(TunnelJudge.readsAnotherProcessesStream("/home/u/.ssh/config")).isFalse();
+    }
+
+    @Test
+    void matchExecIsJudgedForwardingWhereverItStands(@TempDir Path root) throws Exception {
+        // red team: Match exec wrote the RemoteForward into a file Included after it, after the judge read
+        Path config = root.resolve("match.conf");
+        Files.writeString(config, "Match exec \"printf 'RemoteForward 1:127.0.0.1:22' > /tmp/x\"\nInclude /tmp/x\n");
+        assertThat(TunnelJudge.configForwards(config, root, null, true, false, 0)).isTrue();
+        Files.writeString(config, "Match host x !exec \"true\"\n  User u\n");
+        assertThat(TunnelJudge.configForwards(config, root, null, true, false, 0)).isTrue();
+        Files.writeString(config, "Match host exec.example.com\n  User u\n");
+        assertThat(TunnelJudge.configForwards(config, root, null, true, false, 0)).isFalse();
+    }
 }

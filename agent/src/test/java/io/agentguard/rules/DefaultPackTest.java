@@ -277,7 +277,8 @@ class DefaultPackTest {
                 ExecEvent.Builder x = ExecEvent.newBuilder().setFilename(exe)
                         .addAllArgs(stringify((List<Object>) s.getOrDefault("args", List.of(comm(exe)))))
                         .setSuccess(!failed).setErrorNumber(failed ? 2 : 0).setVerdict(verdict(s))
-                        .setHeld(flag(s, "held")).setStdioSocket(flag(s, "stdio_socket")).setExeCtimeNs(exeCtime(s));
+                        .setHeld(flag(s, "held")).setStdioSocket(flag(s, "stdio_socket")).setExeCtimeNs(exeCtime(s))
+                        .setLoader(flag(s, "loader"));
                 if (s.containsKey("program")) {
                     FileIdentity id = programIdentity((String) s.get("program"));
                     x.setDevMajor((int) (id.dev() >>> 20)).setDevMinor((int) (id.dev() & 0xfffff)).setInode(id.ino());
