@@ -69,6 +69,7 @@ public class ClassifierBenchmark {
             table.put(pid, 1, 7, 1000, "python3", "/usr/bin/python3", List.of("python3", "serve.py", "--port", "8000"), 1);
         }
         pipeline = new ConsumerPipeline.Builder(new Classifier(set), table).cgroupPaths(id -> "agents/job")
+                .policies(io.agentguard.enforce.PolicySnapshot.forTests(io.agentguard.config.AgentConfigLoader.embeddedDefault()))
                 .violations(v -> violations++).build();
         Records writer = new Records();
         records = Arena.ofAuto().allocate((long) RECORDS * RECORD_STRIDE, 8);

@@ -62,6 +62,7 @@ public class ClassifierWorstCaseBenchmark {
         classifier = new Classifier(RuleLoader.load(true, List.of()));
         ProcessTable table = new ProcessTable(4096, 10_000_000_000L);
         pipeline = new ConsumerPipeline.Builder(classifier, table).cgroupPaths(id -> "agents/job")
+                .policies(io.agentguard.enforce.PolicySnapshot.forTests(io.agentguard.config.AgentConfigLoader.embeddedDefault()))
                 .violations(v -> violations++).build();
         Records writer = new Records();
         stride = (Records.maxRecordBytes() + 7) & ~7L;
