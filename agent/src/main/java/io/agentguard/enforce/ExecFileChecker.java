@@ -23,9 +23,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -60,11 +57,8 @@ public final class ExecFileChecker implements ConsumerPipeline.ExecFollowUp, Aut
     private final PolicyController policies;
     private final long hashMaxBytes;
     private final Consumer<Violation> violations;
-    private final Log log;
     private final Path proc;
-    private final BlockingQueue<Event> queue = new ArrayBlockingQueue<>(QUEUE);
-    private final Thread worker;
-    private final AtomicLong dropped = new AtomicLong();
+    private final FollowUpWorker worker;
     private final AtomicLong unchecked = new AtomicLong();
     private final AtomicLong killed = new AtomicLong();
     /** Whether any policy in force asks for digests (else only loader execs are followed up). */
@@ -82,12 +76,9 @@ public final class ExecFileChecker implements ConsumerPipeline.ExecFollowUp, Aut
         this.policies = policies;
         this.hashMaxBytes = hashMaxBytes;
         this.violations = violations;
-        this.log = log;
         this.proc = proc;
         policies.onChange(this::policiesChanged);
-        this.worker = new Thread(this::run, "agentguard-exec-check");
-        worker.setDaemon(true);
-        worker.start();
+        this.worker = new FollowUpWorker("agentguard-exec-check", QUEUE, "exec check", log, this::check);
     }
 
     private void policiesChanged() {
@@ -106,14 +97,12 @@ public final class ExecFileChecker implements ConsumerPipeline.ExecFollowUp, Aut
 
     @Override
     public void accept(Event exec) {
-        if (!queue.offer(exec)) {
-            dropped.incrementAndGet();
-        }
+        worker.offer(exec);
     }
 
     /** Execs not judged: queue full (dropped) or the process and its file gone before the check. */
     public long dropped() {
-        return dropped.get();
+        return worker.dropped();
     }
 
     public long unchecked() {
@@ -126,31 +115,7 @@ public final class ExecFileChecker implements ConsumerPipeline.ExecFollowUp, Aut
 
     @Override
     public void close() {
-        worker.interrupt();
-        try {
-            worker.join(5000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private void run() {
-        while (!Thread.currentThread().isInterrupted()) {
-            Event e;
-            try {
-                e = queue.poll(1, TimeUnit.SECONDS);
-            } catch (InterruptedException ex) {
-                return;
-            }
-            if (e == null) {
-                continue;
-            }
-            try {
-                check(e);
-            } catch (RuntimeException ex) {
-                log.warn("exec check of pid " + e.getProcess().getPid() + " failed: " + ex);
-            }
-        }
+        worker.close();
     }
 
     /** The verdict on one exec; package-private for tests. */

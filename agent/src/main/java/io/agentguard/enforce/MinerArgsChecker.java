@@ -15,9 +15,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -44,22 +41,16 @@ public final class MinerArgsChecker implements ConsumerPipeline.ExecFollowUp, Au
 
     private final PolicyController policies;
     private final Consumer<Violation> violations;
-    private final Log log;
     private final Path proc;
-    private final BlockingQueue<Event> queue = new ArrayBlockingQueue<>(QUEUE);
-    private final Thread worker;
-    private final AtomicLong dropped = new AtomicLong();
+    private final FollowUpWorker worker;
     private final AtomicLong killed = new AtomicLong();
     private final byte[] buffer = new byte[MinerArgsScanner.MAX_BYTES];
 
     public MinerArgsChecker(PolicyController policies, Consumer<Violation> violations, Log log, Path proc) {
         this.policies = policies;
         this.violations = violations;
-        this.log = log;
         this.proc = proc;
-        this.worker = new Thread(this::run, "agentguard-miner-args");
-        worker.setDaemon(true);
-        worker.start();
+        this.worker = new FollowUpWorker("agentguard-miner-args", QUEUE, "miner argument check", log, this::check);
     }
 
     @Override
@@ -69,13 +60,11 @@ public final class MinerArgsChecker implements ConsumerPipeline.ExecFollowUp, Au
 
     @Override
     public void accept(Event exec) {
-        if (!queue.offer(exec)) {
-            dropped.incrementAndGet();
-        }
+        worker.offer(exec);
     }
 
     public long dropped() {
-        return dropped.get();
+        return worker.dropped();
     }
 
     public long killed() {
@@ -84,31 +73,7 @@ public final class MinerArgsChecker implements ConsumerPipeline.ExecFollowUp, Au
 
     @Override
     public void close() {
-        worker.interrupt();
-        try {
-            worker.join(5000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private void run() {
-        while (!Thread.currentThread().isInterrupted()) {
-            Event e;
-            try {
-                e = queue.poll(1, TimeUnit.SECONDS);
-            } catch (InterruptedException ex) {
-                return;
-            }
-            if (e == null) {
-                continue;
-            }
-            try {
-                check(e);
-            } catch (RuntimeException ex) {
-                log.warn("miner argument check of pid " + e.getProcess().getPid() + " failed: " + ex);
-            }
-        }
+        worker.close();
     }
 
     /** The verdict on one exec; package-private for tests. */

@@ -1,19 +1,15 @@
 package io.agentguard.enforce;
 
-import io.agentguard.abi.KernelAbi.FileId;
 import io.agentguard.bpf.BpfMap;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 import static io.agentguard.abi.KernelAbi.AG_COMM_LEN;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The programs {@code egress.shells: deny} confines (connect.bpf.c shell_verdict): shells,
@@ -33,8 +29,6 @@ public final class ShellPrograms {
     static final List<String> RELAYS = List.of("nc", "ncat", "netcat", "nc.openbsd", "nc.traditional", "socat", "telnet");
     /** Names matched by comm only: multi-call binaries whose other applets are not shells. */
     static final List<String> NAME_ONLY = List.of("busybox");
-    static final List<Path> PATH = List.of(Path.of("/usr/local/sbin"), Path.of("/usr/local/bin"), Path.of("/usr/sbin"),
-            Path.of("/usr/bin"), Path.of("/sbin"), Path.of("/bin"));
 
     private ShellPrograms() {
     }
@@ -48,20 +42,7 @@ public final class ShellPrograms {
 
     /** The files those names are on this host now (each once). */
     public static List<FileIdentity> find() {
-        List<FileIdentity> found = new ArrayList<>();
-        for (String name : names()) {
-            if (NAME_ONLY.contains(name)) {
-                continue;
-            }
-            for (Path dir : PATH) {
-                Path p = dir.resolve(name);
-                FileIdentity id = Files.isRegularFile(p) ? FileIdentity.of(p) : null;
-                if (id != null && found.stream().noneMatch(f -> f.sameFile(id.dev(), id.ino()))) {
-                    found.add(id);
-                }
-            }
-        }
-        return found;
+        return ExeIdentitySet.onPath(names().stream().filter(n -> !NAME_ONLY.contains(n)).toList());
     }
 
     /** Writes the names (comm keys, NUL padded) and the identities; stale identities are removed. */
@@ -75,21 +56,7 @@ public final class ShellPrograms {
                 MemorySegment.copy(b, 0, key, JAVA_BYTE, 0, Math.min(b.length, AG_COMM_LEN - 1));
                 names.update(key, one);
             }
-            List<MemorySegment> stale = new ArrayList<>();
-            exes.forEachKey(FileId.SIZEOF, k -> stale.add(arena.allocate(FileId.SIZEOF, 8).copyFrom(k)));
-            List<MemorySegment> keys = new ArrayList<>();
-            for (FileIdentity id : ids) {
-                MemorySegment key = arena.allocate(FileId.SIZEOF, 8);
-                key.set(JAVA_LONG, FileId.DEV, id.dev());
-                key.set(JAVA_LONG, FileId.INO, id.ino());
-                exes.update(key, one);
-                keys.add(key);
-            }
-            for (MemorySegment s : stale) {
-                if (keys.stream().noneMatch(k -> k.mismatch(s) < 0)) {
-                    exes.delete(s);
-                }
-            }
         }
+        ExeIdentitySet.write(exes, ids);
     }
 }

@@ -16,10 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static io.agentguard.abi.KernelAbi.*;
 
@@ -60,18 +56,13 @@ public final class TunnelJudge implements ConsumerPipeline.ExecFollowUp, AutoClo
 
     private final HeldProcesses held;
     private final Path proc;
-    private final Log log;
-    private final BlockingQueue<Event> queue = new ArrayBlockingQueue<>(QUEUE);
-    private final Thread worker;
-    private final AtomicLong dropped = new AtomicLong();
+    private final FollowUpWorker worker;
 
     public TunnelJudge(HeldProcesses held, Path proc, Log log) {
         this.held = held;
         this.proc = proc;
-        this.log = log;
-        this.worker = new Thread(this::run, "agentguard-tunnel-judge");
-        worker.setDaemon(true);
-        worker.start();
+        // a judge that fails leaves the process held: the sweep resumes it at the timeout, marked a tunnel
+        this.worker = new FollowUpWorker("agentguard-tunnel-judge", QUEUE, "tunnel judge", log, this::judge);
     }
 
     @Override
@@ -81,43 +72,16 @@ public final class TunnelJudge implements ConsumerPipeline.ExecFollowUp, AutoClo
 
     @Override
     public void accept(Event exec) {
-        if (!queue.offer(exec)) {
-            dropped.incrementAndGet();   // held: the sweep resumes it at the timeout, still marked a tunnel
-        }
+        worker.offer(exec);   // dropped: held, the sweep resumes it at the timeout, still marked a tunnel
     }
 
     public long dropped() {
-        return dropped.get();
+        return worker.dropped();
     }
 
     @Override
     public void close() {
-        worker.interrupt();
-        try {
-            worker.join(5000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private void run() {
-        while (!Thread.currentThread().isInterrupted()) {
-            Event e;
-            try {
-                e = queue.poll(1, TimeUnit.SECONDS);
-            } catch (InterruptedException ex) {
-                return;
-            }
-            if (e == null) {
-                continue;
-            }
-            try {
-                judge(e);
-            } catch (RuntimeException ex) {
-                log.warn("tunnel judge of pid " + e.getProcess().getPid() + " failed: " + ex);
-                // the sweep resumes a held process at the timeout, marked a tunnel
-            }
-        }
+        worker.close();
     }
 
     /** Judges one exec and settles it with the kernel; package-private for tests. */

@@ -11,21 +11,13 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -84,84 +76,6 @@ class AppProtoKernelTest {
         return cg;
     }
 
-    /** A server that only reads and keeps what each connection sent. */
-    static final class Listener implements AutoCloseable {
-        final ServerSocket server;
-        private final ByteArrayOutputStream got = new ByteArrayOutputStream();
-        private int connections;
-
-        Listener(String host) throws IOException {
-            server = new ServerSocket();
-            server.bind(new InetSocketAddress(InetAddress.getByName(host), 0));
-            Thread t = new Thread(this::acceptLoop, "appproto-listener");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        int port() {
-            return server.getLocalPort();
-        }
-
-        private void acceptLoop() {
-            while (!server.isClosed()) {
-                try {
-                    Socket s = server.accept();
-                    synchronized (this) {
-                        connections++;
-                    }
-                    Thread t = new Thread(() -> serve(s), "appproto-conn");
-                    t.setDaemon(true);
-                    t.start();
-                } catch (IOException e) {
-                    return;
-                }
-            }
-        }
-
-        private void serve(Socket s) {
-            try (s) {
-                s.setSoTimeout(20_000);
-                InputStream in = s.getInputStream();
-                byte[] buf = new byte[4096];
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    synchronized (this) {
-                        got.write(buf, 0, n);
-                        notifyAll();
-                    }
-                }
-            } catch (IOException e) {
-                // reset by a killed peer
-            }
-        }
-
-        synchronized String received() {
-            return got.toString(StandardCharsets.ISO_8859_1);
-        }
-
-        synchronized int connections() {
-            return connections;
-        }
-
-        /** Waits until the bytes received contain text (or timeout); what was received. */
-        synchronized String await(String text, Duration timeout) throws InterruptedException {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (!received().contains(text)) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    break;
-                }
-                wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-            }
-            return received();
-        }
-
-        @Override
-        public void close() throws IOException {
-            server.close();
-        }
-    }
-
     /** Connects, sends the text, then reads for a few seconds and exits 0: a killed client exits 137. */
     private static final String CLIENT = """
             import socket, sys
@@ -191,7 +105,7 @@ class AppProtoKernelTest {
 
     @Test
     void sshLibraryBannerIsDroppedAndTheProcessKilled() throws Exception {
-        try (Listener l = new Listener(SSH_HOST)) {
+        try (TcpTestListener l = new TcpTestListener(SSH_HOST, "appproto")) {
             Path cg = KERNEL.newCgroup("paramiko");
             KernelAgentExtension.Run run = client(cg, SSH_HOST, l.port(), BANNER);
             assertThat(run.exitStatus()).as("killed by the daemon: " + run.stdout()).isEqualTo(128 + 9);
@@ -214,17 +128,18 @@ class AppProtoKernelTest {
 
     @Test
     void withProtocolsAllowTheSameBannerArrives() throws Exception {
-        try (Listener l = new Listener(SSH_HOST)) {
+        try (TcpTestListener l = new TcpTestListener(SSH_HOST, "appproto")) {
             Path cg = unguardedCgroup("paramiko-open");
             KernelAgentExtension.Run run = client(cg, SSH_HOST, l.port(), BANNER);
             assertThat(run.exitStatus()).as(run.stdout()).isZero();
-            assertThat(l.await("SSH-2.0-paramiko", Duration.ofSeconds(10))).contains("SSH-2.0-paramiko");
+            l.await("SSH-2.0-paramiko", Duration.ofSeconds(10));
+            assertThat(l.received()).contains("SSH-2.0-paramiko");
         }
     }
 
     @Test
     void aBannerDribbledOutByteByByteIsStillSeen() throws Exception {
-        try (Listener l = new Listener(SSH_HOST)) {
+        try (TcpTestListener l = new TcpTestListener(SSH_HOST, "appproto")) {
             Path cg = KERNEL.newCgroup("dribble");
             Path script = SCRATCH.resolve("dribble.py");
             Files.writeString(script, """
@@ -251,7 +166,7 @@ class AppProtoKernelTest {
         Files.copy(Path.of("/usr/bin/ssh"), copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rwxr-xr-x"));
         for (boolean guarded : new boolean[] {true, false}) {
-            try (Listener l = new Listener(SSH_HOST)) {
+            try (TcpTestListener l = new TcpTestListener(SSH_HOST, "appproto")) {
                 Path cg = guarded ? KERNEL.newCgroup("renamed-ssh") : unguardedCgroup("renamed-ssh-open");
                 KERNEL.runIn(cg, "timeout", "-s", "KILL", "15", copy.toString(), "-o", "BatchMode=yes", "-o",
                         "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3",
@@ -260,7 +175,8 @@ class AppProtoKernelTest {
                     assertThat(appProto(cg, Verdict.VERDICT_DENIED)).isNotEmpty();
                     assertThat(l.received()).as("bytes the SSH server got").doesNotContain("SSH-");
                 } else {
-                    assertThat(l.await("SSH-2.0-OpenSSH", Duration.ofSeconds(10))).contains("SSH-2.0-OpenSSH");
+                    l.await("SSH-2.0-OpenSSH", Duration.ofSeconds(10));
+                    assertThat(l.received()).contains("SSH-2.0-OpenSSH");
                 }
             }
         }
@@ -269,7 +185,7 @@ class AppProtoKernelTest {
     @Test
     void stratumLoginIsDroppedAndTheMinerKilled() throws Exception {
         for (boolean guarded : new boolean[] {true, false}) {
-            try (Listener l = new Listener(POOL)) {
+            try (TcpTestListener l = new TcpTestListener(POOL, "appproto")) {
                 Path cg = guarded ? KERNEL.newCgroup("xmrig") : unguardedCgroup("xmrig-open");
                 KernelAgentExtension.Run run = client(cg, POOL, l.port(), XMRIG_LOGIN);
                 if (guarded) {
@@ -282,7 +198,8 @@ class AppProtoKernelTest {
                             .isNotEmpty();
                     assertThat(l.received()).as("bytes the pool got").isEmpty();
                 } else {
-                    assertThat(l.await("XMRig", Duration.ofSeconds(10))).contains("\"login\"");
+                    l.await("XMRig", Duration.ofSeconds(10));
+                    assertThat(l.received()).contains("\"login\"");
                 }
             }
         }
@@ -290,7 +207,7 @@ class AppProtoKernelTest {
 
     @Test
     void stratumSubscribeIsDropped() throws Exception {
-        try (Listener l = new Listener(POOL)) {
+        try (TcpTestListener l = new TcpTestListener(POOL, "appproto")) {
             Path cg = KERNEL.newCgroup("stratum-v1");
             client(cg, POOL, l.port(), "{\"id\": 1, \"method\": \"mining.subscribe\", \"params\": [\"cgminer/4.10\"]}\n");
             assertThat(appProto(cg, Verdict.VERDICT_DENIED)).isNotEmpty();
@@ -302,24 +219,28 @@ class AppProtoKernelTest {
     @Test
     void benignFirstPayloadsAndAllowedSshPass() throws Exception {
         Path cg = KERNEL.newCgroup("benign");
-        try (Listener l = new Listener(SSH_HOST)) {
+        try (TcpTestListener l = new TcpTestListener(SSH_HOST, "appproto")) {
             assertThat(client(cg, SSH_HOST, l.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n").exitStatus()).isZero();
-            assertThat(l.await("GET /", Duration.ofSeconds(10))).contains("GET / HTTP/1.1");
+            l.await("GET /", Duration.ofSeconds(10));
+            assertThat(l.received()).contains("GET / HTTP/1.1");
         }
-        try (Listener l = new Listener(POOL)) {
+        try (TcpTestListener l = new TcpTestListener(POOL, "appproto")) {
             String rpc = "{\"jsonrpc\":\"2.0\",\"method\":\"eth_blockNumber\",\"params\":[],\"id\":1}\n";
             assertThat(client(cg, POOL, l.port(), rpc).exitStatus()).isZero();
-            assertThat(l.await("eth_blockNumber", Duration.ofSeconds(10))).contains("eth_blockNumber");
+            l.await("eth_blockNumber", Duration.ofSeconds(10));
+            assertThat(l.received()).contains("eth_blockNumber");
         }
-        try (Listener l = new Listener(ALLOWED)) {
+        try (TcpTestListener l = new TcpTestListener(ALLOWED, "appproto")) {
             assertThat(client(cg, ALLOWED, l.port(), BANNER).exitStatus()).isZero();
-            assertThat(l.await("SSH-2.0-paramiko", Duration.ofSeconds(10))).contains("SSH-2.0-paramiko");
+            l.await("SSH-2.0-paramiko", Duration.ofSeconds(10));
+            assertThat(l.received()).contains("SSH-2.0-paramiko");
         }
-        try (Listener l = new Listener(SSH_HOST)) {
+        try (TcpTestListener l = new TcpTestListener(SSH_HOST, "appproto")) {
             KERNEL.runIn(cg, "timeout", "-s", "KILL", "15", "/usr/bin/ssh", "-o", "BatchMode=yes", "-o",
                     "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3",
                     "-p", String.valueOf(l.port()), "x@" + SSH_HOST, "true");
-            assertThat(l.await("SSH-2.0-OpenSSH", Duration.ofSeconds(10))).contains("SSH-2.0-OpenSSH");
+            l.await("SSH-2.0-OpenSSH", Duration.ofSeconds(10));
+            assertThat(l.received()).contains("SSH-2.0-OpenSSH");
         }
         assertThat(KERNEL.snapshot(e -> e.getProcess().getCgroupId() == KERNEL.cgroupId(cg) && e.hasAppProto()))
                 .as("app-protocol records of benign traffic").isEmpty();

@@ -13,17 +13,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -33,7 +28,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -104,104 +98,14 @@ class ReverseShellKernelTest {
         return KERNEL.newCgroup(name);   // the default policy: both keys on
     }
 
-    /** The attacker's TCP listener: sends the shell commands to each connection, keeps what came back. */
-    static final class Listener implements AutoCloseable {
-        final ServerSocket server;
-        final List<ByteArrayOutputStream> received = new ArrayList<>();
-        private final Thread acceptor;
-        private final boolean commands;
+    /** The attacker's TCP listener: sends the shell commands to each connection, hangs up once the shell answered. */
+    private static TcpTestListener attacker(String host) throws IOException {
+        return new TcpTestListener(host, "revshell", "echo ag-$((6*7))-pwned\nexit\n".getBytes(StandardCharsets.US_ASCII), MARKER);
+    }
 
-        /** An attacker: sends the shell commands on each connection. */
-        Listener(String host) throws IOException {
-            this(host, true);
-        }
-
-        /** commands false: a plain server (a health endpoint, a mirror) that only reads. */
-        Listener(String host, boolean commands) throws IOException {
-            this.commands = commands;
-            server = new ServerSocket();
-            server.bind(new InetSocketAddress(InetAddress.getByName(host), 0));
-            acceptor = new Thread(this::acceptLoop, "revshell-listener");
-            acceptor.setDaemon(true);
-            acceptor.start();
-        }
-
-        int port() {
-            return server.getLocalPort();
-        }
-
-        private void acceptLoop() {
-            while (!server.isClosed()) {
-                try {
-                    Socket s = server.accept();
-                    ByteArrayOutputStream got = new ByteArrayOutputStream();
-                    synchronized (this) {
-                        received.add(got);
-                    }
-                    Thread t = new Thread(() -> serve(s, got), "revshell-conn");
-                    t.setDaemon(true);
-                    t.start();
-                } catch (IOException e) {
-                    return;
-                }
-            }
-        }
-
-        private void serve(Socket s, ByteArrayOutputStream got) {
-            try (s) {
-                s.setSoTimeout(20_000);
-                if (commands) {
-                    OutputStream out = s.getOutputStream();
-                    out.write("echo ag-$((6*7))-pwned\nexit\n".getBytes(StandardCharsets.US_ASCII));
-                    out.flush();
-                }
-                InputStream in = s.getInputStream();
-                byte[] buf = new byte[4096];
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    synchronized (this) {
-                        got.write(buf, 0, n);
-                        notifyAll();
-                        if (got.toString(StandardCharsets.ISO_8859_1).contains(MARKER)) {
-                            return;   // the shell worked: hang up, so relays that wait for the peer end
-                        }
-                    }
-                }
-            } catch (IOException e) {
-                // killed peer: reset
-            } finally {
-                synchronized (this) {
-                    notifyAll();
-                }
-            }
-        }
-
-        synchronized String all() {
-            StringBuilder b = new StringBuilder();
-            received.forEach(r -> b.append(r.toString(StandardCharsets.ISO_8859_1)));
-            return b.toString();
-        }
-
-        synchronized int connections() {
-            return received.size();
-        }
-
-        synchronized boolean awaitMarker(Duration timeout) throws InterruptedException {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (!all().contains(MARKER)) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return false;
-                }
-                wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-            }
-            return true;
-        }
-
-        @Override
-        public void close() throws IOException {
-            server.close();
-        }
+    /** A plain server (a health endpoint, a mirror) that only reads; it hangs up once a shell answered too. */
+    private static TcpTestListener server(String host) throws IOException {
+        return new TcpTestListener(host, "revshell", null, MARKER);
     }
 
     private static Path file(String name, String text) throws IOException {
@@ -273,7 +177,7 @@ class ReverseShellKernelTest {
     @ParameterizedTest
     @ValueSource(strings = {"bash-i", "exec-fd", "base64", "script-file", "nc-e", "ncat-sh-exec", "mkfifo"})
     void shellOrRelayConnectingOutIsRefusedWhateverTheSpelling(String spelling) throws Exception {
-        try (Listener l = new Listener(ATTACKER)) {
+        try (TcpTestListener l = attacker(ATTACKER)) {
             Path cg = guardedCgroup("shell-" + spelling);
             run(cg, attack(spelling, ATTACKER, l.port()));
             List<Event> denied = KERNEL.await(e -> e.getProcess().getCgroupId() == KERNEL.cgroupId(cg) && e.hasConnect()
@@ -291,7 +195,7 @@ class ReverseShellKernelTest {
     @ParameterizedTest
     @ValueSource(strings = {"renamed-bash", "python-pty", "perl"})
     void remoteSocketPutOnStdioKillsTheProcess(String spelling) throws Exception {
-        try (Listener l = new Listener(ATTACKER)) {
+        try (TcpTestListener l = attacker(ATTACKER)) {
             Path cg = guardedCgroup("stdio-" + spelling);
             KernelAgentExtension.Run run = run(cg, attack(spelling, ATTACKER, l.port()));
             if (!spelling.equals("renamed-ncat")) {   // ncat dup2s in a child it forked: the child dies
@@ -309,7 +213,7 @@ class ReverseShellKernelTest {
             List<Violation> v = KERNEL.awaitViolations(x -> x.getRule().equals("agentguard: shell on a network socket killed")
                     && x.getProcess().getCgroupId() == KERNEL.cgroupId(cg), 1, Duration.ofSeconds(10));
             assertThat(v).isNotEmpty();
-            assertThat(l.all()).as("bytes the attacker got").isEmpty();
+            assertThat(l.received()).as("bytes the attacker got").isEmpty();
         }
     }
 
@@ -318,10 +222,10 @@ class ReverseShellKernelTest {
     @ValueSource(strings = {"bash-i", "exec-fd", "base64", "script-file", "nc-e", "ncat-sh-exec", "mkfifo",
             "renamed-ncat", "renamed-bash", "python-pty", "perl"})
     void withoutTheKeysTheSameAttackGetsAShell(String spelling) throws Exception {
-        try (Listener l = new Listener(ATTACKER)) {
+        try (TcpTestListener l = attacker(ATTACKER)) {
             Path cg = unguardedCgroup("open-" + spelling);
             run(cg, attack(spelling, ATTACKER, l.port()));
-            assertThat(l.awaitMarker(Duration.ofSeconds(20))).as("the shell answered: " + l.all()).isTrue();
+            assertThat(l.await(MARKER, Duration.ofSeconds(20))).as("the shell answered: " + l.received()).isTrue();
         }
     }
 
@@ -357,13 +261,13 @@ class ReverseShellKernelTest {
     /** A localhost health probe from a shell: allowed, and not even flagged as a shell connect. */
     @Test
     void shellHealthProbeToLocalhostIsAllowed() throws Exception {
-        try (Listener l = new Listener("127.0.0.1", false)) {
+        try (TcpTestListener l = server("127.0.0.1")) {
             Path cg = guardedCgroup("probe");
             KernelAgentExtension.Run run = KERNEL.runIn(cg, "bash", "-c", "echo " + MARKER + " > /dev/tcp/127.0.0.1/"
                     + l.port() + " && echo up");
             assertThat(run.stdout()).isEqualTo("up\n");
             assertThat(run.exitStatus()).isZero();
-            assertThat(l.awaitMarker(Duration.ofSeconds(10))).isTrue();
+            assertThat(l.await(MARKER, Duration.ofSeconds(10))).isTrue();
             List<Event> connects = KERNEL.await(e -> e.getProcess().getCgroupId() == KERNEL.cgroupId(cg) && e.hasConnect()
                     && e.getConnect().getPort() == l.port(), 1, Duration.ofSeconds(10));
             assertThat(connects).hasSize(1);
@@ -375,13 +279,13 @@ class ReverseShellKernelTest {
     /** A shell may reach what policy explicitly allows (a package mirror): flagged, allowed. */
     @Test
     void shellConnectToAnExplicitlyAllowedHostIsAllowed() throws Exception {
-        try (Listener l = new Listener(MIRROR, false)) {
+        try (TcpTestListener l = server(MIRROR)) {
             Path cg = guardedCgroup("allowed");
             KernelAgentExtension.Run run = KERNEL.runIn(cg, "bash", "-c", "echo " + MARKER + " > /dev/tcp/" + MIRROR + "/"
                     + l.port());
             List<Event> connects = KERNEL.await(e -> e.getProcess().getCgroupId() == KERNEL.cgroupId(cg) && e.hasConnect()
                     && e.getConnect().getPort() == l.port(), 1, Duration.ofSeconds(10));
-            assertThat(l.awaitMarker(Duration.ofSeconds(10))).as(run + " " + connects).isTrue();
+            assertThat(l.await(MARKER, Duration.ofSeconds(10))).as(run + " " + connects).isTrue();
             assertThat(connects.getFirst().getConnect().getShell()).isTrue();
             assertThat(connects.getFirst().getConnect().getExplicitAllow()).isTrue();
             assertThat(connects.getFirst().getConnect().getVerdict()).isEqualTo(Verdict.VERDICT_ALLOWED);
@@ -418,10 +322,10 @@ class ReverseShellKernelTest {
     /** A tool serving a shell to this host itself (127.0.0.1) is reported, not killed. */
     @Test
     void shellOnALoopbackSocketIsReportedNotKilled() throws Exception {
-        try (Listener l = new Listener("127.0.0.1")) {
+        try (TcpTestListener l = attacker("127.0.0.1")) {
             Path cg = guardedCgroup("loopback");
             KernelAgentExtension.Run run = KERNEL.runIn(cg, attack("python-pty", "127.0.0.1", l.port()).toArray(String[]::new));
-            assertThat(l.awaitMarker(Duration.ofSeconds(20))).as(run.stdout()).isTrue();
+            assertThat(l.await(MARKER, Duration.ofSeconds(20))).as(run.stdout()).isTrue();
             List<Event> seen = KERNEL.await(e -> e.getProcess().getCgroupId() == KERNEL.cgroupId(cg) && e.hasStdioSocket(),
                     1, Duration.ofSeconds(10));
             assertThat(seen).isNotEmpty();
@@ -433,7 +337,7 @@ class ReverseShellKernelTest {
     /** Monitor mode: the shell works, and is reported as what enforce mode would have killed. */
     @Test
     void monitorModeReportsTheSocketShellWithoutKilling() throws Exception {
-        try (Listener l = new Listener(ATTACKER)) {
+        try (TcpTestListener l = attacker(ATTACKER)) {
             Path cg = KERNEL.newCgroup("monitor");
             Policy base = EnforcementKernelTest.policies(POLICY);
             Policy monitor = new Policy(KERNEL.mount().relativize(cg).toString(), false, base.egressDefaultDeny(),
@@ -442,7 +346,7 @@ class ReverseShellKernelTest {
                     base.execDenyLoader(), base.rawSocketsAllowed(), base.unixOutsideDeny(), true, true, base.tunnelDeny());
             KERNEL.agent().addPolicyForTest(monitor);
             KERNEL.runIn(cg, attack("python-pty", ATTACKER, l.port()).toArray(String[]::new));
-            assertThat(l.awaitMarker(Duration.ofSeconds(20))).isTrue();
+            assertThat(l.await(MARKER, Duration.ofSeconds(20))).isTrue();
             List<Violation> v = KERNEL.awaitViolations(x -> x.getRule().equals("agentguard: shell on a network socket (monitor)")
                     && x.getProcess().getCgroupId() == KERNEL.cgroupId(cg), 1, Duration.ofSeconds(10));
             assertThat(v).isNotEmpty();

@@ -143,17 +143,49 @@ class TunnelKernelTest {
         assertThat(sshd.log()).doesNotContain("port " + port);
     }
 
+    /** What a test checks of an ssh run before its cgroup is emptied. */
+    private interface RunCheck {
+        void check(KernelAgentExtension.Run run) throws Exception;
+    }
+
+    /** Runs argv in the cgroup, checks the run, then kills what it left there (also when the check fails). */
+    private static void runThenKillAll(Path cg, String[] argv, RunCheck check) throws Exception {
+        KernelAgentExtension.Run run = KERNEL.runIn(cg, argv);
+        try {
+            check.check(run);
+        } finally {
+            killAll(cg);
+        }
+    }
+
+    /** argv run in the cgroup is a tunnel stopped in the kernel ({@link #assertStoppedInKernel}). */
+    private static void assertTunnelStopped(Path cg, int port, String[] argv) throws Exception {
+        runThenKillAll(cg, argv, run -> assertStoppedInKernel(cg, run, port));
+    }
+
+    /** ssh exited 0 and the remote forward 127.0.0.1:port is bound within 10 s. */
+    private static void assertForwardBound(KernelAgentExtension.Run run, int port, String what) throws Exception {
+        assertThat(run.exitStatus()).as(run.stdout()).isZero();
+        assertThat(listeningWithin(port, 10_000)).as(what).isTrue();
+    }
+
+    /** -R 127.0.0.1:port:127.0.0.1:9, the remote forward the tests ask for. */
+    private static List<String> remoteForward(int port) {
+        return List.of("-R", "127.0.0.1:" + port + ":127.0.0.1:9");
+    }
+
+    /** prefix, then argv: a command that runs ssh (env, the dynamic loader). */
+    private static String[] prefixed(List<String> prefix, String[] argv) {
+        List<String> all = new ArrayList<>(prefix);
+        all.addAll(List.of(argv));
+        return all.toArray(String[]::new);
+    }
+
     @Test
     void reverseForwardWithFNRIsStoppedBeforeItBinds() throws Exception {
         Path cg = cgroup("fnr", DENY);
         int port = freeLoopbackPort();
-        KernelAgentExtension.Run run = KERNEL.runIn(cg, reverse("ssh", port,
-                List.of("-R", "127.0.0.1:" + port + ":127.0.0.1:9")));
-        try {
-            assertStoppedInKernel(cg, run, port);
-        } finally {
-            killAll(cg);
-        }
+        assertTunnelStopped(cg, port, reverse("ssh", port, remoteForward(port)));
     }
 
     /** The control: the same command where tunnels are allowed binds the forward, so the test above can fail. */
@@ -161,27 +193,15 @@ class TunnelKernelTest {
     void reverseForwardBindsWhereTunnelsAreAllowed() throws Exception {
         Path cg = cgroup("allowed-tunnels", ALLOW);
         int port = freeLoopbackPort();
-        KernelAgentExtension.Run run = KERNEL.runIn(cg, reverse("ssh", port,
-                List.of("-R", "127.0.0.1:" + port + ":127.0.0.1:9")));
-        try {
-            assertThat(run.exitStatus()).as(run.stdout()).isZero();
-            assertThat(listeningWithin(port, 10_000)).as("remote forward bound without the mechanism").isTrue();
-        } finally {
-            killAll(cg);
-        }
+        runThenKillAll(cg, reverse("ssh", port, remoteForward(port)),
+                run -> assertForwardBound(run, port, "remote forward bound without the mechanism"));
     }
 
     @Test
     void reverseForwardAsDashOOptionIsStopped() throws Exception {
         Path cg = cgroup("dash-o", DENY);
         int port = freeLoopbackPort();
-        KernelAgentExtension.Run run = KERNEL.runIn(cg, reverse("ssh", port,
-                List.of("-oremoteforward=127.0.0.1:" + port + " 127.0.0.1:9")));
-        try {
-            assertStoppedInKernel(cg, run, port);
-        } finally {
-            killAll(cg);
-        }
+        assertTunnelStopped(cg, port, reverse("ssh", port, List.of("-oremoteforward=127.0.0.1:" + port + " 127.0.0.1:9")));
     }
 
     @Test
@@ -191,12 +211,7 @@ class TunnelKernelTest {
         Path config = scratch.resolve("cfg-" + port);
         Files.writeString(config, "Host unrelated\n  User nobody\nMatch all\n  RemoteForward 127.0.0.1:" + port
                 + " 127.0.0.1:9\n");
-        KernelAgentExtension.Run run = KERNEL.runIn(cg, reverse("ssh", port, List.of("-F", config.toString())));
-        try {
-            assertStoppedInKernel(cg, run, port);
-        } finally {
-            killAll(cg);
-        }
+        assertTunnelStopped(cg, port, reverse("ssh", port, List.of("-F", config.toString())));
     }
 
     @Test
@@ -208,14 +223,7 @@ class TunnelKernelTest {
         Files.writeString(home.resolve(".ssh/config"), "Include conf.d/*.conf\n");
         Files.writeString(home.resolve(".ssh/conf.d/tunnel.conf"), "Host *\n    RemoteForward=127.0.0.1:" + port
                 + " 127.0.0.1:9\n");
-        List<String> argv = new ArrayList<>(List.of("env", "HOME=" + home));
-        argv.addAll(List.of(reverse("ssh", port, List.of())));
-        KernelAgentExtension.Run run = KERNEL.runIn(cg, argv.toArray(String[]::new));
-        try {
-            assertStoppedInKernel(cg, run, port);
-        } finally {
-            killAll(cg);
-        }
+        assertTunnelStopped(cg, port, prefixed(List.of("env", "HOME=" + home), reverse("ssh", port, List.of())));
     }
 
     /** A hard link of ssh under an innocuous name is the same file: held by identity, judged as ssh. */
@@ -226,13 +234,7 @@ class TunnelKernelTest {
         Path link = scratch.resolve("backup-helper");
         Files.deleteIfExists(link);
         Files.createLink(link, Path.of("/usr/bin/ssh").toRealPath());
-        KernelAgentExtension.Run run = KERNEL.runIn(cg, reverse(link.toString(), port,
-                List.of("-R", "127.0.0.1:" + port + ":127.0.0.1:9")));
-        try {
-            assertStoppedInKernel(cg, run, port);
-        } finally {
-            killAll(cg);
-        }
+        assertTunnelStopped(cg, port, reverse(link.toString(), port, remoteForward(port)));
     }
 
     /** ld.so /usr/bin/ssh: the executed file is the loader; the judge finds ssh in argv. */
@@ -240,14 +242,8 @@ class TunnelKernelTest {
     void sshRunThroughTheDynamicLoaderIsStopped() throws Exception {
         Path cg = cgroup("loader", DENY);
         int port = freeLoopbackPort();
-        List<String> argv = new ArrayList<>(List.of(Path.of("/lib64/ld-linux-x86-64.so.2").toRealPath().toString()));
-        argv.addAll(List.of(reverse("/usr/bin/ssh", port, List.of("-R", "127.0.0.1:" + port + ":127.0.0.1:9"))));
-        KernelAgentExtension.Run run = KERNEL.runIn(cg, argv.toArray(String[]::new));
-        try {
-            assertStoppedInKernel(cg, run, port);
-        } finally {
-            killAll(cg);
-        }
+        String loader = Path.of("/lib64/ld-linux-x86-64.so.2").toRealPath().toString();
+        assertTunnelStopped(cg, port, prefixed(List.of(loader), reverse("/usr/bin/ssh", port, remoteForward(port))));
     }
 
     /**
@@ -260,9 +256,9 @@ class TunnelKernelTest {
         int port = freeLoopbackPort();
         // ncat's stderr is not runIn's pipe: where ncat is not stopped, the test fails instead of waiting on it
         String proxy = "ProxyCommand=ncat 127.66.0.22 " + sshd.port() + " 2>/dev/null";
-        KernelAgentExtension.Run run = KERNEL.runIn(cg, reverse("ssh", port, List.of("-R",
-                "127.0.0.1:" + port + ":127.0.0.1:9", "-o", proxy)));
-        try {
+        List<String> options = new ArrayList<>(remoteForward(port));
+        options.addAll(List.of("-o", proxy));
+        runThenKillAll(cg, reverse("ssh", port, options), run -> {
             long id = KERNEL.cgroupId(cg);
             assertThat(KERNEL.await(e -> e.hasConnect() && e.getProcess().getCgroupId() == id
                     && e.getProcess().getComm().equals("ncat") && e.getConnect().getTunnel()
@@ -270,32 +266,22 @@ class TunnelKernelTest {
                     .as("ncat's connect denied as a tunnel's; ssh said: %s", run.stdout()).isNotEmpty();
             assertThat(run.exitStatus()).as(run.stdout()).isNotZero();
             assertThat(listeningWithin(port, 3000)).as("remote forward bound through the proxy").isFalse();
-        } finally {
-            killAll(cg);
-        }
+        });
     }
 
     @Test
     void dynamicForwardIsStoppedBeforeItListens() throws Exception {
         Path cg = cgroup("dynamic", DENY);
         int port = freeLoopbackPort();
-        KernelAgentExtension.Run run = KERNEL.runIn(cg, reverse("ssh", port, List.of("-D", "127.0.0.1:" + port)));
-        try {
-            assertStoppedInKernel(cg, run, port);
-        } finally {
-            killAll(cg);
-        }
+        assertTunnelStopped(cg, port, reverse("ssh", port, List.of("-D", "127.0.0.1:" + port)));
     }
 
     @Test
     void reverseForwardToAnExplicitlyAllowedDestinationBinds() throws Exception {
         Path cg = cgroup("explicit", EXPLICIT);
         int port = freeLoopbackPort();
-        KernelAgentExtension.Run run = KERNEL.runIn(cg, reverse("ssh", port,
-                List.of("-R", "127.0.0.1:" + port + ":127.0.0.1:9")));
-        try {
-            assertThat(run.exitStatus()).as(run.stdout()).isZero();
-            assertThat(listeningWithin(port, 10_000)).as("remote forward to an explicitly allowed host").isTrue();
+        runThenKillAll(cg, reverse("ssh", port, remoteForward(port)), run -> {
+            assertForwardBound(run, port, "remote forward to an explicitly allowed host");
             long id = KERNEL.cgroupId(cg);
             assertThat(KERNEL.snapshot(e -> e.hasConnect() && e.getProcess().getCgroupId() == id
                     && e.getConnect().getPort() == sshd.port()))
@@ -304,9 +290,7 @@ class TunnelKernelTest {
                         assertThat(e.getConnect().getExplicitAllow()).isTrue();
                         assertThat(e.getConnect().getVerdict()).isEqualTo(Verdict.VERDICT_ALLOWED);
                     });
-        } finally {
-            killAll(cg);
-        }
+        });
     }
 
     /** ssh without forwarding is judged plain and connects where the default allows. */
