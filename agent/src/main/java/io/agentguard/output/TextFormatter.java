@@ -89,6 +89,9 @@ public final class TextFormatter {
                 if (!x.getSuccess()) {
                     sb.append("  FAILED (").append(x.getErrorName()).append(')');
                 }
+                if (x.getHeld()) {
+                    sb.append("  HELD for the tunnel judge");
+                }
                 verdict(x.getVerdict(), sb);
             }
             case FORK -> sb.append("fork child=").append(e.getFork().getChildPid());

@@ -22,4 +22,14 @@ class TextFormatterTest {
         String violation = TextFormatter.format(Violation.newBuilder().setRule("r").setOutput("a\rb\tc").build());
         assertThat(violation).contains("a\\x0db\\x09c").doesNotContain("\r");
     }
+
+    @Test
+    void aHeldTunnelExecSaysSo() {
+        Event held = Event.newBuilder().setProcess(ProcessInfo.newBuilder().setComm("ssh").setPid(8))
+                .setExec(ExecEvent.newBuilder().setFilename("/usr/bin/ssh").setSuccess(true).addArgs("ssh").setHeld(true))
+                .build();
+        assertThat(TextFormatter.format(held)).contains("exec /usr/bin/ssh ssh  HELD for the tunnel judge");
+        assertThat(TextFormatter.format(held.toBuilder().setExec(held.getExec().toBuilder().setHeld(false)).build()))
+                .doesNotContain("HELD");
+    }
 }
