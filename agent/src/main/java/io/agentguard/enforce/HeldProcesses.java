@@ -4,6 +4,7 @@ import io.agentguard.bpf.BpfMap;
 import io.agentguard.bpf.Libbpf;
 import io.agentguard.bpf.Libc;
 import io.agentguard.log.Log;
+import io.agentguard.process.KnownPrograms;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -37,8 +38,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class HeldProcesses implements AutoCloseable {
     private static final int SIGKILL = 9;
     private static final int SIGCONT = 18;
-    private static final List<String> PATH = List.of("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin",
-            "/sbin", "/bin");
 
     private final BpfMap held;
     private final BpfMap tunnels;
@@ -103,7 +102,8 @@ public final class HeldProcesses implements AutoCloseable {
                 MemorySegment comm = arena.allocate(CommKey.SIZEOF, 1);
                 MemorySegment.copy(b, 0, comm, JAVA_BYTE, CommKey.NAME, Math.min(b.length, AG_COMM_LEN - 1));
                 holdNames.update(comm, one);
-                List<Path> files = p.contains("/") ? List.of(Path.of(p)) : PATH.stream().map(d -> Path.of(d, p)).toList();
+                List<Path> files = p.contains("/") ? List.of(Path.of(p))
+                        : KnownPrograms.PATH_DIRS.stream().map(d -> d.resolve(p)).toList();
                 for (Path f : files) {
                     FileIdentity id = FileIdentity.of(f);
                     if (id == null || !Files.isRegularFile(f)) {
