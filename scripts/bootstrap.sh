@@ -6,9 +6,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 # openssh-client: the demo's tunnel step; systemd: systemd-analyze for the unit test;
 # openssh-server, ncat, socat: the tunnel tests and the corpus play attackers with the real tools
-# (tests start their own sshd on loopback: the install must not start a system one)
+# (tests start their own sshd on loopback: the install must not start a system one);
+# podman, buildah, runc, busybox-static: the container image is built and run offline (runc:
+# crun refuses hybrid cgroup layouts); prometheus: promtool checks the shipped alerting rules
 PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool libelf-dev zlib1g-dev make gcc maven openssh-client systemd util-linux
-          openssh-server ncat socat)
+          openssh-server ncat socat podman buildah runc busybox-static prometheus)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
