@@ -161,7 +161,7 @@ public final class AgentConfigLoader {
             String key = nodes.key(t, TOP_KEYS);
             Node v = t.getValueNode();
             switch (key) {
-                case "agent_cgroups" -> cgroups = nodes.strings(v, key);
+                case "agent_cgroups" -> cgroups = agentCgroups(v, key);
                 case "create_missing_cgroups" -> create = nodes.bool(v, key);
                 case "stats_interval_ms" -> statsMs = nodes.integer(v, key, 0, 86_400_000L);
                 case "syscall_outcomes" -> syscallOutcomes = nodes.oneOf(v, key, SyscallOutcomes.class);
@@ -353,4 +353,28 @@ public final class AgentConfigLoader {
                 eventsPerSecond, evidence, heartbeatMs);
     }
 
+
+    /**
+     * agent_cgroups: fixed paths and patterns ('*', '?'); an invalid pattern is an error at its
+     * offending character, and no more patterns than the kernel's pattern map holds.
+     */
+    private List<String> agentCgroups(Node v, String key) {
+        List<String> entries = nodes.strings(v, key);
+        int patterns = 0;
+        for (Node item : ((org.snakeyaml.engine.v2.nodes.SequenceNode) v).getValue()) {
+            ScalarNode s = (ScalarNode) item;
+            String entry = s.getValue();
+            try {
+                io.agentguard.scope.CgroupPattern.validate(entry);
+            } catch (io.agentguard.scope.CgroupPattern.Invalid e) {
+                throw new ConfigException(nodes.whereInScalar(s, e.index()) + key + ": '" + entry + "': " + e.getMessage());
+            }
+            if (io.agentguard.scope.CgroupPattern.isPattern(entry)
+                    && ++patterns > io.agentguard.abi.KernelAbi.AG_SCOPE_PATTERNS) {
+                throw new ConfigException(nodes.where(s) + key + ": more than " + io.agentguard.abi.KernelAbi.AG_SCOPE_PATTERNS
+                        + " patterns (the kernel's pattern map holds that many)");
+            }
+        }
+        return entries;
+    }
 }

@@ -48,6 +48,16 @@ final class PolicyParser {
                                 .map(NodeTuple::getValueNode).findFirst()
                                 .orElseThrow(() -> new ConfigException(nodes.where(m) + "a cgroup policy needs 'cgroup'"));
                         String path = nodes.string(cg, "cgroup").replaceAll("^/+|/+$", "");
+                        String written = ((ScalarNode) cg).getValue();
+                        int glob = io.agentguard.scope.CgroupPattern.isPattern(written)
+                                ? Math.min(written.indexOf('*') < 0 ? Integer.MAX_VALUE : written.indexOf('*'),
+                                written.indexOf('?') < 0 ? Integer.MAX_VALUE : written.indexOf('?')) : -1;
+                        if (glob >= 0) {
+                            // a pattern here would be taken as a literal directory name: refused where written
+                            throw new ConfigException(nodes.whereInScalar((ScalarNode) cg, glob) + "policies.cgroups: '"
+                                    + written + "': patterns are not supported in a policy's cgroup yet (agent_cgroups"
+                                    + " only); name the cgroup, or a parent of the matched cgroups");
+                        }
                         if (cgroupPolicies.stream().anyMatch(p -> p.cgroup().equals(path))) {
                             throw new ConfigException(nodes.where(cg) + "cgroup '" + path + "' has a policy already");
                         }

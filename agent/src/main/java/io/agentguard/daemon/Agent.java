@@ -545,6 +545,11 @@ public final class Agent implements AutoCloseable {
         return kernel.descriptions();
     }
 
+    /** ag_scope_roots, for the status of the pattern-matched cgroups. */
+    io.agentguard.bpf.BpfMap scopeRootsMap() {
+        return kernel.map(Maps.SCOPE_ROOTS);
+    }
+
     public AgentCgroups cgroups() {
         return cgroups;
     }
