@@ -102,7 +102,8 @@ public final class MapImage {
                     seen.add(kb);
                     if (!entries.containsKey(kb)) {
                         MemorySegment.copy(k, 0, key, JAVA_BYTE, 0, keySize);
-                        if (!map.lookup(key, value) || !kernelWritten.test(value)) {
+                        // gone since the key walk: removed by the kernel (rmdir), nothing to repair
+                        if (map.lookup(key, value) && !kernelWritten.test(value)) {
                             extra.add(k);
                         }
                     }

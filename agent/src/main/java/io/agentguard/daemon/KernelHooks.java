@@ -203,12 +203,12 @@ final class KernelHooks implements AutoCloseable {
         cgroups.writeScope(scopeRoots, config);
         if (!cgroups.patterns().isEmpty()) {
             // the kernel matches new cgroups from here on; then the walk takes those made before: no gap
-            for (String program : List.of(Programs.CGROUP_MKDIR, Programs.CGROUP_RENAME, Programs.CGROUP_RMDIR)) {
+            for (String program : List.of(Programs.CGROUP_MKDIR, Programs.CGROUP_RMDIR)) {
                 attach(program);
             }
             cgroups.walkPatterns(rootsMap);
             cgroups.dropStale(rootsMap, stale);
-            descriptions.put("scope-patterns", "tp_btf/cgroup_mkdir + cgroup_rename match new cgroup v2 paths against "
+            descriptions.put("scope-patterns", "tp_btf/cgroup_mkdir matches new cgroup v2 paths against "
                     + cgroups.patterns().size() + " pattern(s) before mkdir returns; tp_btf/cgroup_rmdir forgets them;"
                     + " cgroups made before start found by a walk");
         }

@@ -136,8 +136,8 @@ public final class AgentCgroups {
     }
 
     /**
-     * Cgroups that exist now and match a pattern become roots: called once the kernel's mkdir and
-     * rename programs are attached, so that a cgroup made during the walk is the kernel's, one
+     * Cgroups that exist now and match a pattern become roots: called once the kernel's mkdir
+     * program is attached, so that a cgroup made during the walk is the kernel's, one
      * made before is the walk's, and none is no one's. Writes each to ag_scope_roots (value:
      * pattern index + 1, entries the kernel also writes and removes).
      */
@@ -213,7 +213,7 @@ public final class AgentCgroups {
     }
 
     /**
-     * Writes the patterns for the kernel's mkdir/rename programs (ag_scope_patterns, the count in
+     * Writes the patterns for the kernel's mkdir program (ag_scope_patterns, the count in
      * ag_config) and their levels, before those programs are attached. Entries matched by a
      * previous run's patterns are returned: the caller deletes those the walk does not match again.
      */
@@ -263,7 +263,7 @@ public final class AgentCgroups {
 
     /**
      * The cgroups in scope by pattern now: ag_scope_roots' pattern entries, named by a walk of
-     * each pattern's matches (a cgroup renamed away, still in scope, is named by id).
+     * each pattern's matches (one the walk missed is named by id).
      */
     public List<Matched> matched(BpfMap scopeRoots) {
         Map<Long, String> names = new HashMap<>();
