@@ -155,7 +155,13 @@ public final class Agent implements AutoCloseable {
             this.enforcer = new Enforcer(cgroups.mount(), policies::enforcing, new BlastRadiusGuard(
                     config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), policies,
                     config.blockDurationMs(), this::countedEvent, violations);
-            reloader.onSuccess(enforcer::rearm);
+            reloader.onSuccess(() -> {
+                enforcer.rearm();
+                AgentMetrics m = metrics;
+                if (m != null) {
+                    m.rulesInForce(classifier.rules().rules());
+                }
+            });
             reloader.onWeakened((why, lines) -> weakened("rules", why, lines, false, false));
             this.execChecker = new ExecFileChecker(policies, config.execHashMaxBytes(), this::violation, log, Path.of("/proc"));
             this.minerArgs = new io.agentguard.enforce.MinerArgsChecker(policies, this::violation, log, Path.of("/proc"));
@@ -302,6 +308,7 @@ public final class Agent implements AutoCloseable {
         agent.configFile = configFile;
         try {
             agent.metrics = new AgentMetrics(agent, config.metricsListen());
+            agent.metrics.rulesInForce(agent.classifier.rules().rules());
             agent.statusServer = new StatusServer(Path.of(config.runtimeDir(), "status.sock"), agent.status::json, log);
         } catch (RuntimeException e) {
             agent.close();
@@ -583,6 +590,11 @@ public final class Agent implements AutoCloseable {
 
     long consumerLagBytes() {
         return reader.pendingBytes();
+    }
+
+    /** System.nanoTime of the ring consumer's last loop turn; far in the past once it died. */
+    long consumerHeartbeatNs() {
+        return consumer.heartbeatNs();
     }
 
     boolean readerParked() {
