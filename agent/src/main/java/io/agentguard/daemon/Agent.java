@@ -592,6 +592,16 @@ public final class Agent implements AutoCloseable {
         return reader.pendingBytes();
     }
 
+    Classifier classifier() {
+        return classifier;
+    }
+
+    /** The port metrics are served on, or -1 when metrics.listen is empty. */
+    int metricsPort() {
+        AgentMetrics m = metrics;
+        return m == null ? -1 : m.port();
+    }
+
     /** System.nanoTime of the ring consumer's last loop turn; far in the past once it died. */
     long consumerHeartbeatNs() {
         return consumer.heartbeatNs();
