@@ -27,6 +27,18 @@ final class CriClient implements RuntimeClient {
     /** A ContainerStatus answer is a few KiB; grpc refuses larger messages (RESOURCE_EXHAUSTED). */
     static final int MAX_MESSAGE_BYTES = 1 << 20;
 
+    /**
+     * grpc sets SO_KEEPALIVE on every client channel and netty warns, once per connection, that a
+     * Unix socket has no such option: kept quiet (held here: JUL keeps loggers weakly).
+     */
+    private static final java.util.logging.Logger BOOTSTRAP_LOG = quiet("io.grpc.netty.shaded.io.netty.bootstrap.Bootstrap");
+
+    private static java.util.logging.Logger quiet(String name) {
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger(name);
+        log.setLevel(java.util.logging.Level.SEVERE);
+        return log;
+    }
+
     private final Path socket;
     private final long timeoutMs;
     private ManagedChannel channel;   // made at the first lookup: a node without this runtime never starts a transport

@@ -7,7 +7,9 @@ import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
-import org.apache.hc.client5.http.impl.io.BasicHttpClientConnectionManager;
+import org.apache.hc.client5.http.DnsResolver;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
 import org.apache.hc.core5.http.HttpEntity;
 import org.apache.hc.core5.util.Timeout;
 
@@ -48,11 +50,17 @@ final class EngineApiClient implements RuntimeClient {
         this.api = api;
         this.timeoutMs = timeoutMs;
         Timeout timeout = Timeout.ofMilliseconds(timeoutMs);
-        BasicHttpClientConnectionManager connections = new BasicHttpClientConnectionManager();
-        connections.setConnectionConfig(ConnectionConfig.custom()
-                .setConnectTimeout(timeout)
-                .setSocketTimeout(timeout)
-                .build());
+        // the pooling manager routes by RequestConfig's Unix socket (5.6's basic manager connects to the TCP
+        // host instead); and no host name ever resolves, so that nothing can go to a TCP port by mistake
+        PoolingHttpClientConnectionManager connections = PoolingHttpClientConnectionManagerBuilder.create()
+                .setDefaultConnectionConfig(ConnectionConfig.custom()
+                        .setConnectTimeout(timeout)
+                        .setSocketTimeout(timeout)
+                        .build())
+                .setDnsResolver(new NoDns())
+                .setMaxConnTotal(1)
+                .setMaxConnPerRoute(1)
+                .build();
         this.http = HttpClients.custom()
                 .setConnectionManager(connections)
                 .disableAutomaticRetries()
@@ -199,6 +207,19 @@ final class EngineApiClient implements RuntimeClient {
         JsonReader json = new JsonReader(new InputStreamReader(new ByteArrayInputStream(body), StandardCharsets.UTF_8));
         json.setStrictness(com.google.gson.Strictness.STRICT);
         return json;
+    }
+
+    /** Resolves nothing: the client only ever talks to a Unix socket. */
+    private static final class NoDns implements DnsResolver {
+        @Override
+        public java.net.InetAddress[] resolve(String host) throws java.net.UnknownHostException {
+            throw new java.net.UnknownHostException(host + ": the runtime client connects to Unix sockets only");
+        }
+
+        @Override
+        public String resolveCanonicalHostname(String host) throws java.net.UnknownHostException {
+            throw new java.net.UnknownHostException(host + ": the runtime client connects to Unix sockets only");
+        }
     }
 
     @Override
