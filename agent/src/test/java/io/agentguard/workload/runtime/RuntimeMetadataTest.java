@@ -63,7 +63,7 @@ class RuntimeMetadataTest {
                 throw Status.NOT_FOUND.withDescription("an error occurred when try to find container").asRuntimeException();
             }
             return kubeletContainer(req.getContainerId());
-        }); var names = RuntimeMetadata.start(config("containerd", socket, 2000))) {
+        }); var names = RuntimeMetadata.start(config("containerd", socket, 10_000))) {
             names.request("containerd", ID, "6b1e0f4a-2c3d-4e5f-8a9b-0c1d2e3f4a5b");
             names.request("containerd", OTHER, null);
             await(names, () -> names.cached(ID) != null && names.status().getNotFound() == 1, "both looked up");
@@ -159,7 +159,7 @@ class RuntimeMetadataTest {
     void idsThatAreNotHexAreNeverPutIntoARequest() throws Exception {
         Path socket = dir.resolve("podman.sock");
         try (var http = new UnixSocketServers.FixedHttp(socket, 200, "{}".getBytes());
-             var names = RuntimeMetadata.start(config("podman", socket, 2000))) {
+             var names = RuntimeMetadata.start(config("podman", socket, 10_000))) {
             names.request("podman", "../../../images/json", null);
             names.request("podman", ID.toUpperCase(), null);
             names.request("podman", ID + "0", null);
@@ -182,7 +182,7 @@ class RuntimeMetadataTest {
         status.putLabels("k".repeat(1000), "too long a key");
         ContainerStatusResponse hostile = ContainerStatusResponse.newBuilder().setStatus(status).build();
         try (var cri = new UnixSocketServers.FakeCri(socket, req -> hostile);
-             var names = RuntimeMetadata.start(config("containerd", socket, 5000))) {
+             var names = RuntimeMetadata.start(config("containerd", socket, 10_000))) {
             names.request("containerd", ID, null);
             await(names, () -> names.cached(ID) != null, "answered");
             RuntimeNames n = names.cached(ID);
@@ -200,7 +200,7 @@ class RuntimeMetadataTest {
         ContainerStatusResponse tooLarge = ContainerStatusResponse.newBuilder().setStatus(ContainerStatus.newBuilder()
                 .setId(ID).putLabels("blob", "y".repeat(CriClient.MAX_MESSAGE_BYTES + 1))).build();
         try (var cri = new UnixSocketServers.FakeCri(socket, req -> tooLarge);
-             var names = RuntimeMetadata.start(config("containerd", socket, 5000))) {
+             var names = RuntimeMetadata.start(config("containerd", socket, 10_000))) {
             names.request("containerd", ID, null);
             await(names, () -> names.status().getFailed() == 1, "failed");
             assertThat(names.cached(ID)).isNull();
@@ -219,7 +219,7 @@ class RuntimeMetadataTest {
         for (byte[] body : bodies) {
             Path socket = dir.resolve("docker" + i++ + ".sock");
             try (var http = new UnixSocketServers.FixedHttp(socket, 200, body);
-                 var names = RuntimeMetadata.start(config("docker", socket, 5000))) {
+                 var names = RuntimeMetadata.start(config("docker", socket, 10_000))) {
                 names.request("docker", ID, null);
                 await(names, () -> names.status().getFailed() == 1, "failed on body " + i);
                 assertThat(names.cached(ID)).isNull();
@@ -240,7 +240,7 @@ class RuntimeMetadataTest {
                 .getBytes(StandardCharsets.UTF_8);
         Path socket = dir.resolve("docker.sock");
         try (var http = new UnixSocketServers.FixedHttp(socket, 200, body);
-             var names = RuntimeMetadata.start(config("docker", socket, 5000))) {
+             var names = RuntimeMetadata.start(config("docker", socket, 10_000))) {
             names.request("docker", ID, null);
             await(names, () -> names.cached(ID) != null, "answered");
             RuntimeNames n = names.cached(ID);
@@ -271,10 +271,10 @@ class RuntimeMetadataTest {
     @Test
     void aFullCacheDropsTheOldestEntries() throws Exception {
         Path socket = dir.resolve("containerd.sock");
-        AgentConfig.WorkloadNames c = config("containerd", socket, 2000);
+        AgentConfig.WorkloadNames c = config("containerd", socket, 10_000);
         CountDownLatch never = new CountDownLatch(0);
         try (var cri = new UnixSocketServers.FakeCri(socket, RuntimeMetadataTest::kubeletContainerFor);
-             var names = RuntimeMetadata.start(new AgentConfig.WorkloadNames(true, c.sockets(), 2000, 600_000, 30_000, 16))) {
+             var names = RuntimeMetadata.start(new AgentConfig.WorkloadNames(true, c.sockets(), 10_000, 600_000, 30_000, 16))) {
             for (int i = 0; i < 40; i++) {
                 names.request("containerd", String.format("%064x", i + 1), null);
             }
