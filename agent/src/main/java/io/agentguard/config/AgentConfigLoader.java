@@ -155,7 +155,7 @@ public final class AgentConfigLoader {
         RuleLimits ruleLimits = RuleLimits.DEFAULT;
         long budgetPerEvent = AgentConfig.Classification.DEFAULT.budgetPerEvent();
         long budgetReportMs = AgentConfig.Classification.DEFAULT.budgetReportIntervalMs();
-        AgentConfig.WorkloadNames names = AgentConfig.WorkloadNames.DEFAULT;
+        AgentConfig.RuntimeLookup names = AgentConfig.RuntimeLookup.DEFAULT;
         boolean namesEnabled = names.enabled();
         Map<String, String> runtimeSockets = names.sockets();
         long lookupTimeoutMs = names.lookupTimeoutMs();
@@ -296,7 +296,7 @@ public final class AgentConfigLoader {
                 execRecheckMs, execHashMaxBytes, verifyMs, new AgentConfig.Posture(postureCheck, postureRepeatMs, postureRescanMs),
                 new AgentConfig.Classification(ruleLimits, budgetPerEvent, budgetReportMs), aggregationWindowMs,
                 new AgentConfig.Tunnels(tunnelPrograms, holdTimeoutMs),
-                new AgentConfig.WorkloadNames(namesEnabled, runtimeSockets, lookupTimeoutMs, namesTtlMs, namesNegativeTtlMs,
+                new AgentConfig.RuntimeLookup(namesEnabled, runtimeSockets, lookupTimeoutMs, namesTtlMs, namesNegativeTtlMs,
                         namesEntries));
     }
 
@@ -305,9 +305,9 @@ public final class AgentConfigLoader {
      * standard paths); "" = that runtime is not asked.
      */
     private Map<String, String> runtimeSockets(MappingNode m, String name) {
-        Map<String, String> sockets = new java.util.LinkedHashMap<>(AgentConfig.WorkloadNames.DEFAULT_SOCKETS);
+        Map<String, String> sockets = new java.util.LinkedHashMap<>(AgentConfig.RuntimeLookup.DEFAULT_SOCKETS);
         for (NodeTuple t : m.getValue()) {
-            String runtime = nodes.key(t, AgentConfig.WorkloadNames.DEFAULT_SOCKETS.keySet());
+            String runtime = nodes.key(t, AgentConfig.RuntimeLookup.DEFAULT_SOCKETS.keySet());
             Node v = t.getValueNode();
             String path = v instanceof ScalarNode sc && sc.getValue().isEmpty() ? "" : nodes.string(v, name + "." + runtime);
             if (!path.isEmpty() && !path.startsWith("/")) {

@@ -321,8 +321,8 @@ class AgentConfigLoaderTest {
 
     @Test
     void runtimeSocketsDefaultToTheStandardPathsAndCanBeChangedOrTurnedOff() {
-        AgentConfig.WorkloadNames d = AgentConfigLoader.embeddedDefault().workloadNames();
-        assertThat(d).isEqualTo(AgentConfig.WorkloadNames.DEFAULT);
+        AgentConfig.RuntimeLookup d = AgentConfigLoader.embeddedDefault().runtimeLookup();
+        assertThat(d).isEqualTo(AgentConfig.RuntimeLookup.DEFAULT);
         assertThat(d.enabled()).isTrue();
         assertThat(d.sockets()).containsEntry("containerd", "/run/containerd/containerd.sock")
                 .containsEntry("cri-o", "/var/run/crio/crio.sock")
@@ -338,7 +338,7 @@ class AgentConfigLoaderTest {
                   negative_ttl_ms: 0
                   cache_entries: 100
                 """);
-        AgentConfig.WorkloadNames w = c.workloadNames();
+        AgentConfig.RuntimeLookup w = c.runtimeLookup();
         assertThat(w.sockets()).containsEntry("podman", "/run/user/0/podman/podman.sock").containsEntry("docker", "")
                 .containsEntry("containerd", "/run/containerd/containerd.sock");
         assertThat(w.lookupTimeoutMs()).isEqualTo(250);
@@ -346,7 +346,7 @@ class AgentConfigLoaderTest {
         assertThat(w.negativeTtlMs()).isZero();
         assertThat(w.cacheEntries()).isEqualTo(100);
         assertThat(AgentConfigLoader.parse("a.yaml", "agent_cgroups: [agents]\nworkload: {names: false}\n")
-                .workloadNames().enabled()).isFalse();
+                .runtimeLookup().enabled()).isFalse();
     }
 
     @Test

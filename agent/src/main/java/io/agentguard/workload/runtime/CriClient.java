@@ -1,5 +1,6 @@
 package io.agentguard.workload.runtime;
 
+import io.agentguard.workload.RuntimeNames;
 import io.agentguard.proto.cri.ContainerStatus;
 import io.agentguard.proto.cri.ContainerStatusRequest;
 import io.agentguard.proto.cri.ContainerStatusResponse;
@@ -54,7 +55,7 @@ final class CriClient implements RuntimeClient {
     }
 
     @Override
-    public RuntimeNames lookup(String containerId, String podUid, RuntimeNames.Builder into) throws IOException {
+    public RuntimeNames lookup(String containerId, String podUid, RuntimeNamesBuilder into) throws IOException {
         if (channel == null) {
             channel = Grpc.newChannelBuilder("unix://" + socket.toAbsolutePath(), InsecureChannelCredentials.create())
                     .maxInboundMessageSize(MAX_MESSAGE_BYTES)

@@ -1,5 +1,6 @@
 package io.agentguard.workload.runtime;
 
+import io.agentguard.workload.RuntimeNames;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
@@ -82,7 +83,7 @@ final class EngineApiClient implements RuntimeClient {
     }
 
     @Override
-    public RuntimeNames lookup(String containerId, String podUid, RuntimeNames.Builder into) throws IOException {
+    public RuntimeNames lookup(String containerId, String podUid, RuntimeNamesBuilder into) throws IOException {
         long deadlineNs = System.nanoTime() + 2_000_000L * timeoutMs;
         String path = api == Api.LIBPOD ? LIBPOD_PREFIX + "/containers/" + containerId + "/json"
                 : "/containers/" + containerId + "/json";
@@ -138,7 +139,7 @@ final class EngineApiClient implements RuntimeClient {
     }
 
     /** Name and Config.Labels into the builder; returns Pod ("" if none). */
-    private String readContainer(byte[] body, RuntimeNames.Builder into) throws IOException {
+    private String readContainer(byte[] body, RuntimeNamesBuilder into) throws IOException {
         String pod = "";
         try (JsonReader json = reader(body)) {
             json.beginObject();
@@ -158,7 +159,7 @@ final class EngineApiClient implements RuntimeClient {
         return pod;
     }
 
-    private static void readConfig(JsonReader json, RuntimeNames.Builder into) throws IOException {
+    private static void readConfig(JsonReader json, RuntimeNamesBuilder into) throws IOException {
         if (json.peek() != JsonToken.BEGIN_OBJECT) {
             json.skipValue();
             return;

@@ -1,5 +1,6 @@
 package io.agentguard.workload.runtime;
 
+import io.agentguard.workload.RuntimeNames;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -15,7 +16,7 @@ interface RuntimeClient extends AutoCloseable {
      * The names and labels of a container (id: lower-case hex), or null when the runtime does not
      * know it (removed already, a pod sandbox, another runtime's).
      */
-    RuntimeNames lookup(String containerId, String podUid, RuntimeNames.Builder into) throws IOException;
+    RuntimeNames lookup(String containerId, String podUid, RuntimeNamesBuilder into) throws IOException;
 
     @Override
     void close();

@@ -1,5 +1,8 @@
 package io.agentguard.workload.runtime;
 
+import io.agentguard.workload.RuntimeNames;
+import io.agentguard.workload.WorkloadIdentity;
+import io.agentguard.workload.WorkloadNames;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.proto.v1.RuntimeMetadataStatus;
 import io.agentguard.proto.v1.RuntimeSocketStatus;
@@ -28,7 +31,7 @@ import java.util.concurrent.atomic.LongAdder;
  * container. The cache holds at most {@code cache_entries}: past that, expired entries go first,
  * then the oldest.
  */
-public final class RuntimeMetadata implements AutoCloseable {
+public final class RuntimeMetadata implements WorkloadNames, AutoCloseable {
     /** Requests waiting per runtime; more are dropped (counted) until the worker catches up. */
     public static final int QUEUE_CAPACITY = 1024;
 
@@ -65,7 +68,7 @@ public final class RuntimeMetadata implements AutoCloseable {
     private final LongAdder labelsDropped = new LongAdder();
 
     /** The clients for the configured sockets (workload.runtime_sockets); none when workload.names is off. */
-    public static RuntimeMetadata start(AgentConfig.WorkloadNames config) {
+    public static RuntimeMetadata start(AgentConfig.RuntimeLookup config) {
         Map<String, RuntimeClient> clients = new LinkedHashMap<>();
         if (config.enabled()) {
             config.sockets().forEach((runtime, path) -> {
@@ -84,7 +87,7 @@ public final class RuntimeMetadata implements AutoCloseable {
         return new RuntimeMetadata(config, clients, QUEUE_CAPACITY);
     }
 
-    RuntimeMetadata(AgentConfig.WorkloadNames config, Map<String, RuntimeClient> clients, int queueCapacity) {
+    RuntimeMetadata(AgentConfig.RuntimeLookup config, Map<String, RuntimeClient> clients, int queueCapacity) {
         this.enabled = config.enabled();
         this.ttlNs = config.cacheTtlMs() * 1_000_000L;
         this.negativeTtlNs = config.negativeTtlMs() * 1_000_000L;
@@ -100,8 +103,8 @@ public final class RuntimeMetadata implements AutoCloseable {
      * (hex, as the cgroup path names it); podUid may be null.
      */
     public void request(String runtime, String containerId, String podUid) {
-        if (closed || runtime == null || containerId == null) {
-            return;
+        if (closed || runtime == null || containerId == null || containerId.isEmpty()) {
+            return;   // a pod-level cgroup, a Slurm job, a unit: nothing a runtime socket names
         }
         Worker worker = workers.get(runtime);
         if (worker == null) {
@@ -133,6 +136,18 @@ public final class RuntimeMetadata implements AutoCloseable {
         }
         Cached c = cache.get(containerId);
         return c == null || c.expiresNs - System.nanoTime() <= 0 ? null : c.names;
+    }
+
+    /** {@link WorkloadNames}: the consumer saw a new cgroup of this workload. */
+    @Override
+    public void lookup(WorkloadIdentity id, long cgroupId) {
+        request(id.runtime(), id.containerId(), id.podUid());
+    }
+
+    /** {@link WorkloadNames}: what the runtime said about this workload's container, or null. */
+    @Override
+    public RuntimeNames names(WorkloadIdentity id) {
+        return cached(id.containerId());
     }
 
     private static boolean isHexId(String id) {
@@ -222,7 +237,7 @@ public final class RuntimeMetadata implements AutoCloseable {
                 return;
             }
             lookups.increment();
-            RuntimeNames.Builder into = new RuntimeNames.Builder();
+            RuntimeNamesBuilder into = new RuntimeNamesBuilder();
             try {
                 RuntimeNames names = client.lookup(r.containerId, r.podUid, into);
                 labelsDropped.add(into.labelsDropped());

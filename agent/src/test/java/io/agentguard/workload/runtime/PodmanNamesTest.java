@@ -1,5 +1,6 @@
 package io.agentguard.workload.runtime;
 
+import io.agentguard.workload.RuntimeNames;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.daemon.KernelAgentExtension;
 import org.junit.jupiter.api.AfterAll;
@@ -104,11 +105,11 @@ class PodmanNamesTest {
 
     static RuntimeMetadata client(String runtime) {
         Map<String, String> sockets = new HashMap<>();
-        for (String r : AgentConfig.WorkloadNames.DEFAULT_SOCKETS.keySet()) {
+        for (String r : AgentConfig.RuntimeLookup.DEFAULT_SOCKETS.keySet()) {
             sockets.put(r, "");
         }
         sockets.put(runtime, socket.toString());
-        return RuntimeMetadata.start(new AgentConfig.WorkloadNames(true, sockets, 10_000, 600_000, 30_000, 4096));
+        return RuntimeMetadata.start(new AgentConfig.RuntimeLookup(true, sockets, 10_000, 600_000, 30_000, 4096));
     }
 
     @Test

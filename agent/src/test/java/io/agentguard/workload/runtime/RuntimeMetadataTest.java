@@ -1,5 +1,6 @@
 package io.agentguard.workload.runtime;
 
+import io.agentguard.workload.RuntimeNames;
 import io.agentguard.config.AgentConfig;
 import io.agentguard.proto.cri.ContainerMetadata;
 import io.agentguard.proto.cri.ContainerStatus;
@@ -26,13 +27,13 @@ class RuntimeMetadataTest {
     @TempDir
     Path dir;
 
-    static AgentConfig.WorkloadNames config(String runtime, Path socket, long timeoutMs) {
+    static AgentConfig.RuntimeLookup config(String runtime, Path socket, long timeoutMs) {
         Map<String, String> sockets = new HashMap<>();
-        for (String r : AgentConfig.WorkloadNames.DEFAULT_SOCKETS.keySet()) {
+        for (String r : AgentConfig.RuntimeLookup.DEFAULT_SOCKETS.keySet()) {
             sockets.put(r, "");
         }
         sockets.put(runtime, socket.toString());
-        return new AgentConfig.WorkloadNames(true, sockets, timeoutMs, 600_000, 30_000, 4096);
+        return new AgentConfig.RuntimeLookup(true, sockets, timeoutMs, 600_000, 30_000, 4096);
     }
 
     /** Waits (at most 30 s, polling) for a condition the workers bring about; no timing is asserted. */
@@ -186,11 +187,11 @@ class RuntimeMetadataTest {
             names.request("containerd", ID, null);
             await(names, () -> names.cached(ID) != null, "answered");
             RuntimeNames n = names.cached(ID);
-            assertThat(n.labels()).hasSize(RuntimeNames.MAX_LABELS);
-            assertThat(n.labels()).containsEntry("a-huge-value", "x".repeat(RuntimeNames.MAX_VALUE_CHARS));
-            assertThat(n.labels().keySet()).allSatisfy(k -> assertThat(k.length()).isLessThanOrEqualTo(RuntimeNames.MAX_KEY_CHARS));
-            assertThat(n.containerName()).startsWith("n?[31mame?x").hasSize(RuntimeNames.MAX_VALUE_CHARS);
-            assertThat(names.status().getLabelsDropped()).isEqualTo(5002 - RuntimeNames.MAX_LABELS);
+            assertThat(n.labels()).hasSize(RuntimeNamesBuilder.MAX_LABELS);
+            assertThat(n.labels()).containsEntry("a-huge-value", "x".repeat(RuntimeNamesBuilder.MAX_VALUE_CHARS));
+            assertThat(n.labels().keySet()).allSatisfy(k -> assertThat(k.length()).isLessThanOrEqualTo(RuntimeNamesBuilder.MAX_KEY_CHARS));
+            assertThat(n.containerName()).startsWith("n?[31mame?x").hasSize(RuntimeNamesBuilder.MAX_VALUE_CHARS);
+            assertThat(names.status().getLabelsDropped()).isEqualTo(5002 - RuntimeNamesBuilder.MAX_LABELS);
         }
     }
 
@@ -245,17 +246,17 @@ class RuntimeMetadataTest {
             await(names, () -> names.cached(ID) != null, "answered");
             RuntimeNames n = names.cached(ID);
             assertThat(n.containerName()).isEqualTo("web");
-            assertThat(n.labels()).hasSize(RuntimeNames.MAX_LABELS).containsKey("l0001");
-            assertThat(names.status().getLabelsDropped()).isEqualTo(3000 + 1 - RuntimeNames.MAX_LABELS);
+            assertThat(n.labels()).hasSize(RuntimeNamesBuilder.MAX_LABELS).containsKey("l0001");
+            assertThat(names.status().getLabelsDropped()).isEqualTo(3000 + 1 - RuntimeNamesBuilder.MAX_LABELS);
         }
     }
 
     @Test
     void namesOffAsksNothing() throws Exception {
         Path socket = dir.resolve("containerd.sock");
-        AgentConfig.WorkloadNames c = config("containerd", socket, 500);
+        AgentConfig.RuntimeLookup c = config("containerd", socket, 500);
         try (var cri = new UnixSocketServers.FakeCri(socket, RuntimeMetadataTest::kubeletContainerFor);
-             var names = RuntimeMetadata.start(new AgentConfig.WorkloadNames(false, c.sockets(), 500, 1000, 0, 16))) {
+             var names = RuntimeMetadata.start(new AgentConfig.RuntimeLookup(false, c.sockets(), 500, 1000, 0, 16))) {
             names.request("containerd", ID, null);
             assertThat(names.status().getEnabled()).isFalse();
             assertThat(names.status().getRequests()).isZero();
@@ -271,10 +272,10 @@ class RuntimeMetadataTest {
     @Test
     void aFullCacheDropsTheOldestEntries() throws Exception {
         Path socket = dir.resolve("containerd.sock");
-        AgentConfig.WorkloadNames c = config("containerd", socket, 10_000);
+        AgentConfig.RuntimeLookup c = config("containerd", socket, 10_000);
         CountDownLatch never = new CountDownLatch(0);
         try (var cri = new UnixSocketServers.FakeCri(socket, RuntimeMetadataTest::kubeletContainerFor);
-             var names = RuntimeMetadata.start(new AgentConfig.WorkloadNames(true, c.sockets(), 10_000, 600_000, 30_000, 16))) {
+             var names = RuntimeMetadata.start(new AgentConfig.RuntimeLookup(true, c.sockets(), 10_000, 600_000, 30_000, 16))) {
             for (int i = 0; i < 40; i++) {
                 names.request("containerd", String.format("%064x", i + 1), null);
             }
@@ -283,6 +284,23 @@ class RuntimeMetadataTest {
             assertThat(names.status().getCachedEntries()).isEqualTo(16);
             assertThat(names.cached(String.format("%064x", 40))).isNotNull();
             assertThat(names.cached(String.format("%064x", 1))).isNull();
+        }
+    }
+
+    @Test
+    void asTheWorkloadSeamItNamesAKubernetesContainerFromItsIdentity() throws Exception {
+        Path socket = dir.resolve("containerd.sock");
+        io.agentguard.workload.WorkloadIdentity identity = new io.agentguard.workload.WorkloadIdentity(
+                io.agentguard.proto.v1.WorkloadKind.WORKLOAD_KIND_KUBERNETES, "containerd", ID, ID.substring(0, 12),
+                "6b1e0f4a-2c3d-4e5f-8a9b-0c1d2e3f4a5b", "", "", "");
+        try (var cri = new UnixSocketServers.FakeCri(socket, RuntimeMetadataTest::kubeletContainerFor);
+             var names = RuntimeMetadata.start(config("containerd", socket, 10_000))) {
+            io.agentguard.workload.WorkloadNames seam = names;
+            assertThat(seam.names(identity)).isNull();
+            seam.lookup(identity, 4242L);
+            await(names, () -> seam.names(identity) != null, "answered");
+            assertThat(seam.names(identity).podName()).isEqualTo("agent-7f9c");
+            assertThat(seam.names(identity).containerName()).isEqualTo("trainer");
         }
     }
 }
