@@ -155,7 +155,13 @@ public final class Agent implements AutoCloseable {
             this.enforcer = new Enforcer(cgroups.mount(), policies::enforcing, new BlastRadiusGuard(
                     config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), policies,
                     config.blockDurationMs(), this::countedEvent, violations);
-            reloader.onSuccess(enforcer::rearm);
+            reloader.onSuccess(() -> {
+                enforcer.rearm();
+                AgentMetrics m = metrics;
+                if (m != null) {
+                    m.rulesInForce(classifier.rules().rules());
+                }
+            });
             reloader.onWeakened((why, lines) -> weakened("rules", why, lines, false, false));
             this.execChecker = new ExecFileChecker(policies, config.execHashMaxBytes(), this::violation, log, Path.of("/proc"));
             this.minerArgs = new io.agentguard.enforce.MinerArgsChecker(policies, this::violation, log, Path.of("/proc"));
@@ -302,6 +308,7 @@ public final class Agent implements AutoCloseable {
         agent.configFile = configFile;
         try {
             agent.metrics = new AgentMetrics(agent, config.metricsListen());
+            agent.metrics.rulesInForce(agent.classifier.rules().rules());
             agent.statusServer = new StatusServer(Path.of(config.runtimeDir(), "status.sock"), agent.status::json, log);
         } catch (RuntimeException e) {
             agent.close();
@@ -583,6 +590,21 @@ public final class Agent implements AutoCloseable {
 
     long consumerLagBytes() {
         return reader.pendingBytes();
+    }
+
+    Classifier classifier() {
+        return classifier;
+    }
+
+    /** The port metrics are served on, or -1 when metrics.listen is empty. */
+    int metricsPort() {
+        AgentMetrics m = metrics;
+        return m == null ? -1 : m.port();
+    }
+
+    /** System.nanoTime of the ring consumer's last loop turn; far in the past once it died. */
+    long consumerHeartbeatNs() {
+        return consumer.heartbeatNs();
     }
 
     boolean readerParked() {
