@@ -12,7 +12,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class CollectorConfigTest {
     @Test
     void theShippedConffileIsValidAndMeansMutualTlsSqliteInTheStateDirectoryAndLoopbackMetrics() throws Exception {
-        CollectorConfig c = CollectorConfig.load(Path.of("../packaging/debian/collector.yaml"));
+        CollectorConfig c = CollectorConfig.load(Path.of("../packaging/debian/collector/collector.yaml"));
         assertThat(c.listen()).isEqualTo("0.0.0.0:4317");
         assertThat(c.tlsCert()).isEqualTo(Path.of("/etc/agentguard/tls/collector.crt"));
         assertThat(c.tlsKey()).isEqualTo(Path.of("/etc/agentguard/tls/collector.key"));
