@@ -197,7 +197,7 @@ public final class Enforcer implements AutoCloseable {
     }
 
     private Violation tripped(Violation v, CompiledRule rule) {
-        return Violation.newBuilder()
+        Violation.Builder t = Violation.newBuilder()
                 .setTime(v.getTime())
                 .setRule("agentguard blast-radius guard tripped")
                 .setPriority(Priority.PRIORITY_CRITICAL)
@@ -209,8 +209,11 @@ public final class Enforcer implements AutoCloseable {
                 .setDescription("A kill action fired too widely: possibly a bad rule. Disarmed to limit the damage.")
                 .setProcess(v.getProcess())
                 .setCgroupPath(v.getCgroupPath())
-                .addEvidence(v.getEvidence(0))
-                .build();
+                .addEvidence(v.getEvidence(0));
+        if (v.hasWorkload()) {
+            t.setWorkload(v.getWorkload());
+        }
+        return t.build();
     }
 
     private static boolean fromDefaultPack(CompiledRule rule) {

@@ -22,6 +22,8 @@ import io.agentguard.proto.v1.ScopeExit;
 import io.agentguard.proto.v1.SocketType;
 import io.agentguard.proto.v1.TamperEvent;
 import io.agentguard.proto.v1.TamperKind;
+import io.agentguard.proto.v1.Workload;
+import io.agentguard.workload.WorkloadCache;
 
 import java.util.function.LongFunction;
 import java.util.function.LongSupplier;
@@ -39,6 +41,7 @@ public final class EventDecoder {
     private final LongFunction<String> cgroupPaths;
     private final LongSupplier wallMinusMonotonicNs;
     private final ConnectOutcomes connectOutcomes;
+    private final WorkloadCache workloads;
 
     /**
      * @param cgroupPaths          cgroup id to path relative to the cgroup2 mount ("" if unknown)
@@ -47,7 +50,14 @@ public final class EventDecoder {
      */
     public EventDecoder(EventSink sink, LongFunction<String> cgroupPaths, LongSupplier wallMinusMonotonicNs,
                         long connectOutcomeTimeoutMs) {
+        this(sink, cgroupPaths, wallMinusMonotonicNs, connectOutcomeTimeoutMs, new WorkloadCache());
+    }
+
+    /** @param workloads workload identity per cgroup (ProcessInfo.workload), shared with the rules' context */
+    public EventDecoder(EventSink sink, LongFunction<String> cgroupPaths, LongSupplier wallMinusMonotonicNs,
+                        long connectOutcomeTimeoutMs, WorkloadCache workloads) {
         this.sink = sink;
+        this.workloads = workloads;
         this.cgroupPaths = cgroupPaths;
         this.wallMinusMonotonicNs = wallMinusMonotonicNs;
         this.connectOutcomes = new ConnectOutcomes(connectOutcomeTimeoutMs * 1_000_000L, 65536);
@@ -121,6 +131,10 @@ public final class EventDecoder {
         String path = cgroupPaths.apply(r.cgroupId());
         if (path != null) {
             process.setCgroupPath(path);
+            Workload workload = workloads.proto(r.cgroupId(), path);   // built once per cgroup
+            if (workload != null) {
+                process.setWorkload(workload);
+            }
         }
         return Event.newBuilder()
                 .setTime(Timestamp.newBuilder().setSeconds(Math.floorDiv(wallNs, 1_000_000_000L))

@@ -64,6 +64,9 @@ public final class TextFormatter {
         if (!v.getTagsList().isEmpty()) {
             sb.append("  tags=").append(String.join(",", v.getTagsList()));
         }
+        if (v.hasWorkload()) {
+            workload(v.getWorkload(), sb);
+        }
     }
 
     private static void verdict(io.agentguard.proto.v1.Verdict v, StringBuilder sb) {
@@ -221,5 +224,35 @@ public final class TextFormatter {
             default -> sb.append("?");
         }
         sb.append("  cgroup=").append(p.getCgroupPath());
+        if (p.hasWorkload()) {
+            workload(p.getWorkload(), sb);
+        }
+    }
+
+    /** The workload briefly: container=SHORTID (name), pod=NS/NAME or UID, job=J.S, else unit=U. */
+    static void workload(io.agentguard.proto.v1.Workload w, StringBuilder sb) {
+        if (!w.getContainerId().isEmpty()) {
+            sb.append(" container=").append(w.getContainerId(), 0, Math.min(12, w.getContainerId().length()));
+            if (!w.getContainerName().isEmpty()) {
+                sb.append(" (").append(w.getContainerName()).append(')');
+            }
+        }
+        if (!w.getPodUid().isEmpty()) {
+            sb.append(" pod=");
+            if (!w.getPodName().isEmpty()) {
+                sb.append(w.getPodNamespace().isEmpty() ? "" : w.getPodNamespace() + "/").append(w.getPodName());
+            } else {
+                sb.append(w.getPodUid());
+            }
+        }
+        if (!w.getJobId().isEmpty()) {
+            sb.append(" job=").append(w.getJobId());
+            if (!w.getStepId().isEmpty()) {
+                sb.append('.').append(w.getStepId());
+            }
+        }
+        if (w.getContainerId().isEmpty() && w.getPodUid().isEmpty() && w.getJobId().isEmpty() && !w.getUnit().isEmpty()) {
+            sb.append(" unit=").append(w.getUnit());
+        }
     }
 }

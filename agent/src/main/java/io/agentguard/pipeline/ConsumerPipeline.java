@@ -20,6 +20,8 @@ import io.agentguard.rules.CompiledRule;
 import io.agentguard.rules.EventContext;
 import io.agentguard.rules.Field;
 import io.agentguard.rules.RuleItems;
+import io.agentguard.workload.WorkloadCache;
+import io.agentguard.workload.WorkloadNames;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
@@ -59,6 +61,8 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
     private final Classifier classifier;
     private final EventContext context;
     private final LongFunction<String> cgroupPaths;
+    private static final int WORKLOAD_CACHE_CGROUPS = 4096;
+    private final WorkloadCache workloads;   // identity per cgroup: events, violations and the rules' fields
     private final boolean emitEvents;
     private final Consumer<Violation> violations;
     private final ExecFollowUp execFollowUp;
@@ -134,7 +138,8 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.processes = b.processes;
         this.classifier = b.classifier;
         this.cgroupPaths = b.cgroupPaths;
-        this.decoder = new EventDecoder(b.events, b.cgroupPaths, b.wallMinusMonotonicNs, b.connectOutcomeTimeoutMs);
+        this.workloads = new WorkloadCache(b.workloadNames, WORKLOAD_CACHE_CGROUPS);
+        this.decoder = new EventDecoder(b.events, b.cgroupPaths, b.wallMinusMonotonicNs, b.connectOutcomeTimeoutMs, workloads);
         this.emitEvents = b.emitEvents;
         this.violations = b.violations;
         this.execFollowUp = b.execFollowUp;
@@ -146,7 +151,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         this.reportEventsPerSecond = b.reportEventsPerSecond;
         this.killer = b.killer;
         this.tunnelDenied = b.tunnelDenied;
-        this.context = new EventContext(processes, cgroupPaths, b.policies);
+        this.context = new EventContext(processes, cgroupPaths, b.policies, workloads);
         this.budgetReportIntervalNs = b.budgetReportIntervalMs * 1_000_000L;
         this.lastBudgetReportNs = Long.MIN_VALUE;
         this.aggregator = new ViolationAggregator(b.aggregationWindowMs);
@@ -454,6 +459,9 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 .setCgroupPath(evidence.getProcess().getCgroupPath())
                 .addEvidence(evidence)
                 .setRuleSource(rule.position().toString());
+        if (evidence.getProcess().hasWorkload()) {
+            v.setWorkload(evidence.getProcess().getWorkload());
+        }
         aggregated(v, blockKind, aggregationSlot, rule.name());
         return withAncestry(v, slot).build();
     }
@@ -475,6 +483,10 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
                 String path = cgroupPaths.apply(processes.cgroupId(s));
                 if (path != null) {
                     p.setCgroupPath(path);
+                    io.agentguard.proto.v1.Workload w = workloads.proto(processes.cgroupId(s), path);
+                    if (w != null) {
+                        p.setWorkload(w);
+                    }
                 }
                 v.addAncestry(p);
             }
@@ -554,6 +566,7 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         private long budgetReportIntervalMs = 10_000;
         private java.util.function.Supplier<io.agentguard.rules.PolicyView> policies = () -> io.agentguard.rules.PolicyView.NONE;
         private long aggregationWindowMs;
+        private WorkloadNames workloadNames = WorkloadNames.NONE;
 
         public Builder(Classifier classifier, ProcessTable processes) {
             this.classifier = classifier;
@@ -563,6 +576,12 @@ public final class ConsumerPipeline implements RingBufferReader.RecordHandler, C
         /** cgroup id to path relative to the cgroup2 mount ("" if unknown). */
         public Builder cgroupPaths(LongFunction<String> paths) {
             this.cgroupPaths = paths;
+            return this;
+        }
+
+        /** Runtime names and labels for workloads (asked once per new container or pod cgroup; never blocks). */
+        public Builder workloadNames(WorkloadNames names) {
+            this.workloadNames = names;
             return this;
         }
 

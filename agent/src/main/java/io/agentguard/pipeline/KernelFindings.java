@@ -492,7 +492,7 @@ public final class KernelFindings {
 
     /** A finding's violation with its evidence event (first) and the finding's own output line. */
     public static Violation.Builder violation(Finding finding, String output, Event evidence) {
-        return Violation.newBuilder()
+        Violation.Builder v = Violation.newBuilder()
                 .setTime(evidence.getTime())
                 .setRule(finding.rule())
                 .setPriority(finding.priority())
@@ -504,6 +504,10 @@ public final class KernelFindings {
                 .setCgroupPath(evidence.getProcess().getCgroupPath())
                 .addEvidence(evidence)
                 .setRuleSource(SOURCE);
+        if (evidence.getProcess().hasWorkload()) {
+            v.setWorkload(evidence.getProcess().getWorkload());
+        }
+        return v;
     }
 
     /** As {@link #violation(Finding, String, Event)}, with the finding's output rendered from the evidence. */

@@ -47,6 +47,9 @@ public final class RecordLimits {
             if (v.hasProcess()) {
                 b.setProcess(identity(v.getProcess()));
             }
+            if (v.hasWorkload()) {   // the ids the collector files it under stay; runtime labels go
+                b.setWorkload(v.getWorkload().toBuilder().clearLabels());
+            }
             for (int i = 0; i < Math.min(16, v.getTagsCount()); i++) {
                 b.addTags(cut(v.getTags(i), 256));
             }
@@ -74,8 +77,12 @@ public final class RecordLimits {
 
     /** Who the process is, without its long text. */
     private static ProcessInfo identity(ProcessInfo p) {
-        return p.toBuilder().setComm(cut(p.getComm(), 64)).setCgroupPath(cut(p.getCgroupPath(), TEXT))
-                .setExe(cut(p.getExe(), TEXT)).setCmdline(cut(p.getCmdline(), TEXT)).build();
+        ProcessInfo.Builder b = p.toBuilder().setComm(cut(p.getComm(), 64)).setCgroupPath(cut(p.getCgroupPath(), TEXT))
+                .setExe(cut(p.getExe(), TEXT)).setCmdline(cut(p.getCmdline(), TEXT));
+        if (p.hasWorkload()) {
+            b.getWorkloadBuilder().clearLabels();
+        }
+        return b.build();
     }
 
     /** At most max UTF-8 bytes of s, cut at a character boundary. */

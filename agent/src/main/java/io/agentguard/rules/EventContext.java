@@ -6,6 +6,10 @@ import io.agentguard.event.Records;
 import io.agentguard.process.LongIndex;
 import io.agentguard.process.ProcessTable;
 import io.agentguard.proto.v1.ClassKind;
+import io.agentguard.proto.v1.WorkloadKind;
+import io.agentguard.workload.RuntimeNames;
+import io.agentguard.workload.WorkloadCache;
+import io.agentguard.workload.WorkloadIdentity;
 
 import java.util.Locale;
 import java.util.function.LongFunction;
@@ -42,6 +46,9 @@ public final class EventContext {
     private final ProcessTable processes;
     private final LongFunction<String> cgroupPaths;
     private final Supplier<PolicyView> policySource;
+    private final WorkloadCache workloads;
+    private WorkloadIdentity workload;   // of this event, read when a field first needs it
+    private RuntimeNames runtimeNames;
     private PolicyView view;                 // of this event, read when a field first needs it
     private PolicyView cachedView;           // what policyByCgroup was filled from
     private final LongIndex policyByCgroup = new LongIndex(POLICY_CACHE_CGROUPS);
@@ -73,6 +80,13 @@ public final class EventContext {
 
     /** @param policies the policies in force, read at most once per event (a volatile read) */
     public EventContext(ProcessTable processes, LongFunction<String> cgroupPaths, Supplier<PolicyView> policies) {
+        this(processes, cgroupPaths, policies, new WorkloadCache());
+    }
+
+    /** @param workloads workload identity per cgroup (the container.*, k8s.*, slurm.*, systemd.unit fields) */
+    public EventContext(ProcessTable processes, LongFunction<String> cgroupPaths, Supplier<PolicyView> policies,
+                        WorkloadCache workloads) {
+        this.workloads = workloads;
         this.processes = processes;
         this.cgroupPaths = cgroupPaths;
         this.policySource = policies;
@@ -94,6 +108,7 @@ public final class EventContext {
         unixPath = null;
         view = null;
         policy = -1;
+        workload = null;
         nvidia = type == AG_REC_GPU_IOCTL ? r.nvidia() : null;
         if (type == AG_REC_CONNECT) {
             ipHigh = r.connect.addressHigh();
@@ -203,6 +218,17 @@ public final class EventContext {
             case GPU_DEVICE -> role() < DEVICE_NAMES.length ? DEVICE_NAMES[role()] : "";
             case GPU_OP -> type == AG_REC_GPU_OPEN ? "open" : nvidia.name();
             case GPU_CLASS_KIND -> CLASS_KIND_NAMES[nvidia.classKind().getNumber()];
+            case CONTAINER_ID -> workload().shortId();
+            case CONTAINER_FULL_ID -> workload().containerId();
+            case CONTAINER_RUNTIME -> workload().containerId().isEmpty() ? "" : workload().runtime();
+            case CONTAINER_NAME -> runtimeNames() == null ? "" : runtimeNames().containerName();
+            case K8S_POD_UID -> workload().kind() == WorkloadKind.WORKLOAD_KIND_KUBERNETES ? workload().podUid() : "";
+            case K8S_POD_NAME -> runtimeNames() == null ? "" : runtimeNames().podName();
+            case K8S_NS_NAME -> runtimeNames() == null ? "" : runtimeNames().podNamespace();
+            case SLURM_JOB_ID -> workload().jobId();
+            case SLURM_STEP_ID -> workload().stepId();
+            case SYSTEMD_UNIT -> workload().unit();
+            case WORKLOAD_KIND -> workload().kindName();
             default -> throw new IllegalArgumentException(f + " is not a string field");
         };
     }
@@ -380,6 +406,21 @@ public final class EventContext {
             unixPath = records.connect.unixPathText();
         }
         return unixPath;
+    }
+
+    /** The event's workload (and the runtime's names for it), looked up once per event that asks. */
+    private WorkloadIdentity workload() {
+        if (workload == null) {
+            String path = cgroupPath();
+            workload = workloads.identity(record.cgroupId(), path);
+            runtimeNames = workloads.names(record.cgroupId(), path);
+        }
+        return workload;
+    }
+
+    private RuntimeNames runtimeNames() {
+        workload();
+        return runtimeNames;
     }
 
     private String cgroupPath() {

@@ -25,7 +25,10 @@ final class FalcoNames {
             Map.entry("proc.pexepath", "proc.pexe"),
             Map.entry("user.uid", "proc.uid"),
             Map.entry("group.gid", "proc.gid"),
-            Map.entry("container.id", "proc.cgroup"));
+            Map.entry("container.type", "container.runtime"),
+            Map.entry("container.image", "container.name (images are not known; container.runtime, container.full_id)"),
+            Map.entry("k8s.ns.id", "k8s.ns.name"),
+            Map.entry("k8s.pod.id", "k8s.pod.uid"));
     private static final Map<String, String> EVENT_TYPES = Map.of(
             "execve", "exec",
             "execveat", "exec",

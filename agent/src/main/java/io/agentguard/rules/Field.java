@@ -59,6 +59,33 @@ public enum Field {
             "17179869184", "GPU memory the processes of the event's cgroup have allocated"),
     CGROUP_DISTINCT_DESTS("cgroup.distinct_dests", Type.INT, Mask.ALL,
             "12", "distinct destinations of the event's cgroup in the state window"),
+    CONTAINER_ID("container.id", Type.STRING, Mask.ALL,
+            "3f4e5a6b7c8d", "the container's id as docker ps and Falco show it (its first 12 hex characters), from the"
+                    + " cgroup path; \"\" outside a container"),
+    CONTAINER_FULL_ID("container.full_id", Type.STRING, Mask.ALL,
+            "3f4e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f", "the container's full id (64 hex), from the"
+                    + " cgroup path; \"\" outside a container"),
+    CONTAINER_NAME("container.name", Type.STRING, Mask.ALL,
+            "trainer", "the container's name, from the runtime's socket where it answered (best effort, may come after the"
+                    + " first events); \"\" otherwise"),
+    CONTAINER_RUNTIME("container.runtime", Type.STRING, Mask.ALL,
+            "containerd", "the runtime the cgroup path names: docker, containerd, cri-o, podman; \"\" outside a container"
+                    + " or where the path does not tell (Kubernetes with the cgroupfs driver)"),
+    K8S_POD_UID("k8s.pod.uid", Type.STRING, Mask.ALL,
+            "0d8e4a8c-1b2f-4c7e-9a51-6f0c2b7d9e13", "the Kubernetes pod's UID, from the cgroup path; \"\" outside a pod"),
+    K8S_POD_NAME("k8s.pod.name", Type.STRING, Mask.ALL,
+            "trainer-7", "the pod's name, from the CRI socket where it answered (best effort); \"\" otherwise"),
+    K8S_NS_NAME("k8s.ns.name", Type.STRING, Mask.ALL,
+            "ml-agents", "the pod's namespace, from the CRI socket where it answered (best effort); \"\" otherwise"),
+    SLURM_JOB_ID("slurm.job_id", Type.STRING, Mask.ALL,
+            "4242", "the Slurm job, from the cgroup path; \"\" outside a job"),
+    SLURM_STEP_ID("slurm.step_id", Type.STRING, Mask.ALL,
+            "0", "the Slurm step: a number, batch, extern or interactive; \"\" outside a step"),
+    SYSTEMD_UNIT("systemd.unit", Type.STRING, Mask.ALL,
+            "agent-7.scope", "the innermost systemd unit on the cgroup path (.service or .scope); \"\" if none"),
+    WORKLOAD_KIND("workload.kind", Type.STRING, Mask.ALL,
+            "kubernetes", "what the cgroup path says owns the process: kubernetes, container, slurm, systemd_service,"
+                    + " systemd_scope; \"\" if no layout is recognised. A label, not a credential (docs/EVENTS.md)"),
     POLICY_MODE("policy.mode", Type.STRING, Mask.ALL,
             "enforce", "mode of the policy of the event's cgroup (nearest policy root): enforce or monitor"),
     POLICY_GPU_GRANTED("policy.gpu_granted", Type.BOOL, Mask.ALL,

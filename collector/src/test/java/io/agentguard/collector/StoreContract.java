@@ -7,6 +7,8 @@ import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.Priority;
 import io.agentguard.proto.v1.Record;
 import io.agentguard.proto.v1.Violation;
+import io.agentguard.proto.v1.Workload;
+import io.agentguard.proto.v1.WorkloadKind;
 import org.junit.jupiter.api.Test;
 
 import java.time.Instant;
@@ -206,12 +208,72 @@ abstract class StoreContract {
                 "INSERT INTO violations (node, epoch, sequence, received_ms, time_ms, rule, priority, data)"
                         + " VALUES ('n2', '" + E + "', 1, 1, " + now * 1000 + ", 'v2', 2, " + literal + ")");
         try (JdbcStore s = JdbcStore.open(url)) {
-            assertThat(s.schemaVersion()).isEqualTo(3);
+            assertThat(s.schemaVersion()).isEqualTo(JdbcStore.SCHEMA_VERSION);
             assertThat(s.query(new JdbcStore.Filter(null, "n2", null, null, 0, 10))).singleElement()
                     .matches(v -> v.violation().getRule().equals("v2") && v.violation().getCount() == 0);
             s.append("n2", E, List.of(aggregated(2, "k", 1, false, now), aggregated(3, "k", 5, true, now)), "t");
             assertThat(s.query(new JdbcStore.Filter(null, "n2", null, null, 0, 10)))
                     .extracting(r -> r.sequence() + ":" + r.violation().getCount()).containsExactly("1:0", "2:5");
+            // version 4 on the upgraded tables: the old row has no workload, a new one is found by its container
+            s.append("n2", E, List.of(inWorkload(4, Workload.newBuilder().setKind(WorkloadKind.WORKLOAD_KIND_CONTAINER)
+                    .setContainerId(CONTAINER).build())), "t");
+            assertThat(s.query(new JdbcStore.Filter(null, null, null, null, 0, 10, CONTAINER.substring(0, 12), null, null,
+                    null))).extracting(JdbcStore.StoredViolation::sequence).containsExactly(4L);
         }
+    }
+
+    static final String CONTAINER = "3f4e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f";
+    static final String OTHER_CONTAINER = "3f4e5a6b7c8d0000000000000000000000000000000000000000000000000000";
+    static final String POD = "0d8e4a8c-1b2f-4c7e-9a51-6f0c2b7d9e13";
+
+    static Record inWorkload(long seq, Workload w) {
+        return Record.newBuilder().setSequence(seq).setViolation(Violation.newBuilder().setRule("r")
+                .setPriority(Priority.PRIORITY_WARNING).setTime(Timestamp.newBuilder().setSeconds(Instant.now().getEpochSecond()))
+                .setOutput("v" + seq).setWorkload(w)).build();
+    }
+
+    @Test
+    void violationsAreFilteredByContainerPodJobAndUnitAsTheAgentReportedThem() throws Exception {
+        try (JdbcStore s = store()) {
+            s.append("n", E, List.of(
+                    inWorkload(1, Workload.newBuilder().setKind(WorkloadKind.WORKLOAD_KIND_KUBERNETES).setRuntime("containerd")
+                            .setContainerId(CONTAINER).setPodUid(POD).setUnit("cri-containerd-" + CONTAINER + ".scope")
+                            .setPodName("trainer-7").setPodNamespace("ml").build()),
+                    inWorkload(2, Workload.newBuilder().setKind(WorkloadKind.WORKLOAD_KIND_CONTAINER).setRuntime("podman")
+                            .setContainerId(OTHER_CONTAINER).build()),
+                    inWorkload(3, Workload.newBuilder().setKind(WorkloadKind.WORKLOAD_KIND_SLURM).setRuntime("slurm")
+                            .setJobId("4242").setStepId("0").setUnit("slurmstepd.scope").build()),
+                    inWorkload(4, Workload.getDefaultInstance()),
+                    inWorkload(5, Workload.newBuilder().setKind(WorkloadKind.WORKLOAD_KIND_SLURM).setJobId("42").build())), "t");
+            s.append("n", E, List.of(Record.newBuilder().setSequence(6).setEvent(Event.newBuilder()
+                    .setProcess(io.agentguard.proto.v1.ProcessInfo.newBuilder().setCgroupPath("system.slice/docker-" + CONTAINER
+                            + ".scope").setWorkload(Workload.newBuilder().setContainerId(CONTAINER)))).build()), "t");
+            // a 12-character prefix (as docker ps shows it) finds both containers that share it; the full id, one
+            assertThat(s.query(filter(CONTAINER.substring(0, 12), null, null, null))).extracting(JdbcStore.StoredViolation::sequence)
+                    .containsExactly(1L, 2L);
+            assertThat(s.query(filter(CONTAINER, null, null, null))).extracting(JdbcStore.StoredViolation::sequence)
+                    .containsExactly(1L);
+            assertThat(s.query(filter(CONTAINER.substring(0, 20), null, null, null))).extracting(JdbcStore.StoredViolation::sequence)
+                    .containsExactly(1L);
+            assertThat(s.query(filter(null, POD, null, null))).singleElement()
+                    .matches(v -> v.violation().getWorkload().getPodName().equals("trainer-7"));
+            // a job id is exact: job 42 is not job 4242
+            assertThat(s.query(filter(null, null, "4242", null))).extracting(JdbcStore.StoredViolation::sequence)
+                    .containsExactly(3L);
+            assertThat(s.query(filter(null, null, "42", null))).extracting(JdbcStore.StoredViolation::sequence)
+                    .containsExactly(5L);
+            assertThat(s.query(filter(null, null, null, "slurmstepd.scope"))).extracting(JdbcStore.StoredViolation::sequence)
+                    .containsExactly(3L);
+            assertThat(s.query(filter(CONTAINER, "00000000-0000-0000-0000-000000000000", null, null))).isEmpty();
+            // a LIKE wildcard or a short prefix is refused, not widened to everything
+            for (String bad : List.of("3f4e5a6b7c8", "3f4e5a6b7c8d%", "%%%%%%%%%%%%", "3F4E5A6B7C8D")) {
+                assertThatThrownBy(() -> filter(bad, null, null, null)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining("12 to 64 lowercase hex");
+            }
+        }
+    }
+
+    static JdbcStore.Filter filter(String container, String pod, String job, String unit) {
+        return new JdbcStore.Filter(null, null, null, null, 0, 100, container, pod, job, unit);
     }
 }

@@ -35,6 +35,19 @@ public final class QueryCommand implements Callable<Integer> {
     @Option(names = "--priority", paramLabel = "P", description = "this priority or more severe (e.g. WARNING)")
     String priority;
 
+    @Option(names = "--container", paramLabel = "ID", description = "only this container: its full id or a prefix of at"
+            + " least 12 hex characters (as docker ps shows it)")
+    String container;
+
+    @Option(names = "--pod", paramLabel = "UID", description = "only this Kubernetes pod (its UID), or Podman pod (its id)")
+    String pod;
+
+    @Option(names = "--job", paramLabel = "ID", description = "only this Slurm job")
+    String job;
+
+    @Option(names = "--unit", paramLabel = "NAME", description = "only this systemd unit (e.g. agent-7.scope)")
+    String unit;
+
     @Option(names = "--json", description = "JSON lines (protobuf JSON mapping of Violation, with node and sequence)")
     boolean json;
 
@@ -60,6 +73,13 @@ public final class QueryCommand implements Callable<Integer> {
                 return 2;
             }
         }
+        String containerPrefix = container == null ? null : container.toLowerCase(Locale.ROOT);
+        try {
+            new JdbcStore.Filter(null, null, null, null, 0, 1, containerPrefix, pod, job, unit);
+        } catch (IllegalArgumentException e) {
+            System.err.println("agentguard-collector: --container: " + e.getMessage());
+            return 2;
+        }
         Instant from = since == null ? null : Instant.now().minus(ServeCommand.parseDuration(since));
         JsonFormat.Printer printer = JsonFormat.printer().omittingInsignificantWhitespace();
         try (JdbcStore store = JdbcStore.open(db)) {
@@ -68,13 +88,13 @@ public final class QueryCommand implements Callable<Integer> {
             }
             long after = 0;
             if (!json) {
-                System.out.printf("%-19s %-16s %-8s %-13s %-7s %-40s %s%n", "TIME", "NODE", "SEQ", "PRIORITY", "COUNT",
-                        "RULE", "OUTPUT");
+                System.out.printf("%-19s %-16s %-8s %-13s %-7s %-40s %-24s %s%n", "TIME", "NODE", "SEQ", "PRIORITY",
+                        "COUNT", "RULE", "WORKLOAD", "OUTPUT");
             }
             do {
                 // following: a summary comes after its first was printed, so it is printed too (with its count)
                 List<JdbcStore.StoredViolation> rows = store.query(new JdbcStore.Filter(from, node, rule, maxPriority,
-                        after, limit), follow);
+                        after, limit, containerPrefix, pod, job, unit), follow);
                 for (JdbcStore.StoredViolation r : rows) {
                     Violation v = r.violation();
                     if (json) {
@@ -83,10 +103,10 @@ public final class QueryCommand implements Callable<Integer> {
                                 + "\",\"sequence\":" + r.sequence() + (r.conflicted() ? ",\"conflict\":true" : "")
                                 + (body.length() > 2 ? "," + body.substring(1) : "}"));
                     } else {
-                        System.out.printf("%-19s %-16s %-8d %-13s %-7s %-40s %s%n",
+                        System.out.printf("%-19s %-16s %-8d %-13s %-7s %-40s %-24s %s%n",
                                 TIME.format(Instant.ofEpochSecond(v.getTime().getSeconds())), r.node(), r.sequence(),
                                 v.getPriority().name().replace("PRIORITY_", ""),
-                                Math.max(1, v.getCount()) + (v.getSummary() ? "+" : ""), v.getRule(),
+                                Math.max(1, v.getCount()) + (v.getSummary() ? "+" : ""), v.getRule(), workload(v),
                                 (r.conflicted() ? "[CONFLICT: see --conflicts] " : "") + v.getOutput());
                     }
                 }
@@ -139,6 +159,32 @@ public final class QueryCommand implements Callable<Integer> {
             return "violation " + v.getRule() + ": " + v.getOutput();
         }
         return "event " + io.agentguard.proto.v1.Event.parseFrom(data).getKindCase();
+    }
+
+    /**
+     * The workload in a few characters: pod name or UID and container short id, container
+     * name or short id, job.step, unit; "-" if none.
+     */
+    static String workload(Violation v) {
+        io.agentguard.proto.v1.Workload w = v.hasWorkload() ? v.getWorkload() : v.getProcess().getWorkload();
+        String shortId = w.getContainerId().length() > 12 ? w.getContainerId().substring(0, 12) : w.getContainerId();
+        String container = !w.getContainerName().isEmpty() ? w.getContainerName() : shortId;
+        String text;
+        if (!w.getPodUid().isEmpty()) {
+            String pod = !w.getPodName().isEmpty()
+                    ? (w.getPodNamespace().isEmpty() ? "" : w.getPodNamespace() + "/") + w.getPodName()
+                    : "pod:" + w.getPodUid();
+            text = container.isEmpty() ? pod : pod + "/" + container;
+        } else if (!container.isEmpty()) {
+            text = "ctr:" + container;
+        } else if (!w.getJobId().isEmpty()) {
+            text = "job:" + w.getJobId() + (w.getStepId().isEmpty() ? "" : "." + w.getStepId());
+        } else if (!w.getUnit().isEmpty()) {
+            text = w.getUnit();
+        } else {
+            text = "-";
+        }
+        return text;
     }
 
     private static String quote(String s) {

@@ -5,6 +5,8 @@ import io.agentguard.proto.v1.AgentHello;
 import io.agentguard.proto.v1.Heartbeat;
 import io.agentguard.proto.v1.Record;
 import io.agentguard.proto.v1.Violation;
+import io.agentguard.proto.v1.Workload;
+import io.agentguard.proto.v1.WorkloadKind;
 
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -38,23 +40,44 @@ import java.util.List;
  * a resent summary from counting twice. A summary whose first is not held (deleted by
  * retention) stays a row of its own, with its count.
  * <p>
- * Schema version 3 (aggregation: occurrences, summary, aggregation_key, block_kind,
+ * Schema version 4 (workload identity: workload_kind, container_id, pod_uid, job_id, unit,
+ * container_name, pod_name, pod_namespace on violations and events, cgroup on events, indexed
+ * by container, pod and job; {@link #addWorkloadColumns}); version 3 (aggregation: occurrences, summary, aggregation_key, block_kind,
  * last_time_ms, folded); version 2 (epochs, hashes, conflicts) gains the columns in place; a
  * version-1 database (before epochs) is upgraded in place at open, its rows under the empty
  * epoch; a newer version is refused.
  */
 public final class JdbcStore implements AutoCloseable {
     /** The schema this code reads and writes (table schema_info). */
-    public static final int SCHEMA_VERSION = 3;
+    public static final int SCHEMA_VERSION = 4;
 
     /** A stored violation with where it came from; conflicted: another version arrived under its key. */
     public record StoredViolation(String node, long sequence, Instant receivedAt, Violation violation, String epoch,
                                   boolean conflicted) {
     }
 
-    /** Query filters; nulls mean "any". */
-    public record Filter(Instant since, String node, String rule, Integer maxPriority, long afterId, int limit) {
+    /**
+     * Query filters; nulls mean "any". container: a full id or a prefix of at least
+     * {@link #MIN_CONTAINER_PREFIX} characters; pod, job, unit: exact.
+     */
+    public record Filter(Instant since, String node, String rule, Integer maxPriority, long afterId, int limit,
+                         String container, String pod, String job, String unit) {
+        public Filter(Instant since, String node, String rule, Integer maxPriority, long afterId, int limit) {
+            this(since, node, rule, maxPriority, afterId, limit, null, null, null, null);
+        }
+
+        public Filter {
+            if (container != null && (container.length() < MIN_CONTAINER_PREFIX || container.length() > FULL_CONTAINER_ID
+                    || !container.chars().allMatch(c -> c >= '0' && c <= '9' || c >= 'a' && c <= 'f'))) {
+                throw new IllegalArgumentException("a container id is " + MIN_CONTAINER_PREFIX + " to " + FULL_CONTAINER_ID
+                        + " lowercase hex characters (docker ps shows 12): '" + container + "'");
+            }
+        }
     }
+
+    /** The shortest container id prefix a query takes (the short id docker ps and Falco show). */
+    public static final int MIN_CONTAINER_PREFIX = 12;
+    private static final int FULL_CONTAINER_ID = 64;
 
     /**
      * What a batch did: records stored, resends of identical content, and the sequences whose
@@ -147,6 +170,7 @@ public final class JdbcStore implements AutoCloseable {
                 upgradeFrom2(s);
             }
             createTables(s);
+            addWorkloadColumns(s);   // version 4; idempotent: new databases and upgrades alike
             s.execute("DELETE FROM schema_info");
             s.execute("INSERT INTO schema_info (version) VALUES (" + SCHEMA_VERSION + ")");
         }
@@ -215,6 +239,43 @@ public final class JdbcStore implements AutoCloseable {
             if (!columnExists("violations", name)) {
                 s.execute("ALTER TABLE violations ADD COLUMN " + column);
             }
+        }
+    }
+
+    /** Version 4: the workload columns, both tables (TEXT, nullable: rows from before say nothing). */
+    private static final List<String> WORKLOAD_COLUMNS = List.of("workload_kind", "container_id", "pod_uid", "job_id",
+            "unit", "container_name", "pod_name", "pod_namespace");
+
+    /**
+     * Schema version 4 (workload identity), in one step: the workload columns on violations and
+     * events, cgroup on events, and the indexes the query filters use. Old rows keep NULLs
+     * (their identity is still in their serialized record). Idempotent.
+     */
+    private void addWorkloadColumns(Statement s) throws SQLException {
+        for (String table : List.of("violations", "events")) {
+            List<String> columns = new ArrayList<>(WORKLOAD_COLUMNS);
+            if (table.equals("events")) {
+                columns.add("cgroup");
+            }
+            for (String column : columns) {
+                if (!columnExists(table, column)) {
+                    s.execute("ALTER TABLE " + table + " ADD COLUMN " + column + " TEXT");
+                }
+            }
+            s.execute("CREATE INDEX IF NOT EXISTS " + table + "_container ON " + table + " (container_id)");
+            s.execute("CREATE INDEX IF NOT EXISTS " + table + "_pod ON " + table + " (pod_uid)");
+            s.execute("CREATE INDEX IF NOT EXISTS " + table + "_job ON " + table + " (job_id)");
+        }
+    }
+
+    /** Binds the workload columns (in WORKLOAD_COLUMNS order) from a record's workload; "" is stored as NULL. */
+    private static void bindWorkload(PreparedStatement ps, int first, Workload w) throws SQLException {
+        String kind = w.getKind() == WorkloadKind.WORKLOAD_KIND_UNSPECIFIED || w.getKind() == WorkloadKind.UNRECOGNIZED
+                ? "" : w.getKind().name().substring("WORKLOAD_KIND_".length()).toLowerCase(java.util.Locale.ROOT);
+        String[] values = {kind, w.getContainerId(), w.getPodUid(), w.getJobId(), w.getUnit(), w.getContainerName(),
+                w.getPodName(), w.getPodNamespace()};
+        for (int i = 0; i < values.length; i++) {
+            ps.setString(first + i, values[i].isEmpty() ? null : values[i]);
         }
     }
 
@@ -374,15 +435,16 @@ public final class JdbcStore implements AutoCloseable {
         long max = 0;
         try (PreparedStatement insertViolation = connection.prepareStatement("INSERT INTO violations (node, epoch,"
                 + " sequence, received_ms, time_ms, rule, priority, cgroup, pid, exe, data, hash, occurrences, summary,"
-                + " aggregation_key, block_kind, last_time_ms)"
-                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, epoch, sequence) DO NOTHING");
+                + " aggregation_key, block_kind, last_time_ms, " + String.join(", ", WORKLOAD_COLUMNS) + ")"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, epoch, sequence) DO NOTHING");
              PreparedStatement foldIntoFirst = connection.prepareStatement("UPDATE violations SET occurrences = "
                      + (postgres ? "GREATEST" : "MAX") + "(occurrences, ?), last_time_ms = ? WHERE node = ?"
                      + " AND aggregation_key = ? AND summary = 0 AND folded = 0");
              PreparedStatement markFolded = connection.prepareStatement(
                      "UPDATE violations SET folded = 1 WHERE node = ? AND epoch = ? AND sequence = ?");
              PreparedStatement insertEvent = connection.prepareStatement("INSERT INTO events (node, epoch, sequence,"
-                     + " received_ms, time_ms, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                     + " received_ms, time_ms, data, hash, cgroup, " + String.join(", ", WORKLOAD_COLUMNS) + ")"
+                     + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                      + " ON CONFLICT (node, epoch, sequence) DO NOTHING");
              PreparedStatement selectViolation = connection.prepareStatement(
                      "SELECT hash, data FROM violations WHERE node = ? AND epoch = ? AND sequence = ?");
@@ -426,6 +488,7 @@ public final class JdbcStore implements AutoCloseable {
                         long last = x.hasLastTime() ? x.getLastTime().getSeconds() * 1000 + x.getLastTime().getNanos() / 1_000_000
                                 : x.getTime().getSeconds() * 1000 + x.getTime().getNanos() / 1_000_000;
                         insertViolation.setLong(17, last);
+                        bindWorkload(insertViolation, 18, x.hasWorkload() ? x.getWorkload() : x.getProcess().getWorkload());
                         inserted = insertViolation.executeUpdate();
                         if (inserted == 1 && x.getSummary() && !x.getAggregationKey().isEmpty()) {
                             foldIntoFirst.setLong(1, x.getCount());
@@ -448,6 +511,9 @@ public final class JdbcStore implements AutoCloseable {
                                 + r.getEvent().getTime().getNanos() / 1_000_000);
                         insertEvent.setBytes(6, data);
                         insertEvent.setBytes(7, hash);
+                        io.agentguard.proto.v1.ProcessInfo p = r.getEvent().getProcess();
+                        insertEvent.setString(8, p.getCgroupPath().isEmpty() ? null : p.getCgroupPath());
+                        bindWorkload(insertEvent, 9, p.getWorkload());
                         inserted = insertEvent.executeUpdate();
                     }
                     if (inserted == 1) {
@@ -546,6 +612,23 @@ public final class JdbcStore implements AutoCloseable {
         if (f.maxPriority() != null) {
             sql.append(" AND priority <= ?");   // 1 = EMERGENCY ... 8 = DEBUG: "at least this severe"
             args.add(f.maxPriority());
+        }
+        if (f.container() != null) {
+            // hex only (checked by Filter): a prefix has no LIKE wildcards to escape; a full id is an equality
+            sql.append(f.container().length() == FULL_CONTAINER_ID ? " AND container_id = ?" : " AND container_id LIKE ?");
+            args.add(f.container().length() == FULL_CONTAINER_ID ? f.container() : f.container() + "%");
+        }
+        if (f.pod() != null) {
+            sql.append(" AND pod_uid = ?");
+            args.add(f.pod());
+        }
+        if (f.job() != null) {
+            sql.append(" AND job_id = ?");
+            args.add(f.job());
+        }
+        if (f.unit() != null) {
+            sql.append(" AND unit = ?");
+            args.add(f.unit());
         }
         sql.append(" ORDER BY id LIMIT ?");
         args.add(f.limit());
