@@ -1,5 +1,7 @@
 package io.agentguard.collector.cli;
 
+import io.agentguard.collector.export.ExportService;
+import io.agentguard.collector.export.ExportsConfig;
 import io.agentguard.collector.server.CollectorServer;
 import io.agentguard.collector.store.JdbcStore;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
@@ -55,8 +57,19 @@ public final class ServeCommand implements Callable<Integer> {
             + " 12h (default: keep)")
     String retention;
 
+    @Option(names = "--exports", paramLabel = "YAML", description = "a YAML file with an exports: section (webhook,"
+            + " syslog, OTLP; docs/REPORTING.md, \"Exports\")")
+    File exports;
+
     @Override
     public Integer call() throws Exception {
+        ExportsConfig exportsConfig;
+        try {
+            exportsConfig = exports == null ? new ExportsConfig(java.util.List.of()) : ExportsConfig.parseFile(exports);
+        } catch (ExportsConfig.ConfigException e) {
+            System.err.println("agentguard-collector: " + e.getMessage());
+            return 2;
+        }
         if (!plaintext && (cert == null || key == null)) {
             System.err.println("agentguard-collector: TLS needs --tls-cert and --tls-key (or --plaintext, explicitly)");
             return 2;
@@ -85,6 +98,8 @@ public final class ServeCommand implements Callable<Integer> {
         HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
                 .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
                 .registry(registry).buildAndStart();
+        ExportService exportService = new ExportService(db, exportsConfig, registry, Duration.ofSeconds(1));
+        exportService.start();
         ScheduledExecutorService retentionThread = Executors.newSingleThreadScheduledExecutor();
         if (keep != null) {
             retentionThread.scheduleWithFixedDelay(() -> {
@@ -104,6 +119,7 @@ public final class ServeCommand implements Callable<Integer> {
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
+            exportService.close();
             retentionThread.shutdownNow();
             if (metrics != null) {
                 metrics.close();
