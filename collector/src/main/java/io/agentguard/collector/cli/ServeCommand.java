@@ -98,7 +98,7 @@ public final class ServeCommand implements Callable<Integer> {
         HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
                 .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
                 .registry(registry).buildAndStart();
-        ExportService exportService = new ExportService(db, exportsConfig, registry, Duration.ofSeconds(1));
+        ExportService exportService = new ExportService(store, db, exportsConfig, registry, Duration.ofSeconds(1));
         exportService.start();
         ScheduledExecutorService retentionThread = Executors.newSingleThreadScheduledExecutor();
         if (keep != null) {

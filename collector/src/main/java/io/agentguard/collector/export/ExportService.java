@@ -1,6 +1,7 @@
 package io.agentguard.collector.export;
 
 import io.agentguard.collector.export.ExportsConfig.Export;
+import io.agentguard.collector.store.JdbcStore;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 
 import java.sql.Connection;
@@ -19,10 +20,11 @@ public final class ExportService implements AutoCloseable {
     private final List<Sink> sinks = new ArrayList<>();
 
     /**
+     * @param store the collector's store: the exports' position writes go through it
      * @param dbUrl the collector's --db (sqlite:/path, jdbc:sqlite:, jdbc:postgresql:)
      * @param poll  how often an export that has caught up looks for new violations
      */
-    public ExportService(String dbUrl, ExportsConfig config, PrometheusRegistry registry, Duration poll)
+    public ExportService(JdbcStore store, String dbUrl, ExportsConfig config, PrometheusRegistry registry, Duration poll)
             throws SQLException, java.io.IOException, java.security.GeneralSecurityException {
         ExportMetrics metrics = new ExportMetrics(registry, config.exports().stream().map(Export::name).toList());
         try {
@@ -33,9 +35,9 @@ public final class ExportService implements AutoCloseable {
                     case OTLP -> new OtlpSink(e.otlp());
                 };
                 sinks.add(sink);
-                ExportStore store = new ExportStore(connect(dbUrl), e.name());
-                stores.add(store);
-                exporters.add(new Exporter(e, store, sink, metrics, poll));
+                ExportStore exportStore = new ExportStore(connect(dbUrl), store, e.name());
+                stores.add(exportStore);
+                exporters.add(new Exporter(e, exportStore, sink, metrics, poll));
             }
         } catch (SQLException | java.io.IOException | java.security.GeneralSecurityException | RuntimeException ex) {
             close();

@@ -1,5 +1,6 @@
 package io.agentguard.collector.export;
 
+import io.agentguard.collector.store.JdbcStore;
 import io.agentguard.proto.v1.Violation;
 
 import java.sql.Connection;
@@ -12,10 +13,12 @@ import java.util.List;
 import java.util.zip.CRC32;
 
 /**
- * What an export persists, on its own connection to the collector's database: its position
- * (the id of the last violation it is done with: delivered, filtered out or dead-lettered) and
- * its dead letters. One connection per export, auto-commit: each position write is durable
- * on its own.
+ * What an export persists: its position (the id of the last violation it is done with:
+ * delivered, filtered out or dead-lettered) and its dead letters. Each export reads on its own
+ * connection (auto-commit; on PostgreSQL it also holds the export's lease); writes go through
+ * the collector store's connection, the database's single writer (on SQLite a second writer
+ * would meet the store's transactions with SQLITE_BUSY). Each position write is committed on
+ * its own.
  */
 public final class ExportStore implements AutoCloseable {
     /** A stored violation as the export reads it. */
@@ -23,12 +26,15 @@ public final class ExportStore implements AutoCloseable {
     }
 
     private final Connection connection;
+    private final JdbcStore writer;
     private final boolean postgres;
     private final String export;
     private final long lockKey;
 
-    public ExportStore(Connection connection, String export) throws SQLException {
+    /** reader: the export's own connection (closed with this); writer: the collector's store. */
+    public ExportStore(Connection connection, JdbcStore writer, String export) throws SQLException {
         this.connection = connection;
+        this.writer = writer;
         this.postgres = connection.getMetaData().getURL().startsWith("jdbc:postgresql:");
         this.export = export;
         CRC32 crc = new CRC32();
@@ -36,7 +42,10 @@ public final class ExportStore implements AutoCloseable {
         // a namespace in the high half so that an export's lock cannot collide with the schema lock
         this.lockKey = (0x61674578L << 32) | crc.getValue();
         connection.setAutoCommit(true);
-        ensureTables(connection);
+        writer.write(c -> {
+            ensureTables(c);
+            return null;
+        });
     }
 
     /**
@@ -52,9 +61,6 @@ public final class ExportStore implements AutoCloseable {
             s.execute("CREATE TABLE IF NOT EXISTS export_dead_letters (id " + id + ", export TEXT NOT NULL,"
                     + " violation_id BIGINT NOT NULL, dead_ms BIGINT NOT NULL, attempts INTEGER NOT NULL, reason TEXT)");
             s.execute("CREATE INDEX IF NOT EXISTS export_dead_letters_export ON export_dead_letters (export, violation_id)");
-        }
-        if (!c.getAutoCommit()) {
-            c.commit();
         }
     }
 
@@ -91,7 +97,14 @@ public final class ExportStore implements AutoCloseable {
     }
 
     public void advance(long violationId) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement("INSERT INTO export_positions (export, last_violation_id,"
+        writer.write(c -> {
+            advance(c, violationId);
+            return null;
+        });
+    }
+
+    private void advance(Connection c, long violationId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO export_positions (export, last_violation_id,"
                 + " updated_ms) VALUES (?, ?, ?) ON CONFLICT (export) DO UPDATE SET last_violation_id ="
                 + " excluded.last_violation_id, updated_ms = excluded.updated_ms")) {
             ps.setString(1, export);
@@ -103,9 +116,8 @@ public final class ExportStore implements AutoCloseable {
 
     /** Records a violation given up on and moves the position past it, in one transaction. */
     public void deadLetter(long violationId, int attempts, String reason) throws SQLException {
-        connection.setAutoCommit(false);
-        try {
-            try (PreparedStatement ps = connection.prepareStatement("INSERT INTO export_dead_letters (export, violation_id,"
+        writer.write(c -> {
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO export_dead_letters (export, violation_id,"
                     + " dead_ms, attempts, reason) VALUES (?, ?, ?, ?, ?)")) {
                 ps.setString(1, export);
                 ps.setLong(2, violationId);
@@ -114,14 +126,9 @@ public final class ExportStore implements AutoCloseable {
                 ps.setString(5, reason.length() > 1000 ? reason.substring(0, 1000) : reason);
                 ps.executeUpdate();
             }
-            advance(violationId);
-            connection.commit();
-        } catch (SQLException e) {
-            connection.rollback();
-            throw e;
-        } finally {
-            connection.setAutoCommit(true);
-        }
+            advance(c, violationId);
+            return null;
+        });
     }
 
     public long deadLetterCount() throws SQLException {

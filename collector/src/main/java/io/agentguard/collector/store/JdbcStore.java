@@ -779,6 +779,32 @@ public final class JdbcStore implements AutoCloseable {
         connection.commit();
     }
 
+    /** Work on the store's connection, committed as one transaction (see {@link #write}). */
+    @FunctionalInterface
+    public interface SqlWork<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    /**
+     * Runs work on this store's connection and commits it: the single writer for other parts of
+     * the collector (the exports' positions), so that on SQLite their writes cannot meet this
+     * connection's transactions with SQLITE_BUSY.
+     */
+    public synchronized <T> T write(SqlWork<T> work) throws SQLException {
+        try {
+            T result = work.run(connection);
+            connection.commit();
+            return result;
+        } catch (SQLException | RuntimeException e) {
+            connection.rollback();
+            throw e;
+        }
+    }
+
+    public boolean postgres() {
+        return postgres;
+    }
+
     @Override
     public synchronized void close() throws SQLException {
         connection.close();
