@@ -94,6 +94,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         JdbcStore store = JdbcStore.open(db);
         PrometheusRegistry registry = new PrometheusRegistry();
+        CollectorServer.registerProcessMetrics(registry);
         CollectorServer server = new CollectorServer(store, listenAddress, tls, registry);
         HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
                 .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
@@ -115,7 +116,8 @@ public final class ServeCommand implements Callable<Integer> {
         }
         System.err.println("agentguard-collector: listening on " + listen + " (" + (plaintext ? "plaintext"
                 : clientCa != null ? "mutual TLS, node = client certificate CN" : "TLS") + "), port " + server.port() + "; store " + db
-                + (metrics != null ? "; metrics on " + metricsListen : ""));
+                + (metrics != null ? "; metrics on " + address(metricsListen).getHostString() + ":" + metrics.getPort()
+                : ""));
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();

@@ -403,6 +403,35 @@ public final class JdbcStore implements AutoCloseable {
         }
     }
 
+    /** A node as last heard: when (ms since the epoch, 0 if never) and its last heartbeat (null if none yet). */
+    public record NodeHealth(String node, long lastSeenMs, Heartbeat heartbeat) {
+    }
+
+    /** Every node's liveness and spool backlog (the collector's node metrics, read when scraped). */
+    public synchronized List<NodeHealth> nodeHealth() throws SQLException {
+        List<NodeHealth> nodes = new ArrayList<>();
+        try (PreparedStatement ps = connection.prepareStatement("SELECT node, last_seen_ms, heartbeat FROM nodes");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                byte[] hb = rs.getBytes(3);
+                Heartbeat heartbeat = null;
+                if (hb != null) {
+                    try {
+                        heartbeat = Heartbeat.parseFrom(hb);
+                    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                        heartbeat = null;   // a damaged row: the node still counts, without a backlog
+                    }
+                }
+                nodes.add(new NodeHealth(rs.getString(1), rs.getLong(2), heartbeat));
+            }
+            connection.commit();
+        } catch (SQLException e) {
+            connection.rollback();
+            throw e;
+        }
+        return nodes;
+    }
+
     public synchronized void heartbeat(String node, Heartbeat hb) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(
                 "UPDATE nodes SET heartbeat = ?, last_seen_ms = ? WHERE node = ?")) {
