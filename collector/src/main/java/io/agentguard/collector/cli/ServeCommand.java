@@ -51,8 +51,12 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--metrics-listen", paramLabel = "HOST:PORT", description = "default: 127.0.0.1:9465; \"\" = off")
     String metricsListen = "127.0.0.1:9465";
 
-    @Option(names = "--retention", paramLabel = "DURATION", description = "delete records older than this, e.g. 30d,"
-            + " 12h (default: keep)")
+    @Option(names = "--query-listen", paramLabel = "HOST:PORT", description = "where `query --follow` subscribes to"
+            + " records as they are stored; loopback only, plaintext (default: 127.0.0.1:9466; \"\" = off)")
+    String queryListen = "127.0.0.1:9466";
+
+    @Option(names = "--retention", paramLabel = "DURATION", description = "delete records older than this, e.g. 2w,"
+            + " 30d, 3d12h (default: keep)")
     String retention;
 
     @Override
@@ -72,7 +76,19 @@ public final class ServeCommand implements Callable<Integer> {
             System.err.println("agentguard-collector: " + refusal);
             return 2;
         }
-        Duration keep = retention == null ? null : parseDuration(retention);
+        Duration keep;
+        try {
+            keep = retention == null ? null : parseDuration(retention);
+        } catch (IllegalArgumentException e) {
+            System.err.println("agentguard-collector: --retention: " + e.getMessage());
+            return 2;
+        }
+        InetSocketAddress queryAddress = queryListen.isEmpty() ? null : address(queryListen);
+        if (queryAddress != null && !CollectorServer.isLoopback(queryAddress)) {
+            System.err.println("agentguard-collector: --query-listen " + queryListen + ": the query listener serves every"
+                    + " node's records without authentication; use a loopback address (127.0.0.1, ::1)");
+            return 2;
+        }
         if (db.startsWith("sqlite:")) {
             File f = new File(db.substring("sqlite:".length()));
             if (f.getParentFile() != null) {
@@ -83,6 +99,7 @@ public final class ServeCommand implements Callable<Integer> {
         PrometheusRegistry registry = new PrometheusRegistry();
         CollectorServer.registerProcessMetrics(registry);
         CollectorServer server = new CollectorServer(store, listenAddress, tls, registry);
+        io.grpc.Server queries = queryAddress == null ? null : server.followers().listen(queryAddress);
         HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
                 .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
                 .registry(registry).buildAndStart();
@@ -102,9 +119,12 @@ public final class ServeCommand implements Callable<Integer> {
         System.err.println("agentguard-collector: listening on " + listen + " (" + (plaintext ? "plaintext"
                 : clientCa != null ? "mutual TLS, node = client certificate CN" : "TLS") + "), port " + server.port() + "; store " + db
                 + (metrics != null ? "; metrics on " + address(metricsListen).getHostString() + ":" + metrics.getPort()
-                : ""));
+                : "") + (queries != null ? "; query --follow on " + queryListen : ""));
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (queries != null) {
+                queries.shutdownNow();
+            }
             server.close();
             retentionThread.shutdownNow();
             if (metrics != null) {
@@ -131,13 +151,6 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     static Duration parseDuration(String text) {
-        long n = Long.parseLong(text.substring(0, text.length() - 1));
-        return switch (text.charAt(text.length() - 1)) {
-            case 'd' -> Duration.ofDays(n);
-            case 'h' -> Duration.ofHours(n);
-            case 'm' -> Duration.ofMinutes(n);
-            case 's' -> Duration.ofSeconds(n);
-            default -> throw new IllegalArgumentException("duration '" + text + "': use 30d, 12h, 15m or 90s");
-        };
+        return Durations.parse(text);
     }
 }
