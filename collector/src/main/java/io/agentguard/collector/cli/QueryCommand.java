@@ -9,5 +9,5 @@ import picocli.CommandLine.Command;
 @Command(name = "query", mixinStandardHelpOptions = true,
         description = "Asks the collector's database. Without a subcommand: violations (as `query violations`).",
         subcommands = {QueryViolations.class, QueryEvents.class, QueryNodes.class})
-public final class QueryCommand extends QueryViolations {
+public final class QueryCommand extends ViolationsQuery {
 }

@@ -142,7 +142,7 @@ public final class QueryEvents implements Callable<Integer> {
     /** One readable line: time, node, type, pid, comm, workload (else cgroup), and the gist of what happened. */
     static String line(String node, Event e) {
         ProcessInfo p = e.getProcess();
-        String where = QueryViolations.workload(p.getWorkload());
+        String where = ViolationsQuery.workload(p.getWorkload());
         if (where.equals("-") && !p.getCgroupPath().isEmpty()) {
             where = p.getCgroupPath();
         }

@@ -103,7 +103,13 @@ final class QueryOptions {
 
         /** The next pushed item; null when the collector ended the stream. */
         FollowItem next() {
-            return items.hasNext() ? items.next() : null;
+            try {
+                return items.hasNext() ? items.next() : null;
+            } catch (StatusRuntimeException e) {
+                System.err.println("agentguard-collector: the follow ended: " + e.getStatus().getCode()
+                        + (e.getStatus().getDescription() != null ? " (" + e.getStatus().getDescription() + ")" : ""));
+                return null;
+            }
         }
 
         @Override
