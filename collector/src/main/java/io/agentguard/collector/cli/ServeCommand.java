@@ -1,6 +1,8 @@
 package io.agentguard.collector.cli;
 
 import io.agentguard.collector.config.CollectorConfig;
+import io.agentguard.collector.export.ExportService;
+import io.agentguard.collector.export.ExportsConfig;
 import io.agentguard.collector.server.CollectorServer;
 import io.agentguard.collector.store.JdbcStore;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
@@ -69,6 +71,10 @@ public final class ServeCommand implements Callable<Integer> {
             + " 12h (default: keep) (key retention)")
     String retention;
 
+    @Option(names = "--exports", paramLabel = "YAML", description = "a YAML file with an exports: section (webhook,"
+            + " syslog, OTLP; docs/REPORTING.md, \"Exports\"); replaces the config file's (key exports)")
+    File exports;
+
     @Override
     public Integer call() throws Exception {
         CollectorConfig file;
@@ -91,6 +97,16 @@ public final class ServeCommand implements Callable<Integer> {
                 : this.plaintext || file.clientCa() == null ? null : file.clientCa().toFile();
         boolean allowUnauthenticated = this.allowUnauthenticated || file.allowUnauthenticated();
         String metricsListen = this.metricsListen != null ? this.metricsListen : file.metricsListen();
+        // --exports FILE (a file holding only an exports: section) replaces the config file's exports
+        ExportsConfig exportsConfig = file.exports();
+        if (exports != null) {
+            try {
+                exportsConfig = ExportsConfig.parseFile(exports);
+            } catch (ExportsConfig.ConfigException e) {
+                System.err.println("agentguard-collector: " + e.getMessage());
+                return 2;
+            }
+        }
         if (!plaintext && (cert == null || key == null)) {
             System.err.println("agentguard-collector: TLS needs --tls-cert and --tls-key (or --plaintext, explicitly)");
             return 2;
@@ -150,6 +166,8 @@ public final class ServeCommand implements Callable<Integer> {
         HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
                 .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
                 .registry(registry).buildAndStart();
+        ExportService exportService = new ExportService(store, db, exportsConfig, registry, Duration.ofSeconds(1));
+        exportService.start();
         ScheduledExecutorService retentionThread = Executors.newSingleThreadScheduledExecutor();
         if (keep != null) {
             retentionThread.scheduleWithFixedDelay(() -> {
@@ -176,6 +194,7 @@ public final class ServeCommand implements Callable<Integer> {
                 queries.shutdownNow();
             }
             server.close();
+            exportService.close();
             retentionThread.shutdownNow();
             if (metrics != null) {
                 metrics.close();

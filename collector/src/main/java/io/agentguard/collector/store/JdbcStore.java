@@ -41,7 +41,7 @@ import java.util.List;
  * a resent summary from counting twice. A summary whose first is not held (deleted by
  * retention) stays a row of its own, with its count.
  * <p>
- * The schema is Flyway's ({@link Migrations}): version 4 (workload identity columns), 3
+ * The schema is Flyway's ({@link Migrations}): version 5 (export positions and dead letters), 4 (workload identity columns), 3
  * (aggregation: occurrences, summary, aggregation_key, block_kind, last_time_ms, folded), 2
  * (epochs, hashes, conflicts), 1 (before epochs). A database from any of them, made before
  * or after Flyway, is upgraded in place at open with its rows; a newer one is refused.
@@ -52,7 +52,7 @@ public final class JdbcStore implements AutoCloseable {
      * io/agentguard/collector/db/ (also kept in table schema_info, which collectors from
      * before Flyway read to refuse a newer schema).
      */
-    public static final int SCHEMA_VERSION = 5;
+    public static final int SCHEMA_VERSION = 6;
 
     /** A stored violation with where it came from; conflicted: another version arrived under its key. */
     public record StoredViolation(String node, long sequence, Instant receivedAt, Violation violation, String epoch,
@@ -822,6 +822,32 @@ public final class JdbcStore implements AutoCloseable {
             s.execute("DELETE FROM conflicts");
         }
         connection.commit();
+    }
+
+    /** Work on the store's connection, committed as one transaction (see {@link #write}). */
+    @FunctionalInterface
+    public interface SqlWork<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    /**
+     * Runs work on this store's connection and commits it: the single writer for other parts of
+     * the collector (the exports' positions), so that on SQLite their writes cannot meet this
+     * connection's transactions with SQLITE_BUSY.
+     */
+    public synchronized <T> T write(SqlWork<T> work) throws SQLException {
+        try {
+            T result = work.run(connection);
+            connection.commit();
+            return result;
+        } catch (SQLException | RuntimeException e) {
+            connection.rollback();
+            throw e;
+        }
+    }
+
+    public boolean postgres() {
+        return postgres;
     }
 
     @Override
