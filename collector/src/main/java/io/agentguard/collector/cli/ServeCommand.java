@@ -64,8 +64,8 @@ public final class ServeCommand implements Callable<Integer> {
     String metricsListen;
 
     @Option(names = "--query-listen", paramLabel = "HOST:PORT", description = "where `query --follow` subscribes to"
-            + " records as they are stored; loopback only, plaintext (default: 127.0.0.1:9466; \"\" = off)")
-    String queryListen = "127.0.0.1:9466";
+            + " records as they are stored; loopback only, plaintext (default: 127.0.0.1:9466; \"\" = off) (key query.listen)")
+    String queryListen;
 
     @Option(names = "--retention", paramLabel = "DURATION", description = "delete records older than this, e.g. 30d,"
             + " 12h (default: keep) (key retention)")
@@ -97,6 +97,7 @@ public final class ServeCommand implements Callable<Integer> {
                 : this.plaintext || file.clientCa() == null ? null : file.clientCa().toFile();
         boolean allowUnauthenticated = this.allowUnauthenticated || file.allowUnauthenticated();
         String metricsListen = this.metricsListen != null ? this.metricsListen : file.metricsListen();
+        String queryListen = this.queryListen != null ? this.queryListen : file.queryListen();
         // --exports FILE (a file holding only an exports: section) replaces the config file's exports
         ExportsConfig exportsConfig = file.exports();
         if (exports != null) {
