@@ -1,6 +1,8 @@
 package io.agentguard.config;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The daemon's configuration (agentguard.yaml). Every field has a default; see
@@ -47,6 +49,7 @@ import java.util.List;
  * @param aggregationWindowMs   repeats of a violation (rule, process, cgroup, GPU) within this window are counted into
  *                              one summary (report.aggregation_window_ms); 0: every occurrence reported alone
  * @param tunnels               tunnels.*: the programs held at exec where egress.tunnels is deny, and how long
+ * @param runtimeLookup         workload.*: container/pod names and labels asked of the runtimes' local sockets
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -83,7 +86,33 @@ public record AgentConfig(
         long execHashMaxBytes,
         long verifyIntervalMs,
         Posture posture, Classification classification,
-        long aggregationWindowMs, Tunnels tunnels) {
+        long aggregationWindowMs, Tunnels tunnels, RuntimeLookup runtimeLookup) {
+
+    /**
+     * workload.names and the runtime sockets asked for container and pod names and labels
+     * (io.agentguard.workload.runtime.RuntimeMetadata): best effort, cached, never on the event path.
+     *
+     * @param sockets runtime (podman, docker, containerd, cri-o) to its Unix socket; "" = not asked
+     */
+    public record RuntimeLookup(boolean enabled, Map<String, String> sockets, long lookupTimeoutMs, long cacheTtlMs,
+                                long negativeTtlMs, int cacheEntries) {
+        /** Where each runtime listens on a stock node; a socket that does not exist is skipped quietly. */
+        public static final Map<String, String> DEFAULT_SOCKETS = defaultSockets();
+        public static final RuntimeLookup DEFAULT = new RuntimeLookup(true, DEFAULT_SOCKETS, 500, 600_000, 30_000, 4096);
+
+        public RuntimeLookup {
+            sockets = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(sockets));
+        }
+
+        private static Map<String, String> defaultSockets() {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("containerd", "/run/containerd/containerd.sock");
+            m.put("cri-o", "/var/run/crio/crio.sock");
+            m.put("podman", "/run/podman/podman.sock");
+            m.put("docker", "/var/run/docker.sock");
+            return java.util.Collections.unmodifiableMap(m);
+        }
+    }
 
     /**
      * tunnels.*: programs (names, or absolute paths) that are tunnels or may carry one; where a
@@ -191,6 +220,7 @@ public record AgentConfig(
         private Classification classification = Classification.DEFAULT;
         private long aggregationWindowMs = DEFAULT_AGGREGATION_WINDOW_MS;
         private Tunnels tunnels = Tunnels.DEFAULT;
+        private RuntimeLookup runtimeLookup = RuntimeLookup.DEFAULT;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -230,6 +260,7 @@ public record AgentConfig(
             classification = c.classification;
             aggregationWindowMs = c.aggregationWindowMs;
             tunnels = c.tunnels;
+            runtimeLookup = c.runtimeLookup;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -269,6 +300,7 @@ public record AgentConfig(
         public Builder classification(Classification v) { classification = v; return this; }
         public Builder aggregationWindowMs(long v) { aggregationWindowMs = v; return this; }
         public Builder tunnels(Tunnels v) { tunnels = v; return this; }
+        public Builder runtimeLookup(RuntimeLookup v) { runtimeLookup = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
@@ -277,7 +309,7 @@ public record AgentConfig(
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
                     recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture, classification,
-                    aggregationWindowMs, tunnels);
+                    aggregationWindowMs, tunnels, runtimeLookup);
         }
     }
 }

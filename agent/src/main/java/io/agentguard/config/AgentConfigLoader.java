@@ -30,7 +30,7 @@ public final class AgentConfigLoader {
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
             "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode", "policies", "enforcement",
             "report", "runtime_dir", "metrics", "posture", "classifier",
-            "tunnels");
+            "tunnels", "workload", "jvm");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.ofEntries(
             Map.entry("output", Set.of("path", "format", "events")),
             Map.entry("rules", Set.of("default_pack", "paths", "watch_interval_ms", "limits")),
@@ -38,6 +38,7 @@ public final class AgentConfigLoader {
             Map.entry("state", Set.of("window_ms")),
             Map.entry("process_table", Set.of("capacity")),
             Map.entry("metrics", Set.of("listen")),
+            Map.entry("jvm", Set.of("max_heap_mb")),
             Map.entry("report", Set.of("collectors", "node", "tls", "ca", "cert", "key", "spool_dir", "spool_max_bytes", "events",
                     "events_per_second", "evidence_events", "heartbeat_ms", "aggregation_window_ms")),
             Map.entry("enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
@@ -48,10 +49,17 @@ public final class AgentConfigLoader {
             Map.entry("gpu", Set.of("standins", "device_rescan_ms")),
             Map.entry("connect", Set.of("outcome_timeout_ms")),
             Map.entry("posture", Set.of("check", "repeat_after_ms", "rescan_interval_ms")),
-            Map.entry("tunnels", Set.of("programs", "hold_timeout_ms")));
+            Map.entry("tunnels", Set.of("programs", "hold_timeout_ms")),
+            Map.entry("workload", Set.of("names", "runtime_sockets", "lookup_timeout_ms", "cache_ttl_ms", "negative_ttl_ms",
+                    "cache_entries")));
+
+    /** jvm.max_heap_mb when absent: the daemon's heap is bounded even in a file without the key. */
+    public static final int DEFAULT_MAX_HEAP_MB = 256;
 
     private final String source;
     private final YamlNodes nodes;
+    /** jvm.max_heap_mb: read by the launcher before the JVM starts ({@link #maxHeapMb}), not part of AgentConfig. */
+    private int maxHeapMb = DEFAULT_MAX_HEAP_MB;
 
     private AgentConfigLoader(String source) {
         this.source = source;
@@ -88,6 +96,30 @@ public final class AgentConfigLoader {
 
     public static AgentConfig parse(String source, String yaml) {
         return new AgentConfigLoader(source).parse(yaml);
+    }
+
+    /** jvm.max_heap_mb of a configuration file (the whole file is checked), or of the embedded default (null). */
+    public static int maxHeapMb(Path file) {
+        String source = file == null ? "(embedded default)" : file.toString();
+        String text;
+        if (file == null) {
+            try (InputStream in = AgentConfigLoader.class.getResourceAsStream(EMBEDDED_DEFAULT)) {
+                text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        } else {
+            try {
+                text = BoundedYaml.read(file, LIMITS);
+            } catch (BoundedYaml.Problem e) {
+                throw new ConfigException(e.where(source));
+            } catch (IOException e) {
+                throw new ConfigException(source + ": cannot read: " + e.getMessage());
+            }
+        }
+        AgentConfigLoader loader = new AgentConfigLoader(source);
+        loader.parse(text);
+        return loader.maxHeapMb;
     }
 
     private AgentConfig parse(String yaml) {
@@ -153,6 +185,13 @@ public final class AgentConfigLoader {
         RuleLimits ruleLimits = RuleLimits.DEFAULT;
         long budgetPerEvent = AgentConfig.Classification.DEFAULT.budgetPerEvent();
         long budgetReportMs = AgentConfig.Classification.DEFAULT.budgetReportIntervalMs();
+        AgentConfig.RuntimeLookup names = AgentConfig.RuntimeLookup.DEFAULT;
+        boolean namesEnabled = names.enabled();
+        Map<String, String> runtimeSockets = names.sockets();
+        long lookupTimeoutMs = names.lookupTimeoutMs();
+        long namesTtlMs = names.cacheTtlMs();
+        long namesNegativeTtlMs = names.negativeTtlMs();
+        int namesEntries = names.cacheEntries();
         if (root.isEmpty()) {
             throw new ConfigException(source + ": empty configuration: at least agent_cgroups is needed");
         }
@@ -211,6 +250,7 @@ public final class AgentConfigLoader {
                                 }
                             }
                             case "report.node" -> node = nodes.string(sv, name);
+                            case "jvm.max_heap_mb" -> maxHeapMb = (int) nodes.integer(sv, name, 32, 65_536);
                             case "metrics.listen" -> {
                                 metricsListen = sv instanceof ScalarNode sc && sc.getValue().isEmpty() ? "" : nodes.string(sv, name);
                                 if (!metricsListen.isEmpty() && !metricsListen.matches("[^\\s]+:[0-9]{1,5}")) {
@@ -256,6 +296,12 @@ public final class AgentConfigLoader {
                             case "posture.rescan_interval_ms" -> postureRescanMs = nodes.integer(sv, name, 0, 86_400_000L);
                             case "tunnels.programs" -> tunnelPrograms = tunnelPrograms(sv, name);
                             case "tunnels.hold_timeout_ms" -> holdTimeoutMs = nodes.integer(sv, name, 10, 10_000);
+                            case "workload.names" -> namesEnabled = nodes.bool(sv, name);
+                            case "workload.runtime_sockets" -> runtimeSockets = runtimeSockets(nodes.mapping(sv, name), name);
+                            case "workload.lookup_timeout_ms" -> lookupTimeoutMs = nodes.integer(sv, name, 10, 10_000);
+                            case "workload.cache_ttl_ms" -> namesTtlMs = nodes.integer(sv, name, 1000, 86_400_000L);
+                            case "workload.negative_ttl_ms" -> namesNegativeTtlMs = nodes.integer(sv, name, 0, 3_600_000);
+                            case "workload.cache_entries" -> namesEntries = (int) nodes.integer(sv, name, 16, 1_000_000);
                             default -> throw new AssertionError(name);
                         }
                     }
@@ -280,7 +326,28 @@ public final class AgentConfigLoader {
                 new AgentConfig.RecordLimits(recordsPerSecond, priorityPerSecond, (int) reservedBytes),
                 execRecheckMs, execHashMaxBytes, verifyMs, new AgentConfig.Posture(postureCheck, postureRepeatMs, postureRescanMs),
                 new AgentConfig.Classification(ruleLimits, budgetPerEvent, budgetReportMs), aggregationWindowMs,
-                new AgentConfig.Tunnels(tunnelPrograms, holdTimeoutMs));
+                new AgentConfig.Tunnels(tunnelPrograms, holdTimeoutMs),
+                new AgentConfig.RuntimeLookup(namesEnabled, runtimeSockets, lookupTimeoutMs, namesTtlMs, namesNegativeTtlMs,
+                        namesEntries));
+    }
+
+    /**
+     * workload.runtime_sockets: runtime to socket path, each key optional (the others keep their
+     * standard paths); "" = that runtime is not asked.
+     */
+    private Map<String, String> runtimeSockets(MappingNode m, String name) {
+        Map<String, String> sockets = new java.util.LinkedHashMap<>(AgentConfig.RuntimeLookup.DEFAULT_SOCKETS);
+        for (NodeTuple t : m.getValue()) {
+            String runtime = nodes.key(t, AgentConfig.RuntimeLookup.DEFAULT_SOCKETS.keySet());
+            Node v = t.getValueNode();
+            String path = v instanceof ScalarNode sc && sc.getValue().isEmpty() ? "" : nodes.string(v, name + "." + runtime);
+            if (!path.isEmpty() && !path.startsWith("/")) {
+                throw new ConfigException(nodes.where(v) + name + "." + runtime + ": '" + path
+                        + "' is not an absolute path (the runtime's Unix socket, or \"\" to not ask it)");
+            }
+            sockets.put(runtime, path);
+        }
+        return sockets;
     }
 
     /** tunnels.programs: names (a program's file name, as comm: at most 15 bytes) or absolute paths. */

@@ -83,6 +83,7 @@ public final class Agent implements AutoCloseable {
     private io.agentguard.enforce.MinerArgsChecker minerArgs;
     private io.agentguard.enforce.HeldProcesses heldProcesses;
     private io.agentguard.enforce.TunnelJudge tunnelJudge;
+    private io.agentguard.workload.runtime.RuntimeMetadata runtimeNames;   // names and labels from runtime sockets
     private Reporter reporter;
     private UnixOwners unixOwners;
     private io.agentguard.posture.PostureMonitor posture;
@@ -173,7 +174,9 @@ public final class Agent implements AutoCloseable {
                     log, Path.of("/proc"));
             CgroupPaths agentCgroupPaths = new CgroupPaths(cgroups, 200_000_000L);
             UnixOwners owners = unixOwners;
+            this.runtimeNames = io.agentguard.workload.runtime.RuntimeMetadata.start(config.runtimeLookup());
             this.pipeline = ConsumerPipeline.builder(config, classifier)
+                    .workloadNames(runtimeNames)
                     // outside cgroups appear only as Unix listeners' cgroups, which the resolver knows
                     .cgroupPaths(owners == null ? agentCgroupPaths : id -> {
                         String path = agentCgroupPaths.apply(id);
@@ -676,8 +679,16 @@ public final class Agent implements AutoCloseable {
         return heldProcesses;
     }
 
+    /** Container and pod names from the runtimes' sockets (status). */
+    public io.agentguard.workload.runtime.RuntimeMetadata runtimeNames() {
+        return runtimeNames;
+    }
+
     /** What the constructor made that holds threads, mappings or files. */
     private void closeParts() {
+        if (runtimeNames != null) {
+            runtimeNames.close();
+        }
         if (tunnelJudge != null) {
             tunnelJudge.close();
         }

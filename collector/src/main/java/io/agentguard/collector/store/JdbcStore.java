@@ -2,6 +2,7 @@ package io.agentguard.collector.store;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.agentguard.proto.v1.AgentHello;
+import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.Heartbeat;
 import io.agentguard.proto.v1.Record;
 import io.agentguard.proto.v1.Violation;
@@ -40,16 +41,18 @@ import java.util.List;
  * a resent summary from counting twice. A summary whose first is not held (deleted by
  * retention) stays a row of its own, with its count.
  * <p>
- * Schema version 4 (workload identity: workload_kind, container_id, pod_uid, job_id, unit,
- * container_name, pod_name, pod_namespace on violations and events, cgroup on events, indexed
- * by container, pod and job; {@link #addWorkloadColumns}); version 3 (aggregation: occurrences, summary, aggregation_key, block_kind,
- * last_time_ms, folded); version 2 (epochs, hashes, conflicts) gains the columns in place; a
- * version-1 database (before epochs) is upgraded in place at open, its rows under the empty
- * epoch; a newer version is refused.
+ * The schema is Flyway's ({@link Migrations}): version 5 (export positions and dead letters), 4 (workload identity columns), 3
+ * (aggregation: occurrences, summary, aggregation_key, block_kind, last_time_ms, folded), 2
+ * (epochs, hashes, conflicts), 1 (before epochs). A database from any of them, made before
+ * or after Flyway, is upgraded in place at open with its rows; a newer one is refused.
  */
 public final class JdbcStore implements AutoCloseable {
-    /** The schema this code reads and writes (table schema_info). */
-    public static final int SCHEMA_VERSION = 4;
+    /**
+     * The schema this code reads and writes: the last of the Flyway migrations under
+     * io/agentguard/collector/db/ (also kept in table schema_info, which collectors from
+     * before Flyway read to refuse a newer schema).
+     */
+    public static final int SCHEMA_VERSION = 6;
 
     /** A stored violation with where it came from; conflicted: another version arrived under its key. */
     public record StoredViolation(String node, long sequence, Instant receivedAt, Violation violation, String epoch,
@@ -83,7 +86,11 @@ public final class JdbcStore implements AutoCloseable {
      * What a batch did: records stored, resends of identical content, and the sequences whose
      * key already held other content (kept as conflicts; newConflicts of them first seen now).
      */
-    public record AppendResult(int stored, int duplicates, List<Long> conflicts, int newConflicts) {
+    public record AppendResult(int stored, int duplicates, List<Long> conflicts, int newConflicts,
+                               List<Record> storedRecords) {
+        public AppendResult(int stored, int duplicates, List<Long> conflicts, int newConflicts) {
+            this(stored, duplicates, conflicts, newConflicts, List.of());
+        }
     }
 
     /**
@@ -98,7 +105,8 @@ public final class JdbcStore implements AutoCloseable {
     private final boolean postgres;
     private final MessageDigest sha256;
 
-    private JdbcStore(Connection connection, boolean postgres) throws SQLException {
+    private JdbcStore(Connection connection, boolean postgres, String url, String user, String password)
+            throws SQLException {
         this.connection = connection;
         this.postgres = postgres;
         try {
@@ -106,11 +114,10 @@ public final class JdbcStore implements AutoCloseable {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        connection.setAutoCommit(false);
         try {
-            createSchema();
-        } catch (SQLException e) {
-            connection.rollback();
+            Migrations.migrate(connection, postgres, url, user, password, SCHEMA_VERSION);
+            connection.setAutoCommit(false);
+        } catch (SQLException | RuntimeException e) {
             connection.close();
             throw e;
         }
@@ -121,6 +128,14 @@ public final class JdbcStore implements AutoCloseable {
      *            (user and password as URL parameters or in the environment PGUSER/PGPASSWORD)
      */
     public static JdbcStore open(String url) throws SQLException {
+        return open(url, System.getenv("PGUSER"), System.getenv("PGPASSWORD"));
+    }
+
+    /**
+     * As {@link #open(String)} with the PostgreSQL user and password given (null: not set;
+     * ignored for SQLite). Migrates the schema to {@link #SCHEMA_VERSION} first.
+     */
+    public static JdbcStore open(String url, String user, String password) throws SQLException {
         if (url.startsWith("sqlite:")) {
             url = "jdbc:" + url;
         }
@@ -131,142 +146,27 @@ public final class JdbcStore implements AutoCloseable {
                 s.execute("PRAGMA synchronous=NORMAL");
                 s.execute("PRAGMA busy_timeout=10000");
             }
-            return new JdbcStore(c, false);
+            return new JdbcStore(c, false, url, null, null);
         }
         if (url.startsWith("jdbc:postgresql:") || url.startsWith("postgresql:")) {
             if (url.startsWith("postgresql:")) {
                 url = "jdbc:" + url;
             }
             java.util.Properties p = new java.util.Properties();
-            if (System.getenv("PGUSER") != null) {
-                p.setProperty("user", System.getenv("PGUSER"));
+            if (user != null) {
+                p.setProperty("user", user);
             }
-            if (System.getenv("PGPASSWORD") != null) {
-                p.setProperty("password", System.getenv("PGPASSWORD"));
+            if (password != null) {
+                p.setProperty("password", password);
             }
-            return new JdbcStore(DriverManager.getConnection(url, p), true);
+            return new JdbcStore(DriverManager.getConnection(url, p), true, url, user, password);
         }
         throw new SQLException("unsupported database '" + url + "': use sqlite:/path/file.db or jdbc:postgresql://host/db");
-    }
-
-    /**
-     * Creates the tables, or upgrades a version-1 database (keys (node, sequence), no epochs)
-     * in one transaction; replicas sharing a PostgreSQL database serialise on an advisory lock.
-     */
-    private void createSchema() throws SQLException {
-        try (Statement s = connection.createStatement()) {
-            if (postgres) {
-                s.execute("SELECT pg_advisory_xact_lock(4471706542)");   // one replica creates or upgrades at a time
-            }
-            int version = schemaVersion(s);
-            if (version > SCHEMA_VERSION) {
-                throw new SQLException("the database's schema is version " + version + ", newer than this collector's ("
-                        + SCHEMA_VERSION + "): upgrade the collector");
-            }
-            if (version == 1) {
-                upgradeFrom1(s);
-            }
-            if (version == 1 || version == 2) {
-                upgradeFrom2(s);
-            }
-            createTables(s);
-            addWorkloadColumns(s);   // version 4; idempotent: new databases and upgrades alike
-            s.execute("DELETE FROM schema_info");
-            s.execute("INSERT INTO schema_info (version) VALUES (" + SCHEMA_VERSION + ")");
-        }
-        connection.commit();
-    }
-
-    /** 0: an empty database; 1: the tables before epochs (no schema_info); else schema_info's. */
-    private int schemaVersion(Statement s) throws SQLException {
-        if (tableExists("schema_info")) {
-            try (ResultSet rs = s.executeQuery("SELECT MAX(version) FROM schema_info")) {
-                if (rs.next() && rs.getObject(1) != null) {
-                    return rs.getInt(1);
-                }
-            }
-        }
-        return tableExists("violations") ? 1 : 0;
-    }
-
-    private boolean tableExists(String table) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(postgres
-                ? "SELECT to_regclass(?) IS NOT NULL"     // in the search path (currentSchema), like the statements
-                : "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?")) {
-            ps.setString(1, table);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
-        }
-    }
-
-    private void createTables(Statement s) throws SQLException {
-        String blob = postgres ? "BYTEA" : "BLOB";
-        String id = postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
-        s.execute("CREATE TABLE IF NOT EXISTS violations (" + violationColumns(id, blob) + ")");
-        s.execute("CREATE TABLE IF NOT EXISTS events (" + eventColumns(id, blob) + ")");
-        s.execute("CREATE TABLE IF NOT EXISTS nodes (node TEXT PRIMARY KEY, last_sequence BIGINT NOT NULL DEFAULT 0,"
-                + " agent_version TEXT, kernel TEXT, mode TEXT, last_seen_ms BIGINT, heartbeat " + blob + ", epoch TEXT)");
-        s.execute("CREATE TABLE IF NOT EXISTS spools (node TEXT NOT NULL, epoch TEXT NOT NULL,"
-                + " last_sequence BIGINT NOT NULL DEFAULT 0, first_seen_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL,"
-                + " PRIMARY KEY (node, epoch))");
-        s.execute("CREATE TABLE IF NOT EXISTS conflicts (id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL,"
-                + " sequence BIGINT NOT NULL, received_ms BIGINT NOT NULL, kind TEXT NOT NULL, hash " + blob + " NOT NULL,"
-                + " data " + blob + " NOT NULL, peer TEXT, UNIQUE (node, epoch, sequence, hash))");
-        s.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)");
-        s.execute("CREATE INDEX IF NOT EXISTS violations_time ON violations (time_ms)");
-        s.execute("CREATE INDEX IF NOT EXISTS violations_node_rule ON violations (node, rule)");
-        s.execute("CREATE INDEX IF NOT EXISTS violations_aggregation ON violations (node, aggregation_key)");
-        s.execute("CREATE INDEX IF NOT EXISTS events_time ON events (time_ms)");
-    }
-
-    private static String violationColumns(String id, String blob) {
-        return "id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', sequence BIGINT NOT NULL,"
-                + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, rule TEXT NOT NULL, priority INTEGER NOT NULL,"
-                + " cgroup TEXT, pid BIGINT, exe TEXT, data " + blob + " NOT NULL, hash " + blob + ","
-                + " conflicted INTEGER NOT NULL DEFAULT 0, " + AGGREGATION_COLUMNS + ", UNIQUE (node, epoch, sequence)";
-    }
-
-    /** Version 3: what aggregation adds to a violation's row. */
-    private static final String AGGREGATION_COLUMNS = "occurrences BIGINT NOT NULL DEFAULT 1,"
-            + " summary INTEGER NOT NULL DEFAULT 0, aggregation_key TEXT, block_kind INTEGER NOT NULL DEFAULT 0,"
-            + " last_time_ms BIGINT, folded INTEGER NOT NULL DEFAULT 0";
-
-    /** Version 2 to 3: the aggregation columns, added in place (old rows: one occurrence each). */
-    private void upgradeFrom2(Statement s) throws SQLException {
-        for (String column : AGGREGATION_COLUMNS.split(",\\s*")) {
-            String name = column.substring(0, column.indexOf(' '));
-            if (!columnExists("violations", name)) {
-                s.execute("ALTER TABLE violations ADD COLUMN " + column);
-            }
-        }
     }
 
     /** Version 4: the workload columns, both tables (TEXT, nullable: rows from before say nothing). */
     private static final List<String> WORKLOAD_COLUMNS = List.of("workload_kind", "container_id", "pod_uid", "job_id",
             "unit", "container_name", "pod_name", "pod_namespace");
-
-    /**
-     * Schema version 4 (workload identity), in one step: the workload columns on violations and
-     * events, cgroup on events, and the indexes the query filters use. Old rows keep NULLs
-     * (their identity is still in their serialized record). Idempotent.
-     */
-    private void addWorkloadColumns(Statement s) throws SQLException {
-        for (String table : List.of("violations", "events")) {
-            List<String> columns = new ArrayList<>(WORKLOAD_COLUMNS);
-            if (table.equals("events")) {
-                columns.add("cgroup");
-            }
-            for (String column : columns) {
-                if (!columnExists(table, column)) {
-                    s.execute("ALTER TABLE " + table + " ADD COLUMN " + column + " TEXT");
-                }
-            }
-            s.execute("CREATE INDEX IF NOT EXISTS " + table + "_container ON " + table + " (container_id)");
-            s.execute("CREATE INDEX IF NOT EXISTS " + table + "_pod ON " + table + " (pod_uid)");
-            s.execute("CREATE INDEX IF NOT EXISTS " + table + "_job ON " + table + " (job_id)");
-        }
-    }
 
     /** Binds the workload columns (in WORKLOAD_COLUMNS order) from a record's workload; "" is stored as NULL. */
     private static void bindWorkload(PreparedStatement ps, int first, Workload w) throws SQLException {
@@ -279,68 +179,11 @@ public final class JdbcStore implements AutoCloseable {
         }
     }
 
-    private boolean columnExists(String table, String column) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(postgres
-                ? "SELECT COUNT(*) > 0 FROM information_schema.columns WHERE table_schema = current_schema()"
-                        + " AND table_name = ? AND column_name = ?"
-                : "SELECT COUNT(*) > 0 FROM pragma_table_info(?) WHERE name = ?")) {
-            ps.setString(1, table);
-            ps.setString(2, column);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
-        }
-    }
-
-    private static String eventColumns(String id, String blob) {
-        return "id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', sequence BIGINT NOT NULL,"
-                + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, data " + blob + " NOT NULL, hash " + blob + ","
-                + " conflicted INTEGER NOT NULL DEFAULT 0, UNIQUE (node, epoch, sequence)";
-    }
-
-    /**
-     * Version 1 keyed records by (node, sequence). Its rows keep their ids and move under the
-     * empty epoch (agents before epochs); hashes are computed when first compared.
-     */
-    private void upgradeFrom1(Statement s) throws SQLException {
-        if (postgres) {
-            for (String t : List.of("violations", "events")) {
-                s.execute("ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS epoch TEXT NOT NULL DEFAULT ''");
-                s.execute("ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS hash BYTEA");
-                s.execute("ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS conflicted INTEGER NOT NULL DEFAULT 0");
-                s.execute("ALTER TABLE " + t + " DROP CONSTRAINT IF EXISTS " + t + "_node_sequence_key");
-                s.execute("ALTER TABLE " + t + " ADD CONSTRAINT " + t + "_node_epoch_sequence_key UNIQUE (node, epoch, sequence)");
-            }
-            s.execute("ALTER TABLE nodes ADD COLUMN IF NOT EXISTS epoch TEXT");
-        } else {
-            // SQLite cannot drop a table constraint: the tables are rebuilt
-            s.execute("ALTER TABLE violations RENAME TO violations_v1");
-            s.execute("CREATE TABLE violations (" + violationColumns("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB") + ")");
-            s.execute("INSERT INTO violations (id, node, epoch, sequence, received_ms, time_ms, rule, priority, cgroup, pid,"
-                    + " exe, data) SELECT id, node, '', sequence, received_ms, time_ms, rule, priority, cgroup, pid, exe, data"
-                    + " FROM violations_v1");
-            s.execute("DROP TABLE violations_v1");
-            s.execute("ALTER TABLE events RENAME TO events_v1");
-            s.execute("CREATE TABLE events (" + eventColumns("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB") + ")");
-            s.execute("INSERT INTO events (id, node, epoch, sequence, received_ms, time_ms, data)"
-                    + " SELECT id, node, '', sequence, received_ms, time_ms, data FROM events_v1");
-            s.execute("DROP TABLE events_v1");
-            s.execute("ALTER TABLE nodes ADD COLUMN epoch TEXT");
-        }
-        s.execute("CREATE TABLE IF NOT EXISTS spools (node TEXT NOT NULL, epoch TEXT NOT NULL,"
-                + " last_sequence BIGINT NOT NULL DEFAULT 0, first_seen_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL,"
-                + " PRIMARY KEY (node, epoch))");
-        s.execute("INSERT INTO spools (node, epoch, last_sequence, first_seen_ms, last_seen_ms)"
-                + " SELECT node, '', last_sequence, COALESCE(last_seen_ms, 0), COALESCE(last_seen_ms, 0) FROM nodes");
-    }
-
     /** The schema version of the open database (after any upgrade). */
     public synchronized int schemaVersion() throws SQLException {
-        try (Statement s = connection.createStatement()) {
-            int v = schemaVersion(s);
-            connection.commit();
-            return v;
-        }
+        int v = Migrations.version(connection, postgres);
+        connection.commit();
+        return v;
     }
 
     /** The highest sequence stored for the node's spool epoch (0: none). Information for the agent, never a skip. */
@@ -384,6 +227,11 @@ public final class JdbcStore implements AutoCloseable {
                 ps.setString(4, hello.getMode());
                 ps.setLong(5, now);
                 ps.setString(6, epoch);
+                ps.executeUpdate();
+            }
+            try (PreparedStatement ps = connection.prepareStatement("UPDATE nodes SET hello = ? WHERE node = ?")) {
+                ps.setBytes(1, hello.toByteArray());   // its hooks, for query nodes
+                ps.setString(2, node);
                 ps.executeUpdate();
             }
             try (PreparedStatement ps = connection.prepareStatement(
@@ -461,6 +309,7 @@ public final class JdbcStore implements AutoCloseable {
         int duplicates = 0;
         int newConflicts = 0;
         List<Long> conflicts = new ArrayList<>();
+        List<Record> storedRecords = new ArrayList<>();
         long max = 0;
         try (PreparedStatement insertViolation = connection.prepareStatement("INSERT INTO violations (node, epoch,"
                 + " sequence, received_ms, time_ms, rule, priority, cgroup, pid, exe, data, hash, occurrences, summary,"
@@ -472,8 +321,8 @@ public final class JdbcStore implements AutoCloseable {
              PreparedStatement markFolded = connection.prepareStatement(
                      "UPDATE violations SET folded = 1 WHERE node = ? AND epoch = ? AND sequence = ?");
              PreparedStatement insertEvent = connection.prepareStatement("INSERT INTO events (node, epoch, sequence,"
-                     + " received_ms, time_ms, data, hash, cgroup, " + String.join(", ", WORKLOAD_COLUMNS) + ")"
-                     + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                     + " received_ms, time_ms, data, hash, cgroup, " + String.join(", ", WORKLOAD_COLUMNS) + ", type, pid)"
+                     + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                      + " ON CONFLICT (node, epoch, sequence) DO NOTHING");
              PreparedStatement selectViolation = connection.prepareStatement(
                      "SELECT hash, data FROM violations WHERE node = ? AND epoch = ? AND sequence = ?");
@@ -543,10 +392,13 @@ public final class JdbcStore implements AutoCloseable {
                         io.agentguard.proto.v1.ProcessInfo p = r.getEvent().getProcess();
                         insertEvent.setString(8, p.getCgroupPath().isEmpty() ? null : p.getCgroupPath());
                         bindWorkload(insertEvent, 9, p.getWorkload());
+                        insertEvent.setString(17, RecordFilter.typeName(r.getEvent().getKindCase()));
+                        insertEvent.setLong(18, p.getPid());
                         inserted = insertEvent.executeUpdate();
                     }
                     if (inserted == 1) {
                         stored++;
+                        storedRecords.add(r);
                         continue;
                     }
                     byte[] first = held(violation ? selectViolation : selectEvent, node, epoch, seq);
@@ -588,7 +440,7 @@ public final class JdbcStore implements AutoCloseable {
                 n.executeUpdate();
             }
             connection.commit();
-            return new AppendResult(stored, duplicates, List.copyOf(conflicts), newConflicts);
+            return new AppendResult(stored, duplicates, List.copyOf(conflicts), newConflicts, storedRecords);
         } catch (SQLException ex) {
             connection.rollback();
             throw ex;
@@ -796,6 +648,170 @@ public final class JdbcStore implements AutoCloseable {
         return deleted;
     }
 
+    /** A stored event, decoded, with where it came from. */
+    public record StoredEvent(long id, String node, String epoch, long sequence, Instant receivedAt, Event event) {
+    }
+
+    /**
+     * Events after the given row id that the filter holds, oldest first (by id), at most limit.
+     * Node, time, type, pid and the workload columns narrow the rows read; the filter decides
+     * on the decoded event (rows from before the type and pid columns are decoded to judge).
+     * {@link #lastQueryMaxId()} is then the last row id read.
+     */
+    public synchronized List<StoredEvent> events(RecordFilter f, long afterId, int limit) throws SQLException {
+        StringBuilder sql = new StringBuilder("SELECT id, node, epoch, sequence, received_ms, data FROM events WHERE id > ?");
+        List<Object> args = new ArrayList<>();
+        if (f.node() != null) {
+            sql.append(" AND node = ?");
+            args.add(f.node());
+        }
+        if (f.since() != null) {
+            sql.append(" AND time_ms >= ?");
+            args.add(f.since().toEpochMilli());
+        }
+        if (f.until() != null) {
+            sql.append(" AND time_ms < ?");
+            args.add(f.until().toEpochMilli());
+        }
+        if (f.type() != null) {
+            sql.append(" AND (type = ? OR type IS NULL)");
+            args.add(RecordFilter.typeName(f.type()));
+        }
+        if (f.pid() != 0) {
+            sql.append(" AND (pid = ? OR pid IS NULL)");
+            args.add((long) f.pid());
+        }
+        if (f.container() != null) {
+            sql.append(f.container().length() == FULL_CONTAINER_ID ? " AND container_id = ?" : " AND container_id LIKE ?");
+            args.add(f.container().length() == FULL_CONTAINER_ID ? f.container() : f.container() + "%");
+        }
+        for (String[] c : new String[][] {{"pod_uid", f.pod()}, {"job_id", f.job()}, {"unit", f.unit()}}) {
+            if (c[1] != null) {
+                sql.append(" AND ").append(c[0]).append(" = ?");
+                args.add(c[1]);
+            }
+        }
+        sql.append(" ORDER BY id LIMIT ?");
+        List<StoredEvent> out = new ArrayList<>();
+        long after = afterId;
+        try (PreparedStatement ps = connection.prepareStatement(sql.toString())) {
+            while (out.size() < limit) {   // pages until enough match or the rows run out
+                ps.setLong(1, after);
+                for (int i = 0; i < args.size(); i++) {
+                    ps.setObject(i + 2, args.get(i));
+                }
+                ps.setInt(args.size() + 2, limit);
+                int read = 0;
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next() && out.size() < limit) {
+                        read++;
+                        after = rs.getLong(1);
+                        Event e = Event.parseFrom(rs.getBytes(6));
+                        if (f.matches(rs.getString(2), e)) {
+                            out.add(new StoredEvent(after, rs.getString(2), rs.getString(3), rs.getLong(4),
+                                    Instant.ofEpochMilli(rs.getLong(5)), e));
+                        }
+                    }
+                }
+                if (read < limit) {
+                    break;
+                }
+            }
+            connection.commit();
+        } catch (InvalidProtocolBufferException e) {
+            throw new SQLException("a stored event does not parse: " + e.getMessage(), e);
+        }
+        lastQueryMaxId = after;
+        return out;
+    }
+
+    /** A node as the collector last heard it; hello and heartbeat null where none was stored. */
+    public record NodeInfo(String node, String agentVersion, String kernel, String mode, long lastSeenMs,
+                           AgentHello hello, Heartbeat heartbeat) {
+    }
+
+    /** Every node, by name. */
+    public synchronized List<NodeInfo> nodes() throws SQLException {
+        List<NodeInfo> out = new ArrayList<>();
+        try (PreparedStatement ps = connection.prepareStatement("SELECT node, agent_version, kernel, mode, last_seen_ms,"
+                + " hello, heartbeat FROM nodes ORDER BY node"); ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                AgentHello hello = null;
+                Heartbeat hb = null;
+                try {
+                    hello = rs.getBytes(6) == null ? null : AgentHello.parseFrom(rs.getBytes(6));
+                    hb = rs.getBytes(7) == null ? null : Heartbeat.parseFrom(rs.getBytes(7));
+                } catch (InvalidProtocolBufferException e) {
+                    // a damaged row: the node is still listed, with what parsed
+                }
+                out.add(new NodeInfo(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getLong(5),
+                        hello, hb));
+            }
+            connection.commit();
+        }
+        return out;
+    }
+
+    /** There is no collector database where a query was pointed (nothing was created there). */
+    public static final class NoDatabaseException extends SQLException {
+        NoDatabaseException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Opens a store that must exist already (queries): a SQLite file that is not there, a
+     * PostgreSQL database that does not exist, or one without the collector's tables is a
+     * {@link NoDatabaseException}, and nothing is created.
+     */
+    public static JdbcStore openExisting(String url) throws SQLException {
+        String jdbc = url.startsWith("sqlite:") || url.startsWith("postgresql:") ? "jdbc:" + url : url;
+        if (jdbc.startsWith("jdbc:sqlite:")) {
+            String path = jdbc.substring("jdbc:sqlite:".length());
+            path = path.startsWith("file:") ? path.substring("file:".length()) : path;
+            path = path.indexOf('?') >= 0 ? path.substring(0, path.indexOf('?')) : path;
+            if (path.isEmpty() || path.contains(":memory:") || !java.nio.file.Files.isRegularFile(java.nio.file.Path.of(path))) {
+                throw new NoDatabaseException("no database at " + path);
+            }
+        } else if (!jdbc.startsWith("jdbc:postgresql:")) {
+            return open(url);   // its own error
+        }
+        boolean pg = jdbc.startsWith("jdbc:postgresql:");
+        try (Connection c = pg ? DriverManager.getConnection(jdbc, pgProperties()) : DriverManager.getConnection(jdbc);
+             PreparedStatement ps = c.prepareStatement(pg ? "SELECT to_regclass('violations') IS NOT NULL"
+                     : "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'violations'");
+             ResultSet rs = ps.executeQuery()) {
+            if (!rs.next() || !rs.getBoolean(1)) {
+                throw new NoDatabaseException("no collector database at " + redact(url)
+                        + ": it holds no collector tables (a collector creates them at its first start)");
+            }
+        } catch (NoDatabaseException e) {
+            throw e;
+        } catch (SQLException e) {
+            if ("3D000".equals(e.getSQLState())) {   // invalid_catalog_name: no such database
+                throw new NoDatabaseException("no database at " + redact(url) + ": " + e.getMessage());
+            }
+            throw e;
+        }
+        return open(url);
+    }
+
+    private static java.util.Properties pgProperties() {
+        java.util.Properties p = new java.util.Properties();
+        if (System.getenv("PGUSER") != null) {
+            p.setProperty("user", System.getenv("PGUSER"));
+        }
+        if (System.getenv("PGPASSWORD") != null) {
+            p.setProperty("password", System.getenv("PGPASSWORD"));
+        }
+        return p;
+    }
+
+    /** The URL without a password parameter (error messages). */
+    private static String redact(String url) {
+        return url.replaceAll("(?i)(password=)[^&]*", "$1***");
+    }
+
     /** Drops everything (tests against a shared PostgreSQL). */
     public synchronized void truncate() throws SQLException {
         try (Statement s = connection.createStatement()) {
@@ -806,6 +822,32 @@ public final class JdbcStore implements AutoCloseable {
             s.execute("DELETE FROM conflicts");
         }
         connection.commit();
+    }
+
+    /** Work on the store's connection, committed as one transaction (see {@link #write}). */
+    @FunctionalInterface
+    public interface SqlWork<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    /**
+     * Runs work on this store's connection and commits it: the single writer for other parts of
+     * the collector (the exports' positions), so that on SQLite their writes cannot meet this
+     * connection's transactions with SQLITE_BUSY.
+     */
+    public synchronized <T> T write(SqlWork<T> work) throws SQLException {
+        try {
+            T result = work.run(connection);
+            connection.commit();
+            return result;
+        } catch (SQLException | RuntimeException e) {
+            connection.rollback();
+            throw e;
+        }
+    }
+
+    public boolean postgres() {
+        return postgres;
     }
 
     @Override
