@@ -724,7 +724,7 @@ struct ag_config {
 	__u32 ringbuf_wakeup;     /* AG_WAKEUP_*: when a submit wakes the reader */
 	__u32 syscall_outcomes;   /* 1: connect/exec syscall exit hooks attached, track results */
 	__u32 generation;         /* which half of the policy maps is in force (0 or 1) */
-	__u64 policy_levels;      /* bit N: some policy root of this generation sits at level N */
+	__u64 policy_levels;      /* bit N: some policy root or policy pattern of this generation sits at level N */
 	__u32 daemon_tgid;        /* the agent itself, for tamper detection */
 	__u32 tamper_enforce;     /* 1: kill senders of signals to the daemon */
 	__u32 records_per_second; /* per agent cgroup, normal records; 0 = unlimited */
@@ -739,7 +739,7 @@ struct ag_config {
 /* ---- scope by pattern: agent cgroups named by a glob, matched at cgroup mkdir/rename (scope.bpf.c) ---- */
 
 enum ag_scope_pattern_limits {
-	AG_SCOPE_PATTERNS    = 32,    /* patterns in agent_cgroups at most */
+	AG_SCOPE_PATTERNS    = 32,    /* patterns in agent_cgroups and policies.cgroups together at most */
 	AG_SCOPE_PATTERN_LEN = 256,   /* bytes of a pattern (relative to the cgroup2 mount, no leading '/'), NUL included */
 	AG_SCOPE_PATH_LEN    = 512,   /* bytes of a new cgroup's path looked at; a longer path matches no pattern */
 };

@@ -100,6 +100,17 @@ struct {
 	__type(value, __u32);
 } ag_policy_roots SEC(".maps") __weak;
 
+/* Policies by pattern: (generation * AG_SCOPE_PATTERNS + pattern index) -> policy index, 0 for a
+ * pattern without a policy of its own. A cgroup's pattern is its ag_scope_roots value - 1, set
+ * once at mkdir (or by the start-up walk); this indirection lets a reload give a pattern another
+ * policy in the generation not in force, flipped with the rest. Agent-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * AG_SCOPE_PATTERNS);
+	__type(key, __u32);
+	__type(value, __u32);
+} ag_pattern_policies SEC(".maps") __weak;
+
 /* Watched tasks (struct ag_task_scope), set at exec, fork and moves into scope, and by the
  * agent at start (pidfd keys) for tasks that were there before it: membership follows the task. */
 struct {
@@ -274,8 +285,9 @@ static __always_inline __u64 wakeup_flags(__u32 record_size)
 	return pending >= quarter && pending - record_size < quarter ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-/* The policy slot of current: the deepest policy root above its cgroup, else the default
- * policy (index 0), in the generation in force. */
+/* The policy slot of current: the deepest policy root above its cgroup (a cgroup named by a
+ * policy, or one matched by a policy's pattern), else the default policy (index 0), in the
+ * generation in force. */
 static __always_inline __u32 policy_slot(struct ag_config *cfg)
 {
 	__u32 generation = cfg->generation & 1;
@@ -288,8 +300,18 @@ static __always_inline __u32 policy_slot(struct ag_config *cfg)
 		if (levels & 1) {
 			key.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
 			__u32 *index = key.cgroup_id ? bpf_map_lookup_elem(&ag_policy_roots, &key) : NULL;
-			if (index)
+			if (index) {
 				found = *index;   /* deeper levels come later and win */
+			} else if (key.cgroup_id && cfg->scope_patterns) {
+				/* matched by a pattern that carries a policy (a cgroup named by path wins at its level) */
+				__u32 *pattern = bpf_map_lookup_elem(&ag_scope_roots, &key.cgroup_id);
+				if (pattern && *pattern) {
+					__u32 at = generation * AG_SCOPE_PATTERNS + ((*pattern - 1) & (AG_SCOPE_PATTERNS - 1));
+					__u32 *by_pattern = bpf_map_lookup_elem(&ag_pattern_policies, &at);
+					if (by_pattern && *by_pattern)
+						found = *by_pattern;
+				}
+			}
 		}
 		levels >>= 1;
 	}

@@ -89,6 +89,14 @@ public final class SandboxCommand implements Callable<Integer> {
         }
         AgentConfig config = configFile != null ? AgentConfigLoader.load(configFile) : AgentConfigLoader.embeddedDefault();
         String relative = cgroup != null ? cgroup : config.agentCgroups().getFirst();
+        if (io.agentguard.scope.CgroupPattern.isPattern(relative)) {
+            // a glob is no directory to create or enter: the sandbox needs one cgroup by name
+            System.err.println("agentguard sandbox: cgroup '" + relative + "' is a pattern" + (cgroup == null
+                    ? " (the first agent_cgroups entry)" : "") + "; name one cgroup with --cgroup PATH (one that matches"
+                    + " the pattern, e.g. '" + relative.replace("*", "1").replace('?', '1') + "', is in scope as soon as"
+                    + " it is made). CMD did not run.");
+            return 2;
+        }
         Path mount = Cgroup2Mount.find();
         AgentCgroups.Root root = AgentCgroups.resolve(mount, List.of(relative), true).roots().getFirst();
         Path launcher = NativeTools.directory().resolve("sandbox_exec");

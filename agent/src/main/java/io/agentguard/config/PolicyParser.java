@@ -42,21 +42,28 @@ final class PolicyParser {
                     if (!(t.getValueNode() instanceof SequenceNode seq)) {
                         throw new ConfigException(nodes.where(t.getValueNode()) + "policies.cgroups: expected a list of policies");
                     }
+                    int patterns = 0;
                     for (Node item : seq.getValue()) {
                         MappingNode m = nodes.mapping(item, "policies.cgroups item");
                         Node cg = m.getValue().stream().filter(x -> ((ScalarNode) x.getKeyNode()).getValue().equals("cgroup"))
                                 .map(NodeTuple::getValueNode).findFirst()
                                 .orElseThrow(() -> new ConfigException(nodes.where(m) + "a cgroup policy needs 'cgroup'"));
-                        String path = nodes.string(cg, "cgroup").replaceAll("^/+|/+$", "");
-                        String written = ((ScalarNode) cg).getValue();
-                        int glob = io.agentguard.scope.CgroupPattern.isPattern(written)
-                                ? Math.min(written.indexOf('*') < 0 ? Integer.MAX_VALUE : written.indexOf('*'),
-                                written.indexOf('?') < 0 ? Integer.MAX_VALUE : written.indexOf('?')) : -1;
-                        if (glob >= 0) {
-                            // a pattern here would be taken as a literal directory name: refused where written
-                            throw new ConfigException(nodes.whereInScalar((ScalarNode) cg, glob) + "policies.cgroups: '"
-                                    + written + "': patterns are not supported in a policy's cgroup yet (agent_cgroups"
-                                    + " only); name the cgroup, or a parent of the matched cgroups");
+                        String written = nodes.string(cg, "cgroup");
+                        try {
+                            // a pattern ('*', '?') selects every cgroup it matches, now and later (docs/CONFIG.md,
+                            // "Policies by pattern"); an invalid one is refused at its offending character
+                            io.agentguard.scope.CgroupPattern.validate(written);
+                        } catch (io.agentguard.scope.CgroupPattern.Invalid e) {
+                            throw new ConfigException(nodes.whereInScalar((ScalarNode) cg, e.index()) + "policies.cgroups: '"
+                                    + written + "': " + e.getMessage());
+                        }
+                        boolean pattern = io.agentguard.scope.CgroupPattern.isPattern(written);
+                        String path = pattern ? io.agentguard.scope.CgroupPattern.parse(written).text()
+                                : written.replaceAll("^/+|/+$", "");
+                        if (pattern && ++patterns > io.agentguard.abi.KernelAbi.AG_SCOPE_PATTERNS) {
+                            throw new ConfigException(nodes.where(cg) + "policies.cgroups: more than "
+                                    + io.agentguard.abi.KernelAbi.AG_SCOPE_PATTERNS + " patterns (the kernel's pattern map"
+                                    + " holds that many, agent_cgroups' included)");
                         }
                         if (cgroupPolicies.stream().anyMatch(p -> p.cgroup().equals(path))) {
                             throw new ConfigException(nodes.where(cg) + "cgroup '" + path + "' has a policy already");

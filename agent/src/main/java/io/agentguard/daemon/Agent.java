@@ -296,6 +296,7 @@ public final class Agent implements AutoCloseable {
             Classifier classifier = new Classifier(RuleLoader.load(config.defaultRulePack(), config.rulePaths(),
                     config.classification().ruleLimits()), config.classification().budgetPerEvent());
             AgentCgroups cgroups = AgentCgroups.resolve(Cgroup2Mount.find(), config.agentCgroups(),
+                    config.cgroupPolicies().stream().map(io.agentguard.config.Policy::cgroup).toList(),
                     config.createMissingCgroups());
             List<GpuStandin> standins = config.gpuStandins().stream().map(GpuStandin::parse).toList();
             kernel = KernelHooks.load(new KernelHooks.Settings(config.ringBufferBytes(), config.selfProtection(),

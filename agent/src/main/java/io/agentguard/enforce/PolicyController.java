@@ -59,7 +59,7 @@ public final class PolicyController implements Enforcer.Blocker {
         this.globalEnforce = settings.enforce();
         this.maps = new PolicyMaps(maps.apply(Maps.POLICIES), maps.apply(Maps.POLICY_ROOTS), maps.apply(Maps.EGRESS),
                 maps.apply(Maps.EXEC_DENY_NAMES), maps.apply(Maps.EXEC_DENY_PATHS), maps.apply(Maps.EXEC_DENY_EXES),
-                maps.apply(Maps.COMPUTE_EXES), config.generation(), config::policy);
+                maps.apply(Maps.COMPUTE_EXES), maps.apply(Maps.PATTERN_POLICIES), config.generation(), config::policy);
         this.loaderMap = maps.apply(Maps.EXEC_LOADERS);
         this.births = PolicySnapshot.directoryCtime(cgroups.mount());
         this.shellNameMap = maps.apply(Maps.SHELL_NAMES);
@@ -98,7 +98,7 @@ public final class PolicyController implements Enforcer.Blocker {
     private final List<Runnable> listeners = new ArrayList<>();
     /** What the rule fields read: replaced (one volatile write) after every change of the policies in force. */
     private volatile PolicySnapshot view = PolicySnapshot.of(false, io.agentguard.config.Policies.SAFE_DEFAULT,
-            List.of(), io.agentguard.process.KnownPrograms.NONE, path -> -1);
+            List.of(), io.agentguard.process.KnownPrograms.NONE, path -> -1, io.agentguard.scope.KernelPatterns.NONE);
     /** The known programs, resolved at start and at each reload (not at blocks: those change no program). */
     private io.agentguard.process.KnownPrograms programs = io.agentguard.process.KnownPrograms.NONE;
     private final java.util.function.ToLongFunction<String> births;
@@ -242,17 +242,13 @@ public final class PolicyController implements Enforcer.Blocker {
         return globalEnforce ? "enforce" : "monitor";
     }
 
-    /** The policy in force for a cgroup path: its own, the nearest ancestor's, or the default. */
+    /**
+     * The policy in force for a cgroup path: its own, the nearest ancestor's (by path or by a
+     * policy's pattern, as the kernel decides: {@link PolicySnapshot#resolve}), or the default.
+     */
     public synchronized Policy effectivePolicy(String cgroupPath) {
-        Policy best = defaultPolicy;
-        int bestLength = -1;
-        for (Policy p : cgroupPolicies) {
-            if ((cgroupPath.equals(p.cgroup()) || cgroupPath.startsWith(p.cgroup() + "/")) && p.cgroup().length() > bestLength) {
-                best = p;
-                bestLength = p.cgroup().length();
-            }
-        }
-        return best;
+        int index = PolicySnapshot.resolve(cgroupPolicies, cgroups.kernelPatterns(), cgroupPath);
+        return index == 0 ? defaultPolicy : cgroupPolicies.get(index - 1);
     }
 
     /** Whether actions in this cgroup are carried out (rules without a mode of their own). */
@@ -327,6 +323,16 @@ public final class PolicyController implements Enforcer.Blocker {
         }
         List<PolicyMaps.Placed> placed = new ArrayList<>();
         for (Policy p : all) {
+            if (io.agentguard.scope.CgroupPattern.isPattern(p.cgroup())) {
+                int pattern = cgroups.patternIndex(p.cgroup());
+                if (pattern < 0) {
+                    // the kernel matches new cgroups against the patterns it was given at start
+                    throw new IllegalArgumentException("policy for cgroup pattern '" + p.cgroup() + "' is new: the"
+                            + " kernel matches the patterns it had at start; restart the agent to add a pattern");
+                }
+                placed.add(new PolicyMaps.Placed(p, 0, p.cgroup().split("/").length, p.enforcing(globalEnforce), pattern));
+                continue;
+            }
             placed.add(new PolicyMaps.Placed(p, AgentCgroups.inode(directoryOf(p)), p.cgroup().split("/").length,
                     p.enforcing(globalEnforce)));
         }
@@ -337,16 +343,28 @@ public final class PolicyController implements Enforcer.Blocker {
         List<String> denyFiles = denyFiles();   // before writing: a change during the write is seen by the next recheck
         maps.apply(defaults, placed, deny);
         resolvedDenyFiles = denyFiles;
-        view = PolicySnapshot.of(globalEnforce, defaultPolicy, cgroupPolicies, programs, births);
+        view = PolicySnapshot.of(globalEnforce, defaultPolicy, cgroupPolicies, programs, births, cgroups.kernelPatterns());
         for (Runnable l : listeners) {
             l.run();
         }
     }
 
+    /** Is the path, or a cgroup above it, matched by a kernel pattern (the kernel's matches since start)? */
+    private boolean matchedSinceStart(String path) {
+        io.agentguard.scope.KernelPatterns kp = cgroups.kernelPatterns();
+        for (String at = path; !at.isEmpty(); at = at.contains("/") ? at.substring(0, at.lastIndexOf('/')) : "") {
+            if (kp.indexOf(at) >= 0) {
+                return true;   // every kernel pattern lies inside the agent cgroups (AgentCgroups.resolve)
+            }
+        }
+        return false;
+    }
+
     /** The cgroup directory a policy applies to, created if allowed. */
     private Path directoryOf(Policy p) {
         boolean inside = cgroups.roots().stream().anyMatch(r -> r.relativePath().isEmpty()
-                || p.cgroup().equals(r.relativePath()) || p.cgroup().startsWith(r.relativePath() + "/"));
+                || p.cgroup().equals(r.relativePath()) || p.cgroup().startsWith(r.relativePath() + "/"))
+                || matchedSinceStart(p.cgroup());
         if (!inside) {
             throw new IllegalArgumentException("policy for cgroup '" + p.cgroup() + "' is outside every agent cgroup ("
                     + cgroups.roots().stream().map(AgentCgroups.Root::relativePath).toList() + ")");

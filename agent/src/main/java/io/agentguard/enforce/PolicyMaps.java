@@ -41,8 +41,14 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * find entries someone else removed, changed or added, and put them back as written.
  */
 public final class PolicyMaps {
-    /** A policy and where it applies: the cgroup's id and level (unused for the default). */
-    public record Placed(Policy policy, long cgroupId, int level, boolean enforce) {
+    /**
+     * A policy and where it applies: the cgroup's id and level (unused for the default), or the
+     * kernel index of its pattern (-1: none) and the pattern's depth as level.
+     */
+    public record Placed(Policy policy, long cgroupId, int level, boolean enforce, int pattern) {
+        public Placed(Policy policy, long cgroupId, int level, boolean enforce) {
+            this(policy, cgroupId, level, enforce, -1);
+        }
     }
 
     /** Callback that writes the config map with the given generation and policy levels. */
@@ -58,11 +64,13 @@ public final class PolicyMaps {
     private final MapImage execPaths;
     private final MapImage execExes;
     private final MapImage computeExes;
+    private final MapImage patternPolicies;
     private final ConfigFlip flip;
     private int generation;
 
     public PolicyMaps(BpfMap policies, BpfMap roots, BpfMap egress, BpfMap execNames, BpfMap execPaths,
-                      BpfMap execExes, BpfMap computeExes, int generationInForce, ConfigFlip flip) {
+                      BpfMap execExes, BpfMap computeExes, BpfMap patternPolicies, int generationInForce,
+                      ConfigFlip flip) {
         // slots of the array are overwritten, never deleted: only those written are checked
         this.policies = new MapImage(policies, false, null);
         this.roots = new MapImage(roots, true, null);
@@ -71,6 +79,7 @@ public final class PolicyMaps {
         this.execPaths = new MapImage(execPaths, true, null);
         this.execExes = new MapImage(execExes, true, null);
         this.computeExes = new MapImage(computeExes, true, null);
+        this.patternPolicies = new MapImage(patternPolicies, false, null);
         this.generation = generationInForce;
         this.flip = flip;
         clearGeneration(generationInForce ^ 1);
@@ -91,7 +100,7 @@ public final class PolicyMaps {
      */
     public synchronized List<StateDrift> verify() {
         List<StateDrift> drift = new ArrayList<>();
-        for (MapImage m : List.of(policies, roots, egress, execNames, execPaths, execExes, computeExes)) {
+        for (MapImage m : List.of(policies, roots, egress, execNames, execPaths, execExes, computeExes, patternPolicies)) {
             StateDrift d = m.verify();
             if (d != null) {
                 drift.add(d);
@@ -117,11 +126,29 @@ public final class PolicyMaps {
             List<Placed> all = new ArrayList<>();
             all.add(defaultPolicy);
             all.addAll(cgroupPolicies);
+            // every pattern's slot of `next` is written (0: no policy of its own), so that a pattern
+            // whose policy went at this reload falls back to the levels above
+            int[] byPattern = new int[AG_SCOPE_PATTERNS];
+            for (int index = 1; index < all.size(); index++) {
+                int pattern = all.get(index).pattern();
+                if (pattern >= 0 && byPattern[pattern] == 0) {
+                    byPattern[pattern] = index;
+                }
+            }
+            MemorySegment patternKey = arena.allocate(4, 4);
+            MemorySegment patternValue = arena.allocate(4, 4);
+            for (int pattern = 0; pattern < AG_SCOPE_PATTERNS; pattern++) {
+                patternKey.set(JAVA_INT, 0, next * AG_SCOPE_PATTERNS + pattern);
+                patternValue.set(JAVA_INT, 0, byPattern[pattern]);
+                patternPolicies.update(patternKey, patternValue);
+            }
             for (int index = 0; index < all.size(); index++) {
                 Placed p = all.get(index);
                 int slot = next * AG_MAX_POLICIES + index;
                 writePolicy(arena, slot, p);
-                if (index > 0) {
+                if (index > 0 && p.pattern() >= 0) {
+                    levels |= 1L << p.level();   // the pattern's depth: where its matched cgroups sit
+                } else if (index > 0) {
                     MemorySegment key = arena.allocate(PolicyRootKey.SIZEOF, 8);
                     key.set(JAVA_INT, PolicyRootKey.GENERATION, next);
                     key.set(JAVA_LONG, PolicyRootKey.CGROUP_ID, p.cgroupId());

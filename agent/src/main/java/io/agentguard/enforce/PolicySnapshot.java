@@ -5,6 +5,8 @@ import io.agentguard.config.AgentConfigLoader;
 import io.agentguard.config.Policy;
 import io.agentguard.process.KnownPrograms;
 import io.agentguard.rules.PolicyView;
+import io.agentguard.scope.CgroupPattern;
+import io.agentguard.scope.KernelPatterns;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,10 +29,14 @@ public final class PolicySnapshot implements PolicyView {
     private final long[][] computeExes;     // per policy: dev, ino, dev, ino, ...
     private final KnownPrograms programs;
     private final ToLongFunction<String> births;   // cgroup path -> birth, wall clock ns; -1 unknown
+    private final KernelPatterns patterns;
+    private final List<Policy> cgroupPolicies;
 
     private PolicySnapshot(boolean globalEnforce, Policy defaultPolicy, List<Policy> cgroupPolicies,
-                           KnownPrograms programs, ToLongFunction<String> births) {
+                           KnownPrograms programs, ToLongFunction<String> births, KernelPatterns patterns) {
         this.globalEnforce = globalEnforce;
+        this.patterns = patterns;
+        this.cgroupPolicies = cgroupPolicies;
         List<Policy> all = new ArrayList<>();
         all.add(defaultPolicy);
         all.addAll(cgroupPolicies);
@@ -58,10 +64,11 @@ public final class PolicySnapshot implements PolicyView {
      * @param programs      the known programs as resolved at start or the last reload
      * @param births        cgroup path (relative to the cgroup2 mount) to its birth, wall clock ns, -1 if
      *                      unknown: {@link #directoryCtime} in the daemon
+     * @param patterns      the kernel's cgroup patterns (policies by pattern resolve through them)
      */
     public static PolicySnapshot of(boolean globalEnforce, Policy defaultPolicy, List<Policy> cgroupPolicies,
-                                    KnownPrograms programs, ToLongFunction<String> births) {
-        return new PolicySnapshot(globalEnforce, defaultPolicy, List.copyOf(cgroupPolicies), programs, births);
+                                    KnownPrograms programs, ToLongFunction<String> births, KernelPatterns patterns) {
+        return new PolicySnapshot(globalEnforce, defaultPolicy, List.copyOf(cgroupPolicies), programs, births, patterns);
     }
 
     /** A configuration's mode and policies, the known programs of this machine, no cgroup births (tests). */
@@ -71,7 +78,8 @@ public final class PolicySnapshot implements PolicyView {
 
     /** A configuration's mode and policies with given programs and cgroup births (tests). */
     public static PolicySnapshot forTests(AgentConfig config, KnownPrograms programs, ToLongFunction<String> births) {
-        return of(config.enforce(), config.defaultPolicy(), config.cgroupPolicies(), programs, births);
+        return of(config.enforce(), config.defaultPolicy(), config.cgroupPolicies(), programs, births,
+                KernelPatterns.of(config.agentCgroups(), config.cgroupPolicies().stream().map(Policy::cgroup).toList()));
     }
 
     /**
@@ -103,18 +111,43 @@ public final class PolicySnapshot implements PolicyView {
     /** The nearest policy root at or above the cgroup, as the kernel's policy_slot() finds it. */
     @Override
     public int policyOf(String cgroupPath) {
-        int best = 0;
-        int bestLength = -1;
-        for (int i = 1; i < policies.length; i++) {
-            String root = policies[i].cgroup();
-            boolean within = cgroupPath.equals(root) || cgroupPath.startsWith(root)
-                    && cgroupPath.length() > root.length() && cgroupPath.charAt(root.length()) == '/';
-            if (within && root.length() > bestLength) {
-                best = i;
-                bestLength = root.length();
-            }
+        return resolve(cgroupPolicies, patterns, cgroupPath);
+    }
+
+    /**
+     * The policy of a cgroup as the kernel's policy_slot() decides it: at each level from the
+     * cgroup up, a policy naming that cgroup by path, else the policy whose pattern the kernel
+     * recorded that cgroup under ({@link KernelPatterns#indexOf}); the deepest level wins.
+     *
+     * @return 1 + the index in {@code cgroupPolicies}, or 0 for the default policy
+     */
+    public static int resolve(List<Policy> cgroupPolicies, KernelPatterns patterns, String cgroupPath) {
+        if (cgroupPath.isEmpty()) {
+            return 0;
         }
-        return best;
+        String path = cgroupPath;
+        while (true) {
+            int byPattern = 0;
+            int kernelIndex = patterns.indexOf(path);
+            String matched = kernelIndex >= 0 ? patterns.patterns().get(kernelIndex).text() : null;
+            for (int i = 0; i < cgroupPolicies.size(); i++) {
+                String c = cgroupPolicies.get(i).cgroup();
+                if (c.equals(path) && !CgroupPattern.isPattern(c)) {
+                    return i + 1;   // named by path: wins at its level
+                }
+                if (byPattern == 0 && c.equals(matched)) {
+                    byPattern = i + 1;
+                }
+            }
+            if (byPattern != 0) {
+                return byPattern;
+            }
+            int slash = path.lastIndexOf('/');
+            if (slash < 0) {
+                return 0;
+            }
+            path = path.substring(0, slash);
+        }
     }
 
     @Override

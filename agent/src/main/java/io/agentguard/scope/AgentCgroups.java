@@ -30,6 +30,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Entries with '*' or '?' are {@link CgroupPattern}s: the kernel adds each cgroup that later
  * gets a matching name (bpf/scope.bpf.c), the agent those that matched before it started.
  * {@link #roots()} is the fixed roots plus the start-up matches.
+ *
+ * <p>Patterns of cgroup policies (policies.cgroups[].cgroup) go into the same kernel pattern
+ * list, ahead of the agent_cgroups patterns: the kernel keeps the first pattern that matches a
+ * new cgroup, so a cgroup both match is recorded under the policy's pattern (which then picks
+ * its policy, hooks.bpf.h policy_slot). A policy pattern must lie inside the agent cgroups
+ * ({@link CgroupPattern#within}), so recording its matches never widens the scope.
  */
 public final class AgentCgroups {
     /** One agent cgroup root. */
@@ -40,29 +46,50 @@ public final class AgentCgroups {
     private final List<Root> fixed;
     private volatile List<Root> roots;
     private final List<CgroupPattern> patterns;
+    /** Per kernel pattern: an agent_cgroups pattern (programs attached above it, its depth a scope level). */
+    private final boolean[] scope;
+    /** Per kernel pattern: the pattern of some cgroup policy. */
+    private final boolean[] policy;
     /** Cgroup id -> pattern index, of the cgroups the start-up walk matched. */
     private final Map<Long, Integer> matchedAtStart = new HashMap<>();
 
-    private AgentCgroups(Path mount, List<Root> roots, List<CgroupPattern> patterns) {
+    private AgentCgroups(Path mount, List<Root> roots, KernelPatterns kernel) {
         this.mount = mount;
         this.fixed = List.copyOf(roots);
         this.roots = this.fixed;
-        this.patterns = List.copyOf(patterns);
+        this.patterns = kernel.patterns();
+        this.scope = new boolean[patterns.size()];
+        this.policy = new boolean[patterns.size()];
+        for (int i = 0; i < patterns.size(); i++) {
+            scope[i] = kernel.agentPatterns().contains(patterns.get(i));
+            policy[i] = kernel.policyPatterns().contains(patterns.get(i));
+        }
+        this.kernel = kernel;
+    }
+
+    private final KernelPatterns kernel;
+
+    /** The kernel's pattern list and how a cgroup path is matched by it (for the policy view). */
+    public KernelPatterns kernelPatterns() {
+        return kernel;
+    }
+
+    /** Without cgroup policies by pattern. */
+    public static AgentCgroups resolve(Path mount, List<String> relativePaths, boolean create) {
+        return resolve(mount, relativePaths, List.of(), create);
     }
 
     /**
-     * @param relativePaths paths relative to the mount ("agents" or "/agents.slice/x")
-     * @param create        create missing cgroups instead of failing
+     * @param relativePaths  paths relative to the mount ("agents" or "/agents.slice/x")
+     * @param policyCgroups  the cgroups of the cgroup policies, in file order (patterns among them are matched too)
+     * @param create         create missing cgroups instead of failing
      */
-    public static AgentCgroups resolve(Path mount, List<String> relativePaths, boolean create) {
+    public static AgentCgroups resolve(Path mount, List<String> relativePaths, List<String> policyCgroups,
+                                       boolean create) {
         List<Root> roots = new ArrayList<>();
-        List<CgroupPattern> patterns = new ArrayList<>();
+        KernelPatterns kernel = KernelPatterns.of(relativePaths, policyCgroups);
         for (String raw : relativePaths) {
             if (CgroupPattern.isPattern(raw)) {
-                CgroupPattern p = CgroupPattern.parse(raw);
-                if (!patterns.contains(p)) {
-                    patterns.add(p);
-                }
                 continue;
             }
             String relative = normalize(raw);
@@ -93,10 +120,21 @@ public final class AgentCgroups {
                 kept.add(r);
             }
         }
-        if (patterns.size() > KernelAbi.AG_SCOPE_PATTERNS) {
-            throw new IllegalArgumentException("more than " + KernelAbi.AG_SCOPE_PATTERNS + " agent cgroup patterns");
+        if (kernel.patterns().size() > KernelAbi.AG_SCOPE_PATTERNS) {
+            throw new IllegalArgumentException("more than " + KernelAbi.AG_SCOPE_PATTERNS
+                    + " cgroup patterns (agent_cgroups and policies.cgroups together)");
         }
-        return new AgentCgroups(mount, kept, patterns);
+        for (CgroupPattern p : kernel.policyPatterns()) {
+            boolean inside = kernel.agentPatterns().stream().anyMatch(p::within)
+                    || kept.stream().anyMatch(r -> p.within(r.relativePath()));
+            if (!inside) {
+                // its matches would be out of scope (no hook looks at them): a policy that governs nothing
+                throw new IllegalArgumentException("policy for cgroup pattern '" + p.text() + "' is outside every agent"
+                        + " cgroup: every cgroup it matches must lie inside a fixed agent cgroup or match an agent_cgroups"
+                        + " pattern (component by component, e.g. 'job_gpu*' inside 'job_*'); add it to agent_cgroups");
+            }
+        }
+        return new AgentCgroups(mount, kept, kernel);
     }
 
     /** The fixed (configured by path) roots. */
@@ -104,7 +142,7 @@ public final class AgentCgroups {
         return fixed;
     }
 
-    /** The agent cgroup patterns, in configuration order (index = kernel pattern index). */
+    /** The kernel's patterns: the cgroup policies' patterns, then agent_cgroups' (index = kernel pattern index). */
     public List<CgroupPattern> patterns() {
         return patterns;
     }
@@ -157,14 +195,19 @@ public final class AgentCgroups {
                     String relative = mount.relativize(dir).toString();
                     boolean covered = fixed.stream().anyMatch(r -> r.relativePath.isEmpty()
                             || relative.equals(r.relativePath) || relative.startsWith(r.relativePath + "/"));
-                    if (covered || matchedAtStart.containsKey(id)) {
+                    boolean isFixed = fixed.stream().anyMatch(r -> r.id() == id);
+                    // a policy pattern's match is recorded inside a fixed root too, as the kernel's mkdir does:
+                    // the entry names its policy (a fixed root itself keeps value 0: KernelPatterns.indexOf)
+                    if (isFixed || covered && !policy[i] || matchedAtStart.containsKey(id)) {
                         continue;
                     }
                     key.set(JAVA_LONG, 0, id);
                     value.set(JAVA_INT, 0, i + 1);
                     scopeRoots.update(key, value);
                     matchedAtStart.put(id, i);
-                    all.add(new Root(relative, dir, id, pattern(i).depth()));
+                    if (!covered) {
+                        all.add(new Root(relative, dir, id, pattern(i).depth()));
+                    }
                 }
             }
         }
@@ -182,7 +225,11 @@ public final class AgentCgroups {
      */
     public List<Root> attachPoints() {
         List<Root> points = new ArrayList<>(fixed);
-        for (CgroupPattern p : patterns) {
+        for (int i = 0; i < patterns.size(); i++) {
+            if (!scope[i]) {
+                continue;   // a policy-only pattern lies inside the agent cgroups: programs are attached above it
+            }
+            CgroupPattern p = patterns.get(i);
             String prefix = p.literalPrefix();
             Path dir = prefix.isEmpty() ? mount : mount.resolve(prefix);
             while (!dir.equals(mount) && !Files.isDirectory(dir)) {
@@ -203,13 +250,29 @@ public final class AgentCgroups {
         return kept;
     }
 
-    /** Bit N set for every pattern of depth N: where the kernel's matched roots sit. */
+    /**
+     * Bit N set for every agent_cgroups pattern of depth N: where the kernel's matched roots sit.
+     * A policy-only pattern's matches lie in scope through an agent pattern at the same depth or
+     * a root above: no level of their own (policy_levels has theirs).
+     */
     public long patternLevelMask() {
         long mask = 0;
-        for (CgroupPattern p : patterns) {
-            mask |= 1L << p.depth();
+        for (int i = 0; i < patterns.size(); i++) {
+            if (scope[i]) {
+                mask |= 1L << patterns.get(i).depth();
+            }
         }
         return mask;
+    }
+
+    /** Kernel index of a policy's pattern, -1 when the kernel does not match it (added since start). */
+    public int patternIndex(String text) {
+        for (int i = 0; i < patterns.size(); i++) {
+            if (patterns.get(i).text().equals(text)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /**

@@ -174,6 +174,64 @@ public final class CgroupPattern {
         return p == m;
     }
 
+    /**
+     * Does every cgroup this pattern matches lie at or below one that {@code outer} matches?
+     * Decided per component, conservatively: each of outer's components must match the
+     * corresponding one of this pattern whatever its globs stand for ('*' in outer takes any
+     * run of this one's characters and globs, '?' one character or '?', a literal only itself).
+     * "job_*" holds "job_gpu*" and "job_?/x*"; "job_?" does not hold "job_*".
+     */
+    public boolean within(CgroupPattern outer) {
+        if (outer.components.length > components.length) {
+            return false;
+        }
+        for (int i = 0; i < outer.components.length; i++) {
+            if (!covers(outer.components[i], components[i])) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Does every cgroup this pattern matches lie at or below the fixed path {@code root} ("" the whole tree)? */
+    public boolean within(String root) {
+        if (root.isEmpty()) {
+            return true;
+        }
+        String[] fixed = root.split("/");
+        if (fixed.length > components.length) {
+            return false;
+        }
+        for (int i = 0; i < fixed.length; i++) {
+            if (!fixed[i].equals(components[i])) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether glob component {@code outer} matches every name glob component {@code inner} matches (sound, not complete). */
+    static boolean covers(String outer, String inner) {
+        int m = outer.length();
+        int n = inner.length();
+        // at[i][j]: outer's first i characters take inner's first j (small: at most 255 x 255)
+        boolean[][] at = new boolean[m + 1][n + 1];
+        at[0][0] = true;
+        for (int i = 1; i <= m; i++) {
+            char o = outer.charAt(i - 1);
+            for (int j = 0; j <= n; j++) {
+                if (o == '*') {
+                    at[i][j] = at[i - 1][j] || j > 0 && at[i][j - 1];
+                } else if (j > 0) {
+                    char c = inner.charAt(j - 1);
+                    boolean one = o == '?' ? c != '*' : c == o;
+                    at[i][j] = one && at[i - 1][j - 1];
+                }
+            }
+        }
+        return at[m][n];
+    }
+
     @Override
     public String toString() {
         return text;
