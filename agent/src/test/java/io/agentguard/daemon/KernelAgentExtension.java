@@ -75,6 +75,15 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         return this;
     }
 
+    /** As {@link #configure}, with the test root's path relative to the mount (policies naming cgroups under it). */
+    public KernelAgentExtension configureAt(java.util.function.BiFunction<AgentConfig.Builder, String, AgentConfig.Builder> change) {
+        java.util.function.BiFunction<AgentConfig.Builder, String, AgentConfig.Builder> before = configureAt;
+        configureAt = (b, r) -> change.apply(before.apply(b, r), r);
+        return this;
+    }
+
+    private java.util.function.BiFunction<AgentConfig.Builder, String, AgentConfig.Builder> configureAt = (b, r) -> b;
+
     /** Rule files (after the default pack), watched for changes every 100 ms. */
     public KernelAgentExtension withRules(List<String> paths) {
         this.rulePaths = paths;
@@ -161,7 +170,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         mknod(standinDir.resolve("nvidia0"), 1, 8);
         mknod(standinDir.resolve("nvidia-uvm"), 1, 9);
         beforeStart.accept(root);
-        AgentConfig config = configure.apply(AgentConfigLoader.embeddedDefault().toBuilder()
+        AgentConfig config = configureAt.apply(configure.apply(AgentConfigLoader.embeddedDefault().toBuilder()
                 .verifyIntervalMs(500)   // often: every kernel test class also proves that the checks find no false drift
                 .agentCgroups(agentCgroupEntries.apply(rootRelative))
                 .createMissingCgroups(false)
@@ -176,7 +185,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
                 .runtimeDir(standinDir.resolve("run").toString())
                 .metricsListen("127.0.0.1:0")
                 .gpuStandins(!standins ? List.of() : List.of(standinDir.resolve("nvidiactl") + "=control",
-                        standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm")))
+                        standinDir.resolve("nvidia0") + "=gpu0", standinDir.resolve("nvidia-uvm") + "=uvm"))), rootRelative)
                 .build();
         try {
             agent = Agent.start(config, this::collect, this::collectViolation, io.agentguard.log.Log.stderr(), procDevices);

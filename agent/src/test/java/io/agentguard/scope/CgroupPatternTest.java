@@ -52,14 +52,56 @@ class CgroupPatternConfigTest {
         String quoted = "agent_cgroups: [\"slurm/uid_*/job_[0-9]\"]\n";
         assertThatThrownBy(() -> io.agentguard.config.AgentConfigLoader.parse("b.yaml", quoted))
                 .hasMessageStartingWith("b.yaml:1:34: agent_cgroups:");
-        String policy = "agent_cgroups: [a]\npolicies:\n  cgroups:\n    - cgroup: a/job_*\n";
+        String policy = "agent_cgroups: [a]\npolicies:\n  cgroups:\n    - cgroup: a/job_*\n    - cgroup: \"a/job_**\"\n";
         assertThatThrownBy(() -> io.agentguard.config.AgentConfigLoader.parse("c.yaml", policy))
-                .hasMessageStartingWith("c.yaml:4:21: policies.cgroups: 'a/job_*': patterns are not supported");
+                .hasMessageStartingWith("c.yaml:5:23: policies.cgroups: 'a/job_**': '**' is not supported");
     }
 
     @Test
     void aPatternThatMatchesNothingIsFine() {
         assertThat(io.agentguard.config.AgentConfigLoader.parse("a.yaml", "agent_cgroups: [\"nowhere/job_*\"]\n")
                 .agentCgroups()).containsExactly("nowhere/job_*");
+    }
+}
+
+class CgroupPolicyPatternTest {
+    @Test
+    void aPolicyPatternIsAcceptedAndKeptAsItsPattern() {
+        String yaml = "agent_cgroups: [\"a/job_*\"]\npolicies:\n  cgroups:\n    - cgroup: \"/a/job_gpu*/\"\n";
+        assertThat(io.agentguard.config.AgentConfigLoader.parse("p.yaml", yaml).cgroupPolicies().getFirst().cgroup())
+                .isEqualTo("a/job_gpu*");
+    }
+
+    @Test
+    void withinIsDecidedComponentByComponentAndNeverClaimsTooMuch() {
+        assertThat(CgroupPattern.parse("a/job_gpu*").within(CgroupPattern.parse("a/job_*"))).isTrue();
+        assertThat(CgroupPattern.parse("a/job_?/x*").within(CgroupPattern.parse("a/job_*"))).isTrue();
+        assertThat(CgroupPattern.parse("a/job_?").within(CgroupPattern.parse("a/job_?"))).isTrue();
+        assertThat(CgroupPattern.parse("a/*/x").within(CgroupPattern.parse("a/*"))).isTrue();
+        assertThat(CgroupPattern.parse("a/job_*").within(CgroupPattern.parse("a/job_?"))).isFalse();
+        assertThat(CgroupPattern.parse("a/job_*").within(CgroupPattern.parse("a/job_gpu*"))).isFalse();
+        assertThat(CgroupPattern.parse("a*").within(CgroupPattern.parse("a/b*"))).isFalse();
+        assertThat(CgroupPattern.parse("b/job_*").within(CgroupPattern.parse("a/*"))).isFalse();
+        assertThat(CgroupPattern.parse("a/b/job_*").within("a/b")).isTrue();
+        assertThat(CgroupPattern.parse("a/b*/job_*").within("a/b")).isFalse();
+        assertThat(CgroupPattern.parse("x/*").within("")).isTrue();
+    }
+
+    @Test
+    void aPolicyPatternOutsideTheAgentCgroupsRefusesTheStart() {
+        assertThatThrownBy(() -> AgentCgroups.resolve(java.nio.file.Path.of("/nonexistent-mount"), java.util.List.of(
+                "a/job_*"), java.util.List.of("a/job_gpu*", "b/job_*"), false))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("'b/job_*' is outside every agent cgroup");
+    }
+
+    @Test
+    void policyPatternsComeFirstInTheKernelsOrder() {
+        KernelPatterns k = KernelPatterns.of(java.util.List.of("fixed", "a/job_*", "a/job_gpu*"),
+                java.util.List.of("a/job_gpu*", "fixed/x*"));
+        assertThat(k.patterns()).extracting(CgroupPattern::text).containsExactly("a/job_gpu*", "fixed/x*", "a/job_*");
+        assertThat(k.indexOf("a/job_gpu1")).isZero();
+        assertThat(k.indexOf("a/job_cpu1")).isEqualTo(2);
+        assertThat(k.indexOf("a/job_gpu1/x")).isEqualTo(-1);
     }
 }
