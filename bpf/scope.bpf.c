@@ -11,6 +11,10 @@
  * whole path relative to the cgroup2 mount; '*' any run of characters and '?' one character,
  * neither ever matching '/'; everything else literal. cgroup v2 has no rename (EPERM; only
  * v1 hierarchies have one), so a cgroup's name, and whether it matched, holds until rmdir.
+ *
+ * The first pattern that matches is recorded. The agent puts the cgroup policies' patterns
+ * first (each lies inside the agent cgroups), so a cgroup a policy's pattern matches is
+ * recorded under it, and policy_slot() (hooks.bpf.h) finds its policy from the first instruction.
  */
 #include "hooks.bpf.h"
 
