@@ -47,6 +47,7 @@ import java.util.List;
  * @param aggregationWindowMs   repeats of a violation (rule, process, cgroup, GPU) within this window are counted into
  *                              one summary (report.aggregation_window_ms); 0: every occurrence reported alone
  * @param tunnels               tunnels.*: the programs held at exec where egress.tunnels is deny, and how long
+ * @param hostRoot              where the host's files are (host_root): "/", or /proc/1/root for the daemon in a container
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -83,7 +84,7 @@ public record AgentConfig(
         long execHashMaxBytes,
         long verifyIntervalMs,
         Posture posture, Classification classification,
-        long aggregationWindowMs, Tunnels tunnels) {
+        long aggregationWindowMs, Tunnels tunnels, io.agentguard.process.HostRoot hostRoot) {
 
     /**
      * tunnels.*: programs (names, or absolute paths) that are tunnels or may carry one; where a
@@ -191,6 +192,7 @@ public record AgentConfig(
         private Classification classification = Classification.DEFAULT;
         private long aggregationWindowMs = DEFAULT_AGGREGATION_WINDOW_MS;
         private Tunnels tunnels = Tunnels.DEFAULT;
+        private io.agentguard.process.HostRoot hostRoot = io.agentguard.process.HostRoot.SLASH;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -230,6 +232,7 @@ public record AgentConfig(
             classification = c.classification;
             aggregationWindowMs = c.aggregationWindowMs;
             tunnels = c.tunnels;
+            hostRoot = c.hostRoot;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -269,6 +272,7 @@ public record AgentConfig(
         public Builder classification(Classification v) { classification = v; return this; }
         public Builder aggregationWindowMs(long v) { aggregationWindowMs = v; return this; }
         public Builder tunnels(Tunnels v) { tunnels = v; return this; }
+        public Builder hostRoot(io.agentguard.process.HostRoot v) { hostRoot = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
@@ -277,7 +281,7 @@ public record AgentConfig(
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
                     recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture, classification,
-                    aggregationWindowMs, tunnels);
+                    aggregationWindowMs, tunnels, hostRoot);
         }
     }
 }
