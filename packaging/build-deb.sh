@@ -30,8 +30,9 @@ done
 
 MODULES=$("$JDK/bin/jdeps" --multi-release "${JAVA_RELEASE:-25}" --ignore-missing-deps --print-module-deps -q \
     --class-path "$LIB/lib/*" "$LIB/agentguard-agent.jar")
-# jdk.crypto.ec and the locale data are not found by jdeps: TLS to collectors needs the former
-MODULES="$MODULES,java.logging,java.management,jdk.crypto.ec,jdk.localedata"
+# jdk.crypto.ec and the locale data are not found by jdeps: TLS to collectors needs the former;
+# jdk.management gives the process metrics (CPU time, open files) their MXBean
+MODULES="$MODULES,java.logging,java.management,jdk.management,jdk.crypto.ec,jdk.localedata"
 "$JDK/bin/jlink" --add-modules "$MODULES" --include-locales=en --strip-debug --no-header-files --no-man-pages \
     --compress=zip-6 --output "$LIB/runtime" 2>&1 | grep -v "^Warning: .*deprecated" || true
 [ -x "$LIB/runtime/bin/java" ] || { echo "build-deb: jlink produced no runtime" >&2; exit 1; }
@@ -56,6 +57,10 @@ else
     chmod 0644 "$PACK"
 fi
 install -m 0644 "$ROOT/README.md" "$ROOT"/docs/*.md "$STAGE/usr/share/doc/agentguard/"
+# Grafana dashboard and Prometheus alerting rules (docs/OPERATIONS.md, "Dashboards and alerts")
+install -d "$STAGE/usr/share/agentguard/monitoring"
+install -m 0644 "$HERE/monitoring/agentguard-dashboard.json" "$HERE/monitoring/agentguard-alerts.yaml" \
+    "$STAGE/usr/share/agentguard/monitoring/"
 cat > "$STAGE/usr/share/doc/agentguard/copyright" <<'COPYRIGHT'
 agentguard: Java parts Apache-2.0; BPF programs and native tools GPL-2.0-only.
 Bundled: an OpenJDK runtime (GPL-2.0 with Classpath Exception) and the jars under

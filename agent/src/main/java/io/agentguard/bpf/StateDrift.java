@@ -12,6 +12,9 @@ package io.agentguard.bpf;
  * @param repair   what was done, or why it could not be
  */
 public record StateDrift(String object, String name, String drift, boolean repaired, String repair) {
+    /** Every object kind a drift names (agentguard_state_drift_total lists each from 0). */
+    public static final java.util.List<String> OBJECTS = java.util.List.of("link", "pin", "map", "program");
+
     public static StateDrift repaired(String object, String name, String drift, String repair) {
         return new StateDrift(object, name, drift, true, repair);
     }

@@ -1,6 +1,8 @@
 package io.agentguard.config;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The daemon's configuration (agentguard.yaml). Every field has a default; see
@@ -47,6 +49,7 @@ import java.util.List;
  * @param aggregationWindowMs   repeats of a violation (rule, process, cgroup, GPU) within this window are counted into
  *                              one summary (report.aggregation_window_ms); 0: every occurrence reported alone
  * @param tunnels               tunnels.*: the programs held at exec where egress.tunnels is deny, and how long
+ * @param runtimeLookup         workload.*: container/pod names and labels asked of the runtimes' local sockets
  * @param hostRoot              where the host's files are (host_root): "/", or /proc/1/root for the daemon in a container
  */
 public record AgentConfig(
@@ -84,7 +87,33 @@ public record AgentConfig(
         long execHashMaxBytes,
         long verifyIntervalMs,
         Posture posture, Classification classification,
-        long aggregationWindowMs, Tunnels tunnels, io.agentguard.process.HostRoot hostRoot) {
+        long aggregationWindowMs, Tunnels tunnels, RuntimeLookup runtimeLookup, io.agentguard.process.HostRoot hostRoot) {
+
+    /**
+     * workload.names and the runtime sockets asked for container and pod names and labels
+     * (io.agentguard.workload.runtime.RuntimeMetadata): best effort, cached, never on the event path.
+     *
+     * @param sockets runtime (podman, docker, containerd, cri-o) to its Unix socket; "" = not asked
+     */
+    public record RuntimeLookup(boolean enabled, Map<String, String> sockets, long lookupTimeoutMs, long cacheTtlMs,
+                                long negativeTtlMs, int cacheEntries) {
+        /** Where each runtime listens on a stock node; a socket that does not exist is skipped quietly. */
+        public static final Map<String, String> DEFAULT_SOCKETS = defaultSockets();
+        public static final RuntimeLookup DEFAULT = new RuntimeLookup(true, DEFAULT_SOCKETS, 500, 600_000, 30_000, 4096);
+
+        public RuntimeLookup {
+            sockets = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(sockets));
+        }
+
+        private static Map<String, String> defaultSockets() {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("containerd", "/run/containerd/containerd.sock");
+            m.put("cri-o", "/var/run/crio/crio.sock");
+            m.put("podman", "/run/podman/podman.sock");
+            m.put("docker", "/var/run/docker.sock");
+            return java.util.Collections.unmodifiableMap(m);
+        }
+    }
 
     /**
      * tunnels.*: programs (names, or absolute paths) that are tunnels or may carry one; where a
@@ -192,6 +221,7 @@ public record AgentConfig(
         private Classification classification = Classification.DEFAULT;
         private long aggregationWindowMs = DEFAULT_AGGREGATION_WINDOW_MS;
         private Tunnels tunnels = Tunnels.DEFAULT;
+        private RuntimeLookup runtimeLookup = RuntimeLookup.DEFAULT;
         private io.agentguard.process.HostRoot hostRoot = io.agentguard.process.HostRoot.SLASH;
 
         private Builder(AgentConfig c) {
@@ -232,6 +262,7 @@ public record AgentConfig(
             classification = c.classification;
             aggregationWindowMs = c.aggregationWindowMs;
             tunnels = c.tunnels;
+            runtimeLookup = c.runtimeLookup;
             hostRoot = c.hostRoot;
         }
 
@@ -272,6 +303,7 @@ public record AgentConfig(
         public Builder classification(Classification v) { classification = v; return this; }
         public Builder aggregationWindowMs(long v) { aggregationWindowMs = v; return this; }
         public Builder tunnels(Tunnels v) { tunnels = v; return this; }
+        public Builder runtimeLookup(RuntimeLookup v) { runtimeLookup = v; return this; }
         public Builder hostRoot(io.agentguard.process.HostRoot v) { hostRoot = v; return this; }
 
         public AgentConfig build() {
@@ -281,7 +313,7 @@ public record AgentConfig(
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
                     recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture, classification,
-                    aggregationWindowMs, tunnels, hostRoot);
+                    aggregationWindowMs, tunnels, runtimeLookup, hostRoot);
         }
     }
 }

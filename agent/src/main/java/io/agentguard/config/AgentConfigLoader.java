@@ -30,7 +30,7 @@ public final class AgentConfigLoader {
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
             "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode", "policies", "enforcement",
             "report", "runtime_dir", "metrics", "posture", "classifier",
-            "tunnels", "host_root");
+            "tunnels", "workload", "host_root");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.ofEntries(
             Map.entry("output", Set.of("path", "format", "events")),
             Map.entry("rules", Set.of("default_pack", "paths", "watch_interval_ms", "limits")),
@@ -48,7 +48,9 @@ public final class AgentConfigLoader {
             Map.entry("gpu", Set.of("standins", "device_rescan_ms")),
             Map.entry("connect", Set.of("outcome_timeout_ms")),
             Map.entry("posture", Set.of("check", "repeat_after_ms", "rescan_interval_ms")),
-            Map.entry("tunnels", Set.of("programs", "hold_timeout_ms")));
+            Map.entry("tunnels", Set.of("programs", "hold_timeout_ms")),
+            Map.entry("workload", Set.of("names", "runtime_sockets", "lookup_timeout_ms", "cache_ttl_ms", "negative_ttl_ms",
+                    "cache_entries")));
 
     private final String source;
     private final YamlNodes nodes;
@@ -156,6 +158,13 @@ public final class AgentConfigLoader {
         RuleLimits ruleLimits = RuleLimits.DEFAULT;
         long budgetPerEvent = AgentConfig.Classification.DEFAULT.budgetPerEvent();
         long budgetReportMs = AgentConfig.Classification.DEFAULT.budgetReportIntervalMs();
+        AgentConfig.RuntimeLookup names = AgentConfig.RuntimeLookup.DEFAULT;
+        boolean namesEnabled = names.enabled();
+        Map<String, String> runtimeSockets = names.sockets();
+        long lookupTimeoutMs = names.lookupTimeoutMs();
+        long namesTtlMs = names.cacheTtlMs();
+        long namesNegativeTtlMs = names.negativeTtlMs();
+        int namesEntries = names.cacheEntries();
         if (root.isEmpty()) {
             throw new ConfigException(source + ": empty configuration: at least agent_cgroups is needed");
         }
@@ -263,6 +272,12 @@ public final class AgentConfigLoader {
                             case "posture.rescan_interval_ms" -> postureRescanMs = nodes.integer(sv, name, 0, 86_400_000L);
                             case "tunnels.programs" -> tunnelPrograms = tunnelPrograms(sv, name);
                             case "tunnels.hold_timeout_ms" -> holdTimeoutMs = nodes.integer(sv, name, 10, 10_000);
+                            case "workload.names" -> namesEnabled = nodes.bool(sv, name);
+                            case "workload.runtime_sockets" -> runtimeSockets = runtimeSockets(nodes.mapping(sv, name), name);
+                            case "workload.lookup_timeout_ms" -> lookupTimeoutMs = nodes.integer(sv, name, 10, 10_000);
+                            case "workload.cache_ttl_ms" -> namesTtlMs = nodes.integer(sv, name, 1000, 86_400_000L);
+                            case "workload.negative_ttl_ms" -> namesNegativeTtlMs = nodes.integer(sv, name, 0, 3_600_000);
+                            case "workload.cache_entries" -> namesEntries = (int) nodes.integer(sv, name, 16, 1_000_000);
                             default -> throw new AssertionError(name);
                         }
                     }
@@ -288,7 +303,9 @@ public final class AgentConfigLoader {
                 new AgentConfig.RecordLimits(recordsPerSecond, priorityPerSecond, (int) reservedBytes),
                 execRecheckMs, execHashMaxBytes, verifyMs, new AgentConfig.Posture(postureCheck, postureRepeatMs, postureRescanMs),
                 new AgentConfig.Classification(ruleLimits, budgetPerEvent, budgetReportMs), aggregationWindowMs,
-                new AgentConfig.Tunnels(tunnelPrograms, holdTimeoutMs), host);
+                new AgentConfig.Tunnels(tunnelPrograms, holdTimeoutMs),
+                new AgentConfig.RuntimeLookup(namesEnabled, runtimeSockets, lookupTimeoutMs, namesTtlMs, namesNegativeTtlMs,
+                        namesEntries), host);
     }
 
     /** host_root: an absolute path of a directory (the daemon looks up the host's programs under it). */
@@ -303,6 +320,25 @@ public final class AgentConfigLoader {
                     + " reaches it: / , or /proc/1/root in a container with the host's PID namespace)");
         }
         return io.agentguard.process.HostRoot.of(dir);
+    }
+
+    /**
+     * workload.runtime_sockets: runtime to socket path, each key optional (the others keep their
+     * standard paths); "" = that runtime is not asked.
+     */
+    private Map<String, String> runtimeSockets(MappingNode m, String name) {
+        Map<String, String> sockets = new java.util.LinkedHashMap<>(AgentConfig.RuntimeLookup.DEFAULT_SOCKETS);
+        for (NodeTuple t : m.getValue()) {
+            String runtime = nodes.key(t, AgentConfig.RuntimeLookup.DEFAULT_SOCKETS.keySet());
+            Node v = t.getValueNode();
+            String path = v instanceof ScalarNode sc && sc.getValue().isEmpty() ? "" : nodes.string(v, name + "." + runtime);
+            if (!path.isEmpty() && !path.startsWith("/")) {
+                throw new ConfigException(nodes.where(v) + name + "." + runtime + ": '" + path
+                        + "' is not an absolute path (the runtime's Unix socket, or \"\" to not ask it)");
+            }
+            sockets.put(runtime, path);
+        }
+        return sockets;
     }
 
     /** tunnels.programs: names (a program's file name, as comm: at most 15 bytes) or absolute paths. */

@@ -83,6 +83,7 @@ public final class Agent implements AutoCloseable {
     private io.agentguard.enforce.MinerArgsChecker minerArgs;
     private io.agentguard.enforce.HeldProcesses heldProcesses;
     private io.agentguard.enforce.TunnelJudge tunnelJudge;
+    private io.agentguard.workload.runtime.RuntimeMetadata runtimeNames;   // names and labels from runtime sockets
     private Reporter reporter;
     private UnixOwners unixOwners;
     private io.agentguard.posture.PostureMonitor posture;
@@ -155,7 +156,13 @@ public final class Agent implements AutoCloseable {
             this.enforcer = new Enforcer(cgroups.mount(), policies::enforcing, new BlastRadiusGuard(
                     config.blastRadiusMaxTargets(), config.blastRadiusWindowMs() * 1_000_000L), policies,
                     config.blockDurationMs(), this::countedEvent, violations);
-            reloader.onSuccess(enforcer::rearm);
+            reloader.onSuccess(() -> {
+                enforcer.rearm();
+                AgentMetrics m = metrics;
+                if (m != null) {
+                    m.rulesInForce(classifier.rules().rules());
+                }
+            });
             reloader.onWeakened((why, lines) -> weakened("rules", why, lines, false, false));
             this.execChecker = new ExecFileChecker(policies, config.execHashMaxBytes(), this::violation, log, Path.of("/proc"));
             this.minerArgs = new io.agentguard.enforce.MinerArgsChecker(policies, this::violation, log, Path.of("/proc"));
@@ -167,7 +174,9 @@ public final class Agent implements AutoCloseable {
                     log, Path.of("/proc"));
             CgroupPaths agentCgroupPaths = new CgroupPaths(cgroups, 200_000_000L);
             UnixOwners owners = unixOwners;
+            this.runtimeNames = io.agentguard.workload.runtime.RuntimeMetadata.start(config.runtimeLookup());
             this.pipeline = ConsumerPipeline.builder(config, classifier)
+                    .workloadNames(runtimeNames)
                     // outside cgroups appear only as Unix listeners' cgroups, which the resolver knows
                     .cgroupPaths(owners == null ? agentCgroupPaths : id -> {
                         String path = agentCgroupPaths.apply(id);
@@ -302,6 +311,7 @@ public final class Agent implements AutoCloseable {
         agent.configFile = configFile;
         try {
             agent.metrics = new AgentMetrics(agent, config.metricsListen());
+            agent.metrics.rulesInForce(agent.classifier.rules().rules());
             agent.statusServer = new StatusServer(Path.of(config.runtimeDir(), "status.sock"), agent.status::json, log);
         } catch (RuntimeException e) {
             agent.close();
@@ -585,6 +595,21 @@ public final class Agent implements AutoCloseable {
         return reader.pendingBytes();
     }
 
+    Classifier classifier() {
+        return classifier;
+    }
+
+    /** The port metrics are served on, or -1 when metrics.listen is empty. */
+    int metricsPort() {
+        AgentMetrics m = metrics;
+        return m == null ? -1 : m.port();
+    }
+
+    /** System.nanoTime of the ring consumer's last loop turn; far in the past once it died. */
+    long consumerHeartbeatNs() {
+        return consumer.heartbeatNs();
+    }
+
     boolean readerParked() {
         return consumer.parked();
     }
@@ -649,8 +674,16 @@ public final class Agent implements AutoCloseable {
         return heldProcesses;
     }
 
+    /** Container and pod names from the runtimes' sockets (status). */
+    public io.agentguard.workload.runtime.RuntimeMetadata runtimeNames() {
+        return runtimeNames;
+    }
+
     /** What the constructor made that holds threads, mappings or files. */
     private void closeParts() {
+        if (runtimeNames != null) {
+            runtimeNames.close();
+        }
         if (tunnelJudge != null) {
             tunnelJudge.close();
         }

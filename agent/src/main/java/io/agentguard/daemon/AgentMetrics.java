@@ -3,10 +3,15 @@ package io.agentguard.daemon;
 import io.agentguard.pipeline.ConsumerPipeline;
 import io.agentguard.proto.v1.BlockKind;
 import io.agentguard.proto.v1.Event;
+import io.agentguard.proto.v1.Priority;
+import io.agentguard.proto.v1.RuleActionKind;
+import io.agentguard.proto.v1.Verdict;
 import io.agentguard.proto.v1.Violation;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Info;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 
@@ -39,10 +44,16 @@ final class AgentMetrics implements AutoCloseable {
 
     final PrometheusRegistry registry = new PrometheusRegistry();
     private final Counter violations;
+    private final Counter violationsByPriority;
     private final Counter actions;
     private final HTTPServer server;
 
     AgentMetrics(Agent agent, String listen) {
+        // the process and JVM (heap, GC, threads, CPU, RSS, open files): the agent's own cost on the node
+        JvmMetrics.builder().register(registry);
+        Info.builder().name("agentguard_build_info").help("the agent's version and Java runtime; always 1")
+                .labelNames("version", "java_version").register(registry)
+                .setLabelValues(AgentStatus.VERSION, Runtime.version().toString());
         CounterWithCallback.builder().name("agentguard_events_total").help("events seen, by type").labelNames("type")
                 .callback(cb -> {
                     long[] byType = agent.stats().byType();
@@ -76,6 +87,11 @@ final class AgentMetrics implements AutoCloseable {
                 .callback(cb -> cb.call(agent.stats().failed())).register(registry);
         GaugeWithCallback.builder().name("agentguard_consumer_lag_bytes")
                 .help("bytes committed to the ring and not yet read").callback(cb -> cb.call(agent.consumerLagBytes()))
+                .register(registry);
+        GaugeWithCallback.builder().name("agentguard_consumer_silence_seconds")
+                .help("seconds since the ring consumer's last loop turn (it turns at least every few hundred ms while"
+                        + " alive; a dead consumer reports a huge value)")
+                .callback(cb -> cb.call(Math.max(0, System.nanoTime() - agent.consumerHeartbeatNs()) / 1e9))
                 .register(registry);
         GaugeWithCallback.builder().name("agentguard_processes").help("processes in the process table")
                 .callback(cb -> cb.call(agent.stats().processes())).register(registry);
@@ -116,11 +132,56 @@ final class AgentMetrics implements AutoCloseable {
         CounterWithCallback.builder().name("agentguard_aggregation_overflow_total")
                 .help("violations reported alone, untracked, because the aggregation table was full")
                 .callback(cb -> cb.call(agent.pipelineCounters().aggregationOverflows())).register(registry);
-        violations = Counter.builder().name("agentguard_violations_total").help("violations, by rule and priority")
+        violations = Counter.builder().name("agentguard_violations_total").help("violations, by rule and priority"
+                        + " (every rule in force is listed from 0, so a first violation shows as an increase)")
                 .labelNames("rule", "priority").register(registry);
+        violationsByPriority = Counter.builder().name("agentguard_violations_by_priority_total")
+                .help("violations, by priority, agentguard's own ('agentguard: ...') included; every priority from 0")
+                .labelNames("priority").register(registry);
+        for (Priority p : Priority.values()) {
+            if (p != Priority.PRIORITY_UNSPECIFIED && p != Priority.UNRECOGNIZED) {
+                violationsByPriority.labelValues(priority(p));
+            }
+        }
         actions = Counter.builder().name("agentguard_enforcement_actions_total")
                 .help("rule actions, by kind and verdict (denied = carried out)").labelNames("kind", "verdict")
                 .register(registry);
+        for (RuleActionKind k : RuleActionKind.values()) {
+            if (k == RuleActionKind.RULE_ACTION_KIND_UNSPECIFIED || k == RuleActionKind.UNRECOGNIZED) {
+                continue;
+            }
+            for (Verdict v : Verdict.values()) {
+                if (v != Verdict.VERDICT_UNSPECIFIED && v != Verdict.UNRECOGNIZED) {
+                    actions.labelValues(actionKind(k), verdict(v));
+                }
+            }
+        }
+        CounterWithCallback.builder().name("agentguard_enforcement_actions_dropped_total")
+                .help("rule actions not carried out because the enforcer's queue was full")
+                .callback(cb -> cb.call(agent.enforcer().dropped())).register(registry);
+        GaugeWithCallback.builder().name("agentguard_enforcing")
+                .help("1 in enforce mode, 0 in monitor mode (blocks only reported as would_block)")
+                .callback(cb -> cb.call("enforce".equals(agent.policies().mode()) ? 1 : 0)).register(registry);
+        CounterWithCallback.builder().name("agentguard_weakening_reloads_total")
+                .help("reloads that weakened the configuration or rules (each also a violation"
+                        + " 'agentguard: enforcement weakened by reload')")
+                .callback(cb -> cb.call(agent.weakeningReloads())).register(registry);
+        CounterWithCallback.builder().name("agentguard_refused_reloads_total")
+                .help("SIGHUP reloads refused because they came from an agent cgroup")
+                .callback(cb -> cb.call(agent.refusedReloads())).register(registry);
+        CounterWithCallback.builder().name("agentguard_watchdog_pings_total")
+                .help("systemd watchdog pings sent (0 when systemd does not watch the agent)")
+                .callback(cb -> {
+                    Watchdog w = agent.watchdog();
+                    cb.call(w == null ? 0 : w.pings());
+                }).register(registry);
+        CounterWithCallback.builder().name("agentguard_watchdog_withheld_total")
+                .help("systemd watchdog pings withheld because the ring consumer or housekeeping stalled (systemd"
+                        + " restarts the agent when they stay withheld)")
+                .callback(cb -> {
+                    Watchdog w = agent.watchdog();
+                    cb.call(w == null ? 0 : w.withheld());
+                }).register(registry);
         CounterWithCallback.builder().name("agentguard_rule_reloads_total").help("rule reloads, by result")
                 .labelNames("result").callback(cb -> {
                     cb.call(agent.ruleStatus().succeeded(), "ok");
@@ -146,8 +207,19 @@ final class AgentMetrics implements AutoCloseable {
                 .help("differences found between agentguard's links, pins or maps and the kernel's (tampering),"
                         + " by object (link, pin, map, program) and whether it was put back")
                 .labelNames("object", "repaired")
-                .callback(cb -> agent.stateVerifier().forEachDriftCount((object, repaired, total) ->
-                        cb.call(total, object, String.valueOf(repaired)))).register(registry);
+                .callback(cb -> {
+                    java.util.Map<String, Long> counts = new java.util.TreeMap<>();
+                    for (String object : io.agentguard.bpf.StateDrift.OBJECTS) {   // every label set from 0
+                        counts.put(object + "\u0000false", 0L);
+                        counts.put(object + "\u0000true", 0L);
+                    }
+                    agent.stateVerifier().forEachDriftCount((object, repaired, total) ->
+                            counts.put(object + "\u0000" + repaired, total));
+                    counts.forEach((key, total) -> {
+                        int sep = key.indexOf('\u0000');
+                        cb.call(total, key.substring(0, sep), key.substring(sep + 1));
+                    });
+                }).register(registry);
         CounterWithCallback.builder().name("agentguard_state_checks_total")
                 .help("checks of agentguard's links, pins and maps against the kernel")
                 .callback(cb -> cb.call(agent.stateVerifier().checks())).register(registry);
@@ -169,14 +241,34 @@ final class AgentMetrics implements AutoCloseable {
     }
 
     void violation(Violation v) {
-        violations.labelValues(v.getRule(), v.getPriority().name().replace("PRIORITY_", "").toLowerCase()).inc();
+        String priority = priority(v.getPriority());
+        violations.labelValues(v.getRule(), priority).inc();
+        violationsByPriority.labelValues(priority).inc();
+    }
+
+    /** Lists every rule in force at 0 (start, each successful reload); series of removed rules stay. */
+    void rulesInForce(java.util.List<io.agentguard.rules.CompiledRule> rules) {
+        for (io.agentguard.rules.CompiledRule r : rules) {
+            violations.labelValues(r.name(), r.priority().name().toLowerCase(java.util.Locale.ROOT));
+        }
     }
 
     void event(Event e) {
         if (e.hasAction()) {
-            actions.labelValues(e.getAction().getKind().name().replace("RULE_ACTION_KIND_", "").toLowerCase(),
-                    e.getAction().getVerdict().name().replace("VERDICT_", "").toLowerCase()).inc();
+            actions.labelValues(actionKind(e.getAction().getKind()), verdict(e.getAction().getVerdict())).inc();
         }
+    }
+
+    private static String priority(Priority p) {
+        return p.name().replace("PRIORITY_", "").toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private static String actionKind(RuleActionKind k) {
+        return k.name().replace("RULE_ACTION_KIND_", "").toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private static String verdict(Verdict v) {
+        return v.name().replace("VERDICT_", "").toLowerCase(java.util.Locale.ROOT);
     }
 
     @Override

@@ -170,6 +170,9 @@ final class AgentStatus {
                     .setResumedByTimeout(held.resumedByTimeout()).setResumedAtStart(held.resumedAtStart())
                     .setKilled(held.killed()).setDropped(agent.tunnelJudgeDropped()));
         }
+        if (agent.runtimeNames() != null) {
+            b.setRuntimeMetadata(agent.runtimeNames().status());
+        }
         UnixOwners owners = agent.unixOwners();
         if (owners != null) {
             b.setUnixOwners(io.agentguard.proto.v1.UnixOwnersStatus.newBuilder().setListenersOutside(owners.listeners())

@@ -319,4 +319,47 @@ class AgentConfigLoaderTest {
                 "agent_cgroups: [x]\npolicies:\n  default:\n    egress: {raw_sockets: yes}\n"))
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("a.yaml:4:27: egress.raw_sockets");
     }
+
+    @Test
+    void runtimeSocketsDefaultToTheStandardPathsAndCanBeChangedOrTurnedOff() {
+        AgentConfig.RuntimeLookup d = AgentConfigLoader.embeddedDefault().runtimeLookup();
+        assertThat(d).isEqualTo(AgentConfig.RuntimeLookup.DEFAULT);
+        assertThat(d.enabled()).isTrue();
+        assertThat(d.sockets()).containsEntry("containerd", "/run/containerd/containerd.sock")
+                .containsEntry("cri-o", "/var/run/crio/crio.sock")
+                .containsEntry("podman", "/run/podman/podman.sock")
+                .containsEntry("docker", "/var/run/docker.sock");
+        AgentConfig c = AgentConfigLoader.parse("a.yaml", """
+                agent_cgroups: [agents]
+                workload:
+                  names: true
+                  runtime_sockets: {podman: /run/user/0/podman/podman.sock, docker: ""}
+                  lookup_timeout_ms: 250
+                  cache_ttl_ms: 60000
+                  negative_ttl_ms: 0
+                  cache_entries: 100
+                """);
+        AgentConfig.RuntimeLookup w = c.runtimeLookup();
+        assertThat(w.sockets()).containsEntry("podman", "/run/user/0/podman/podman.sock").containsEntry("docker", "")
+                .containsEntry("containerd", "/run/containerd/containerd.sock");
+        assertThat(w.lookupTimeoutMs()).isEqualTo(250);
+        assertThat(w.cacheTtlMs()).isEqualTo(60_000);
+        assertThat(w.negativeTtlMs()).isZero();
+        assertThat(w.cacheEntries()).isEqualTo(100);
+        assertThat(AgentConfigLoader.parse("a.yaml", "agent_cgroups: [agents]\nworkload: {names: false}\n")
+                .runtimeLookup().enabled()).isFalse();
+    }
+
+    @Test
+    void badRuntimeSocketsAreRefusedPrecisely() {
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [a]\nworkload:\n  runtime_sockets: {podmn: /x}\n"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("a.yaml:3:21: unknown key 'podmn' (did you mean 'podman'?)");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [a]\nworkload:\n  runtime_sockets: {cri-o: crio.sock}\n"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("a.yaml:3:28: workload.runtime_sockets.cri-o: 'crio.sock' is not an absolute path");
+        assertThatThrownBy(() -> AgentConfigLoader.parse("a.yaml", "agent_cgroups: [a]\nworkload: {lookup_timeout_ms: 0}\n"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("a.yaml:2:31: workload.lookup_timeout_ms");
+    }
 }

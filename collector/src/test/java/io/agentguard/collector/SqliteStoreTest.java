@@ -27,6 +27,11 @@ class SqliteStoreTest extends StoreContract {
     }
 
     @Override
+    Connection connect(String url) throws Exception {
+        return DriverManager.getConnection("jdbc:" + url);
+    }
+
+    @Override
     boolean postgres() {
         return false;
     }

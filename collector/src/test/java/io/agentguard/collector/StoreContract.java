@@ -127,10 +127,151 @@ abstract class StoreContract {
             assertThat(s.append("n-old", E, List.of(violation(1, "new", Priority.PRIORITY_ALERT, now)), "t")
                     .stored()).isEqualTo(1);
         }
-        sql(url, "UPDATE schema_info SET version = " + (JdbcStore.SCHEMA_VERSION + 1));
+        // a newer collector migrated it further (Flyway's history names a migration this code lacks)
+        sql(url, "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum,"
+                + " installed_by, installed_on, execution_time, success) VALUES (99, '" + (JdbcStore.SCHEMA_VERSION + 1)
+                + "', 'from the future', 'SQL', 'V" + (JdbcStore.SCHEMA_VERSION + 1) + "__future.sql', 0, 'test',"
+                + " CURRENT_TIMESTAMP, 0, " + (postgres() ? "true" : "1") + ")");
         assertThatThrownBy(() -> JdbcStore.open(url)).isInstanceOf(java.sql.SQLException.class)
                 .hasMessageContaining("schema is version " + (JdbcStore.SCHEMA_VERSION + 1) + ", newer than this collector's ("
                         + JdbcStore.SCHEMA_VERSION + "): upgrade the collector");
+    }
+
+    @Test
+    void aDatabaseFromBeforeFlywayThatClaimsANewerSchemaIsRefusedUntouched() throws Exception {
+        String url = emptyDatabase();
+        sql(url, legacyV3());
+        sql(url, "UPDATE schema_info SET version = " + (JdbcStore.SCHEMA_VERSION + 1));
+        assertThatThrownBy(() -> JdbcStore.open(url)).isInstanceOf(java.sql.SQLException.class)
+                .hasMessageContaining("schema is version " + (JdbcStore.SCHEMA_VERSION + 1) + ", newer than this collector's");
+        assertThat(rows(url, "SELECT COUNT(*) FROM violations")).containsExactly(List.of("0"));
+        assertThat(columns(url, "violations")).doesNotContain("container_id");
+    }
+
+    /** Opens a plain JDBC connection to the database behind a store URL. */
+    abstract java.sql.Connection connect(String url) throws Exception;
+
+    /** The statements of the pre-Flyway schema-3 fixture (SQL captured from the collector before Flyway). */
+    String[] legacyV3() throws Exception {
+        String name = "legacy-v3-" + (postgres() ? "postgresql" : "sqlite") + ".sql";
+        try (var in = StoreContract.class.getResourceAsStream(name)) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).lines()
+                    .filter(l -> !l.isBlank() && !l.startsWith("--")).map(l -> l.substring(0, l.lastIndexOf(';')))
+                    .toArray(String[]::new);
+        }
+    }
+
+    /** Each row as strings. */
+    List<List<String>> rows(String url, String query) throws Exception {
+        List<List<String>> out = new java.util.ArrayList<>();
+        try (java.sql.Connection c = connect(url); java.sql.Statement st = c.createStatement();
+             java.sql.ResultSet rs = st.executeQuery(query)) {
+            while (rs.next()) {
+                List<String> row = new java.util.ArrayList<>();
+                for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+                    row.add(rs.getString(i));
+                }
+                out.add(row);
+            }
+        }
+        return out;
+    }
+
+    java.util.Set<String> columns(String url, String table) throws Exception {
+        return rows(url, postgres()
+                ? "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '"
+                        + table + "'"
+                : "SELECT name FROM pragma_table_info('" + table + "')").stream().map(List::getFirst)
+                .collect(java.util.stream.Collectors.toSet());
+    }
+
+    java.util.Set<String> indexes(String url, String table) throws Exception {
+        return rows(url, postgres()
+                ? "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = '" + table + "'"
+                : "SELECT name FROM pragma_index_list('" + table + "')").stream().map(List::getFirst)
+                .collect(java.util.stream.Collectors.toSet());
+    }
+
+    static final List<String> WORKLOAD_COLUMNS = List.of("workload_kind", "container_id", "pod_uid", "job_id", "unit",
+            "container_name", "pod_name", "pod_namespace");
+
+    @Test
+    void aSchema3DatabaseMadeBeforeFlywayIsMigratedInPlaceWithEveryRowAndGainsTheWorkloadColumns() throws Exception {
+        String url = emptyDatabase();
+        sql(url, legacyV3());
+        long now = Instant.now().getEpochSecond();
+        String blob = postgres() ? "'\\x" : "X'";   // a byte literal opens with this, closes with '
+        String v1 = java.util.HexFormat.of().formatHex(violation(1, "old-a", Priority.PRIORITY_ALERT, now).getViolation()
+                .toByteArray());
+        String v2 = java.util.HexFormat.of().formatHex(aggregated(2, "k", 1, false, now).getViolation().toByteArray());
+        String ev = java.util.HexFormat.of().formatHex(Event.newBuilder().setTime(Timestamp.newBuilder().setSeconds(now))
+                .build().toByteArray());
+        // rows as the old collector wrote them: a violation, an aggregated one folded to 40, an event,
+        // the node, its spool and a conflict
+        sql(url, "INSERT INTO violations (node, epoch, sequence, received_ms, time_ms, rule, priority, cgroup, pid, exe, data,"
+                        + " occurrences, aggregation_key, last_time_ms) VALUES ('n-old', '" + E + "', 1, 1, " + now * 1000
+                        + ", 'old-a', 2, '/agents/a', 42, '/usr/bin/x', " + blob + v1 + "', 1, NULL, NULL)",
+                "INSERT INTO violations (node, epoch, sequence, received_ms, time_ms, rule, priority, data, occurrences,"
+                        + " aggregation_key, last_time_ms) VALUES ('n-old', '" + E + "', 2, 1, " + now * 1000
+                        + ", 'agentguard: connection denied by egress policy', 5, " + blob + v2
+                        + "', 40, 'k', " + (now + 9) * 1000 + ")",
+                "INSERT INTO events (node, epoch, sequence, received_ms, time_ms, data) VALUES ('n-old', '" + E + "', 3, 1, "
+                        + now * 1000 + ", " + blob + ev + "')",
+                "INSERT INTO nodes (node, last_sequence, agent_version, epoch) VALUES ('n-old', 3, '0.0.9', '" + E + "')",
+                "INSERT INTO spools (node, epoch, last_sequence, first_seen_ms, last_seen_ms) VALUES ('n-old', '" + E
+                        + "', 3, 1, 2)",
+                "INSERT INTO conflicts (node, epoch, sequence, received_ms, kind, hash, data, peer) VALUES ('n-old', '" + E
+                        + "', 1, 5, 'violation', " + blob + "00', " + blob
+                        + v2 + "', 'peer')");
+        try (JdbcStore s = JdbcStore.open(url)) {
+            assertThat(s.schemaVersion()).isEqualTo(4);
+            assertThat(s.query(new JdbcStore.Filter(null, "n-old", null, null, 0, 10)))
+                    .extracting(r -> r.sequence() + ":" + r.violation().getRule() + ":" + Math.max(1, r.violation().getCount()))
+                    .containsExactly("1:old-a:1", "2:agentguard: connection denied by egress policy:40");
+            assertThat(s.sequences("n-old", "events")).containsExactly(3L);
+            assertThat(s.lastSequence("n-old", E)).isEqualTo(3);
+            assertThat(s.conflictCount()).isEqualTo(1);
+            // old rows compare by content as before: a resend is a duplicate, the next sequence is stored
+            assertThat(s.append("n-old", E, List.of(violation(1, "old-a", Priority.PRIORITY_ALERT, now)), "t")
+                    .duplicates()).isEqualTo(1);
+            assertThat(s.append("n-old", E, List.of(violation(4, "new", Priority.PRIORITY_ALERT, now)), "t")
+                    .stored()).isEqualTo(1);
+        }
+        assertThat(rows(url, "SELECT COUNT(*) FROM violations")).containsExactly(List.of("3"));
+        assertThat(rows(url, "SELECT COUNT(*) FROM events")).containsExactly(List.of("1"));
+        assertThat(rows(url, "SELECT node, last_sequence, agent_version FROM nodes"))
+                .containsExactly(List.of("n-old", "3", "0.0.9"));
+        assertThat(rows(url, "SELECT cgroup, pid, exe, container_id, pod_uid FROM violations WHERE sequence = 1"))
+                .containsExactly(java.util.Arrays.asList("/agents/a", "42", "/usr/bin/x", null, null));
+        assertThat(columns(url, "violations")).containsAll(WORKLOAD_COLUMNS);
+        assertThat(columns(url, "events")).containsAll(WORKLOAD_COLUMNS).contains("cgroup");
+        assertThat(indexes(url, "violations")).contains("violations_container", "violations_pod", "violations_job",
+                "violations_time", "violations_aggregation");
+        assertThat(indexes(url, "events")).contains("events_container", "events_pod", "events_job", "events_time");
+        // Flyway recorded the old schema as its baseline and ran only what came after it
+        assertThat(rows(url, "SELECT version, type FROM flyway_schema_history ORDER BY installed_rank"))
+                .containsExactly(List.of("3", "BASELINE"), List.of("4", "SQL"));
+        // collectors from before Flyway read schema_info and refuse this schema
+        assertThat(rows(url, "SELECT version FROM schema_info")).containsExactly(List.of("4"));
+        try (JdbcStore s = JdbcStore.open(url)) {   // reopening migrates nothing
+            assertThat(s.schemaVersion()).isEqualTo(4);
+        }
+        assertThat(rows(url, "SELECT COUNT(*) FROM flyway_schema_history")).containsExactly(List.of("2"));
+    }
+
+    @Test
+    void anEmptyDatabaseGetsEveryMigrationAndTheSameSchemaAsAnUpgradedOne() throws Exception {
+        String fresh = emptyDatabase();
+        JdbcStore.open(fresh).close();
+        assertThat(rows(fresh, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"))
+                .containsExactly(List.of("1"), List.of("2"), List.of("3"), List.of("4"));
+        String upgraded = emptyDatabase();
+        sql(upgraded, legacyV3());
+        JdbcStore.open(upgraded).close();
+        for (String table : List.of("violations", "events", "nodes", "spools", "conflicts", "schema_info")) {
+            assertThat(columns(fresh, table)).as(table).isEqualTo(columns(upgraded, table));
+            assertThat(indexes(fresh, table).size()).as(table).isEqualTo(indexes(upgraded, table).size());
+        }
     }
 
     @Test
@@ -204,6 +345,17 @@ abstract class StoreContract {
                         + " sequence BIGINT NOT NULL, received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, rule TEXT NOT NULL,"
                         + " priority INTEGER NOT NULL, cgroup TEXT, pid BIGINT, exe TEXT, data " + blob + " NOT NULL,"
                         + " hash " + blob + ", conflicted INTEGER NOT NULL DEFAULT 0, UNIQUE (node, epoch, sequence))",
+                // the other tables of schema 2, as the collector before Flyway made them
+                "CREATE TABLE events (id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', sequence BIGINT NOT NULL,"
+                        + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, data " + blob + " NOT NULL, hash " + blob + ","
+                        + " conflicted INTEGER NOT NULL DEFAULT 0, UNIQUE (node, epoch, sequence))",
+                "CREATE TABLE nodes (node TEXT PRIMARY KEY, last_sequence BIGINT NOT NULL DEFAULT 0, agent_version TEXT,"
+                        + " kernel TEXT, mode TEXT, last_seen_ms BIGINT, heartbeat " + blob + ", epoch TEXT)",
+                "CREATE TABLE spools (node TEXT NOT NULL, epoch TEXT NOT NULL, last_sequence BIGINT NOT NULL DEFAULT 0,"
+                        + " first_seen_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL, PRIMARY KEY (node, epoch))",
+                "CREATE TABLE conflicts (id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL, sequence BIGINT NOT NULL,"
+                        + " received_ms BIGINT NOT NULL, kind TEXT NOT NULL, hash " + blob + " NOT NULL, data " + blob
+                        + " NOT NULL, peer TEXT, UNIQUE (node, epoch, sequence, hash))",
                 "CREATE TABLE schema_info (version INTEGER NOT NULL)", "INSERT INTO schema_info (version) VALUES (2)",
                 "INSERT INTO violations (node, epoch, sequence, received_ms, time_ms, rule, priority, data)"
                         + " VALUES ('n2', '" + E + "', 1, 1, " + now * 1000 + ", 'v2', 2, " + literal + ")");

@@ -1,5 +1,6 @@
 package io.agentguard.collector.cli;
 
+import io.agentguard.collector.config.CollectorConfig;
 import io.agentguard.collector.server.CollectorServer;
 import io.agentguard.collector.store.JdbcStore;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
@@ -9,6 +10,8 @@ import picocli.CommandLine.Option;
 
 import java.io.File;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.Callable;
@@ -20,43 +23,70 @@ import java.util.concurrent.TimeUnit;
 /** agentguard-collector serve. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Runs the collector: gRPC on --listen (TLS by default; mutual TLS with --client-ca), storing into"
-                + " --db, Prometheus metrics on --metrics-listen.")
+                + " --db, Prometheus metrics on --metrics-listen. Settings come from --config FILE (docs/COLLECTOR.md);"
+                + " flags override it.")
 public final class ServeCommand implements Callable<Integer> {
-    @Option(names = "--listen", paramLabel = "HOST:PORT", description = "default: 0.0.0.0:4317")
-    String listen = "0.0.0.0:4317";
+    @Option(names = "--config", paramLabel = "FILE", description = "the configuration file (the package's:"
+            + " /etc/agentguard/collector.yaml); flags given override its keys")
+    Path config;
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", description = "default: 0.0.0.0:4317 (key listen)")
+    String listen;
 
     @Option(names = "--db", paramLabel = "URL", description = "sqlite:/path/file.db (default:"
-            + " sqlite:/var/lib/agentguard-collector/collector.db) or jdbc:postgresql://host/db (PGUSER, PGPASSWORD)")
-    String db = "sqlite:/var/lib/agentguard-collector/collector.db";
+            + " sqlite:/var/lib/agentguard-collector/collector.db) or jdbc:postgresql://host/db (user and password:"
+            + " database.user and database.password_file, else PGUSER, PGPASSWORD) (key database.url)")
+    String db;
 
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "server certificate chain")
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "server certificate chain (key tls.cert)")
     File cert;
 
-    @Option(names = "--tls-key", paramLabel = "PEM", description = "server private key (PKCS#8)")
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "server private key (PKCS#8) (key tls.key)")
     File key;
 
     @Option(names = "--client-ca", paramLabel = "PEM", description = "mutual TLS: clients must present a certificate"
-            + " signed by this CA; its CN is the node name")
+            + " signed by this CA; its CN is the node name (key tls.client_ca)")
     File clientCa;
 
     @Option(names = "--plaintext", description = "no TLS: on a loopback --listen only, unless"
-            + " --allow-unauthenticated-nodes")
+            + " --allow-unauthenticated-nodes (key tls.plaintext; the file's TLS paths are then ignored)")
     boolean plaintext;
 
     @Option(names = "--allow-unauthenticated-nodes", description = "let plaintext or TLS without --client-ca listen on a"
             + " non-loopback address: any peer that reaches it can then claim any node name (warned at start and at"
-            + " every hello)")
+            + " every hello) (key tls.allow_unauthenticated_nodes)")
     boolean allowUnauthenticated;
 
-    @Option(names = "--metrics-listen", paramLabel = "HOST:PORT", description = "default: 127.0.0.1:9465; \"\" = off")
-    String metricsListen = "127.0.0.1:9465";
+    @Option(names = "--metrics-listen", paramLabel = "HOST:PORT", description = "default: 127.0.0.1:9465; \"\" = off"
+            + " (key metrics.listen)")
+    String metricsListen;
 
     @Option(names = "--retention", paramLabel = "DURATION", description = "delete records older than this, e.g. 30d,"
-            + " 12h (default: keep)")
+            + " 12h (default: keep) (key retention)")
     String retention;
 
     @Override
     public Integer call() throws Exception {
+        CollectorConfig file;
+        try {
+            file = config == null ? CollectorConfig.defaults() : CollectorConfig.load(config);
+        } catch (CollectorConfig.Invalid e) {
+            System.err.println("agentguard-collector: " + e.getMessage());
+            return 2;
+        } catch (java.io.IOException e) {
+            System.err.println("agentguard-collector: " + config + ": " + e.getMessage());
+            return 2;
+        }
+        // flags over the file over the defaults; --plaintext drops the file's TLS paths
+        String listen = this.listen != null ? this.listen : file.listen();
+        String db = this.db != null ? this.db : file.databaseUrl();
+        boolean plaintext = this.plaintext || file.plaintext();
+        File cert = this.cert != null ? this.cert : this.plaintext || file.tlsCert() == null ? null : file.tlsCert().toFile();
+        File key = this.key != null ? this.key : this.plaintext || file.tlsKey() == null ? null : file.tlsKey().toFile();
+        File clientCa = this.clientCa != null ? this.clientCa
+                : this.plaintext || file.clientCa() == null ? null : file.clientCa().toFile();
+        boolean allowUnauthenticated = this.allowUnauthenticated || file.allowUnauthenticated();
+        String metricsListen = this.metricsListen != null ? this.metricsListen : file.metricsListen();
         if (!plaintext && (cert == null || key == null)) {
             System.err.println("agentguard-collector: TLS needs --tls-cert and --tls-key (or --plaintext, explicitly)");
             return 2;
@@ -65,6 +95,13 @@ public final class ServeCommand implements Callable<Integer> {
             System.err.println("agentguard-collector: --plaintext contradicts --tls-cert/--tls-key/--client-ca: choose one");
             return 2;
         }
+        for (File f : new File[] {cert, key, clientCa}) {
+            if (f != null && !f.canRead()) {   // before the store is opened (and perhaps migrated)
+                System.err.println("agentguard-collector: cannot read " + f + (config != null ? " (from " + config + ")" : "")
+                        + ": TLS files are the operator's to create (docs/COLLECTOR.md, \"TLS\")");
+                return 2;
+            }
+        }
         CollectorServer.Tls tls = new CollectorServer.Tls(cert, key, clientCa, plaintext, allowUnauthenticated);
         InetSocketAddress listenAddress = address(listen);
         String refusal = CollectorServer.refusal(listenAddress, tls);
@@ -72,15 +109,32 @@ public final class ServeCommand implements Callable<Integer> {
             System.err.println("agentguard-collector: " + refusal);
             return 2;
         }
-        Duration keep = retention == null ? null : parseDuration(retention);
+        Duration keep;
+        try {
+            keep = retention != null ? CollectorConfig.parseDuration(retention) : file.retention();
+        } catch (IllegalArgumentException e) {
+            System.err.println("agentguard-collector: --retention: " + e.getMessage());
+            return 2;
+        }
+        String user = file.databaseUser() != null ? file.databaseUser() : System.getenv("PGUSER");
+        String password = System.getenv("PGPASSWORD");
+        if (file.passwordFile() != null) {
+            try {
+                password = Files.readAllLines(file.passwordFile()).stream().findFirst().orElse("");
+            } catch (java.io.IOException e) {
+                System.err.println("agentguard-collector: database.password_file " + file.passwordFile() + ": " + e);
+                return 2;
+            }
+        }
         if (db.startsWith("sqlite:")) {
             File f = new File(db.substring("sqlite:".length()));
             if (f.getParentFile() != null) {
                 f.getParentFile().mkdirs();
             }
         }
-        JdbcStore store = JdbcStore.open(db);
+        JdbcStore store = JdbcStore.open(db, user, password);
         PrometheusRegistry registry = new PrometheusRegistry();
+        CollectorServer.registerProcessMetrics(registry);
         CollectorServer server = new CollectorServer(store, listenAddress, tls, registry);
         HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
                 .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
@@ -100,9 +154,13 @@ public final class ServeCommand implements Callable<Integer> {
         }
         System.err.println("agentguard-collector: listening on " + listen + " (" + (plaintext ? "plaintext"
                 : clientCa != null ? "mutual TLS, node = client certificate CN" : "TLS") + "), port " + server.port() + "; store " + db
-                + (metrics != null ? "; metrics on " + metricsListen : ""));
+                + (metrics != null ? "; metrics on " + address(metricsListen).getHostString() + ":" + metrics.getPort()
+                : ""));
+        // systemd (Type=notify): started once the port is bound and the schema migrated
+        SystemdNotify.send("READY=1\nSTATUS=listening on " + listen + ", port " + server.port());
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            SystemdNotify.send("STOPPING=1");
             server.close();
             retentionThread.shutdownNow();
             if (metrics != null) {
@@ -129,13 +187,6 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     static Duration parseDuration(String text) {
-        long n = Long.parseLong(text.substring(0, text.length() - 1));
-        return switch (text.charAt(text.length() - 1)) {
-            case 'd' -> Duration.ofDays(n);
-            case 'h' -> Duration.ofHours(n);
-            case 'm' -> Duration.ofMinutes(n);
-            case 's' -> Duration.ofSeconds(n);
-            default -> throw new IllegalArgumentException("duration '" + text + "': use 30d, 12h, 15m or 90s");
-        };
+        return CollectorConfig.parseDuration(text);
     }
 }

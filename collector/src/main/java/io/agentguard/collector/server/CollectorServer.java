@@ -33,7 +33,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import javax.naming.ldap.LdapName;
@@ -94,6 +93,16 @@ public final class CollectorServer implements AutoCloseable {
     private final Counter rejected;
     private final Counter heartbeats;
     private final Counter gaps;
+    private final Counter received;
+    private final Counter acks;
+    private final Counter storeErrors;
+    private final io.prometheus.metrics.core.metrics.Histogram storeSeconds;
+    private final AtomicInteger agentsConnected = new AtomicInteger();
+    private final AtomicInteger storeQueue = new AtomicInteger();
+
+    /** Every reason a stream is refused: agentguard_collector_streams_rejected_total lists each from 0. */
+    static final List<String> REJECT_REASONS = List.of("too-large", "empty", "store", "second-hello", "no-node",
+            "bad-node-name", "bad-certificate", "node-mismatch", "no-epoch", "no-hello", "bad-batch", "bad-epoch");
 
     public CollectorServer(JdbcStore store, InetSocketAddress listen, Tls tls, PrometheusRegistry registry)
             throws IOException {
@@ -137,6 +146,44 @@ public final class CollectorServer implements AutoCloseable {
                 .help("sequences an agent skipped (records it lost, e.g. to a damaged spool frame)").register(registry);
         io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("agentguard_collector_streams_active")
                 .help("agent streams open now").callback(cb -> cb.call(activeStreams.get())).register(registry);
+        // labelled counters list every label value from 0: an alert on increase() sees the first one
+        stored.labelValues("violation");
+        stored.labelValues("event");
+        for (String reason : REJECT_REASONS) {
+            rejected.labelValues(reason);
+        }
+        this.received = Counter.builder().name("agentguard_collector_records_received_total")
+                .help("records received in batches that passed the stream's checks (stored, duplicate or conflict)")
+                .register(registry);
+        this.acks = Counter.builder().name("agentguard_collector_acks_total")
+                .help("acknowledgements sent (one per batch stored)").register(registry);
+        this.storeErrors = Counter.builder().name("agentguard_collector_store_errors_total")
+                .help("store operations (hello, batch, heartbeat, node metrics) that failed; a failed batch ends its"
+                        + " stream unacknowledged and the agent sends it again")
+                .register(registry);
+        this.storeSeconds = io.prometheus.metrics.core.metrics.Histogram.builder()
+                .name("agentguard_collector_store_seconds").help("time to store one batch (its transaction)")
+                .classicOnly().classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+                .register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("agentguard_collector_agents_connected")
+                .help("agent streams past their hello (a node each) now").callback(cb -> cb.call(agentsConnected.get()))
+                .register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("agentguard_collector_store_queue_batches")
+                .help("batches received and waiting for the store or in its transaction now (the collector's backlog)")
+                .callback(cb -> cb.call(storeQueue.get())).register(registry);
+        // read from the store when scraped: with several replicas on one database each reports every node
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder()
+                .name("agentguard_collector_node_last_seen_timestamp_seconds")
+                .help("when each node was last heard (hello or heartbeat; heartbeats every report.heartbeat_ms), seconds"
+                        + " since the epoch").labelNames("node")
+                .callback(cb -> nodeHealth().forEach(n -> cb.call(n.lastSeenMs() / 1000.0, n.node())))
+                .register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("agentguard_collector_node_spool_records")
+                .help("records each node holds in its spool, not yet acknowledged, as its last heartbeat said")
+                .labelNames("node")
+                .callback(cb -> nodeHealth().forEach(n -> cb.call(n.heartbeat() == null ? 0
+                        : n.heartbeat().getSpoolRecords(), n.node())))
+                .register(registry);
         ServerServiceDefinition service = ServerServiceDefinition.builder(CollectorService.SERVICE)
                 .addMethod(CollectorService.STREAM, ServerCalls.asyncBidiStreamingCall(this::stream))
                 .build();
@@ -175,6 +222,29 @@ public final class CollectorServer implements AutoCloseable {
      * Why this listener must not start, or null: without mutual TLS nothing proves which node a
      * peer is, so only loopback (this host's processes) may reach it unless explicitly allowed.
      */
+    /**
+     * The collector process's own metrics on its registry: the JVM and process (heap, GC, threads,
+     * CPU, RSS, open files) and agentguard_collector_build_info{version, java_version} 1.
+     */
+    public static void registerProcessMetrics(PrometheusRegistry registry) {
+        io.prometheus.metrics.instrumentation.jvm.JvmMetrics.builder().register(registry);
+        String version = java.util.Objects.requireNonNullElse(CollectorServer.class.getPackage().getImplementationVersion(),
+                "dev");
+        io.prometheus.metrics.core.metrics.Info.builder().name("agentguard_collector_build_info")
+                .help("the collector's version and Java runtime; always 1").labelNames("version", "java_version")
+                .register(registry).setLabelValues(version, Runtime.version().toString());
+    }
+
+    /** The nodes table for the node metrics; empty (and counted as a store error) when the store fails. */
+    private List<JdbcStore.NodeHealth> nodeHealth() {
+        try {
+            return store.nodeHealth();
+        } catch (SQLException e) {
+            storeErrors.inc();
+            return List.of();
+        }
+    }
+
     public static String refusal(InetSocketAddress listen, Tls tls) {
         boolean mutual = !tls.plaintext() && tls.clientCa() != null;
         if (mutual || tls.allowUnauthenticated() || isLoopback(listen)) {
@@ -203,11 +273,21 @@ public final class CollectorServer implements AutoCloseable {
     private StreamObserver<AgentMessage> stream(StreamObserver<CollectorMessage> out) {
         String remote = REMOTE.get();
         activeStreams.incrementAndGet();
-        AtomicBoolean released = new AtomicBoolean();
-        // every way a stream ends (our refusal, the peer's end, a cancel, a transport error) releases it once
+        // OPEN, then HELLOED once its hello is accepted, then RELEASED: every way a stream ends (our
+        // refusal, the peer's end, a cancel, a transport error) releases it once
+        AtomicInteger state = new AtomicInteger(OPEN);
         Runnable release = () -> {
-            if (released.compareAndSet(false, true)) {
+            int was = state.getAndSet(RELEASED);
+            if (was != RELEASED) {
                 activeStreams.decrementAndGet();
+                if (was == HELLOED) {
+                    agentsConnected.decrementAndGet();
+                }
+            }
+        };
+        Runnable helloed = () -> {
+            if (state.compareAndSet(OPEN, HELLOED)) {
+                agentsConnected.incrementAndGet();
             }
         };
         if (out instanceof io.grpc.stub.ServerCallStreamObserver<CollectorMessage> call) {
@@ -254,6 +334,7 @@ public final class CollectorServer implements AutoCloseable {
                         default -> fail(Status.INVALID_ARGUMENT.withDescription("empty message"), "empty");
                     }
                 } catch (SQLException e) {
+                    storeErrors.inc();
                     fail(Status.UNAVAILABLE.withDescription("store failed: " + e.getMessage()), "store");
                 }
             }
@@ -306,6 +387,7 @@ public final class CollectorServer implements AutoCloseable {
                 }
                 long last = store.lastSequence(node, epoch);
                 expectNext = last + 1;
+                helloed.run();
                 out.onNext(CollectorMessage.newBuilder().setHelloAck(HelloAck.newBuilder().setLastSequence(last)).build());
             }
 
@@ -337,8 +419,17 @@ public final class CollectorServer implements AutoCloseable {
                     // records the agent lost (a damaged spool frame): counted, the rest stored
                     gaps.inc(records.getFirst().getSequence() - expectNext);
                 }
-                JdbcStore.AppendResult result = store.append(node, epoch, records, (mutualTls ? "certificate '"
-                        + certificateNode + "' " : "unauthenticated ") + remote);
+                received.inc(records.size());
+                JdbcStore.AppendResult result;
+                storeQueue.incrementAndGet();
+                long startNs = System.nanoTime();
+                try {
+                    result = store.append(node, epoch, records, (mutualTls ? "certificate '"
+                            + certificateNode + "' " : "unauthenticated ") + remote);
+                } finally {
+                    storeQueue.decrementAndGet();
+                    storeSeconds.observe((System.nanoTime() - startNs) / 1e9);
+                }
                 duplicates.inc(result.duplicates());
                 long violations = records.stream().filter(Record::hasViolation).count();
                 stored.labelValues("violation").inc(Math.min(violations, result.stored()));
@@ -353,6 +444,7 @@ public final class CollectorServer implements AutoCloseable {
                 expectNext = Math.max(expectNext, previous + 1);
                 out.onNext(CollectorMessage.newBuilder().setAck(Ack.newBuilder().setSequence(previous)
                         .addAllConflicts(result.conflicts())).build());
+                acks.inc();
             }
 
             private void fail(Status status, String reason) {
@@ -429,6 +521,10 @@ public final class CollectorServer implements AutoCloseable {
     private static final io.grpc.Context.Key<SSLSession> SSL_SESSION = io.grpc.Context.key("agentguard-ssl-session");
     /** The peer's address of the current call (for logs and the conflicts table). */
     private static final io.grpc.Context.Key<String> REMOTE = io.grpc.Context.key("agentguard-remote");
+
+    private static final int OPEN = 0;
+    private static final int HELLOED = 1;
+    private static final int RELEASED = 2;
 
     public int activeStreams() {
         return activeStreams.get();

@@ -40,15 +40,17 @@ import java.util.List;
  * a resent summary from counting twice. A summary whose first is not held (deleted by
  * retention) stays a row of its own, with its count.
  * <p>
- * Schema version 4 (workload identity: workload_kind, container_id, pod_uid, job_id, unit,
- * container_name, pod_name, pod_namespace on violations and events, cgroup on events, indexed
- * by container, pod and job; {@link #addWorkloadColumns}); version 3 (aggregation: occurrences, summary, aggregation_key, block_kind,
- * last_time_ms, folded); version 2 (epochs, hashes, conflicts) gains the columns in place; a
- * version-1 database (before epochs) is upgraded in place at open, its rows under the empty
- * epoch; a newer version is refused.
+ * The schema is Flyway's ({@link Migrations}): version 4 (workload identity columns), 3
+ * (aggregation: occurrences, summary, aggregation_key, block_kind, last_time_ms, folded), 2
+ * (epochs, hashes, conflicts), 1 (before epochs). A database from any of them, made before
+ * or after Flyway, is upgraded in place at open with its rows; a newer one is refused.
  */
 public final class JdbcStore implements AutoCloseable {
-    /** The schema this code reads and writes (table schema_info). */
+    /**
+     * The schema this code reads and writes: the last of the Flyway migrations under
+     * io/agentguard/collector/db/ (also kept in table schema_info, which collectors from
+     * before Flyway read to refuse a newer schema).
+     */
     public static final int SCHEMA_VERSION = 4;
 
     /** A stored violation with where it came from; conflicted: another version arrived under its key. */
@@ -98,7 +100,8 @@ public final class JdbcStore implements AutoCloseable {
     private final boolean postgres;
     private final MessageDigest sha256;
 
-    private JdbcStore(Connection connection, boolean postgres) throws SQLException {
+    private JdbcStore(Connection connection, boolean postgres, String url, String user, String password)
+            throws SQLException {
         this.connection = connection;
         this.postgres = postgres;
         try {
@@ -106,11 +109,10 @@ public final class JdbcStore implements AutoCloseable {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        connection.setAutoCommit(false);
         try {
-            createSchema();
-        } catch (SQLException e) {
-            connection.rollback();
+            Migrations.migrate(connection, postgres, url, user, password, SCHEMA_VERSION);
+            connection.setAutoCommit(false);
+        } catch (SQLException | RuntimeException e) {
             connection.close();
             throw e;
         }
@@ -121,6 +123,14 @@ public final class JdbcStore implements AutoCloseable {
      *            (user and password as URL parameters or in the environment PGUSER/PGPASSWORD)
      */
     public static JdbcStore open(String url) throws SQLException {
+        return open(url, System.getenv("PGUSER"), System.getenv("PGPASSWORD"));
+    }
+
+    /**
+     * As {@link #open(String)} with the PostgreSQL user and password given (null: not set;
+     * ignored for SQLite). Migrates the schema to {@link #SCHEMA_VERSION} first.
+     */
+    public static JdbcStore open(String url, String user, String password) throws SQLException {
         if (url.startsWith("sqlite:")) {
             url = "jdbc:" + url;
         }
@@ -131,142 +141,27 @@ public final class JdbcStore implements AutoCloseable {
                 s.execute("PRAGMA synchronous=NORMAL");
                 s.execute("PRAGMA busy_timeout=10000");
             }
-            return new JdbcStore(c, false);
+            return new JdbcStore(c, false, url, null, null);
         }
         if (url.startsWith("jdbc:postgresql:") || url.startsWith("postgresql:")) {
             if (url.startsWith("postgresql:")) {
                 url = "jdbc:" + url;
             }
             java.util.Properties p = new java.util.Properties();
-            if (System.getenv("PGUSER") != null) {
-                p.setProperty("user", System.getenv("PGUSER"));
+            if (user != null) {
+                p.setProperty("user", user);
             }
-            if (System.getenv("PGPASSWORD") != null) {
-                p.setProperty("password", System.getenv("PGPASSWORD"));
+            if (password != null) {
+                p.setProperty("password", password);
             }
-            return new JdbcStore(DriverManager.getConnection(url, p), true);
+            return new JdbcStore(DriverManager.getConnection(url, p), true, url, user, password);
         }
         throw new SQLException("unsupported database '" + url + "': use sqlite:/path/file.db or jdbc:postgresql://host/db");
-    }
-
-    /**
-     * Creates the tables, or upgrades a version-1 database (keys (node, sequence), no epochs)
-     * in one transaction; replicas sharing a PostgreSQL database serialise on an advisory lock.
-     */
-    private void createSchema() throws SQLException {
-        try (Statement s = connection.createStatement()) {
-            if (postgres) {
-                s.execute("SELECT pg_advisory_xact_lock(4471706542)");   // one replica creates or upgrades at a time
-            }
-            int version = schemaVersion(s);
-            if (version > SCHEMA_VERSION) {
-                throw new SQLException("the database's schema is version " + version + ", newer than this collector's ("
-                        + SCHEMA_VERSION + "): upgrade the collector");
-            }
-            if (version == 1) {
-                upgradeFrom1(s);
-            }
-            if (version == 1 || version == 2) {
-                upgradeFrom2(s);
-            }
-            createTables(s);
-            addWorkloadColumns(s);   // version 4; idempotent: new databases and upgrades alike
-            s.execute("DELETE FROM schema_info");
-            s.execute("INSERT INTO schema_info (version) VALUES (" + SCHEMA_VERSION + ")");
-        }
-        connection.commit();
-    }
-
-    /** 0: an empty database; 1: the tables before epochs (no schema_info); else schema_info's. */
-    private int schemaVersion(Statement s) throws SQLException {
-        if (tableExists("schema_info")) {
-            try (ResultSet rs = s.executeQuery("SELECT MAX(version) FROM schema_info")) {
-                if (rs.next() && rs.getObject(1) != null) {
-                    return rs.getInt(1);
-                }
-            }
-        }
-        return tableExists("violations") ? 1 : 0;
-    }
-
-    private boolean tableExists(String table) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(postgres
-                ? "SELECT to_regclass(?) IS NOT NULL"     // in the search path (currentSchema), like the statements
-                : "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?")) {
-            ps.setString(1, table);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
-        }
-    }
-
-    private void createTables(Statement s) throws SQLException {
-        String blob = postgres ? "BYTEA" : "BLOB";
-        String id = postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
-        s.execute("CREATE TABLE IF NOT EXISTS violations (" + violationColumns(id, blob) + ")");
-        s.execute("CREATE TABLE IF NOT EXISTS events (" + eventColumns(id, blob) + ")");
-        s.execute("CREATE TABLE IF NOT EXISTS nodes (node TEXT PRIMARY KEY, last_sequence BIGINT NOT NULL DEFAULT 0,"
-                + " agent_version TEXT, kernel TEXT, mode TEXT, last_seen_ms BIGINT, heartbeat " + blob + ", epoch TEXT)");
-        s.execute("CREATE TABLE IF NOT EXISTS spools (node TEXT NOT NULL, epoch TEXT NOT NULL,"
-                + " last_sequence BIGINT NOT NULL DEFAULT 0, first_seen_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL,"
-                + " PRIMARY KEY (node, epoch))");
-        s.execute("CREATE TABLE IF NOT EXISTS conflicts (id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL,"
-                + " sequence BIGINT NOT NULL, received_ms BIGINT NOT NULL, kind TEXT NOT NULL, hash " + blob + " NOT NULL,"
-                + " data " + blob + " NOT NULL, peer TEXT, UNIQUE (node, epoch, sequence, hash))");
-        s.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)");
-        s.execute("CREATE INDEX IF NOT EXISTS violations_time ON violations (time_ms)");
-        s.execute("CREATE INDEX IF NOT EXISTS violations_node_rule ON violations (node, rule)");
-        s.execute("CREATE INDEX IF NOT EXISTS violations_aggregation ON violations (node, aggregation_key)");
-        s.execute("CREATE INDEX IF NOT EXISTS events_time ON events (time_ms)");
-    }
-
-    private static String violationColumns(String id, String blob) {
-        return "id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', sequence BIGINT NOT NULL,"
-                + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, rule TEXT NOT NULL, priority INTEGER NOT NULL,"
-                + " cgroup TEXT, pid BIGINT, exe TEXT, data " + blob + " NOT NULL, hash " + blob + ","
-                + " conflicted INTEGER NOT NULL DEFAULT 0, " + AGGREGATION_COLUMNS + ", UNIQUE (node, epoch, sequence)";
-    }
-
-    /** Version 3: what aggregation adds to a violation's row. */
-    private static final String AGGREGATION_COLUMNS = "occurrences BIGINT NOT NULL DEFAULT 1,"
-            + " summary INTEGER NOT NULL DEFAULT 0, aggregation_key TEXT, block_kind INTEGER NOT NULL DEFAULT 0,"
-            + " last_time_ms BIGINT, folded INTEGER NOT NULL DEFAULT 0";
-
-    /** Version 2 to 3: the aggregation columns, added in place (old rows: one occurrence each). */
-    private void upgradeFrom2(Statement s) throws SQLException {
-        for (String column : AGGREGATION_COLUMNS.split(",\\s*")) {
-            String name = column.substring(0, column.indexOf(' '));
-            if (!columnExists("violations", name)) {
-                s.execute("ALTER TABLE violations ADD COLUMN " + column);
-            }
-        }
     }
 
     /** Version 4: the workload columns, both tables (TEXT, nullable: rows from before say nothing). */
     private static final List<String> WORKLOAD_COLUMNS = List.of("workload_kind", "container_id", "pod_uid", "job_id",
             "unit", "container_name", "pod_name", "pod_namespace");
-
-    /**
-     * Schema version 4 (workload identity), in one step: the workload columns on violations and
-     * events, cgroup on events, and the indexes the query filters use. Old rows keep NULLs
-     * (their identity is still in their serialized record). Idempotent.
-     */
-    private void addWorkloadColumns(Statement s) throws SQLException {
-        for (String table : List.of("violations", "events")) {
-            List<String> columns = new ArrayList<>(WORKLOAD_COLUMNS);
-            if (table.equals("events")) {
-                columns.add("cgroup");
-            }
-            for (String column : columns) {
-                if (!columnExists(table, column)) {
-                    s.execute("ALTER TABLE " + table + " ADD COLUMN " + column + " TEXT");
-                }
-            }
-            s.execute("CREATE INDEX IF NOT EXISTS " + table + "_container ON " + table + " (container_id)");
-            s.execute("CREATE INDEX IF NOT EXISTS " + table + "_pod ON " + table + " (pod_uid)");
-            s.execute("CREATE INDEX IF NOT EXISTS " + table + "_job ON " + table + " (job_id)");
-        }
-    }
 
     /** Binds the workload columns (in WORKLOAD_COLUMNS order) from a record's workload; "" is stored as NULL. */
     private static void bindWorkload(PreparedStatement ps, int first, Workload w) throws SQLException {
@@ -279,68 +174,11 @@ public final class JdbcStore implements AutoCloseable {
         }
     }
 
-    private boolean columnExists(String table, String column) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(postgres
-                ? "SELECT COUNT(*) > 0 FROM information_schema.columns WHERE table_schema = current_schema()"
-                        + " AND table_name = ? AND column_name = ?"
-                : "SELECT COUNT(*) > 0 FROM pragma_table_info(?) WHERE name = ?")) {
-            ps.setString(1, table);
-            ps.setString(2, column);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
-        }
-    }
-
-    private static String eventColumns(String id, String blob) {
-        return "id " + id + ", node TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', sequence BIGINT NOT NULL,"
-                + " received_ms BIGINT NOT NULL, time_ms BIGINT NOT NULL, data " + blob + " NOT NULL, hash " + blob + ","
-                + " conflicted INTEGER NOT NULL DEFAULT 0, UNIQUE (node, epoch, sequence)";
-    }
-
-    /**
-     * Version 1 keyed records by (node, sequence). Its rows keep their ids and move under the
-     * empty epoch (agents before epochs); hashes are computed when first compared.
-     */
-    private void upgradeFrom1(Statement s) throws SQLException {
-        if (postgres) {
-            for (String t : List.of("violations", "events")) {
-                s.execute("ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS epoch TEXT NOT NULL DEFAULT ''");
-                s.execute("ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS hash BYTEA");
-                s.execute("ALTER TABLE " + t + " ADD COLUMN IF NOT EXISTS conflicted INTEGER NOT NULL DEFAULT 0");
-                s.execute("ALTER TABLE " + t + " DROP CONSTRAINT IF EXISTS " + t + "_node_sequence_key");
-                s.execute("ALTER TABLE " + t + " ADD CONSTRAINT " + t + "_node_epoch_sequence_key UNIQUE (node, epoch, sequence)");
-            }
-            s.execute("ALTER TABLE nodes ADD COLUMN IF NOT EXISTS epoch TEXT");
-        } else {
-            // SQLite cannot drop a table constraint: the tables are rebuilt
-            s.execute("ALTER TABLE violations RENAME TO violations_v1");
-            s.execute("CREATE TABLE violations (" + violationColumns("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB") + ")");
-            s.execute("INSERT INTO violations (id, node, epoch, sequence, received_ms, time_ms, rule, priority, cgroup, pid,"
-                    + " exe, data) SELECT id, node, '', sequence, received_ms, time_ms, rule, priority, cgroup, pid, exe, data"
-                    + " FROM violations_v1");
-            s.execute("DROP TABLE violations_v1");
-            s.execute("ALTER TABLE events RENAME TO events_v1");
-            s.execute("CREATE TABLE events (" + eventColumns("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB") + ")");
-            s.execute("INSERT INTO events (id, node, epoch, sequence, received_ms, time_ms, data)"
-                    + " SELECT id, node, '', sequence, received_ms, time_ms, data FROM events_v1");
-            s.execute("DROP TABLE events_v1");
-            s.execute("ALTER TABLE nodes ADD COLUMN epoch TEXT");
-        }
-        s.execute("CREATE TABLE IF NOT EXISTS spools (node TEXT NOT NULL, epoch TEXT NOT NULL,"
-                + " last_sequence BIGINT NOT NULL DEFAULT 0, first_seen_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL,"
-                + " PRIMARY KEY (node, epoch))");
-        s.execute("INSERT INTO spools (node, epoch, last_sequence, first_seen_ms, last_seen_ms)"
-                + " SELECT node, '', last_sequence, COALESCE(last_seen_ms, 0), COALESCE(last_seen_ms, 0) FROM nodes");
-    }
-
     /** The schema version of the open database (after any upgrade). */
     public synchronized int schemaVersion() throws SQLException {
-        try (Statement s = connection.createStatement()) {
-            int v = schemaVersion(s);
-            connection.commit();
-            return v;
-        }
+        int v = Migrations.version(connection, postgres);
+        connection.commit();
+        return v;
     }
 
     /** The highest sequence stored for the node's spool epoch (0: none). Information for the agent, never a skip. */
@@ -401,6 +239,35 @@ public final class JdbcStore implements AutoCloseable {
             connection.rollback();
             throw e;
         }
+    }
+
+    /** A node as last heard: when (ms since the epoch, 0 if never) and its last heartbeat (null if none yet). */
+    public record NodeHealth(String node, long lastSeenMs, Heartbeat heartbeat) {
+    }
+
+    /** Every node's liveness and spool backlog (the collector's node metrics, read when scraped). */
+    public synchronized List<NodeHealth> nodeHealth() throws SQLException {
+        List<NodeHealth> nodes = new ArrayList<>();
+        try (PreparedStatement ps = connection.prepareStatement("SELECT node, last_seen_ms, heartbeat FROM nodes");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                byte[] hb = rs.getBytes(3);
+                Heartbeat heartbeat = null;
+                if (hb != null) {
+                    try {
+                        heartbeat = Heartbeat.parseFrom(hb);
+                    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                        heartbeat = null;   // a damaged row: the node still counts, without a backlog
+                    }
+                }
+                nodes.add(new NodeHealth(rs.getString(1), rs.getLong(2), heartbeat));
+            }
+            connection.commit();
+        } catch (SQLException e) {
+            connection.rollback();
+            throw e;
+        }
+        return nodes;
     }
 
     public synchronized void heartbeat(String node, Heartbeat hb) throws SQLException {
