@@ -162,6 +162,11 @@ class ContainerImageIT {
             Path renamed = Files.createLink(work.resolve("host-bin/renamed"), hostMiner);
             Result denied = inAgentCgroup(renamed.toString(), "5");   // runs 5 s and exits 0 where it is not denied
             assertThat(denied.exit()).as("the host's denied file is killed by identity: " + first.log()).isEqualTo(128 + 9);
+            // the violation is written after the kill, by the consumer
+            for (long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                 !first.log().contains(renamed.toString()) && System.nanoTime() < deadline; ) {
+                Thread.sleep(200);
+            }
             assertThat(first.log()).contains("file identity", renamed.toString());
         } finally {
             first.stop();
