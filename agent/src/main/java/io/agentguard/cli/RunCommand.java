@@ -172,7 +172,9 @@ public final class RunCommand implements Callable<Integer> {
         Writer out = config.outputPath().equals("-")
                 ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), 1 << 16)
                 : openAppend(config.outputPath());
-        EventWriter writer = new EventWriter(out, config.outputFormat(), 65536);
+        // priority prefixes only where stdout is the journal: a terminal or a file gets bare lines
+        EventWriter writer = new EventWriter(out, config.outputFormat(), 65536,
+                config.outputPath().equals("-") && io.agentguard.output.JournalStream.isStdout());
         Agent agent;
         try {
             agent = Agent.start(config, configFile, writer, writer::acceptViolation, io.agentguard.log.Log.stderr());

@@ -30,7 +30,7 @@ public final class AgentConfigLoader {
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
             "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode", "policies", "enforcement",
             "report", "runtime_dir", "metrics", "posture", "classifier",
-            "tunnels", "workload", "host_root");
+            "tunnels", "workload", "jvm", "host_root");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.ofEntries(
             Map.entry("output", Set.of("path", "format", "events")),
             Map.entry("rules", Set.of("default_pack", "paths", "watch_interval_ms", "limits")),
@@ -38,6 +38,7 @@ public final class AgentConfigLoader {
             Map.entry("state", Set.of("window_ms")),
             Map.entry("process_table", Set.of("capacity")),
             Map.entry("metrics", Set.of("listen")),
+            Map.entry("jvm", Set.of("max_heap_mb")),
             Map.entry("report", Set.of("collectors", "node", "tls", "ca", "cert", "key", "spool_dir", "spool_max_bytes", "events",
                     "events_per_second", "evidence_events", "heartbeat_ms", "aggregation_window_ms")),
             Map.entry("enforcement", Set.of("blast_radius_max_targets", "blast_radius_window_ms", "self_protection", "pin_path",
@@ -52,8 +53,13 @@ public final class AgentConfigLoader {
             Map.entry("workload", Set.of("names", "runtime_sockets", "lookup_timeout_ms", "cache_ttl_ms", "negative_ttl_ms",
                     "cache_entries")));
 
+    /** jvm.max_heap_mb when absent: the daemon's heap is bounded even in a file without the key. */
+    public static final int DEFAULT_MAX_HEAP_MB = 256;
+
     private final String source;
     private final YamlNodes nodes;
+    /** jvm.max_heap_mb: read by the launcher before the JVM starts ({@link #maxHeapMb}), not part of AgentConfig. */
+    private int maxHeapMb = DEFAULT_MAX_HEAP_MB;
 
     private AgentConfigLoader(String source) {
         this.source = source;
@@ -90,6 +96,30 @@ public final class AgentConfigLoader {
 
     public static AgentConfig parse(String source, String yaml) {
         return new AgentConfigLoader(source).parse(yaml);
+    }
+
+    /** jvm.max_heap_mb of a configuration file (the whole file is checked), or of the embedded default (null). */
+    public static int maxHeapMb(Path file) {
+        String source = file == null ? "(embedded default)" : file.toString();
+        String text;
+        if (file == null) {
+            try (InputStream in = AgentConfigLoader.class.getResourceAsStream(EMBEDDED_DEFAULT)) {
+                text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        } else {
+            try {
+                text = BoundedYaml.read(file, LIMITS);
+            } catch (BoundedYaml.Problem e) {
+                throw new ConfigException(e.where(source));
+            } catch (IOException e) {
+                throw new ConfigException(source + ": cannot read: " + e.getMessage());
+            }
+        }
+        AgentConfigLoader loader = new AgentConfigLoader(source);
+        loader.parse(text);
+        return loader.maxHeapMb;
     }
 
     private AgentConfig parse(String yaml) {
@@ -227,6 +257,7 @@ public final class AgentConfigLoader {
                                 }
                             }
                             case "report.node" -> node = nodes.string(sv, name);
+                            case "jvm.max_heap_mb" -> maxHeapMb = (int) nodes.integer(sv, name, 32, 65_536);
                             case "metrics.listen" -> {
                                 metricsListen = sv instanceof ScalarNode sc && sc.getValue().isEmpty() ? "" : nodes.string(sv, name);
                                 if (!metricsListen.isEmpty() && !metricsListen.matches("[^\\s]+:[0-9]{1,5}")) {

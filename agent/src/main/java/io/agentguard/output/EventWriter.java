@@ -22,6 +22,10 @@ import java.util.concurrent.TimeUnit;
  * behind a bounded queue. When the queue is full the consumer thread waits: the
  * back-pressure reaches the kernel ring, whose losses are counted there, so nothing is
  * dropped silently between the ring and the output.
+ * <p>
+ * Written to the journal (stdout under systemd), each line starts with an sd-daemon priority
+ * prefix ("&lt;2&gt;"): the violation's priority (EMERGENCY 0 .. DEBUG 7), events at info (6),
+ * so that {@code journalctl -p crit} finds critical violations. Elsewhere lines are bare.
  */
 public final class EventWriter implements EventSink, AutoCloseable {
     private static final Event POISON = Event.getDefaultInstance();
@@ -29,14 +33,21 @@ public final class EventWriter implements EventSink, AutoCloseable {
     private final BlockingQueue<Message> queue;
     private final Writer out;
     private final OutputFormat format;
+    private final boolean journalPrefix;
     private final JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
     private final Thread thread;
     private volatile long written;
     private volatile IOException failure;
 
     public EventWriter(Writer out, OutputFormat format, int queueCapacity) {
+        this(out, format, queueCapacity, false);
+    }
+
+    /** {@code journalPrefix}: out is the journal's stream ({@link JournalStream#isStdout()}). */
+    public EventWriter(Writer out, OutputFormat format, int queueCapacity, boolean journalPrefix) {
         this.out = out;
         this.format = format;
+        this.journalPrefix = journalPrefix;
         this.queue = new ArrayBlockingQueue<>(queueCapacity);
         this.thread = Thread.ofPlatform().name("agentguard-output").daemon(true).start(this::run);
     }
@@ -83,6 +94,9 @@ public final class EventWriter implements EventSink, AutoCloseable {
                         return;
                     }
                     line.setLength(0);
+                    if (journalPrefix) {
+                        line.append('<').append(syslogPriority(e)).append('>');
+                    }
                     if (format == OutputFormat.JSON) {
                         json.appendTo(e, line);
                     } else {
@@ -109,6 +123,15 @@ public final class EventWriter implements EventSink, AutoCloseable {
             failure = e;
             System.err.println("agentguard: cannot write events: " + e.getMessage());
         }
+    }
+
+    /** syslog level 0..7 of a line: the violation's priority (unspecified: notice), events info. */
+    static int syslogPriority(Message m) {
+        if (m instanceof Violation v) {
+            int p = v.getPriorityValue();   // PRIORITY_EMERGENCY = 1 .. PRIORITY_DEBUG = 8
+            return p >= 1 && p <= 8 ? p - 1 : 5;
+        }
+        return 6;
     }
 
     /** Writes everything queued, then stops. */

@@ -71,6 +71,10 @@ public final class Reporter implements AutoCloseable {
     private static final Object SPOOL_GREW = new Object();
     /** Longest the sender sleeps with nothing to do; heartbeats and ack timeouts are checked at least this often. */
     private static final long IDLE_WAIT_MS = 200;
+    /** Ping interval and ping timeout: a collector whose host vanished (no RST) is left within 20 s. */
+    static final int KEEPALIVE_S = 10;
+    /** Put in the inbox when the channel leaves READY (GOAWAY of a collector shutting down, keepalive failure). */
+    private static final Object CHANNEL_CHANGED = new Object();
     private final Thread writer;
     private final Thread sender;
     private final AtomicLong droppedQueueFull = new AtomicLong();
@@ -148,7 +152,7 @@ public final class Reporter implements AutoCloseable {
                     spool.write(batch);
                 } catch (IOException e) {
                     droppedWriteFailed.addAndGet(batch.size());
-                    logRateLimited("agentguard: spool write failed (" + e.getMessage() + "): " + batch.size()
+                    logRateLimited("spool write failed (" + e.getMessage() + "): " + batch.size()
                             + " records dropped");
                 }
                 batch.clear();
@@ -159,7 +163,7 @@ public final class Reporter implements AutoCloseable {
                 try {
                     spool.force();   // after the signal: sending does not wait for the disk
                 } catch (IOException e) {
-                    logRateLimited("agentguard: spool fsync failed (" + e.getMessage() + "); records stay in the page cache");
+                    logRateLimited("spool fsync failed (" + e.getMessage() + "); records stay in the page cache");
                 }
             } catch (InterruptedException e) {
                 return;
@@ -167,11 +171,12 @@ public final class Reporter implements AutoCloseable {
         }
     }
 
+    /** A delivery or spool failure: a warning (Log adds the "agentguard: " prefix), at most one per 10 s. */
     private void logRateLimited(String message) {
         long now = System.nanoTime();
-        if (now - lastLoggedFailureNs > 10_000_000_000L) {
+        if (now - lastLoggedFailureNs > 10_000_000_000L || lastLoggedFailureNs == 0) {
             lastLoggedFailureNs = now;
-            log.info(message);
+            log.warn(message);
         }
     }
 
@@ -194,10 +199,11 @@ public final class Reporter implements AutoCloseable {
                 if (io.grpc.Status.fromThrowable(e).getCode() == io.grpc.Status.Code.RESOURCE_EXHAUSTED) {
                     shrinkLimits(target);
                 }
-                state = "disconnected: " + e.getMessage();
-                lastError = target + ": " + e.getMessage();
+                String why = TransportDiagnosis.explain(target, settings.plaintext(), tlsName(), e);
+                state = "disconnected: " + why;
+                lastError = target + ": " + why;
                 connectedTo = "";
-                logRateLimited("agentguard: collector " + target + ": " + e.getMessage() + "; retrying");
+                logRateLimited("collector " + target + ": " + why + "; retrying");
             } finally {
                 if (channel != null) {
                     channel.shutdownNow();
@@ -214,6 +220,10 @@ public final class Reporter implements AutoCloseable {
         }
     }
 
+    private String tlsName() {
+        return settings.plaintext() ? "plaintext" : settings.cert() != null ? "mtls" : "tls";
+    }
+
     /** The collector refused a message as too large: smaller batches, and records shrunk to the same limit. */
     private void shrinkLimits(String target) {
         batchBytes = Math.max(RecordLimits.MIN_LIMIT, batchBytes / 2);
@@ -224,8 +234,8 @@ public final class Reporter implements AutoCloseable {
 
     private ManagedChannel channel(String target) throws IOException {
         NettyChannelBuilder b = NettyChannelBuilder.forTarget(target)
-                .keepAliveTime(30, TimeUnit.SECONDS)
-                .keepAliveTimeout(10, TimeUnit.SECONDS)
+                .keepAliveTime(KEEPALIVE_S, TimeUnit.SECONDS)   // the collector permits pings every 10 s
+                .keepAliveTimeout(KEEPALIVE_S, TimeUnit.SECONDS)
                 .keepAliveWithoutCalls(true)
                 .maxInboundMessageSize(1 << 20);
         if (settings.plaintext()) {
@@ -292,6 +302,7 @@ public final class Reporter implements AutoCloseable {
             connects.incrementAndGet();
             connectedTo = target;
             state = "connected to " + target;
+            watchChannel(channel, inbox);
             long[] batchEnds = new long[settings.windowBatches()];   // last sequence of each batch in flight, oldest at head
             int head = 0;
             int inFlight = 0;
@@ -319,6 +330,17 @@ public final class Reporter implements AutoCloseable {
                 long waitMs = Math.min(IDLE_WAIT_MS, Math.max(1, settings.heartbeatMs()
                         - (System.nanoTime() - lastHeartbeatNs) / 1_000_000L));
                 Object m = inbox.poll(waitMs, TimeUnit.MILLISECONDS);
+                if (m == CHANNEL_CHANGED) {
+                    io.grpc.ConnectivityState now2 = channel.getState(false);
+                    if (now2 != io.grpc.ConnectivityState.READY) {
+                        // a graceful collector shutdown sends GOAWAY but lets this stream live on for its grace
+                        // period; nothing more would be stored meanwhile: leave now and say so
+                        throw new IOException("the collector closed the connection (channel " + now2 + "): it is"
+                                + " shutting down or unreachable");
+                    }
+                    watchChannel(channel, inbox);
+                    continue;
+                }
                 if (m == SPOOL_GREW) {
                     spoolGrewPending.set(false);   // before reading the spool: a later append signals again
                     m = null;                      // and the ack timeout is checked as on an idle wakeup
@@ -362,6 +384,10 @@ public final class Reporter implements AutoCloseable {
             activeInbox = null;
             connectedTo = "";
         }
+    }
+
+    private static void watchChannel(ManagedChannel channel, BlockingQueue<Object> inbox) {
+        channel.notifyWhenStateChanged(channel.getState(false), () -> inbox.add(CHANNEL_CHANGED));
     }
 
     /**

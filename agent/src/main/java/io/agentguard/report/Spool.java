@@ -53,13 +53,18 @@ public final class Spool implements AutoCloseable {
     private volatile long oversized;
     private volatile long totalBytes;
     private final com.google.protobuf.ByteString epoch;
+    /** Violations carry command lines (tokens, passwords): the spool is the daemon's alone, whatever the umask. */
+    private static final java.nio.file.attribute.FileAttribute<?> DIR_0700 = java.nio.file.attribute.PosixFilePermissions
+            .asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    private static final java.nio.file.attribute.FileAttribute<?> FILE_0600 = java.nio.file.attribute.PosixFilePermissions
+            .asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
 
     public Spool(Path dir, long segmentBytes, long maxBytes) {
         this.dir = dir;
         this.segmentBytes = segmentBytes;
         this.maxBytes = maxBytes;
         try {
-            Files.createDirectories(dir);
+            Files.createDirectories(dir, DIR_0700);   // every directory it creates; an existing one is left as it is
             epoch = loadOrCreateEpoch(dir);
             Path ackFile = dir.resolve("acked");
             if (Files.exists(ackFile)) {
@@ -108,8 +113,9 @@ public final class Spool implements AutoCloseable {
         byte[] fresh = new byte[EPOCH_BYTES];
         new java.security.SecureRandom().nextBytes(fresh);
         Path tmp = dir.resolve("epoch.tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        Files.deleteIfExists(tmp);   // a leftover keeps its mode: created afresh, 0600
+        try (FileChannel ch = FileChannel.open(tmp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                FILE_0600)) {
             ch.write(ByteBuffer.wrap((java.util.HexFormat.of().formatHex(fresh) + "\n").getBytes(
                     java.nio.charset.StandardCharsets.US_ASCII)));
             ch.force(true);
@@ -182,7 +188,8 @@ public final class Spool implements AutoCloseable {
             current.close();
         }
         Path p = dir.resolve(String.format("seg-%020d.log", nextSequence));
-        current = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+        current = FileChannel.open(p, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.APPEND), FILE_0600);
         currentSize = Files.size(p);
         segments.put(nextSequence, p);
     }
@@ -365,7 +372,11 @@ public final class Spool implements AutoCloseable {
         acked = sequence;
         try {
             Path tmp = dir.resolve("acked.tmp");
-            Files.writeString(tmp, Long.toString(sequence));
+            Files.deleteIfExists(tmp);
+            try (FileChannel ch = FileChannel.open(tmp, java.util.Set.of(StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE), FILE_0600)) {
+                ch.write(ByteBuffer.wrap(Long.toString(sequence).getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+            }
             Files.move(tmp, dir.resolve("acked"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot record the acknowledgement in " + dir + ": " + e.getMessage(), e);

@@ -32,10 +32,33 @@ class CollectorConfigTest {
                 metrics: {listen: ""}
                 retention: 2w
                 exports: []
+                query: {listen: "127.0.0.1:9999"}
                 """);
         assertThat(c).isEqualTo(new CollectorConfig("127.0.0.1:5000", null, null, null, true, true,
-                "jdbc:postgresql://127.0.0.1/x", "ag", Path.of("/run/pw"), "", Duration.ofDays(14)));
+                "jdbc:postgresql://127.0.0.1/x", "ag", Path.of("/run/pw"), "", Duration.ofDays(14),
+                new io.agentguard.collector.export.ExportsConfig(java.util.List.of()), "127.0.0.1:9999"));
         assertThat(CollectorConfig.parse("empty.yaml", "")).isEqualTo(CollectorConfig.defaults());
+    }
+
+    @Test
+    void theExportsSectionIsReadFromTheConfigFileWithErrorsWhereTheyAre() throws Exception {
+        CollectorConfig c = CollectorConfig.parse("c.yaml", """
+                listen: 127.0.0.1:5000
+                exports:
+                  - name: siem
+                    type: syslog
+                    address: 127.0.0.1:6514
+                    transport: tcp
+                """);
+        assertThat(c.exports().exports()).hasSize(1);
+        assertThat(c.exports().exports().getFirst().name()).isEqualTo("siem");
+        assertThatThrownBy(() -> CollectorConfig.parse("c.yaml", """
+                exports:
+                  - name: siem
+                    type: syslog
+                    address: 127.0.0.1:6514
+                    adress: 127.0.0.1:6514
+                """)).hasMessageMatching("c\\.yaml:5:13: exports\\[0\\].*adress.*");
     }
 
     @Test

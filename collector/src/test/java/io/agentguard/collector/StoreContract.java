@@ -224,7 +224,7 @@ abstract class StoreContract {
                         + "', 1, 5, 'violation', " + blob + "00', " + blob
                         + v2 + "', 'peer')");
         try (JdbcStore s = JdbcStore.open(url)) {
-            assertThat(s.schemaVersion()).isEqualTo(4);
+            assertThat(s.schemaVersion()).isEqualTo(JdbcStore.SCHEMA_VERSION);
             assertThat(s.query(new JdbcStore.Filter(null, "n-old", null, null, 0, 10)))
                     .extracting(r -> r.sequence() + ":" + r.violation().getRule() + ":" + Math.max(1, r.violation().getCount()))
                     .containsExactly("1:old-a:1", "2:agentguard: connection denied by egress policy:40");
@@ -250,13 +250,13 @@ abstract class StoreContract {
         assertThat(indexes(url, "events")).contains("events_container", "events_pod", "events_job", "events_time");
         // Flyway recorded the old schema as its baseline and ran only what came after it
         assertThat(rows(url, "SELECT version, type FROM flyway_schema_history ORDER BY installed_rank"))
-                .containsExactly(List.of("3", "BASELINE"), List.of("4", "SQL"));
+                .containsExactly(List.of("3", "BASELINE"), List.of("4", "SQL"), List.of("5", "SQL"), List.of("6", "SQL"));
         // collectors from before Flyway read schema_info and refuse this schema
-        assertThat(rows(url, "SELECT version FROM schema_info")).containsExactly(List.of("4"));
+        assertThat(rows(url, "SELECT version FROM schema_info")).containsExactly(List.of(String.valueOf(JdbcStore.SCHEMA_VERSION)));
         try (JdbcStore s = JdbcStore.open(url)) {   // reopening migrates nothing
-            assertThat(s.schemaVersion()).isEqualTo(4);
+            assertThat(s.schemaVersion()).isEqualTo(JdbcStore.SCHEMA_VERSION);
         }
-        assertThat(rows(url, "SELECT COUNT(*) FROM flyway_schema_history")).containsExactly(List.of("2"));
+        assertThat(rows(url, "SELECT COUNT(*) FROM flyway_schema_history")).containsExactly(List.of("4"));
     }
 
     @Test
@@ -264,11 +264,12 @@ abstract class StoreContract {
         String fresh = emptyDatabase();
         JdbcStore.open(fresh).close();
         assertThat(rows(fresh, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"))
-                .containsExactly(List.of("1"), List.of("2"), List.of("3"), List.of("4"));
+                .containsExactly(List.of("1"), List.of("2"), List.of("3"), List.of("4"), List.of("5"), List.of("6"));
         String upgraded = emptyDatabase();
         sql(upgraded, legacyV3());
         JdbcStore.open(upgraded).close();
-        for (String table : List.of("violations", "events", "nodes", "spools", "conflicts", "schema_info")) {
+        for (String table : List.of("violations", "events", "nodes", "spools", "conflicts", "schema_info",
+                "export_positions", "export_dead_letters")) {
             assertThat(columns(fresh, table)).as(table).isEqualTo(columns(upgraded, table));
             assertThat(indexes(fresh, table).size()).as(table).isEqualTo(indexes(upgraded, table).size());
         }

@@ -181,6 +181,7 @@ class DebianPackageIT {
                 output: {format: text, events: false}
                 rules: {paths: []}
                 enforcement: {pin_path: ""}
+                jvm: {max_heap_mb: 200}
                 policies:
                   default:
                     egress: {default: allow, deny: [127.66.9.0/24]}
@@ -201,6 +202,9 @@ class DebianPackageIT {
             }
             assertThat(status.exit()).as(status.output() + Files.readString(log)).isZero();
             assertThat(status.output()).contains("mode enforce", relative);
+            // the launcher gave the daemon's JVM the configured heap limit
+            String cmdline = Files.readString(Path.of("/proc/" + agent.pid() + "/cmdline")).replace('\0', ' ');
+            assertThat(cmdline).contains(" -Xmx200m ", "agentguard-agent.jar run");
 
             Path procs = cgroup2.resolve(relative).resolve("cgroup.procs");
             Result denied = exec("/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$1\" tcp4 127.66.9.1 80", procs.toString(),
@@ -231,12 +235,19 @@ class DebianPackageIT {
         install();
         assertThat(Files.readString(conf)).contains("mode: monitor");
 
+        // the operator enabled the service: the link systemctl makes must go with the purge
+        Result enable = exec("systemctl", "--root=" + root, "enable", "agentguard.service");
+        assertThat(enable.exit()).as(enable.output()).isZero();
+        Path wants = root.resolve("etc/systemd/system/multi-user.target.wants/agentguard.service");
+        assertThat(Files.isSymbolicLink(wants)).as(enable.output()).isTrue();
+
         Result purge = dpkg("--purge", "agentguard");
         assertThat(purge.exit()).as(purge.output()).isZero();
         assertThat(root.resolve("usr/bin/agentguard")).doesNotExist();
         assertThat(root.resolve("usr/lib/agentguard")).doesNotExist();
         assertThat(root.resolve("etc/agentguard")).doesNotExist();
         assertThat(root.resolve("var/lib/agentguard")).doesNotExist();
+        assertThat(Files.exists(wants, java.nio.file.LinkOption.NOFOLLOW_LINKS)).as("the enablement link").isFalse();
     }
 
     private static Path cgroup2Mount() throws IOException {

@@ -1,6 +1,8 @@
 package io.agentguard.collector.cli;
 
 import io.agentguard.collector.config.CollectorConfig;
+import io.agentguard.collector.export.ExportService;
+import io.agentguard.collector.export.ExportsConfig;
 import io.agentguard.collector.server.CollectorServer;
 import io.agentguard.collector.store.JdbcStore;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
@@ -61,9 +63,17 @@ public final class ServeCommand implements Callable<Integer> {
             + " (key metrics.listen)")
     String metricsListen;
 
+    @Option(names = "--query-listen", paramLabel = "HOST:PORT", description = "where `query --follow` subscribes to"
+            + " records as they are stored; loopback only, plaintext (default: 127.0.0.1:9466; \"\" = off) (key query.listen)")
+    String queryListen;
+
     @Option(names = "--retention", paramLabel = "DURATION", description = "delete records older than this, e.g. 30d,"
             + " 12h (default: keep) (key retention)")
     String retention;
+
+    @Option(names = "--exports", paramLabel = "YAML", description = "a YAML file with an exports: section (webhook,"
+            + " syslog, OTLP; docs/REPORTING.md, \"Exports\"); replaces the config file's (key exports)")
+    File exports;
 
     @Override
     public Integer call() throws Exception {
@@ -87,6 +97,17 @@ public final class ServeCommand implements Callable<Integer> {
                 : this.plaintext || file.clientCa() == null ? null : file.clientCa().toFile();
         boolean allowUnauthenticated = this.allowUnauthenticated || file.allowUnauthenticated();
         String metricsListen = this.metricsListen != null ? this.metricsListen : file.metricsListen();
+        String queryListen = this.queryListen != null ? this.queryListen : file.queryListen();
+        // --exports FILE (a file holding only an exports: section) replaces the config file's exports
+        ExportsConfig exportsConfig = file.exports();
+        if (exports != null) {
+            try {
+                exportsConfig = ExportsConfig.parseFile(exports);
+            } catch (ExportsConfig.ConfigException e) {
+                System.err.println("agentguard-collector: " + e.getMessage());
+                return 2;
+            }
+        }
         if (!plaintext && (cert == null || key == null)) {
             System.err.println("agentguard-collector: TLS needs --tls-cert and --tls-key (or --plaintext, explicitly)");
             return 2;
@@ -126,6 +147,12 @@ public final class ServeCommand implements Callable<Integer> {
                 return 2;
             }
         }
+        InetSocketAddress queryAddress = queryListen.isEmpty() ? null : address(queryListen);
+        if (queryAddress != null && !CollectorServer.isLoopback(queryAddress)) {
+            System.err.println("agentguard-collector: --query-listen " + queryListen + ": the query listener serves every"
+                    + " node's records without authentication; use a loopback address (127.0.0.1, ::1)");
+            return 2;
+        }
         if (db.startsWith("sqlite:")) {
             File f = new File(db.substring("sqlite:".length()));
             if (f.getParentFile() != null) {
@@ -136,9 +163,12 @@ public final class ServeCommand implements Callable<Integer> {
         PrometheusRegistry registry = new PrometheusRegistry();
         CollectorServer.registerProcessMetrics(registry);
         CollectorServer server = new CollectorServer(store, listenAddress, tls, registry);
+        io.grpc.Server queries = queryAddress == null ? null : server.followers().listen(queryAddress);
         HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
                 .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
                 .registry(registry).buildAndStart();
+        ExportService exportService = new ExportService(store, db, exportsConfig, registry, Duration.ofSeconds(1));
+        exportService.start();
         ScheduledExecutorService retentionThread = Executors.newSingleThreadScheduledExecutor();
         if (keep != null) {
             retentionThread.scheduleWithFixedDelay(() -> {
@@ -155,13 +185,17 @@ public final class ServeCommand implements Callable<Integer> {
         System.err.println("agentguard-collector: listening on " + listen + " (" + (plaintext ? "plaintext"
                 : clientCa != null ? "mutual TLS, node = client certificate CN" : "TLS") + "), port " + server.port() + "; store " + db
                 + (metrics != null ? "; metrics on " + address(metricsListen).getHostString() + ":" + metrics.getPort()
-                : ""));
+                : "") + (queries != null ? "; query --follow on " + queryListen : ""));
         // systemd (Type=notify): started once the port is bound and the schema migrated
         SystemdNotify.send("READY=1\nSTATUS=listening on " + listen + ", port " + server.port());
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             SystemdNotify.send("STOPPING=1");
+            if (queries != null) {
+                queries.shutdownNow();
+            }
             server.close();
+            exportService.close();
             retentionThread.shutdownNow();
             if (metrics != null) {
                 metrics.close();
