@@ -21,9 +21,12 @@ final class PolicyParser {
     }
 
     private final YamlNodes nodes;
+    /** compute_executables are host files: checked under host_root. */
+    private final io.agentguard.process.HostRoot hostRoot;
 
-    PolicyParser(YamlNodes nodes) {
+    PolicyParser(YamlNodes nodes, io.agentguard.process.HostRoot hostRoot) {
         this.nodes = nodes;
+        this.hostRoot = hostRoot;
     }
 
     /** @param policiesNode the section, or null when the file has none */
@@ -167,7 +170,7 @@ final class PolicyParser {
                                 computeExes = nodes.strings(gv, "gpu.compute_executables");
                                 for (int i = 0; i < computeExes.size(); i++) {
                                     java.nio.file.Path exe = java.nio.file.Path.of(computeExes.get(i));
-                                    if (!exe.isAbsolute() || !java.nio.file.Files.isRegularFile(exe)) {
+                                    if (!exe.isAbsolute() || !java.nio.file.Files.isRegularFile(hostRoot.resolve(exe))) {
                                         throw new ConfigException(nodes.where(((SequenceNode) gv).getValue().get(i))
                                                 + "gpu.compute_executables: '" + exe + "' is not an existing file"
                                                 + " (absolute path; it is identified by its inode)");

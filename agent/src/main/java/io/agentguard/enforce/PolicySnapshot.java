@@ -33,7 +33,8 @@ public final class PolicySnapshot implements PolicyView {
     private final List<Policy> cgroupPolicies;
 
     private PolicySnapshot(boolean globalEnforce, Policy defaultPolicy, List<Policy> cgroupPolicies,
-                           KnownPrograms programs, ToLongFunction<String> births, KernelPatterns patterns) {
+                           KnownPrograms programs, ToLongFunction<String> births, KernelPatterns patterns,
+                           io.agentguard.process.HostRoot host) {
         this.globalEnforce = globalEnforce;
         this.patterns = patterns;
         this.cgroupPolicies = cgroupPolicies;
@@ -47,7 +48,7 @@ public final class PolicySnapshot implements PolicyView {
             long[] ids = new long[exes.size() * 2];
             int n = 0;
             for (String exe : exes) {
-                FileIdentity id = FileIdentity.of(Path.of(exe));
+                FileIdentity id = FileIdentity.of(host.resolve(exe));
                 if (id != null) {
                     ids[n++] = id.dev();
                     ids[n++] = id.ino();
@@ -64,11 +65,22 @@ public final class PolicySnapshot implements PolicyView {
      * @param programs      the known programs as resolved at start or the last reload
      * @param births        cgroup path (relative to the cgroup2 mount) to its birth, wall clock ns, -1 if
      *                      unknown: {@link #directoryCtime} in the daemon
-     * @param patterns      the kernel's cgroup patterns (policies by pattern resolve through them)
      */
     public static PolicySnapshot of(boolean globalEnforce, Policy defaultPolicy, List<Policy> cgroupPolicies,
-                                    KnownPrograms programs, ToLongFunction<String> births, KernelPatterns patterns) {
-        return new PolicySnapshot(globalEnforce, defaultPolicy, List.copyOf(cgroupPolicies), programs, births, patterns);
+                                    KnownPrograms programs, ToLongFunction<String> births) {
+        return of(globalEnforce, defaultPolicy, cgroupPolicies, programs, births, KernelPatterns.NONE,
+                io.agentguard.process.HostRoot.SLASH);
+    }
+
+    /**
+     * As above, with the kernel's cgroup patterns (policies by pattern resolve through them) and
+     * compute_executables identified under host_root (the daemon's).
+     */
+    public static PolicySnapshot of(boolean globalEnforce, Policy defaultPolicy, List<Policy> cgroupPolicies,
+                                    KnownPrograms programs, ToLongFunction<String> births, KernelPatterns patterns,
+                                    io.agentguard.process.HostRoot host) {
+        return new PolicySnapshot(globalEnforce, defaultPolicy, List.copyOf(cgroupPolicies), programs, births, patterns,
+                host);
     }
 
     /** A configuration's mode and policies, the known programs of this machine, no cgroup births (tests). */
@@ -79,7 +91,8 @@ public final class PolicySnapshot implements PolicyView {
     /** A configuration's mode and policies with given programs and cgroup births (tests). */
     public static PolicySnapshot forTests(AgentConfig config, KnownPrograms programs, ToLongFunction<String> births) {
         return of(config.enforce(), config.defaultPolicy(), config.cgroupPolicies(), programs, births,
-                KernelPatterns.of(config.agentCgroups(), config.cgroupPolicies().stream().map(Policy::cgroup).toList()));
+                KernelPatterns.of(config.agentCgroups(), config.cgroupPolicies().stream().map(Policy::cgroup).toList()),
+                io.agentguard.process.HostRoot.SLASH);
     }
 
     /**
