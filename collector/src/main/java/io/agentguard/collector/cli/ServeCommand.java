@@ -164,6 +164,10 @@ public final class ServeCommand implements Callable<Integer> {
         CollectorServer.registerProcessMetrics(registry);
         CollectorServer server = new CollectorServer(store, listenAddress, tls, registry);
         io.grpc.Server queries = queryAddress == null ? null : server.followers().listen(queryAddress);
+        // PostgreSQL: replicas share the database; each pushes what the others store to its followers
+        io.agentguard.collector.server.PeerFeed peers = store.postgres() ? io.agentguard.collector.server.PeerFeed
+                .start(db, user, password, server.followers(), line -> System.err.println("agentguard-collector: " + line))
+                : null;
         HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
                 .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
                 .registry(registry).buildAndStart();
@@ -193,6 +197,9 @@ public final class ServeCommand implements Callable<Integer> {
             SystemdNotify.send("STOPPING=1");
             if (queries != null) {
                 queries.shutdownNow();
+            }
+            if (peers != null) {
+                peers.close();
             }
             server.close();
             exportService.close();
