@@ -66,8 +66,8 @@ class MonitoringKernelTest {
             String java = ProcessHandle.current().info().command().orElseThrow();
             COLLECTOR = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
                     "io.agentguard.collector.cli.CollectorMain", "serve", "--plaintext", "--listen", "127.0.0.1:0",
-                    "--metrics-listen", "127.0.0.1:0", "--db", "sqlite:" + DIR.resolve("collector.db"),
-                    "--exports", exports.toString(), "--query-listen", "127.0.0.1:0")   // no fixed port: others may hold 9466
+                    "--metrics-listen", "127.0.0.1:0", "--query-listen", "", "--db", "sqlite:" + DIR.resolve("collector.db"),
+                    "--exports", exports.toString())
                     .redirectErrorStream(true).start();
             BufferedReader out = new BufferedReader(new InputStreamReader(COLLECTOR.getInputStream(), StandardCharsets.UTF_8));
             Pattern started = Pattern.compile("listening on .*port (\\d+);.*metrics on 127\\.0\\.0\\.1:(\\d+)");

@@ -164,7 +164,8 @@ class CollectorPackageIT {
                 .replace("plaintext: false", "plaintext: true")
                 .replaceAll("(?m)^  (cert|key|client_ca): .*$", "  $1: \"\"")
                 .replace("sqlite:/var/lib/agentguard-collector/collector.db", "sqlite:" + db)
-                .replace("listen: 127.0.0.1:9465", "listen: \"\"");
+                .replace("listen: 127.0.0.1:9465", "listen: \"\"")
+                .replace("listen: 127.0.0.1:9466", "listen: 127.0.0.1:0");
         assertThat(config).contains("127.0.0.1:0", "plaintext: true", "sqlite:" + db);
         Path file = root.resolve("test-collector.yaml");
         Files.writeString(file, config);
