@@ -63,7 +63,8 @@ public final class FleetBenchmark {
         List<CollectorReplica> replicas = new ArrayList<>();
         for (int i = 0; i < replicaCount; i++) {
             CollectorReplica r = new CollectorReplica("r" + i, launch, List.of(o.get("jvm").split(" ")), db, env,
-                    out.resolve("replica-" + i + ".log"), List.of());
+                    out.resolve("replica-" + i + ".log"), o.containsKey("serve-args")
+                    ? List.of(o.get("serve-args").split(" ")) : List.of());
             r.start();
             replicas.add(r);
         }
@@ -83,11 +84,38 @@ public final class FleetBenchmark {
             return l;
         }, Integer.parseInt(o.get("event-loops")), Integer.parseInt(o.get("batch")), Integer.parseInt(o.get("window")),
                 Long.parseLong(o.get("heartbeat-ms")), "node");
-        System.out.printf("fleet: %d agents, %.0f violations/s offered, %d s, replicas %s, kill %s at %d s for %d s, db %s%n",
-                agents, rate, seconds, addresses, kill, killAt, down, schema);
+        System.out.printf("fleet: %d agents, %.0f violations/s offered, %d s, replicas %s (serve %s), kill %s at %d s for"
+                + " %d s, db %s%n", agents, rate, seconds, addresses, o.getOrDefault("serve-args", ""), kill, killAt, down, schema);
+        long c0 = System.nanoTime();
+        boolean connected = fleet.connectAll(300_000);
+        System.out.printf("connected: %s, %d agents past their hello in %.1f s%n", connected,
+                fleet.agents().size(), (System.nanoTime() - c0) / 1e9);
         long t0 = System.nanoTime();
         fleet.start(rate, 10);
         CollectorReplica victim = replicas.getLast();
+        // the kill and the restart on a thread of their own: the sampling below stays on time
+        java.util.concurrent.atomic.AtomicReference<Histogram> beforeKillRef = new java.util.concurrent.atomic.AtomicReference<>();
+        double[][] killedRef = {new double[3]};
+        long[] killedAtAckedRef = {-1};
+        Thread killer = Thread.ofPlatform().start(() -> {
+            if (!kill) {
+                return;
+            }
+            try {
+                java.util.concurrent.TimeUnit.NANOSECONDS.sleep(t0 + killAt * 1_000_000_000L - System.nanoTime());
+                killedRef[0] = counters(victim);
+                beforeKillRef.set(fleet.ackLatencyUs.getIntervalHistogram());
+                killedAtAckedRef[0] = fleet.acked();
+                victim.kill();
+                System.out.printf("t=%5.1fs SIGKILL %s (pid %d)%n", (System.nanoTime() - t0) / 1e9, victim.name, victim.pid());
+                java.util.concurrent.TimeUnit.NANOSECONDS.sleep(t0 + (killAt + down) * 1_000_000_000L - System.nanoTime());
+                victim.start();
+                System.out.printf("t=%5.1fs %s restarted (pid %d), ready%n", (System.nanoTime() - t0) / 1e9, victim.name,
+                        victim.pid());
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
         double[] killedCounters = new double[3];
         Histogram beforeKill = null;
         long lastAcked = 0;
@@ -98,7 +126,7 @@ public final class FleetBenchmark {
             long acked = fleet.acked();
             long written = fleet.written();
             maxBacklog = Math.max(maxBacklog, written - acked);
-            if (sec % 5 == 0 || (kill && (sec == killAt || sec == killAt + down))) {
+            if (sec % 5 == 0) {
                 StringBuilder conn = new StringBuilder();
                 for (CollectorReplica r : replicas) {
                     conn.append(' ').append(r.name).append('=').append(fleet.connectedTo(r.address()));
@@ -107,18 +135,11 @@ public final class FleetBenchmark {
                         written - acked, acked - lastAcked, conn);
             }
             lastAcked = acked;
-            if (kill && sec == killAt) {
-                killedCounters = counters(victim);
-                beforeKill = fleet.ackLatencyUs.getIntervalHistogram();
-                killedAtAcked = acked;
-                victim.kill();
-                System.out.printf("t=%3ds SIGKILL %s (pid %d)%n", sec, victim.name, victim.pid());
-            }
-            if (kill && sec == killAt + down) {
-                victim.start();
-                System.out.printf("t=%3ds %s restarted (pid %d)%n", sec, victim.name, victim.pid());
-            }
         }
+        killer.join();
+        killedCounters = killedRef[0];
+        beforeKill = beforeKillRef.get();
+        killedAtAcked = killedAtAckedRef[0];
         long generated = fleet.written();
         long ackedAtEnd = fleet.acked();
         double genSeconds = (System.nanoTime() - t0) / 1e9;

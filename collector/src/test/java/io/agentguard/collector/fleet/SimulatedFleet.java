@@ -82,11 +82,27 @@ public final class SimulatedFleet implements AutoCloseable {
         }
     }
 
-    /** Connects every agent and starts generating totalPerSecond violations across the fleet. */
+    /** Connects every agent; true when all are past their hello within the timeout. */
+    public boolean connectAll(long timeoutMs) throws InterruptedException {
+        for (Agent a : agents) {
+            a.connect();
+        }
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        while (agents.stream().anyMatch(a -> !a.helloAcked) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+        }
+        return agents.stream().allMatch(a -> a.helloAcked);
+    }
+
+    /** Starts generating totalPerSecond violations across the fleet (connects agents not yet connected). */
     public void start(double totalPerSecond, long tickMs) {
         perAgentPerSecond = totalPerSecond / agents.size();
         for (Agent a : agents) {
-            a.connect();
+            synchronized (a) {
+                if (a.channel == null) {
+                    a.connect();
+                }
+            }
         }
         long[] last = {System.nanoTime()};
         ticker.scheduleAtFixedRate(() -> {
