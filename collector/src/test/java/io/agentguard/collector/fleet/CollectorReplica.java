@@ -85,7 +85,7 @@ public final class CollectorReplica implements AutoCloseable {
                 // the process is gone
             }
         });
-        if (!ready.await(60, TimeUnit.SECONDS) || !process.isAlive()) {
+        if (!ready.await(180, TimeUnit.SECONDS) || !process.isAlive()) {
             throw new IllegalStateException("collector replica " + name + " did not start; see " + log);
         }
     }
