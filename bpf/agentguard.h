@@ -732,6 +732,23 @@ struct ag_config {
 	__u32 ring_reserve_bytes; /* ring space normal records leave free for priority records */
 	__u32 escape_kill;        /* 1: a watched task that leaves the agent cgroups is killed */
 	__u64 self_cgroup_id;     /* the daemon's cgroup v2 id: a freeze of it is tampering (0: not watched) */
+	__u32 scope_patterns;     /* entries of ag_scope_patterns in use (scope.bpf.c) */
+	__u32 reserved_scope;
+};
+
+/* ---- scope by pattern: agent cgroups named by a glob, matched at cgroup mkdir/rename (scope.bpf.c) ---- */
+
+enum ag_scope_pattern_limits {
+	AG_SCOPE_PATTERNS    = 32,    /* patterns in agent_cgroups at most */
+	AG_SCOPE_PATTERN_LEN = 256,   /* bytes of a pattern (relative to the cgroup2 mount, no leading '/'), NUL included */
+	AG_SCOPE_PATH_LEN    = 512,   /* bytes of a new cgroup's path looked at; a longer path matches no pattern */
+};
+
+/* ag_scope_roots values: 0 = a fixed agent cgroup the agent wrote; N > 0 = matched by pattern N - 1. */
+struct ag_scope_pattern {
+	__u32 len;                /* bytes of text, without NUL */
+	__u32 depth;              /* path components: a cgroup at another level never matches */
+	char  text[AG_SCOPE_PATTERN_LEN];   /* '*' any run, '?' one character, never across '/'; others literal */
 };
 
 enum ag_counter {
@@ -739,7 +756,8 @@ enum ag_counter {
 	AG_CNT_LOST    = 1,       /* records dropped: ring full (or, for normal records, its reserve reached) */
 	AG_CNT_RATE_LIMITED = 2,  /* records dropped: their agent cgroup's rate limit */
 	AG_CNT_DAEMON_SIGHUP = 3, /* SIGHUPs sent to the daemon from agent cgroups: a reload they ask for is refused */
-	AG_CNT_MAX     = 4,
+	AG_CNT_SCOPE_FULL = 4,    /* a new cgroup matched a scope pattern but ag_scope_roots was full: NOT in scope */
+	AG_CNT_MAX     = 5,
 };
 
 #endif /* AGENTGUARD_H */

@@ -221,6 +221,8 @@ static __always_inline void app_proto_watch(struct bpf_sock_addr *ctx, struct ag
  * the policy denies in enforce mode. */
 static __always_inline int on_connect(struct bpf_sock_addr *ctx, __u16 family)
 {
+	if (cgroup_prog_outside())
+		return 1;
 	struct ag_config *cfg = ag_cfg();
 	if (!cfg)
 		return 1;
@@ -271,6 +273,8 @@ int ag_connect6(struct bpf_sock_addr *ctx)
 /* Unconnected UDP sends: same policy; only objections are reported (sends are frequent). */
 static __always_inline int on_sendmsg(struct bpf_sock_addr *ctx, __u16 family)
 {
+	if (cgroup_prog_outside())
+		return 1;
 	struct ag_config *cfg = ag_cfg();
 	if (!cfg)
 		return 1;
@@ -323,6 +327,8 @@ extern void *bpf_cast_to_kern_ctx(void *) __ksym __weak;
  * from the iterator below. Sends are frequent and reported only when the owner is outside. */
 static __always_inline int on_unix(struct bpf_sock_addr *ctx, bool sendmsg)
 {
+	if (cgroup_prog_outside())
+		return 1;
 	struct bpf_sock_addr_kern *kctx = bpf_cast_to_kern_ctx(ctx);
 	struct ag_unix_key key = {};
 	__u32 addr_len = BPF_CORE_READ(kctx, uaddrlen);

@@ -73,6 +73,8 @@ static __always_inline bool device_role(__u32 major, __u32 minor, struct ag_devi
 SEC("cgroup/dev")
 int ag_dev(struct bpf_cgroup_dev_ctx *ctx)
 {
+	if (cgroup_prog_outside())
+		return 1;
 	struct ag_device_role_value role = { .role = AG_DEV_BLOCK, .index = 0 };
 	__u32 type = ctx->access_type & 0xffff;
 	if (type == BPF_DEVCG_DEV_CHAR) {

@@ -49,10 +49,12 @@ struct {
 	__uint(max_entries, 8 << 20);
 } ag_ring SEC(".maps") __weak;
 
-/* Agent cgroup roots (cgroup id -> unused); written by the agent at start and reload. */
+/* Agent cgroup roots (cgroup id -> 0 for a fixed root, pattern index + 1 for one matched by
+ * pattern); written by the agent at start and reload, and by scope.bpf.c at cgroup mkdir and
+ * rename. Sized for a node's worth of pattern-matched workloads (pods, jobs, scopes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, __u32);
 } ag_scope_roots SEC(".maps") __weak;
@@ -198,6 +200,16 @@ static __always_inline bool cgroup_in_scope(struct cgroup *cg)
 		levels >>= 1;
 	}
 	return false;
+}
+
+/* For the cgroup programs: is current outside the agent cgroups? Without patterns every cgroup
+ * program sits on a root and sees only its subtree (false, no lookup); with patterns they sit
+ * where a pattern's literal part ends, above the matched roots, and return at once for the
+ * sibling cgroups no pattern matched (one scope lookup per root level). */
+static __always_inline bool cgroup_prog_outside(void)
+{
+	struct ag_config *cfg = ag_cfg();
+	return cfg && cfg->scope_patterns && !cgroup_scope_key();
 }
 
 /* Has any task gone on outside the agent cgroups still watched? */

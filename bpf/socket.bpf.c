@@ -67,7 +67,7 @@ SEC("cgroup/sock_create")
 int ag_sock_create(struct bpf_sock *ctx)
 {
 	__u32 family = ctx->family, type = ctx->type, protocol = ctx->protocol;
-	if (!ungoverned(family, type, protocol))
+	if (!ungoverned(family, type, protocol) || cgroup_prog_outside())
 		return 1;
 	return socket_verdict(family, type, protocol, AG_SOCKET_HOOK_SOCK_CREATE, cgroup_scope_key()) == AG_VERDICT_DENIED ? 0 : 1;
 }

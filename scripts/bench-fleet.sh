@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fleet benchmark (docs/BENCHMARKS.md, section 9): N simulated agents (default 1000, real
+# The fleet benchmark (docs/BENCHMARKS.md, section 10): N simulated agents (default 1000, real
 # gRPC streams in one JVM) against two collector replicas (`agentguard-collector serve` from the
 # built jar, separate processes) on one PostgreSQL database; replica r1 is SIGKILLed mid-run and
 # restarted. Ends with exactly-once storage checked per (node, sequence): exit 1 if not.

@@ -77,6 +77,7 @@ buildah umount "$CTR" >/dev/null
 buildah config \
     --entrypoint '["/usr/lib/agentguard/entrypoint"]' --cmd '[]' \
     --env PATH=/usr/sbin:/usr/bin:/sbin:/bin --env AGENTGUARD_CONFIG=/etc/agentguard/agentguard.yaml \
+    --env AGENTGUARD_HOST_ROOT=/proc/1/root \
     --stop-signal SIGTERM --workingdir / \
     --label org.opencontainers.image.title=agentguard \
     --label org.opencontainers.image.description="eBPF guard for AI agent workloads (run privileged, host PID; docs/KUBERNETES.md)" \

@@ -37,6 +37,13 @@ public final class ConfigMap {
         write();
     }
 
+    /** Root levels and how many scope patterns the kernel's mkdir/rename programs match, in one update. */
+    public synchronized void scope(long levelMask, int patterns) {
+        value.set(JAVA_LONG, Config.SCOPE_LEVELS, levelMask);
+        value.set(JAVA_INT, Config.SCOPE_PATTERNS, patterns);
+        write();
+    }
+
     /**
      * This run's settings, in one update: what a previous run's adopted entry said about them
      * (syscall outcomes attached, say) no longer holds until this run says so again.

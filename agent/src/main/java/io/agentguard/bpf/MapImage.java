@@ -29,6 +29,14 @@ public final class MapImage {
     private final int valueSize;
     private final Function<MemorySegment, String> describeKey;
     private final Map<ByteBuffer, byte[]> entries = new LinkedHashMap<>();
+    /** Values of entries the kernel adds and removes itself (scope by pattern): not drift. */
+    private Predicate<MemorySegment> kernelWritten = v -> false;
+
+    /** Entries whose value matches are the programs' own (written and deleted in the kernel): never drift. */
+    public synchronized MapImage kernelWrites(Predicate<MemorySegment> value) {
+        this.kernelWritten = value;
+        return this;
+    }
 
     /** @param describeKey names a key in drift reports ("cgroup id 11729"); null: hex bytes */
     public MapImage(BpfMap map, boolean exact, Function<MemorySegment, String> describeKey) {
@@ -64,6 +72,11 @@ public final class MapImage {
         });
     }
 
+    /** The map's value for key (not the image's); true when found. */
+    public boolean lookupRaw(MemorySegment key, MemorySegment value) {
+        return map.lookup(key, value);
+    }
+
     /** How many entries agentguard put in the map (what an exact image expects it to hold). */
     public synchronized int size() {
         return entries.size();
@@ -88,7 +101,11 @@ public final class MapImage {
                     ByteBuffer kb = ByteBuffer.wrap(k);
                     seen.add(kb);
                     if (!entries.containsKey(kb)) {
-                        extra.add(k);
+                        MemorySegment.copy(k, 0, key, JAVA_BYTE, 0, keySize);
+                        // gone since the key walk: removed by the kernel (rmdir), nothing to repair
+                        if (map.lookup(key, value) && !kernelWritten.test(value)) {
+                            extra.add(k);
+                        }
                     }
                 }
                 for (ByteBuffer k : entries.keySet()) {

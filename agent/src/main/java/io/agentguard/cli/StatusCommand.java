@@ -63,6 +63,17 @@ public final class StatusCommand implements Callable<Integer> {
         for (CgroupStatus c : s.getAgentCgroupsList()) {
             System.out.printf("  %-40s %d processes%n", c.getPath(), c.getProcesses());
         }
+        for (io.agentguard.proto.v1.ScopePatternStatus p : s.getScopePatternsList()) {
+            System.out.printf("  pattern %-32s %s%n", p.getPattern(), p.getMatchedTotal() == 0 ? "matches nothing"
+                    : p.getMatchedTotal() + " cgroups in scope");
+            for (CgroupStatus c : p.getMatchedList()) {
+                System.out.printf("    %-38s id %d%n", c.getPath(), c.getId());
+            }
+        }
+        if (s.getScopeMapFullTotal() > 0) {
+            System.out.printf("  WARNING: %d new cgroups matched a pattern but the scope map was full: not in scope%n",
+                    s.getScopeMapFullTotal());
+        }
         System.out.printf("events: %d (%.0f/s), lost %d, invalid %d, failed %d, violations %d, lag %d bytes,"
                         + " %d processes tracked%n", s.getEventsTotal(), s.getEventsPerSecond(), s.getLostTotal(),
                 s.getInvalidTotal(), s.getFailedRecordsTotal(), s.getViolationsTotal(), s.getConsumerLagBytes(),

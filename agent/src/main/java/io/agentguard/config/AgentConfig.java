@@ -50,6 +50,7 @@ import java.util.Map;
  *                              one summary (report.aggregation_window_ms); 0: every occurrence reported alone
  * @param tunnels               tunnels.*: the programs held at exec where egress.tunnels is deny, and how long
  * @param runtimeLookup         workload.*: container/pod names and labels asked of the runtimes' local sockets
+ * @param hostRoot              where the host's files are (host_root): "/", or /proc/1/root for the daemon in a container
  */
 public record AgentConfig(
         List<String> agentCgroups,
@@ -86,7 +87,7 @@ public record AgentConfig(
         long execHashMaxBytes,
         long verifyIntervalMs,
         Posture posture, Classification classification,
-        long aggregationWindowMs, Tunnels tunnels, RuntimeLookup runtimeLookup) {
+        long aggregationWindowMs, Tunnels tunnels, RuntimeLookup runtimeLookup, io.agentguard.process.HostRoot hostRoot) {
 
     /**
      * workload.names and the runtime sockets asked for container and pod names and labels
@@ -221,6 +222,7 @@ public record AgentConfig(
         private long aggregationWindowMs = DEFAULT_AGGREGATION_WINDOW_MS;
         private Tunnels tunnels = Tunnels.DEFAULT;
         private RuntimeLookup runtimeLookup = RuntimeLookup.DEFAULT;
+        private io.agentguard.process.HostRoot hostRoot = io.agentguard.process.HostRoot.SLASH;
 
         private Builder(AgentConfig c) {
             agentCgroups = c.agentCgroups;
@@ -261,6 +263,7 @@ public record AgentConfig(
             aggregationWindowMs = c.aggregationWindowMs;
             tunnels = c.tunnels;
             runtimeLookup = c.runtimeLookup;
+            hostRoot = c.hostRoot;
         }
 
         public Builder agentCgroups(List<String> v) { agentCgroups = v; return this; }
@@ -301,6 +304,7 @@ public record AgentConfig(
         public Builder aggregationWindowMs(long v) { aggregationWindowMs = v; return this; }
         public Builder tunnels(Tunnels v) { tunnels = v; return this; }
         public Builder runtimeLookup(RuntimeLookup v) { runtimeLookup = v; return this; }
+        public Builder hostRoot(io.agentguard.process.HostRoot v) { hostRoot = v; return this; }
 
         public AgentConfig build() {
             return new AgentConfig(agentCgroups, createMissingCgroups, outputPath, outputFormat, maxArgsBytes,
@@ -309,7 +313,7 @@ public record AgentConfig(
                     processTableCapacity, enforce, defaultPolicy, cgroupPolicies, blastRadiusMaxTargets,
                     blastRadiusWindowMs, selfProtection, pinPath, blockDurationMs, report, runtimeDir, metricsListen, wakeupDelayMs,
                     recordLimits, execRecheckMs, execHashMaxBytes, verifyIntervalMs, posture, classification,
-                    aggregationWindowMs, tunnels, runtimeLookup);
+                    aggregationWindowMs, tunnels, runtimeLookup, hostRoot);
         }
     }
 }

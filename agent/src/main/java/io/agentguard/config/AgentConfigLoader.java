@@ -30,7 +30,7 @@ public final class AgentConfigLoader {
     private static final Set<String> TOP_KEYS = Set.of("agent_cgroups", "create_missing_cgroups", "output", "exec",
             "ring_buffer", "gpu", "connect", "stats_interval_ms", "syscall_outcomes", "rules", "state", "process_table", "mode", "policies", "enforcement",
             "report", "runtime_dir", "metrics", "posture", "classifier",
-            "tunnels", "workload", "jvm");
+            "tunnels", "workload", "jvm", "host_root");
     private static final Map<String, Set<String>> SECTION_KEYS = Map.ofEntries(
             Map.entry("output", Set.of("path", "format", "events")),
             Map.entry("rules", Set.of("default_pack", "paths", "watch_interval_ms", "limits")),
@@ -181,6 +181,9 @@ public final class AgentConfigLoader {
         long aggregationWindowMs = AgentConfig.DEFAULT_AGGREGATION_WINDOW_MS;
         Node reportNode = null;
         String runtimeDir = "/run/agentguard";
+        // the container image sets the environment (/proc/1/root); a file's host_root wins over it
+        String hostRoot = System.getenv().getOrDefault(io.agentguard.process.HostRoot.ENV, "/");
+        Node hostRootNode = null;
         String metricsListen = "127.0.0.1:9464";
         RuleLimits ruleLimits = RuleLimits.DEFAULT;
         long budgetPerEvent = AgentConfig.Classification.DEFAULT.budgetPerEvent();
@@ -200,11 +203,15 @@ public final class AgentConfigLoader {
             String key = nodes.key(t, TOP_KEYS);
             Node v = t.getValueNode();
             switch (key) {
-                case "agent_cgroups" -> cgroups = nodes.strings(v, key);
+                case "agent_cgroups" -> cgroups = agentCgroups(v, key);
                 case "create_missing_cgroups" -> create = nodes.bool(v, key);
                 case "stats_interval_ms" -> statsMs = nodes.integer(v, key, 0, 86_400_000L);
                 case "syscall_outcomes" -> syscallOutcomes = nodes.oneOf(v, key, SyscallOutcomes.class);
                 case "runtime_dir" -> runtimeDir = nodes.string(v, key);
+                case "host_root" -> {
+                    hostRoot = nodes.string(v, key);
+                    hostRootNode = v;
+                }
                 case "mode" -> enforce = nodes.oneOf(v, key, "monitor", "enforce").equals("enforce");
                 case "policies" -> policiesNode = nodes.mapping(v, key);
                 default -> {
@@ -315,7 +322,8 @@ public final class AgentConfigLoader {
             throw new ConfigException(nodes.where(reservedNode) + "ring_buffer.reserved_bytes: " + reservedBytes
                     + " is more than half the ring (" + ringBytes + " bytes): ordinary records would hardly fit");
         }
-        PolicyParser.Parsed policies = new PolicyParser(nodes).parse(policiesNode);
+        io.agentguard.process.HostRoot host = hostRoot(hostRoot, hostRootNode);
+        PolicyParser.Parsed policies = new PolicyParser(nodes, host).parse(policiesNode);
         Policy defaultPolicy = policies.defaultPolicy();
         List<Policy> cgroupPolicies = policies.cgroupPolicies();
         return new AgentConfig(cgroups, create, outputPath, outputFormat, maxArgs, ringBytes, standins, rescanMs,
@@ -328,7 +336,21 @@ public final class AgentConfigLoader {
                 new AgentConfig.Classification(ruleLimits, budgetPerEvent, budgetReportMs), aggregationWindowMs,
                 new AgentConfig.Tunnels(tunnelPrograms, holdTimeoutMs),
                 new AgentConfig.RuntimeLookup(namesEnabled, runtimeSockets, lookupTimeoutMs, namesTtlMs, namesNegativeTtlMs,
-                        namesEntries));
+                        namesEntries), host);
+    }
+
+    /** host_root: an absolute path of a directory (the daemon looks up the host's programs under it). */
+    private io.agentguard.process.HostRoot hostRoot(String dir, Node where) {
+        String from = where != null ? nodes.where(where) + "host_root" : source + ": " + io.agentguard.process.HostRoot.ENV
+                + " (the environment, as host_root)";
+        if (!dir.startsWith("/")) {
+            throw new ConfigException(from + ": '" + dir + "' is not an absolute path");
+        }
+        if (!java.nio.file.Files.isDirectory(java.nio.file.Path.of(dir))) {
+            throw new ConfigException(from + ": '" + dir + "' is not a directory (the host's root as this process"
+                    + " reaches it: / , or /proc/1/root in a container with the host's PID namespace)");
+        }
+        return io.agentguard.process.HostRoot.of(dir);
     }
 
     /**
@@ -420,4 +442,28 @@ public final class AgentConfigLoader {
                 eventsPerSecond, evidence, heartbeatMs);
     }
 
+
+    /**
+     * agent_cgroups: fixed paths and patterns ('*', '?'); an invalid pattern is an error at its
+     * offending character, and no more patterns than the kernel's pattern map holds.
+     */
+    private List<String> agentCgroups(Node v, String key) {
+        List<String> entries = nodes.strings(v, key);
+        int patterns = 0;
+        for (Node item : ((org.snakeyaml.engine.v2.nodes.SequenceNode) v).getValue()) {
+            ScalarNode s = (ScalarNode) item;
+            String entry = s.getValue();
+            try {
+                io.agentguard.scope.CgroupPattern.validate(entry);
+            } catch (io.agentguard.scope.CgroupPattern.Invalid e) {
+                throw new ConfigException(nodes.whereInScalar(s, e.index()) + key + ": '" + entry + "': " + e.getMessage());
+            }
+            if (io.agentguard.scope.CgroupPattern.isPattern(entry)
+                    && ++patterns > io.agentguard.abi.KernelAbi.AG_SCOPE_PATTERNS) {
+                throw new ConfigException(nodes.where(s) + key + ": more than " + io.agentguard.abi.KernelAbi.AG_SCOPE_PATTERNS
+                        + " patterns (the kernel's pattern map holds that many)");
+            }
+        }
+        return entries;
+    }
 }

@@ -21,9 +21,12 @@ final class PolicyParser {
     }
 
     private final YamlNodes nodes;
+    /** compute_executables are host files: checked under host_root. */
+    private final io.agentguard.process.HostRoot hostRoot;
 
-    PolicyParser(YamlNodes nodes) {
+    PolicyParser(YamlNodes nodes, io.agentguard.process.HostRoot hostRoot) {
         this.nodes = nodes;
+        this.hostRoot = hostRoot;
     }
 
     /** @param policiesNode the section, or null when the file has none */
@@ -48,6 +51,16 @@ final class PolicyParser {
                                 .map(NodeTuple::getValueNode).findFirst()
                                 .orElseThrow(() -> new ConfigException(nodes.where(m) + "a cgroup policy needs 'cgroup'"));
                         String path = nodes.string(cg, "cgroup").replaceAll("^/+|/+$", "");
+                        String written = ((ScalarNode) cg).getValue();
+                        int glob = io.agentguard.scope.CgroupPattern.isPattern(written)
+                                ? Math.min(written.indexOf('*') < 0 ? Integer.MAX_VALUE : written.indexOf('*'),
+                                written.indexOf('?') < 0 ? Integer.MAX_VALUE : written.indexOf('?')) : -1;
+                        if (glob >= 0) {
+                            // a pattern here would be taken as a literal directory name: refused where written
+                            throw new ConfigException(nodes.whereInScalar((ScalarNode) cg, glob) + "policies.cgroups: '"
+                                    + written + "': patterns are not supported in a policy's cgroup yet (agent_cgroups"
+                                    + " only); name the cgroup, or a parent of the matched cgroups");
+                        }
                         if (cgroupPolicies.stream().anyMatch(p -> p.cgroup().equals(path))) {
                             throw new ConfigException(nodes.where(cg) + "cgroup '" + path + "' has a policy already");
                         }
@@ -150,7 +163,7 @@ final class PolicyParser {
                                 computeExes = nodes.strings(gv, "gpu.compute_executables");
                                 for (int i = 0; i < computeExes.size(); i++) {
                                     java.nio.file.Path exe = java.nio.file.Path.of(computeExes.get(i));
-                                    if (!exe.isAbsolute() || !java.nio.file.Files.isRegularFile(exe)) {
+                                    if (!exe.isAbsolute() || !java.nio.file.Files.isRegularFile(hostRoot.resolve(exe))) {
                                         throw new ConfigException(nodes.where(((SequenceNode) gv).getValue().get(i))
                                                 + "gpu.compute_executables: '" + exe + "' is not an existing file"
                                                 + " (absolute path; it is identified by its inode)");

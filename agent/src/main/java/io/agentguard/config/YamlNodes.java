@@ -126,4 +126,23 @@ final class YamlNodes {
         }
         return out;
     }
+
+    /**
+     * Where character {@code index} of a scalar's value sits (file:line:col): its start mark plus
+     * the index, past the opening quote of a quoted scalar. Exact for a value on one line
+     * without escapes, which is how cgroup paths are written; else the scalar's start.
+     */
+    String whereInScalar(ScalarNode node, int index) {
+        org.snakeyaml.engine.v2.exceptions.Mark start = node.getStartMark().orElse(null);
+        org.snakeyaml.engine.v2.exceptions.Mark end = node.getEndMark().orElse(null);
+        if (start == null || end == null || start.getLine() != end.getLine()) {
+            return where(node);
+        }
+        int quote = node.getScalarStyle() == org.snakeyaml.engine.v2.common.ScalarStyle.PLAIN ? 0 : 1;
+        boolean escapes = end.getColumn() - start.getColumn() != node.getValue().length() + 2 * quote;
+        if (escapes) {
+            return where(node);
+        }
+        return source + ":" + (start.getLine() + 1) + ":" + (start.getColumn() + 1 + quote + index) + ": ";
+    }
 }

@@ -138,7 +138,7 @@ public final class Agent implements AutoCloseable {
         this.heldProcesses = new io.agentguard.enforce.HeldProcesses(kernel.map(Maps.HELD), kernel.map(Maps.TUNNEL_PIDS),
                 kernel.map(Maps.EXEC_HOLD), kernel.map(Maps.EXEC_HOLD_NAMES), config.tunnels().holdTimeoutMs(), log);
         heldProcesses.resumeLeftOver(System.nanoTime());
-        heldProcesses.programs(config.tunnels().programs());
+        heldProcesses.programs(config.hostRoot(), config.tunnels().programs());
         this.policies = new PolicyController(config, cgroups, kernel.config(), kernel::map, log);
         policies.apply();
         kernel.attach(cgroups, devices);
@@ -553,6 +553,11 @@ public final class Agent implements AutoCloseable {
     /** Capability -> the hook chosen for it, as printed at start. */
     public Map<String, String> hooks() {
         return kernel.descriptions();
+    }
+
+    /** ag_scope_roots, for the status of the pattern-matched cgroups. */
+    io.agentguard.bpf.BpfMap scopeRootsMap() {
+        return kernel.map(Maps.SCOPE_ROOTS);
     }
 
     public AgentCgroups cgroups() {

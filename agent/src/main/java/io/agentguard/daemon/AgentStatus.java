@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 import java.util.stream.Stream;
 
@@ -131,9 +132,26 @@ final class AgentStatus {
                 .setProcesses(s.processes())
                 .setConsumerLagBytes(agent.consumerLagBytes())
                 .setKernelState(agent.stateVerifier().status());
-        for (AgentCgroups.Root r : agent.cgroups().roots()) {
+        for (AgentCgroups.Root r : agent.cgroups().fixedRoots()) {
             b.addAgentCgroups(CgroupStatus.newBuilder().setPath(r.relativePath()).setId(r.id())
                     .setProcesses(countProcesses(r.directory())));
+        }
+        if (!agent.cgroups().patterns().isEmpty()) {
+            List<AgentCgroups.Matched> matched = agent.cgroups().matched(agent.scopeRootsMap());
+            for (io.agentguard.scope.CgroupPattern p : agent.cgroups().patterns()) {
+                io.agentguard.proto.v1.ScopePatternStatus.Builder ps = io.agentguard.proto.v1.ScopePatternStatus.newBuilder()
+                        .setPattern(p.text());
+                for (AgentCgroups.Matched m : matched) {
+                    if (m.pattern().equals(p.text())) {
+                        if (ps.getMatchedCount() < 1000) {
+                            ps.addMatched(CgroupStatus.newBuilder().setPath(m.path()).setId(m.id()));
+                        }
+                        ps.setMatchedTotal(ps.getMatchedTotal() + 1);
+                    }
+                }
+                b.addScopePatterns(ps);
+            }
+            b.setScopeMapFullTotal(kernelCounters.sum(io.agentguard.abi.KernelAbi.AG_CNT_SCOPE_FULL));
         }
         RuleReloader.Status rs = agent.ruleStatus();
         RulesStatus.Builder rules = RulesStatus.newBuilder().setRules(rs.rules()).addAllSources(agent.ruleSources())

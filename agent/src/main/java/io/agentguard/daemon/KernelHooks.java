@@ -114,7 +114,9 @@ final class KernelHooks implements AutoCloseable {
         }
         this.attachments = new PinnedAttachments(pins, mapIds);
         this.config = new ConfigMap(object.map(Maps.CONFIG));
-        this.scopeRoots = new MapImage(object.map(Maps.SCOPE_ROOTS), true, k -> "cgroup id " + k.get(JAVA_LONG, 0));
+        // entries with a pattern index (value > 0) are the kernel's own (scope.bpf.c adds and removes them)
+        this.scopeRoots = new MapImage(object.map(Maps.SCOPE_ROOTS), true, k -> "cgroup id " + k.get(JAVA_LONG, 0))
+                .kernelWrites(v -> v.get(java.lang.foreign.ValueLayout.JAVA_INT, 0) != 0);
         this.devices = new MapImage(object.map(Maps.DEVICES), false, null);
     }
 
@@ -196,7 +198,20 @@ final class KernelHooks implements AutoCloseable {
 
     /** Writes what is in scope and which device numbers are NVIDIA's (before policies and hooks). */
     void scope(AgentCgroups cgroups, NvidiaDevices devices) {
+        BpfMap rootsMap = object.map(Maps.SCOPE_ROOTS);
+        Set<Long> stale = cgroups.writePatterns(object.map(Maps.SCOPE_PATTERNS), rootsMap, config);
         cgroups.writeScope(scopeRoots, config);
+        if (!cgroups.patterns().isEmpty()) {
+            // the kernel matches new cgroups from here on; then the walk takes those made before: no gap
+            for (String program : List.of(Programs.CGROUP_MKDIR, Programs.CGROUP_RMDIR)) {
+                attach(program);
+            }
+            cgroups.walkPatterns(rootsMap);
+            cgroups.dropStale(rootsMap, stale);
+            descriptions.put("scope-patterns", "tp_btf/cgroup_mkdir matches new cgroup v2 paths against "
+                    + cgroups.patterns().size() + " pattern(s) before mkdir returns; tp_btf/cgroup_rmdir forgets them;"
+                    + " cgroups made before start found by a walk");
+        }
         devices.write(this.devices);
         // the overflow budget, charged when the budget map is full (an adopted one keeps its counts)
         try (Arena arena = Arena.ofConfined()) {
@@ -225,7 +240,8 @@ final class KernelHooks implements AutoCloseable {
                 : "in enforce mode a task leaving by itself is killed by the kernel; one moved by another task or born"
                 + " outside is killed by the agent when it reads the record (no bpf_send_signal_task before Linux 6.13)"));
         attachSelfProtection();
-        for (AgentCgroups.Root root : cgroups.roots()) {
+        List<AgentCgroups.Root> attachPoints = cgroups.attachPoints();
+        for (AgentCgroups.Root root : attachPoints) {
             for (String program : CGROUP_PROGRAMS) {
                 attachToCgroup(program, root);
             }
@@ -234,7 +250,7 @@ final class KernelHooks implements AutoCloseable {
                 attachToCgroup(Programs.SENDMSG_UNIX, root);
             }
         }
-        this.roots = cgroups.roots();
+        this.roots = attachPoints;
         descriptions.put("connect", "cgroup/connect4 + cgroup/connect6 on agent cgroups; TCP outcome from"
                 + " tp_btf/inet_sock_set_state");
         descriptions.put("connect-unix", probe.connectUnix() ? "cgroup/connect_unix + sendmsg_unix on agent cgroups"

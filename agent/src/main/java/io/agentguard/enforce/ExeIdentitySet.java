@@ -2,6 +2,7 @@ package io.agentguard.enforce;
 
 import io.agentguard.abi.KernelAbi.FileId;
 import io.agentguard.bpf.BpfMap;
+import io.agentguard.process.HostRoot;
 import io.agentguard.process.KnownPrograms;
 
 import java.lang.foreign.Arena;
@@ -17,7 +18,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * A kernel set of program files by identity ({@code FileId} (dev, ino) → 1: {@code ag_shell_exes},
  * {@code ag_ssh_exes}), and the files program names are on this host: each name resolved in the
- * standard PATH directories ({@link KnownPrograms#PATH_DIRS}), symlinks followed, so hard links
+ * standard PATH directories ({@link KnownPrograms#PATH_DIRS}) under host_root, symlinks followed, so hard links
  * and symlinks are one file; a renamed copy is another inode and is not in the set.
  */
 final class ExeIdentitySet {
@@ -25,11 +26,11 @@ final class ExeIdentitySet {
     }
 
     /** The regular files the names are in the PATH directories now (each once, in name then PATH order). */
-    static List<FileIdentity> onPath(List<String> names) {
+    static List<FileIdentity> onPath(HostRoot host, List<String> names) {
         List<FileIdentity> found = new ArrayList<>();
         for (String name : names) {
             for (Path dir : KnownPrograms.PATH_DIRS) {
-                Path p = dir.resolve(name);
+                Path p = host.resolve(dir.resolve(name));
                 FileIdentity id = Files.isRegularFile(p) ? FileIdentity.of(p) : null;
                 if (id != null && found.stream().noneMatch(f -> f.sameFile(id.dev(), id.ino()))) {
                     found.add(id);

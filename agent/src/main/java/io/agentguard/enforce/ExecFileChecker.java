@@ -156,7 +156,7 @@ public final class ExecFileChecker implements ConsumerPipeline.ExecFollowUp, Aut
                 match = ExecDenyMatch.EXEC_DENY_MATCH_NAME;
             } else if (policy.execDenyPaths().contains(program)) {
                 match = ExecDenyMatch.EXEC_DENY_MATCH_PATH;
-            } else if (id != null && policy.execDenyPaths().stream().map(p -> FileIdentity.of(Path.of(p)))
+            } else if (id != null && policy.execDenyPaths().stream().map(p -> FileIdentity.of(policies.hostRoot().resolve(p)))
                     .anyMatch(d -> d != null && d.sameFile(id.dev(), id.ino()))) {
                 match = ExecDenyMatch.EXEC_DENY_MATCH_IDENTITY;
             } else if (id != null && !denied.isEmpty()) {
@@ -195,7 +195,7 @@ public final class ExecFileChecker implements ConsumerPipeline.ExecFollowUp, Aut
         }
         java.util.HashSet<String> out = new java.util.HashSet<>(policy.execDenySha256());
         for (String p : policy.execDenyPaths()) {
-            Path path = Path.of(p);
+            Path path = policies.hostRoot().resolve(p);
             FileIdentity id = FileIdentity.of(path);
             if (id != null) {
                 String d = digest(path, id);

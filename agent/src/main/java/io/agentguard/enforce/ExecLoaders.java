@@ -2,6 +2,7 @@ package io.agentguard.enforce;
 
 import io.agentguard.abi.KernelAbi.FileId;
 import io.agentguard.bpf.BpfMap;
+import io.agentguard.process.HostRoot;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -33,13 +34,18 @@ public final class ExecLoaders {
 
     /** Paths and identities of the loaders found now (each file once). */
     public static List<Found> find() {
+        return find(HostRoot.SLASH);
+    }
+
+    /** The host's loaders, under host_root; paths are host paths. */
+    public static List<Found> find(HostRoot host) {
         Set<Path> candidates = new LinkedHashSet<>();
         for (Path dir : DIRECTORIES) {
-            collect(dir, candidates);
-            try (DirectoryStream<Path> subdirs = Files.newDirectoryStream(dir, p -> p.getFileName().toString().endsWith("-linux-gnu")
+            collect(host, dir, candidates);
+            try (DirectoryStream<Path> subdirs = Files.newDirectoryStream(host.resolve(dir), p -> p.getFileName().toString().endsWith("-linux-gnu")
                     || p.getFileName().toString().endsWith("-linux-musl"))) {
                 for (Path sub : subdirs) {
-                    collect(sub, candidates);
+                    collect(host, dir.resolve(sub.getFileName()), candidates);
                 }
             } catch (IOException | RuntimeException e) {
                 // no such directory here
@@ -47,22 +53,23 @@ public final class ExecLoaders {
         }
         List<Found> found = new ArrayList<>();
         for (Path p : candidates) {
-            FileIdentity id = FileIdentity.of(p);
-            if (id != null && Files.isRegularFile(p) && found.stream().noneMatch(f -> f.id().sameFile(id.dev(), id.ino()))) {
+            Path local = host.resolve(p);
+            FileIdentity id = FileIdentity.of(local);
+            if (id != null && Files.isRegularFile(local) && found.stream().noneMatch(f -> f.id().sameFile(id.dev(), id.ino()))) {
                 found.add(new Found(p, id));
             }
         }
         return found;
     }
 
-    /** A loader: where it was found and what it is. */
+    /** A loader: where it was found (a host path) and what it is. */
     public record Found(Path path, FileIdentity id) {
     }
 
-    private static void collect(Path dir, Set<Path> into) {
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, p -> isLoaderName(p.getFileName().toString()))) {
+    private static void collect(HostRoot host, Path dir, Set<Path> into) {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(host.resolve(dir), p -> isLoaderName(p.getFileName().toString()))) {
             for (Path f : files) {
-                into.add(f);
+                into.add(dir.resolve(f.getFileName()));
             }
         } catch (IOException | RuntimeException e) {
             // no such directory here

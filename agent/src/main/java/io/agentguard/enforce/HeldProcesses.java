@@ -90,6 +90,11 @@ public final class HeldProcesses implements AutoCloseable {
      * under another name is held by identity. Entries no longer named are removed.
      */
     public synchronized void programs(List<String> names) {
+        programs(io.agentguard.process.HostRoot.SLASH, names);
+    }
+
+    /** As above, paths and PATH directories of the host under host_root. */
+    public synchronized void programs(io.agentguard.process.HostRoot host, List<String> names) {
         Map<FileIdentity, String> byIdentity = new HashMap<>();
         try (Arena arena = Arena.ofConfined()) {
             holdNames.forEachKey(CommKey.SIZEOF, holdNames::delete);
@@ -102,8 +107,8 @@ public final class HeldProcesses implements AutoCloseable {
                 MemorySegment comm = arena.allocate(CommKey.SIZEOF, 1);
                 MemorySegment.copy(b, 0, comm, JAVA_BYTE, CommKey.NAME, Math.min(b.length, AG_COMM_LEN - 1));
                 holdNames.update(comm, one);
-                List<Path> files = p.contains("/") ? List.of(Path.of(p))
-                        : KnownPrograms.PATH_DIRS.stream().map(d -> d.resolve(p)).toList();
+                List<Path> files = p.contains("/") ? List.of(host.resolve(p))
+                        : KnownPrograms.PATH_DIRS.stream().map(d -> host.resolve(d.resolve(p))).toList();
                 for (Path f : files) {
                     FileIdentity id = FileIdentity.of(f);
                     if (id == null || !Files.isRegularFile(f)) {

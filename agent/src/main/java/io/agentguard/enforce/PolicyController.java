@@ -59,12 +59,22 @@ public final class PolicyController implements Enforcer.Blocker {
         this.globalEnforce = settings.enforce();
         this.maps = new PolicyMaps(maps.apply(Maps.POLICIES), maps.apply(Maps.POLICY_ROOTS), maps.apply(Maps.EGRESS),
                 maps.apply(Maps.EXEC_DENY_NAMES), maps.apply(Maps.EXEC_DENY_PATHS), maps.apply(Maps.EXEC_DENY_EXES),
-                maps.apply(Maps.COMPUTE_EXES), config.generation(), config::policy);
+                maps.apply(Maps.COMPUTE_EXES), config.generation(), config::policy,
+                settings.hostRoot());
         this.loaderMap = maps.apply(Maps.EXEC_LOADERS);
         this.births = PolicySnapshot.directoryCtime(cgroups.mount());
         this.shellNameMap = maps.apply(Maps.SHELL_NAMES);
         this.shellExeMap = maps.apply(Maps.SHELL_EXES);
         this.sshExeMap = maps.apply(Maps.SSH_EXES);
+        this.host = settings.hostRoot();
+    }
+
+    /** Where the host's files are (host_root): programs, loaders, deny paths are looked up under it. */
+    private final io.agentguard.process.HostRoot host;
+
+    /** The host root the exec deny paths and programs are resolved under. */
+    public io.agentguard.process.HostRoot hostRoot() {
+        return host;
     }
 
     /** The host's ssh for egress.protocols (SshClients), as last resolved. */
@@ -78,13 +88,13 @@ public final class PolicyController implements Enforcer.Blocker {
 
     /** Resolves the shells again; writes only on a change (an upgraded bash is a new inode). */
     private void writeShells(boolean always) {
-        List<FileIdentity> now = ShellPrograms.find();
+        List<FileIdentity> now = ShellPrograms.find(host);
         List<String> ids = now.stream().map(f -> f.dev() + ":" + f.ino()).sorted().toList();
         if (always || !ids.equals(shells.stream().map(f -> f.dev() + ":" + f.ino()).sorted().toList())) {
             ShellPrograms.write(shellNameMap, shellExeMap, now);
             shells = now;
         }
-        List<FileIdentity> ssh = SshClients.find();
+        List<FileIdentity> ssh = SshClients.find(host);
         if (always || !ssh.equals(sshClients)) {
             SshClients.write(sshExeMap, ssh);
             sshClients = ssh;
@@ -137,7 +147,7 @@ public final class PolicyController implements Enforcer.Blocker {
             return;
         }
         try {
-            List<ExecLoaders.Found> nowLoaders = ExecLoaders.find();
+            List<ExecLoaders.Found> nowLoaders = ExecLoaders.find(host);
             if (!identities(nowLoaders).equals(identities(loaders))) {
                 ExecLoaders.write(loaderMap, nowLoaders);
                 loaders = nowLoaders;
@@ -162,7 +172,7 @@ public final class PolicyController implements Enforcer.Blocker {
         List<String> out = new ArrayList<>();
         for (Policy p : policiesInForce()) {
             for (String path : p.execDenyPaths()) {
-                FileIdentity id = FileIdentity.of(Path.of(path));
+                FileIdentity id = FileIdentity.of(host.resolve(path));
                 out.add(path + "=" + (id == null ? "-" : id.dev() + ":" + id.ino()));
             }
         }
@@ -176,8 +186,11 @@ public final class PolicyController implements Enforcer.Blocker {
 
     /** Puts the configured policies in force (start). */
     public synchronized void apply() {
-        programs = io.agentguard.process.KnownPrograms.resolve();
-        loaders = ExecLoaders.find();
+        if (!host.isSlash()) {
+            log.info("host files (programs, loaders, exec deny paths) are looked up under host_root " + host);
+        }
+        programs = io.agentguard.process.KnownPrograms.resolve(host);
+        loaders = ExecLoaders.find(host);
         ExecLoaders.write(loaderMap, loaders);
         writeShells(true);
         applyPolicies();
@@ -195,7 +208,7 @@ public final class PolicyController implements Enforcer.Blocker {
         boolean oldEnforce = globalEnforce;
         io.agentguard.process.KnownPrograms oldPrograms = programs;
         try {
-            programs = io.agentguard.process.KnownPrograms.resolve();   // a program installed or upgraded since
+            programs = io.agentguard.process.KnownPrograms.resolve(host);   // a program installed or upgraded since
             defaultPolicy = next.defaultPolicy();
             cgroupPolicies = List.copyOf(next.cgroupPolicies());
             globalEnforce = next.enforce();
@@ -337,7 +350,7 @@ public final class PolicyController implements Enforcer.Blocker {
         List<String> denyFiles = denyFiles();   // before writing: a change during the write is seen by the next recheck
         maps.apply(defaults, placed, deny);
         resolvedDenyFiles = denyFiles;
-        view = PolicySnapshot.of(globalEnforce, defaultPolicy, cgroupPolicies, programs, births);
+        view = PolicySnapshot.of(globalEnforce, defaultPolicy, cgroupPolicies, programs, births, host);
         for (Runnable l : listeners) {
             l.run();
         }

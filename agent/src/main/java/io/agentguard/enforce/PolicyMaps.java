@@ -61,8 +61,13 @@ public final class PolicyMaps {
     private final ConfigFlip flip;
     private int generation;
 
+    /** exec deny paths and compute executables are host files: their identities are read under host_root. */
+    private final io.agentguard.process.HostRoot host;
+
     public PolicyMaps(BpfMap policies, BpfMap roots, BpfMap egress, BpfMap execNames, BpfMap execPaths,
-                      BpfMap execExes, BpfMap computeExes, int generationInForce, ConfigFlip flip) {
+                      BpfMap execExes, BpfMap computeExes, int generationInForce, ConfigFlip flip,
+                      io.agentguard.process.HostRoot host) {
+        this.host = host;
         // slots of the array are overwritten, never deleted: only those written are checked
         this.policies = new MapImage(policies, false, null);
         this.roots = new MapImage(roots, true, null);
@@ -141,13 +146,13 @@ public final class PolicyMaps {
                     put(execPaths, textKey(arena, ExecPathKey.SIZEOF, ExecPathKey.POLICY, slot, ExecPathKey.PATH,
                             AG_PATH_MAX - 1, path), one(arena));
                     // what the path names now; a path with no file yet is resolved by the recheck once it has one
-                    FileIdentity id = FileIdentity.of(Path.of(path));
+                    FileIdentity id = FileIdentity.of(host.resolve(path));
                     if (id != null) {
                         put(execExes, exeKey(arena, slot, id), one(arena));
                     }
                 }
                 for (String exe : p.policy().computeExecutables()) {
-                    FileIdentity id = FileIdentity.of(Path.of(exe));
+                    FileIdentity id = FileIdentity.of(host.resolve(exe));
                     if (id == null) {
                         continue;   // checked at load; a file removed since cannot be allowed anyway
                     }

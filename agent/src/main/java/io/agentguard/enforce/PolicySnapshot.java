@@ -29,7 +29,7 @@ public final class PolicySnapshot implements PolicyView {
     private final ToLongFunction<String> births;   // cgroup path -> birth, wall clock ns; -1 unknown
 
     private PolicySnapshot(boolean globalEnforce, Policy defaultPolicy, List<Policy> cgroupPolicies,
-                           KnownPrograms programs, ToLongFunction<String> births) {
+                           KnownPrograms programs, ToLongFunction<String> births, io.agentguard.process.HostRoot host) {
         this.globalEnforce = globalEnforce;
         List<Policy> all = new ArrayList<>();
         all.add(defaultPolicy);
@@ -41,7 +41,7 @@ public final class PolicySnapshot implements PolicyView {
             long[] ids = new long[exes.size() * 2];
             int n = 0;
             for (String exe : exes) {
-                FileIdentity id = FileIdentity.of(Path.of(exe));
+                FileIdentity id = FileIdentity.of(host.resolve(exe));
                 if (id != null) {
                     ids[n++] = id.dev();
                     ids[n++] = id.ino();
@@ -61,7 +61,13 @@ public final class PolicySnapshot implements PolicyView {
      */
     public static PolicySnapshot of(boolean globalEnforce, Policy defaultPolicy, List<Policy> cgroupPolicies,
                                     KnownPrograms programs, ToLongFunction<String> births) {
-        return new PolicySnapshot(globalEnforce, defaultPolicy, List.copyOf(cgroupPolicies), programs, births);
+        return of(globalEnforce, defaultPolicy, cgroupPolicies, programs, births, io.agentguard.process.HostRoot.SLASH);
+    }
+
+    /** As above, compute_executables identified under host_root (the daemon's). */
+    public static PolicySnapshot of(boolean globalEnforce, Policy defaultPolicy, List<Policy> cgroupPolicies,
+                                    KnownPrograms programs, ToLongFunction<String> births, io.agentguard.process.HostRoot host) {
+        return new PolicySnapshot(globalEnforce, defaultPolicy, List.copyOf(cgroupPolicies), programs, births, host);
     }
 
     /** A configuration's mode and policies, the known programs of this machine, no cgroup births (tests). */

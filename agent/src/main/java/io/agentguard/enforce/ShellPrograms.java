@@ -42,7 +42,12 @@ public final class ShellPrograms {
 
     /** The files those names are on this host now (each once). */
     public static List<FileIdentity> find() {
-        return ExeIdentitySet.onPath(names().stream().filter(n -> !NAME_ONLY.contains(n)).toList());
+        return find(io.agentguard.process.HostRoot.SLASH);
+    }
+
+    /** The files those names are on the host under host_root now (each once). */
+    public static List<FileIdentity> find(io.agentguard.process.HostRoot host) {
+        return ExeIdentitySet.onPath(host, names().stream().filter(n -> !NAME_ONLY.contains(n)).toList());
     }
 
     /** Writes the names (comm keys, NUL padded) and the identities; stale identities are removed. */

@@ -16,7 +16,12 @@ public final class SshClients {
 
     /** The files {@code ssh} is on this host now (each once). */
     public static List<FileIdentity> find() {
-        return ExeIdentitySet.onPath(List.of("ssh"));
+        return find(io.agentguard.process.HostRoot.SLASH);
+    }
+
+    /** The files {@code ssh} is on the host under host_root now (each once). */
+    public static List<FileIdentity> find(io.agentguard.process.HostRoot host) {
+        return ExeIdentitySet.onPath(host, List.of("ssh"));
     }
 
     /** Writes the identities; stale ones are removed (an upgraded ssh is a new inode). */

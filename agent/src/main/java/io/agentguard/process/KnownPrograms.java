@@ -64,7 +64,17 @@ public final class KnownPrograms {
 
     /** The known programs on the standard PATH directories, symlinks followed. */
     public static KnownPrograms resolve() {
-        return resolve(PATH_DIRS, NAMES);
+        return resolve(HostRoot.SLASH);
+    }
+
+    /** The known programs on the host's standard PATH directories (under host_root: the host's ssh in a container). */
+    public static KnownPrograms resolve(HostRoot host) {
+        return resolve(host, PATH_DIRS, NAMES);
+    }
+
+    /** {@link #resolve(HostRoot, List, List)} in this process's root. */
+    public static KnownPrograms resolve(List<Path> dirs, List<String> names) {
+        return resolve(HostRoot.SLASH, dirs, names);
     }
 
     /**
@@ -73,11 +83,11 @@ public final class KnownPrograms {
      * same file (sh a symlink to dash, ncat and nc one binary), the earlier name in the
      * list wins.
      */
-    public static KnownPrograms resolve(List<Path> dirs, List<String> names) {
+    public static KnownPrograms resolve(HostRoot host, List<Path> dirs, List<String> names) {
         Map<FileIdentity, String> found = new LinkedHashMap<>();
         for (String name : names) {
             for (Path dir : dirs) {
-                FileIdentity id = FileIdentity.of(dir.resolve(name));
+                FileIdentity id = FileIdentity.of(host.resolve(dir.resolve(name)));
                 if (id != null) {
                     found.putIfAbsent(new FileIdentity(id.dev(), id.ino(), 0, 0), name);
                 }

@@ -37,6 +37,7 @@ class AgentConfigLoaderTest {
             assertThat(c.maxArgsBytes()).isEqualTo(8192);
             assertThat(c.aggregationWindowMs()).isEqualTo(10_000);
             assertThat(c.tunnels()).isEqualTo(embedded.tunnels());
+            assertThat(c.hostRoot()).isEqualTo(io.agentguard.process.HostRoot.SLASH);
         }
         Policy e = embedded.defaultPolicy();
         Policy p = packaged.defaultPolicy();

@@ -82,6 +82,14 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
     }
 
     /** Runs with the agent root created, before the agent starts (processes that were there first). */
+    /** The agent_cgroups entries, from the test root's path relative to the mount (default: the root itself). */
+    public KernelAgentExtension agentCgroups(java.util.function.Function<String, List<String>> entries) {
+        this.agentCgroupEntries = entries;
+        return this;
+    }
+
+    private java.util.function.Function<String, List<String>> agentCgroupEntries = List::of;
+
     public KernelAgentExtension beforeStart(java.util.function.Consumer<Path> action) {
         this.beforeStart = action;
         return this;
@@ -155,7 +163,7 @@ public final class KernelAgentExtension implements BeforeAllCallback, AfterAllCa
         beforeStart.accept(root);
         AgentConfig config = configure.apply(AgentConfigLoader.embeddedDefault().toBuilder()
                 .verifyIntervalMs(500)   // often: every kernel test class also proves that the checks find no false drift
-                .agentCgroups(List.of(rootRelative))
+                .agentCgroups(agentCgroupEntries.apply(rootRelative))
                 .createMissingCgroups(false)
                 .maxArgsBytes(maxArgsBytes)
                 .ringBufferBytes(ringBufferBytes)

@@ -259,7 +259,7 @@ class RuleTuningTest {
     void falcoFieldNamesGetAgentguardsInEveryPlaceAFieldIsNamed() {
         for (String[] pair : new String[][] {{"fd.rport", "conn.port"}, {"fd.l4proto", "conn.proto"},
             {"fd.name", "conn.unix_path"}, {"proc.exepath", "proc.exe"}, {"proc.pexepath", "proc.pexe"},
-            {"user.uid", "proc.uid"}, {"container.id", "proc.cgroup"}, {"fd.cip", "conn.addr"}}) {
+            {"user.uid", "proc.uid"}, {"container.type", "container.runtime"}, {"fd.cip", "conn.addr"}}) {
             assertThatThrownBy(() -> compile("- rule: r\n  desc: d\n  condition: evt.type = exec and " + pair[0]
                     + " = x\n  output: o\n  priority: NOTICE\n")).hasMessageContaining("unknown field '" + pair[0]
                     + "' (Falco name; agentguard: " + pair[1] + ")");

@@ -32,10 +32,11 @@ class CollectorConfigTest {
                 metrics: {listen: ""}
                 retention: 2w
                 exports: []
+                query: {listen: "127.0.0.1:9999"}
                 """);
         assertThat(c).isEqualTo(new CollectorConfig("127.0.0.1:5000", null, null, null, true, true,
                 "jdbc:postgresql://127.0.0.1/x", "ag", Path.of("/run/pw"), "", Duration.ofDays(14),
-                new io.agentguard.collector.export.ExportsConfig(java.util.List.of())));
+                new io.agentguard.collector.export.ExportsConfig(java.util.List.of()), "127.0.0.1:9999"));
         assertThat(CollectorConfig.parse("empty.yaml", "")).isEqualTo(CollectorConfig.defaults());
     }
 

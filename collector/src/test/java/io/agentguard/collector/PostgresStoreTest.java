@@ -71,9 +71,9 @@ class PostgresStoreTest extends StoreContract {
             org.assertj.core.api.Assertions.assertThat(rows(url,
                     "SELECT version, COUNT(*) FROM flyway_schema_history GROUP BY version ORDER BY version"))
                     .as(legacy ? "from schema 3" : "empty").containsExactlyElementsOf(legacy
-                            ? List.of(List.of("3", "1"), List.of("4", "1"), List.of("5", "1"))
+                            ? List.of(List.of("3", "1"), List.of("4", "1"), List.of("5", "1"), List.of("6", "1"))
                             : List.of(List.of("1", "1"), List.of("2", "1"), List.of("3", "1"), List.of("4", "1"),
-                                    List.of("5", "1")));
+                                    List.of("5", "1"), List.of("6", "1")));
             org.assertj.core.api.Assertions.assertThat(rows(url, "SELECT COUNT(*) FROM schema_info"))
                     .containsExactly(List.of("1"));
         }

@@ -48,6 +48,8 @@ class ContainerImageIT {
     private static Path collectorDb;
     private static Map<String, Path> hostPaths;
     private static Path configDir;
+    /** A program of the host that the image does not have, denied by its host path. */
+    private static Path hostMiner;
 
     @BeforeAll
     static void buildTheImageAndStartACollector() throws Exception {
@@ -89,6 +91,8 @@ class ContainerImageIT {
         assertThat(port).as(Files.readString(collectorLog)).isPositive();
 
         // the ConfigMap volume: the manifest's items, the configuration naming this test's cgroup and collector
+        hostMiner = Files.copy(Path.of("/bin/sleep"), Files.createDirectories(work.resolve("host-bin")).resolve("agtest-miner"),
+                StandardCopyOption.COPY_ATTRIBUTES);
         configDir = Files.createDirectories(work.resolve("config"));
         Files.createDirectories(configDir.resolve("rules.d"));
         Files.writeString(configDir.resolve("rules.d/local.yaml"), manifest.configMapData("local-rules.yaml"));
@@ -109,7 +113,8 @@ class ContainerImageIT {
                 policies:
                   default:
                     egress: {default: allow, deny: [127.66.9.0/24]}
-                """.formatted(agentCgroup, pinPath, port, NODE));
+                    exec: {deny: [xmrig, %s]}
+                """.formatted(agentCgroup, pinPath, port, NODE, hostMiner));
     }
 
     @AfterAll
@@ -151,6 +156,18 @@ class ContainerImageIT {
                 Thread.sleep(500);
             }
             assertThat(query.output()).as(first.log()).contains(miner.toString(), agentCgroup);
+
+            // a host program denied by its host path (the image has no such file), run under another name: only
+            // its identity, read through the host's root (host_root), names it
+            Path renamed = Files.createLink(work.resolve("host-bin/renamed"), hostMiner);
+            Result denied = inAgentCgroup(renamed.toString(), "5");   // runs 5 s and exits 0 where it is not denied
+            assertThat(denied.exit()).as("the host's denied file is killed by identity: " + first.log()).isEqualTo(128 + 9);
+            // the violation is written after the kill, by the consumer
+            for (long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                 !first.log().contains(renamed.toString()) && System.nanoTime() < deadline; ) {
+                Thread.sleep(200);
+            }
+            assertThat(first.log()).contains("file identity", renamed.toString());
         } finally {
             first.stop();
         }
@@ -182,7 +199,7 @@ class ContainerImageIT {
                 "/sys/fs/cgroup", "no cgroup2 mount",
                 "/sys/kernel/tracing", "tracefs is not mounted");
         for (Map.Entry<String, String> e : missing.entrySet()) {
-            List<String> args = new ArrayList<>(manifest.podmanArgs(hostPaths, configDir));
+            List<String> args = new ArrayList<>(podmanArgs());
             assertThat(args.removeIf(a -> a.equals(e.getKey()) || a.startsWith("--volume=" + e.getKey() + ":")))
                     .as("the manifest has " + e.getKey()).isTrue();
             Result r = exec(concat(PODMAN, List.of("run", "--rm"), THIS_HOST, args, List.of(manifest.image()),
@@ -192,12 +209,28 @@ class ContainerImageIT {
         }
     }
 
+    /**
+     * The manifest's podman arguments. Where this machine's PID 1 refuses /proc/1/root even to
+     * root (a sandbox's init holding a capability the test's root lacks: the kernel's ptrace
+     * check), the host's root is reached through this test's own process instead, which is a
+     * process of the host as PID 1 is.
+     */
+    private static List<String> podmanArgs() {
+        List<String> args = new ArrayList<>(manifest.podmanArgs(hostPaths, configDir));
+        if (!Files.isDirectory(Path.of("/proc/1/root/"))) {
+            args.replaceAll(a -> a.equals("--env=AGENTGUARD_HOST_ROOT=/proc/1/root")
+                    ? "--env=AGENTGUARD_HOST_ROOT=/proc/" + ProcessHandle.current().pid() + "/root" : a);
+        }
+        assertThat(args).as("the manifest sets the host root").anyMatch(a -> a.startsWith("--env=AGENTGUARD_HOST_ROOT=/proc/"));
+        return args;
+    }
+
     /** One container run as the DaemonSet runs it, in the foreground of `podman run` (its output is the pod's log). */
     record Container(String name, Process podman, Path logFile) {
         static Container start(String name) throws IOException {
             Path log = work.resolve(name + ".log");
             Process p = new ProcessBuilder(concat(PODMAN, List.of("run", "--rm", "--name", name), THIS_HOST,
-                    manifest.podmanArgs(hostPaths, configDir), List.of(manifest.image()), manifest.containerArgs()))
+                    podmanArgs(), List.of(manifest.image()), manifest.containerArgs()))
                     .redirectErrorStream(true).redirectOutput(log.toFile()).start();
             return new Container(name, p, log);
         }

@@ -63,6 +63,10 @@ public final class ServeCommand implements Callable<Integer> {
             + " (key metrics.listen)")
     String metricsListen;
 
+    @Option(names = "--query-listen", paramLabel = "HOST:PORT", description = "where `query --follow` subscribes to"
+            + " records as they are stored; loopback only, plaintext (default: 127.0.0.1:9466; \"\" = off) (key query.listen)")
+    String queryListen;
+
     @Option(names = "--retention", paramLabel = "DURATION", description = "delete records older than this, e.g. 30d,"
             + " 12h (default: keep) (key retention)")
     String retention;
@@ -100,6 +104,7 @@ public final class ServeCommand implements Callable<Integer> {
                 : this.plaintext || file.clientCa() == null ? null : file.clientCa().toFile();
         boolean allowUnauthenticated = this.allowUnauthenticated || file.allowUnauthenticated();
         String metricsListen = this.metricsListen != null ? this.metricsListen : file.metricsListen();
+        String queryListen = this.queryListen != null ? this.queryListen : file.queryListen();
         // --exports FILE (a file holding only an exports: section) replaces the config file's exports
         ExportsConfig exportsConfig = file.exports();
         if (exports != null) {
@@ -149,6 +154,12 @@ public final class ServeCommand implements Callable<Integer> {
                 return 2;
             }
         }
+        InetSocketAddress queryAddress = queryListen.isEmpty() ? null : address(queryListen);
+        if (queryAddress != null && !CollectorServer.isLoopback(queryAddress)) {
+            System.err.println("agentguard-collector: --query-listen " + queryListen + ": the query listener serves every"
+                    + " node's records without authentication; use a loopback address (127.0.0.1, ::1)");
+            return 2;
+        }
         if (db.startsWith("sqlite:")) {
             File f = new File(db.substring("sqlite:".length()));
             if (f.getParentFile() != null) {
@@ -171,6 +182,7 @@ public final class ServeCommand implements Callable<Integer> {
         CollectorServer.registerProcessMetrics(registry);
         CollectorServer server = new CollectorServer(store, writers, listenAddress, tls, registry, java.util.List.of(),
                 line -> System.err.println("agentguard-collector: " + line));
+        io.grpc.Server queries = queryAddress == null ? null : server.followers().listen(queryAddress);
         HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
                 .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
                 .registry(registry).buildAndStart();
@@ -192,12 +204,15 @@ public final class ServeCommand implements Callable<Integer> {
         System.err.println("agentguard-collector: listening on " + listen + " (" + (plaintext ? "plaintext"
                 : clientCa != null ? "mutual TLS, node = client certificate CN" : "TLS") + "), port " + server.port() + "; store " + db
                 + (metrics != null ? "; metrics on " + address(metricsListen).getHostString() + ":" + metrics.getPort()
-                : ""));
+                : "") + (queries != null ? "; query --follow on " + queryListen : ""));
         // systemd (Type=notify): started once the port is bound and the schema migrated
         SystemdNotify.send("READY=1\nSTATUS=listening on " + listen + ", port " + server.port());
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             SystemdNotify.send("STOPPING=1");
+            if (queries != null) {
+                queries.shutdownNow();
+            }
             server.close();
             exportService.close();
             retentionThread.shutdownNow();

@@ -44,20 +44,23 @@ import java.util.Set;
  * @param metricsListen    Prometheus HOST:PORT, "" = off
  * @param retention        records older than this are deleted; null = keep
  * @param exports          where violations are sent on (webhook, syslog, OTLP; docs/REPORTING.md "Exports")
+ * @param queryListen      loopback HOST:PORT where `query --follow` subscribes, "" = off
  */
 public record CollectorConfig(String listen, Path tlsCert, Path tlsKey, Path clientCa, boolean plaintext,
                               boolean allowUnauthenticated, String databaseUrl, String databaseUser, Path passwordFile,
-                              String metricsListen, Duration retention, io.agentguard.collector.export.ExportsConfig exports) {
+                              String metricsListen, Duration retention, io.agentguard.collector.export.ExportsConfig exports,
+                              String queryListen) {
     public static final String DEFAULT_LISTEN = "0.0.0.0:4317";
     public static final String DEFAULT_DATABASE = "sqlite:/var/lib/agentguard-collector/collector.db";
     public static final String DEFAULT_METRICS = "127.0.0.1:9465";
+    public static final String DEFAULT_QUERY = "127.0.0.1:9466";
     private static final int MAX_BYTES = 1 << 20;
     private static final int MAX_DEPTH = 32;
 
     /** Everything at its default: no file. */
     public static CollectorConfig defaults() {
         return new CollectorConfig(DEFAULT_LISTEN, null, null, null, false, false, DEFAULT_DATABASE, null, null,
-                DEFAULT_METRICS, null, new io.agentguard.collector.export.ExportsConfig(List.of()));
+                DEFAULT_METRICS, null, new io.agentguard.collector.export.ExportsConfig(List.of()), DEFAULT_QUERY);
     }
 
     /** A file that does not hold a valid configuration: the message starts with file:line:col. */
@@ -128,7 +131,9 @@ public record CollectorConfig(String listen, Path tlsCert, Path tlsKey, Path cli
         String metrics = d.metricsListen;
         Duration retention = null;
         io.agentguard.collector.export.ExportsConfig exports = d.exports;
-        for (NodeTuple t : r.entries(top, "", Set.of("listen", "tls", "database", "metrics", "retention", "exports"))) {
+        String query = d.queryListen;
+        for (NodeTuple t : r.entries(top, "", Set.of("listen", "tls", "database", "metrics", "retention", "exports",
+                "query"))) {
             String k = r.key(t);
             Node v = t.getValueNode();
             switch (k) {
@@ -170,6 +175,11 @@ public record CollectorConfig(String listen, Path tlsCert, Path tlsKey, Path cli
                         metrics = r.hostPort(u.getValueNode(), "metrics.listen", true);
                     }
                 }
+                case "query" -> {
+                    for (NodeTuple u : r.entries(r.mapping(v, k), "query.", Set.of("listen"))) {
+                        query = r.hostPort(u.getValueNode(), "query.listen", true);
+                    }
+                }
                 case "retention" -> {
                     String text2 = r.string(v, k);
                     if (!text2.isEmpty() && !text2.equals("keep")) {
@@ -190,7 +200,7 @@ public record CollectorConfig(String listen, Path tlsCert, Path tlsKey, Path cli
             }
         }
         return new CollectorConfig(listen, cert, key, ca, plaintext, allowUnauthenticated, url, user, passwordFile, metrics,
-                retention, exports);
+                retention, exports, query);
     }
 
     /** 30d, 12h, 15m, 90s, 2w; positive. */

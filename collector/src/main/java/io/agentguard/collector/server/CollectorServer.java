@@ -108,6 +108,7 @@ public final class CollectorServer implements AutoCloseable {
     private final io.prometheus.metrics.core.metrics.Histogram storeSeconds;
     private final AtomicInteger agentsConnected = new AtomicInteger();
     private final AtomicInteger storeQueue = new AtomicInteger();
+    private final FollowHub followers;
 
     /** Every reason a stream is refused: agentguard_collector_streams_rejected_total lists each from 0. */
     static final List<String> REJECT_REASONS = List.of("too-large", "empty", "store", "second-hello", "no-node",
@@ -154,6 +155,7 @@ public final class CollectorServer implements AutoCloseable {
         this.log = log;
         this.mutualTls = !tls.plaintext() && tls.clientCa() != null;
         this.unauthenticatedExposed = !mutualTls && !isLoopback(listen);
+        this.followers = new FollowHub(registry);
         this.stored = Counter.builder().name("agentguard_collector_records_stored_total")
                 .help("records stored, by kind").labelNames("kind").register(registry);
         this.duplicates = Counter.builder().name("agentguard_collector_records_duplicate_total")
@@ -477,6 +479,7 @@ public final class CollectorServer implements AutoCloseable {
                     storeSeconds.observe((System.nanoTime() - startNs) / 1e9);
                 }
                 duplicates.inc(result.duplicates());
+                followers.publish(node, epoch, result.storedRecords());   // committed: push to query --follow
                 long violations = records.stream().filter(Record::hasViolation).count();
                 stored.labelValues("violation").inc(Math.min(violations, result.stored()));
                 stored.labelValues("event").inc(Math.max(0, result.stored() - violations));
@@ -571,6 +574,11 @@ public final class CollectorServer implements AutoCloseable {
     private static final int OPEN = 0;
     private static final int HELLOED = 1;
     private static final int RELEASED = 2;
+
+    /** Who follows what this collector stores (the query listener serves its {@link FollowHub#service()}). */
+    public FollowHub followers() {
+        return followers;
+    }
 
     public int activeStreams() {
         return activeStreams.get();

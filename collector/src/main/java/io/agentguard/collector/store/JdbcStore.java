@@ -2,6 +2,7 @@ package io.agentguard.collector.store;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.agentguard.proto.v1.AgentHello;
+import io.agentguard.proto.v1.Event;
 import io.agentguard.proto.v1.Heartbeat;
 import io.agentguard.proto.v1.Record;
 import io.agentguard.proto.v1.Violation;
@@ -51,7 +52,7 @@ public final class JdbcStore implements AutoCloseable {
      * io/agentguard/collector/db/ (also kept in table schema_info, which collectors from
      * before Flyway read to refuse a newer schema).
      */
-    public static final int SCHEMA_VERSION = 5;
+    public static final int SCHEMA_VERSION = 6;
 
     /** A stored violation with where it came from; conflicted: another version arrived under its key. */
     public record StoredViolation(String node, long sequence, Instant receivedAt, Violation violation, String epoch,
@@ -85,7 +86,11 @@ public final class JdbcStore implements AutoCloseable {
      * What a batch did: records stored, resends of identical content, and the sequences whose
      * key already held other content (kept as conflicts; newConflicts of them first seen now).
      */
-    public record AppendResult(int stored, int duplicates, List<Long> conflicts, int newConflicts) {
+    public record AppendResult(int stored, int duplicates, List<Long> conflicts, int newConflicts,
+                               List<Record> storedRecords) {
+        public AppendResult(int stored, int duplicates, List<Long> conflicts, int newConflicts) {
+            this(stored, duplicates, conflicts, newConflicts, List.of());
+        }
     }
 
     /**
@@ -224,6 +229,11 @@ public final class JdbcStore implements AutoCloseable {
                 ps.setString(6, epoch);
                 ps.executeUpdate();
             }
+            try (PreparedStatement ps = connection.prepareStatement("UPDATE nodes SET hello = ? WHERE node = ?")) {
+                ps.setBytes(1, hello.toByteArray());   // its hooks, for query nodes
+                ps.setString(2, node);
+                ps.executeUpdate();
+            }
             try (PreparedStatement ps = connection.prepareStatement(
                     "INSERT INTO spools (node, epoch, last_sequence, first_seen_ms, last_seen_ms) VALUES (?, ?, 0, ?, ?)"
                             + " ON CONFLICT (node, epoch) DO UPDATE SET last_seen_ms = excluded.last_seen_ms")) {
@@ -299,6 +309,7 @@ public final class JdbcStore implements AutoCloseable {
         int duplicates = 0;
         int newConflicts = 0;
         List<Long> conflicts = new ArrayList<>();
+        List<Record> storedRecords = new ArrayList<>();
         long max = 0;
         try (PreparedStatement insertViolation = connection.prepareStatement("INSERT INTO violations (node, epoch,"
                 + " sequence, received_ms, time_ms, rule, priority, cgroup, pid, exe, data, hash, occurrences, summary,"
@@ -310,8 +321,8 @@ public final class JdbcStore implements AutoCloseable {
              PreparedStatement markFolded = connection.prepareStatement(
                      "UPDATE violations SET folded = 1 WHERE node = ? AND epoch = ? AND sequence = ?");
              PreparedStatement insertEvent = connection.prepareStatement("INSERT INTO events (node, epoch, sequence,"
-                     + " received_ms, time_ms, data, hash, cgroup, " + String.join(", ", WORKLOAD_COLUMNS) + ")"
-                     + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                     + " received_ms, time_ms, data, hash, cgroup, " + String.join(", ", WORKLOAD_COLUMNS) + ", type, pid)"
+                     + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                      + " ON CONFLICT (node, epoch, sequence) DO NOTHING");
              PreparedStatement selectViolation = connection.prepareStatement(
                      "SELECT hash, data FROM violations WHERE node = ? AND epoch = ? AND sequence = ?");
@@ -381,10 +392,13 @@ public final class JdbcStore implements AutoCloseable {
                         io.agentguard.proto.v1.ProcessInfo p = r.getEvent().getProcess();
                         insertEvent.setString(8, p.getCgroupPath().isEmpty() ? null : p.getCgroupPath());
                         bindWorkload(insertEvent, 9, p.getWorkload());
+                        insertEvent.setString(17, RecordFilter.typeName(r.getEvent().getKindCase()));
+                        insertEvent.setLong(18, p.getPid());
                         inserted = insertEvent.executeUpdate();
                     }
                     if (inserted == 1) {
                         stored++;
+                        storedRecords.add(r);
                         continue;
                     }
                     byte[] first = held(violation ? selectViolation : selectEvent, node, epoch, seq);
@@ -426,7 +440,7 @@ public final class JdbcStore implements AutoCloseable {
                 n.executeUpdate();
             }
             connection.commit();
-            return new AppendResult(stored, duplicates, List.copyOf(conflicts), newConflicts);
+            return new AppendResult(stored, duplicates, List.copyOf(conflicts), newConflicts, storedRecords);
         } catch (SQLException ex) {
             connection.rollback();
             throw ex;
@@ -632,6 +646,170 @@ public final class JdbcStore implements AutoCloseable {
             throw ex;
         }
         return deleted;
+    }
+
+    /** A stored event, decoded, with where it came from. */
+    public record StoredEvent(long id, String node, String epoch, long sequence, Instant receivedAt, Event event) {
+    }
+
+    /**
+     * Events after the given row id that the filter holds, oldest first (by id), at most limit.
+     * Node, time, type, pid and the workload columns narrow the rows read; the filter decides
+     * on the decoded event (rows from before the type and pid columns are decoded to judge).
+     * {@link #lastQueryMaxId()} is then the last row id read.
+     */
+    public synchronized List<StoredEvent> events(RecordFilter f, long afterId, int limit) throws SQLException {
+        StringBuilder sql = new StringBuilder("SELECT id, node, epoch, sequence, received_ms, data FROM events WHERE id > ?");
+        List<Object> args = new ArrayList<>();
+        if (f.node() != null) {
+            sql.append(" AND node = ?");
+            args.add(f.node());
+        }
+        if (f.since() != null) {
+            sql.append(" AND time_ms >= ?");
+            args.add(f.since().toEpochMilli());
+        }
+        if (f.until() != null) {
+            sql.append(" AND time_ms < ?");
+            args.add(f.until().toEpochMilli());
+        }
+        if (f.type() != null) {
+            sql.append(" AND (type = ? OR type IS NULL)");
+            args.add(RecordFilter.typeName(f.type()));
+        }
+        if (f.pid() != 0) {
+            sql.append(" AND (pid = ? OR pid IS NULL)");
+            args.add((long) f.pid());
+        }
+        if (f.container() != null) {
+            sql.append(f.container().length() == FULL_CONTAINER_ID ? " AND container_id = ?" : " AND container_id LIKE ?");
+            args.add(f.container().length() == FULL_CONTAINER_ID ? f.container() : f.container() + "%");
+        }
+        for (String[] c : new String[][] {{"pod_uid", f.pod()}, {"job_id", f.job()}, {"unit", f.unit()}}) {
+            if (c[1] != null) {
+                sql.append(" AND ").append(c[0]).append(" = ?");
+                args.add(c[1]);
+            }
+        }
+        sql.append(" ORDER BY id LIMIT ?");
+        List<StoredEvent> out = new ArrayList<>();
+        long after = afterId;
+        try (PreparedStatement ps = connection.prepareStatement(sql.toString())) {
+            while (out.size() < limit) {   // pages until enough match or the rows run out
+                ps.setLong(1, after);
+                for (int i = 0; i < args.size(); i++) {
+                    ps.setObject(i + 2, args.get(i));
+                }
+                ps.setInt(args.size() + 2, limit);
+                int read = 0;
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next() && out.size() < limit) {
+                        read++;
+                        after = rs.getLong(1);
+                        Event e = Event.parseFrom(rs.getBytes(6));
+                        if (f.matches(rs.getString(2), e)) {
+                            out.add(new StoredEvent(after, rs.getString(2), rs.getString(3), rs.getLong(4),
+                                    Instant.ofEpochMilli(rs.getLong(5)), e));
+                        }
+                    }
+                }
+                if (read < limit) {
+                    break;
+                }
+            }
+            connection.commit();
+        } catch (InvalidProtocolBufferException e) {
+            throw new SQLException("a stored event does not parse: " + e.getMessage(), e);
+        }
+        lastQueryMaxId = after;
+        return out;
+    }
+
+    /** A node as the collector last heard it; hello and heartbeat null where none was stored. */
+    public record NodeInfo(String node, String agentVersion, String kernel, String mode, long lastSeenMs,
+                           AgentHello hello, Heartbeat heartbeat) {
+    }
+
+    /** Every node, by name. */
+    public synchronized List<NodeInfo> nodes() throws SQLException {
+        List<NodeInfo> out = new ArrayList<>();
+        try (PreparedStatement ps = connection.prepareStatement("SELECT node, agent_version, kernel, mode, last_seen_ms,"
+                + " hello, heartbeat FROM nodes ORDER BY node"); ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                AgentHello hello = null;
+                Heartbeat hb = null;
+                try {
+                    hello = rs.getBytes(6) == null ? null : AgentHello.parseFrom(rs.getBytes(6));
+                    hb = rs.getBytes(7) == null ? null : Heartbeat.parseFrom(rs.getBytes(7));
+                } catch (InvalidProtocolBufferException e) {
+                    // a damaged row: the node is still listed, with what parsed
+                }
+                out.add(new NodeInfo(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getLong(5),
+                        hello, hb));
+            }
+            connection.commit();
+        }
+        return out;
+    }
+
+    /** There is no collector database where a query was pointed (nothing was created there). */
+    public static final class NoDatabaseException extends SQLException {
+        NoDatabaseException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Opens a store that must exist already (queries): a SQLite file that is not there, a
+     * PostgreSQL database that does not exist, or one without the collector's tables is a
+     * {@link NoDatabaseException}, and nothing is created.
+     */
+    public static JdbcStore openExisting(String url) throws SQLException {
+        String jdbc = url.startsWith("sqlite:") || url.startsWith("postgresql:") ? "jdbc:" + url : url;
+        if (jdbc.startsWith("jdbc:sqlite:")) {
+            String path = jdbc.substring("jdbc:sqlite:".length());
+            path = path.startsWith("file:") ? path.substring("file:".length()) : path;
+            path = path.indexOf('?') >= 0 ? path.substring(0, path.indexOf('?')) : path;
+            if (path.isEmpty() || path.contains(":memory:") || !java.nio.file.Files.isRegularFile(java.nio.file.Path.of(path))) {
+                throw new NoDatabaseException("no database at " + path);
+            }
+        } else if (!jdbc.startsWith("jdbc:postgresql:")) {
+            return open(url);   // its own error
+        }
+        boolean pg = jdbc.startsWith("jdbc:postgresql:");
+        try (Connection c = pg ? DriverManager.getConnection(jdbc, pgProperties()) : DriverManager.getConnection(jdbc);
+             PreparedStatement ps = c.prepareStatement(pg ? "SELECT to_regclass('violations') IS NOT NULL"
+                     : "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'violations'");
+             ResultSet rs = ps.executeQuery()) {
+            if (!rs.next() || !rs.getBoolean(1)) {
+                throw new NoDatabaseException("no collector database at " + redact(url)
+                        + ": it holds no collector tables (a collector creates them at its first start)");
+            }
+        } catch (NoDatabaseException e) {
+            throw e;
+        } catch (SQLException e) {
+            if ("3D000".equals(e.getSQLState())) {   // invalid_catalog_name: no such database
+                throw new NoDatabaseException("no database at " + redact(url) + ": " + e.getMessage());
+            }
+            throw e;
+        }
+        return open(url);
+    }
+
+    private static java.util.Properties pgProperties() {
+        java.util.Properties p = new java.util.Properties();
+        if (System.getenv("PGUSER") != null) {
+            p.setProperty("user", System.getenv("PGUSER"));
+        }
+        if (System.getenv("PGPASSWORD") != null) {
+            p.setProperty("password", System.getenv("PGPASSWORD"));
+        }
+        return p;
+    }
+
+    /** The URL without a password parameter (error messages). */
+    private static String redact(String url) {
+        return url.replaceAll("(?i)(password=)[^&]*", "$1***");
     }
 
     /** Drops everything (tests against a shared PostgreSQL). */

@@ -14,7 +14,7 @@ import java.sql.Statement;
 /**
  * The collector's schema, as Flyway migrations: versioned SQL per dialect under
  * {@code io/agentguard/collector/db/sqlite} and {@code .../postgresql}, V1 to V3 the history
- * the collector had before Flyway (schema_info 1 to 3), V4 workload identity, V5 export positions. Flyway records
+ * the collector had before Flyway (schema_info 1 to 3), V4 workload identity, V5 export positions, V6 the query columns. Flyway records
  * what it applied in {@code flyway_schema_history} and, on PostgreSQL, holds an advisory lock
  * while it migrates, so replicas that start together migrate once.
  * <p>

@@ -14,7 +14,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The fleet benchmark (docs/BENCHMARKS.md section 9; scripts/bench-fleet.sh runs it): N
+ * The fleet benchmark (docs/BENCHMARKS.md section 10; scripts/bench-fleet.sh runs it): N
  * simulated agents ({@link SimulatedFleet}) against two collector replicas (separate
  * processes) on one PostgreSQL database, one replica SIGKILLed and restarted mid-run; at the
  * end every node's rows are counted per sequence: exactly once, or the run fails (exit 1).
