@@ -44,7 +44,7 @@ public final class CollectorReplica implements AutoCloseable {
         c.addAll(jvmFlags);
         c.addAll(launch.subList(1, launch.size()));
         c.addAll(List.of("serve", "--plaintext", "--listen", "127.0.0.1:" + port, "--db", db,
-                "--metrics-listen", "127.0.0.1:" + metricsPort));
+                "--metrics-listen", "127.0.0.1:" + metricsPort, "--query-listen", "127.0.0.1:" + freePort()));
         c.addAll(extra);
         this.command = c;
         this.env = env;
