@@ -89,6 +89,7 @@ class FleetFailoverTest {
         List<String> addresses = replicas.stream().map(CollectorReplica::address).toList();
         fleet = new SimulatedFleet(50, i -> List.of(addresses.get(i % 2), addresses.get((i + 1) % 2)), 1, 500, 8, 0, "n");
         assertThat(fleet.connectAll(60_000)).as("every agent past its hello").isTrue();
+        fleet.ackLoss(0.01);   // besides the kill: acks lost after the commit, so stored records do come again
         fleet.start(500, 10);
         CollectorReplica victim = replicas.get(1);
         await("records stored through the victim", () -> fleet.acked() > 500);
@@ -99,6 +100,7 @@ class FleetFailoverTest {
         victim.start();
         Thread.sleep(1000);
         fleet.stopGenerating();
+        fleet.ackLoss(0);
         await("every record acknowledged", fleet::allAcked);
         long written = fleet.written();
 
@@ -126,6 +128,9 @@ class FleetFailoverTest {
                 fleet.sent.get(), fleet.resent.get(), rows);
         assertThat(fleet.resent.get()).as("the kill made agents resend").isPositive();
         assertThat(rows).isEqualTo(written);
+        double refused = replicas.stream().mapToDouble(r -> r.metric("agentguard_collector_records_duplicate_total")).sum();
+        System.out.printf("fleet failover: %.0f stored records received again and refused as duplicates%n", refused);
+        assertThat(refused).as("resends of stored records reached the store and were refused").isPositive();
 
         await("every violation exported", () -> delivered.size() == rows);
         long duplicates = delivered.values().stream().mapToInt(n -> n - 1).sum();

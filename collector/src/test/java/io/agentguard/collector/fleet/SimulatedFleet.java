@@ -62,6 +62,12 @@ public final class SimulatedFleet implements AutoCloseable {
     private final long heartbeatMs;
     private volatile double perAgentPerSecond;
     private volatile boolean running = true;
+    /** Acks taken as lost with the connection (stored, never seen by the agent): each makes a resend of stored records. */
+    private volatile double ackLoss;
+
+    public void ackLoss(double probability) {
+        ackLoss = probability;
+    }
 
     /**
      * @param collectors agent i's collector list ("host:port"s), first tried first
@@ -245,6 +251,11 @@ public final class SimulatedFleet implements AutoCloseable {
                 sentUpTo = acked;   // resend from our own ack, whatever the collector says it holds
                 lastHeartbeatNs = now;
                 pump(now);
+                return;
+            }
+            if (m.hasAck() && ackLoss > 0 && ThreadLocalRandom.current().nextDouble() < ackLoss) {
+                out.onError(new java.io.IOException("ack lost with the connection (simulated)"));
+                ended(conn);
                 return;
             }
             if (m.hasAck()) {
