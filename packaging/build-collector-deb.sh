@@ -3,7 +3,7 @@
 #   build-collector-deb.sh VERSION COLLECTOR_TARGET_DIR OUT_DIR
 # Like the agent's package (build-deb.sh): a jlink'd Java runtime (modules found by jdeps),
 # the collector jar and its libraries, the launcher, a hardened Type=notify systemd unit, the
-# configuration (a conffile, /etc/agentguard/collector.yaml) and the docs.
+# configuration (a conffile, /etc/agentguard/collector.yaml), the docs, the dashboard and alerts.
 set -euo pipefail
 VERSION=$1
 COLLECTOR=$(readlink -f "$2")
@@ -39,6 +39,10 @@ install -m 0755 "$SRC/agentguard-collector.launcher" "$STAGE/usr/bin/agentguard-
 install -m 0644 "$SRC/agentguard-collector.service" "$STAGE/lib/systemd/system/agentguard-collector.service"
 install -m 0644 "$SRC/collector.yaml" "$STAGE/etc/agentguard/collector.yaml"
 install -m 0644 "$ROOT/docs/COLLECTOR.md" "$ROOT/docs/REPORTING.md" "$DOC/"
+# the Grafana dashboard and Prometheus alerting rules (docs/OPERATIONS.md), also in the agent's package
+install -d "$STAGE/usr/share/agentguard-collector/monitoring"
+install -m 0644 "$HERE/monitoring/agentguard-dashboard.json" "$HERE/monitoring/agentguard-alerts.yaml" \
+    "$STAGE/usr/share/agentguard-collector/monitoring/"
 cat > "$DOC/copyright" <<'COPYRIGHT'
 agentguard-collector: Apache-2.0.
 Bundled: an OpenJDK runtime (GPL-2.0 with Classpath Exception) and the jars under

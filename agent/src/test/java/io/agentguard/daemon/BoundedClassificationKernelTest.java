@@ -111,7 +111,10 @@ class BoundedClassificationKernelTest {
         long limitFailures = start.failedBy()[RuleReloader.FailureReason.LIMIT.ordinal()];
         for (String[] b : bombs) {
             long failed = KERNEL.agent().ruleStatus().failed();
-            Files.writeString(bomb, b[0]);
+            // written whole, then renamed in: the watch must never read a half-written bomb (that is INVALID, not LIMIT)
+            Path partial = RULES_DIR.resolve("60-bomb.partial");
+            Files.writeString(partial, b[0]);
+            Files.move(partial, bomb, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             awaitCount(() -> KERNEL.agent().ruleStatus().failed(), failed + 1);
             RuleReloader.Status s = KERNEL.agent().ruleStatus();
             assertThat(s.lastFailure()).isEqualTo(RuleReloader.FailureReason.LIMIT);

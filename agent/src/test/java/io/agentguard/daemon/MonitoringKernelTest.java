@@ -14,6 +14,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -42,16 +45,29 @@ class MonitoringKernelTest {
     static final String NODE = "monitoring-kernel-node";
     static final Path DIR;
     static final Process COLLECTOR;
+    /** The export's receiver: a loopback syslog UDP socket (nothing is read from it). */
+    static final DatagramSocket SYSLOG;
     static final int COLLECTOR_PORT;
     static final int COLLECTOR_METRICS_PORT;
 
     static {
         try {
             DIR = Files.createTempDirectory("agentguard-monitoring");
+            // one export, so that the export metric families (series per configured export) are in the output
+            SYSLOG = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            Path exports = DIR.resolve("exports.yaml");
+            Files.writeString(exports, """
+                    exports:
+                      - name: siem
+                        type: syslog
+                        transport: udp
+                        address: 127.0.0.1:%d
+                    """.formatted(SYSLOG.getLocalPort()));
             String java = ProcessHandle.current().info().command().orElseThrow();
             COLLECTOR = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
                     "io.agentguard.collector.cli.CollectorMain", "serve", "--plaintext", "--listen", "127.0.0.1:0",
-                    "--metrics-listen", "127.0.0.1:0", "--db", "sqlite:" + DIR.resolve("collector.db"))
+                    "--metrics-listen", "127.0.0.1:0", "--query-listen", "", "--db", "sqlite:" + DIR.resolve("collector.db"),
+                    "--exports", exports.toString())
                     .redirectErrorStream(true).start();
             BufferedReader out = new BufferedReader(new InputStreamReader(COLLECTOR.getInputStream(), StandardCharsets.UTF_8));
             Pattern started = Pattern.compile("listening on .*port (\\d+);.*metrics on 127\\.0\\.0\\.1:(\\d+)");
@@ -85,6 +101,7 @@ class MonitoringKernelTest {
     static void stop() throws Exception {
         COLLECTOR.destroy();
         COLLECTOR.waitFor(30, TimeUnit.SECONDS);
+        SYSLOG.close();
     }
 
     private static String scrape(int port) throws Exception {
@@ -131,6 +148,11 @@ class MonitoringKernelTest {
         // what the names check leans on is really there: JVM, process, build info on both
         assertThat(exposed).contains("agentguard_build_info", "agentguard_collector_build_info",
                 "jvm_memory_used_bytes", "process_cpu_seconds_total", "process_resident_memory_bytes");
+        // the export alerts and panels are covered: their names are in the expressions checked above
+        assertThat(expressions.values()).anyMatch(e -> e.contains("agentguard_collector_export_failed_attempts_total"))
+                .anyMatch(e -> e.contains("agentguard_collector_export_dead_letter_total"))
+                .anyMatch(e -> e.contains("agentguard_collector_export_lag"))
+                .anyMatch(e -> e.contains("agentguard_collector_export_delivered_total"));
     }
 
     @Test
@@ -141,6 +163,11 @@ class MonitoringKernelTest {
         MonitoringFiles.Rules rules = MonitoringFiles.rules(broken);
         assertThat(MonitoringFiles.missing(rules.expressions(), rules.recorded(), exposed()))
                 .containsExactly("alert AgentguardEventsLost: agentguard_lost_record_total");
+        // an export metric under a name no collector exposes (the plural OPERATIONS.md once announced)
+        MonitoringFiles.Rules exportTypo = MonitoringFiles.rules(MonitoringFiles.read(MonitoringFiles.RULES)
+                .replace("agentguard_collector_export_dead_letter_total", "agentguard_collector_export_dead_letters_total"));
+        assertThat(MonitoringFiles.missing(exportTypo.expressions(), exportTypo.recorded(), exposed()))
+                .containsExactly("alert AgentguardExportDeadLetters: agentguard_collector_export_dead_letters_total");
         // a recording rule defines its name: using it is no error
         MonitoringFiles.Rules recorded = MonitoringFiles.rules("""
                 groups:
@@ -205,6 +232,13 @@ class MonitoringKernelTest {
         for (String reason : List.of("too-large", "empty", "store", "second-hello", "no-node", "bad-node-name",
                 "bad-certificate", "node-mismatch", "no-epoch", "no-hello", "bad-batch", "bad-epoch")) {
             collectorExpected.add("agentguard_collector_streams_rejected_total{reason=\"" + reason + "\"} 0");
+        }
+        // the configured export's series, before anything failed (delivered, lag: any violation of this run may be sent)
+        for (String family : List.of("failed_attempts_total", "dead_letter_total")) {
+            collectorExpected.add("agentguard_collector_export_" + family + "{export=\"siem\"} 0");
+        }
+        for (String family : List.of("delivered_total", "lag", "last_success_timestamp_seconds")) {
+            collectorExpected.add("agentguard_collector_export_" + family + "{export=\"siem\"} ");
         }
         assertThat(notAtZero(collector, collectorExpected)).as("label sets missing or not at 0 in the collector's:%n%s", collector).isEmpty();
     }

@@ -128,6 +128,12 @@ class CollectorPackageIT {
         assertThat(root.resolve("etc/agentguard/collector.yaml")).hasSameTextualContentAs(
                 PACKAGING.resolve("debian/collector/collector.yaml"));
         assertThat(root.resolve("usr/share/doc/agentguard-collector/COLLECTOR.md")).isRegularFile();
+        // the dashboard and alerting rules, as in the source tree (promtool and the names check test those)
+        for (String file : List.of("agentguard-dashboard.json", "agentguard-alerts.yaml")) {
+            Path shipped = root.resolve("usr/share/agentguard-collector/monitoring/" + file);
+            assertThat(shipped).hasSameTextualContentAs(PACKAGING.resolve("monitoring/" + file));
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(shipped))).isEqualTo("rw-r--r--");
+        }
         // postinst: the TLS directory, empty (the keys are the operator's), closed to others
         assertThat(root.resolve("etc/agentguard/tls")).isEmptyDirectory();
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("etc/agentguard/tls"))))
@@ -158,7 +164,8 @@ class CollectorPackageIT {
                 .replace("plaintext: false", "plaintext: true")
                 .replaceAll("(?m)^  (cert|key|client_ca): .*$", "  $1: \"\"")
                 .replace("sqlite:/var/lib/agentguard-collector/collector.db", "sqlite:" + db)
-                .replace("listen: 127.0.0.1:9465", "listen: \"\"");
+                .replace("listen: 127.0.0.1:9465", "listen: \"\"")
+                .replace("listen: 127.0.0.1:9466", "listen: 127.0.0.1:0");
         assertThat(config).contains("127.0.0.1:0", "plaintext: true", "sqlite:" + db);
         Path file = root.resolve("test-collector.yaml");
         Files.writeString(file, config);
@@ -319,6 +326,7 @@ class CollectorPackageIT {
         assertThat(purge.exit()).as(purge.output()).isZero();
         assertThat(root.resolve("usr/bin/agentguard-collector")).doesNotExist();
         assertThat(root.resolve("usr/lib/agentguard-collector")).doesNotExist();
+        assertThat(root.resolve("usr/share/agentguard-collector")).doesNotExist();
         assertThat(root.resolve("etc/agentguard")).doesNotExist();
         assertThat(root.resolve("var/lib/agentguard-collector")).doesNotExist();
         assertThat(root.resolve("etc/systemd/system")).doesNotExist();

@@ -79,7 +79,7 @@ class ContainerImageIT {
         collectorDb = work.resolve("collector.db");
         Path collectorLog = work.resolve("collector.log");
         collector = new ProcessBuilder(javaFromThisJvm(), "-jar", COLLECTOR_JAR, "serve", "--listen", "127.0.0.1:0", "--plaintext",
-                "--db", "sqlite:" + collectorDb, "--metrics-listen", "").redirectErrorStream(true)
+                "--db", "sqlite:" + collectorDb, "--metrics-listen", "", "--query-listen", "").redirectErrorStream(true)
                 .redirectOutput(collectorLog.toFile()).start();
         int port = 0;
         for (long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60); port == 0 && System.nanoTime() < deadline; ) {

@@ -107,6 +107,12 @@ class DebianPackageIT {
         assertThat(root.resolve("etc/agentguard/agentguard.yaml")).hasSameTextualContentAs(
                 PACKAGING.resolve("debian/agentguard.yaml"));
         assertThat(root.resolve("usr/share/doc/agentguard/OPERATIONS.md")).isRegularFile();
+        // the dashboard and alerting rules, as in the source tree (promtool and the names check test those)
+        for (String file : List.of("agentguard-dashboard.json", "agentguard-alerts.yaml")) {
+            Path shipped = root.resolve("usr/share/agentguard/monitoring/" + file);
+            assertThat(shipped).hasSameTextualContentAs(PACKAGING.resolve("monitoring/" + file));
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(shipped))).isEqualTo("rw-r--r--");
+        }
         // postinst
         assertThat(root.resolve("etc/agentguard/rules.d")).isDirectory();
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("var/lib/agentguard/spool"))))

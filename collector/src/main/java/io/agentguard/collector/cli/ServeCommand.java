@@ -75,6 +75,13 @@ public final class ServeCommand implements Callable<Integer> {
             + " syslog, OTLP; docs/REPORTING.md, \"Exports\"); replaces the config file's (key exports)")
     File exports;
 
+    @Option(names = "--store-connections", paramLabel = "N", description = "PostgreSQL connections agents' streams"
+            + " write through, so that their transactions run at once (default: 4; SQLite: always 1)")
+    Integer storeConnections;
+
+    /** PostgreSQL writer connections when not set: enough for commits to overlap, few enough for many replicas. */
+    static final int DEFAULT_STORE_CONNECTIONS = 4;
+
     @Override
     public Integer call() throws Exception {
         CollectorConfig file;
@@ -159,11 +166,27 @@ public final class ServeCommand implements Callable<Integer> {
                 f.getParentFile().mkdirs();
             }
         }
+        int connections = storeConnections != null ? storeConnections : DEFAULT_STORE_CONNECTIONS;
+        if (connections < 1 || connections > 64) {
+            System.err.println("agentguard-collector: --store-connections must be 1 to 64 (got " + connections + ")");
+            return 2;
+        }
         JdbcStore store = JdbcStore.open(db, user, password);
+        java.util.List<JdbcStore> writers = new java.util.ArrayList<>(java.util.List.of(store));
+        if (!db.startsWith("sqlite:") && !db.startsWith("jdbc:sqlite:")) {
+            for (int i = 1; i < connections; i++) {   // the schema is migrated already: each open only checks it
+                writers.add(JdbcStore.open(db, user, password));
+            }
+        }
         PrometheusRegistry registry = new PrometheusRegistry();
         CollectorServer.registerProcessMetrics(registry);
-        CollectorServer server = new CollectorServer(store, listenAddress, tls, registry);
+        CollectorServer server = new CollectorServer(store, writers, listenAddress, tls, registry, java.util.List.of(),
+                line -> System.err.println("agentguard-collector: " + line));
         io.grpc.Server queries = queryAddress == null ? null : server.followers().listen(queryAddress);
+        // PostgreSQL: replicas share the database; each pushes what the others store to its followers
+        io.agentguard.collector.server.PeerFeed peers = store.postgres() ? io.agentguard.collector.server.PeerFeed
+                .start(db, user, password, server.followers(), line -> System.err.println("agentguard-collector: " + line))
+                : null;
         HTTPServer metrics = metricsListen.isEmpty() ? null : HTTPServer.builder()
                 .hostname(address(metricsListen).getHostString()).port(address(metricsListen).getPort())
                 .registry(registry).buildAndStart();
@@ -194,16 +217,21 @@ public final class ServeCommand implements Callable<Integer> {
             if (queries != null) {
                 queries.shutdownNow();
             }
+            if (peers != null) {
+                peers.close();
+            }
             server.close();
             exportService.close();
             retentionThread.shutdownNow();
             if (metrics != null) {
                 metrics.close();
             }
-            try {
-                store.close();
-            } catch (Exception ignored) {
-                // exiting
+            for (JdbcStore w : writers) {
+                try {
+                    w.close();
+                } catch (Exception ignored) {
+                    // exiting
+                }
             }
             stop.countDown();
         }));

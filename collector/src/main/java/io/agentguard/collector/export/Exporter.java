@@ -146,6 +146,8 @@ final class Exporter implements Runnable {
             if (stopped) {
                 throw new InterruptedException("stopping");
             }
+            // the lag keeps counting what is stored meanwhile: during an outage it grows (AgentguardExportLagging)
+            metrics.lag.labelValues(name).set(store.behind(row.id() - 1));
             // full jitter over the upper half: replicas and exports do not retry in step
             long ms = backoff.toMillis();
             sleep(Duration.ofMillis(ms / 2 + ThreadLocalRandom.current().nextLong(ms / 2 + 1)));

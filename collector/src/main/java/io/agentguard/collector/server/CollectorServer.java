@@ -82,6 +82,15 @@ public final class CollectorServer implements AutoCloseable {
     static final int MAX_NODE_CHARS = 253;
 
     private final JdbcStore store;
+    /**
+     * The stores streams write through (hello, batch, heartbeat), each its own database
+     * connection, borrowed per operation: with one, every stream's transaction waits for the
+     * one before it (and its commit's fsync); with several on PostgreSQL, transactions of
+     * different streams run at once and their commits share WAL flushes. Rows are keyed by
+     * (node, epoch, sequence) with ON CONFLICT, so concurrent batches (even of one node, when a
+     * stream to another replica is not yet dead) store each record once.
+     */
+    private final java.util.concurrent.BlockingQueue<JdbcStore> writers;
     private final Server server;
     private final boolean mutualTls;
     private final boolean unauthenticatedExposed;
@@ -124,6 +133,20 @@ public final class CollectorServer implements AutoCloseable {
      */
     public CollectorServer(JdbcStore store, InetSocketAddress listen, Tls tls, PrometheusRegistry registry,
                            java.util.List<io.grpc.ServerInterceptor> interceptors, Consumer<String> log) throws IOException {
+        this(store, List.of(store), listen, tls, registry, interceptors, log);
+    }
+
+    /**
+     * @param writers stores (connections) that streams write through, borrowed per operation;
+     *                List.of(store) for one connection (SQLite: one writer at a time anyway)
+     */
+    public CollectorServer(JdbcStore store, List<JdbcStore> writers, InetSocketAddress listen, Tls tls,
+                           PrometheusRegistry registry, java.util.List<io.grpc.ServerInterceptor> interceptors,
+                           Consumer<String> log) throws IOException {
+        if (writers.isEmpty()) {
+            throw new IllegalArgumentException("no writer stores");
+        }
+        this.writers = new java.util.concurrent.ArrayBlockingQueue<>(writers.size(), false, writers);
         String refusal = refusal(listen, tls);
         if (refusal != null) {
             throw new IllegalArgumentException(refusal);
@@ -268,6 +291,26 @@ public final class CollectorServer implements AutoCloseable {
         return !address.isUnresolved() && address.getAddress().isLoopbackAddress();
     }
 
+    /** An operation on a borrowed writer store. */
+    private interface Write<T> {
+        T run(JdbcStore s) throws SQLException;
+    }
+
+    private <T> T write(Write<T> op) throws SQLException {
+        JdbcStore s;
+        try {
+            s = writers.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SQLException("interrupted waiting for a store connection", e);
+        }
+        try {
+            return op.run(s);
+        } finally {
+            writers.add(s);
+        }
+    }
+
     public int port() {
         return server.getPort();
     }
@@ -329,7 +372,10 @@ public final class CollectorServer implements AutoCloseable {
                         case BATCH -> batch(m.getBatch().getRecordsList());
                         case HEARTBEAT -> {
                             if (node != null) {
-                                store.heartbeat(node, m.getHeartbeat());
+                                write(s -> {
+                                    s.heartbeat(node, m.getHeartbeat());
+                                    return null;
+                                });
                                 heartbeats.inc();
                             }
                         }
@@ -382,12 +428,12 @@ public final class CollectorServer implements AutoCloseable {
                     log.accept("WARN unauthenticated hello from " + remote + " claiming node '" + node
                             + "' (no client certificate: nothing proves it is that node)");
                 }
-                String previous = store.hello(node, epoch, hello);
+                String previous = write(s -> s.hello(node, epoch, hello));
                 if (previous != null) {
                     log.accept("node '" + node + "' (" + remote + ") reports from a new spool epoch " + epoch
                             + " (was " + previous + "): its spool was created anew; sequences restart under the new epoch");
                 }
-                long last = store.lastSequence(node, epoch);
+                long last = write(s -> s.lastSequence(node, epoch));
                 expectNext = last + 1;
                 helloed.run();
                 out.onNext(CollectorMessage.newBuilder().setHelloAck(HelloAck.newBuilder().setLastSequence(last)).build());
@@ -426,8 +472,8 @@ public final class CollectorServer implements AutoCloseable {
                 storeQueue.incrementAndGet();
                 long startNs = System.nanoTime();
                 try {
-                    result = store.append(node, epoch, records, (mutualTls ? "certificate '"
-                            + certificateNode + "' " : "unauthenticated ") + remote);
+                    String peer = (mutualTls ? "certificate '" + certificateNode + "' " : "unauthenticated ") + remote;
+                    result = write(s -> s.append(node, epoch, records, peer));
                 } finally {
                     storeQueue.decrementAndGet();
                     storeSeconds.observe((System.nanoTime() - startNs) / 1e9);

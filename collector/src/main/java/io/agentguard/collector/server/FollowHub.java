@@ -53,8 +53,29 @@ public final class FollowHub {
                 .register(registry);
     }
 
+    /** Told of what this replica stored (PeerFeed: NOTIFY to the other replicas); must never block. */
+    public interface LocalListener {
+        void stored(String node, String epoch, List<Record> records);
+    }
+
+    private volatile LocalListener localListener;
+
+    /** Sets (null: clears) who is told of each local publication, whether or not anyone follows here. */
+    public void onLocalPublish(LocalListener listener) {
+        this.localListener = listener;
+    }
+
     /** After a commit: the records newly stored (not resends, not conflicts). Never blocks. */
     public void publish(String node, String epoch, List<Record> stored) {
+        LocalListener l = localListener;
+        if (l != null && !stored.isEmpty()) {
+            l.stored(node, epoch, stored);
+        }
+        publishFromPeer(node, epoch, stored);
+    }
+
+    /** Records another replica stored (read back after its NOTIFY): to this replica's followers only. */
+    public void publishFromPeer(String node, String epoch, List<Record> stored) {
         if (followers.isEmpty() || stored.isEmpty()) {
             return;
         }
@@ -63,6 +84,11 @@ public final class FollowHub {
                 f.offer(node, epoch, r);
             }
         }
+    }
+
+    /** Records other replicas' followers will miss (the NOTIFY queue overflowed or its connection failed). */
+    void skippedForPeers(long n) {
+        skipped.inc(n);
     }
 
     public int followers() {
