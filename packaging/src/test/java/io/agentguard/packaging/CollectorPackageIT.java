@@ -302,7 +302,7 @@ class CollectorPackageIT {
         assertThat(column(db, "SELECT name FROM pragma_table_info('violations')")).contains("container_id", "pod_uid",
                 "job_id");
         assertThat(column(db, "SELECT version || ':' || type FROM flyway_schema_history ORDER BY installed_rank"))
-                .containsExactly("3:BASELINE", "4:SQL");
+                .containsExactly("3:BASELINE", "4:SQL", "5:SQL", "6:SQL");
     }
 
     @Test
