@@ -212,7 +212,8 @@ class CollectorPackageIT {
         }
         assertThat(column(db, "SELECT rule FROM violations WHERE node = 'node-a' ORDER BY sequence"))
                 .containsExactly("packaged 1", "packaged 2", "packaged 3");
-        assertThat(column(db, "SELECT MAX(version) FROM schema_info")).containsExactly("4");
+        assertThat(column(db, "SELECT MAX(version) FROM schema_info"))
+                .containsExactly(String.valueOf(io.agentguard.collector.store.JdbcStore.SCHEMA_VERSION));
     }
 
     @Test
@@ -246,7 +247,8 @@ class CollectorPackageIT {
             } finally {
                 stop(s, notify);
             }
-            assertThat(Files.readString(s.log())).contains("schema migrated from version 3 to version 4");
+            assertThat(Files.readString(s.log())).contains("schema migrated from version 3 to version "
+                    + io.agentguard.collector.store.JdbcStore.SCHEMA_VERSION);
         }
         assertThat(column(db, "SELECT rule FROM violations WHERE node = 'node-old' ORDER BY sequence"))
                 .containsExactly("old 1", "old 2", "old 3", "packaged 4");
