@@ -1,34 +1,26 @@
 package io.agentguard.collector;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 
 /** The query contract on a real PostgreSQL (scripts/postgres-for-tests.sh), each test in a schema of its own. */
 class PostgresQueryTest extends QueryContract {
-    private final List<PgSchema> schemas = new ArrayList<>();
+    @RegisterExtension
+    final PgDatabases databases = new PgDatabases();
 
     @Override
     String emptyDatabase() throws Exception {
-        PgSchema s = PgSchema.create();
-        schemas.add(s);
-        return s.url();
+        return databases.create();
     }
 
     @Override
     void sql(String url, String... statements) throws Exception {
-        for (PgSchema s : schemas) {
-            if (s.url().equals(url)) {
-                s.execute(statements);
-                return;
-            }
-        }
-        throw new IllegalArgumentException(url);
+        databases.sql(url, statements);
     }
 
     @Override
@@ -58,13 +50,6 @@ class PostgresQueryTest extends QueryContract {
                 rs.next();
                 return rs.getInt(1) > 0;
             }
-        }
-    }
-
-    @AfterEach
-    void dropSchemas() throws Exception {
-        for (PgSchema s : schemas) {
-            s.drop();
         }
     }
 }

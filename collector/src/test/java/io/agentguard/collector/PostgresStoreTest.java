@@ -1,7 +1,7 @@
 package io.agentguard.collector;
 
 import io.agentguard.collector.store.JdbcStore;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -13,24 +13,17 @@ import java.util.List;
  * AGENTGUARD_REQUIRE_BPF=1 (CI), where they fail.
  */
 class PostgresStoreTest extends StoreContract {
-    private final List<PgSchema> schemas = new ArrayList<>();
+    @RegisterExtension
+    final PgDatabases databases = new PgDatabases();
 
     @Override
     String emptyDatabase() throws Exception {
-        PgSchema s = PgSchema.create();
-        schemas.add(s);
-        return s.url();
+        return databases.create();
     }
 
     @Override
     void sql(String url, String... statements) throws Exception {
-        for (PgSchema s : schemas) {
-            if (s.url().equals(url)) {
-                s.execute(statements);
-                return;
-            }
-        }
-        throw new IllegalArgumentException(url);
+        databases.sql(url, statements);
     }
 
     @Override
@@ -82,12 +75,5 @@ class PostgresStoreTest extends StoreContract {
     @Override
     boolean postgres() {
         return true;
-    }
-
-    @AfterEach
-    void dropSchemas() throws Exception {
-        for (PgSchema s : schemas) {
-            s.drop();
-        }
     }
 }

@@ -5,8 +5,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.Statement;
-import java.util.UUID;
 
 class SqliteStoreTest extends StoreContract {
     @TempDir
@@ -14,16 +12,12 @@ class SqliteStoreTest extends StoreContract {
 
     @Override
     String emptyDatabase() {
-        return "sqlite:" + dir.resolve(UUID.randomUUID() + ".db");
+        return SqliteDatabases.create(dir);
     }
 
     @Override
     void sql(String url, String... statements) throws Exception {
-        try (Connection c = DriverManager.getConnection("jdbc:" + url); Statement s = c.createStatement()) {
-            for (String q : statements) {
-                s.execute(q);
-            }
-        }
+        SqliteDatabases.sql(url, statements);
     }
 
     @Override

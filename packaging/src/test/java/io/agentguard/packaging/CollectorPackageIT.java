@@ -1,5 +1,7 @@
 package io.agentguard.packaging;
 
+import io.agentguard.daemon.NotifySocket;
+import io.agentguard.packaging.PackageCommands.Result;
 import io.agentguard.proto.v1.AgentHello;
 import io.agentguard.proto.v1.AgentMessage;
 import io.agentguard.proto.v1.Batch;
@@ -14,7 +16,6 @@ import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,14 +30,17 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
+import static io.agentguard.packaging.PackageCommands.builtPackage;
+import static io.agentguard.packaging.PackageCommands.clean;
+import static io.agentguard.packaging.PackageCommands.dpkg;
+import static io.agentguard.packaging.PackageCommands.exec;
+import static io.agentguard.packaging.PackageCommands.install;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -57,58 +61,7 @@ class CollectorPackageIT {
 
     @BeforeAll
     static void findPackage() throws IOException {
-        // dpkg --root still chowns to root: skipped without root, except where AGENTGUARD_REQUIRE_BPF=1 (CI)
-        if (!"root".equals(System.getProperty("user.name"))) {
-            if ("1".equals(System.getenv("AGENTGUARD_REQUIRE_BPF"))) {
-                throw new IllegalStateException("the package tests need root and AGENTGUARD_REQUIRE_BPF=1");
-            }
-            Assumptions.abort("the package tests need root");
-        }
-        try (Stream<Path> files = Files.list(Path.of(System.getProperty("agentguard.deb.dir", "target")))) {
-            deb = files.filter(p -> p.getFileName().toString().matches("agentguard-collector_.*\\.deb")).findFirst()
-                    .orElseThrow(() -> new AssertionError("no agentguard-collector_*.deb: the package phase builds it"
-                            + " (build-collector-deb.sh)"));
-        }
-    }
-
-    record Result(int exit, String output) {
-    }
-
-    private static ProcessBuilder clean(List<String> argv) {
-        ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
-        // servers have no JDK: nothing from the build's Java may leak into the launcher
-        pb.environment().remove("JAVA_HOME");
-        pb.environment().remove("NOTIFY_SOCKET");
-        pb.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-        return pb;
-    }
-
-    private static Result exec(List<String> argv) throws IOException, InterruptedException {
-        Process p = clean(argv).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as(String.join(" ", argv)).isTrue();
-        return new Result(p.exitValue(), out);
-    }
-
-    private static Result exec(String... argv) throws IOException, InterruptedException {
-        return exec(List.of(argv));
-    }
-
-    private Result dpkg(String... args) throws IOException, InterruptedException {
-        List<String> argv = new ArrayList<>(List.of("dpkg", "--root=" + root, "--force-script-chrootless",
-                "--force-depends", "--log=/dev/null"));
-        argv.addAll(Arrays.asList(args));
-        return exec(argv);
-    }
-
-    private void install() throws IOException, InterruptedException {
-        Files.createDirectories(root.resolve("var/lib/dpkg/updates"));
-        Files.createDirectories(root.resolve("var/lib/dpkg/info"));
-        if (!Files.exists(root.resolve("var/lib/dpkg/status"))) {
-            Files.createFile(root.resolve("var/lib/dpkg/status"));
-        }
-        Result r = dpkg("-i", deb.toString());
-        assertThat(r.exit()).as(r.output()).isZero();
+        deb = builtPackage("agentguard-collector_.*\\.deb", "build-collector-deb.sh");
     }
 
     @Test
@@ -121,7 +74,7 @@ class CollectorPackageIT {
 
     @Test
     void installedFilesRunOnTheBundledRuntimeAndTheUnitVerifiesCleanly() throws Exception {
-        install();
+        install(root, deb);
         assertThat(root.resolve("usr/bin/agentguard-collector")).isExecutable();
         assertThat(root.resolve("usr/lib/agentguard-collector/runtime/bin/java")).isExecutable();
         assertThat(root.resolve("usr/lib/agentguard-collector/agentguard-collector.jar")).isRegularFile();
@@ -138,7 +91,7 @@ class CollectorPackageIT {
         assertThat(root.resolve("etc/agentguard/tls")).isEmptyDirectory();
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("etc/agentguard/tls"))))
                 .isEqualTo("rwxr-x---");
-        assertThat(dpkg("-s", "agentguard-collector").output()).contains("Status: install ok installed",
+        assertThat(dpkg(root, "-s", "agentguard-collector").output()).contains("Status: install ok installed",
                 "Conffiles:\n /etc/agentguard/collector.yaml");
         Result version = exec(root.resolve("usr/bin/agentguard-collector").toString(), "--version");
         assertThat(version.exit()).as(version.output()).isZero();
@@ -246,7 +199,7 @@ class CollectorPackageIT {
 
     @Test
     void thePackagedCollectorServesFromTheShippedConfigurationAndTellsSystemdWhenReadyAndStopping() throws Throwable {
-        install();
+        install(root, deb);
         Path db = root.resolve("state/collector.db");
         try (NotifySocket notify = new NotifySocket(root.resolve("notify.sock"))) {
             Served s = serve(testConfig(db), notify);
@@ -265,7 +218,7 @@ class CollectorPackageIT {
 
     @Test
     void anUpgradedCollectorMigratesADatabaseFromBeforeFlywayWithItsRowsOnStart() throws Throwable {
-        install();
+        install(root, deb);
         // the database the collector before this package wrote (schema 3, SQL captured from it), with rows
         Path db = Files.createDirectories(root.resolve("state")).resolve("collector.db");
         String fixture;
@@ -307,10 +260,10 @@ class CollectorPackageIT {
 
     @Test
     void anEditedConfigurationSurvivesAReinstallAndPurgeRemovesEverything() throws Exception {
-        install();
+        install(root, deb);
         Path conf = root.resolve("etc/agentguard/collector.yaml");
         Files.writeString(conf, Files.readString(conf).replace("retention: keep", "retention: 30d"));
-        install();
+        install(root, deb);
         assertThat(Files.readString(conf)).contains("retention: 30d");
         // what running and enabling the service leaves: its database and the wants link
         Files.createDirectories(root.resolve("var/lib/agentguard-collector"));
@@ -319,12 +272,12 @@ class CollectorPackageIT {
         Files.createSymbolicLink(wants.resolve("agentguard-collector.service"),
                 Path.of("/lib/systemd/system/agentguard-collector.service"));
 
-        Result remove = dpkg("--remove", "agentguard-collector");
+        Result remove = dpkg(root, "--remove", "agentguard-collector");
         assertThat(remove.exit()).as(remove.output()).isZero();
         assertThat(root.resolve("var/lib/agentguard-collector/collector.db")).as("remove keeps the database").exists();
         assertThat(conf).as("remove keeps the conffile").exists();
 
-        Result purge = dpkg("--purge", "agentguard-collector");
+        Result purge = dpkg(root, "--purge", "agentguard-collector");
         assertThat(purge.exit()).as(purge.output()).isZero();
         assertThat(root.resolve("usr/bin/agentguard-collector")).doesNotExist();
         assertThat(root.resolve("usr/lib/agentguard-collector")).doesNotExist();

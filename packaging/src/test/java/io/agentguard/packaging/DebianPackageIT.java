@@ -1,6 +1,6 @@
 package io.agentguard.packaging;
 
-import org.junit.jupiter.api.Assumptions;
+import io.agentguard.packaging.PackageCommands.Result;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -10,13 +10,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
+import static io.agentguard.packaging.PackageCommands.builtPackage;
+import static io.agentguard.packaging.PackageCommands.dpkg;
+import static io.agentguard.packaging.PackageCommands.exec;
+import static io.agentguard.packaging.PackageCommands.install;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -35,53 +37,7 @@ class DebianPackageIT {
 
     @BeforeAll
     static void findPackage() throws IOException {
-        // dpkg --root still chowns to root, and the daemon loads BPF: skipped without root,
-        // except where AGENTGUARD_REQUIRE_BPF=1 (CI), as the kernel tests
-        if (!"root".equals(System.getProperty("user.name"))) {
-            if ("1".equals(System.getenv("AGENTGUARD_REQUIRE_BPF"))) {
-                throw new IllegalStateException("the package tests need root and AGENTGUARD_REQUIRE_BPF=1");
-            }
-            Assumptions.abort("the package tests need root");
-        }
-        try (Stream<Path> files = Files.list(Path.of(System.getProperty("agentguard.deb.dir", "target")))) {
-            deb = files.filter(p -> p.getFileName().toString().matches("agentguard_.*\\.deb")).findFirst().orElseThrow(
-                    () -> new AssertionError("no agentguard_*.deb: the package phase builds it (build-deb.sh)"));
-        }
-    }
-
-    record Result(int exit, String output) {
-    }
-
-    private static Result exec(List<String> argv) throws IOException, InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
-        // nodes have no JDK: nothing from the build's Java may leak into the launcher
-        pb.environment().remove("JAVA_HOME");
-        pb.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as(String.join(" ", argv)).isTrue();
-        return new Result(p.exitValue(), out);
-    }
-
-    private static Result exec(String... argv) throws IOException, InterruptedException {
-        return exec(List.of(argv));
-    }
-
-    private Result dpkg(String... args) throws IOException, InterruptedException {
-        List<String> argv = new ArrayList<>(List.of("dpkg", "--root=" + root, "--force-script-chrootless",
-                "--force-depends", "--log=/dev/null"));
-        argv.addAll(Arrays.asList(args));
-        return exec(argv);
-    }
-
-    private void install() throws IOException, InterruptedException {
-        Files.createDirectories(root.resolve("var/lib/dpkg/updates"));
-        Files.createDirectories(root.resolve("var/lib/dpkg/info"));
-        if (!Files.exists(root.resolve("var/lib/dpkg/status"))) {
-            Files.createFile(root.resolve("var/lib/dpkg/status"));
-        }
-        Result r = dpkg("-i", deb.toString());
-        assertThat(r.exit()).as(r.output()).isZero();
+        deb = builtPackage("agentguard_.*\\.deb", "build-deb.sh");
     }
 
     @Test
@@ -95,7 +51,7 @@ class DebianPackageIT {
 
     @Test
     void installedFilesRunOnTheBundledRuntimeAndTheMaintainerScriptsMadeTheDirectories() throws Exception {
-        install();
+        install(root, deb);
         assertThat(root.resolve("usr/bin/agentguard")).isExecutable();
         assertThat(root.resolve("usr/lib/agentguard/runtime/bin/java")).isExecutable();
         assertThat(root.resolve("usr/lib/agentguard/agentguard-agent.jar")).isRegularFile();
@@ -117,7 +73,7 @@ class DebianPackageIT {
         assertThat(root.resolve("etc/agentguard/rules.d")).isDirectory();
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("var/lib/agentguard/spool"))))
                 .isEqualTo("rwx------");
-        assertThat(dpkg("-s", "agentguard").output()).contains("Status: install ok installed",
+        assertThat(dpkg(root, "-s", "agentguard").output()).contains("Status: install ok installed",
                 "Conffiles:\n /etc/agentguard/agentguard.yaml");
 
         Result version = exec(root.resolve("usr/bin/agentguard").toString(), "--version");
@@ -131,11 +87,11 @@ class DebianPackageIT {
 
     @Test
     void theRulePackShipsAsAReadableFileTheSameAsTheOneTheDaemonLoads() throws Exception {
-        install();
+        install(root, deb);
         Path pack = root.resolve("usr/share/agentguard/rules/default.yaml");
         assertThat(pack).isRegularFile();
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(pack))).isEqualTo("rw-r--r--");
-        assertThat(dpkg("-s", "agentguard").output()).doesNotContain("/usr/share/agentguard/rules");   // not a conffile
+        assertThat(dpkg(root, "-s", "agentguard").output()).doesNotContain("/usr/share/agentguard/rules");   // not a conffile
         List<String> lines = Files.readAllLines(pack);
         assertThat(lines.getFirst()).startsWith("# do not edit: override in /etc/agentguard/rules.d/");
         byte[] embedded;
@@ -154,7 +110,7 @@ class DebianPackageIT {
 
     @Test
     void theUnitVerifiesCleanly() throws Exception {
-        install();
+        install(root, deb);
         // systemd-analyze checks that ExecStart exists on this host: point it at the throwaway root
         String unit = Files.readString(root.resolve("lib/systemd/system/agentguard.service"));
         assertThat(unit).contains("Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=always",
@@ -169,7 +125,7 @@ class DebianPackageIT {
 
     @Test
     void theDaemonRunsFromThePackageWithOnlyTheUnitsCapabilitiesAndEnforces() throws Exception {
-        install();
+        install(root, deb);
         String unit = Files.readString(root.resolve("lib/systemd/system/agentguard.service"));
         String caps = unit.lines().filter(l -> l.startsWith("CapabilityBoundingSet=")).findFirst().orElseThrow()
                 .substring("CapabilityBoundingSet=".length());
@@ -227,7 +183,7 @@ class DebianPackageIT {
 
     @Test
     void theDemoRunsToCompletionFromThePackage() throws Exception {
-        install();
+        install(root, deb);
         Result demo = exec(root.resolve("usr/bin/agentguard").toString(), "demo");
         assertThat(demo.exit()).as(demo.output()).isZero();
         assertThat(demo.output()).contains("demo: every step came out as expected");
@@ -235,10 +191,10 @@ class DebianPackageIT {
 
     @Test
     void anEditedConfigurationSurvivesAReinstallAndPurgeRemovesEverything() throws Exception {
-        install();
+        install(root, deb);
         Path conf = root.resolve("etc/agentguard/agentguard.yaml");
         Files.writeString(conf, Files.readString(conf).replace("mode: enforce", "mode: monitor"));
-        install();
+        install(root, deb);
         assertThat(Files.readString(conf)).contains("mode: monitor");
 
         // the operator enabled the service: the link systemctl makes must go with the purge
@@ -247,7 +203,7 @@ class DebianPackageIT {
         Path wants = root.resolve("etc/systemd/system/multi-user.target.wants/agentguard.service");
         assertThat(Files.isSymbolicLink(wants)).as(enable.output()).isTrue();
 
-        Result purge = dpkg("--purge", "agentguard");
+        Result purge = dpkg(root, "--purge", "agentguard");
         assertThat(purge.exit()).as(purge.output()).isZero();
         assertThat(root.resolve("usr/bin/agentguard")).doesNotExist();
         assertThat(root.resolve("usr/lib/agentguard")).doesNotExist();

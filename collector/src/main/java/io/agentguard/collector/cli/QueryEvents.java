@@ -35,8 +35,8 @@ public final class QueryEvents implements Callable<Integer> {
     @Mixin
     QueryOptions.Follow follow;
 
-    @Option(names = "--node", description = "only this node")
-    String node;
+    @Mixin
+    QueryOptions.Workload workload;
 
     @Option(names = "--type", paramLabel = "TYPE", description = "only this kind of event: exec, fork, exit, connect,"
             + " gpu, tamper, action, scope, loss, socket, posture, reload, stdio_socket, app_proto")
@@ -49,19 +49,6 @@ public final class QueryEvents implements Callable<Integer> {
             + " /a/b holds /a/b and /a/b/c, not /a/bc)")
     String cgroup;
 
-    @Option(names = "--container", paramLabel = "ID", description = "only this container: its full id or a prefix of at"
-            + " least 12 hex characters")
-    String container;
-
-    @Option(names = "--pod", paramLabel = "UID", description = "only this Kubernetes pod (its UID), or Podman pod (its id)")
-    String pod;
-
-    @Option(names = "--job", paramLabel = "ID", description = "only this Slurm job")
-    String job;
-
-    @Option(names = "--unit", paramLabel = "NAME", description = "only this systemd unit")
-    String unit;
-
     @Option(names = "--since", paramLabel = "DURATION", description = "only events of the last DURATION (2w, 3d12h, 90s)")
     String since;
 
@@ -72,7 +59,8 @@ public final class QueryEvents implements Callable<Integer> {
     public Integer call() throws Exception {
         RecordFilter filter;
         try {
-            filter = new RecordFilter(node, null, 0, QueryOptions.lower(container), pod, job, unit, cgroup,
+            filter = new RecordFilter(workload.node, null, 0, QueryOptions.lower(workload.container), workload.pod,
+                    workload.job, workload.unit, cgroup,
                     type == null ? null : RecordFilter.type(type), pid, QueryOptions.ago("--since", since),
                     QueryOptions.ago("--until", until));
         } catch (IllegalArgumentException e) {

@@ -74,6 +74,26 @@ final class QueryOptions {
         String collector = "127.0.0.1:9466";
     }
 
+    /** Which node and workload: the filters that `query` (violations) and `query events` share. */
+    static final class Workload {
+        @Option(names = "--node", description = "only this node")
+        String node;
+
+        @Option(names = "--container", paramLabel = "ID", description = "only this container: its full id or a prefix of"
+                + " at least 12 hex characters (as docker ps shows it)")
+        String container;
+
+        @Option(names = "--pod", paramLabel = "UID", description = "only this Kubernetes pod (its UID), or Podman pod"
+                + " (its id)")
+        String pod;
+
+        @Option(names = "--job", paramLabel = "ID", description = "only this Slurm job")
+        String job;
+
+        @Option(names = "--unit", paramLabel = "NAME", description = "only this systemd unit (e.g. agent-7.scope)")
+        String unit;
+    }
+
     /**
      * A live subscription: created before the backlog is read, so nothing committed in between
      * is missed (what arrives twice is the caller's to skip). next() blocks; gRPC flow control

@@ -30,30 +30,17 @@ abstract class ViolationsQuery implements Callable<Integer> {
     @Mixin
     QueryOptions.Follow follow;
 
+    @Mixin
+    QueryOptions.Workload workload;
+
     @Option(names = "--since", paramLabel = "DURATION", description = "only the last DURATION (2w, 30d, 3d12h, 15m, 90s)")
     String since;
-
-    @Option(names = "--node", description = "only this node")
-    String node;
 
     @Option(names = "--rule", description = "only this rule")
     String rule;
 
     @Option(names = "--priority", paramLabel = "P", description = "this priority or more severe (e.g. WARNING)")
     String priority;
-
-    @Option(names = "--container", paramLabel = "ID", description = "only this container: its full id or a prefix of at"
-            + " least 12 hex characters (as docker ps shows it)")
-    String container;
-
-    @Option(names = "--pod", paramLabel = "UID", description = "only this Kubernetes pod (its UID), or Podman pod (its id)")
-    String pod;
-
-    @Option(names = "--job", paramLabel = "ID", description = "only this Slurm job")
-    String job;
-
-    @Option(names = "--unit", paramLabel = "NAME", description = "only this systemd unit (e.g. agent-7.scope)")
-    String unit;
 
     @Option(names = "--evidence", description = "each violation's evidence events, decoded, under it (in --json they"
             + " are always in \"evidence\")")
@@ -74,12 +61,12 @@ abstract class ViolationsQuery implements Callable<Integer> {
                 return BAD_INPUT;
             }
         }
-        String containerPrefix = QueryOptions.lower(container);
+        String containerPrefix = QueryOptions.lower(workload.container);
         RecordFilter filter;
         Instant from;
         try {
-            filter = new RecordFilter(node, rule, maxPriority == null ? 0 : maxPriority, containerPrefix, pod, job, unit,
-                    null, null, 0, null, null);
+            filter = new RecordFilter(workload.node, rule, maxPriority == null ? 0 : maxPriority, containerPrefix,
+                    workload.pod, workload.job, workload.unit, null, null, 0, null, null);
             from = QueryOptions.ago("--since", since);
         } catch (IllegalArgumentException e) {
             System.err.println("agentguard-collector: " + (e.getMessage().startsWith("--") ? "" : "--container: ")
@@ -105,8 +92,9 @@ abstract class ViolationsQuery implements Callable<Integer> {
                 long after = 0;
                 while (true) {
                     // following: a summary comes after its first was printed, so it is printed too (with its count)
-                    List<JdbcStore.StoredViolation> rows = store.query(new JdbcStore.Filter(from, node, rule, maxPriority,
-                            after, options.limit, containerPrefix, pod, job, unit), sub != null);
+                    List<JdbcStore.StoredViolation> rows = store.query(new JdbcStore.Filter(from, workload.node, rule,
+                            maxPriority, after, options.limit, containerPrefix, workload.pod, workload.job, workload.unit),
+                            sub != null);
                     for (JdbcStore.StoredViolation r : rows) {
                         print(printer, r.node(), r.epoch(), r.sequence(), r.conflicted(), r.violation());
                         if (sub != null && r.receivedAt().toEpochMilli() >= sub.subscribedAt.toEpochMilli()
@@ -174,7 +162,7 @@ abstract class ViolationsQuery implements Callable<Integer> {
 
     /** Conflicting versions, oldest first; exit 3 when there are any (scripts and alerts can test for it). */
     private int conflicts(JdbcStore store, JsonFormat.Printer printer) throws Exception {
-        List<JdbcStore.Conflict> rows = store.conflicts(node, 0, options.limit);
+        List<JdbcStore.Conflict> rows = store.conflicts(workload.node, 0, options.limit);
         if (!options.json) {
             System.out.printf("%-19s %-16s %-32s %-8s %-9s %s%n", "RECEIVED", "NODE", "EPOCH", "SEQ", "KIND", "VERSIONS");
         }

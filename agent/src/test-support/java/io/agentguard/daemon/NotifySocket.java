@@ -13,8 +13,11 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-/** A datagram socket standing in for systemd's NOTIFY_SOCKET (Java has no Unix datagram channels). */
-final class NotifySocket implements AutoCloseable {
+/**
+ * A datagram socket standing in for systemd's NOTIFY_SOCKET (Java has no Unix datagram channels). Shared test
+ * support: the agent's service tests and the packaging tests both compile this directory.
+ */
+public final class NotifySocket implements AutoCloseable {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final MethodHandle SOCKET = fn("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle BIND = fn("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
@@ -29,9 +32,9 @@ final class NotifySocket implements AutoCloseable {
 
     private final Arena arena = Arena.ofShared();
     private final int fd;
-    final Path path;
+    public final Path path;
 
-    NotifySocket(Path path) throws Throwable {
+    public NotifySocket(Path path) throws Throwable {
         this.path = path;
         fd = (int) SOCKET.invokeExact(1, 2, 0);   // AF_UNIX, SOCK_DGRAM
         MemorySegment addr = arena.allocate(110, 2);
@@ -50,14 +53,14 @@ final class NotifySocket implements AutoCloseable {
     }
 
     /** The next datagram, or null after a 1 s timeout. */
-    String receive() throws Throwable {
+    public String receive() throws Throwable {
         MemorySegment buf = arena.allocate(4096);
         long n = (long) RECV.invokeExact(fd, buf, 4096L, 0);
         return n < 0 ? null : new String(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
     }
 
     /** Waits up to seconds for a datagram containing the text; returns it or null. */
-    String await(String text, int seconds) throws Throwable {
+    public String await(String text, int seconds) throws Throwable {
         for (int i = 0; i < seconds; i++) {
             String m = receive();
             if (m != null && m.contains(text)) {
