@@ -81,7 +81,7 @@ class BoundedClassificationKernelTest {
     @Test
     void rulesBombsAreRefusedWithALimitErrorWhileTheOldRulesStayInForceAndTheWatchGoesOn() throws Exception {
         RuleReloader.Status start = KERNEL.agent().ruleStatus();
-        Files.writeString(RULES_DIR.resolve("50-marker.yaml"), marker("Bounded test marker", 3998));
+        replaceWhole(RULES_DIR.resolve("50-marker.yaml"), marker("Bounded test marker", 3998));
         awaitCount(() -> KERNEL.agent().ruleStatus().succeeded(), start.succeeded() + 1);
 
         Path bomb = RULES_DIR.resolve("60-bomb.yaml");
@@ -111,10 +111,7 @@ class BoundedClassificationKernelTest {
         long limitFailures = start.failedBy()[RuleReloader.FailureReason.LIMIT.ordinal()];
         for (String[] b : bombs) {
             long failed = KERNEL.agent().ruleStatus().failed();
-            // written whole, then renamed in: the watch must never read a half-written bomb (that is INVALID, not LIMIT)
-            Path partial = RULES_DIR.resolve("60-bomb.partial");
-            Files.writeString(partial, b[0]);
-            Files.move(partial, bomb, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            replaceWhole(bomb, b[0]);
             awaitCount(() -> KERNEL.agent().ruleStatus().failed(), failed + 1);
             RuleReloader.Status s = KERNEL.agent().ruleStatus();
             assertThat(s.lastFailure()).isEqualTo(RuleReloader.FailureReason.LIMIT);
@@ -132,7 +129,7 @@ class BoundedClassificationKernelTest {
                 .as("the rules in force before the bombs").hasSize(1);
 
         long ok = KERNEL.agent().ruleStatus().succeeded();
-        Files.writeString(RULES_DIR.resolve("50-marker.yaml"), marker("Bounded test marker, edited", 3997));
+        replaceWhole(RULES_DIR.resolve("50-marker.yaml"), marker("Bounded test marker, edited", 3997));
         awaitCount(() -> KERNEL.agent().ruleStatus().succeeded(), ok + 1);
         KERNEL.runIn(cg, KernelAgentExtension.nativeTool("connector").toString(), "tcp4", "127.66.0.78", "3997");
         assertThat(KERNEL.awaitViolations(v -> v.getRule().equals("Bounded test marker, edited"), 1,
@@ -146,6 +143,17 @@ class BoundedClassificationKernelTest {
     private static String rule(String name, String condition) {
         return "- rule: " + name + "\n  desc: d\n  condition: " + condition + "\n  output: \"%proc.name\"\n"
                 + "  priority: ALERT\n";
+    }
+
+    /**
+     * Writes the file whole, then renames it in: the watch polls modification times, and a
+     * truncate-then-write can be read half done within one timestamp (INVALID, or an empty set
+     * whose completion then goes unnoticed).
+     */
+    private static void replaceWhole(Path file, String text) throws java.io.IOException {
+        Path partial = file.resolveSibling(file.getFileName() + ".partial");
+        Files.writeString(partial, text);
+        Files.move(partial, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     private static void awaitCount(LongSupplier count, long atLeast) throws InterruptedException {
